@@ -1,0 +1,68 @@
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { log } from '../common/log';
+import { pingDatabase } from '../db/connect';
+import { type AuthEnv, authenticate } from './auth';
+import type { ApiDeps } from './context';
+import { ApiError, errorBody } from './errors';
+import { windowHelpPage } from './help';
+import { adminRoutes } from './routes/admin';
+import { conversationRoutes } from './routes/conversations';
+import { webhookRoutes } from './routes/webhook';
+
+async function check(probe: () => Promise<unknown>): Promise<string> {
+  try {
+    await Promise.race([probe(), new Promise((_, reject) => setTimeout(() => reject(new Error('timed out')), 3000))]);
+    return 'ok';
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
+/** Looks like a Temporal "unavailable"/connection problem: the API answers 503 so callers (Infobip) retry. */
+function isDependencyDown(err: unknown): boolean {
+  const text = err instanceof Error ? `${err.name} ${err.message}` : String(err);
+  return /UNAVAILABLE|ECONNREFUSED|Connection refused|MongoServerSelectionError|MongoNetworkError|DEADLINE_EXCEEDED/i.test(
+    text,
+  );
+}
+
+export function createApp(deps: ApiDeps) {
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, err.details), err.status);
+    if (err instanceof HTTPException) return c.json(errorBody('HTTP_ERROR', err.message), err.status);
+    if (isDependencyDown(err)) {
+      log.error('dependency unavailable', { path: c.req.path, error: String(err) });
+      return c.json(
+        errorBody('SERVICE_UNAVAILABLE', 'A service Janela depends on is not reachable; try again shortly.'),
+        503,
+      );
+    }
+    log.error('unhandled error', { path: c.req.path, error: err instanceof Error ? err.stack : String(err) });
+    return c.json(errorBody('INTERNAL_ERROR', 'Something went wrong on our side; nothing was lost, try again.'), 500);
+  });
+  app.notFound((c) => c.json(errorBody('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}.`), 404));
+
+  app.get('/healthz', async (c) => {
+    const [temporal, mongo] = await Promise.all([
+      check(() => deps.temporal.workflowService.getSystemInfo({})),
+      check(() => pingDatabase()),
+    ]);
+    const status = temporal === 'ok' && mongo === 'ok' ? 'ok' : 'degraded';
+    return c.json({ status, api: 'ok', temporal, mongo }, status === 'ok' ? 200 : 503);
+  });
+
+  app.get('/help/whatsapp-window', (c) => c.html(windowHelpPage()));
+
+  app.route('/webhooks/infobip', webhookRoutes(deps));
+
+  const api = new Hono<AuthEnv>();
+  api.use('*', authenticate(deps.adminToken));
+  api.route('/', adminRoutes(deps));
+  api.route('/conversations', conversationRoutes(deps));
+  app.route('/api', api);
+
+  return app;
+}

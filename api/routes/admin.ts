@@ -1,0 +1,200 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { newId, newSecret, sha256 } from '../../common/ids';
+import { channelWebhookUrl } from '../../common/urls';
+import { Agent, Channel, Extension } from '../../db/models';
+import { type AuthEnv, hasChannelAccess, requireAdmin } from '../auth';
+import type { ApiDeps } from '../context';
+import { ApiError, notFound, parseJson } from '../errors';
+
+const INFOBIP = 'infobip';
+
+const apiBaseUrl = z
+  .url({ protocol: /^https?$/, message: 'must be an http(s) URL such as https://xxxx.api.infobip.com' })
+  .transform((url) => url.replace(/\/+$/, ''));
+
+const channelCreateSchema = z.object({
+  kind: z.enum(['whatsapp', 'viber']),
+  name: z.string().trim().min(1).max(100),
+  apiBaseUrl,
+  apiKey: z.string().trim().min(1).max(500),
+  sender: z.string().trim().min(1).max(100),
+});
+
+const channelPatchSchema = channelCreateSchema.omit({ kind: true }).partial();
+
+const agentCreateSchema = z.object({
+  name: z.string().trim().min(1).max(100),
+  email: z.email().transform((email) => email.toLowerCase()),
+  role: z.enum(['admin', 'agent', 'automation']),
+  channelIds: z.array(z.string().min(1)).default([]),
+});
+
+const agentPatchSchema = agentCreateSchema.omit({ email: true }).partial();
+
+type ChannelRecord = {
+  _id: string;
+  kind: string;
+  name: string;
+  apiBaseUrl: string;
+  sender: string;
+  webhookSecret?: string;
+  createdAt?: Date;
+  updatedAt?: Date;
+};
+
+/** A channel as the API shows it: never the API key; the webhook URL (which holds the secret) only to admins. */
+function channelView(channel: ChannelRecord, publicBaseUrl: string, withWebhook: boolean) {
+  return {
+    id: channel._id,
+    kind: channel.kind,
+    name: channel.name,
+    apiBaseUrl: channel.apiBaseUrl,
+    sender: channel.sender,
+    ...(withWebhook && channel.webhookSecret
+      ? { webhookUrl: channelWebhookUrl(publicBaseUrl, channel._id, channel.webhookSecret) }
+      : {}),
+    createdAt: channel.createdAt?.toISOString() ?? null,
+    updatedAt: channel.updatedAt?.toISOString() ?? null,
+  };
+}
+
+function agentView(agent: {
+  _id: string;
+  name: string;
+  email: string;
+  role: string;
+  channelIds: string[];
+  createdAt?: Date;
+}) {
+  return {
+    id: agent._id,
+    name: agent.name,
+    email: agent.email,
+    role: agent.role,
+    channelIds: agent.channelIds,
+    createdAt: agent.createdAt?.toISOString() ?? null,
+  };
+}
+
+async function assertChannelsExist(channelIds: string[]): Promise<void> {
+  const unique = [...new Set(channelIds)];
+  const found = await Channel.countDocuments({ _id: { $in: unique }, deletedAt: null });
+  if (found !== unique.length) {
+    throw new ApiError(400, 'UNKNOWN_CHANNEL', 'One or more channelIds do not name an existing channel.');
+  }
+}
+
+export function adminRoutes(deps: ApiDeps) {
+  const app = new Hono<AuthEnv>();
+
+  app.get('/extensions/infobip', async (c) => {
+    const extension = await Extension.findById(INFOBIP).lean();
+    return c.json({ name: INFOBIP, enabled: extension?.enabled ?? false });
+  });
+
+  app.put('/extensions/infobip', async (c) => {
+    requireAdmin(c.get('principal'));
+    const { enabled } = await parseJson(c, z.object({ enabled: z.boolean() }));
+    await Extension.updateOne({ _id: INFOBIP }, { $set: { enabled } }, { upsert: true });
+    return c.json({ name: INFOBIP, enabled });
+  });
+
+  app.post('/channels', async (c) => {
+    requireAdmin(c.get('principal'));
+    const input = await parseJson(c, channelCreateSchema);
+    const extension = await Extension.findById(INFOBIP).lean();
+    if (!extension?.enabled) {
+      throw new ApiError(
+        409,
+        'EXTENSION_DISABLED',
+        'Enable the Infobip extension (Extensions) before creating channels.',
+      );
+    }
+    const created = await Channel.create({ _id: newId('ch'), ...input, webhookSecret: newSecret() });
+    return c.json(channelView(created.toObject(), deps.publicBaseUrl, true), 201);
+  });
+
+  app.get('/channels', async (c) => {
+    const principal = c.get('principal');
+    const isAdmin = principal.role === 'admin';
+    const filter = isAdmin ? { deletedAt: null } : { deletedAt: null, _id: { $in: principal.channelIds } };
+    const channels = await Channel.find(filter)
+      .select(isAdmin ? '+webhookSecret' : '')
+      .sort({ createdAt: 1 })
+      .lean();
+    return c.json({ items: channels.map((channel) => channelView(channel, deps.publicBaseUrl, isAdmin)) });
+  });
+
+  app.get('/channels/:id', async (c) => {
+    const principal = c.get('principal');
+    const isAdmin = principal.role === 'admin';
+    const id = c.req.param('id');
+    if (!isAdmin && !hasChannelAccess(principal, id)) throw notFound('Channel');
+    const channel = await Channel.findOne({ _id: id, deletedAt: null })
+      .select(isAdmin ? '+webhookSecret' : '')
+      .lean();
+    if (!channel) throw notFound('Channel');
+    return c.json(channelView(channel, deps.publicBaseUrl, isAdmin));
+  });
+
+  app.patch('/channels/:id', async (c) => {
+    requireAdmin(c.get('principal'));
+    const input = await parseJson(c, channelPatchSchema);
+    const channel = await Channel.findOneAndUpdate(
+      { _id: c.req.param('id'), deletedAt: null },
+      { $set: input },
+      { returnDocument: 'after' },
+    )
+      .select('+webhookSecret')
+      .lean();
+    if (!channel) throw notFound('Channel');
+    return c.json(channelView(channel, deps.publicBaseUrl, true));
+  });
+
+  app.delete('/channels/:id', async (c) => {
+    requireAdmin(c.get('principal'));
+    // Soft delete: conversations and their history stay readable; the webhook stops accepting.
+    const result = await Channel.updateOne(
+      { _id: c.req.param('id'), deletedAt: null },
+      { $set: { deletedAt: new Date() } },
+    );
+    if (result.matchedCount === 0) throw notFound('Channel');
+    return c.body(null, 204);
+  });
+
+  app.post('/agents', async (c) => {
+    requireAdmin(c.get('principal'));
+    const input = await parseJson(c, agentCreateSchema);
+    await assertChannelsExist(input.channelIds);
+    if (await Agent.exists({ email: input.email })) {
+      throw new ApiError(409, 'EMAIL_TAKEN', `An agent with email ${input.email} already exists.`);
+    }
+    const token = `jnl_${newSecret(24)}`;
+    const created = await Agent.create({ _id: newId('ag'), ...input, tokenHash: sha256(token) });
+    return c.json({ ...agentView(created.toObject()), token }, 201);
+  });
+
+  app.get('/agents', async (c) => {
+    requireAdmin(c.get('principal'));
+    const agents = await Agent.find().sort({ createdAt: 1 }).lean();
+    return c.json({ items: agents.map(agentView) });
+  });
+
+  app.patch('/agents/:id', async (c) => {
+    requireAdmin(c.get('principal'));
+    const input = await parseJson(c, agentPatchSchema);
+    if (input.channelIds) await assertChannelsExist(input.channelIds);
+    const agent = await Agent.findOneAndUpdate(
+      { _id: c.req.param('id') },
+      { $set: input },
+      { returnDocument: 'after' },
+    ).lean();
+    if (!agent) throw notFound('Agent');
+    return c.json(agentView(agent));
+  });
+
+  app.get('/me', (c) => c.json(c.get('principal')));
+
+  return app;
+}

@@ -1,0 +1,155 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { Client, Conversation, Message } from '../../db/models';
+import type { ChannelKind } from '../../workflows/definitions';
+import { type AuthEnv, hasChannelAccess, type Principal } from '../auth';
+import type { ApiDeps } from '../context';
+import { sendReply } from '../conversation-workflow';
+import { notFound, parseJson, parseWith } from '../errors';
+
+const listQuerySchema = z.object({
+  view: z.enum(['chats', 'tickets']).default('chats'),
+  channelId: z.string().min(1).optional(),
+  status: z.enum(['open', 'pending', 'closed']).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+const replySchema = z.object({ text: z.string().trim().min(1, 'must not be empty').max(4096) });
+
+type ConversationRecord = {
+  _id: string;
+  channelId: string;
+  kind: string;
+  ticketNumber: number;
+  status: string;
+  clientId: string;
+  customer: string;
+  assigneeId?: string | null;
+  window?: { open?: boolean | null; expiresAt?: Date | null } | null;
+  lastMessageAt?: Date | null;
+  lastMessagePreview?: string | null;
+  unreadCount?: number | null;
+  workflowId: string;
+};
+
+function conversationView(
+  conversation: ConversationRecord,
+  client: { _id: string; name: string; address: string } | null,
+) {
+  const expiresAt = conversation.window?.expiresAt ?? null;
+  const isViber = conversation.kind === 'viber';
+  return {
+    id: conversation._id,
+    channelId: conversation.channelId,
+    kind: conversation.kind,
+    ticketNumber: conversation.ticketNumber,
+    status: conversation.status,
+    client: {
+      id: conversation.clientId,
+      name: client?.name ?? conversation.customer,
+      phone: isViber ? null : (client?.address ?? conversation.customer),
+      ...(isViber ? { viberId: conversation.customer } : {}),
+    },
+    // Viber has no reply window; WhatsApp's is open while its expiry lies ahead.
+    window: isViber
+      ? { open: true, expiresAt: null }
+      : { open: expiresAt !== null && expiresAt.getTime() > Date.now(), expiresAt: expiresAt?.toISOString() ?? null },
+    assigneeId: conversation.assigneeId ?? null,
+    lastMessageAt: conversation.lastMessageAt?.toISOString() ?? null,
+    lastMessagePreview: conversation.lastMessagePreview ?? '',
+    unreadCount: conversation.unreadCount ?? 0,
+    workflowId: conversation.workflowId,
+  };
+}
+
+function messageView(message: {
+  _id: string;
+  direction: string;
+  type: string;
+  text?: string | null;
+  media?: unknown;
+  template?: unknown;
+  status: string;
+  error?: unknown;
+  providerMessageId: string;
+  authorId?: string | null;
+  createdAt: Date;
+  sentAt?: Date | null;
+  deliveredAt?: Date | null;
+  seenAt?: Date | null;
+}) {
+  return {
+    id: message._id,
+    direction: message.direction,
+    type: message.type,
+    text: message.text ?? null,
+    media: message.media ?? null,
+    template: message.template ?? null,
+    status: message.status,
+    error: message.error ?? null,
+    providerMessageId: message.providerMessageId,
+    authorId: message.authorId ?? null,
+    createdAt: message.createdAt.toISOString(),
+    sentAt: message.sentAt?.toISOString() ?? null,
+    deliveredAt: message.deliveredAt?.toISOString() ?? null,
+    seenAt: message.seenAt?.toISOString() ?? null,
+  };
+}
+
+/** The conversation, if this principal may see it; otherwise 404 (never a hint that it exists). */
+async function loadAccessible(principal: Principal, id: string) {
+  const conversation = await Conversation.findById(id).lean();
+  if (!conversation || !hasChannelAccess(principal, conversation.channelId)) throw notFound('Conversation');
+  return conversation;
+}
+
+export function conversationRoutes(deps: ApiDeps) {
+  const app = new Hono<AuthEnv>();
+
+  app.get('/', async (c) => {
+    const principal = c.get('principal');
+    const query = parseWith(listQuerySchema, c.req.query());
+    const channelIds = query.channelId
+      ? principal.channelIds.filter((id) => id === query.channelId)
+      : principal.channelIds;
+    const filter: Record<string, unknown> = { channelId: { $in: channelIds } };
+    if (query.status) filter.status = query.status;
+    const sort: Record<string, 1 | -1> = query.view === 'tickets' ? { ticketNumber: -1 } : { lastMessageAt: -1 };
+    const conversations = await Conversation.find(filter).sort(sort).limit(query.limit).lean();
+    // No $lookup (FerretDB 1.x lacks it): one extra query for the clients of this page.
+    const clients = await Client.find({ _id: { $in: conversations.map((cv) => cv.clientId) } }).lean();
+    const byId = new Map(clients.map((client) => [client._id, client]));
+    return c.json({ items: conversations.map((cv) => conversationView(cv, byId.get(cv.clientId) ?? null)) });
+  });
+
+  app.get('/:id', async (c) => {
+    const conversation = await loadAccessible(c.get('principal'), c.req.param('id'));
+    const client = await Client.findById(conversation.clientId).lean();
+    return c.json(conversationView(conversation, client));
+  });
+
+  app.get('/:id/messages', async (c) => {
+    const conversation = await loadAccessible(c.get('principal'), c.req.param('id'));
+    const messages = await Message.find({ conversationId: conversation._id }).sort({ createdAt: 1, _id: 1 }).lean();
+    return c.json({ items: messages.map(messageView) });
+  });
+
+  app.post('/:id/messages', async (c) => {
+    const principal = c.get('principal');
+    const conversation = await loadAccessible(principal, c.req.param('id'));
+    const { text } = await parseJson(c, replySchema);
+    const message = await sendReply(
+      deps,
+      {
+        channelId: conversation.channelId,
+        kind: conversation.kind as ChannelKind,
+        customer: conversation.customer,
+        conversationId: conversation._id,
+      },
+      { text, authorId: principal.id },
+    );
+    return c.json(message, 202);
+  });
+
+  return app;
+}

@@ -1,0 +1,78 @@
+import { Hono } from 'hono';
+import { safeEqual } from '../../common/ids';
+import { log } from '../../common/log';
+import { advanceOutboundStatus, failOutbound } from '../../db/messages';
+import { Channel } from '../../db/models';
+import { explainDeliveryError } from '../../providers/errors';
+import { type ParsedInbound, parseWebhookBody, webhookBodySchema } from '../../providers/webhook';
+import type { ChannelKind } from '../../workflows/definitions';
+import type { ApiDeps } from '../context';
+import { deliverInbound } from '../conversation-workflow';
+import { ApiError, parseJson } from '../errors';
+
+/** `POST /webhooks/infobip/:channelId/:secret` — everything Infobip posts for one channel. */
+export function webhookRoutes(deps: ApiDeps) {
+  const app = new Hono();
+
+  app.post('/:channelId/:secret', async (c) => {
+    const channel = await Channel.findById(c.req.param('channelId')).select('+webhookSecret').lean();
+    // Unknown channel and wrong secret answer alike, so the URL space cannot be probed.
+    if (!channel || channel.deletedAt || !safeEqual(channel.webhookSecret, c.req.param('secret'))) {
+      throw new ApiError(401, 'INVALID_WEBHOOK_SECRET', 'This webhook URL is not valid.');
+    }
+    const body = await parseJson(c, webhookBodySchema);
+    const kind = channel.kind as ChannelKind;
+    const { events, unrecognized } = parseWebhookBody(kind, body);
+    if (unrecognized.length > 0 || !body.results) {
+      // Events without results (template status, identity changes) and unknown shapes: accepted and logged.
+      log.info('webhook event without a known result shape', { channelId: channel._id, count: unrecognized.length });
+    }
+
+    // Inbound messages go to their conversation workflows in order, one customer after another.
+    const inbound = events.filter((event): event is ParsedInbound => event.kind === 'inbound');
+    for (const event of inbound) {
+      await deliverInbound(
+        deps,
+        { channelId: channel._id, kind, customer: event.customer },
+        {
+          providerMessageId: event.providerMessageId,
+          receivedAt: event.receivedAt,
+          type: event.type,
+          text: event.text,
+          media: event.media,
+          contactName: event.contactName,
+        },
+      );
+    }
+
+    let reports = 0;
+    for (const event of events) {
+      if (event.kind === 'delivery') {
+        reports++;
+        const at = event.doneAt ? new Date(event.doneAt) : new Date();
+        if (event.groupName === 'DELIVERED') {
+          await advanceOutboundStatus(channel._id, event.providerMessageId, 'delivered', at);
+        } else if (event.groupName === 'PENDING') {
+          await advanceOutboundStatus(channel._id, event.providerMessageId, 'sent', at);
+        } else {
+          await failOutbound(
+            { channelId: channel._id, providerMessageId: event.providerMessageId },
+            explainDeliveryError(event),
+          );
+        }
+      } else if (event.kind === 'seen') {
+        reports++;
+        await advanceOutboundStatus(
+          channel._id,
+          event.providerMessageId,
+          'seen',
+          event.seenAt ? new Date(event.seenAt) : new Date(),
+        );
+      }
+    }
+
+    return c.json({ accepted: { inbound: inbound.length, reports, other: unrecognized.length } });
+  });
+
+  return app;
+}

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+
+/** Parses durations such as `24h`, `90m`, `30s`, `1500ms` or a bare number of milliseconds. */
+export function parseDuration(value: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
+  if (!match) return undefined;
+  const amount = Number(match[1]);
+  const unit = match[2] ?? 'ms';
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit] ?? 1;
+  const ms = Math.round(amount * factor);
+  return ms > 0 ? ms : undefined;
+}
+
+const duration = z.string().transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration such as 24h, 15m or 30s` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+const envSchema = z.object({
+  PORT: port.default(3000),
+  PUBLIC_BASE_URL: z.url().optional(),
+  JANELA_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  TEMPORAL_ADDRESS: z.string().min(1).optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('janela'),
+  MONGODB_URI: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://')
+    .optional(),
+  JANELA_DATA_DIR: z.string().min(1).default('./.janela'),
+  SIMULATOR_PORT: z.union([z.literal('off'), port]).default(3100),
+  JANELA_REPLY_WINDOW: duration.default(24 * 3_600_000),
+  JANELA_WINDOW_HELP_URL: z.url().optional(),
+  JANELA_SEED: z.enum(['on', 'off']).default('on'),
+  JANELA_TEMPORAL_UI_PORT: port.optional(),
+});
+
+export type EnvConfig = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {}
+
+/** Reads the environment; an invalid value throws a ConfigError whose message is one line naming the variable. */
+export function loadEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
+  const cleaned: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') cleaned[key] = value;
+  }
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(`Invalid configuration: ${name}=${JSON.stringify(cleaned[name] ?? '')}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** Runs `main`, turning a ConfigError into one clear line and exit code 2. */
+export async function runMain(main: () => Promise<void>): Promise<void> {
+  try {
+    await main();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    console.error(err);
+    process.exit(1);
+  }
+}

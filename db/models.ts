@@ -1,0 +1,135 @@
+import mongoose, { type InferSchemaType, Schema } from 'mongoose';
+
+// String ids with a readable prefix (ch_, ag_, cl_, cv_, msg_) make API payloads and workflow ids self-explaining.
+
+const extensionSchema = new Schema(
+  { _id: { type: String, required: true }, enabled: { type: Boolean, required: true, default: false } },
+  { timestamps: true, versionKey: false },
+);
+
+const channelSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    kind: { type: String, enum: ['whatsapp', 'viber'], required: true },
+    name: { type: String, required: true },
+    apiBaseUrl: { type: String, required: true },
+    // Secrets are never selected unless asked for by name: only the Infobip activity and the webhook check do.
+    apiKey: { type: String, required: true, select: false },
+    webhookSecret: { type: String, required: true, select: false },
+    sender: { type: String, required: true },
+    deletedAt: { type: Date, default: null },
+  },
+  { timestamps: true, versionKey: false },
+);
+
+const agentSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    name: { type: String, required: true },
+    email: { type: String, required: true, unique: true },
+    role: { type: String, enum: ['admin', 'agent', 'automation'], required: true },
+    channelIds: { type: [String], default: [] },
+    tokenHash: { type: String, required: true, unique: true, select: false },
+  },
+  { timestamps: true, versionKey: false },
+);
+
+const clientSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    // `phone` for WhatsApp customers (international digits), `viber` for Viber user ids.
+    addressKind: { type: String, enum: ['phone', 'viber'], required: true },
+    address: { type: String, required: true },
+    name: { type: String, required: true },
+  },
+  { timestamps: true, versionKey: false },
+);
+clientSchema.index({ addressKind: 1, address: 1 }, { unique: true });
+clientSchema.index({ name: 1 });
+
+const conversationSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    channelId: { type: String, required: true },
+    kind: { type: String, enum: ['whatsapp', 'viber'], required: true },
+    customer: { type: String, required: true },
+    clientId: { type: String, required: true },
+    workflowId: { type: String, required: true },
+    ticketNumber: { type: Number, required: true, unique: true },
+    status: { type: String, enum: ['open', 'pending', 'closed'], required: true, default: 'open' },
+    assigneeId: { type: String, default: null },
+    window: {
+      open: { type: Boolean, default: false },
+      expiresAt: { type: Date, default: null },
+    },
+    lastMessageAt: { type: Date, default: null },
+    lastInboundAt: { type: Date, default: null },
+    lastMessagePreview: { type: String, default: '' },
+    unreadCount: { type: Number, default: 0 },
+  },
+  { timestamps: true, versionKey: false },
+);
+conversationSchema.index({ channelId: 1, customer: 1 }, { unique: true });
+conversationSchema.index({ lastMessageAt: -1 });
+
+const messageSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    conversationId: { type: String, required: true },
+    channelId: { type: String, required: true },
+    direction: { type: String, enum: ['inbound', 'outbound', 'note', 'system'], required: true },
+    type: { type: String, required: true },
+    text: { type: String, default: null },
+    media: { type: Schema.Types.Mixed, default: null },
+    template: { type: Schema.Types.Mixed, default: null },
+    // Outbound: queued → sent → delivered → seen, or failed. Inbound: received.
+    status: { type: String, required: true },
+    error: { type: Schema.Types.Mixed, default: null },
+    // Infobip's messageId: the customer's message id inbound, our own id outbound (so reports match).
+    providerMessageId: { type: String, required: true },
+    authorId: { type: String, default: null },
+    raw: { type: Schema.Types.Mixed, default: null },
+    sentAt: { type: Date, default: null },
+    deliveredAt: { type: Date, default: null },
+    seenAt: { type: Date, default: null },
+    createdAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+// A duplicate webhook delivery hits this index instead of creating a second message.
+messageSchema.index({ channelId: 1, providerMessageId: 1 }, { unique: true });
+messageSchema.index({ conversationId: 1, createdAt: 1 });
+
+const counterSchema = new Schema(
+  { _id: { type: String, required: true }, seq: { type: Number, required: true, default: 0 } },
+  { versionKey: false },
+);
+
+export const Extension = mongoose.model('Extension', extensionSchema, 'extensions');
+export const Channel = mongoose.model('Channel', channelSchema, 'channels');
+export const Agent = mongoose.model('Agent', agentSchema, 'agents');
+export const Client = mongoose.model('Client', clientSchema, 'clients');
+export const Conversation = mongoose.model('Conversation', conversationSchema, 'conversations');
+export const Message = mongoose.model('Message', messageSchema, 'messages');
+export const Counter = mongoose.model('Counter', counterSchema, 'counters');
+
+export type ChannelDoc = InferSchemaType<typeof channelSchema>;
+export type AgentDoc = InferSchemaType<typeof agentSchema>;
+export type ConversationDoc = InferSchemaType<typeof conversationSchema>;
+export type MessageDoc = InferSchemaType<typeof messageSchema>;
+
+export const allModels = [Extension, Channel, Agent, Client, Conversation, Message, Counter];
+
+/** The next value of a named counter: atomic, so concurrent callers never share a number. */
+export async function nextSequence(name: string): Promise<number> {
+  const counter = await Counter.findOneAndUpdate(
+    { _id: name },
+    { $inc: { seq: 1 } },
+    { upsert: true, returnDocument: 'after' },
+  ).lean();
+  return counter!.seq;
+}
+
+export function isDuplicateKeyError(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: number }).code === 11000;
+}

@@ -1,0 +1,11 @@
+import type { ChannelKind, ChannelProvider } from './types';
+import { viberProvider } from './viber';
+import { whatsappProvider } from './whatsapp';
+
+export type { ChannelKind, ChannelProvider, OutboundText } from './types';
+
+const providers: Record<ChannelKind, ChannelProvider> = { whatsapp: whatsappProvider, viber: viberProvider };
+
+export function providerFor(kind: ChannelKind): ChannelProvider {
+  return providers[kind];
+}

@@ -1,0 +1,127 @@
+import { request } from 'undici';
+
+/** What Janela needs to reach one Infobip account. Loaded by activities from the channel; never in workflow history. */
+export interface InfobipCredentials {
+  apiBaseUrl: string;
+  apiKey: string;
+}
+
+/**
+ * An Infobip call that failed. `retryable` is decided here, once, where the HTTP call is made:
+ * 429, 5xx, timeouts and network errors are transient; 400/401/403/404 (and other 4xx) are permanent.
+ */
+export class InfobipError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly httpStatus: number | null,
+    readonly code: string,
+    readonly retryAfterMs: number | null = null,
+    readonly details: unknown = null,
+  ) {
+    super(message);
+    this.name = 'InfobipError';
+  }
+}
+
+/** Reads both of Infobip's error bodies: the older `requestError.serviceException` and the newer `errorCode`. */
+export function describeInfobipError(status: number, body: unknown): { code: string; text: string; details: unknown } {
+  const b = (body ?? {}) as {
+    requestError?: {
+      serviceException?: { messageId?: string; text?: string; validationErrors?: Record<string, string[]> };
+    };
+    errorCode?: unknown;
+    description?: string;
+    violations?: { property?: string; violation?: string }[];
+  };
+  const service = b.requestError?.serviceException;
+  if (service && typeof service === 'object') {
+    const validation = service.validationErrors
+      ? Object.entries(service.validationErrors)
+          .map(([field, problems]) => `${field}: ${[problems].flat().join(', ')}`)
+          .join('; ')
+      : '';
+    return {
+      code: String(service.messageId ?? `HTTP_${status}`),
+      text: [service.text, validation].filter(Boolean).join(' — ') || `HTTP ${status}`,
+      details: service.validationErrors ?? null,
+    };
+  }
+  if (typeof b.errorCode === 'string') {
+    const violations = Array.isArray(b.violations)
+      ? b.violations.map((v) => `${v.property}: ${v.violation}`).join('; ')
+      : '';
+    return {
+      code: b.errorCode,
+      text: [b.description, violations].filter(Boolean).join(' — ') || `HTTP ${status}`,
+      details: b.violations ?? null,
+    };
+  }
+  return { code: `HTTP_${status}`, text: `Infobip answered HTTP ${status}`, details: null };
+}
+
+function parseRetryAfter(header: string | string[] | undefined): number | null {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return null;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : null;
+}
+
+export interface InfobipCallOptions {
+  timeoutMs?: number;
+}
+
+/** One JSON call to Infobip with `Authorization: App <key>`; returns the parsed body or throws an InfobipError. */
+export async function callInfobip<T>(
+  credentials: InfobipCredentials,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+  options: InfobipCallOptions = {},
+): Promise<T> {
+  const url = new URL(
+    path,
+    credentials.apiBaseUrl.endsWith('/') ? credentials.apiBaseUrl : `${credentials.apiBaseUrl}/`,
+  );
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  let response: Awaited<ReturnType<typeof request>>;
+  try {
+    response = await request(url, {
+      method,
+      headers: {
+        authorization: `App ${credentials.apiKey}`,
+        accept: 'application/json',
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new InfobipError(`Could not reach Infobip: ${reason}`, true, null, 'NETWORK_ERROR');
+  }
+
+  const text = await response.body.text().catch(() => '');
+  let parsed: unknown = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    parsed = null;
+  }
+  const status = response.statusCode;
+  if (status >= 200 && status < 300) return parsed as T;
+
+  const { code, text: description, details } = describeInfobipError(status, parsed);
+  const retryable = status === 429 || status >= 500 || status === 408;
+  throw new InfobipError(
+    description,
+    retryable,
+    status,
+    code,
+    retryable ? parseRetryAfter(response.headers['retry-after']) : null,
+    details,
+  );
+}

@@ -1,0 +1,25 @@
+import type { InfobipCredentials } from './infobip-http';
+
+export type ChannelKind = 'whatsapp' | 'viber';
+
+export interface OutboundText {
+  /** The channel's sender: WhatsApp number or Viber sender name. */
+  sender: string;
+  to: string;
+  /** Our own id, reused across retries so Infobip's reports match the stored message. */
+  messageId: string;
+  text: string;
+  /** Where Infobip posts delivery and seen reports (the channel's webhook). */
+  reportUrl: string;
+}
+
+export interface SendAccepted {
+  /** Infobip's status name at acceptance, e.g. PENDING_ENROUTE. */
+  providerStatus: string;
+}
+
+/** The one interface behind which WhatsApp and Viber differ. */
+export interface ChannelProvider {
+  readonly kind: ChannelKind;
+  sendText(credentials: InfobipCredentials, message: OutboundText): Promise<SendAccepted>;
+}

@@ -1,0 +1,234 @@
+/**
+ * Finds, builds (once, cached per user) and starts the embedded services: the Temporal CLI dev server and the
+ * database (mongod when installed, else FerretDB 1.24 on SQLite through our launcher module).
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { createServer, Socket } from 'node:net';
+import { homedir } from 'node:os';
+import { delimiter, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { searchAttributeFlags } from '../workflows/definitions';
+
+export const TEMPORAL_CLI_VERSION = '1.5.1';
+export const FERRETDB_VERSION = '1.24.2';
+const launcherDir = fileURLToPath(new URL('./ferretdb-launcher', import.meta.url));
+
+export class SetupError extends Error {}
+
+type Progress = (line: string) => void;
+
+export function cacheBinDir(): string {
+  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(base, 'janela', 'bin');
+}
+
+export function which(command: string): string | null {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, command);
+    if (existsSync(candidate)) return candidate;
+  }
+  return null;
+}
+
+function runGo(args: string[], env: NodeJS.ProcessEnv, cwd: string, progress: Progress, what: string): void {
+  progress(`building ${what} with Go (first time only, a few minutes on 2 cores)…`);
+  const started = Date.now();
+  const result = spawnSync('go', args, {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (result.status !== 0)
+    throw new SetupError(`Building ${what} failed (go ${args.join(' ')}); see the output above.`);
+  progress(`built ${what} in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+/** `temporal` on PATH, else the cached build, else `go install …/cmd/temporal@v1.5.1` into the cache. */
+export function resolveTemporalBinary(progress: Progress = console.log): string {
+  const onPath = which('temporal');
+  if (onPath) return onPath;
+  const cached = join(cacheBinDir(), `temporal-${TEMPORAL_CLI_VERSION}`);
+  if (existsSync(cached)) return cached;
+  if (!which('go')) {
+    throw new SetupError(
+      'The Temporal CLI is needed: install `temporal` (https://docs.temporal.io/cli) or Go (to build it), or set TEMPORAL_ADDRESS.',
+    );
+  }
+  mkdirSync(cacheBinDir(), { recursive: true });
+  const gobin = mkdtempSync(join(cacheBinDir(), '.temporal-build-'));
+  try {
+    runGo(
+      ['install', `github.com/temporalio/cli/cmd/temporal@v${TEMPORAL_CLI_VERSION}`],
+      { GOBIN: gobin },
+      cacheBinDir(),
+      progress,
+      `Temporal CLI ${TEMPORAL_CLI_VERSION}`,
+    );
+    renameSync(join(gobin, 'temporal'), cached);
+  } finally {
+    rmSync(gobin, { recursive: true, force: true });
+  }
+  return cached;
+}
+
+/** The cached FerretDB launcher, built from scripts/ferretdb-launcher when missing. */
+export function resolveFerretBinary(progress: Progress = console.log): string {
+  const cached = join(cacheBinDir(), `ferretdb-${FERRETDB_VERSION}`);
+  if (existsSync(cached)) return cached;
+  if (!which('go')) {
+    throw new SetupError(
+      'A database is needed: set MONGODB_URI, install mongod, or install Go (to build the embedded FerretDB).',
+    );
+  }
+  mkdirSync(cacheBinDir(), { recursive: true });
+  const tmp = `${cached}.tmp-${process.pid}`;
+  runGo(['build', '-o', tmp, '.'], {}, launcherDir, progress, `FerretDB ${FERRETDB_VERSION}`);
+  renameSync(tmp, cached);
+  return cached;
+}
+
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+export async function isPortOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolveOpen) => {
+    const socket = new Socket();
+    socket.setTimeout(500);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolveOpen(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolveOpen(false);
+    });
+    socket.once('error', () => resolveOpen(false));
+    socket.connect(port, host);
+  });
+}
+
+export interface ManagedProcess {
+  name: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Spawns a service, waits for its TCP port, and knows how to stop it (SIGTERM, then SIGKILL). */
+export async function startService(
+  name: string,
+  command: string,
+  args: string[],
+  port: number,
+  options: { timeoutMs?: number; logFile?: string; onOutput?: (chunk: string) => void } = {},
+): Promise<ManagedProcess> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const collect = (chunk: Buffer) => {
+    const text = chunk.toString();
+    output = (output + text).slice(-8000);
+    options.onOutput?.(text);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  let exited = false;
+  const exit = new Promise<void>((resolveExit) => {
+    child.once('exit', () => {
+      exited = true;
+      resolveExit();
+    });
+  });
+
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  while (!(await isPortOpen(port))) {
+    if (exited) throw new SetupError(`${name} exited during start-up:\n${output.trim()}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new SetupError(`${name} did not open port ${port} in time:\n${output.trim()}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+
+  return {
+    name,
+    child,
+    async stop() {
+      if (exited) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exit;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export interface TemporalDevServerOptions {
+  port: number;
+  uiPort: number;
+  dbFilename?: string;
+  namespace?: string;
+}
+
+export function temporalDevServerArgs(options: TemporalDevServerOptions): string[] {
+  return [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    '--ui-port',
+    String(options.uiPort),
+    '--namespace',
+    options.namespace ?? 'default',
+    '--log-level',
+    'error',
+    ...(options.dbFilename ? ['--db-filename', resolve(options.dbFilename)] : []),
+    ...searchAttributeFlags().flatMap((flag) => ['--search-attribute', flag]),
+  ];
+}
+
+export async function startTemporalDevServer(
+  binary: string,
+  options: TemporalDevServerOptions,
+): Promise<ManagedProcess> {
+  return startService('Temporal dev server', binary, temporalDevServerArgs(options), options.port, {
+    timeoutMs: 90_000,
+  });
+}
+
+/** mongod when installed, else FerretDB (SQLite) — both on 127.0.0.1:port with data under dataDir. */
+export async function startEmbeddedDatabase(
+  dataDir: string,
+  port: number,
+  progress: Progress = console.log,
+): Promise<{ process: ManagedProcess; uri: string; engine: string }> {
+  const mongod = which('mongod');
+  if (mongod) {
+    const dir = join(dataDir, 'mongod');
+    mkdirSync(dir, { recursive: true });
+    const proc = await startService(
+      'mongod',
+      mongod,
+      ['--dbpath', dir, '--port', String(port), '--bind_ip', '127.0.0.1', '--quiet'],
+      port,
+    );
+    return { process: proc, uri: `mongodb://127.0.0.1:${port}/`, engine: 'mongod' };
+  }
+  const ferret = resolveFerretBinary(progress);
+  const dir = join(dataDir, 'ferretdb');
+  mkdirSync(dir, { recursive: true });
+  const proc = await startService('FerretDB', ferret, ['-listen', `127.0.0.1:${port}`, '-dir', dir], port);
+  return { process: proc, uri: `mongodb://127.0.0.1:${port}/`, engine: `FerretDB ${FERRETDB_VERSION} (SQLite)` };
+}

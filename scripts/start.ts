@@ -1,0 +1,179 @@
+/**
+ * `npm start`: the whole product on embedded defaults, in one terminal — Temporal dev server (+ Web UI),
+ * database, Infobip simulator, worker and API. Ctrl-C stops everything.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { NativeConnection } from '@temporalio/worker';
+import { createApp } from '../api/app';
+import { ConfigError, loadEnv, runMain } from '../common/config';
+import { listen, type RunningServer } from '../common/http-server';
+import { newSecret } from '../common/ids';
+import { connectTemporalClient } from '../common/temporal';
+import { connectDatabase } from '../db/connect';
+import { createSimulator } from '../simulator/app';
+import { createJanelaWorker } from '../worker/worker';
+import { seedDemoWorkspace } from './seed';
+import {
+  isPortOpen,
+  type ManagedProcess,
+  resolveTemporalBinary,
+  SetupError,
+  startEmbeddedDatabase,
+  startTemporalDevServer,
+} from './services';
+
+const TEMPORAL_PORT = 7233;
+const EMBEDDED_DB_PORT = 27117;
+
+const say = (line: string) => console.log(`[janela] ${line}`);
+
+async function ensurePortFree(port: number, what: string, variable: string): Promise<void> {
+  if (await isPortOpen(port)) {
+    throw new ConfigError(
+      `Port ${port} (${what}) is already in use — is another Janela running? Stop it or set ${variable}.`,
+    );
+  }
+}
+
+/** The dev admin token: JANELA_ADMIN_TOKEN, else one generated once and kept in the data dir. */
+function devAdminToken(dataDir: string, configured: string | undefined): string {
+  if (configured) return configured;
+  const file = join(dataDir, 'admin-token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const token = `jnl_admin_${newSecret(18)}`;
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+await runMain(async () => {
+  const env = loadEnv();
+  const dataDir = resolve(env.JANELA_DATA_DIR);
+  mkdirSync(dataDir, { recursive: true });
+  const processes: ManagedProcess[] = [];
+  const servers: RunningServer[] = [];
+  let stopping = false;
+  let worker: Awaited<ReturnType<typeof createJanelaWorker>> | null = null;
+  let workerRun: Promise<void> | null = null;
+
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping…');
+    for (const server of servers.reverse()) await server.close().catch(() => {});
+    if (worker && worker.getState() === 'RUNNING') worker.shutdown();
+    await workerRun?.catch(() => {});
+    const mongoose = (await import('mongoose')).default;
+    await mongoose.disconnect().catch(() => {});
+    for (const proc of processes.reverse()) await proc.stop().catch(() => {});
+    say('stopped.');
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void shutdown(0));
+  process.once('SIGTERM', () => void shutdown(0));
+
+  try {
+    // Temporal
+    let temporalAddress = env.TEMPORAL_ADDRESS;
+    let temporalUi: string | null = null;
+    if (!temporalAddress) {
+      const uiPort = env.JANELA_TEMPORAL_UI_PORT ?? 8233;
+      await ensurePortFree(TEMPORAL_PORT, 'Temporal', 'TEMPORAL_ADDRESS');
+      await ensurePortFree(uiPort, 'Temporal Web', 'JANELA_TEMPORAL_UI_PORT');
+      const binary = resolveTemporalBinary(say);
+      say(`starting the Temporal dev server (${binary})…`);
+      processes.push(
+        await startTemporalDevServer(binary, {
+          port: TEMPORAL_PORT,
+          uiPort,
+          dbFilename: join(dataDir, 'temporal.db'),
+          namespace: env.TEMPORAL_NAMESPACE,
+        }),
+      );
+      temporalAddress = `127.0.0.1:${TEMPORAL_PORT}`;
+      temporalUi = `http://127.0.0.1:${uiPort}`;
+    }
+
+    // Database
+    let mongoUri = env.MONGODB_URI;
+    let dbEngine = 'external MongoDB';
+    if (!mongoUri) {
+      await ensurePortFree(EMBEDDED_DB_PORT, 'embedded database', 'MONGODB_URI');
+      say('starting the embedded database…');
+      const db = await startEmbeddedDatabase(dataDir, EMBEDDED_DB_PORT, say);
+      processes.push(db.process);
+      mongoUri = `${db.uri}janela`;
+      dbEngine = db.engine;
+    }
+    await connectDatabase(mongoUri);
+
+    // Infobip simulator
+    let simulatorUrl: string | null = null;
+    if (env.SIMULATOR_PORT !== 'off') {
+      const simulator = createSimulator();
+      const server = await listen(simulator.app.fetch, env.SIMULATOR_PORT);
+      servers.push(server);
+      simulatorUrl = server.url;
+    }
+
+    // API (and agent console)
+    const publicBaseUrl = env.PUBLIC_BASE_URL ?? `http://127.0.0.1:${env.PORT}`;
+    const adminToken = devAdminToken(dataDir, env.JANELA_ADMIN_TOKEN);
+    const temporal = await connectTemporalClient(temporalAddress, env.TEMPORAL_NAMESPACE);
+    const app = createApp({
+      temporal,
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
+      publicBaseUrl,
+      adminToken,
+      replyWindowMs: env.JANELA_REPLY_WINDOW,
+      windowHelpUrl: env.JANELA_WINDOW_HELP_URL ?? `${publicBaseUrl}/help/whatsapp-window`,
+    });
+    const apiServer = await listen(app.fetch, env.PORT, '0.0.0.0');
+    servers.unshift(apiServer); // closed first on shutdown
+
+    // Worker
+    const connection = await NativeConnection.connect({ address: temporalAddress });
+    worker = await createJanelaWorker({
+      connection,
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueue: env.TEMPORAL_TASK_QUEUE,
+      publicBaseUrl,
+    });
+    workerRun = worker.run().finally(() => connection.close());
+
+    const seed = env.JANELA_SEED === 'on' ? await seedDemoWorkspace({ simulatorUrl, publicBaseUrl, adminToken }) : null;
+
+    const lines = [
+      '',
+      'Janela is running.',
+      `  API + agent console   http://127.0.0.1:${apiServer.port}`,
+      `  Health                http://127.0.0.1:${apiServer.port}/healthz`,
+      `  Temporal              ${temporalAddress} (namespace ${env.TEMPORAL_NAMESPACE}, task queue ${env.TEMPORAL_TASK_QUEUE})`,
+      ...(temporalUi ? [`  Temporal Web          ${temporalUi}`] : []),
+      `  Database              ${dbEngine}${env.MONGODB_URI ? '' : ` on 127.0.0.1:${EMBEDDED_DB_PORT}, data in ${dataDir}`}`,
+      `  Infobip simulator     ${simulatorUrl ?? 'off'}`,
+      `  Worker                running (in this process)`,
+      `  Admin token           ${adminToken}`,
+      ...(seed
+        ? [
+            `  Demo agent token      ${seed.agent.token}`,
+            ...seed.channels.map((ch) => `  ${ch.name.padEnd(21)} ${ch.id}, webhook ${ch.webhookUrl}`),
+            '',
+            'Play the customer:',
+            `  curl -s -X POST ${simulatorUrl}/_sim/inbound -H 'content-type: application/json' \\`,
+            `    -d '{"webhookUrl":"${seed.channels[0]!.webhookUrl}","channel":"whatsapp","from":"5511987654321","to":"${seed.channels[0]!.sender}","text":"Olá!","contactName":"Ivan"}'`,
+          ]
+        : []),
+      '',
+      'Ctrl-C stops everything.',
+    ];
+    console.log(lines.join('\n'));
+  } catch (err) {
+    if (err instanceof SetupError || err instanceof ConfigError) {
+      console.error(err.message);
+      await shutdown(2);
+    }
+    console.error(err);
+    await shutdown(1);
+  }
+});

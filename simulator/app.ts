@@ -1,0 +1,456 @@
+import { randomUUID } from 'node:crypto';
+import { Hono } from 'hono';
+import { request } from 'undici';
+import { z } from 'zod';
+
+/**
+ * The Infobip simulator (SPEC §9): serves the Infobip endpoints Janela uses with Infobip's request checks and
+ * response bodies, records every request, plays the customer and injects faults. Real HTTP, no shortcuts.
+ */
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: unknown;
+  receivedAt: string;
+}
+
+const faultSchema = z.object({
+  path: z.string().optional(),
+  status: z.number().int().min(100).max(599).default(500),
+  count: z.number().int().min(1).default(1),
+  retryAfter: z.number().min(0).optional(),
+  delayMs: z.number().int().min(0).max(120_000).optional(),
+  body: z.unknown().optional(),
+  /** Accept the request (200) but report the message failed with this Infobip chat error (e.g. 7010). */
+  reportErrorId: z.number().int().optional(),
+});
+type Fault = z.infer<typeof faultSchema> & { remaining: number };
+
+const inboundSchema = z.object({
+  webhookUrl: z.url(),
+  channel: z.enum(['whatsapp', 'viber']).default('whatsapp'),
+  from: z.string().min(1),
+  to: z.string().min(1),
+  text: z.string().optional(),
+  type: z.string().optional(),
+  url: z.string().optional(),
+  caption: z.string().optional(),
+  contactName: z.string().optional(),
+  messageId: z.string().optional(),
+  receivedAt: z.string().optional(),
+});
+
+export interface SimulatorOptions {
+  /** Delay before posting a delivery report (and again before the seen report). */
+  reportDelayMs?: number;
+  /** Public base URL of the simulator itself (for the media URLs of inbound media). */
+  baseUrl?: () => string;
+}
+
+const chatErrorNames: Record<number, string> = {
+  7002: 'EC_UNKNOWN_USER',
+  7003: 'EC_BLOCKED_USER',
+  7008: 'EC_INVALID_TEMPLATE_ARGS',
+  7009: 'EC_INVALID_TEMPLATE',
+  7010: 'EC_NO_SESSION',
+  7017: 'EC_TOO_MANY_REQUESTS',
+};
+
+/** Infobip's timestamp format: `2024-01-01T00:00:00.000+0000`. */
+export function infobipTime(date = new Date()): string {
+  return date.toISOString().replace('Z', '+0000');
+}
+
+function badRequest(text: string, validationErrors?: Record<string, string[]>) {
+  return {
+    requestError: {
+      serviceException: { messageId: 'BAD_REQUEST', text, ...(validationErrors ? { validationErrors } : {}) },
+    },
+  };
+}
+
+const pending = {
+  groupId: 1,
+  groupName: 'PENDING',
+  id: 7,
+  name: 'PENDING_ENROUTE',
+  description: 'Message sent to next instance',
+};
+
+export function createSimulator(options: SimulatorOptions = {}) {
+  const reportDelayMs = options.reportDelayMs ?? 50;
+  const requests: RecordedRequest[] = [];
+  let faults: Fault[] = [];
+  const templates = new Map<string, unknown[]>();
+  const timers = new Set<NodeJS.Timeout>();
+  const app = new Hono();
+
+  const later = (ms: number, fn: () => Promise<void>) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      fn().catch(() => {});
+    }, ms);
+    timers.add(timer);
+  };
+
+  const postJson = async (url: string, body: unknown) => {
+    const response = await request(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      headersTimeout: 10_000,
+      bodyTimeout: 10_000,
+    });
+    const text = await response.body.text();
+    return { status: response.statusCode, body: text ? safeJson(text) : null };
+  };
+
+  /** Delivery report, then (for texts) a seen report, as Infobip posts them. */
+  const scheduleReports = (input: {
+    url: string | undefined;
+    seenUrl?: string | undefined;
+    messageId: string;
+    to: string;
+    sender: string;
+    seen: boolean;
+    errorId?: number | undefined;
+  }) => {
+    if (!input.url) return;
+    const sentAt = infobipTime();
+    later(reportDelayMs, async () => {
+      const failed = input.errorId !== undefined;
+      await postJson(input.url!, {
+        results: [
+          {
+            bulkId: null,
+            messageId: input.messageId,
+            to: input.to,
+            sender: input.sender,
+            sentAt,
+            doneAt: infobipTime(),
+            messageCount: 1,
+            price: { pricePerMessage: 0, currency: 'EUR' },
+            status: failed
+              ? {
+                  groupId: 5,
+                  groupName: 'REJECTED',
+                  id: 12,
+                  name: 'REJECTED_NOT_ENOUGH_CREDITS',
+                  description: 'Message rejected',
+                }
+              : {
+                  groupId: 3,
+                  groupName: 'DELIVERED',
+                  id: 5,
+                  name: 'DELIVERED_TO_HANDSET',
+                  description: 'Message delivered to handset',
+                },
+            error: failed
+              ? {
+                  groupId: 1,
+                  groupName: 'HANDSET_ERRORS',
+                  id: input.errorId,
+                  name: chatErrorNames[input.errorId!] ?? 'EC_ERROR',
+                  description: chatErrorNames[input.errorId!] ?? 'Error',
+                  permanent: true,
+                }
+              : { groupId: 0, groupName: 'OK', id: 0, name: 'NO_ERROR', description: 'No Error', permanent: false },
+          },
+        ],
+      });
+      if (!failed && input.seen && (input.seenUrl ?? input.url)) {
+        later(reportDelayMs, async () => {
+          await postJson(input.seenUrl ?? input.url!, {
+            results: [{ messageId: input.messageId, from: input.sender, to: input.to, sentAt, seenAt: infobipTime() }],
+          });
+        });
+      }
+    });
+  };
+
+  // Record every Infobip request, apply faults and check the API key, before any endpoint runs.
+  app.use('*', async (c, next) => {
+    if (c.req.path.startsWith('/_sim')) return next();
+    const raw = await c.req.text();
+    const body = raw ? safeJson(raw) : null;
+    requests.push({
+      method: c.req.method,
+      path: c.req.path,
+      headers: Object.fromEntries(c.req.raw.headers.entries()),
+      body,
+      receivedAt: new Date().toISOString(),
+    });
+    c.set('parsedBody' as never, body as never);
+
+    const fault = faults.find(
+      (f) =>
+        f.remaining > 0 &&
+        (!f.path || c.req.path === f.path || c.req.path.startsWith(f.path)) &&
+        f.reportErrorId === undefined,
+    );
+    if (fault) {
+      fault.remaining--;
+      if (fault.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+      const headers: Record<string, string> =
+        fault.retryAfter !== undefined ? { 'retry-after': String(fault.retryAfter) } : {};
+      const faultBody =
+        fault.body ??
+        (fault.status === 429
+          ? { requestError: { serviceException: { messageId: 'TOO_MANY_REQUESTS', text: 'Too many requests' } } }
+          : fault.status >= 500
+            ? {
+                requestError: {
+                  serviceException: {
+                    messageId: 'GENERAL_ERROR',
+                    text: 'Something went wrong. Please contact support.',
+                  },
+                },
+              }
+            : badRequest('Bad request'));
+      return c.json(faultBody as object, fault.status as 400, headers);
+    }
+
+    const auth = c.req.header('authorization') ?? '';
+    if (!/^App \S+$/.test(auth)) {
+      return c.json(
+        { requestError: { serviceException: { messageId: 'UNAUTHORIZED', text: 'Invalid login details' } } },
+        401,
+      );
+    }
+    return next();
+  });
+
+  const body = (c: { get: (key: never) => unknown }) => c.get('parsedBody' as never) as Record<string, any> | null;
+
+  const takeReportFault = (path: string): number | undefined => {
+    const fault = faults.find(
+      (f) => f.remaining > 0 && f.reportErrorId !== undefined && (!f.path || path.startsWith(f.path)),
+    );
+    if (!fault) return undefined;
+    fault.remaining--;
+    return fault.reportErrorId;
+  };
+
+  const whatsappSingle =
+    (contentCheck: (content: Record<string, any>) => Record<string, string[]> | null, seen: boolean) =>
+    async (c: any) => {
+      const b = body(c);
+      const problems: Record<string, string[]> = {};
+      if (!b || typeof b !== 'object') return c.json(badRequest('Invalid request body'), 400);
+      if (typeof b.from !== 'string' || !b.from) problems.from = ['must not be blank'];
+      if (typeof b.to !== 'string' || !/^\d{6,15}$/.test(b.to))
+        problems.to = ['must be a phone number in international format'];
+      if (!b.content || typeof b.content !== 'object') problems.content = ['must not be null'];
+      else Object.assign(problems, contentCheck(b.content) ?? {});
+      if (Object.keys(problems).length) return c.json(badRequest('Bad request', problems), 400);
+      const messageId = typeof b.messageId === 'string' && b.messageId ? b.messageId : randomUUID();
+      scheduleReports({
+        url: b.notifyUrl,
+        messageId,
+        to: b.to,
+        sender: b.from,
+        seen,
+        errorId: takeReportFault(c.req.path),
+      });
+      return c.json({ to: b.to, messageCount: 1, messageId, status: pending });
+    };
+
+  app.post(
+    '/whatsapp/1/message/text',
+    whatsappSingle(
+      (content) =>
+        typeof content.text === 'string' && content.text.length > 0 && content.text.length <= 4096
+          ? null
+          : { 'content.text': ['size must be between 1 and 4096'] },
+      true,
+    ),
+  );
+  for (const media of ['image', 'document', 'video', 'audio', 'sticker']) {
+    app.post(
+      `/whatsapp/1/message/${media}`,
+      whatsappSingle(
+        (content) =>
+          typeof content.mediaUrl === 'string' && /^https?:\/\//.test(content.mediaUrl)
+            ? null
+            : { 'content.mediaUrl': ['must be a valid URL'] },
+        false,
+      ),
+    );
+  }
+
+  app.post('/whatsapp/1/message/template', async (c) => {
+    const b = body(c);
+    if (!b || !Array.isArray(b.messages) || b.messages.length === 0)
+      return c.json(badRequest('Bad request', { messages: ['must not be empty'] }), 400);
+    const results = [];
+    for (const [i, m] of b.messages.entries()) {
+      const problems: Record<string, string[]> = {};
+      if (!m?.from) problems[`messages[${i}].from`] = ['must not be blank'];
+      if (!m?.to || !/^\d{6,15}$/.test(m.to))
+        problems[`messages[${i}].to`] = ['must be a phone number in international format'];
+      if (!m?.content?.templateName) problems[`messages[${i}].content.templateName`] = ['must not be blank'];
+      if (!m?.content?.language) problems[`messages[${i}].content.language`] = ['must not be blank'];
+      if (!Array.isArray(m?.content?.templateData?.body?.placeholders))
+        problems[`messages[${i}].content.templateData.body.placeholders`] = ['must not be null'];
+      if (Object.keys(problems).length) return c.json(badRequest('Bad request', problems), 400);
+      const messageId = m.messageId || randomUUID();
+      scheduleReports({
+        url: m.notifyUrl,
+        messageId,
+        to: m.to,
+        sender: m.from,
+        seen: true,
+        errorId: takeReportFault(c.req.path),
+      });
+      results.push({ to: m.to, messageCount: 1, messageId, status: pending });
+    }
+    return c.json({ messages: results, bulkId: b.bulkId ?? randomUUID() });
+  });
+
+  app.get('/whatsapp/2/senders/:sender/templates', (c) =>
+    c.json({ templates: templates.get(c.req.param('sender')) ?? [] }),
+  );
+
+  app.post('/viber/2/messages', async (c) => {
+    const b = body(c);
+    const violations: { property: string; violation: string }[] = [];
+    if (!b || !Array.isArray(b.messages) || b.messages.length === 0)
+      violations.push({ property: 'messages', violation: 'must not be empty' });
+    for (const [i, m] of (b?.messages ?? []).entries()) {
+      if (!m?.sender) violations.push({ property: `messages[${i}].sender`, violation: 'must not be blank' });
+      if (!Array.isArray(m?.destinations) || m.destinations.length === 0)
+        violations.push({ property: `messages[${i}].destinations`, violation: 'must not be empty' });
+      const type = m?.content?.type;
+      if (!['TEXT', 'IMAGE', 'FILE', 'VIDEO'].includes(type))
+        violations.push({
+          property: `messages[${i}].content.type`,
+          violation: 'must be one of TEXT, IMAGE, FILE, VIDEO',
+        });
+      if (
+        type === 'TEXT' &&
+        (typeof m.content.text !== 'string' || m.content.text.length === 0 || m.content.text.length > 1000)
+      ) {
+        violations.push({ property: `messages[${i}].content.text`, violation: 'size must be between 1 and 1000' });
+      }
+    }
+    if (violations.length) {
+      return c.json(
+        {
+          errorCode: 'E400',
+          description: 'Request cannot be processed.',
+          action: 'Check the syntax, violations and adjust the request.',
+          violations,
+          resources: [],
+        },
+        400,
+      );
+    }
+    const results = [];
+    for (const m of b!.messages) {
+      for (const destination of m.destinations) {
+        const messageId = destination.messageId || randomUUID();
+        scheduleReports({
+          url: m.webhooks?.delivery?.url,
+          seenUrl: m.webhooks?.seen?.url,
+          messageId,
+          to: destination.to,
+          sender: m.sender,
+          seen: m.content.type === 'TEXT',
+          errorId: takeReportFault(c.req.path),
+        });
+        results.push({ messageId, status: pending, destination: destination.to });
+      }
+    }
+    return c.json({ bulkId: b!.bulkId ?? randomUUID(), messages: results });
+  });
+
+  // ---- control routes ----
+  app.get('/_sim/requests', (c) => c.json(requests));
+  app.delete('/_sim/requests', (c) => {
+    requests.length = 0;
+    return c.body(null, 204);
+  });
+
+  app.post('/_sim/faults', async (c) => {
+    const parsed = faultSchema.safeParse(await c.req.json().catch(() => null));
+    if (!parsed.success) return c.json({ error: { code: 'VALIDATION_FAILED', message: parsed.error.message } }, 400);
+    faults.push({ ...parsed.data, remaining: parsed.data.count });
+    return c.json({ ok: true, faults: faults.length }, 201);
+  });
+  app.delete('/_sim/faults', (c) => {
+    faults = [];
+    return c.body(null, 204);
+  });
+
+  app.put('/_sim/templates/:sender', async (c) => {
+    const list = await c.req.json().catch(() => null);
+    if (!Array.isArray(list))
+      return c.json({ error: { code: 'VALIDATION_FAILED', message: 'expected a JSON array of templates' } }, 400);
+    templates.set(c.req.param('sender'), list);
+    return c.json({ sender: c.req.param('sender'), count: list.length });
+  });
+
+  app.post('/_sim/inbound', async (c) => {
+    const parsed = inboundSchema.safeParse(await c.req.json().catch(() => null));
+    if (!parsed.success) return c.json({ error: { code: 'VALIDATION_FAILED', message: parsed.error.message } }, 400);
+    const input = parsed.data;
+    const payload = inboundPayload(input);
+    const result = await postJson(input.webhookUrl, payload);
+    return c.json({ messageId: payload.results[0]!.messageId, payload, webhook: result });
+  });
+
+  return {
+    app,
+    requests,
+    close() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+    },
+  };
+}
+
+/** An Infobip-shaped inbound message body, as the customer's message arrives at a webhook. */
+export function inboundPayload(input: z.infer<typeof inboundSchema>) {
+  const type = (input.type ?? (input.url ? 'IMAGE' : 'TEXT')).toUpperCase();
+  const message: Record<string, unknown> = { type };
+  if (type === 'TEXT') message.text = input.text ?? '';
+  if (input.url) message.url = input.url;
+  if (input.caption) message.caption = input.caption;
+  if (input.text && type !== 'TEXT') message.text = input.text;
+  const messageId = input.messageId ?? `ABEG${randomUUID().replaceAll('-', '').toUpperCase()}`;
+  const result =
+    input.channel === 'viber'
+      ? {
+          sender: input.from,
+          to: input.to,
+          integrationType: 'VIBER',
+          receivedAt: input.receivedAt ?? infobipTime(),
+          messageId,
+          message,
+          contact: input.contactName ? { name: input.contactName } : null,
+          price: { pricePerMessage: 0, currency: 'EUR' },
+        }
+      : {
+          from: input.from,
+          to: input.to,
+          integrationType: 'WHATSAPP',
+          receivedAt: input.receivedAt ?? infobipTime(),
+          messageId,
+          pairedMessageId: null,
+          callbackData: null,
+          message,
+          contact: { name: input.contactName ?? null },
+          price: { pricePerMessage: 0, currency: 'EUR' },
+        };
+  return { results: [result], messageCount: 1, pendingMessageCount: 0 };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,22 @@
+import { NativeConnection } from '@temporalio/worker';
+import { loadEnv, runMain } from '../common/config';
+import { connectDatabase } from '../db/connect';
+import { createJanelaWorker } from './worker';
+
+// Runs the worker alone, against external services (TEMPORAL_ADDRESS, MONGODB_URI; defaults: those of `npm start`).
+await runMain(async () => {
+  const env = loadEnv();
+  const temporalAddress = env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+  await connectDatabase(env.MONGODB_URI ?? 'mongodb://127.0.0.1:27117/janela');
+  const connection = await NativeConnection.connect({ address: temporalAddress });
+  const worker = await createJanelaWorker({
+    connection,
+    namespace: env.TEMPORAL_NAMESPACE,
+    taskQueue: env.TEMPORAL_TASK_QUEUE,
+    publicBaseUrl: env.PUBLIC_BASE_URL ?? `http://127.0.0.1:${env.PORT}`,
+  });
+  console.log(`Janela worker on ${temporalAddress}, task queue ${env.TEMPORAL_TASK_QUEUE}`);
+  await worker.run(); // the SDK shuts the worker down gracefully on SIGINT/SIGTERM
+  await connection.close();
+  process.exit(0);
+});

@@ -1,0 +1,24 @@
+import { fileURLToPath } from 'node:url';
+import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities';
+
+export interface JanelaWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  publicBaseUrl: string;
+  /** A pre-built workflow bundle (tests build it once); otherwise the workflows are bundled at start. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export async function createJanelaWorker(options: JanelaWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    activities: createActivities({ publicBaseUrl: options.publicBaseUrl }),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+  });
+}

@@ -1,0 +1,92 @@
+/**
+ * The conversation workflow's public surface: its input, signals, updates, queries and search attributes.
+ * Imported by the workflow itself and by every caller (API, tests), so both sides always agree.
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+
+export type ChannelKind = 'whatsapp' | 'viber';
+export type ConversationStatus = 'open' | 'pending' | 'closed';
+
+export const CONVERSATION_WORKFLOW = 'conversationWorkflow';
+
+/** Readable, deterministic id: one workflow per (channel, customer). */
+export function conversationWorkflowId(channelId: string, customer: string): string {
+  return `conversation:${channelId}:${customer}`;
+}
+
+export interface ConversationInput {
+  channelId: string;
+  kind: ChannelKind;
+  /** The customer's address: phone digits (WhatsApp) or Viber user id. */
+  customer: string;
+  /** How long the WhatsApp reply window stays open after the customer's last inbound message. */
+  replyWindowMs: number;
+  /** Known when the conversation already exists in the database (e.g. started by an agent's reply). */
+  conversationId?: string;
+}
+
+/** One parsed inbound message, as the webhook hands it to the workflow. No secrets, no raw Infobip body. */
+export interface InboundMessage {
+  providerMessageId: string;
+  /** ISO time Infobip received the message. */
+  receivedAt: string;
+  type: string;
+  text: string | null;
+  media: { url: string; caption?: string | null; filename?: string | null } | null;
+  contactName: string | null;
+}
+
+export interface ReplyRequest {
+  text: string;
+  authorId: string;
+}
+
+/** What an update returns: the stored message, as the API shows it. */
+export interface MessageView {
+  id: string;
+  conversationId: string;
+  direction: 'inbound' | 'outbound' | 'note' | 'system';
+  type: string;
+  text: string | null;
+  status: string;
+  providerMessageId: string;
+  createdAt: string;
+}
+
+export interface ConversationSnapshot {
+  conversationId: string | null;
+  ticketNumber: number | null;
+  window: { open: boolean; expiresAt: string | null };
+  status: ConversationStatus;
+  pendingSends: number;
+}
+
+export const inboundSignal = defineSignal<[InboundMessage]>('inbound');
+export const sendReplyUpdate = defineUpdate<MessageView, [ReplyRequest]>('sendReply');
+export const snapshotQuery = defineQuery<ConversationSnapshot>('snapshot');
+
+/** Error types the workflow raises to callers (ApplicationFailure.type); the API maps them to HTTP codes. */
+export const WorkflowErrors = {
+  WINDOW_CLOSED: 'WINDOW_CLOSED',
+  INVALID_REQUEST: 'INVALID_REQUEST',
+} as const;
+
+/** Custom search attributes. Registered on the dev server at start; see README for a production cluster. */
+export const SearchAttributes = {
+  channelId: defineSearchAttributeKey('JanelaChannelId', SearchAttributeType.KEYWORD),
+  channelKind: defineSearchAttributeKey('JanelaChannelKind', SearchAttributeType.KEYWORD),
+  customer: defineSearchAttributeKey('JanelaCustomer', SearchAttributeType.KEYWORD),
+  windowOpen: defineSearchAttributeKey('JanelaWindowOpen', SearchAttributeType.BOOL),
+  status: defineSearchAttributeKey('JanelaStatus', SearchAttributeType.KEYWORD),
+  assignee: defineSearchAttributeKey('JanelaAssignee', SearchAttributeType.KEYWORD),
+  ticketNumber: defineSearchAttributeKey('JanelaTicketNumber', SearchAttributeType.INT),
+};
+
+export const allSearchAttributeKeys = Object.values(SearchAttributes);
+
+/** `NAME=Type` pairs for `temporal server start-dev --search-attribute` and `temporal operator search-attribute create`. */
+export function searchAttributeFlags(): string[] {
+  const typeName: Record<string, string> = { KEYWORD: 'Keyword', BOOL: 'Bool', INT: 'Int' };
+  return allSearchAttributeKeys.map((key) => `${key.name}=${typeName[key.type] ?? key.type}`);
+}
