@@ -1,0 +1,224 @@
+/**
+ * One Janela per test file, on the shared real services: its own database name and task queue, its own API and
+ * Infobip simulator on free ports, and a worker that a test can stop and start again.
+ */
+import { randomBytes } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import mongoose from 'mongoose';
+import { inject } from 'vitest';
+import { createApp } from '../../api/app';
+import { listen, type RunningServer } from '../../common/http-server';
+import { connectDatabase } from '../../db/connect';
+import { createSimulator, type RecordedRequest } from '../../simulator/app';
+import { createJanelaWorker } from '../../worker/worker';
+
+let runtimeInstalled = false;
+
+export interface StackOptions {
+  replyWindowMs?: number;
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+}
+
+export type Stack = Awaited<ReturnType<typeof startStack>>;
+
+export async function startStack(options: StackOptions = {}) {
+  if (!runtimeInstalled) {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+    runtimeInstalled = true;
+  }
+  const suffix = randomBytes(4).toString('hex');
+  const dbName = `janela_test_${suffix}`;
+  const taskQueue = `janela-test-${suffix}`;
+  const adminToken = `admin-token-${randomBytes(12).toString('hex')}`;
+  const temporalAddress = inject('temporalAddress');
+
+  await connectDatabase(inject('mongoUri'), dbName);
+  const connection = await Connection.connect({ address: temporalAddress });
+  const temporal = new Client({ connection, namespace: 'default' });
+
+  const simulator = createSimulator({ reportDelayMs: 20 });
+  const simServer = await listen(simulator.app.fetch, 0);
+
+  // The API's public URL must be known before the app exists (webhook URLs), so bind first and route later.
+  let app: ReturnType<typeof createApp> | null = null;
+  const apiServer: RunningServer = await listen((request) => app!.fetch(request), 0);
+  app = createApp({
+    temporal,
+    taskQueue,
+    publicBaseUrl: apiServer.url,
+    adminToken,
+    replyWindowMs: options.replyWindowMs ?? 24 * 3_600_000,
+    windowHelpUrl: `${apiServer.url}/help/whatsapp-window`,
+  });
+
+  let worker: Worker | null = null;
+  let workerRun: Promise<void> | null = null;
+  let workerConnection: NativeConnection | null = null;
+
+  async function startWorker() {
+    workerConnection = await NativeConnection.connect({ address: temporalAddress });
+    worker = await createJanelaWorker({
+      connection: workerConnection,
+      namespace: 'default',
+      taskQueue,
+      publicBaseUrl: apiServer.url,
+      workflowBundle: { codePath: inject('workflowBundlePath') },
+    });
+    workerRun = worker.run();
+  }
+
+  async function stopWorker() {
+    if (!worker) return;
+    worker.shutdown();
+    await workerRun;
+    await workerConnection?.close();
+    worker = null;
+    workerRun = null;
+  }
+
+  await startWorker();
+
+  async function call<T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    token: string | null = adminToken,
+  ): Promise<ApiResponse<T>> {
+    const response = await fetch(`${apiServer.url}${path}`, {
+      method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let parsed: unknown = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = text;
+    }
+    return { status: response.status, body: parsed as T };
+  }
+
+  async function sim<T = any>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
+    const response = await fetch(`${simServer.url}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: (text ? JSON.parse(text) : null) as T };
+  }
+
+  const stack = {
+    api: apiServer,
+    simulatorUrl: simServer.url,
+    simulator,
+    temporal,
+    taskQueue,
+    dbName,
+    adminToken,
+    call,
+    sim,
+    startWorker,
+    stopWorker,
+
+    /** Enables Infobip and creates a channel on the simulator; returns the channel as the API shows it. */
+    async createChannel(kind: 'whatsapp' | 'viber' = 'whatsapp', overrides: Record<string, unknown> = {}) {
+      await call('PUT', '/api/extensions/infobip', { enabled: true });
+      const apiKey = `key-${randomBytes(10).toString('hex')}`;
+      const response = await call('POST', '/api/channels', {
+        kind,
+        name: `${kind} ${suffix}`,
+        apiBaseUrl: simServer.url,
+        apiKey,
+        sender: kind === 'whatsapp' ? '447860099299' : 'Janela Test',
+        ...overrides,
+      });
+      if (response.status !== 201)
+        throw new Error(`createChannel: ${response.status} ${JSON.stringify(response.body)}`);
+      return { ...response.body, apiKey } as {
+        id: string;
+        webhookUrl: string;
+        sender: string;
+        kind: string;
+        apiKey: string;
+      };
+    },
+
+    async createAgent(channelIds: string[], role: 'admin' | 'agent' = 'agent') {
+      const response = await call('POST', '/api/agents', {
+        name: `Agent ${randomBytes(3).toString('hex')}`,
+        email: `agent-${randomBytes(5).toString('hex')}@example.com`,
+        role,
+        channelIds,
+      });
+      if (response.status !== 201) throw new Error(`createAgent: ${response.status} ${JSON.stringify(response.body)}`);
+      return response.body as { id: string; token: string; channelIds: string[] };
+    },
+
+    /** The customer writes: the simulator posts an Infobip-shaped inbound message to the channel webhook. */
+    async customerWrites(
+      channel: { webhookUrl: string; sender: string; kind: string },
+      from: string,
+      text: string,
+      extra: Record<string, unknown> = {},
+    ) {
+      const response = await sim('POST', '/_sim/inbound', {
+        webhookUrl: channel.webhookUrl,
+        channel: channel.kind,
+        from,
+        to: channel.sender,
+        text,
+        ...extra,
+      });
+      if (response.body?.webhook?.status !== 200)
+        throw new Error(`inbound not accepted: ${JSON.stringify(response.body)}`);
+      return response.body as { messageId: string; payload: any };
+    },
+
+    async infobipRequests(pathPrefix = '/'): Promise<RecordedRequest[]> {
+      const response = await sim<RecordedRequest[]>('GET', '/_sim/requests');
+      return response.body.filter((r) => r.path.startsWith(pathPrefix));
+    },
+
+    async close() {
+      await stopWorker();
+      simulator.close();
+      await apiServer.close();
+      await simServer.close();
+      await mongoose.connection.db?.dropDatabase().catch(() => {});
+      await mongoose.disconnect();
+      await connection.close();
+    },
+  };
+  return stack;
+}
+
+/** Polls until `check` returns a truthy value (or throws its last error after the timeout). */
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | null | false>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown = null;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
