@@ -215,10 +215,12 @@ export function createActivities(deps: ActivityDeps) {
           return { status: 'failed' };
         }
         if (err instanceof InfobipError) {
+          // Infobip's Retry-After (when present and positive, capped at 5 minutes) replaces the backoff for the next try.
+          const retryAfter = err.retryAfterMs ? Math.min(err.retryAfterMs, 300_000) : 0;
           throw ApplicationFailure.create({
             message: err.message,
             type: `INFOBIP_${err.code}`,
-            nextRetryDelay: err.retryAfterMs ?? undefined,
+            ...(retryAfter > 0 ? { nextRetryDelay: retryAfter } : {}),
           });
         }
         throw err;

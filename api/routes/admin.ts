@@ -141,13 +141,10 @@ export function adminRoutes(deps: ApiDeps) {
   app.patch('/channels/:id', async (c) => {
     requireAdmin(c.get('principal'));
     const input = await parseJson(c, channelPatchSchema);
-    const channel = await Channel.findOneAndUpdate(
-      { _id: c.req.param('id'), deletedAt: null },
-      { $set: input },
-      { returnDocument: 'after' },
-    )
-      .select('+webhookSecret')
-      .lean();
+    // updateOne then read: FerretDB 1.x's findAndModify cannot apply the projection that hides secret fields.
+    const id = c.req.param('id');
+    const result = await Channel.updateOne({ _id: id, deletedAt: null }, { $set: input });
+    const channel = result.matchedCount ? await Channel.findById(id).select('+webhookSecret').lean() : null;
     if (!channel) throw notFound('Channel');
     return c.json(channelView(channel, deps.publicBaseUrl, true));
   });
@@ -185,11 +182,9 @@ export function adminRoutes(deps: ApiDeps) {
     requireAdmin(c.get('principal'));
     const input = await parseJson(c, agentPatchSchema);
     if (input.channelIds) await assertChannelsExist(input.channelIds);
-    const agent = await Agent.findOneAndUpdate(
-      { _id: c.req.param('id') },
-      { $set: input },
-      { returnDocument: 'after' },
-    ).lean();
+    const id = c.req.param('id');
+    const result = await Agent.updateOne({ _id: id }, { $set: input });
+    const agent = result.matchedCount ? await Agent.findById(id).lean() : null;
     if (!agent) throw notFound('Agent');
     return c.json(agentView(agent));
   });
