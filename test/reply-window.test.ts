@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { conversationWorkflowId, snapshotQuery } from '../workflows/definitions';
+import { type Stack, startStack, waitFor } from './helpers/stack';
+
+// A 3-second reply window (JANELA_REPLY_WINDOW's test value) makes the durable timer observable.
+const WINDOW_MS = 3000;
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ replyWindowMs: WINDOW_MS });
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+describe('the WhatsApp reply window', () => {
+  it('open → reply ok; closed → 409 WINDOW_CLOSED and nothing sent; a new inbound message reopens it', async () => {
+    const channel = await stack.createChannel('whatsapp');
+    const agent = await stack.createAgent([channel.id]);
+    await stack.customerWrites(channel, '5511944440001', 'oi');
+    const conversation = await waitFor(
+      async () =>
+        (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
+    );
+    const path = `/api/conversations/${conversation.id}/messages`;
+
+    const open = await stack.call('POST', path, { text: 'dentro da janela' }, agent.token);
+    expect(open.status).toBe(202);
+
+    // The durable timer fires: the timeline says so and the conversation shows the window closed.
+    const closedLine = await waitFor(
+      async () => {
+        const list = await stack.call('GET', path, undefined, agent.token);
+        return list.body.items.find((m: any) => m.direction === 'system' && m.type === 'window_closed');
+      },
+      15_000,
+      'the window to close',
+    );
+    expect(closedLine.text).toMatch(/24-hour reply window closed/);
+    const closed = await stack.call('GET', `/api/conversations/${conversation.id}`, undefined, agent.token);
+    expect(closed.body.window.open).toBe(false);
+    const snapshot = await stack.temporal.workflow
+      .getHandle(conversationWorkflowId(channel.id, '5511944440001'))
+      .query(snapshotQuery);
+    expect(snapshot.window.open).toBe(false);
+
+    await stack.sim('DELETE', '/_sim/requests');
+    const refused = await stack.call('POST', path, { text: 'fora da janela' }, agent.token);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({
+      code: 'WINDOW_CLOSED',
+      helpUrl: `${stack.api.url}/help/whatsapp-window`,
+    });
+    expect(refused.body.error.message).toMatch(/24-hour/);
+    const help = await fetch(refused.body.error.helpUrl);
+    expect(help.status).toBe(200);
+    expect(await help.text()).toContain('24 hours');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await stack.infobipRequests('/whatsapp')).toEqual([]);
+    const afterRefusal = await stack.call('GET', path, undefined, agent.token);
+    expect(afterRefusal.body.items.map((m: any) => m.text)).not.toContain('fora da janela');
+
+    await stack.customerWrites(channel, '5511944440001', 'voltei');
+    const reopened = await waitFor(
+      async () => {
+        const reply = await stack.call('POST', path, { text: 'bem-vindo de volta' }, agent.token);
+        return reply.status === 202 ? reply : null;
+      },
+      10_000,
+      'the window to reopen',
+    );
+    expect(reopened.body.text).toBe('bem-vindo de volta');
+  });
+
+  it('Viber has no window: replies are always allowed', async () => {
+    const channel = await stack.createChannel('viber');
+    const agent = await stack.createAgent([channel.id]);
+    await stack.customerWrites(channel, 'viberWindowUser', 'oi');
+    const conversation = await waitFor(
+      async () =>
+        (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
+    );
+    await new Promise((r) => setTimeout(r, WINDOW_MS + 500));
+    const reply = await stack.call(
+      'POST',
+      `/api/conversations/${conversation.id}/messages`,
+      { text: 'sempre aberto' },
+      agent.token,
+    );
+    expect(reply.status).toBe(202);
+  });
+});

@@ -1,0 +1,203 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadEnv, parseDuration } from '../common/config';
+import { describeInfobipError } from '../providers/infobip-http';
+import { parseWebhookBody, webhookBodySchema } from '../providers/webhook';
+import { extendWindow, isWindowOpen, normalizeInfobipTime, windowExpiryAfterInbound } from '../workflows/window';
+
+describe('configuration', () => {
+  it('parses durations', () => {
+    expect(parseDuration('24h')).toBe(86_400_000);
+    expect(parseDuration('90s')).toBe(90_000);
+    expect(parseDuration('1500')).toBe(1500);
+    expect(parseDuration('soon')).toBeUndefined();
+    expect(parseDuration('0s')).toBeUndefined();
+  });
+
+  it('defaults match the public contract', () => {
+    const env = loadEnv({});
+    expect(env).toMatchObject({
+      PORT: 3000,
+      TEMPORAL_NAMESPACE: 'default',
+      TEMPORAL_TASK_QUEUE: 'janela',
+      SIMULATOR_PORT: 3100,
+      JANELA_REPLY_WINDOW: 86_400_000,
+      JANELA_SEED: 'on',
+      JANELA_DATA_DIR: './.janela',
+    });
+    expect(loadEnv({ SIMULATOR_PORT: 'off' }).SIMULATOR_PORT).toBe('off');
+  });
+
+  it('names the invalid variable in one line', () => {
+    expect(() => loadEnv({ PORT: 'abc' })).toThrow(ConfigError);
+    expect(() => loadEnv({ PORT: 'abc' })).toThrow(/^Invalid configuration: PORT="abc"/);
+    expect(() => loadEnv({ JANELA_REPLY_WINDOW: 'tomorrow' })).toThrow(/JANELA_REPLY_WINDOW/);
+    expect(() => loadEnv({ MONGODB_URI: 'postgres://x' })).toThrow(/MONGODB_URI/);
+    try {
+      loadEnv({ JANELA_SEED: 'maybe' });
+    } catch (err) {
+      expect((err as Error).message.split('\n')).toHaveLength(1);
+    }
+  });
+});
+
+describe('reply window helpers', () => {
+  const hour = 3_600_000;
+  it('counts from receivedAt, never from the future', () => {
+    const now = Date.parse('2024-01-02T00:00:00Z');
+    expect(windowExpiryAfterInbound('2024-01-01T23:00:00.000Z', now, 24 * hour)).toBe(now - hour + 24 * hour);
+    expect(windowExpiryAfterInbound('2024-01-05T00:00:00.000Z', now, 24 * hour)).toBe(now + 24 * hour);
+    expect(windowExpiryAfterInbound('garbage', now, 24 * hour)).toBe(now + 24 * hour);
+  });
+  it('an older message never shortens the window', () => {
+    expect(extendWindow(null, 5)).toBe(5);
+    expect(extendWindow(10, 5)).toBe(10);
+    expect(extendWindow(10, 15)).toBe(15);
+    expect(isWindowOpen(null, 0)).toBe(false);
+    expect(isWindowOpen(10, 9)).toBe(true);
+    expect(isWindowOpen(10, 10)).toBe(false);
+  });
+  it('reads Infobip timestamps with +0000', () => {
+    expect(normalizeInfobipTime('2024-01-01T10:00:00.000+0000')).toBe('2024-01-01T10:00:00.000Z');
+    expect(normalizeInfobipTime('2024-01-01T10:00:00.000+0300')).toBe('2024-01-01T07:00:00.000Z');
+    expect(normalizeInfobipTime(null)).toBeNull();
+    expect(normalizeInfobipTime('nope')).toBeNull();
+  });
+});
+
+describe('webhook parsing', () => {
+  const parse = (kind: 'whatsapp' | 'viber', body: unknown) => parseWebhookBody(kind, webhookBodySchema.parse(body));
+
+  it('tells inbound, delivery and seen apart on one URL, keeping order, tolerating nulls and extra fields', () => {
+    const { events, unrecognized } = parse('whatsapp', {
+      results: [
+        {
+          from: '5511',
+          to: '44',
+          integrationType: 'WHATSAPP',
+          receivedAt: '2024-01-01T10:00:00.000+0000',
+          messageId: 'a',
+          pairedMessageId: null,
+          callbackData: null,
+          message: { type: 'TEXT', text: 'um', context: null },
+          contact: { name: null },
+          price: null,
+          somethingNew: { x: 1 },
+        },
+        {
+          messageId: 'b',
+          to: '5511',
+          sentAt: '2024-01-01T10:00:00.000+0000',
+          doneAt: '2024-01-01T10:00:01.000+0000',
+          status: { groupId: 3, groupName: 'DELIVERED', id: 5, name: 'DELIVERED_TO_HANDSET', description: null },
+          error: { groupId: 0, groupName: 'OK', id: 0, name: 'NO_ERROR', description: 'No Error', permanent: false },
+        },
+        {
+          messageId: 'c',
+          from: '44',
+          to: '5511',
+          sentAt: '2024-01-01T10:00:00.000+0000',
+          seenAt: '2024-01-01T10:00:02.000+0000',
+        },
+        {
+          from: '5511',
+          to: '44',
+          receivedAt: '2024-01-01T10:00:03.000+0000',
+          messageId: 'd',
+          message: { type: 'LOCATION', latitude: 1.5, longitude: -2, name: 'Loja', address: null },
+        },
+        {
+          from: '5511',
+          receivedAt: '2024-01-01T10:00:04.000+0000',
+          messageId: 'e',
+          message: { type: 'BRAND_NEW_TYPE' },
+        },
+      ],
+      messageCount: 5,
+      pendingMessageCount: 0,
+    });
+    expect(unrecognized).toEqual([]);
+    expect(events.map((e) => `${e.kind}:${e.providerMessageId}`)).toEqual([
+      'inbound:a',
+      'delivery:b',
+      'seen:c',
+      'inbound:d',
+      'inbound:e',
+    ]);
+    expect(events[0]).toMatchObject({
+      customer: '5511',
+      text: 'um',
+      type: 'text',
+      receivedAt: '2024-01-01T10:00:00.000Z',
+      contactName: null,
+    });
+    expect(events[1]).toMatchObject({ groupName: 'DELIVERED', error: null });
+    expect(events[3]).toMatchObject({ type: 'location', text: 'Loja (1.5, -2)' });
+    expect(events[4]).toMatchObject({ type: 'unsupported' });
+  });
+
+  it('reads the Viber customer from `sender`', () => {
+    const { events } = parse('viber', {
+      results: [
+        {
+          sender: 'vbr==',
+          to: 'Shop',
+          integrationType: 'VIBER',
+          receivedAt: '2024-01-01T10:00:00.000+0000',
+          messageId: 'v1',
+          message: { type: 'TEXT', text: 'olá' },
+        },
+      ],
+    });
+    expect(events[0]).toMatchObject({ kind: 'inbound', customer: 'vbr==', text: 'olá' });
+  });
+
+  it('keeps a failed report error', () => {
+    const { events } = parse('whatsapp', {
+      results: [
+        {
+          messageId: 'x',
+          doneAt: '2024-01-01T10:00:01.000+0000',
+          status: { groupName: 'UNDELIVERABLE' },
+          error: { id: 7010, name: 'EC_NO_SESSION', permanent: true },
+        },
+      ],
+    });
+    expect(events[0]).toMatchObject({
+      kind: 'delivery',
+      groupName: 'UNDELIVERABLE',
+      error: { id: 7010, name: 'EC_NO_SESSION' },
+    });
+  });
+
+  it('accepts bodies without results', () => {
+    expect(parse('whatsapp', { event: 'TEMPLATE_STATUS_UPDATE' }).events).toEqual([]);
+  });
+});
+
+describe('Infobip error bodies', () => {
+  it('reads the older requestError body', () => {
+    expect(
+      describeInfobipError(400, {
+        requestError: {
+          serviceException: {
+            messageId: 'BAD_REQUEST',
+            text: 'Bad request',
+            validationErrors: { 'content.text': ['must not be blank'] },
+          },
+        },
+      }),
+    ).toMatchObject({ code: 'BAD_REQUEST', text: 'Bad request — content.text: must not be blank' });
+  });
+  it('reads the newer errorCode body', () => {
+    expect(
+      describeInfobipError(400, {
+        errorCode: 'E400',
+        description: 'Request cannot be processed.',
+        violations: [{ property: 'messages[0].sender', violation: 'must not be blank' }],
+      }),
+    ).toMatchObject({ code: 'E400', text: 'Request cannot be processed. — messages[0].sender: must not be blank' });
+  });
+  it('falls back to the status', () => {
+    expect(describeInfobipError(502, 'oops')).toMatchObject({ code: 'HTTP_502' });
+  });
+});
