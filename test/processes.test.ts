@@ -6,7 +6,11 @@ const tsx = 'node_modules/.bin/tsx';
 describe('process entry points', () => {
   for (const entry of ['scripts/start.ts', 'api/main.ts', 'worker/main.ts']) {
     it(`${entry} stops with one clear line naming an invalid variable`, () => {
-      const result = spawnSync(tsx, [entry], { env: { ...process.env, PORT: 'not-a-port' }, encoding: 'utf8', timeout: 30_000 });
+      const result = spawnSync(tsx, [entry], {
+        env: { ...process.env, PORT: 'not-a-port' },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       expect(result.status).toBe(2);
       const lines = result.stderr.trim().split('\n');
       expect(lines).toHaveLength(1);
