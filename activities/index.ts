@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { newId } from '../common/ids';
 import { channelWebhookUrl } from '../common/urls';
 import { failOutbound, toMessageView } from '../db/messages';
-import { Channel, Client, Conversation, isDuplicateKeyError, Message, nextSequence } from '../db/models';
+import { Agent, Channel, Client, Conversation, isDuplicateKeyError, Message, nextSequence } from '../db/models';
 import { providerFor } from '../providers';
 import { InfobipError } from '../providers/infobip-http';
 import {
@@ -26,10 +26,14 @@ export interface RecordInboundInput {
   windowExpiresAt: string | null;
 }
 
-export interface RecordInboundResult {
+export interface ConversationRef {
   conversationId: string;
   ticketNumber: number;
   status: ConversationStatus;
+  assigneeId: string | null;
+}
+
+export interface RecordInboundResult extends ConversationRef {
   duplicate: boolean;
   messageId: string;
 }
@@ -50,24 +54,75 @@ async function findOrCreateClient(kind: ChannelKind, address: string, contactNam
 }
 
 /** The conversation of (channel, customer), created with the next ticket number when it does not exist yet. */
-async function findOrCreateConversation(input: RecordInboundInput, clientId: string) {
-  const existing = await Conversation.findOne({ channelId: input.channelId, customer: input.customer }).lean();
+async function findOrCreateConversation(
+  key: { channelId: string; kind: ChannelKind; customer: string },
+  clientId: string,
+) {
+  const existing = await Conversation.findOne({ channelId: key.channelId, customer: key.customer }).lean();
   if (existing) return existing;
   try {
     const created = await Conversation.create({
       _id: newId('cv'),
-      channelId: input.channelId,
-      kind: input.kind,
-      customer: input.customer,
+      channelId: key.channelId,
+      kind: key.kind,
+      customer: key.customer,
       clientId,
-      workflowId: conversationWorkflowId(input.channelId, input.customer),
+      workflowId: conversationWorkflowId(key.channelId, key.customer),
+      // An atomic counter: concurrent first messages never share a ticket number.
       ticketNumber: await nextSequence('ticketNumber'),
       status: 'open',
     });
     return created.toObject();
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
-    return (await Conversation.findOne({ channelId: input.channelId, customer: input.customer }).lean())!;
+    return (await Conversation.findOne({ channelId: key.channelId, customer: key.customer }).lean())!;
+  }
+}
+
+function refOf(conversation: {
+  _id: string;
+  ticketNumber: number;
+  status: string;
+  assigneeId?: string | null;
+}): ConversationRef {
+  return {
+    conversationId: conversation._id,
+    ticketNumber: conversation.ticketNumber,
+    status: conversation.status as ConversationStatus,
+    assigneeId: conversation.assigneeId ?? null,
+  };
+}
+
+export interface TemplateRef {
+  name: string;
+  language: string;
+  variables: string[];
+  header: { type: 'IMAGE' | 'DOCUMENT' | 'VIDEO'; mediaUrl: string } | null;
+}
+
+/** A system line in the timeline; `key` makes it idempotent across activity retries. */
+async function recordSystemLine(
+  conversationId: string,
+  channelId: string,
+  type: string,
+  key: string,
+  text: string,
+  at: Date,
+) {
+  try {
+    await Message.create({
+      _id: `msg_sys_${key.replace(/[^A-Za-z0-9]/g, '_')}`,
+      conversationId,
+      channelId,
+      direction: 'system',
+      type,
+      text,
+      status: 'recorded',
+      providerMessageId: `system:${key}`,
+      createdAt: at,
+    });
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err;
   }
 }
 
@@ -104,14 +159,38 @@ export function createActivities(deps: ActivityDeps) {
         messageId = existing!._id;
       }
 
+      const windowState =
+        input.kind === 'whatsapp'
+          ? {
+              open: input.windowExpiresAt !== null && Date.parse(input.windowExpiresAt) > Date.now(),
+              expiresAt: input.windowExpiresAt ? new Date(input.windowExpiresAt) : null,
+            }
+          : { open: true, expiresAt: null };
+
       if (duplicate) {
-        return {
-          conversationId: conversation._id,
-          ticketNumber: conversation.ticketNumber,
-          status: conversation.status,
-          duplicate,
-          messageId,
-        };
+        // Infobip delivered it again (or this activity is retried after a crash): nothing new to store, but the
+        // window the workflow computed from the same receivedAt is made sure of.
+        if (windowState.expiresAt) {
+          await Conversation.updateOne(
+            {
+              _id: conversation._id,
+              $or: [{ 'window.expiresAt': null }, { 'window.expiresAt': { $lt: windowState.expiresAt } }],
+            },
+            { $set: { window: windowState } },
+          );
+        }
+        return { ...refOf(conversation), duplicate, messageId };
+      }
+
+      if (conversation.status === 'closed') {
+        await recordSystemLine(
+          conversation._id,
+          input.channelId,
+          'reopened',
+          `reopened:${messageId}`,
+          'The customer wrote again: the ticket is open again.',
+          receivedAt,
+        );
       }
 
       // A new message on a closed conversation reopens it.
@@ -123,33 +202,23 @@ export function createActivities(deps: ActivityDeps) {
             lastInboundAt: receivedAt,
             lastMessageAt: receivedAt,
             lastMessagePreview: (input.message.text ?? `[${input.message.type}]`).slice(0, 140),
-            window:
-              input.kind === 'whatsapp'
-                ? {
-                    open: input.windowExpiresAt !== null && Date.parse(input.windowExpiresAt) > Date.now(),
-                    expiresAt: input.windowExpiresAt ? new Date(input.windowExpiresAt) : null,
-                  }
-                : { open: true, expiresAt: null },
+            window: windowState,
           },
           $inc: { unreadCount: 1 },
         },
         { returnDocument: 'after' },
       ).lean();
-      return {
-        conversationId: conversation._id,
-        ticketNumber: conversation.ticketNumber,
-        status: updated!.status,
-        duplicate,
-        messageId,
-      };
+      return { ...refOf(updated!), duplicate, messageId };
     },
 
-    /** Stores an agent's reply as `queued`. Idempotent on the workflow-chosen id, so a retried activity stores it once. */
-    async persistOutboundText(input: {
+    /** Stores an agent's message as `queued`. Idempotent on the workflow-chosen id, so a retried activity stores it once. */
+    async persistOutbound(input: {
       conversationId: string;
       channelId: string;
       messageId: string;
+      type: 'text' | 'template';
       text: string;
+      template: TemplateRef | null;
       authorId: string;
     }): Promise<MessageView> {
       const existing = await Message.findById(input.messageId).lean();
@@ -160,8 +229,9 @@ export function createActivities(deps: ActivityDeps) {
         conversationId: input.conversationId,
         channelId: input.channelId,
         direction: 'outbound',
-        type: 'text',
+        type: input.type,
         text: input.text,
+        template: input.template,
         status: 'queued',
         providerMessageId: input.messageId,
         authorId: input.authorId,
@@ -172,6 +242,52 @@ export function createActivities(deps: ActivityDeps) {
         { $set: { lastMessageAt: now, lastMessagePreview: input.text.slice(0, 140), unreadCount: 0 } },
       );
       return toMessageView(created.toObject());
+    },
+
+    /** The conversation for (channel, customer), created when an agent or automation starts it. Idempotent. */
+    async ensureConversation(input: {
+      channelId: string;
+      kind: ChannelKind;
+      customer: string;
+      clientId?: string;
+      clientName?: string;
+    }): Promise<ConversationRef> {
+      let clientId = input.clientId;
+      if (clientId && !(await Client.exists({ _id: clientId }))) clientId = undefined;
+      clientId ??= await findOrCreateClient(input.kind, input.customer, input.clientName ?? null);
+      return refOf(await findOrCreateConversation(input, clientId));
+    },
+
+    /** Persists a status/assignee change and says so in the timeline. Idempotent on changeId. */
+    async recordTicketChange(input: {
+      conversationId: string;
+      from: { status: ConversationStatus; assigneeId: string | null };
+      to: { status: ConversationStatus; assigneeId: string | null };
+      authorId: string;
+      changeId: string;
+    }): Promise<void> {
+      const conversation = await Conversation.findById(input.conversationId).lean();
+      if (!conversation)
+        throw ApplicationFailure.nonRetryable(`conversation ${input.conversationId} not found`, 'NOT_FOUND');
+      const parts: string[] = [];
+      if (input.from.status !== input.to.status) parts.push(`status ${input.from.status} → ${input.to.status}`);
+      if (input.from.assigneeId !== input.to.assigneeId) {
+        const assignee = input.to.assigneeId ? await Agent.findById(input.to.assigneeId).lean() : null;
+        parts.push(input.to.assigneeId ? `assigned to ${assignee?.name ?? input.to.assigneeId}` : 'unassigned');
+      }
+      const author = input.authorId === 'admin' ? null : await Agent.findById(input.authorId).lean();
+      await recordSystemLine(
+        input.conversationId,
+        conversation.channelId,
+        'ticket_changed',
+        `ticket:${input.changeId}`,
+        `Ticket ${parts.join(', ')} by ${author?.name ?? 'Administrator'}.`,
+        new Date(),
+      );
+      await Conversation.updateOne(
+        { _id: input.conversationId },
+        { $set: { status: input.to.status, assigneeId: input.to.assigneeId } },
+      );
     },
 
     /**
@@ -196,16 +312,19 @@ export function createActivities(deps: ActivityDeps) {
       }
       const provider = providerFor(channel.kind as ChannelKind);
       try {
-        await provider.sendText(
-          { apiBaseUrl: channel.apiBaseUrl, apiKey: channel.apiKey },
-          {
-            sender: channel.sender,
-            to: conversation!.customer,
-            messageId: message.providerMessageId,
-            text: message.text ?? '',
-            reportUrl: channelWebhookUrl(deps.publicBaseUrl, channel._id, channel.webhookSecret),
-          },
-        );
+        const credentials = { apiBaseUrl: channel.apiBaseUrl, apiKey: channel.apiKey };
+        const envelope = {
+          sender: channel.sender,
+          to: conversation!.customer,
+          messageId: message.providerMessageId,
+          reportUrl: channelWebhookUrl(deps.publicBaseUrl, channel._id, channel.webhookSecret),
+        };
+        if (message.type === 'template') {
+          const template = message.template as TemplateRef;
+          await provider.sendTemplate(credentials, { ...envelope, ...template });
+        } else {
+          await provider.sendText(credentials, { ...envelope, text: message.text ?? '' });
+        }
       } catch (err) {
         if (err instanceof InfobipError && !err.retryable) {
           await failOutbound(
@@ -244,21 +363,14 @@ export function createActivities(deps: ActivityDeps) {
       const conversation = await Conversation.findById(input.conversationId).lean();
       if (!conversation) return;
       const closedAt = new Date(input.closedAt);
-      try {
-        await Message.create({
-          _id: `msg_window_${input.conversationId}_${closedAt.getTime()}`,
-          conversationId: input.conversationId,
-          channelId: conversation.channelId,
-          direction: 'system',
-          type: 'window_closed',
-          text: 'The 24-hour reply window closed. Only approved templates can be sent until the customer writes again.',
-          status: 'recorded',
-          providerMessageId: `window_closed:${input.conversationId}:${closedAt.getTime()}`,
-          createdAt: closedAt,
-        });
-      } catch (err) {
-        if (!isDuplicateKeyError(err)) throw err;
-      }
+      await recordSystemLine(
+        input.conversationId,
+        conversation.channelId,
+        'window_closed',
+        `window_closed:${input.conversationId}:${closedAt.getTime()}`,
+        'The 24-hour reply window closed. Only approved templates can be sent until the customer writes again.',
+        closedAt,
+      );
       await Conversation.updateOne(
         { _id: input.conversationId, 'window.expiresAt': closedAt },
         { $set: { 'window.open': false } },

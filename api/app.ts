@@ -7,7 +7,9 @@ import type { ApiDeps } from './context';
 import { ApiError, errorBody } from './errors';
 import { windowHelpPage } from './help';
 import { adminRoutes } from './routes/admin';
+import { chatRoutes } from './routes/chats';
 import { conversationRoutes } from './routes/conversations';
+import { templateRoutes } from './routes/templates';
 import { webhookRoutes } from './routes/webhook';
 
 async function check(probe: () => Promise<unknown>): Promise<string> {
@@ -61,7 +63,9 @@ export function createApp(deps: ApiDeps) {
   const api = new Hono<AuthEnv>();
   api.use('*', authenticate(deps.adminToken));
   api.route('/', adminRoutes(deps));
+  api.route('/channels', templateRoutes());
   api.route('/conversations', conversationRoutes(deps));
+  api.route('/chats', chatRoutes(deps));
   app.route('/api', api);
 
   return app;

@@ -1,11 +1,28 @@
 import type { Client } from '@temporalio/client';
+import type { EnvConfig } from '../common/config';
 
-/** What the API needs from the outside world; built once by api/main.ts or by a test. */
+/** What the API needs from the outside world; built once by api/main.ts, scripts/start.ts or a test. */
 export interface ApiDeps {
   temporal: Client;
   taskQueue: string;
   publicBaseUrl: string;
   adminToken: string;
   replyWindowMs: number;
+  historyEventLimit: number;
+  idleTimeoutMs: number;
   windowHelpUrl: string;
+}
+
+export function apiDepsFromEnv(
+  env: EnvConfig,
+  given: { temporal: Client; publicBaseUrl: string; adminToken: string },
+): ApiDeps {
+  return {
+    ...given,
+    taskQueue: env.TEMPORAL_TASK_QUEUE,
+    replyWindowMs: env.JANELA_REPLY_WINDOW,
+    historyEventLimit: env.JANELA_HISTORY_EVENT_LIMIT,
+    idleTimeoutMs: env.JANELA_IDLE_TIMEOUT,
+    windowHelpUrl: env.JANELA_WINDOW_HELP_URL ?? `${given.publicBaseUrl}/help/whatsapp-window`,
+  };
 }

@@ -1,21 +1,26 @@
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
 import {
   type ChannelKind,
   CONVERSATION_WORKFLOW,
   type ConversationInput,
+  type ConversationSnapshot,
+  changeTicketUpdate,
   conversationWorkflowId,
   type InboundMessage,
   inboundSignal,
   type MessageView,
   type ReplyRequest,
   sendReplyUpdate,
+  sendTemplateUpdate,
+  type TemplateRequest,
+  type TicketChange,
   WorkflowErrors,
 } from '../workflows/definitions';
 import type { ApiDeps } from './context';
 import { ApiError } from './errors';
 
-interface ConversationKey {
+export interface ConversationKey {
   channelId: string;
   kind: ChannelKind;
   customer: string;
@@ -28,6 +33,8 @@ function workflowInput(deps: ApiDeps, key: ConversationKey): ConversationInput {
     kind: key.kind,
     customer: key.customer,
     replyWindowMs: deps.replyWindowMs,
+    historyEventLimit: deps.historyEventLimit,
+    idleTimeoutMs: deps.idleTimeoutMs,
     ...(key.conversationId ? { conversationId: key.conversationId } : {}),
   };
 }
@@ -50,30 +57,49 @@ export async function deliverInbound(deps: ApiDeps, key: ConversationKey, messag
   return handle.workflowId;
 }
 
-/** Turns a refusal from the workflow's update validator into the API error the caller should see. */
-function mapUpdateError(err: unknown, deps: ApiDeps): never {
-  if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
-    const failure = err.cause;
-    if (failure.type === WorkflowErrors.WINDOW_CLOSED) {
-      throw new ApiError(409, 'WINDOW_CLOSED', failure.message, { helpUrl: deps.windowHelpUrl });
-    }
-    if (failure.type === WorkflowErrors.INVALID_REQUEST) throw new ApiError(400, 'VALIDATION_FAILED', failure.message);
-    throw new ApiError(409, failure.type ?? 'CONFLICT', failure.message);
-  }
-  throw err;
-}
-
-/** An agent's reply, through the workflow's update (validated there against the reply window). */
-export async function sendReply(deps: ApiDeps, key: ConversationKey, request: ReplyRequest): Promise<MessageView> {
+/**
+ * Runs an update on the conversation's workflow, starting the workflow when it is not running (idle ones end).
+ * One workflow id per (channel, customer) with USE_EXISTING: concurrent callers always meet in one workflow.
+ * A refusal by the update's validator becomes the API error the caller should see.
+ */
+async function updateConversation<Ret, Arg>(
+  deps: ApiDeps,
+  key: ConversationKey,
+  update: UpdateDefinition<Ret, [Arg]>,
+  arg: Arg,
+): Promise<Ret> {
   try {
-    return await deps.temporal.workflow.executeUpdateWithStart(sendReplyUpdate, {
-      args: [request],
+    return await deps.temporal.workflow.executeUpdateWithStart(update, {
+      args: [arg],
       startWorkflowOperation: new WithStartWorkflowOperation(CONVERSATION_WORKFLOW, {
         ...startOptions(deps, key),
         workflowIdConflictPolicy: 'USE_EXISTING',
       }),
     });
   } catch (err) {
-    mapUpdateError(err, deps);
+    if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+      const failure = err.cause;
+      if (failure.type === WorkflowErrors.WINDOW_CLOSED) {
+        throw new ApiError(409, 'WINDOW_CLOSED', failure.message, { helpUrl: deps.windowHelpUrl });
+      }
+      if (failure.type === WorkflowErrors.INVALID_REQUEST)
+        throw new ApiError(400, 'VALIDATION_FAILED', failure.message);
+      throw new ApiError(409, failure.type ?? 'CONFLICT', failure.message);
+    }
+    throw err;
   }
+}
+
+/** An agent's free-form reply (validated by the workflow against the reply window). */
+export function sendReply(deps: ApiDeps, key: ConversationKey, request: ReplyRequest): Promise<MessageView> {
+  return updateConversation(deps, key, sendReplyUpdate, request);
+}
+
+/** A template send; it may also be what creates the conversation (create chat, automation). */
+export function sendTemplate(deps: ApiDeps, key: ConversationKey, request: TemplateRequest): Promise<MessageView> {
+  return updateConversation(deps, key, sendTemplateUpdate, request);
+}
+
+export function changeTicket(deps: ApiDeps, key: ConversationKey, change: TicketChange): Promise<ConversationSnapshot> {
+  return updateConversation(deps, key, changeTicketUpdate, change);
 }

@@ -37,6 +37,8 @@ const envSchema = z.object({
   SIMULATOR_PORT: z.union([z.literal('off'), port]).default(3100),
   JANELA_REPLY_WINDOW: duration.default(24 * 3_600_000),
   JANELA_WINDOW_HELP_URL: z.url().optional(),
+  JANELA_HISTORY_EVENT_LIMIT: z.coerce.number().int().min(50).max(50_000).default(2000),
+  JANELA_IDLE_TIMEOUT: duration.default(7 * 24 * 3_600_000),
   JANELA_SEED: z.enum(['on', 'off']).default('on'),
   JANELA_TEMPORAL_UI_PORT: port.optional(),
 });

@@ -100,6 +100,27 @@ const messageSchema = new Schema(
 messageSchema.index({ channelId: 1, providerMessageId: 1 }, { unique: true });
 messageSchema.index({ conversationId: 1, createdAt: 1 });
 
+const templateSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    channelId: { type: String, required: true },
+    name: { type: String, required: true },
+    language: { type: String, required: true },
+    category: { type: String, default: 'UTILITY' },
+    // Infobip/Meta status: APPROVED, PENDING, REJECTED, PAUSED, DISABLED…; only APPROVED can be sent.
+    status: { type: String, required: true },
+    body: { type: String, required: true },
+    placeholders: { type: Number, required: true },
+    header: { type: Schema.Types.Mixed, default: null },
+    footer: { type: String, default: null },
+    buttons: { type: Schema.Types.Mixed, default: null },
+    source: { type: String, enum: ['sync', 'manual'], required: true },
+    providerTemplateId: { type: String, default: null },
+  },
+  { timestamps: true, versionKey: false },
+);
+templateSchema.index({ channelId: 1, name: 1, language: 1 }, { unique: true });
+
 const counterSchema = new Schema(
   { _id: { type: String, required: true }, seq: { type: Number, required: true, default: 0 } },
   { versionKey: false },
@@ -112,13 +133,14 @@ export const Client = mongoose.model('Client', clientSchema, 'clients');
 export const Conversation = mongoose.model('Conversation', conversationSchema, 'conversations');
 export const Message = mongoose.model('Message', messageSchema, 'messages');
 export const Counter = mongoose.model('Counter', counterSchema, 'counters');
+export const Template = mongoose.model('Template', templateSchema, 'templates');
 
 export type ChannelDoc = InferSchemaType<typeof channelSchema>;
 export type AgentDoc = InferSchemaType<typeof agentSchema>;
 export type ConversationDoc = InferSchemaType<typeof conversationSchema>;
 export type MessageDoc = InferSchemaType<typeof messageSchema>;
 
-export const allModels = [Extension, Channel, Agent, Client, Conversation, Message, Counter];
+export const allModels = [Extension, Channel, Agent, Client, Conversation, Message, Counter, Template];
 
 /** The next value of a named counter: atomic, so concurrent callers never share a number. */
 export async function nextSequence(name: string): Promise<number> {

@@ -2,15 +2,25 @@ import type { InfobipCredentials } from './infobip-http';
 
 export type ChannelKind = 'whatsapp' | 'viber';
 
-export interface OutboundText {
+export interface OutboundEnvelope {
   /** The channel's sender: WhatsApp number or Viber sender name. */
   sender: string;
   to: string;
   /** Our own id, reused across retries so Infobip's reports match the stored message. */
   messageId: string;
-  text: string;
   /** Where Infobip posts delivery and seen reports (the channel's webhook). */
   reportUrl: string;
+}
+
+export interface OutboundText extends OutboundEnvelope {
+  text: string;
+}
+
+export interface OutboundTemplate extends OutboundEnvelope {
+  name: string;
+  language: string;
+  variables: string[];
+  header: { type: 'IMAGE' | 'DOCUMENT' | 'VIDEO'; mediaUrl: string } | null;
 }
 
 export interface SendAccepted {
@@ -22,4 +32,5 @@ export interface SendAccepted {
 export interface ChannelProvider {
   readonly kind: ChannelKind;
   sendText(credentials: InfobipCredentials, message: OutboundText): Promise<SendAccepted>;
+  sendTemplate(credentials: InfobipCredentials, message: OutboundTemplate): Promise<SendAccepted>;
 }

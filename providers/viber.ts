@@ -1,4 +1,4 @@
-import { callInfobip } from './infobip-http';
+import { callInfobip, InfobipError } from './infobip-http';
 import type { ChannelProvider } from './types';
 
 interface ViberResponse {
@@ -21,5 +21,15 @@ export const viberProvider: ChannelProvider = {
       ],
     });
     return { providerStatus: response?.messages?.[0]?.status?.name ?? 'PENDING' };
+  },
+
+  async sendTemplate() {
+    // WhatsApp templates have no Viber counterpart; the API refuses them up front, this is the last guard.
+    throw new InfobipError(
+      'Templates are a WhatsApp feature; Viber takes free-form text.',
+      false,
+      null,
+      'TEMPLATES_NOT_SUPPORTED',
+    );
   },
 };

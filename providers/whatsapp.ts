@@ -18,4 +18,31 @@ export const whatsappProvider: ChannelProvider = {
     });
     return { providerStatus: response?.status?.name ?? 'PENDING' };
   },
+
+  async sendTemplate(credentials, message) {
+    const response = await callInfobip<{ messages?: SingleResponse[] }>(
+      credentials,
+      'POST',
+      '/whatsapp/1/message/template',
+      {
+        messages: [
+          {
+            from: message.sender,
+            to: message.to,
+            messageId: message.messageId,
+            content: {
+              templateName: message.name,
+              templateData: {
+                body: { placeholders: message.variables },
+                ...(message.header ? { header: { type: message.header.type, mediaUrl: message.header.mediaUrl } } : {}),
+              },
+              language: message.language,
+            },
+            notifyUrl: message.reportUrl,
+          },
+        ],
+      },
+    );
+    return { providerStatus: response?.messages?.[0]?.status?.name ?? 'PENDING' };
+  },
 };

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { createApp } from '../api/app';
+import { apiDepsFromEnv } from '../api/context';
 import { ConfigError, loadEnv, runMain } from '../common/config';
 import { listen, type RunningServer } from '../common/http-server';
 import { newSecret } from '../common/ids';
@@ -120,14 +121,7 @@ await runMain(async () => {
     const publicBaseUrl = env.PUBLIC_BASE_URL ?? `http://127.0.0.1:${env.PORT}`;
     const adminToken = devAdminToken(dataDir, env.JANELA_ADMIN_TOKEN);
     const temporal = await connectTemporalClient(temporalAddress, env.TEMPORAL_NAMESPACE);
-    const app = createApp({
-      temporal,
-      taskQueue: env.TEMPORAL_TASK_QUEUE,
-      publicBaseUrl,
-      adminToken,
-      replyWindowMs: env.JANELA_REPLY_WINDOW,
-      windowHelpUrl: env.JANELA_WINDOW_HELP_URL ?? `${publicBaseUrl}/help/whatsapp-window`,
-    });
+    const app = createApp(apiDepsFromEnv(env, { temporal, publicBaseUrl, adminToken }));
     const apiServer = await listen(app.fetch, env.PORT, '0.0.0.0');
     servers.unshift(apiServer); // closed first on shutdown
 

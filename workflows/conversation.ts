@@ -1,24 +1,27 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  allHandlersFinished,
   condition,
+  continueAsNew,
   log,
   proxyActivities,
   setHandler,
   upsertMemo,
   upsertSearchAttributes,
   uuid4,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { JanelaActivities } from '../activities';
 import {
+  type CarriedState,
   type ConversationInput,
   type ConversationSnapshot,
-  type ConversationStatus,
-  type InboundMessage,
+  changeTicketUpdate,
   inboundSignal,
-  type MessageView,
   SearchAttributes,
   sendReplyUpdate,
+  sendTemplateUpdate,
   snapshotQuery,
   WorkflowErrors,
 } from './definitions';
@@ -36,57 +39,113 @@ const infobip = proxyActivities<JanelaActivities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 8 },
 });
 
-/** One conversation with one customer on one channel: keeps the reply window and sends the agents' replies. */
+export const DEFAULT_HISTORY_EVENT_LIMIT = 2000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 7 * 24 * 3_600_000;
+
+const refuse = (message: string, type: string = WorkflowErrors.INVALID_REQUEST) => {
+  throw ApplicationFailure.nonRetryable(message, type);
+};
+
+/**
+ * One conversation with one customer on one channel: records inbound messages, keeps WhatsApp's reply window
+ * with a durable timer, and sends the agents' replies and templates in order. Continues-as-new before its
+ * history grows large; ends when idle and is started again (same id) by the next message.
+ */
 export async function conversationWorkflow(input: ConversationInput): Promise<void> {
-  let conversationId: string | null = input.conversationId ?? null;
-  let ticketNumber: number | null = null;
-  let status: ConversationStatus = 'open';
-  let windowExpiresAt: number | null = null;
-  let windowOpen = false;
-  const inbox: InboundMessage[] = [];
-  const outbox: string[] = [];
-
+  const carried: CarriedState = input.carried ?? {
+    conversationId: input.conversationId ?? null,
+    ticketNumber: null,
+    status: 'open',
+    assigneeId: null,
+    windowExpiresAt: null,
+    windowOpen: false,
+    inbox: [],
+    outbox: [],
+  };
+  const state = { ...carried, inbox: [...carried.inbox], outbox: [...carried.outbox] };
   const hasWindow = input.kind === 'whatsapp';
+  const historyEventLimit = input.historyEventLimit ?? DEFAULT_HISTORY_EVENT_LIMIT;
+  const idleTimeoutMs = input.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
 
-  setHandler(inboundSignal, (message) => {
-    inbox.push(message);
+  const snapshot = (): ConversationSnapshot => ({
+    conversationId: state.conversationId,
+    ticketNumber: state.ticketNumber,
+    window: {
+      open: hasWindow ? state.windowOpen : true,
+      expiresAt: state.windowExpiresAt === null ? null : new Date(state.windowExpiresAt).toISOString(),
+    },
+    status: state.status,
+    assigneeId: state.assigneeId,
+    pendingSends: state.outbox.length,
   });
 
-  setHandler(
-    snapshotQuery,
-    (): ConversationSnapshot => ({
-      conversationId,
-      ticketNumber,
-      window: {
-        open: hasWindow ? windowOpen : true,
-        expiresAt: windowExpiresAt === null ? null : new Date(windowExpiresAt).toISOString(),
-      },
-      status,
-      pendingSends: outbox.length,
-    }),
-  );
+  const publish = () => {
+    upsertSearchAttributes([
+      { key: SearchAttributes.channelId, value: input.channelId },
+      { key: SearchAttributes.channelKind, value: input.kind },
+      { key: SearchAttributes.customer, value: input.customer },
+      { key: SearchAttributes.windowOpen, value: hasWindow ? state.windowOpen : true },
+      { key: SearchAttributes.status, value: state.status },
+      { key: SearchAttributes.assignee, value: state.assigneeId ?? 'unassigned' },
+      ...(state.ticketNumber === null ? [] : [{ key: SearchAttributes.ticketNumber, value: state.ticketNumber }]),
+    ]);
+    upsertMemo({
+      conversationId: state.conversationId,
+      ticketNumber: state.ticketNumber,
+      summary: `${input.kind} conversation with ${input.customer}${state.ticketNumber ? `, ticket #${state.ticketNumber}` : ''}`,
+    });
+  };
+
+  /** The conversation's id, creating it (client included) when the first action is ours rather than the customer's. */
+  const ensureConversation = async (client?: { clientId?: string; name?: string }) => {
+    if (state.conversationId === null) {
+      const created = await store.ensureConversation({
+        channelId: input.channelId,
+        kind: input.kind,
+        customer: input.customer,
+        clientId: client?.clientId,
+        clientName: client?.name,
+      });
+      // Another handler may have created it meanwhile: the activity is idempotent and returns the same one.
+      state.conversationId = created.conversationId;
+      state.ticketNumber = created.ticketNumber;
+      state.status = created.status;
+      state.assigneeId = created.assigneeId;
+      publish();
+    }
+    return state.conversationId;
+  };
+
+  setHandler(inboundSignal, (message) => {
+    state.inbox.push(message);
+  });
+
+  setHandler(snapshotQuery, snapshot);
 
   setHandler(
     sendReplyUpdate,
-    async (request): Promise<MessageView> => {
-      await condition(() => conversationId !== null);
-      const message = await store.persistOutboundText({
-        conversationId: conversationId!,
+    async (request) => {
+      await condition(() => state.conversationId !== null);
+      const message = await store.persistOutbound({
+        conversationId: state.conversationId!,
         channelId: input.channelId,
         messageId: `msg_${uuid4().replaceAll('-', '')}`,
+        type: 'text',
         text: request.text,
+        template: null,
         authorId: request.authorId,
       });
-      outbox.push(message.id);
+      state.outbox.push(message.id);
       return message;
     },
     {
       validator: (request) => {
         if (!request || typeof request.text !== 'string' || request.text.trim() === '') {
-          throw ApplicationFailure.nonRetryable('A reply needs some text.', WorkflowErrors.INVALID_REQUEST);
+          refuse('A reply needs some text.');
         }
-        if (hasWindow && !isWindowOpen(windowExpiresAt, Date.now())) {
-          throw ApplicationFailure.nonRetryable(
+        // Date.now() is workflow time here: deterministic, and the same clock the window timer uses.
+        if (hasWindow && !isWindowOpen(state.windowExpiresAt, Date.now())) {
+          refuse(
             'The 24-hour WhatsApp window is closed: the customer has not written in the last 24 hours, so only an approved template can be sent.',
             WorkflowErrors.WINDOW_CLOSED,
           );
@@ -95,31 +154,95 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     },
   );
 
-  const publish = () => {
-    upsertSearchAttributes([
-      { key: SearchAttributes.channelId, value: input.channelId },
-      { key: SearchAttributes.channelKind, value: input.kind },
-      { key: SearchAttributes.customer, value: input.customer },
-      { key: SearchAttributes.windowOpen, value: hasWindow ? windowOpen : true },
-      { key: SearchAttributes.status, value: status },
-      ...(ticketNumber === null ? [] : [{ key: SearchAttributes.ticketNumber, value: ticketNumber }]),
-    ]);
-    upsertMemo({ conversationId, ticketNumber, summary: `${input.kind} conversation with ${input.customer}` });
-  };
+  setHandler(
+    sendTemplateUpdate,
+    async (request) => {
+      const conversationId = await ensureConversation(request.client);
+      const message = await store.persistOutbound({
+        conversationId,
+        channelId: input.channelId,
+        messageId: `msg_${uuid4().replaceAll('-', '')}`,
+        type: 'template',
+        text: request.renderedText,
+        template: {
+          name: request.templateName,
+          language: request.language,
+          variables: request.variables,
+          header: request.header ?? null,
+        },
+        authorId: request.authorId,
+      });
+      state.outbox.push(message.id);
+      return message;
+    },
+    {
+      validator: (request) => {
+        if (!hasWindow) refuse('Templates are a WhatsApp feature; Viber replies are free-form.');
+        if (!request?.templateName || !request.language || !Array.isArray(request.variables)) {
+          refuse('A template send needs templateName, language and variables.');
+        }
+      },
+    },
+  );
+
+  setHandler(
+    changeTicketUpdate,
+    async (change) => {
+      await condition(() => state.conversationId !== null);
+      const next = {
+        status: change.status ?? state.status,
+        assigneeId: change.assigneeId === undefined ? state.assigneeId : change.assigneeId,
+      };
+      if (next.status === state.status && next.assigneeId === state.assigneeId) return snapshot();
+      await store.recordTicketChange({
+        conversationId: state.conversationId!,
+        from: { status: state.status, assigneeId: state.assigneeId },
+        to: next,
+        authorId: change.authorId,
+        changeId: uuid4(),
+      });
+      state.status = next.status;
+      state.assigneeId = next.assigneeId;
+      publish();
+      return snapshot();
+    },
+    {
+      validator: (change) => {
+        if (!change || (change.status === undefined && change.assigneeId === undefined)) {
+          refuse('Say what to change: status and/or assigneeId.');
+        }
+        if (change.status !== undefined && !['open', 'pending', 'closed'].includes(change.status)) {
+          refuse('status must be open, pending or closed.');
+        }
+      },
+    },
+  );
+
   publish();
 
+  const hasWork = () => state.inbox.length > 0 || state.outbox.length > 0;
+
   for (;;) {
-    const waitMs = hasWindow && windowOpen && windowExpiresAt !== null ? windowExpiresAt - Date.now() : undefined;
-    if (waitMs === undefined) {
-      await condition(() => inbox.length > 0 || outbox.length > 0);
-    } else if (waitMs > 0) {
-      await condition(() => inbox.length > 0 || outbox.length > 0, waitMs);
+    const windowTimerMs =
+      hasWindow && state.windowOpen && state.windowExpiresAt !== null ? state.windowExpiresAt - Date.now() : null;
+    if (windowTimerMs === null) {
+      // Nothing pending and no window to watch: wait for work, or end when idle for long enough.
+      const gotWork = await condition(hasWork, idleTimeoutMs);
+      if (!gotWork) {
+        await condition(allHandlersFinished);
+        if (!hasWork()) {
+          log.info('conversation idle; ending until the next message', { conversationId: state.conversationId });
+          return;
+        }
+      }
+    } else if (windowTimerMs > 0) {
+      await condition(hasWork, windowTimerMs);
     }
 
-    while (inbox.length > 0) {
-      const message = inbox.shift()!;
+    while (state.inbox.length > 0) {
+      const message = state.inbox[0]!;
       const candidate = windowExpiryAfterInbound(message.receivedAt, Date.now(), input.replyWindowMs);
-      const nextExpiry: number | null = hasWindow ? extendWindow(windowExpiresAt, candidate) : null;
+      const nextExpiry: number | null = hasWindow ? extendWindow(state.windowExpiresAt, candidate) : null;
       const result = await store.recordInbound({
         channelId: input.channelId,
         kind: input.kind,
@@ -127,19 +250,20 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         message,
         windowExpiresAt: nextExpiry === null ? null : new Date(nextExpiry).toISOString(),
       });
-      conversationId = result.conversationId;
-      ticketNumber = result.ticketNumber;
-      status = result.status;
-      if (result.duplicate) continue;
+      state.inbox.shift();
+      state.conversationId = result.conversationId;
+      state.ticketNumber = result.ticketNumber;
+      state.status = result.status;
+      state.assigneeId = result.assigneeId;
       if (hasWindow) {
-        windowExpiresAt = nextExpiry;
-        windowOpen = isWindowOpen(windowExpiresAt, Date.now());
+        state.windowExpiresAt = nextExpiry;
+        state.windowOpen = isWindowOpen(state.windowExpiresAt, Date.now());
       }
       publish();
     }
 
-    while (outbox.length > 0) {
-      const messageId = outbox[0]!;
+    while (state.outbox.length > 0) {
+      const messageId = state.outbox[0]!;
       try {
         await infobip.sendOutbound({ messageId });
       } catch (err) {
@@ -148,16 +272,28 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         log.warn('send failed after retries', { messageId, reason });
         await store.markSendFailed({ messageId, reason });
       }
-      outbox.shift();
+      state.outbox.shift();
     }
 
-    if (hasWindow && windowOpen && !isWindowOpen(windowExpiresAt, Date.now())) {
-      windowOpen = false;
+    if (hasWindow && state.windowOpen && !isWindowOpen(state.windowExpiresAt, Date.now())) {
+      state.windowOpen = false;
       await store.recordWindowClosed({
-        conversationId: conversationId!,
-        closedAt: new Date(windowExpiresAt!).toISOString(),
+        conversationId: state.conversationId!,
+        closedAt: new Date(state.windowExpiresAt!).toISOString(),
       });
       publish();
+    }
+
+    const info = workflowInfo();
+    if (info.continueAsNewSuggested || info.historyLength >= historyEventLimit) {
+      // Let running update handlers finish so none is cut off, then carry everything, pending work included.
+      await condition(allHandlersFinished);
+      log.info('continuing as new', { historyLength: info.historyLength, conversationId: state.conversationId });
+      await continueAsNew<typeof conversationWorkflow>({
+        ...input,
+        conversationId: state.conversationId ?? undefined,
+        carried: state,
+      });
     }
   }
 }

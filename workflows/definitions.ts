@@ -24,6 +24,23 @@ export interface ConversationInput {
   replyWindowMs: number;
   /** Known when the conversation already exists in the database (e.g. started by an agent's reply). */
   conversationId?: string;
+  /** Continue-as-new once history holds this many events (or earlier, when Temporal suggests it). */
+  historyEventLimit?: number;
+  /** An idle conversation (no window open, nothing pending) ends after this long; the next message restarts it. */
+  idleTimeoutMs?: number;
+  /** State carried across continue-as-new. */
+  carried?: CarriedState;
+}
+
+export interface CarriedState {
+  conversationId: string | null;
+  ticketNumber: number | null;
+  status: ConversationStatus;
+  assigneeId: string | null;
+  windowExpiresAt: number | null;
+  windowOpen: boolean;
+  inbox: InboundMessage[];
+  outbox: string[];
 }
 
 /** One parsed inbound message, as the webhook hands it to the workflow. No secrets, no raw Infobip body. */
@@ -39,6 +56,27 @@ export interface InboundMessage {
 
 export interface ReplyRequest {
   text: string;
+  authorId: string;
+}
+
+/** A template send, already checked by the caller against the stored template (approved, variable count). */
+export interface TemplateRequest {
+  templateName: string;
+  language: string;
+  variables: string[];
+  /** The template body with its placeholders filled, for the timeline. */
+  renderedText: string;
+  /** Header media for templates whose header is IMAGE / DOCUMENT / VIDEO. */
+  header?: { type: 'IMAGE' | 'DOCUMENT' | 'VIDEO'; mediaUrl: string } | null;
+  authorId: string;
+  /** For a conversation that does not exist yet (create chat, automation). */
+  client?: { clientId?: string; name?: string };
+}
+
+export interface TicketChange {
+  status?: ConversationStatus;
+  /** An agent id, or null to unassign. */
+  assigneeId?: string | null;
   authorId: string;
 }
 
@@ -59,11 +97,14 @@ export interface ConversationSnapshot {
   ticketNumber: number | null;
   window: { open: boolean; expiresAt: string | null };
   status: ConversationStatus;
+  assigneeId: string | null;
   pendingSends: number;
 }
 
 export const inboundSignal = defineSignal<[InboundMessage]>('inbound');
 export const sendReplyUpdate = defineUpdate<MessageView, [ReplyRequest]>('sendReply');
+export const sendTemplateUpdate = defineUpdate<MessageView, [TemplateRequest]>('sendTemplate');
+export const changeTicketUpdate = defineUpdate<ConversationSnapshot, [TicketChange]>('changeTicket');
 export const snapshotQuery = defineQuery<ConversationSnapshot>('snapshot');
 
 /** Error types the workflow raises to callers (ApplicationFailure.type); the API maps them to HTTP codes. */

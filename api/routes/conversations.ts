@@ -1,11 +1,13 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { Client, Conversation, Message } from '../../db/models';
+import { newId } from '../../common/ids';
+import { Agent, Client, Conversation, Message } from '../../db/models';
 import type { ChannelKind } from '../../workflows/definitions';
 import { type AuthEnv, hasChannelAccess, type Principal } from '../auth';
 import type { ApiDeps } from '../context';
-import { sendReply } from '../conversation-workflow';
-import { notFound, parseJson, parseWith } from '../errors';
+import { type ConversationKey, changeTicket, sendReply, sendTemplate } from '../conversation-workflow';
+import { ApiError, notFound, parseJson, parseWith } from '../errors';
+import { prepareTemplateSend, templateSendSchema } from '../templates';
 
 const listQuerySchema = z.object({
   view: z.enum(['chats', 'tickets']).default('chats'),
@@ -15,6 +17,22 @@ const listQuerySchema = z.object({
 });
 
 const replySchema = z.object({ text: z.string().trim().min(1, 'must not be empty').max(4096) });
+const noteSchema = z.object({ text: z.string().trim().min(1, 'must not be empty').max(10_000) });
+const ticketPatchSchema = z
+  .object({
+    status: z.enum(['open', 'pending', 'closed']).optional(),
+    assigneeId: z.string().min(1).nullable().optional(),
+  })
+  .refine((v) => v.status !== undefined || v.assigneeId !== undefined, 'give status and/or assigneeId');
+
+function keyOf(conversation: { _id: string; channelId: string; kind: string; customer: string }): ConversationKey {
+  return {
+    channelId: conversation.channelId,
+    kind: conversation.kind as ChannelKind,
+    customer: conversation.customer,
+    conversationId: conversation._id,
+  };
+}
 
 type ConversationRecord = {
   _id: string;
@@ -138,17 +156,61 @@ export function conversationRoutes(deps: ApiDeps) {
     const principal = c.get('principal');
     const conversation = await loadAccessible(principal, c.req.param('id'));
     const { text } = await parseJson(c, replySchema);
-    const message = await sendReply(
-      deps,
-      {
-        channelId: conversation.channelId,
-        kind: conversation.kind as ChannelKind,
-        customer: conversation.customer,
-        conversationId: conversation._id,
-      },
-      { text, authorId: principal.id },
-    );
+    const message = await sendReply(deps, keyOf(conversation), { text, authorId: principal.id });
     return c.json(message, 202);
+  });
+
+  app.post('/:id/templates', async (c) => {
+    const principal = c.get('principal');
+    const conversation = await loadAccessible(principal, c.req.param('id'));
+    const input = await parseJson(c, templateSendSchema);
+    if (conversation.kind !== 'whatsapp') {
+      throw new ApiError(
+        400,
+        'TEMPLATES_WHATSAPP_ONLY',
+        'Templates belong to WhatsApp; on Viber, reply with free-form text.',
+      );
+    }
+    const request = await prepareTemplateSend(conversation.channelId, input, principal.id);
+    const message = await sendTemplate(deps, keyOf(conversation), request);
+    return c.json(message, 202);
+  });
+
+  // Internal notes never reach the customer or Temporal: they are written straight to the timeline.
+  app.post('/:id/notes', async (c) => {
+    const principal = c.get('principal');
+    const conversation = await loadAccessible(principal, c.req.param('id'));
+    const { text } = await parseJson(c, noteSchema);
+    const id = newId('msg');
+    const note = await Message.create({
+      _id: id,
+      conversationId: conversation._id,
+      channelId: conversation.channelId,
+      direction: 'note',
+      type: 'note',
+      text,
+      status: 'recorded',
+      providerMessageId: `note:${id}`,
+      authorId: principal.id,
+      createdAt: new Date(),
+    });
+    return c.json(messageView(note.toObject()), 201);
+  });
+
+  app.patch('/:id', async (c) => {
+    const principal = c.get('principal');
+    const conversation = await loadAccessible(principal, c.req.param('id'));
+    const change = await parseJson(c, ticketPatchSchema);
+    if (change.assigneeId) {
+      const assignee = await Agent.findById(change.assigneeId).lean();
+      if (!assignee || assignee.role === 'automation' || !assignee.channelIds.includes(conversation.channelId)) {
+        throw new ApiError(400, 'INVALID_ASSIGNEE', 'The assignee must be an agent with access to this channel.');
+      }
+    }
+    await changeTicket(deps, keyOf(conversation), { ...change, authorId: principal.id });
+    const updated = await Conversation.findById(conversation._id).lean();
+    const client = await Client.findById(conversation.clientId).lean();
+    return c.json(conversationView(updated!, client));
   });
 
   return app;

@@ -17,6 +17,8 @@ let runtimeInstalled = false;
 
 export interface StackOptions {
   replyWindowMs?: number;
+  historyEventLimit?: number;
+  idleTimeoutMs?: number;
 }
 
 export interface ApiResponse<T = any> {
@@ -53,6 +55,8 @@ export async function startStack(options: StackOptions = {}) {
     publicBaseUrl: apiServer.url,
     adminToken,
     replyWindowMs: options.replyWindowMs ?? 24 * 3_600_000,
+    historyEventLimit: options.historyEventLimit ?? 2000,
+    idleTimeoutMs: options.idleTimeoutMs ?? 7 * 24 * 3_600_000,
     windowHelpUrl: `${apiServer.url}/help/whatsapp-window`,
   });
 

@@ -1,0 +1,99 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { Channel, Client } from '../../db/models';
+import { conversationWorkflowId } from '../../workflows/definitions';
+import { type AuthEnv, hasChannelAccess } from '../auth';
+import type { ApiDeps } from '../context';
+import { sendTemplate } from '../conversation-workflow';
+import { ApiError, parseJson } from '../errors';
+import { prepareTemplateSend, templateSendSchema } from '../templates';
+
+/** International format without `+`: country code and number, 8 to 15 digits (e.g. 79254321098, 375296787656). */
+export const PHONE_PATTERN = /^[1-9]\d{7,14}$/;
+
+const createChatSchema = templateSendSchema.extend({
+  channelId: z.string().min(1),
+  phone: z.string().trim().optional(),
+  clientId: z.string().min(1).optional(),
+  clientName: z.string().trim().min(1).max(100).optional(),
+});
+
+/** `POST /api/chats` — an agent starts (or reuses) a WhatsApp conversation by sending an approved template. */
+export function chatRoutes(deps: ApiDeps) {
+  const app = new Hono<AuthEnv>();
+
+  app.post('/', async (c) => {
+    const principal = c.get('principal');
+    const input = await parseJson(c, createChatSchema);
+    // Access first, for everyone: not even an admin starts a chat on a channel he has no access to.
+    if (!hasChannelAccess(principal, input.channelId) || principal.role === 'automation') {
+      throw new ApiError(
+        403,
+        'CHANNEL_ACCESS_DENIED',
+        'You do not have access to this channel, so you cannot start a chat on it.',
+      );
+    }
+    const channel = await Channel.findOne({ _id: input.channelId, deletedAt: null }).lean();
+    if (!channel) throw new ApiError(404, 'NOT_FOUND', 'Channel not found.');
+    if (channel.kind !== 'whatsapp') {
+      throw new ApiError(
+        400,
+        'CHANNEL_NOT_WHATSAPP',
+        'Create chat starts WhatsApp conversations; pick a WhatsApp channel.',
+      );
+    }
+
+    let phone = input.phone;
+    let clientName = input.clientName;
+    if (input.clientId) {
+      const client = await Client.findById(input.clientId).lean();
+      if (client?.addressKind !== 'phone') throw new ApiError(404, 'CLIENT_NOT_FOUND', 'Client not found.');
+      if (phone && phone !== client.address) {
+        throw new ApiError(
+          400,
+          'PHONE_MISMATCH',
+          `This client's phone is ${client.address}; leave phone empty or use it.`,
+        );
+      }
+      phone = client.address;
+      clientName = client.name;
+    }
+    if (!phone || !PHONE_PATTERN.test(phone)) {
+      throw new ApiError(
+        400,
+        'INVALID_PHONE',
+        'Phone must be in international format, digits only, without "+" (e.g. 79254321098).',
+        {
+          field: 'phone',
+        },
+      );
+    }
+    if (!input.clientId && !clientName && !(await Client.exists({ addressKind: 'phone', address: phone }))) {
+      throw new ApiError(
+        400,
+        'VALIDATION_FAILED',
+        'No client has this phone yet: pick an existing client (clientId) or name the new one (clientName).',
+        {
+          field: 'clientName',
+        },
+      );
+    }
+
+    const request = await prepareTemplateSend(channel._id, input, principal.id);
+    const message = await sendTemplate(
+      deps,
+      { channelId: channel._id, kind: 'whatsapp', customer: phone },
+      { ...request, client: { clientId: input.clientId, name: clientName } },
+    );
+    return c.json(
+      {
+        conversationId: message.conversationId,
+        messageId: message.id,
+        workflowId: conversationWorkflowId(channel._id, phone),
+      },
+      201,
+    );
+  });
+
+  return app;
+}

@@ -1,0 +1,179 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { newId } from '../../common/ids';
+import { countPlaceholders } from '../../common/templates';
+import { Channel, Template } from '../../db/models';
+import { callInfobip, InfobipError } from '../../providers/infobip-http';
+import { type AuthEnv, hasChannelAccess, type Principal, requireAdmin } from '../auth';
+import { ApiError, notFound, parseJson } from '../errors';
+
+const registerSchema = z.object({
+  name: z
+    .string()
+    .trim()
+    .regex(/^[a-z0-9_]{1,512}$/, 'must be lowercase letters, digits and underscores, as in WhatsApp'),
+  language: z.string().trim().min(2).max(15),
+  category: z.enum(['MARKETING', 'UTILITY', 'AUTHENTICATION']).default('UTILITY'),
+  status: z.enum(['APPROVED', 'PENDING', 'REJECTED', 'PAUSED', 'DISABLED']).default('APPROVED'),
+  body: z.string().trim().min(1).max(1024),
+  header: z
+    .looseObject({ format: z.enum(['TEXT', 'IMAGE', 'DOCUMENT', 'VIDEO', 'LOCATION']), text: z.string().optional() })
+    .optional(),
+  footer: z.string().max(60).optional(),
+  buttons: z.array(z.looseObject({ type: z.string(), text: z.string().optional() })).optional(),
+});
+
+// Infobip's GET /whatsapp/2/senders/{sender}/templates; unknown fields tolerated, nulls accepted.
+const infobipTemplatesSchema = z.looseObject({
+  templates: z
+    .array(
+      z.looseObject({
+        id: z.union([z.string(), z.number()]).nullish(),
+        name: z.string(),
+        language: z.string(),
+        status: z.string().nullish(),
+        category: z.string().nullish(),
+        structure: z
+          .looseObject({
+            header: z.looseObject({ format: z.string().nullish() }).nullish(),
+            body: z.union([z.looseObject({ text: z.string().nullish() }), z.string()]).nullish(),
+            footer: z.looseObject({ text: z.string().nullish() }).nullish(),
+            buttons: z.array(z.unknown()).nullish(),
+          })
+          .nullish(),
+      }),
+    )
+    .nullish(),
+});
+
+export function templateView(t: {
+  _id: string;
+  channelId: string;
+  name: string;
+  language: string;
+  category?: string | null;
+  status: string;
+  body: string;
+  placeholders: number;
+  header?: unknown;
+  footer?: string | null;
+  buttons?: unknown;
+  source: string;
+  updatedAt?: Date;
+}) {
+  return {
+    id: t._id,
+    channelId: t.channelId,
+    name: t.name,
+    language: t.language,
+    category: t.category ?? null,
+    status: t.status,
+    body: t.body,
+    placeholders: t.placeholders,
+    header: t.header ?? null,
+    footer: t.footer ?? null,
+    buttons: t.buttons ?? null,
+    source: t.source,
+    updatedAt: t.updatedAt?.toISOString() ?? null,
+  };
+}
+
+async function loadChannel(principal: Principal, channelId: string, forWrite: boolean) {
+  if (forWrite) requireAdmin(principal);
+  else if (principal.role !== 'admin' && !hasChannelAccess(principal, channelId)) throw notFound('Channel');
+  const channel = await Channel.findOne({ _id: channelId, deletedAt: null }).lean();
+  if (!channel) throw notFound('Channel');
+  if (channel.kind !== 'whatsapp') {
+    throw new ApiError(
+      400,
+      'TEMPLATES_WHATSAPP_ONLY',
+      'Templates belong to WhatsApp channels; Viber takes free-form text.',
+    );
+  }
+  return channel;
+}
+
+/** `/api/channels/:channelId/templates` */
+export function templateRoutes() {
+  const app = new Hono<AuthEnv>();
+
+  app.get('/:channelId/templates', async (c) => {
+    const channel = await loadChannel(c.get('principal'), c.req.param('channelId'), false);
+    const templates = await Template.find({ channelId: channel._id }).sort({ name: 1, language: 1 }).lean();
+    return c.json({ items: templates.map(templateView) });
+  });
+
+  app.post('/:channelId/templates', async (c) => {
+    const channel = await loadChannel(c.get('principal'), c.req.param('channelId'), true);
+    const input = await parseJson(c, registerSchema);
+    if (await Template.exists({ channelId: channel._id, name: input.name, language: input.language })) {
+      throw new ApiError(
+        409,
+        'TEMPLATE_EXISTS',
+        `Template "${input.name}" (${input.language}) already exists on this channel.`,
+      );
+    }
+    const created = await Template.create({
+      _id: newId('tpl'),
+      channelId: channel._id,
+      ...input,
+      header: input.header ?? null,
+      footer: input.footer ?? null,
+      buttons: input.buttons ?? null,
+      placeholders: countPlaceholders(input.body),
+      source: 'manual',
+    });
+    return c.json(templateView(created.toObject()), 201);
+  });
+
+  app.post('/:channelId/templates/sync', async (c) => {
+    const channel = await loadChannel(c.get('principal'), c.req.param('channelId'), true);
+    const withKey = await Channel.findById(channel._id).select('+apiKey').lean();
+    let raw: unknown;
+    try {
+      raw = await callInfobip(
+        { apiBaseUrl: channel.apiBaseUrl, apiKey: withKey!.apiKey },
+        'GET',
+        `/whatsapp/2/senders/${encodeURIComponent(channel.sender)}/templates`,
+      );
+    } catch (err) {
+      if (err instanceof InfobipError) {
+        throw new ApiError(502, 'INFOBIP_ERROR', `Infobip refused the template list: ${err.message}`, {
+          infobipStatus: err.httpStatus,
+          infobipCode: err.code,
+        });
+      }
+      throw err;
+    }
+    const parsed = infobipTemplatesSchema.safeParse(raw);
+    if (!parsed.success)
+      throw new ApiError(502, 'INFOBIP_ERROR', 'Infobip answered the template list with an unexpected body.');
+    let synced = 0;
+    for (const t of parsed.data.templates ?? []) {
+      const body = typeof t.structure?.body === 'string' ? t.structure.body : (t.structure?.body?.text ?? '');
+      await Template.updateOne(
+        { channelId: channel._id, name: t.name, language: t.language },
+        {
+          $set: {
+            category: t.category ?? 'UTILITY',
+            status: (t.status ?? 'PENDING').toUpperCase(),
+            body,
+            placeholders: countPlaceholders(body),
+            header: t.structure?.header ?? null,
+            footer: t.structure?.footer?.text ?? null,
+            buttons: t.structure?.buttons ?? null,
+            source: 'sync',
+            providerTemplateId: t.id === null || t.id === undefined ? null : String(t.id),
+          },
+          $setOnInsert: { _id: newId('tpl') },
+        },
+        { upsert: true },
+      );
+      synced++;
+    }
+    const templates = await Template.find({ channelId: channel._id }).sort({ name: 1, language: 1 }).lean();
+    return c.json({ synced, items: templates.map(templateView) });
+  });
+
+  return app;
+}
