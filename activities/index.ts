@@ -58,24 +58,26 @@ async function findOrCreateConversation(
   key: { channelId: string; kind: ChannelKind; customer: string },
   clientId: string,
 ) {
-  const existing = await Conversation.findOne({ channelId: key.channelId, customer: key.customer }).lean();
-  if (existing) return existing;
-  try {
-    const created = await Conversation.create({
-      _id: newId('cv'),
-      channelId: key.channelId,
-      kind: key.kind,
-      customer: key.customer,
-      clientId,
-      workflowId: conversationWorkflowId(key.channelId, key.customer),
-      // An atomic counter: concurrent first messages never share a ticket number.
-      ticketNumber: await nextSequence('ticketNumber'),
-      status: 'open',
-    });
-    return created.toObject();
-  } catch (err) {
-    if (!isDuplicateKeyError(err)) throw err;
-    return (await Conversation.findOne({ channelId: key.channelId, customer: key.customer }).lean())!;
+  // The unique indexes are the guarantee: (channelId, customer) makes one conversation per customer, ticketNumber
+  // makes numbers unique. A collision on the number (counter upserts are not atomic on every backend) takes the next.
+  for (let attempt = 0; ; attempt++) {
+    const existing = await Conversation.findOne({ channelId: key.channelId, customer: key.customer }).lean();
+    if (existing) return existing;
+    try {
+      const created = await Conversation.create({
+        _id: newId('cv'),
+        channelId: key.channelId,
+        kind: key.kind,
+        customer: key.customer,
+        clientId,
+        workflowId: conversationWorkflowId(key.channelId, key.customer),
+        ticketNumber: await nextSequence('ticketNumber'),
+        status: 'open',
+      });
+      return created.toObject();
+    } catch (err) {
+      if (!isDuplicateKeyError(err) || attempt >= 20) throw err;
+    }
   }
 }
 

@@ -142,14 +142,21 @@ export type MessageDoc = InferSchemaType<typeof messageSchema>;
 
 export const allModels = [Extension, Channel, Agent, Client, Conversation, Message, Counter, Template];
 
-/** The next value of a named counter: atomic, so concurrent callers never share a number. */
+/** The next value of a named counter (an atomic `$inc`); callers keep a unique index as the final guarantee. */
 export async function nextSequence(name: string): Promise<number> {
-  const counter = await Counter.findOneAndUpdate(
-    { _id: name },
-    { $inc: { seq: 1 } },
-    { upsert: true, returnDocument: 'after' },
-  ).lean();
-  return counter!.seq;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const counter = await Counter.findOneAndUpdate(
+        { _id: name },
+        { $inc: { seq: 1 } },
+        { upsert: true, returnDocument: 'after' },
+      ).lean();
+      return counter!.seq;
+    } catch (err) {
+      // Two first-ever upserts race to insert the counter: the loser simply increments the winner's.
+      if (!isDuplicateKeyError(err) || attempt >= 5) throw err;
+    }
+  }
 }
 
 export function isDuplicateKeyError(err: unknown): boolean {
