@@ -1,0 +1,143 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Message } from '../db/models';
+import { conversationWorkflowId, snapshotQuery } from '../workflows/definitions';
+import { type Stack, startStack, waitFor } from './helpers/stack';
+
+// A tiny history limit forces continue-as-new; a short window and idle timeout make both observable.
+const WINDOW_MS = 10_000;
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ historyEventLimit: 40, replyWindowMs: WINDOW_MS, idleTimeoutMs: 1500 });
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+async function runsOf(workflowId: string) {
+  const runs = [];
+  for await (const wf of stack.temporal.workflow.list({ query: `WorkflowId = "${workflowId}"` })) runs.push(wf);
+  return runs;
+}
+
+describe('long-lived conversations', () => {
+  it('continue-as-new keeps the state and the remaining window; idle conversations end and come back', async () => {
+    const channel = await stack.createChannel('whatsapp');
+    const agent = await stack.createAgent([channel.id]);
+    const customer = '5511977770001';
+    const workflowId = conversationWorkflowId(channel.id, customer);
+    await stack.customerWrites(channel, customer, 'oi');
+    const conversation = await waitFor(
+      async () =>
+        (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
+    );
+    const handle = stack.temporal.workflow.getHandle(workflowId);
+    const before = await handle.query(snapshotQuery);
+    expect(before.window.open).toBe(true);
+    const firstRunId = (await handle.describe()).runId;
+
+    const sent: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const reply = await stack.call(
+        'POST',
+        `/api/conversations/${conversation.id}/messages`,
+        { text: `resposta ${i}` },
+        agent.token,
+      );
+      expect(reply.status).toBe(202);
+      sent.push(reply.body.id);
+    }
+    await waitFor(async () => (await handle.describe()).runId !== firstRunId, 15_000, 'continue-as-new');
+    const after = await handle.query(snapshotQuery);
+    expect(after).toMatchObject({
+      conversationId: before.conversationId,
+      ticketNumber: before.ticketNumber,
+      status: 'open',
+      window: before.window,
+    });
+
+    // Every reply reaches Infobip exactly once, across the runs.
+    await waitFor(
+      async () => {
+        const requests = await stack.infobipRequests('/whatsapp/1/message/text');
+        return sent.every((id) => requests.filter((r: any) => r.body.messageId === id).length === 1);
+      },
+      20_000,
+      'all replies sent',
+    );
+    const postCan = await stack.call(
+      'POST',
+      `/api/conversations/${conversation.id}/messages`,
+      { text: 'depois do continue-as-new' },
+      agent.token,
+    );
+    expect(postCan.status).toBe(202);
+    expect((await runsOf(workflowId)).length).toBeGreaterThan(1);
+
+    // The carried timer still closes the window at the original time, once.
+    const closedLine = await waitFor(
+      async () => Message.findOne({ conversationId: conversation.id, type: 'window_closed' }).lean(),
+      WINDOW_MS + 10_000,
+      'the window to close',
+    );
+    expect(closedLine!.createdAt.toISOString()).toBe(before.window.expiresAt);
+    expect(
+      (
+        await stack.call(
+          'POST',
+          `/api/conversations/${conversation.id}/messages`,
+          { text: 'tarde demais' },
+          agent.token,
+        )
+      ).status,
+    ).toBe(409);
+
+    // Idle with the window closed: the workflow ends cleanly…
+    await waitFor(
+      async () => (await handle.describe()).status.name === 'COMPLETED',
+      15_000,
+      'the idle workflow to end',
+    );
+    // …and the next message brings it back under the same id, same conversation and ticket.
+    await stack.customerWrites(channel, customer, 'voltei');
+    const back = await waitFor(async () => {
+      const c = (await stack.call('GET', `/api/conversations/${conversation.id}`, undefined, agent.token)).body;
+      return c.window.open ? c : null;
+    });
+    expect(back.ticketNumber).toBe(conversation.ticketNumber);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    const reply = await stack.call(
+      'POST',
+      `/api/conversations/${conversation.id}/messages`,
+      { text: 'bem-vindo de volta' },
+      agent.token,
+    );
+    expect(reply.status).toBe(202);
+    expect(await Message.countDocuments({ conversationId: conversation.id, type: 'window_closed' })).toBe(1);
+  });
+
+  it('an idle Viber conversation ends and the next message restarts it with the same id', async () => {
+    const channel = await stack.createChannel('viber');
+    const agent = await stack.createAgent([channel.id]);
+    const workflowId = conversationWorkflowId(channel.id, 'viberIdle==');
+    await stack.customerWrites(channel, 'viberIdle==', 'primeira');
+    const handle = stack.temporal.workflow.getHandle(workflowId);
+    await waitFor(
+      async () => (await handle.describe()).status.name === 'COMPLETED',
+      15_000,
+      'the idle Viber workflow to end',
+    );
+    await stack.customerWrites(channel, 'viberIdle==', 'segunda');
+    const conversation = await waitFor(async () => {
+      const c = (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body
+        .items;
+      return c.length === 1 ? c[0] : null;
+    });
+    const messages = await waitFor(async () => {
+      const list = (await stack.call('GET', `/api/conversations/${conversation.id}/messages`, undefined, agent.token))
+        .body.items;
+      return list.length === 2 ? list : null;
+    });
+    expect(messages.map((m: any) => m.text)).toEqual(['primeira', 'segunda']);
+    expect((await runsOf(workflowId)).length).toBe(2);
+  });
+});
