@@ -92,7 +92,7 @@ describe('create chat (POST /api/chats)', () => {
       );
       return r.length ? r : null;
     });
-    expect(request!.body.messages[0]).toMatchObject({
+    expect((request!.body as any).messages[0]).toMatchObject({
       from: channel.sender,
       content: { templateName: 'hello_client', templateData: { body: { placeholders: ['Nova'] } }, language: 'pt_BR' },
       notifyUrl: channel.webhookUrl,

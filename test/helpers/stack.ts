@@ -188,7 +188,7 @@ export async function startStack(options: StackOptions = {}) {
       return response.body as { messageId: string; payload: any };
     },
 
-    async infobipRequests(pathPrefix = '/'): Promise<RecordedRequest[]> {
+    async infobipRequests(pathPrefix = '/'): Promise<(RecordedRequest & { body: any })[]> {
       const response = await sim<RecordedRequest[]>('GET', '/_sim/requests');
       return response.body.filter((r) => r.path.startsWith(pathPrefix));
     },
