@@ -299,6 +299,15 @@ describe('tickets', () => {
       agent.token,
     );
     expect(tickets.body.items.map((t: any) => t.id)).toEqual([conversation.id]);
+    const mine = await stack.call('GET', '/api/conversations?view=tickets&assigneeId=me', undefined, colleague.token);
+    expect(mine.body.items.map((t: any) => t.id)).toEqual([conversation.id]);
+    const unassigned = await stack.call(
+      'GET',
+      `/api/conversations?assigneeId=unassigned&channelId=${channel.id}`,
+      undefined,
+      agent.token,
+    );
+    expect(unassigned.body.items).toEqual([]);
     const lines = (await timeline(conversation.id, agent.token))
       .filter((m) => m.direction === 'system')
       .map((m) => m.text);

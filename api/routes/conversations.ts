@@ -13,6 +13,8 @@ const listQuerySchema = z.object({
   view: z.enum(['chats', 'tickets']).default('chats'),
   channelId: z.string().min(1).optional(),
   status: z.enum(['open', 'pending', 'closed']).optional(),
+  /** An agent id, `me`, or `unassigned`. */
+  assigneeId: z.string().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
@@ -132,6 +134,10 @@ export function conversationRoutes(deps: ApiDeps) {
       : principal.channelIds;
     const filter: Record<string, unknown> = { channelId: { $in: channelIds } };
     if (query.status) filter.status = query.status;
+    if (query.assigneeId) {
+      filter.assigneeId =
+        query.assigneeId === 'unassigned' ? null : query.assigneeId === 'me' ? principal.id : query.assigneeId;
+    }
     const sort: Record<string, 1 | -1> = query.view === 'tickets' ? { ticketNumber: -1 } : { lastMessageAt: -1 };
     const conversations = await Conversation.find(filter).sort(sort).limit(query.limit).lean();
     // No $lookup (FerretDB 1.x lacks it): one extra query for the clients of this page.
