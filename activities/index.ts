@@ -1,11 +1,14 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { newId } from '../common/ids';
+import { classifyMedia, MEDIA_LIMITS, resolveMime } from '../common/media';
 import { channelWebhookUrl } from '../common/urls';
+import { deleteMedia, findMedia, MediaTooLargeError, setMediaChannel, storeMedia } from '../db/media';
 import { failOutbound, toMessageView } from '../db/messages';
 import { Agent, Channel, Client, Conversation, isDuplicateKeyError, Message, nextSequence } from '../db/models';
 import { providerFor } from '../providers';
-import { InfobipError } from '../providers/infobip-http';
+import { downloadInfobipMedia, InfobipError } from '../providers/infobip-http';
 import {
+  type AttachmentRef,
   type ChannelKind,
   type ConversationStatus,
   conversationWorkflowId,
@@ -14,8 +17,20 @@ import {
 } from '../workflows/definitions';
 
 export interface ActivityDeps {
-  /** How Infobip reaches Janela: the base of every webhook (report) URL. */
+  /** How Infobip reaches Janela: the base of every webhook (report) and media URL. */
   publicBaseUrl: string;
+  /** How long one Infobip HTTP call may take before it counts as a (retryable) timeout. */
+  infobipTimeoutMs?: number;
+}
+
+/** Turns a transient Infobip error into a retryable activity failure (Retry-After, when positive, sets the delay). */
+function retryableFailure(err: InfobipError): ApplicationFailure {
+  const retryAfter = err.retryAfterMs ? Math.min(err.retryAfterMs, 300_000) : 0;
+  return ApplicationFailure.create({
+    message: err.message,
+    type: `INFOBIP_${err.code}`,
+    ...(retryAfter > 0 ? { nextRetryDelay: retryAfter } : {}),
+  });
 }
 
 export interface RecordInboundInput {
@@ -147,6 +162,8 @@ export function createActivities(deps: ActivityDeps) {
           type: input.message.type,
           text: input.message.text,
           media: input.message.media,
+          details: input.message.details ?? null,
+          raw: input.message.raw ?? null,
           status: 'received',
           providerMessageId: input.message.providerMessageId,
           createdAt: receivedAt,
@@ -218,8 +235,9 @@ export function createActivities(deps: ActivityDeps) {
       conversationId: string;
       channelId: string;
       messageId: string;
-      type: 'text' | 'template';
+      type: string;
       text: string;
+      media: AttachmentRef | null;
       template: TemplateRef | null;
       authorId: string;
     }): Promise<MessageView> {
@@ -233,6 +251,7 @@ export function createActivities(deps: ActivityDeps) {
         direction: 'outbound',
         type: input.type,
         text: input.text,
+        media: input.media,
         template: input.template,
         status: 'queued',
         providerMessageId: input.messageId,
@@ -241,7 +260,13 @@ export function createActivities(deps: ActivityDeps) {
       });
       await Conversation.updateOne(
         { _id: input.conversationId },
-        { $set: { lastMessageAt: now, lastMessagePreview: input.text.slice(0, 140), unreadCount: 0 } },
+        {
+          $set: {
+            lastMessageAt: now,
+            lastMessagePreview: (input.text || `[${input.media?.name ?? input.type}]`).slice(0, 140),
+            unreadCount: 0,
+          },
+        },
       );
       return toMessageView(created.toObject());
     },
@@ -314,16 +339,41 @@ export function createActivities(deps: ActivityDeps) {
       }
       const provider = providerFor(channel.kind as ChannelKind);
       try {
-        const credentials = { apiBaseUrl: channel.apiBaseUrl, apiKey: channel.apiKey };
+        const credentials = {
+          apiBaseUrl: channel.apiBaseUrl,
+          apiKey: channel.apiKey,
+          timeoutMs: deps.infobipTimeoutMs,
+        };
         const envelope = {
           sender: channel.sender,
           to: conversation!.customer,
           messageId: message.providerMessageId,
           reportUrl: channelWebhookUrl(deps.publicBaseUrl, channel._id, channel.webhookSecret),
         };
+        const attachment = message.media as AttachmentRef | null;
         if (message.type === 'template') {
           const template = message.template as TemplateRef;
           await provider.sendTemplate(credentials, { ...envelope, ...template });
+        } else if (attachment) {
+          const stored = await findMedia(attachment.id);
+          if (!stored) {
+            await failOutbound(
+              { _id: message._id },
+              { code: 'ATTACHMENT_MISSING', message: 'The attachment is no longer stored.' },
+            );
+            return { status: 'failed' };
+          }
+          // Agents of the channel may now open it too (it is part of the conversation).
+          await setMediaChannel(stored.id, channel._id);
+          await provider.sendMedia(credentials, {
+            ...envelope,
+            kind: attachment.kind,
+            mime: attachment.mime,
+            name: attachment.name,
+            caption: message.text || null,
+            mediaUrl: `${deps.publicBaseUrl.replace(/\/+$/, '')}/media/${stored.metadata.publicToken}`,
+            viberNativeMedia: channel.viberMediaMode === 'native',
+          });
         } else {
           await provider.sendText(credentials, { ...envelope, text: message.text ?? '' });
         }
@@ -335,19 +385,66 @@ export function createActivities(deps: ActivityDeps) {
           );
           return { status: 'failed' };
         }
-        if (err instanceof InfobipError) {
-          // Infobip's Retry-After (when present and positive, capped at 5 minutes) replaces the backoff for the next try.
-          const retryAfter = err.retryAfterMs ? Math.min(err.retryAfterMs, 300_000) : 0;
-          throw ApplicationFailure.create({
-            message: err.message,
-            type: `INFOBIP_${err.code}`,
-            ...(retryAfter > 0 ? { nextRetryDelay: retryAfter } : {}),
-          });
-        }
+        if (err instanceof InfobipError) throw retryableFailure(err);
         throw err;
       }
       await Message.updateOne({ _id: message._id, status: 'queued' }, { $set: { status: 'sent', sentAt: new Date() } });
       return { status: 'sent' };
+    },
+
+    /** Downloads a customer's media from Infobip (with the channel key) into storage, so agents can open it. */
+    async fetchInboundMedia(input: { messageId: string }): Promise<{ stored: boolean }> {
+      const message = await Message.findById(input.messageId).lean();
+      const media = message?.media as { url?: string; filename?: string | null; id?: string } | null | undefined;
+      if (!message || !media?.url) return { stored: false };
+      if (media.id) return { stored: true };
+      const channel = await Channel.findById(message.channelId).select('+apiKey').lean();
+      if (!channel) return { stored: false };
+      try {
+        const download = await downloadInfobipMedia(
+          { apiBaseUrl: channel.apiBaseUrl, apiKey: channel.apiKey, timeoutMs: deps.infobipTimeoutMs },
+          media.url,
+        );
+        const name = download.filename ?? media.filename ?? `${message.type}-${message._id}`;
+        const mime = resolveMime(download.contentType, name);
+        const stored = await storeMedia(
+          download.body,
+          { kind: classifyMedia(mime), mime, name, source: 'inbound', channelId: channel._id, uploadedBy: null },
+          MEDIA_LIMITS.document,
+        );
+        const updated = await Message.updateOne(
+          { _id: message._id, 'media.id': { $exists: false } },
+          {
+            $set: {
+              'media.id': stored.id,
+              'media.mime': mime,
+              'media.size': stored.size,
+              'media.name': name,
+              'media.error': null,
+            },
+          },
+        );
+        if (updated.modifiedCount === 0) await deleteMedia(stored.id); // an earlier attempt got there first
+        return { stored: true };
+      } catch (err) {
+        const permanent = err instanceof MediaTooLargeError || (err instanceof InfobipError && !err.retryable);
+        if (permanent) {
+          await Message.updateOne(
+            { _id: message._id },
+            {
+              $set: {
+                'media.error':
+                  err instanceof MediaTooLargeError
+                    ? 'The file is larger than 100 MB and was not stored.'
+                    : `Infobip would not hand over the file: ${(err as Error).message}`,
+              },
+            },
+          );
+          return { stored: false };
+        }
+        if (err instanceof InfobipError) throw retryableFailure(err);
+        throw err;
+      }
     },
 
     async markSendFailed(input: { messageId: string; reason: string }): Promise<void> {

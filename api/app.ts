@@ -9,6 +9,7 @@ import { windowHelpPage } from './help';
 import { adminRoutes } from './routes/admin';
 import { chatRoutes } from './routes/chats';
 import { conversationRoutes } from './routes/conversations';
+import { mediaApiRoutes, publicMediaRoutes } from './routes/media';
 import { templateRoutes } from './routes/templates';
 import { webhookRoutes } from './routes/webhook';
 
@@ -59,6 +60,7 @@ export function createApp(deps: ApiDeps) {
   app.get('/help/whatsapp-window', (c) => c.html(windowHelpPage()));
 
   app.route('/webhooks/infobip', webhookRoutes(deps));
+  app.route('/media', publicMediaRoutes());
 
   const api = new Hono<AuthEnv>();
   api.use('*', authenticate(deps.adminToken));
@@ -66,6 +68,7 @@ export function createApp(deps: ApiDeps) {
   api.route('/channels', templateRoutes());
   api.route('/conversations', conversationRoutes(deps));
   api.route('/chats', chatRoutes(deps));
+  api.route('/', mediaApiRoutes(deps));
   app.route('/api', api);
 
   return app;

@@ -39,6 +39,7 @@ const envSchema = z.object({
   JANELA_WINDOW_HELP_URL: z.url().optional(),
   JANELA_HISTORY_EVENT_LIMIT: z.coerce.number().int().min(50).max(50_000).default(2000),
   JANELA_IDLE_TIMEOUT: duration.default(7 * 24 * 3_600_000),
+  JANELA_INFOBIP_TIMEOUT: duration.default(15_000),
   JANELA_SEED: z.enum(['on', 'off']).default('on'),
   JANELA_TEMPORAL_UI_PORT: port.optional(),
 });

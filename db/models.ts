@@ -17,6 +17,8 @@ const channelSchema = new Schema(
     apiKey: { type: String, required: true, select: false },
     webhookSecret: { type: String, required: true, select: false },
     sender: { type: String, required: true },
+    // Viber: agents' images and files go out as a link in a text (the default), or natively where the account allows.
+    viberMediaMode: { type: String, enum: ['link', 'native'], default: 'link' },
     deletedAt: { type: Date, default: null },
   },
   { timestamps: true, versionKey: false },
@@ -82,6 +84,8 @@ const messageSchema = new Schema(
     text: { type: String, default: null },
     media: { type: Schema.Types.Mixed, default: null },
     template: { type: Schema.Types.Mixed, default: null },
+    // Type-specific facts: location, contacts, reply chosen, reaction, order, replied-to message.
+    details: { type: Schema.Types.Mixed, default: null },
     // Outbound: queued → sent → delivered → seen, or failed. Inbound: received.
     status: { type: String, required: true },
     error: { type: Schema.Types.Mixed, default: null },

@@ -4,6 +4,8 @@ import { request } from 'undici';
 export interface InfobipCredentials {
   apiBaseUrl: string;
   apiKey: string;
+  /** Per-call timeout; past it the call is a retryable NETWORK_ERROR. */
+  timeoutMs?: number;
 }
 
 /**
@@ -85,7 +87,7 @@ export async function callInfobip<T>(
     path,
     credentials.apiBaseUrl.endsWith('/') ? credentials.apiBaseUrl : `${credentials.apiBaseUrl}/`,
   );
-  const timeoutMs = options.timeoutMs ?? 15_000;
+  const timeoutMs = options.timeoutMs ?? credentials.timeoutMs ?? 15_000;
   let response: Awaited<ReturnType<typeof request>>;
   try {
     response = await request(url, {
@@ -124,4 +126,68 @@ export async function callInfobip<T>(
     retryable ? parseRetryAfter(response.headers['retry-after']) : null,
     details,
   );
+}
+
+export interface DownloadedMedia {
+  body: import('node:stream').Readable;
+  contentType: string | null;
+  contentLength: number | null;
+  filename: string | null;
+}
+
+/**
+ * Fetches an inbound media file. The API key goes only to the channel's own Infobip host: a media URL pointing
+ * anywhere else is fetched without it. Errors are classified as in `callInfobip`.
+ */
+export async function downloadInfobipMedia(
+  credentials: InfobipCredentials,
+  mediaUrl: string,
+): Promise<DownloadedMedia> {
+  const timeoutMs = credentials.timeoutMs ?? 30_000;
+  const target = new URL(mediaUrl, credentials.apiBaseUrl);
+  const sameHost = target.origin === new URL(credentials.apiBaseUrl).origin;
+  let response: Awaited<ReturnType<typeof request>>;
+  try {
+    response = await request(target, {
+      method: 'GET',
+      headers: sameHost ? { authorization: `App ${credentials.apiKey}` } : {},
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new InfobipError(`Could not download the media: ${reason}`, true, null, 'NETWORK_ERROR');
+  }
+  const status = response.statusCode;
+  if (status < 200 || status >= 300) {
+    const text = await response.body.text().catch(() => '');
+    let parsed: unknown = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = null;
+    }
+    const { code, text: description } = describeInfobipError(status, parsed);
+    const retryable = status === 429 || status >= 500 || status === 408;
+    throw new InfobipError(
+      description,
+      retryable,
+      status,
+      code,
+      retryable ? parseRetryAfter(response.headers['retry-after']) : null,
+    );
+  }
+  const header = (name: string) => {
+    const value = response.headers[name];
+    return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
+  };
+  const disposition = header('content-disposition');
+  const filename = disposition ? (/filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition)?.[1] ?? null) : null;
+  const length = header('content-length');
+  return {
+    body: response.body,
+    contentType: header('content-type'),
+    contentLength: length ? Number(length) : null,
+    filename: filename ? decodeURIComponent(filename) : null,
+  };
 }

@@ -28,9 +28,21 @@ export interface SendAccepted {
   providerStatus: string;
 }
 
+export interface OutboundMedia extends OutboundEnvelope {
+  kind: 'image' | 'video' | 'audio' | 'sticker' | 'document';
+  mime: string;
+  name: string;
+  caption: string | null;
+  /** Janela's unguessable public link to the stored file (PUBLIC_BASE_URL/media/<token>). */
+  mediaUrl: string;
+  /** Viber only: send IMAGE/FILE natively (where the account allows) instead of a link in a text. */
+  viberNativeMedia: boolean;
+}
+
 /** The one interface behind which WhatsApp and Viber differ. */
 export interface ChannelProvider {
   readonly kind: ChannelKind;
   sendText(credentials: InfobipCredentials, message: OutboundText): Promise<SendAccepted>;
   sendTemplate(credentials: InfobipCredentials, message: OutboundTemplate): Promise<SendAccepted>;
+  sendMedia(credentials: InfobipCredentials, message: OutboundMedia): Promise<SendAccepted>;
 }

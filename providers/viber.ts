@@ -1,26 +1,54 @@
+import { VIBER_FILE_EXTENSIONS } from '../common/media';
+import type { InfobipCredentials } from './infobip-http';
 import { callInfobip, InfobipError } from './infobip-http';
-import type { ChannelProvider } from './types';
+import type { ChannelProvider, OutboundEnvelope, OutboundMedia } from './types';
 
 interface ViberResponse {
   messages?: { messageId?: string; status?: { groupName?: string; name?: string } }[];
 }
 
+const VIBER_TEXT_LIMIT = 1000;
+
+async function sendViber(credentials: InfobipCredentials, message: OutboundEnvelope, content: Record<string, unknown>) {
+  const response = await callInfobip<ViberResponse>(credentials, 'POST', '/viber/2/messages', {
+    messages: [
+      {
+        sender: message.sender,
+        destinations: [{ to: message.to, messageId: message.messageId }],
+        content,
+        options: { label: 'TRANSACTIONAL' },
+        // Viber reports go to webhooks.delivery / webhooks.seen, not notifyUrl.
+        webhooks: { delivery: { url: message.reportUrl }, seen: { url: message.reportUrl } },
+      },
+    ],
+  });
+  return { providerStatus: response?.messages?.[0]?.status?.name ?? 'PENDING' };
+}
+
+/** The seed's rule: Viber through Infobip carries no files, so an attachment goes out as a link in a text. */
+export function viberLinkText(message: Pick<OutboundMedia, 'caption' | 'name' | 'mediaUrl'>): string {
+  const link = `${message.name}: ${message.mediaUrl}`;
+  const caption = message.caption ? `${message.caption}\n` : '';
+  return `${caption.slice(0, Math.max(0, VIBER_TEXT_LIMIT - link.length - 1))}${link}`;
+}
+
 export const viberProvider: ChannelProvider = {
   kind: 'viber',
-  async sendText(credentials, message) {
-    const response = await callInfobip<ViberResponse>(credentials, 'POST', '/viber/2/messages', {
-      messages: [
-        {
-          sender: message.sender,
-          destinations: [{ to: message.to, messageId: message.messageId }],
-          content: { type: 'TEXT', text: message.text },
-          options: { label: 'TRANSACTIONAL' },
-          // Viber reports go to webhooks.delivery / webhooks.seen, not notifyUrl.
-          webhooks: { delivery: { url: message.reportUrl }, seen: { url: message.reportUrl } },
-        },
-      ],
-    });
-    return { providerStatus: response?.messages?.[0]?.status?.name ?? 'PENDING' };
+  sendText(credentials, message) {
+    return sendViber(credentials, message, { type: 'TEXT', text: message.text });
+  },
+
+  sendMedia(credentials, message) {
+    if (message.viberNativeMedia) {
+      const extension = message.name.split('.').pop()?.toLowerCase() ?? '';
+      // Native only where Infobip's Viber rules allow it: IMAGE takes jpg/png, FILE takes document extensions.
+      if (message.kind === 'image')
+        return sendViber(credentials, message, { type: 'IMAGE', mediaUrl: message.mediaUrl });
+      if (message.kind === 'document' && VIBER_FILE_EXTENSIONS.has(extension)) {
+        return sendViber(credentials, message, { type: 'FILE', mediaUrl: message.mediaUrl, fileName: message.name });
+      }
+    }
+    return sendViber(credentials, message, { type: 'TEXT', text: viberLinkText(message) });
   },
 
   async sendTemplate() {

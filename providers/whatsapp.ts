@@ -19,6 +19,21 @@ export const whatsappProvider: ChannelProvider = {
     return { providerStatus: response?.status?.name ?? 'PENDING' };
   },
 
+  async sendMedia(credentials, message) {
+    // Each kind has its own endpoint; audio and stickers carry no caption, documents carry a filename.
+    const content: Record<string, string> = { mediaUrl: message.mediaUrl };
+    if (message.caption && ['image', 'video', 'document'].includes(message.kind)) content.caption = message.caption;
+    if (message.kind === 'document') content.filename = message.name;
+    const response = await callInfobip<SingleResponse>(credentials, 'POST', `/whatsapp/1/message/${message.kind}`, {
+      from: message.sender,
+      to: message.to,
+      messageId: message.messageId,
+      content,
+      notifyUrl: message.reportUrl,
+    });
+    return { providerStatus: response?.status?.name ?? 'PENDING' };
+  },
+
   async sendTemplate(credentials, message) {
     const response = await callInfobip<{ messages?: SingleResponse[] }>(
       credentials,

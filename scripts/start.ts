@@ -132,6 +132,7 @@ await runMain(async () => {
       namespace: env.TEMPORAL_NAMESPACE,
       taskQueue: env.TEMPORAL_TASK_QUEUE,
       publicBaseUrl,
+      infobipTimeoutMs: env.JANELA_INFOBIP_TIMEOUT,
     });
     workerRun = worker.run().finally(() => connection.close());
 

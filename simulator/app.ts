@@ -40,7 +40,31 @@ const inboundSchema = z.object({
   contactName: z.string().optional(),
   messageId: z.string().optional(),
   receivedAt: z.string().optional(),
+  filename: z.string().optional(),
+  /** Extra fields of Infobip's message object for this type (latitude, contacts, id/title, emoji…), merged in. */
+  message: z.record(z.string(), z.unknown()).optional(),
+  /** For media types without `url`: the simulator makes a file of this size and MIME type and serves it. */
+  mediaSize: z
+    .number()
+    .int()
+    .min(0)
+    .max(200 * 1024 * 1024)
+    .optional(),
+  mediaType: z.string().optional(),
+  /** Several messages in one webhook body (Infobip batches): each entry overrides fields of this one. */
+  batch: z.array(z.record(z.string(), z.unknown())).optional(),
 });
+
+const mediaTypes = new Set(['IMAGE', 'DOCUMENT', 'VIDEO', 'AUDIO', 'VOICE', 'STICKER', 'FILE']);
+const defaultMime: Record<string, string> = {
+  IMAGE: 'image/jpeg',
+  DOCUMENT: 'application/pdf',
+  FILE: 'application/pdf',
+  VIDEO: 'video/mp4',
+  AUDIO: 'audio/ogg',
+  VOICE: 'audio/ogg',
+  STICKER: 'image/webp',
+};
 
 export interface SimulatorOptions {
   /** Delay before posting a delivery report (and again before the seen report). */
@@ -55,6 +79,7 @@ const chatErrorNames: Record<number, string> = {
   7008: 'EC_INVALID_TEMPLATE_ARGS',
   7009: 'EC_INVALID_TEMPLATE',
   7010: 'EC_NO_SESSION',
+  7013: 'EC_MEDIA_DOWNLOAD_ERROR',
   7017: 'EC_TOO_MANY_REQUESTS',
 };
 
@@ -95,6 +120,21 @@ export function createSimulator(options: SimulatorOptions = {}) {
     timers.add(timer);
   };
 
+  const mediaFetches: { url: string; messageId: string; status: number; size: number; contentType: string | null }[] =
+    [];
+  /** Downloads outbound media as Infobip would (counting bytes, not keeping them). */
+  const fetchMedia = async (url: string) => {
+    try {
+      const response = await request(url, { method: 'GET', headersTimeout: 10_000, bodyTimeout: 60_000 });
+      let size = 0;
+      for await (const chunk of response.body) size += (chunk as Buffer).length;
+      const contentType = response.headers['content-type'];
+      return { status: response.statusCode, size, contentType: typeof contentType === 'string' ? contentType : null };
+    } catch {
+      return { status: 0, size: 0, contentType: null };
+    }
+  };
+
   const postJson = async (url: string, body: unknown) => {
     const response = await request(url, {
       method: 'POST',
@@ -116,10 +156,17 @@ export function createSimulator(options: SimulatorOptions = {}) {
     sender: string;
     seen: boolean;
     errorId?: number | undefined;
+    /** Like Infobip, download the media before delivering; a link that does not work fails with 7013. */
+    mediaUrl?: string | undefined;
   }) => {
     if (!input.url) return;
     const sentAt = infobipTime();
     later(reportDelayMs, async () => {
+      if (input.mediaUrl && input.errorId === undefined) {
+        const fetched = await fetchMedia(input.mediaUrl);
+        mediaFetches.push({ url: input.mediaUrl, messageId: input.messageId, ...fetched });
+        if (fetched.status !== 200) input.errorId = 7013;
+      }
       const failed = input.errorId !== undefined;
       await postJson(input.url!, {
         results: [
@@ -253,6 +300,7 @@ export function createSimulator(options: SimulatorOptions = {}) {
         sender: b.from,
         seen,
         errorId: takeReportFault(c.req.path),
+        mediaUrl: typeof b.content?.mediaUrl === 'string' ? b.content.mediaUrl : undefined,
       });
       return c.json({ to: b.to, messageCount: 1, messageId, status: pending });
     };
@@ -359,6 +407,7 @@ export function createSimulator(options: SimulatorOptions = {}) {
           sender: m.sender,
           seen: m.content.type === 'TEXT',
           errorId: takeReportFault(c.req.path),
+          mediaUrl: typeof m.content.mediaUrl === 'string' ? m.content.mediaUrl : undefined,
         });
         results.push({ messageId, status: pending, destination: destination.to });
       }
@@ -368,6 +417,7 @@ export function createSimulator(options: SimulatorOptions = {}) {
 
   // ---- control routes ----
   app.get('/_sim/requests', (c) => c.json(requests));
+  app.get('/_sim/media-fetches', (c) => c.json(mediaFetches));
   app.delete('/_sim/requests', (c) => {
     requests.length = 0;
     return c.body(null, 204);
@@ -392,11 +442,53 @@ export function createSimulator(options: SimulatorOptions = {}) {
     return c.json({ sender: c.req.param('sender'), count: list.length });
   });
 
+  // Inbound media the simulator serves, as Infobip serves a customer's media to the account (API key required).
+  const media = new Map<string, { size: number; mime: string; filename: string }>();
+  app.on(['GET', 'HEAD'], '/whatsapp/1/senders/:sender/media/:mediaId', (c) => {
+    const file = media.get(c.req.param('mediaId'));
+    if (!file)
+      return c.json({ requestError: { serviceException: { messageId: 'NOT_FOUND', text: 'Media not found' } } }, 404);
+    const headers = {
+      'content-type': file.mime,
+      'content-length': String(file.size),
+      'content-disposition': `attachment; filename="${file.filename}"`,
+    };
+    if (c.req.method === 'HEAD') return c.body(null, 200, headers);
+    // A deterministic byte pattern, streamed: large files never sit in memory.
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= file.size) return controller.close();
+        const n = Math.min(64 * 1024, file.size - sent);
+        controller.enqueue(new Uint8Array(n).fill(sent % 251));
+        sent += n;
+      },
+    });
+    return c.body(body, 200, headers);
+  });
+
   app.post('/_sim/inbound', async (c) => {
     const parsed = inboundSchema.safeParse(await c.req.json().catch(() => null));
     if (!parsed.success) return c.json({ error: { code: 'VALIDATION_FAILED', message: parsed.error.message } }, 400);
     const input = parsed.data;
-    const payload = inboundPayload(input);
+    const origin = new URL(c.req.url).origin;
+    const withMedia = (entry: z.infer<typeof inboundSchema>) => {
+      const type = (entry.type ?? 'TEXT').toUpperCase();
+      if (!mediaTypes.has(type) || entry.url) return entry;
+      const mediaId = randomUUID();
+      const mime = entry.mediaType ?? defaultMime[type] ?? 'application/octet-stream';
+      const filename = entry.filename ?? `${type.toLowerCase()}-${mediaId.slice(0, 8)}.${mime.split('/')[1] ?? 'bin'}`;
+      media.set(mediaId, { size: entry.mediaSize ?? 2048, mime, filename });
+      return { ...entry, url: `${origin}/whatsapp/1/senders/${encodeURIComponent(entry.to)}/media/${mediaId}` };
+    };
+    const entries = [
+      input,
+      ...(input.batch ?? []).map(
+        (extra) => ({ ...input, messageId: undefined, ...extra }) as z.infer<typeof inboundSchema>,
+      ),
+    ];
+    const results = entries.map((entry) => inboundPayload(withMedia(entry)).results[0]!);
+    const payload = { results, messageCount: results.length, pendingMessageCount: 0 };
     const result = await postJson(input.webhookUrl, payload);
     return c.json({ messageId: payload.results[0]!.messageId, payload, webhook: result });
   });
@@ -418,7 +510,9 @@ export function inboundPayload(input: z.infer<typeof inboundSchema>) {
   if (type === 'TEXT') message.text = input.text ?? '';
   if (input.url) message.url = input.url;
   if (input.caption) message.caption = input.caption;
+  if (input.filename && input.channel === 'whatsapp') message.filename = input.filename;
   if (input.text && type !== 'TEXT') message.text = input.text;
+  Object.assign(message, input.message ?? {});
   const messageId = input.messageId ?? `ABEG${randomUUID().replaceAll('-', '').toUpperCase()}`;
   const result =
     input.channel === 'viber'

@@ -14,6 +14,7 @@ await runMain(async () => {
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     publicBaseUrl: env.PUBLIC_BASE_URL ?? `http://127.0.0.1:${env.PORT}`,
+    infobipTimeoutMs: env.JANELA_INFOBIP_TIMEOUT,
   });
   console.log(`Janela worker on ${temporalAddress}, task queue ${env.TEMPORAL_TASK_QUEUE}`);
   await worker.run(); // the SDK shuts the worker down gracefully on SIGINT/SIGTERM

@@ -7,6 +7,8 @@ export interface JanelaWorkerOptions {
   namespace: string;
   taskQueue: string;
   publicBaseUrl: string;
+  /** Timeout of one Infobip HTTP call (JANELA_INFOBIP_TIMEOUT). */
+  infobipTimeoutMs?: number;
   /** A pre-built workflow bundle (tests build it once); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
@@ -18,7 +20,7 @@ export async function createJanelaWorker(options: JanelaWorkerOptions): Promise<
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
-    activities: createActivities({ publicBaseUrl: options.publicBaseUrl }),
+    activities: createActivities({ publicBaseUrl: options.publicBaseUrl, infobipTimeoutMs: options.infobipTimeoutMs }),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
   });
 }

@@ -39,6 +39,12 @@ const infobip = proxyActivities<JanelaActivities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 8 },
 });
 
+// Inbound media downloads run beside the conversation (they must not hold up the next message).
+const mediaFetch = proxyActivities<JanelaActivities>({
+  startToCloseTimeout: '5m',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 10 },
+});
+
 export const DEFAULT_HISTORY_EVENT_LIMIT = 2000;
 export const DEFAULT_IDLE_TIMEOUT_MS = 7 * 24 * 3_600_000;
 
@@ -130,8 +136,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         conversationId: state.conversationId!,
         channelId: input.channelId,
         messageId: `msg_${uuid4().replaceAll('-', '')}`,
-        type: 'text',
+        type: request.attachment ? request.attachment.kind : 'text',
         text: request.text,
+        media: request.attachment ?? null,
         template: null,
         authorId: request.authorId,
       });
@@ -140,8 +147,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     },
     {
       validator: (request) => {
-        if (!request || typeof request.text !== 'string' || request.text.trim() === '') {
-          refuse('A reply needs some text.');
+        if (!request || typeof request.text !== 'string' || (!request.attachment && request.text.trim() === '')) {
+          refuse('A reply needs some text or an attachment.');
         }
         // Date.now() is workflow time here: deterministic, and the same clock the window timer uses.
         if (hasWindow && !isWindowOpen(state.windowExpiresAt, Date.now())) {
@@ -164,6 +171,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         messageId: `msg_${uuid4().replaceAll('-', '')}`,
         type: 'template',
         text: request.renderedText,
+        media: null,
         template: {
           name: request.templateName,
           language: request.language,
@@ -221,6 +229,10 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   publish();
 
   const hasWork = () => state.inbox.length > 0 || state.outbox.length > 0;
+  const mediaDownloads = new Set<Promise<unknown>>();
+  const finishMediaDownloads = async () => {
+    await Promise.allSettled([...mediaDownloads]);
+  };
 
   for (;;) {
     const windowTimerMs =
@@ -229,6 +241,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       // Nothing pending and no window to watch: wait for work, or end when idle for long enough.
       const gotWork = await condition(hasWork, idleTimeoutMs);
       if (!gotWork) {
+        await finishMediaDownloads();
         await condition(allHandlersFinished);
         if (!hasWork()) {
           log.info('conversation idle; ending until the next message', { conversationId: state.conversationId });
@@ -251,6 +264,13 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         windowExpiresAt: nextExpiry === null ? null : new Date(nextExpiry).toISOString(),
       });
       state.inbox.shift();
+      if (!result.duplicate && message.media) {
+        const download = mediaFetch
+          .fetchInboundMedia({ messageId: result.messageId })
+          .catch((err) => log.warn('inbound media not stored', { messageId: result.messageId, error: String(err) }))
+          .finally(() => mediaDownloads.delete(download));
+        mediaDownloads.add(download);
+      }
       state.conversationId = result.conversationId;
       state.ticketNumber = result.ticketNumber;
       state.status = result.status;
@@ -286,7 +306,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
 
     const info = workflowInfo();
     if (info.continueAsNewSuggested || info.historyLength >= historyEventLimit) {
-      // Let running update handlers finish so none is cut off, then carry everything, pending work included.
+      // Let running downloads and update handlers finish so none is cut off, then carry everything else.
+      await finishMediaDownloads();
       await condition(allHandlersFinished);
       log.info('continuing as new', { historyLength: info.historyLength, conversationId: state.conversationId });
       await continueAsNew<typeof conversationWorkflow>({

@@ -51,12 +51,26 @@ export interface InboundMessage {
   type: string;
   text: string | null;
   media: { url: string; caption?: string | null; filename?: string | null } | null;
+  /** Type-specific facts: location, contacts, the chosen button/list/flow reply, reaction, order, replied-to id. */
+  details?: Record<string, unknown> | null;
+  /** For unsupported types: Infobip's message object as it came, so nothing is lost. */
+  raw?: unknown;
   contactName: string | null;
 }
 
+export interface AttachmentRef {
+  id: string;
+  kind: 'image' | 'video' | 'audio' | 'sticker' | 'document';
+  mime: string;
+  name: string;
+  size: number;
+}
+
+/** A free-form reply: text, or an attachment with an optional caption (in `text`). */
 export interface ReplyRequest {
   text: string;
   authorId: string;
+  attachment?: AttachmentRef | null;
 }
 
 /** A template send, already checked by the caller against the stored template (approved, variable count). */

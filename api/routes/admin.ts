@@ -19,6 +19,8 @@ const channelCreateSchema = z.object({
   apiBaseUrl,
   apiKey: z.string().trim().min(1).max(500),
   sender: z.string().trim().min(1).max(100),
+  /** Viber: agents' images/files as a link in a text (default) or native IMAGE/FILE where the account allows. */
+  viberMediaMode: z.enum(['link', 'native']).optional(),
 });
 
 const channelPatchSchema = channelCreateSchema.omit({ kind: true }).partial();
@@ -38,6 +40,7 @@ type ChannelRecord = {
   name: string;
   apiBaseUrl: string;
   sender: string;
+  viberMediaMode?: string | null;
   webhookSecret?: string;
   createdAt?: Date;
   updatedAt?: Date;
@@ -51,6 +54,7 @@ function channelView(channel: ChannelRecord, publicBaseUrl: string, withWebhook:
     name: channel.name,
     apiBaseUrl: channel.apiBaseUrl,
     sender: channel.sender,
+    ...(channel.kind === 'viber' ? { viberMediaMode: channel.viberMediaMode ?? 'link' } : {}),
     ...(withWebhook && channel.webhookSecret
       ? { webhookUrl: channelWebhookUrl(publicBaseUrl, channel._id, channel.webhookSecret) }
       : {}),

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { newId } from '../../common/ids';
+import { findMedia } from '../../db/media';
 import { Agent, Client, Conversation, Message } from '../../db/models';
 import type { ChannelKind } from '../../workflows/definitions';
 import { type AuthEnv, hasChannelAccess, type Principal } from '../auth';
@@ -8,6 +9,7 @@ import type { ApiDeps } from '../context';
 import { type ConversationKey, changeTicket, sendReply, sendTemplate } from '../conversation-workflow';
 import { ApiError, notFound, parseJson, parseWith } from '../errors';
 import { prepareTemplateSend, templateSendSchema } from '../templates';
+import { canUseMedia } from './media';
 
 const listQuerySchema = z.object({
   view: z.enum(['chats', 'tickets']).default('chats'),
@@ -18,7 +20,10 @@ const listQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
-const replySchema = z.object({ text: z.string().trim().min(1, 'must not be empty').max(4096) });
+const replySchema = z.union([
+  z.object({ text: z.string().trim().min(1, 'must not be empty').max(4096) }),
+  z.object({ attachmentId: z.string().min(1), caption: z.string().trim().max(1024).optional() }),
+]);
 const noteSchema = z.object({ text: z.string().trim().min(1, 'must not be empty').max(10_000) });
 const ticketPatchSchema = z
   .object({
@@ -82,6 +87,32 @@ function conversationView(
   };
 }
 
+/** Media as agents see it: Janela's own URL once stored (never needing Infobip's key), plus what is known. */
+function mediaView(media: unknown) {
+  if (!media || typeof media !== 'object') return null;
+  const m = media as {
+    id?: string;
+    url?: string;
+    caption?: string | null;
+    filename?: string | null;
+    name?: string;
+    mime?: string;
+    size?: number;
+    kind?: string;
+    error?: string | null;
+  };
+  return {
+    url: m.id ? `/api/media/${m.id}` : null,
+    name: m.name ?? m.filename ?? null,
+    mime: m.mime ?? null,
+    size: m.size ?? null,
+    kind: m.kind ?? null,
+    caption: m.caption ?? null,
+    stored: Boolean(m.id),
+    error: m.error ?? null,
+  };
+}
+
 function messageView(message: {
   _id: string;
   direction: string;
@@ -89,6 +120,8 @@ function messageView(message: {
   text?: string | null;
   media?: unknown;
   template?: unknown;
+  details?: unknown;
+  raw?: unknown;
   status: string;
   error?: unknown;
   providerMessageId: string;
@@ -103,8 +136,10 @@ function messageView(message: {
     direction: message.direction,
     type: message.type,
     text: message.text ?? null,
-    media: message.media ?? null,
+    media: mediaView(message.media),
     template: message.template ?? null,
+    details: message.details ?? null,
+    ...(message.raw ? { raw: message.raw } : {}),
     status: message.status,
     error: message.error ?? null,
     providerMessageId: message.providerMessageId,
@@ -161,8 +196,37 @@ export function conversationRoutes(deps: ApiDeps) {
   app.post('/:id/messages', async (c) => {
     const principal = c.get('principal');
     const conversation = await loadAccessible(principal, c.req.param('id'));
-    const { text } = await parseJson(c, replySchema);
-    const message = await sendReply(deps, keyOf(conversation), { text, authorId: principal.id });
+    const input = await parseJson(c, replySchema);
+    if ('text' in input) {
+      const message = await sendReply(deps, keyOf(conversation), { text: input.text, authorId: principal.id });
+      return c.json(message, 202);
+    }
+    const media = await findMedia(input.attachmentId);
+    if (!media || !canUseMedia(principal, media))
+      throw new ApiError(404, 'ATTACHMENT_NOT_FOUND', 'Attachment not found: upload it first.');
+    const caption = input.caption ?? '';
+    if (
+      caption &&
+      (media.metadata.kind === 'audio' || media.metadata.kind === 'sticker') &&
+      conversation.kind === 'whatsapp'
+    ) {
+      throw new ApiError(
+        400,
+        'CAPTION_NOT_SUPPORTED',
+        `WhatsApp sends ${media.metadata.kind} without a caption; send the text separately.`,
+      );
+    }
+    const message = await sendReply(deps, keyOf(conversation), {
+      text: caption,
+      authorId: principal.id,
+      attachment: {
+        id: media.id,
+        kind: media.metadata.kind,
+        mime: media.metadata.mime,
+        name: media.metadata.name,
+        size: media.size,
+      },
+    });
     return c.json(message, 202);
   });
 

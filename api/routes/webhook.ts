@@ -2,9 +2,14 @@ import { Hono } from 'hono';
 import { safeEqual } from '../../common/ids';
 import { log } from '../../common/log';
 import { advanceOutboundStatus, failOutbound } from '../../db/messages';
-import { Channel } from '../../db/models';
+import { Channel, Template } from '../../db/models';
 import { explainDeliveryError } from '../../providers/errors';
-import { type ParsedInbound, parseWebhookBody, webhookBodySchema } from '../../providers/webhook';
+import {
+  type ParsedInbound,
+  parseTemplateStatusEvent,
+  parseWebhookBody,
+  webhookBodySchema,
+} from '../../providers/webhook';
 import type { ChannelKind } from '../../workflows/definitions';
 import type { ApiDeps } from '../context';
 import { deliverInbound } from '../conversation-workflow';
@@ -23,9 +28,29 @@ export function webhookRoutes(deps: ApiDeps) {
     const body = await parseJson(c, webhookBodySchema);
     const kind = channel.kind as ChannelKind;
     const { events, unrecognized } = parseWebhookBody(kind, body);
-    if (unrecognized.length > 0 || !body.results) {
-      // Events without results (template status, identity changes) and unknown shapes: accepted and logged.
-      log.info('webhook event without a known result shape', { channelId: channel._id, count: unrecognized.length });
+    let templatesUpdated = 0;
+    if (!body.results) {
+      // Events without results: a template status change updates the stored template; others are logged.
+      const templateEvent = parseTemplateStatusEvent(body);
+      if (templateEvent) {
+        const filter = templateEvent.templateId
+          ? { channelId: channel._id, providerTemplateId: templateEvent.templateId }
+          : {
+              channelId: channel._id,
+              name: templateEvent.name,
+              ...(templateEvent.language ? { language: templateEvent.language } : {}),
+            };
+        templatesUpdated = (await Template.updateMany(filter, { $set: { status: templateEvent.status } }))
+          .modifiedCount;
+      }
+      log.info('webhook event without results', {
+        channelId: channel._id,
+        templateStatus: templateEvent?.status ?? null,
+        templatesUpdated,
+      });
+    }
+    if (unrecognized.length > 0) {
+      log.warn('webhook results of an unknown shape', { channelId: channel._id, count: unrecognized.length });
     }
 
     // Inbound messages go to their conversation workflows in order, one customer after another.
@@ -40,6 +65,8 @@ export function webhookRoutes(deps: ApiDeps) {
           type: event.type,
           text: event.text,
           media: event.media,
+          details: event.details,
+          raw: event.raw ?? null,
           contactName: event.contactName,
         },
       );
@@ -71,7 +98,9 @@ export function webhookRoutes(deps: ApiDeps) {
       }
     }
 
-    return c.json({ accepted: { inbound: inbound.length, reports, other: unrecognized.length } });
+    return c.json({
+      accepted: { inbound: inbound.length, reports, templates: templatesUpdated, other: unrecognized.length },
+    });
   });
 
   return app;

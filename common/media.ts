@@ -1,0 +1,77 @@
+/** Attachment kinds and their WhatsApp limits (INFOBIP.md): what decides the send endpoint and the size check. */
+export type MediaKind = 'image' | 'video' | 'audio' | 'sticker' | 'document';
+
+const MB = 1024 * 1024;
+
+export const MEDIA_LIMITS: Record<MediaKind, number> = {
+  image: 5 * MB,
+  video: 16 * MB,
+  audio: 16 * MB,
+  sticker: 500 * 1024,
+  document: 100 * MB,
+};
+
+/** The seed's sentence, shown to agents when an attachment is over its limit. */
+export const ATTACHMENT_TOO_LARGE_MESSAGE =
+  'Failed to send attachment, size exceeded (images up to 5 MB, files up to 100 MB)';
+
+const imageTypes = new Set(['image/jpeg', 'image/jpg', 'image/png']);
+const videoTypes = new Set(['video/mp4', 'video/3gpp']);
+const audioTypes = new Set(['audio/aac', 'audio/mp4', 'audio/mpeg', 'audio/amr', 'audio/ogg', 'audio/opus']);
+
+const byExtension: Record<string, string> = {
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  mp4: 'video/mp4',
+  '3gp': 'video/3gpp',
+  aac: 'audio/aac',
+  m4a: 'audio/mp4',
+  mp3: 'audio/mpeg',
+  amr: 'audio/amr',
+  ogg: 'audio/ogg',
+  opus: 'audio/opus',
+  pdf: 'application/pdf',
+  txt: 'text/plain',
+  csv: 'text/csv',
+  doc: 'application/msword',
+  docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  xls: 'application/vnd.ms-excel',
+  xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  ppt: 'application/vnd.ms-powerpoint',
+  pptx: 'application/vnd.openxmlformats-officedocument.presentationml.presentation',
+  odt: 'application/vnd.oasis.opendocument.text',
+};
+
+/** The file's MIME type: the declared one unless it is generic, else guessed from the extension. */
+export function resolveMime(declared: string | null | undefined, filename: string): string {
+  const clean = (declared ?? '').split(';')[0]!.trim().toLowerCase();
+  if (clean && clean !== 'application/octet-stream') return clean;
+  const ext = filename.split('.').pop()?.toLowerCase() ?? '';
+  return byExtension[ext] ?? 'application/octet-stream';
+}
+
+export function classifyMedia(mime: string): MediaKind {
+  if (imageTypes.has(mime)) return 'image';
+  if (mime === 'image/webp') return 'sticker';
+  if (videoTypes.has(mime)) return 'video';
+  if (audioTypes.has(mime)) return 'audio';
+  return 'document';
+}
+
+/** Viber's native FILE takes document extensions only; IMAGE takes jpg/png (INFOBIP.md). */
+export const VIBER_FILE_EXTENSIONS = new Set([
+  'pdf',
+  'doc',
+  'docx',
+  'xls',
+  'xlsx',
+  'csv',
+  'txt',
+  'odt',
+  'ods',
+  'rtf',
+  'ppt',
+  'pptx',
+]);

@@ -1,0 +1,101 @@
+import type { Readable } from 'node:stream';
+import mongoose from 'mongoose';
+import { newSecret } from '../common/ids';
+import type { MediaKind } from '../common/media';
+
+/**
+ * Media (agents' attachments and customers' inbound media) lives in GridFS, which needs nothing beyond plain
+ * collections and so works on FerretDB as on MongoDB. Files are streamed in and out, never held whole in memory.
+ */
+export interface MediaMetadata {
+  kind: MediaKind;
+  mime: string;
+  name: string;
+  source: 'upload' | 'inbound';
+  /** The unguessable token of the public URL Infobip fetches outbound media from. */
+  publicToken: string;
+  channelId: string | null;
+  uploadedBy: string | null;
+}
+
+export class MediaTooLargeError extends Error {
+  constructor(readonly limitBytes: number) {
+    super(`media over ${limitBytes} bytes`);
+  }
+}
+
+export function mediaBucket() {
+  const db = mongoose.connection.db;
+  if (!db) throw new Error('database not connected');
+  return new mongoose.mongo.GridFSBucket(db, { bucketName: 'media' });
+}
+
+/** Streams `source` into GridFS; past `limitBytes` it stops, deletes what was written and throws MediaTooLargeError. */
+export async function storeMedia(
+  source: Readable,
+  meta: Omit<MediaMetadata, 'publicToken'>,
+  limitBytes: number,
+): Promise<{ id: string; size: number; publicToken: string }> {
+  const bucket = mediaBucket();
+  const publicToken = newSecret(24);
+  const upload = bucket.openUploadStream(meta.name, { metadata: { ...meta, publicToken } });
+  let size = 0;
+  try {
+    for await (const chunk of source) {
+      size += (chunk as Buffer).length;
+      if (size > limitBytes) throw new MediaTooLargeError(limitBytes);
+      if (!upload.write(chunk)) await new Promise((resolve) => upload.once('drain', resolve));
+    }
+    await new Promise<void>((resolve, reject) => upload.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  } catch (err) {
+    source.resume(); // drain the rest so the client gets our answer rather than a reset connection
+    await upload.abort().catch(() => {});
+    throw err;
+  }
+  return { id: upload.id.toString(), size, publicToken };
+}
+
+export interface StoredMedia {
+  id: string;
+  size: number;
+  metadata: MediaMetadata;
+  uploadDate: Date;
+}
+
+function toStored(file: { _id: unknown; length: number; metadata?: unknown; uploadDate: Date }): StoredMedia {
+  return {
+    id: String(file._id),
+    size: file.length,
+    metadata: file.metadata as MediaMetadata,
+    uploadDate: file.uploadDate,
+  };
+}
+
+export async function findMedia(id: string): Promise<StoredMedia | null> {
+  if (!mongoose.isValidObjectId(id)) return null;
+  const [file] = await mediaBucket()
+    .find({ _id: new mongoose.Types.ObjectId(id) })
+    .toArray();
+  return file ? toStored(file) : null;
+}
+
+export async function findMediaByToken(token: string): Promise<StoredMedia | null> {
+  const [file] = await mediaBucket().find({ 'metadata.publicToken': token }).toArray();
+  return file ? toStored(file) : null;
+}
+
+export function openMediaStream(id: string): Readable {
+  return mediaBucket().openDownloadStream(new mongoose.Types.ObjectId(id));
+}
+
+export async function deleteMedia(id: string): Promise<void> {
+  await mediaBucket()
+    .delete(new mongoose.Types.ObjectId(id))
+    .catch(() => {});
+}
+
+export async function setMediaChannel(id: string, channelId: string): Promise<void> {
+  await mongoose.connection
+    .db!.collection('media.files')
+    .updateOne({ _id: new mongoose.Types.ObjectId(id) }, { $set: { 'metadata.channelId': channelId } });
+}
