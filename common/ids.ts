@@ -1,8 +1,17 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-/** A random, URL-safe identifier with a readable prefix, e.g. `ch_4f9c…`. */
+let lastMs = 0;
+let counter = 0;
+
+/**
+ * A URL-safe identifier with a readable prefix, e.g. `msg_0mf2k9x1c0001a3f…`: time-ordered (milliseconds, then a
+ * per-process counter) so ids of records made in the same millisecond still sort in creation order, then random.
+ */
 export function newId(prefix: string): string {
-  return `${prefix}_${randomBytes(12).toString('hex')}`;
+  const now = Date.now();
+  counter = now === lastMs ? counter + 1 : 0;
+  lastMs = now;
+  return `${prefix}_${now.toString(36).padStart(9, '0')}${counter.toString(36).padStart(3, '0')}${randomBytes(8).toString('hex')}`;
 }
 
 /** An unguessable secret (webhook secrets, agent tokens). */

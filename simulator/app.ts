@@ -25,6 +25,8 @@ const faultSchema = z.object({
   body: z.unknown().optional(),
   /** Accept the request (200) but report the message failed with this Infobip chat error (e.g. 7010). */
   reportErrorId: z.number().int().optional(),
+  /** Accept the request (200) and post no reports at all (a test then posts its own, in any order). */
+  suppressReports: z.boolean().optional(),
 });
 type Fault = z.infer<typeof faultSchema> & { remaining: number };
 
@@ -155,11 +157,11 @@ export function createSimulator(options: SimulatorOptions = {}) {
     to: string;
     sender: string;
     seen: boolean;
-    errorId?: number | undefined;
+    errorId?: number | null | undefined;
     /** Like Infobip, download the media before delivering; a link that does not work fails with 7013. */
     mediaUrl?: string | undefined;
   }) => {
-    if (!input.url) return;
+    if (!input.url || input.errorId === null) return;
     const sentAt = infobipTime();
     later(reportDelayMs, async () => {
       if (input.mediaUrl && input.errorId === undefined) {
@@ -233,9 +235,7 @@ export function createSimulator(options: SimulatorOptions = {}) {
 
     const fault = faults.find(
       (f) =>
-        f.remaining > 0 &&
-        (!f.path || c.req.path === f.path || c.req.path.startsWith(f.path)) &&
-        f.reportErrorId === undefined,
+        f.remaining > 0 && (!f.path || c.req.path === f.path || c.req.path.startsWith(f.path)) && !isReportFault(f),
     );
     if (fault) {
       fault.remaining--;
@@ -271,13 +271,13 @@ export function createSimulator(options: SimulatorOptions = {}) {
 
   const body = (c: { get: (key: never) => unknown }) => c.get('parsedBody' as never) as Record<string, any> | null;
 
-  const takeReportFault = (path: string): number | undefined => {
-    const fault = faults.find(
-      (f) => f.remaining > 0 && f.reportErrorId !== undefined && (!f.path || path.startsWith(f.path)),
-    );
+  const isReportFault = (f: Fault) => f.reportErrorId !== undefined || f.suppressReports === true;
+  /** A report fault for this path: `null` means post no reports; a number, a failed report with that error. */
+  const takeReportFault = (path: string): number | null | undefined => {
+    const fault = faults.find((f) => f.remaining > 0 && isReportFault(f) && (!f.path || path.startsWith(f.path)));
     if (!fault) return undefined;
     fault.remaining--;
-    return fault.reportErrorId;
+    return fault.suppressReports ? null : fault.reportErrorId;
   };
 
   const whatsappSingle =

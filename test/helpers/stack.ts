@@ -19,6 +19,7 @@ export interface StackOptions {
   replyWindowMs?: number;
   historyEventLimit?: number;
   idleTimeoutMs?: number;
+  infobipTimeoutMs?: number;
 }
 
 export interface ApiResponse<T = any> {
@@ -71,6 +72,7 @@ export async function startStack(options: StackOptions = {}) {
       namespace: 'default',
       taskQueue,
       publicBaseUrl: apiServer.url,
+      infobipTimeoutMs: options.infobipTimeoutMs,
       workflowBundle: { codePath: inject('workflowBundlePath') },
     });
     workerRun = worker.run();
