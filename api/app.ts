@@ -8,8 +8,11 @@ import { ApiError, errorBody } from './errors';
 import { windowHelpPage } from './help';
 import { adminRoutes } from './routes/admin';
 import { chatRoutes } from './routes/chats';
+import { consoleRoutes } from './routes/console';
 import { conversationRoutes } from './routes/conversations';
+import { liveRoutes } from './routes/live';
 import { mediaApiRoutes, publicMediaRoutes } from './routes/media';
+import { sessionRoutes } from './routes/session';
 import { templateRoutes } from './routes/templates';
 import { webhookRoutes } from './routes/webhook';
 
@@ -61,6 +64,7 @@ export function createApp(deps: ApiDeps) {
 
   app.route('/webhooks/infobip', webhookRoutes(deps));
   app.route('/media', publicMediaRoutes());
+  app.route('/auth', sessionRoutes(deps));
 
   const api = new Hono<AuthEnv>();
   api.use('*', authenticate(deps.adminToken));
@@ -69,7 +73,9 @@ export function createApp(deps: ApiDeps) {
   api.route('/conversations', conversationRoutes(deps));
   api.route('/chats', chatRoutes(deps));
   api.route('/', mediaApiRoutes(deps));
+  api.route('/', liveRoutes(deps));
   app.route('/api', api);
+  app.route('/', consoleRoutes());
 
   return app;
 }

@@ -1,6 +1,7 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import { getCookie } from 'hono/cookie';
 import { safeEqual, sha256 } from '../common/ids';
-import { Agent } from '../db/models';
+import { Agent, Session } from '../db/models';
 import { ApiError } from './errors';
 
 export interface Principal {
@@ -12,25 +13,58 @@ export interface Principal {
 
 export type AuthEnv = { Variables: { principal: Principal } };
 
-/** Resolves `Authorization: Bearer <token>`: the bootstrap admin token, or an agent token (stored hashed). */
+export const SESSION_COOKIE = 'janela_session';
+/** Cookie-authenticated writes must carry this header: a cross-site form cannot set it (CSRF). */
+export const CSRF_HEADER = 'x-janela-console';
+
+const BOOTSTRAP_ADMIN: Principal = { id: 'admin', name: 'Administrator', role: 'admin', channelIds: [] };
+
+async function principalById(id: string): Promise<Principal | null> {
+  if (id === 'admin') return BOOTSTRAP_ADMIN;
+  const agent = await Agent.findById(id).lean();
+  return agent
+    ? { id: agent._id, name: agent.name, role: agent.role as Principal['role'], channelIds: agent.channelIds }
+    : null;
+}
+
+/** The principal a token stands for: the bootstrap admin token, or an agent token (stored hashed). */
+export async function principalForToken(token: string, adminToken: string): Promise<Principal | null> {
+  if (safeEqual(token, adminToken)) return BOOTSTRAP_ADMIN;
+  const agent = await Agent.findOne({ tokenHash: sha256(token) }).lean();
+  return agent ? principalById(agent._id) : null;
+}
+
+export async function principalForSession(c: Context): Promise<Principal | null> {
+  const sessionId = getCookie(c, SESSION_COOKIE);
+  if (!sessionId) return null;
+  const session = await Session.findById(sha256(sessionId)).lean();
+  if (!session || session.expiresAt.getTime() < Date.now()) return null;
+  return principalById(session.principalId);
+}
+
+/** Resolves `Authorization: Bearer <token>`, or the console's session cookie. */
 export function authenticate(adminToken: string): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
-    const header = c.req.header('authorization') ?? '';
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match) throw new ApiError(401, 'UNAUTHORIZED', 'Send an agent token as "Authorization: Bearer <token>".');
-    const token = match[1]!;
-    if (safeEqual(token, adminToken)) {
-      c.set('principal', { id: 'admin', name: 'Administrator', role: 'admin', channelIds: [] });
+    const header = c.req.header('authorization');
+    let principal: Principal | null = null;
+    if (header) {
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+      if (!match) throw new ApiError(401, 'UNAUTHORIZED', 'Send an agent token as "Authorization: Bearer <token>".');
+      principal = await principalForToken(match[1]!, adminToken);
+      if (!principal) throw new ApiError(401, 'UNAUTHORIZED', 'This token is not valid.');
     } else {
-      const agent = await Agent.findOne({ tokenHash: sha256(token) }).lean();
-      if (!agent) throw new ApiError(401, 'UNAUTHORIZED', 'This token is not valid.');
-      c.set('principal', {
-        id: agent._id,
-        name: agent.name,
-        role: agent.role as Principal['role'],
-        channelIds: agent.channelIds,
-      });
+      principal = await principalForSession(c);
+      if (!principal)
+        throw new ApiError(401, 'UNAUTHORIZED', 'Sign in, or send an agent token as "Authorization: Bearer <token>".');
+      if (!['GET', 'HEAD'].includes(c.req.method) && c.req.header(CSRF_HEADER) !== '1') {
+        throw new ApiError(
+          403,
+          'CSRF_HEADER_MISSING',
+          `Console requests that change something must send "${CSRF_HEADER}: 1".`,
+        );
+      }
     }
+    c.set('principal', principal);
     await next();
   };
 }

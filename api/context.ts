@@ -11,14 +11,19 @@ export interface ApiDeps {
   historyEventLimit: number;
   idleTimeoutMs: number;
   windowHelpUrl: string;
+  /** Temporal Web, for the console's links to a conversation's workflow (JANELA_TEMPORAL_WEB_URL). */
+  temporalWebUrl?: string | null;
+  temporalNamespace?: string;
 }
 
 export function apiDepsFromEnv(
   env: EnvConfig,
-  given: { temporal: Client; publicBaseUrl: string; adminToken: string },
+  given: { temporal: Client; publicBaseUrl: string; adminToken: string; temporalWebUrl?: string | null },
 ): ApiDeps {
   return {
     ...given,
+    temporalWebUrl: given.temporalWebUrl ?? env.JANELA_TEMPORAL_WEB_URL ?? null,
+    temporalNamespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     replyWindowMs: env.JANELA_REPLY_WINDOW,
     historyEventLimit: env.JANELA_HISTORY_EVENT_LIMIT,

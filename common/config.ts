@@ -42,6 +42,7 @@ const envSchema = z.object({
   JANELA_INFOBIP_TIMEOUT: duration.default(15_000),
   JANELA_SEED: z.enum(['on', 'off']).default('on'),
   JANELA_TEMPORAL_UI_PORT: port.optional(),
+  JANELA_TEMPORAL_WEB_URL: z.url().optional(),
 });
 
 export type EnvConfig = z.infer<typeof envSchema>;

@@ -73,6 +73,7 @@ const conversationSchema = new Schema(
 );
 conversationSchema.index({ channelId: 1, customer: 1 }, { unique: true });
 conversationSchema.index({ lastMessageAt: -1 });
+conversationSchema.index({ channelId: 1, updatedAt: 1 });
 
 const messageSchema = new Schema(
   {
@@ -98,8 +99,10 @@ const messageSchema = new Schema(
     seenAt: { type: Date, default: null },
     createdAt: { type: Date, required: true },
   },
-  { versionKey: false },
+  // updatedAt lets the console's live stream find status changes (FerretDB has no change streams).
+  { versionKey: false, timestamps: { createdAt: false, updatedAt: true } },
 );
+messageSchema.index({ channelId: 1, updatedAt: 1 });
 // A duplicate webhook delivery hits this index instead of creating a second message.
 messageSchema.index({ channelId: 1, providerMessageId: 1 }, { unique: true });
 messageSchema.index({ conversationId: 1, createdAt: 1 });
@@ -125,6 +128,17 @@ const templateSchema = new Schema(
 );
 templateSchema.index({ channelId: 1, name: 1, language: 1 }, { unique: true });
 
+// Console sessions (http-only cookie). FerretDB 1.x has no TTL indexes: expiry is checked on read.
+const sessionSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    /** The agent id, or `admin` for the bootstrap admin token. */
+    principalId: { type: String, required: true },
+    expiresAt: { type: Date, required: true },
+  },
+  { timestamps: true, versionKey: false },
+);
+
 const counterSchema = new Schema(
   { _id: { type: String, required: true }, seq: { type: Number, required: true, default: 0 } },
   { versionKey: false },
@@ -138,13 +152,14 @@ export const Conversation = mongoose.model('Conversation', conversationSchema, '
 export const Message = mongoose.model('Message', messageSchema, 'messages');
 export const Counter = mongoose.model('Counter', counterSchema, 'counters');
 export const Template = mongoose.model('Template', templateSchema, 'templates');
+export const Session = mongoose.model('Session', sessionSchema, 'sessions');
 
 export type ChannelDoc = InferSchemaType<typeof channelSchema>;
 export type AgentDoc = InferSchemaType<typeof agentSchema>;
 export type ConversationDoc = InferSchemaType<typeof conversationSchema>;
 export type MessageDoc = InferSchemaType<typeof messageSchema>;
 
-export const allModels = [Extension, Channel, Agent, Client, Conversation, Message, Counter, Template];
+export const allModels = [Extension, Channel, Agent, Client, Conversation, Message, Counter, Template, Session];
 
 /** The next value of a named counter (an atomic `$inc`); callers keep a unique index as the final guarantee. */
 export async function nextSequence(name: string): Promise<number> {

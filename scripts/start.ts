@@ -121,7 +121,7 @@ await runMain(async () => {
     const publicBaseUrl = env.PUBLIC_BASE_URL ?? `http://127.0.0.1:${env.PORT}`;
     const adminToken = devAdminToken(dataDir, env.JANELA_ADMIN_TOKEN);
     const temporal = await connectTemporalClient(temporalAddress, env.TEMPORAL_NAMESPACE);
-    const app = createApp(apiDepsFromEnv(env, { temporal, publicBaseUrl, adminToken }));
+    const app = createApp(apiDepsFromEnv(env, { temporal, publicBaseUrl, adminToken, temporalWebUrl: temporalUi }));
     const apiServer = await listen(app.fetch, env.PORT, '0.0.0.0');
     servers.unshift(apiServer); // closed first on shutdown
 

@@ -57,7 +57,7 @@ type ConversationRecord = {
   workflowId: string;
 };
 
-function conversationView(
+export function conversationView(
   conversation: ConversationRecord,
   client: { _id: string; name: string; address: string } | null,
 ) {
@@ -113,7 +113,7 @@ function mediaView(media: unknown) {
   };
 }
 
-function messageView(message: {
+export function messageView(message: {
   _id: string;
   direction: string;
   type: string;

@@ -59,6 +59,8 @@ export async function startStack(options: StackOptions = {}) {
     historyEventLimit: options.historyEventLimit ?? 2000,
     idleTimeoutMs: options.idleTimeoutMs ?? 7 * 24 * 3_600_000,
     windowHelpUrl: `${apiServer.url}/help/whatsapp-window`,
+    temporalWebUrl: 'http://temporal-web.test',
+    temporalNamespace: 'default',
   });
 
   let worker: Worker | null = null;

@@ -1,0 +1,103 @@
+import { Hono } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import { z } from 'zod';
+import { Client, Conversation, Message } from '../../db/models';
+import type { AuthEnv } from '../auth';
+import type { ApiDeps } from '../context';
+import { parseWith } from '../errors';
+import { conversationView, messageView } from './conversations';
+
+const POLL_MS = 1000;
+
+/**
+ * `GET /api/events` — server-sent events for the console: conversations and messages of the agent's channels
+ * as they change. The worker may run in another process and FerretDB has no change streams, so this polls the
+ * database by `updatedAt` (indexed) once a second per open console.
+ */
+export function liveRoutes(deps: ApiDeps) {
+  const app = new Hono<AuthEnv>();
+
+  app.get('/events', (c) => {
+    const principal = c.get('principal');
+    return streamSSE(c, async (stream) => {
+      let cursor = new Date(Date.now() - POLL_MS);
+      let lastBeat = Date.now();
+      let open = true;
+      stream.onAbort(() => {
+        open = false;
+      });
+      await stream.writeSSE({ event: 'ready', data: JSON.stringify({ at: new Date().toISOString() }) });
+      while (open) {
+        const since = cursor;
+        const until = new Date();
+        const filter = { channelId: { $in: principal.channelIds }, updatedAt: { $gt: since, $lte: until } };
+        const [conversations, messages] = await Promise.all([
+          Conversation.find(filter).sort({ updatedAt: 1 }).limit(200).lean(),
+          Message.find(filter).sort({ updatedAt: 1 }).limit(500).lean(),
+        ]);
+        cursor = until;
+        if (conversations.length) {
+          const clients = await Client.find({ _id: { $in: conversations.map((cv) => cv.clientId) } }).lean();
+          const byId = new Map(clients.map((client) => [client._id, client]));
+          for (const conversation of conversations) {
+            await stream.writeSSE({
+              event: 'conversation',
+              data: JSON.stringify(conversationView(conversation, byId.get(conversation.clientId) ?? null)),
+            });
+          }
+        }
+        for (const message of messages) {
+          await stream.writeSSE({
+            event: 'message',
+            data: JSON.stringify({ conversationId: message.conversationId, message: messageView(message) }),
+          });
+        }
+        if (Date.now() - lastBeat > 15_000) {
+          await stream.writeSSE({ event: 'ping', data: '{}' });
+          lastBeat = Date.now();
+        }
+        await stream.sleep(POLL_MS);
+      }
+    });
+  });
+
+  app.get('/clients', async (c) => {
+    const principal = c.get('principal');
+    const query = parseWith(
+      z.object({
+        search: z.string().trim().max(100).default(''),
+        limit: z.coerce.number().int().min(1).max(50).default(20),
+      }),
+      c.req.query(),
+    );
+    // Only clients of the agent's own channels: no $lookup on FerretDB, so two queries.
+    const clientIds = await Conversation.distinct('clientId', { channelId: { $in: principal.channelIds } });
+    const escaped = query.search.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const clients = await Client.find({
+      _id: { $in: clientIds },
+      ...(escaped ? { name: { $regex: escaped, $options: 'i' } } : {}),
+    })
+      .sort({ name: 1 })
+      .limit(query.limit)
+      .lean();
+    return c.json({
+      items: clients.map((client) => ({
+        id: client._id,
+        name: client.name,
+        phone: client.addressKind === 'phone' ? client.address : null,
+        viberId: client.addressKind === 'viber' ? client.address : null,
+      })),
+    });
+  });
+
+  app.get('/config', (c) =>
+    c.json({
+      temporalWebUrl: deps.temporalWebUrl ?? null,
+      temporalNamespace: deps.temporalNamespace ?? 'default',
+      windowHelpUrl: deps.windowHelpUrl,
+      replyWindowMs: deps.replyWindowMs,
+    }),
+  );
+
+  return app;
+}

@@ -1,0 +1,264 @@
+import { mkdirSync } from 'node:fs';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Stack, startStack, waitFor } from './helpers/stack';
+
+// Browser tests: Debian's Chromium driven by playwright-core against a real Janela (API, worker, Temporal,
+// database, simulator). Screenshots of the main screens go to test/artifacts/ (git-ignored).
+const artifacts = new URL('./artifacts/', import.meta.url).pathname;
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+let stack: Stack;
+let browser: Browser;
+let whatsapp: Awaited<ReturnType<Stack['createChannel']>>;
+let viber: Awaited<ReturnType<Stack['createChannel']>>;
+let agent: { id: string; token: string };
+let viberOnlyAgent: { id: string; token: string };
+let admin: { id: string; token: string };
+
+beforeAll(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  stack = await startStack();
+  whatsapp = await stack.createChannel('whatsapp');
+  viber = await stack.createChannel('viber');
+  await stack.call('POST', `/api/channels/${whatsapp.id}/templates`, {
+    name: 'order_shipped',
+    language: 'pt_BR',
+    body: 'Olá {{1}}, seu pedido {{2}} foi enviado.',
+  });
+  agent = await stack.createAgent([whatsapp.id, viber.id]);
+  viberOnlyAgent = await stack.createAgent([viber.id]);
+  admin = await stack.createAgent([whatsapp.id], 'admin');
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.close();
+});
+
+async function signIn(token: string, lang: 'en' | 'pt-BR' = 'en'): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: lang });
+  const page = await context.newPage();
+  await page.addInitScript({ content: `localStorage.setItem('janela.lang', ${JSON.stringify(lang)})` });
+  await page.goto(stack.api.url);
+  await page.fill('#token', token);
+  await page.click('#login-form button[type=submit]');
+  await page.waitForSelector('.topbar');
+  return page;
+}
+
+const shot = (page: Page, name: string) => page.screenshot({ path: `${artifacts}${name}.png`, fullPage: true });
+
+describe('agent console in a browser', () => {
+  it('refuses a wrong token and signs in with a good one (http-only session cookie)', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(stack.api.url);
+    await page.fill('#token', 'wrong-token');
+    await page.click('#login-form button[type=submit]');
+    await expect.poll(() => page.textContent('.alert.error')).toContain('not valid');
+    await shot(page, '01-sign-in');
+    await page.fill('#token', agent.token);
+    await page.click('#login-form button[type=submit]');
+    await page.waitForSelector('.topbar');
+    const cookies = await context.cookies();
+    const session = cookies.find((c) => c.name === 'janela_session');
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    expect(session!.value).not.toContain(agent.token);
+    await context.close();
+  });
+
+  it('a webhook conversation appears live; the agent replies and sees it delivered and seen', async () => {
+    const page = await signIn(agent.token);
+    await stack.customerWrites(whatsapp, '5511977001001', 'Olá, meu pedido atrasou', { contactName: 'Ivan Live' });
+    const item = page.locator('.conv-item', { hasText: 'Ivan Live' });
+    await item.waitFor({ timeout: 15_000 });
+    await expect.poll(() => item.textContent()).toContain('Olá, meu pedido atrasou');
+    await item.click();
+    await page.locator('.msg.inbound', { hasText: 'meu pedido atrasou' }).waitFor();
+    await expect.poll(() => page.textContent('#window-info')).toMatch(/Window open: 2[34]h/);
+    await page.fill('#composer-text', 'Oi Ivan, vou verificar agora!');
+    await page.click('#send-button');
+    const outbound = page.locator('.msg.outbound', { hasText: 'vou verificar agora' });
+    await outbound.waitFor();
+    await expect.poll(() => outbound.getAttribute('data-status'), { timeout: 15_000 }).toBe('seen');
+    const sent = (await stack.infobipRequests('/whatsapp/1/message/text')).find(
+      (r) => r.body.content.text === 'Oi Ivan, vou verificar agora!',
+    );
+    expect(sent?.body.to).toBe('5511977001001');
+    // A note never reaches Infobip.
+    await page.check('#note-toggle');
+    await page.fill('#composer-text', 'Cliente VIP');
+    await page.click('#send-button');
+    await page.locator('.msg.note', { hasText: 'Cliente VIP' }).waitFor();
+    expect((await stack.infobipRequests('/')).some((r) => JSON.stringify(r.body).includes('Cliente VIP'))).toBe(false);
+    await shot(page, '02-chats-conversation');
+    await page.context().close();
+  });
+
+  it('window closed: the field is disabled, the hint links the article, and "Send template" sends one', async () => {
+    const created = await stack.call(
+      'POST',
+      '/api/chats',
+      {
+        channelId: whatsapp.id,
+        phone: '5511977002002',
+        clientName: 'Carla Closed',
+        templateName: 'order_shipped',
+        language: 'pt_BR',
+        variables: ['Carla', 'A-1'],
+      },
+      agent.token,
+    );
+    expect(created.status).toBe(201);
+    const page = await signIn(agent.token);
+    await page.locator('.conv-item', { hasText: 'Carla Closed' }).click();
+    await page.waitForSelector('#composer-text');
+    expect(await page.isDisabled('#composer-text')).toBe(true);
+    expect(await page.isVisible('#window-hint')).toBe(true);
+    expect(await page.getAttribute('#window-hint a', 'href')).toBe(`${stack.api.url}/help/whatsapp-window`);
+    expect((await page.textContent('#send-button'))?.trim()).toBe('Send template');
+    await shot(page, '03-window-closed');
+
+    await page.click('#send-button');
+    await page.waitForSelector('.modal #tpl-select');
+    await page.selectOption('#tpl-select', { label: 'order_shipped (pt_BR)' });
+    await page.fill('[data-var="1"]', 'Carla');
+    await page.fill('[data-var="2"]', 'B-42');
+    await expect.poll(() => page.textContent('#tpl-preview')).toBe('Olá Carla, seu pedido B-42 foi enviado.');
+    await shot(page, '04-send-template-modal');
+    await page.click('#tpl-send');
+    await expect.poll(() => page.textContent('#composer-alert')).toContain('Template sent');
+    await page.locator('.msg.outbound', { hasText: 'Olá Carla, seu pedido B-42 foi enviado.' }).waitFor();
+    await waitFor(async () =>
+      (await stack.infobipRequests('/whatsapp/1/message/template')).find((r) =>
+        JSON.stringify(r.body).includes('B-42'),
+      ),
+    );
+    // Notes still work while the window is closed.
+    await page.check('#note-toggle');
+    expect(await page.isDisabled('#composer-text')).toBe(false);
+    await page.context().close();
+  });
+
+  it('create chat: shown to an agent with a WhatsApp channel, absent for one without; it starts the conversation', async () => {
+    const without = await signIn(viberOnlyAgent.token);
+    expect(await without.locator('#create-chat').count()).toBe(0);
+    await without.context().close();
+
+    const page = await signIn(agent.token);
+    await page.click('#create-chat');
+    await page.waitForSelector('.modal #cc-client');
+    await page.fill('#cc-client', 'Nina Nova');
+    await page.locator('#cc-results button', { hasText: 'New client: Nina Nova' }).click();
+    await page.fill('#cc-phone', '+5511977003003');
+    await page.selectOption('#tpl-select', { label: 'order_shipped (pt_BR)' });
+    await page.fill('[data-var="1"]', 'Nina');
+    await page.fill('[data-var="2"]', 'C-7');
+    await page.click('#cc-start');
+    await expect.poll(() => page.getAttribute('#modal-alert .alert', 'data-code')).toBe('INVALID_PHONE');
+    await shot(page, '05-create-chat-error');
+    await page.fill('#cc-phone', '5511977003003');
+    await page.click('#cc-start');
+    await page.locator('#conv-header', { hasText: 'Nina Nova' }).waitFor();
+    await page.locator('.msg.outbound', { hasText: 'Olá Nina, seu pedido C-7 foi enviado.' }).waitFor();
+    await page.context().close();
+  });
+
+  it('an attachment over the limit shows the error in plain words, and nothing is sent', async () => {
+    await stack.customerWrites(whatsapp, '5511977004004', 'manda a foto', { contactName: 'Fabio Foto' });
+    const page = await signIn(agent.token);
+    await page.locator('.conv-item', { hasText: 'Fabio Foto' }).click();
+    await page.waitForSelector('#attach-input', { state: 'attached' });
+    await stack.sim('DELETE', '/_sim/requests');
+    await page.setInputFiles('#attach-input', {
+      name: 'enorme.jpg',
+      mimeType: 'image/jpeg',
+      buffer: Buffer.alloc(6 * 1024 * 1024, 1),
+    });
+    await expect
+      .poll(() => page.textContent('#composer-alert'), { timeout: 15_000 })
+      .toContain('Failed to send attachment, size exceeded (images up to 5 MB, files up to 100 MB)');
+    await shot(page, '06-attachment-too-large');
+    // A small one goes through as an image message.
+    await page.setInputFiles('#attach-input', {
+      name: 'pequena.jpg',
+      mimeType: 'image/jpeg',
+      buffer: Buffer.alloc(2000, 1),
+    });
+    await page.locator('.attachment-chip', { hasText: 'pequena.jpg' }).waitFor();
+    await page.click('#send-button');
+    await page.locator('.msg.outbound img').waitFor();
+    await waitFor(async () => (await stack.infobipRequests('/whatsapp/1/message/image')).length === 1);
+    await page.context().close();
+  });
+
+  it('tickets: table with filters; status and assignee change from the ticket card', async () => {
+    await stack.customerWrites(whatsapp, '5511977005005', 'preciso de nota fiscal', { contactName: 'Tereza Ticket' });
+    const page = await signIn(admin.token);
+    await page.click('nav button[data-view=tickets]');
+    const row = page.locator('#ticket-rows tr', { hasText: 'Tereza Ticket' });
+    await row.waitFor();
+    await row.click();
+    await page.waitForSelector('#ticket-status');
+    await page.selectOption('#ticket-status', 'pending');
+    await page.selectOption('#ticket-assignee', admin.id);
+    await page.locator('.msg.system', { hasText: 'open → pending' }).waitFor({ timeout: 15_000 });
+    await page.selectOption('[data-filter=status]', 'pending');
+    await expect.poll(() => page.locator('#ticket-rows tr').count()).toBe(1);
+    // Admins get a link to the workflow in Temporal Web.
+    const link = await page.getAttribute('#conv-header a', 'href');
+    expect(link).toMatch(/^http:\/\/temporal-web\.test\/namespaces\/default\/workflows\/conversation%3Ach_/);
+    await shot(page, '07-tickets');
+    await page.context().close();
+  });
+
+  it('admin creates a channel and sees its webhook URL with the setup steps', async () => {
+    const page = await signIn(admin.token);
+    await page.click('nav button[data-view=admin]');
+    await page.click('[data-tab=channels]');
+    await page.waitForSelector('#channel-form');
+    await page.selectOption('#channel-form select[name=kind]', 'viber');
+    await page.fill('#channel-form input[name=name]', 'Viber Loja');
+    await page.fill('#channel-form input[name=apiBaseUrl]', stack.simulatorUrl);
+    await page.fill('#channel-form input[name=apiKey]', 'secret-from-the-browser');
+    await page.fill('#channel-form input[name=sender]', 'ROYAL CANIN');
+    await page.click('#channel-form button[type=submit]');
+    await page.waitForSelector('#webhook-url');
+    expect(await page.inputValue('#webhook-url')).toMatch(
+      new RegExp(`^${stack.api.url}/webhooks/infobip/ch_[a-z0-9]+/[A-Za-z0-9_-]{24,}$`),
+    );
+    expect(await page.textContent('#webhook-card .steps')).toContain('Viber');
+    expect(await page.content()).not.toContain('secret-from-the-browser');
+    await shot(page, '08-admin-channel-webhook');
+    await page.click('[data-tab=agents]');
+    await page.waitForSelector('#agent-form');
+    await shot(page, '09-admin-agents');
+    await page.context().close();
+  });
+
+  it('switches to Portuguese', async () => {
+    const page = await signIn(agent.token);
+    await page.selectOption('#lang', 'pt-BR');
+    await expect.poll(() => page.textContent('nav')).toContain('Tickets');
+    expect(await page.textContent('#create-chat')).toBe('Criar chat');
+    expect(await page.getAttribute('html', 'lang')).toBe('pt-BR');
+    await page.locator('.conv-item', { hasText: 'Carla Closed' }).click();
+    await page.waitForSelector('#window-hint');
+    expect(await page.textContent('#send-button')).toBe('Enviar modelo');
+    expect(await page.textContent('#window-hint')).toContain('24 horas');
+    await shot(page, '10-portuguese');
+    await page.context().close();
+  });
+});
