@@ -5,6 +5,7 @@ import { channelWebhookUrl } from '../common/urls';
 import { deleteMedia, findMedia, MediaTooLargeError, setMediaChannel, storeMedia } from '../db/media';
 import { failOutbound, toMessageView } from '../db/messages';
 import { Agent, Channel, Client, Conversation, isDuplicateKeyError, Message, nextSequence } from '../db/models';
+import { checkTemplateSend, type TemplateCheck, type TemplateSendInput } from '../db/templates';
 import { providerFor } from '../providers';
 import { downloadInfobipMedia, InfobipError } from '../providers/infobip-http';
 import {
@@ -445,6 +446,11 @@ export function createActivities(deps: ActivityDeps) {
         if (err instanceof InfobipError) throw retryableFailure(err);
         throw err;
       }
+    },
+
+    /** The template rule, for callers that reach the workflow without the API (typed client, batches). */
+    checkTemplate(input: TemplateSendInput): Promise<TemplateCheck> {
+      return checkTemplateSend(input);
     },
 
     async markSendFailed(input: { messageId: string; reason: string }): Promise<void> {

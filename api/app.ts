@@ -10,6 +10,7 @@ import { adminRoutes } from './routes/admin';
 import { chatRoutes } from './routes/chats';
 import { consoleRoutes } from './routes/console';
 import { conversationRoutes } from './routes/conversations';
+import { dialogRoutes } from './routes/dialogs';
 import { liveRoutes } from './routes/live';
 import { mediaApiRoutes, publicMediaRoutes } from './routes/media';
 import { sessionRoutes } from './routes/session';
@@ -68,10 +69,19 @@ export function createApp(deps: ApiDeps) {
 
   const api = new Hono<AuthEnv>();
   api.use('*', authenticate(deps.adminToken));
+  // An automation token starts dialogs (and batches) on its channels and does nothing else.
+  api.use('*', async (c, next) => {
+    const principal = c.get('principal');
+    if (principal.role === 'automation' && !/^\/api\/(dialogs(\/|$)|me$)/.test(c.req.path)) {
+      throw new ApiError(403, 'FORBIDDEN', 'Automation tokens can only start dialogs.');
+    }
+    await next();
+  });
   api.route('/', adminRoutes(deps));
   api.route('/channels', templateRoutes());
   api.route('/conversations', conversationRoutes(deps));
   api.route('/chats', chatRoutes(deps));
+  api.route('/dialogs', dialogRoutes(deps));
   api.route('/', mediaApiRoutes(deps));
   api.route('/', liveRoutes(deps));
   app.route('/api', api);

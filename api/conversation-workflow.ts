@@ -44,6 +44,8 @@ function startOptions(deps: ApiDeps, key: ConversationKey) {
     workflowId: conversationWorkflowId(key.channelId, key.customer),
     taskQueue: deps.taskQueue,
     args: [workflowInput(deps, key)] as [ConversationInput],
+    // Shown in Temporal Web's workflow list: a conversation is readable at a glance.
+    staticSummary: `${key.kind === 'whatsapp' ? 'WhatsApp' : 'Viber'} conversation with ${key.customer}`,
   };
 }
 
@@ -84,7 +86,9 @@ async function updateConversation<Ret, Arg>(
       }
       if (failure.type === WorkflowErrors.INVALID_REQUEST)
         throw new ApiError(400, 'VALIDATION_FAILED', failure.message);
-      throw new ApiError(409, failure.type ?? 'CONFLICT', failure.message);
+      // Failures that carry their HTTP status (template checks done in the workflow) keep it.
+      const { status, ...details } = (failure.details?.[0] ?? {}) as { status?: 400 | 404 | 409 };
+      throw new ApiError(status ?? 409, failure.type ?? 'CONFLICT', failure.message, details);
     }
     throw err;
   }

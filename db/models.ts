@@ -128,6 +128,20 @@ const templateSchema = new Schema(
 );
 templateSchema.index({ channelId: 1, name: 1, language: 1 }, { unique: true });
 
+// Idempotency keys of templated dialogs started through the API: one key, one dialog, across all conversations.
+const dialogSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    channelId: { type: String, required: true },
+    phone: { type: String, required: true },
+    workflowId: { type: String, required: true },
+    conversationId: { type: String, default: null },
+    messageId: { type: String, default: null },
+    requestedBy: { type: String, required: true },
+  },
+  { timestamps: true, versionKey: false },
+);
+
 // Console sessions (http-only cookie). FerretDB 1.x has no TTL indexes: expiry is checked on read.
 const sessionSchema = new Schema(
   {
@@ -153,13 +167,14 @@ export const Message = mongoose.model('Message', messageSchema, 'messages');
 export const Counter = mongoose.model('Counter', counterSchema, 'counters');
 export const Template = mongoose.model('Template', templateSchema, 'templates');
 export const Session = mongoose.model('Session', sessionSchema, 'sessions');
+export const Dialog = mongoose.model('Dialog', dialogSchema, 'dialogs');
 
 export type ChannelDoc = InferSchemaType<typeof channelSchema>;
 export type AgentDoc = InferSchemaType<typeof agentSchema>;
 export type ConversationDoc = InferSchemaType<typeof conversationSchema>;
 export type MessageDoc = InferSchemaType<typeof messageSchema>;
 
-export const allModels = [Extension, Channel, Agent, Client, Conversation, Message, Counter, Template, Session];
+export const allModels = [Extension, Channel, Agent, Client, Conversation, Message, Counter, Template, Session, Dialog];
 
 /** The next value of a named counter (an atomic `$inc`); callers keep a unique index as the final guarantee. */
 export async function nextSequence(name: string): Promise<number> {

@@ -7,7 +7,7 @@ import { type Stack, startStack, waitFor } from './helpers/stack';
 let stack: Stack;
 beforeAll(async () => {
   // A short Infobip timeout makes the timeout-retry path quick to exercise.
-  stack = await startStack({ infobipTimeoutMs: 1500 });
+  stack = await startStack({ infobipTimeoutMs: 4000 });
 });
 afterAll(async () => {
   await stack?.close();
@@ -496,7 +496,7 @@ describe('outbound media', () => {
 describe('errors, retries and reports', () => {
   it('a timeout is retried with the same messageId until it goes through', async () => {
     const { agent, conversation } = await openChat('whatsapp', '5511988880020');
-    await stack.sim('POST', '/_sim/faults', { path: '/whatsapp/1/message/text', status: 200, count: 1, delayMs: 3000 });
+    await stack.sim('POST', '/_sim/faults', { path: '/whatsapp/1/message/text', status: 200, count: 1, delayMs: 6000 });
     const sent = await stack.call(
       'POST',
       `/api/conversations/${conversation.id}/messages`,

@@ -19,10 +19,12 @@ import {
   type ConversationSnapshot,
   changeTicketUpdate,
   inboundSignal,
+  type MessageView,
   SearchAttributes,
   sendReplyUpdate,
   sendTemplateUpdate,
   snapshotQuery,
+  type TemplateRequest,
   WorkflowErrors,
 } from './definitions';
 import { extendWindow, isWindowOpen, windowExpiryAfterInbound } from './window';
@@ -46,6 +48,8 @@ const mediaFetch = proxyActivities<JanelaActivities>({
 });
 
 export const DEFAULT_HISTORY_EVENT_LIMIT = 2000;
+/** Idempotency keys remembered per conversation (carried across continue-as-new); older ones are forgotten. */
+const MAX_REMEMBERED_DIALOGS = 500;
 export const DEFAULT_IDLE_TIMEOUT_MS = 7 * 24 * 3_600_000;
 
 const refuse = (message: string, type: string = WorkflowErrors.INVALID_REQUEST) => {
@@ -68,7 +72,13 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     inbox: [],
     outbox: [],
   };
-  const state = { ...carried, inbox: [...carried.inbox], outbox: [...carried.outbox] };
+  const state = {
+    ...carried,
+    inbox: [...carried.inbox],
+    outbox: [...carried.outbox],
+    dialogs: { ...(carried.dialogs ?? {}) },
+  };
+  const dialogsInFlight = new Map<string, Promise<MessageView>>();
   const hasWindow = input.kind === 'whatsapp';
   const historyEventLimit = input.historyEventLimit ?? DEFAULT_HISTORY_EVENT_LIMIT;
   const idleTimeoutMs = input.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
@@ -161,27 +171,67 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     },
   );
 
+  /** Checks (when the caller did not), creates the conversation if needed, stores the template message and queues it. */
+  const sendTemplate = async (request: TemplateRequest): Promise<MessageView> => {
+    let resolved: TemplateRequest = request;
+    if (request.renderedText === undefined) {
+      const check = await store.checkTemplate({
+        channelId: input.channelId,
+        templateName: request.templateName,
+        language: request.language,
+        variables: request.variables,
+        headerMediaUrl: request.headerMediaUrl,
+      });
+      if (!check.ok)
+        throw ApplicationFailure.create({
+          message: check.message,
+          type: check.code,
+          nonRetryable: true,
+          details: [{ status: check.status, ...check.details }],
+        });
+      resolved = { ...request, ...check.request };
+    }
+    const conversationId = await ensureConversation(request.client);
+    const message = await store.persistOutbound({
+      conversationId,
+      channelId: input.channelId,
+      messageId: `msg_${uuid4().replaceAll('-', '')}`,
+      type: 'template',
+      text: resolved.renderedText ?? '',
+      media: null,
+      template: {
+        name: resolved.templateName,
+        language: resolved.language,
+        variables: resolved.variables,
+        header: resolved.header ?? null,
+      },
+      authorId: request.authorId,
+    });
+    state.outbox.push(message.id);
+    return message;
+  };
+
   setHandler(
     sendTemplateUpdate,
     async (request) => {
-      const conversationId = await ensureConversation(request.client);
-      const message = await store.persistOutbound({
-        conversationId,
-        channelId: input.channelId,
-        messageId: `msg_${uuid4().replaceAll('-', '')}`,
-        type: 'template',
-        text: request.renderedText,
-        media: null,
-        template: {
-          name: request.templateName,
-          language: request.language,
-          variables: request.variables,
-          header: request.header ?? null,
-        },
-        authorId: request.authorId,
-      });
-      state.outbox.push(message.id);
-      return message;
+      const key = request.idempotencyKey;
+      if (!key) return sendTemplate(request);
+      // The same key never sends twice: a finished send is answered from memory, a running one is joined.
+      const known = state.dialogs[key] ?? null;
+      if (known) return known;
+      const running = dialogsInFlight.get(key);
+      if (running) return running;
+      const send = sendTemplate(request);
+      dialogsInFlight.set(key, send);
+      try {
+        const message = await send;
+        state.dialogs[key] = message;
+        const keys = Object.keys(state.dialogs);
+        for (const old of keys.slice(0, Math.max(0, keys.length - MAX_REMEMBERED_DIALOGS))) delete state.dialogs[old];
+        return message;
+      } finally {
+        dialogsInFlight.delete(key);
+      }
     },
     {
       validator: (request) => {

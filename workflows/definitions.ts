@@ -41,6 +41,8 @@ export interface CarriedState {
   windowOpen: boolean;
   inbox: InboundMessage[];
   outbox: string[];
+  /** Recent idempotency keys of templated dialogs and the message each one sent. */
+  dialogs?: Record<string, MessageView>;
 }
 
 /** One parsed inbound message, as the webhook hands it to the workflow. No secrets, no raw Infobip body. */
@@ -78,11 +80,18 @@ export interface TemplateRequest {
   templateName: string;
   language: string;
   variables: string[];
-  /** The template body with its placeholders filled, for the timeline. */
-  renderedText: string;
+  /**
+   * The template body with its placeholders filled, for the timeline. Callers that checked the template already
+   * (the API) fill it; when it is absent (typed client, batches) the workflow checks the template itself.
+   */
+  renderedText?: string;
   /** Header media for templates whose header is IMAGE / DOCUMENT / VIDEO. */
   header?: { type: 'IMAGE' | 'DOCUMENT' | 'VIDEO'; mediaUrl: string } | null;
+  /** Unchecked header media URL (used when the workflow checks the template itself). */
+  headerMediaUrl?: string;
   authorId: string;
+  /** Automation's key: the same key never sends twice; a repeat returns the first send's message. */
+  idempotencyKey?: string;
   /** For a conversation that does not exist yet (create chat, automation). */
   client?: { clientId?: string; name?: string };
 }

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { INVALID_PHONE_MESSAGE, PHONE_PATTERN } from '../../common/phone';
 import { Channel, Client } from '../../db/models';
 import { conversationWorkflowId } from '../../workflows/definitions';
 import { type AuthEnv, hasChannelAccess } from '../auth';
@@ -7,9 +8,6 @@ import type { ApiDeps } from '../context';
 import { sendTemplate } from '../conversation-workflow';
 import { ApiError, parseJson } from '../errors';
 import { prepareTemplateSend, templateSendSchema } from '../templates';
-
-/** International format without `+`: country code and number, 8 to 15 digits (e.g. 79254321098, 375296787656). */
-export const PHONE_PATTERN = /^[1-9]\d{7,14}$/;
 
 const createChatSchema = templateSendSchema.extend({
   channelId: z.string().min(1),
@@ -59,14 +57,9 @@ export function chatRoutes(deps: ApiDeps) {
       clientName = client.name;
     }
     if (!phone || !PHONE_PATTERN.test(phone)) {
-      throw new ApiError(
-        400,
-        'INVALID_PHONE',
-        'Phone must be in international format, digits only, without "+" (e.g. 79254321098).',
-        {
-          field: 'phone',
-        },
-      );
+      throw new ApiError(400, 'INVALID_PHONE', INVALID_PHONE_MESSAGE, {
+        field: 'phone',
+      });
     }
     if (!input.clientId && !clientName && !(await Client.exists({ addressKind: 'phone', address: phone }))) {
       throw new ApiError(

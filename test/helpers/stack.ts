@@ -161,7 +161,7 @@ export async function startStack(options: StackOptions = {}) {
       };
     },
 
-    async createAgent(channelIds: string[], role: 'admin' | 'agent' = 'agent') {
+    async createAgent(channelIds: string[], role: 'admin' | 'agent' | 'automation' = 'agent') {
       const response = await call('POST', '/api/agents', {
         name: `Agent ${randomBytes(3).toString('hex')}`,
         email: `agent-${randomBytes(5).toString('hex')}@example.com`,

@@ -1,0 +1,112 @@
+/**
+ * Janela's typed client for automation that talks to Temporal directly (a CRM, a script in TypeScript):
+ * start a templated WhatsApp dialog — the same conversation workflow, checks and idempotency the REST API uses.
+ *
+ *   import { Client, Connection } from '@temporalio/client';
+ *   import { startTemplatedDialog } from 'janela/client';
+ *   const temporal = new Client({ connection: await Connection.connect({ address: 'temporal:7233' }) });
+ *   const sent = await startTemplatedDialog(temporal, {
+ *     channelId: 'ch_…', phone: '79254321098', clientName: 'Ivan',
+ *     templateName: 'order_shipped', language: 'pt_BR', variables: ['Ivan', 'A-17'],
+ *     idempotencyKey: 'order-A-17-shipped',
+ *   });
+ */
+import { type Client, WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { INVALID_PHONE_MESSAGE, PHONE_PATTERN } from '../common/phone';
+import {
+  CONVERSATION_WORKFLOW,
+  type ConversationInput,
+  conversationWorkflowId,
+  type MessageView,
+  sendTemplateUpdate,
+} from '../workflows/definitions';
+
+export interface TemplatedDialogInput {
+  channelId: string;
+  /** International digits without `+`. */
+  phone: string;
+  /** Name for a client Janela does not know yet. */
+  clientName?: string;
+  templateName: string;
+  language: string;
+  variables: string[];
+  headerMediaUrl?: string;
+  /** Retries with the same key never send twice and return the first send. */
+  idempotencyKey: string;
+  /** Who started it, as shown in the timeline (default `automation`). */
+  authorId?: string;
+}
+
+export interface TemplatedDialogOptions {
+  /** Janela's task queue (TEMPORAL_TASK_QUEUE), default `janela`. */
+  taskQueue?: string;
+  /** Janela's reply window (JANELA_REPLY_WINDOW) for a conversation this call starts, default 24 h. */
+  replyWindowMs?: number;
+}
+
+export interface TemplatedDialogResult {
+  workflowId: string;
+  conversationId: string;
+  message: MessageView;
+}
+
+/** Why a dialog was refused: `code` is Janela's error code (TEMPLATE_NOT_FOUND, INVALID_PHONE…). */
+export class DialogRefusedError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'DialogRefusedError';
+  }
+}
+
+export async function startTemplatedDialog(
+  temporal: Client,
+  input: TemplatedDialogInput,
+  options: TemplatedDialogOptions = {},
+): Promise<TemplatedDialogResult> {
+  if (!PHONE_PATTERN.test(input.phone)) throw new DialogRefusedError('INVALID_PHONE', INVALID_PHONE_MESSAGE, 400);
+  if (!input.idempotencyKey) throw new DialogRefusedError('VALIDATION_FAILED', 'idempotencyKey is required.', 400);
+  const workflowId = conversationWorkflowId(input.channelId, input.phone);
+  const workflowInput: ConversationInput = {
+    channelId: input.channelId,
+    kind: 'whatsapp',
+    customer: input.phone,
+    replyWindowMs: options.replyWindowMs ?? 24 * 3_600_000,
+  };
+  try {
+    const message = await temporal.workflow.executeUpdateWithStart(sendTemplateUpdate, {
+      args: [
+        {
+          templateName: input.templateName,
+          language: input.language,
+          variables: input.variables,
+          headerMediaUrl: input.headerMediaUrl,
+          authorId: input.authorId ?? 'automation',
+          idempotencyKey: input.idempotencyKey,
+          client: { name: input.clientName },
+        },
+      ],
+      // Temporal itself also deduplicates an update id within a run.
+      updateId: `dialog:${input.idempotencyKey}`,
+      startWorkflowOperation: new WithStartWorkflowOperation(CONVERSATION_WORKFLOW, {
+        workflowId,
+        taskQueue: options.taskQueue ?? 'janela',
+        args: [workflowInput],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        staticSummary: `WhatsApp conversation with ${input.phone}`,
+      }),
+    });
+    return { workflowId, conversationId: message.conversationId, message };
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+      const { status, ...details } = (err.cause.details?.[0] ?? {}) as { status?: number };
+      throw new DialogRefusedError(err.cause.type ?? 'REFUSED', err.cause.message, status ?? 409, details);
+    }
+    throw err;
+  }
+}

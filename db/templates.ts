@@ -1,0 +1,87 @@
+import { renderTemplate } from '../common/templates';
+import type { TemplateRequest } from '../workflows/definitions';
+import { Channel, Template } from './models';
+
+export interface TemplateSendInput {
+  channelId: string;
+  templateName: string;
+  language: string;
+  variables: string[];
+  headerMediaUrl?: string | undefined;
+}
+
+export type TemplateCheck =
+  | { ok: true; request: Omit<TemplateRequest, 'authorId'> }
+  | { ok: false; status: 400 | 404 | 409; code: string; message: string; details?: Record<string, unknown> };
+
+const mediaHeaders = new Set(['IMAGE', 'DOCUMENT', 'VIDEO']);
+
+/**
+ * Checks a template send against the channel's stored template before anything is sent: the one rule used by the
+ * API (fast, clear errors) and by the workflow for callers that go straight to Temporal (typed client, batches).
+ */
+export async function checkTemplateSend(input: TemplateSendInput): Promise<TemplateCheck> {
+  const channel = await Channel.findOne({ _id: input.channelId, deletedAt: null }).lean();
+  if (!channel) return { ok: false, status: 404, code: 'NOT_FOUND', message: 'Channel not found.' };
+  if (channel.kind !== 'whatsapp') {
+    return {
+      ok: false,
+      status: 400,
+      code: 'TEMPLATES_WHATSAPP_ONLY',
+      message: 'Templates belong to WhatsApp channels.',
+    };
+  }
+  const template = await Template.findOne({
+    channelId: input.channelId,
+    name: input.templateName,
+    language: input.language,
+  }).lean();
+  if (!template) {
+    return {
+      ok: false,
+      status: 404,
+      code: 'TEMPLATE_NOT_FOUND',
+      message: `No template "${input.templateName}" (${input.language}) on this channel.`,
+    };
+  }
+  if (template.status !== 'APPROVED') {
+    return {
+      ok: false,
+      status: 409,
+      code: 'TEMPLATE_NOT_APPROVED',
+      message: `Template "${template.name}" is ${template.status}; only approved templates can be sent.`,
+    };
+  }
+  if (input.variables.length !== template.placeholders) {
+    return {
+      ok: false,
+      status: 400,
+      code: 'TEMPLATE_VARIABLES_MISMATCH',
+      message: `Template "${template.name}" needs ${template.placeholders} variable(s); ${input.variables.length} given.`,
+      details: { expected: template.placeholders, received: input.variables.length },
+    };
+  }
+  const headerFormat = (template.header as { format?: string } | null)?.format?.toUpperCase();
+  let header: TemplateRequest['header'] = null;
+  if (headerFormat && mediaHeaders.has(headerFormat)) {
+    if (!input.headerMediaUrl) {
+      return {
+        ok: false,
+        status: 400,
+        code: 'TEMPLATE_HEADER_REQUIRED',
+        message: `Template "${template.name}" has a ${headerFormat} header: give headerMediaUrl.`,
+      };
+    }
+    header = { type: headerFormat as 'IMAGE' | 'DOCUMENT' | 'VIDEO', mediaUrl: input.headerMediaUrl };
+  }
+  return {
+    ok: true,
+    request: {
+      templateName: template.name,
+      language: template.language,
+      variables: input.variables,
+      renderedText: renderTemplate(template.body, input.variables),
+      header,
+    },
+  };
+}
