@@ -1,10 +1,23 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Client as TemporalClient } from '@temporalio/client';
+import { DialogRefusedError, handOverTemplatedDialog } from '../client';
 import { newId } from '../common/ids';
 import { classifyMedia, MEDIA_LIMITS, resolveMime } from '../common/media';
 import { channelWebhookUrl } from '../common/urls';
 import { deleteMedia, findMedia, MediaTooLargeError, setMediaChannel, storeMedia } from '../db/media';
 import { failOutbound, toMessageView } from '../db/messages';
-import { Agent, Channel, Client, Conversation, isDuplicateKeyError, Message, nextSequence } from '../db/models';
+import {
+  Agent,
+  Batch,
+  BatchRecipientRecord,
+  Channel,
+  Client,
+  Conversation,
+  Counter,
+  isDuplicateKeyError,
+  Message,
+  nextSequence,
+} from '../db/models';
 import { checkTemplateSend, type TemplateCheck, type TemplateSendInput } from '../db/templates';
 import { providerFor } from '../providers';
 import { downloadInfobipMedia, InfobipError } from '../providers/infobip-http';
@@ -17,7 +30,19 @@ import {
   type MessageView,
 } from '../workflows/definitions';
 
+export interface BatchRecipient {
+  index: number;
+  phone: string;
+  clientName: string | null;
+  variables: string[];
+  idempotencyKey: string;
+}
+
 export interface ActivityDeps {
+  /** For batches: the conversation workflows are reached through Temporal, like any other caller. */
+  temporal?: TemporalClient;
+  taskQueue?: string;
+  replyWindowMs?: number;
   /** How Infobip reaches Janela: the base of every webhook (report) and media URL. */
   publicBaseUrl: string;
   /** How long one Infobip HTTP call may take before it counts as a (retryable) timeout. */
@@ -92,7 +117,11 @@ async function findOrCreateConversation(
       });
       return created.toObject();
     } catch (err) {
-      if (!isDuplicateKeyError(err) || attempt >= 20) throw err;
+      if (!isDuplicateKeyError(err) || attempt >= 50) throw err;
+      // FerretDB's $inc is a read-then-write: under concurrency the counter can fall behind the numbers in use.
+      // Move it past the highest ticket so the next try gets a fresh number.
+      const highest = await Conversation.findOne({}, { ticketNumber: 1 }).sort({ ticketNumber: -1 }).lean();
+      if (highest) await Counter.updateOne({ _id: 'ticketNumber' }, { $max: { seq: highest.ticketNumber } });
     }
   }
 }
@@ -241,6 +270,7 @@ export function createActivities(deps: ActivityDeps) {
       media: AttachmentRef | null;
       template: TemplateRef | null;
       authorId: string;
+      idempotencyKey?: string | null;
     }): Promise<MessageView> {
       const existing = await Message.findById(input.messageId).lean();
       if (existing) return toMessageView(existing);
@@ -257,6 +287,7 @@ export function createActivities(deps: ActivityDeps) {
         status: 'queued',
         providerMessageId: input.messageId,
         authorId: input.authorId,
+        idempotencyKey: input.idempotencyKey ?? null,
         createdAt: now,
       });
       await Conversation.updateOne(
@@ -451,6 +482,103 @@ export function createActivities(deps: ActivityDeps) {
     /** The template rule, for callers that reach the workflow without the API (typed client, batches). */
     checkTemplate(input: TemplateSendInput): Promise<TemplateCheck> {
       return checkTemplateSend(input);
+    },
+
+    async loadBatchRecipients(input: { batchId: string; offset: number; limit: number }): Promise<BatchRecipient[]> {
+      const records = await BatchRecipientRecord.find({ batchId: input.batchId, index: { $gte: input.offset } })
+        .sort({ index: 1 })
+        .limit(input.limit)
+        .lean();
+      return records.map((r) => ({
+        index: r.index,
+        phone: r.phone,
+        clientName: r.clientName ?? null,
+        variables: r.variables,
+        idempotencyKey: r.idempotencyKey,
+      }));
+    },
+
+    /**
+     * Reserves `count` send slots on the channel's limiter and returns the first slot's time; slot k is
+     * first + k·interval. A compare-and-set on `nextSendAt` makes concurrent batches share the channel's rate.
+     */
+    async reserveSendSlots(input: { channelId: string; count: number; intervalMs: number }): Promise<number> {
+      for (;;) {
+        const channel = await Channel.findById(input.channelId).lean();
+        if (!channel) throw ApplicationFailure.nonRetryable(`channel ${input.channelId} not found`, 'NOT_FOUND');
+        const interval = Math.max(input.intervalMs, Math.ceil(1000 / (channel.sendRatePerSecond ?? 10)));
+        const start = Math.max(Date.now(), channel.nextSendAt?.getTime() ?? 0);
+        const result = await Channel.updateOne(
+          { _id: input.channelId, nextSendAt: channel.nextSendAt ?? null },
+          { $set: { nextSendAt: new Date(start + interval * input.count) } },
+        );
+        if (result.modifiedCount === 1) return start;
+      }
+    },
+
+    /** One recipient of a batch: a templated dialog with the batch's key, so retries never send twice. */
+    async sendBatchDialog(input: {
+      batchId: string;
+      channelId: string;
+      recipient: BatchRecipient;
+    }): Promise<{ ok: true } | { ok: false; code: string; reason: string }> {
+      if (!deps.temporal)
+        throw ApplicationFailure.nonRetryable('the worker has no Temporal client for batches', 'MISCONFIGURED');
+      const batch = await Batch.findById(input.batchId).lean();
+      if (!batch) return { ok: false, code: 'NOT_FOUND', reason: 'The batch no longer exists.' };
+      // The template is checked here, once, so the conversation workflow need not check it again.
+      const check = await checkTemplateSend({
+        channelId: input.channelId,
+        templateName: batch.templateName,
+        language: batch.language,
+        variables: input.recipient.variables,
+        headerMediaUrl: batch.headerMediaUrl ?? undefined,
+      });
+      if (!check.ok) return { ok: false, code: check.code, reason: check.message };
+      try {
+        // A signal, not an update: the batch never waits on a conversation workflow (nor on a worker to run it).
+        await handOverTemplatedDialog(
+          deps.temporal,
+          {
+            channelId: input.channelId,
+            phone: input.recipient.phone,
+            clientName: input.recipient.clientName ?? undefined,
+            templateName: batch.templateName,
+            language: batch.language,
+            variables: input.recipient.variables,
+            idempotencyKey: input.recipient.idempotencyKey,
+            authorId: batch.requestedBy,
+            checked: { renderedText: check.request.renderedText ?? '', header: check.request.header ?? null },
+          },
+          { taskQueue: deps.taskQueue, replyWindowMs: deps.replyWindowMs },
+        );
+        // Follow the send to its outcome, so the batch moves at the pace Infobip really receives messages.
+        const deadline = Date.now() + 120_000;
+        for (;;) {
+          const message = await Message.findOne({
+            channelId: input.channelId,
+            idempotencyKey: input.recipient.idempotencyKey,
+          }).lean();
+          if (message && message.status !== 'queued') {
+            if (message.status === 'failed') {
+              const error = message.error as { code?: string; message?: string } | null;
+              return {
+                ok: false,
+                code: error?.code ?? 'SEND_FAILED',
+                reason: error?.message ?? 'Infobip did not accept the message.',
+              };
+            }
+            return { ok: true };
+          }
+          if (Date.now() > deadline)
+            throw ApplicationFailure.retryable('the dialog was not sent in time', 'DIALOG_PENDING');
+          Context.current().heartbeat();
+          await Context.current().sleep(100); // rejects when the activity is cancelled (worker shutdown)
+        }
+      } catch (err) {
+        if (err instanceof DialogRefusedError) return { ok: false, code: err.code, reason: err.message };
+        throw err;
+      }
     },
 
     async markSendFailed(input: { messageId: string; reason: string }): Promise<void> {

@@ -18,8 +18,10 @@ import {
   CONVERSATION_WORKFLOW,
   type ConversationInput,
   conversationWorkflowId,
+  dialogSignal,
   type MessageView,
   sendTemplateUpdate,
+  type TemplateRequest,
 } from '../workflows/definitions';
 
 export interface TemplatedDialogInput {
@@ -36,6 +38,8 @@ export interface TemplatedDialogInput {
   idempotencyKey: string;
   /** Who started it, as shown in the timeline (default `automation`). */
   authorId?: string;
+  /** Set by a caller that already checked the template (Janela's own batches): the workflow skips its check. */
+  checked?: { renderedText: string; header: { type: 'IMAGE' | 'DOCUMENT' | 'VIDEO'; mediaUrl: string } | null };
 }
 
 export interface TemplatedDialogOptions {
@@ -64,41 +68,67 @@ export class DialogRefusedError extends Error {
   }
 }
 
-export async function startTemplatedDialog(
-  temporal: Client,
-  input: TemplatedDialogInput,
-  options: TemplatedDialogOptions = {},
-): Promise<TemplatedDialogResult> {
+function dialogStart(input: TemplatedDialogInput, options: TemplatedDialogOptions) {
   if (!PHONE_PATTERN.test(input.phone)) throw new DialogRefusedError('INVALID_PHONE', INVALID_PHONE_MESSAGE, 400);
   if (!input.idempotencyKey) throw new DialogRefusedError('VALIDATION_FAILED', 'idempotencyKey is required.', 400);
-  const workflowId = conversationWorkflowId(input.channelId, input.phone);
   const workflowInput: ConversationInput = {
     channelId: input.channelId,
     kind: 'whatsapp',
     customer: input.phone,
     replyWindowMs: options.replyWindowMs ?? 24 * 3_600_000,
   };
+  const request: TemplateRequest = {
+    templateName: input.templateName,
+    language: input.language,
+    variables: input.variables,
+    headerMediaUrl: input.headerMediaUrl,
+    ...(input.checked ?? {}),
+    authorId: input.authorId ?? 'automation',
+    idempotencyKey: input.idempotencyKey,
+    client: { name: input.clientName },
+  };
+  return {
+    workflowId: conversationWorkflowId(input.channelId, input.phone),
+    taskQueue: options.taskQueue ?? 'janela',
+    args: [workflowInput] as [ConversationInput],
+    staticSummary: `WhatsApp conversation with ${input.phone}`,
+    request,
+  };
+}
+
+/**
+ * Hands a templated dialog to its conversation workflow without waiting for the send (one signal-with-start):
+ * for batches, which must not wait on workflows while they fan out. Same idempotency by key.
+ */
+export async function handOverTemplatedDialog(
+  temporal: Client,
+  input: TemplatedDialogInput,
+  options: TemplatedDialogOptions = {},
+): Promise<{ workflowId: string }> {
+  const { request, ...start } = dialogStart(input, options);
+  await temporal.workflow.signalWithStart(CONVERSATION_WORKFLOW, {
+    ...start,
+    signal: dialogSignal,
+    signalArgs: [request],
+  });
+  return { workflowId: start.workflowId };
+}
+
+export async function startTemplatedDialog(
+  temporal: Client,
+  input: TemplatedDialogInput,
+  options: TemplatedDialogOptions = {},
+): Promise<TemplatedDialogResult> {
+  const { request, ...start } = dialogStart(input, options);
+  const workflowId = start.workflowId;
   try {
     const message = await temporal.workflow.executeUpdateWithStart(sendTemplateUpdate, {
-      args: [
-        {
-          templateName: input.templateName,
-          language: input.language,
-          variables: input.variables,
-          headerMediaUrl: input.headerMediaUrl,
-          authorId: input.authorId ?? 'automation',
-          idempotencyKey: input.idempotencyKey,
-          client: { name: input.clientName },
-        },
-      ],
+      args: [request],
       // Temporal itself also deduplicates an update id within a run.
       updateId: `dialog:${input.idempotencyKey}`,
       startWorkflowOperation: new WithStartWorkflowOperation(CONVERSATION_WORKFLOW, {
-        workflowId,
-        taskQueue: options.taskQueue ?? 'janela',
-        args: [workflowInput],
+        ...start,
         workflowIdConflictPolicy: 'USE_EXISTING',
-        staticSummary: `WhatsApp conversation with ${input.phone}`,
       }),
     });
     return { workflowId, conversationId: message.conversationId, message };

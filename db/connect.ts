@@ -17,3 +17,18 @@ export async function pingDatabase(): Promise<void> {
   if (!db || mongoose.connection.readyState !== 1) throw new Error('not connected');
   await db.admin().ping();
 }
+
+/**
+ * Retries a write that FerretDB's SQLite backend refused with SQLITE_BUSY ("database is locked": two writers
+ * racing to upgrade their locks). Real MongoDB never answers so; there this is a plain call.
+ */
+export async function withBusyRetry<T>(write: () => Promise<T>, attempts = 8): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (attempt >= attempts || !/SQLITE_BUSY|database is locked/.test(String(err))) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt + Math.random() * 30));
+    }
+  }
+}

@@ -19,6 +19,9 @@ const channelSchema = new Schema(
     sender: { type: String, required: true },
     // Viber: agents' images and files go out as a link in a text (the default), or natively where the account allows.
     viberMediaMode: { type: String, enum: ['link', 'native'], default: 'link' },
+    // Batches send through a per-channel limiter: at most this many messages per second, all batches together.
+    sendRatePerSecond: { type: Number, default: 10 },
+    nextSendAt: { type: Date, default: null },
     deletedAt: { type: Date, default: null },
   },
   { timestamps: true, versionKey: false },
@@ -93,6 +96,8 @@ const messageSchema = new Schema(
     // Infobip's messageId: the customer's message id inbound, our own id outbound (so reports match).
     providerMessageId: { type: String, required: true },
     authorId: { type: String, default: null },
+    // Automation's idempotency key, on template messages of dialogs (batches follow their sends by it).
+    idempotencyKey: { type: String, default: null },
     raw: { type: Schema.Types.Mixed, default: null },
     sentAt: { type: Date, default: null },
     deliveredAt: { type: Date, default: null },
@@ -106,6 +111,7 @@ messageSchema.index({ channelId: 1, updatedAt: 1 });
 // A duplicate webhook delivery hits this index instead of creating a second message.
 messageSchema.index({ channelId: 1, providerMessageId: 1 }, { unique: true });
 messageSchema.index({ conversationId: 1, createdAt: 1 });
+messageSchema.index({ channelId: 1, idempotencyKey: 1 });
 
 const templateSchema = new Schema(
   {
@@ -142,6 +148,37 @@ const dialogSchema = new Schema(
   { timestamps: true, versionKey: false },
 );
 
+// A batch of templated dialogs; its recipients (up to 10 000) are in batch_recipients, not in workflow history.
+const batchSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    channelId: { type: String, required: true },
+    templateName: { type: String, required: true },
+    language: { type: String, required: true },
+    headerMediaUrl: { type: String, default: null },
+    total: { type: Number, required: true },
+    ratePerSecond: { type: Number, required: true },
+    workflowId: { type: String, required: true },
+    requestedBy: { type: String, required: true },
+  },
+  { timestamps: true, versionKey: false },
+);
+
+// One recipient of a batch, read in chunks by the batch workflow (FerretDB 1.x cannot $slice a projection).
+const batchRecipientSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    batchId: { type: String, required: true },
+    index: { type: Number, required: true },
+    phone: { type: String, required: true },
+    clientName: { type: String, default: null },
+    variables: { type: [String], default: [] },
+    idempotencyKey: { type: String, required: true },
+  },
+  { versionKey: false },
+);
+batchRecipientSchema.index({ batchId: 1, index: 1 }, { unique: true });
+
 // Console sessions (http-only cookie). FerretDB 1.x has no TTL indexes: expiry is checked on read.
 const sessionSchema = new Schema(
   {
@@ -168,13 +205,27 @@ export const Counter = mongoose.model('Counter', counterSchema, 'counters');
 export const Template = mongoose.model('Template', templateSchema, 'templates');
 export const Session = mongoose.model('Session', sessionSchema, 'sessions');
 export const Dialog = mongoose.model('Dialog', dialogSchema, 'dialogs');
+export const Batch = mongoose.model('Batch', batchSchema, 'batches');
+export const BatchRecipientRecord = mongoose.model('BatchRecipient', batchRecipientSchema, 'batch_recipients');
 
 export type ChannelDoc = InferSchemaType<typeof channelSchema>;
 export type AgentDoc = InferSchemaType<typeof agentSchema>;
 export type ConversationDoc = InferSchemaType<typeof conversationSchema>;
 export type MessageDoc = InferSchemaType<typeof messageSchema>;
 
-export const allModels = [Extension, Channel, Agent, Client, Conversation, Message, Counter, Template, Session, Dialog];
+export const allModels = [
+  Extension,
+  Channel,
+  Agent,
+  Client,
+  Conversation,
+  Message,
+  Counter,
+  Template,
+  Session,
+  Dialog,
+  Batch,
+];
 
 /** The next value of a named counter (an atomic `$inc`); callers keep a unique index as the final guarantee. */
 export async function nextSequence(name: string): Promise<number> {

@@ -133,6 +133,8 @@ await runMain(async () => {
       taskQueue: env.TEMPORAL_TASK_QUEUE,
       publicBaseUrl,
       infobipTimeoutMs: env.JANELA_INFOBIP_TIMEOUT,
+      client: temporal,
+      replyWindowMs: env.JANELA_REPLY_WINDOW,
     });
     workerRun = worker.run().finally(() => connection.close());
 

@@ -1,5 +1,6 @@
 import { NativeConnection } from '@temporalio/worker';
 import { loadEnv, runMain } from '../common/config';
+import { connectTemporalClient } from '../common/temporal';
 import { connectDatabase } from '../db/connect';
 import { createJanelaWorker } from './worker';
 
@@ -15,6 +16,8 @@ await runMain(async () => {
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     publicBaseUrl: env.PUBLIC_BASE_URL ?? `http://127.0.0.1:${env.PORT}`,
     infobipTimeoutMs: env.JANELA_INFOBIP_TIMEOUT,
+    client: await connectTemporalClient(temporalAddress, env.TEMPORAL_NAMESPACE),
+    replyWindowMs: env.JANELA_REPLY_WINDOW,
   });
   console.log(`Janela worker on ${temporalAddress}, task queue ${env.TEMPORAL_TASK_QUEUE}`);
   await worker.run(); // the SDK shuts the worker down gracefully on SIGINT/SIGTERM

@@ -18,6 +18,7 @@ import {
   type ConversationInput,
   type ConversationSnapshot,
   changeTicketUpdate,
+  dialogSignal,
   inboundSignal,
   type MessageView,
   SearchAttributes,
@@ -206,42 +207,50 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         header: resolved.header ?? null,
       },
       authorId: request.authorId,
+      idempotencyKey: request.idempotencyKey ?? null,
     });
     state.outbox.push(message.id);
     return message;
   };
 
-  setHandler(
-    sendTemplateUpdate,
-    async (request) => {
-      const key = request.idempotencyKey;
-      if (!key) return sendTemplate(request);
-      // The same key never sends twice: a finished send is answered from memory, a running one is joined.
-      const known = state.dialogs[key] ?? null;
-      if (known) return known;
-      const running = dialogsInFlight.get(key);
-      if (running) return running;
-      const send = sendTemplate(request);
-      dialogsInFlight.set(key, send);
-      try {
-        const message = await send;
-        state.dialogs[key] = message;
-        const keys = Object.keys(state.dialogs);
-        for (const old of keys.slice(0, Math.max(0, keys.length - MAX_REMEMBERED_DIALOGS))) delete state.dialogs[old];
-        return message;
-      } finally {
-        dialogsInFlight.delete(key);
+  /** The same key never sends twice: a finished send is answered from memory, a running one is joined. */
+  const sendTemplateOnce = async (request: TemplateRequest): Promise<MessageView> => {
+    const key = request.idempotencyKey;
+    if (!key) return sendTemplate(request);
+    const known = state.dialogs[key] ?? null;
+    if (known) return known;
+    const running = dialogsInFlight.get(key);
+    if (running) return running;
+    const send = sendTemplate(request);
+    dialogsInFlight.set(key, send);
+    try {
+      const message = await send;
+      state.dialogs[key] = message;
+      const keys = Object.keys(state.dialogs);
+      for (const old of keys.slice(0, Math.max(0, keys.length - MAX_REMEMBERED_DIALOGS))) delete state.dialogs[old];
+      return message;
+    } finally {
+      dialogsInFlight.delete(key);
+    }
+  };
+
+  setHandler(dialogSignal, async (request) => {
+    try {
+      await sendTemplateOnce(request);
+    } catch (err) {
+      // A signal has no caller to answer: the refusal is logged (batches check templates before signalling).
+      log.warn('dialog not sent', { idempotencyKey: request.idempotencyKey, error: String(err) });
+    }
+  });
+
+  setHandler(sendTemplateUpdate, (request) => sendTemplateOnce(request), {
+    validator: (request) => {
+      if (!hasWindow) refuse('Templates are a WhatsApp feature; Viber replies are free-form.');
+      if (!request?.templateName || !request.language || !Array.isArray(request.variables)) {
+        refuse('A template send needs templateName, language and variables.');
       }
     },
-    {
-      validator: (request) => {
-        if (!hasWindow) refuse('Templates are a WhatsApp feature; Viber replies are free-form.');
-        if (!request?.templateName || !request.language || !Array.isArray(request.variables)) {
-          refuse('A template send needs templateName, language and variables.');
-        }
-      },
-    },
-  );
+  });
 
   setHandler(
     changeTicketUpdate,

@@ -127,6 +127,8 @@ export interface ConversationSnapshot {
 export const inboundSignal = defineSignal<[InboundMessage]>('inbound');
 export const sendReplyUpdate = defineUpdate<MessageView, [ReplyRequest]>('sendReply');
 export const sendTemplateUpdate = defineUpdate<MessageView, [TemplateRequest]>('sendTemplate');
+/** A templated dialog handed over without waiting for its result (batches): idempotent by its key. */
+export const dialogSignal = defineSignal<[TemplateRequest]>('dialog');
 export const changeTicketUpdate = defineUpdate<ConversationSnapshot, [TicketChange]>('changeTicket');
 export const snapshotQuery = defineQuery<ConversationSnapshot>('snapshot');
 

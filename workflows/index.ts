@@ -1,1 +1,2 @@
+export { dialogBatchWorkflow } from './batch';
 export { conversationWorkflow } from './conversation';

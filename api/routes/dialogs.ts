@@ -1,12 +1,23 @@
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { DialogRefusedError, startTemplatedDialog } from '../../client';
+import { newId } from '../../common/ids';
 import { INVALID_PHONE_MESSAGE, PHONE_PATTERN } from '../../common/phone';
-import { Dialog, isDuplicateKeyError } from '../../db/models';
+import { Batch, BatchRecipientRecord, Dialog, isDuplicateKeyError } from '../../db/models';
+import { checkTemplateSend } from '../../db/templates';
+import {
+  type BatchInput,
+  type BatchProgress,
+  batchProgressQuery,
+  batchWorkflowId,
+  cancelBatchSignal,
+  DIALOG_BATCH_WORKFLOW,
+} from '../../workflows/batch-definitions';
 import { conversationWorkflowId } from '../../workflows/definitions';
 import { type AuthEnv, hasChannelAccess, type Principal } from '../auth';
 import type { ApiDeps } from '../context';
-import { ApiError, parseJson } from '../errors';
+import { ApiError, notFound, parseJson } from '../errors';
 import { templateSendSchema } from '../templates';
 
 export const dialogSchema = templateSendSchema.extend({
@@ -14,6 +25,29 @@ export const dialogSchema = templateSendSchema.extend({
   phone: z.string().trim(),
   clientName: z.string().trim().min(1).max(100).optional(),
   idempotencyKey: z.string().trim().min(1).max(200),
+});
+
+export const MAX_BATCH_RECIPIENTS = 10_000;
+
+const batchSchema = templateSendSchema.omit({ variables: true }).extend({
+  channelId: z.string().min(1),
+  /** Optional: a client-chosen id makes a retried batch request start nothing new. */
+  batchId: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,100}$/)
+    .optional(),
+  ratePerSecond: z.number().min(0.1).max(100).default(10),
+  recipients: z
+    .array(
+      z.object({
+        phone: z.string().trim(),
+        clientName: z.string().trim().min(1).max(100).optional(),
+        variables: z.array(z.string().max(1024)).default([]),
+        idempotencyKey: z.string().trim().min(1).max(200).optional(),
+      }),
+    )
+    .min(1)
+    .max(MAX_BATCH_RECIPIENTS),
 });
 
 /** Automation tokens start dialogs on their own channels only; admins on any channel of the workspace. */
@@ -84,6 +118,106 @@ export function dialogRoutes(deps: ApiDeps) {
       { conversationId: result.conversationId, workflowId: result.workflowId, messageId: result.message.id },
       202,
     );
+  });
+
+  app.post('/batch', async (c) => {
+    const principal = c.get('principal');
+    const input = await parseJson(c, batchSchema);
+    assertMayStartDialogs(principal, input.channelId);
+    const batchId = input.batchId ?? newId('bat');
+    const workflowId = batchWorkflowId(batchId);
+    const existing = await Batch.findById(batchId).lean();
+    if (existing) {
+      // The same batchId is the same batch: a retried request starts nothing new.
+      if (existing.channelId !== input.channelId)
+        throw new ApiError(409, 'BATCH_ID_REUSED', 'This batchId belongs to another batch.');
+      return c.json({ batchId, workflowId, total: input.recipients.length }, 202);
+    }
+    // The template must exist and be approved; a recipient with the wrong variable count fails alone, later.
+    const check = await checkTemplateSend({
+      channelId: input.channelId,
+      templateName: input.templateName,
+      language: input.language,
+      variables: input.recipients[0]!.variables,
+      headerMediaUrl: input.headerMediaUrl,
+    });
+    if (!check.ok && check.code !== 'TEMPLATE_VARIABLES_MISMATCH')
+      throw new ApiError(check.status, check.code, check.message, check.details ?? {});
+
+    // Recipients first, then the batch: a batch document exists only once all its recipients do.
+    const recipients = input.recipients.map((r, index) => ({
+      _id: `${batchId}:${index}`,
+      batchId,
+      index,
+      phone: r.phone,
+      clientName: r.clientName ?? null,
+      variables: r.variables,
+      idempotencyKey: r.idempotencyKey ?? `batch:${batchId}:${index}`,
+    }));
+    for (let i = 0; i < recipients.length; i += 1000) {
+      await BatchRecipientRecord.insertMany(recipients.slice(i, i + 1000), { ordered: false }).catch((err) => {
+        if (!isDuplicateKeyError(err)) throw err; // a retried request: those recipients are stored already
+      });
+    }
+    await Batch.create({
+      _id: batchId,
+      channelId: input.channelId,
+      templateName: input.templateName,
+      language: input.language,
+      headerMediaUrl: input.headerMediaUrl ?? null,
+      total: input.recipients.length,
+      ratePerSecond: input.ratePerSecond,
+      workflowId,
+      requestedBy: principal.id,
+    }).catch((err) => {
+      if (!isDuplicateKeyError(err)) throw err;
+    });
+    try {
+      await deps.temporal.workflow.start(DIALOG_BATCH_WORKFLOW, {
+        workflowId,
+        taskQueue: deps.taskQueue,
+        args: [
+          {
+            batchId,
+            channelId: input.channelId,
+            total: input.recipients.length,
+            ratePerSecond: input.ratePerSecond,
+          } satisfies BatchInput,
+        ],
+        staticSummary: `Batch of ${input.recipients.length} templated dialogs (${input.templateName})`,
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+    return c.json({ batchId, workflowId, total: input.recipients.length }, 202);
+  });
+
+  const loadBatch = async (principal: Principal, batchId: string) => {
+    const batch = await Batch.findById(batchId).lean();
+    if (!batch || (principal.role !== 'admin' && !hasChannelAccess(principal, batch.channelId)))
+      throw notFound('Batch');
+    return batch;
+  };
+
+  app.get('/batch/:id', async (c) => {
+    const batch = await loadBatch(c.get('principal'), c.req.param('id'));
+    const handle = deps.temporal.workflow.getHandle(batch.workflowId);
+    const description = await handle.describe();
+    const progress: BatchProgress =
+      description.status.name === 'RUNNING' ? await handle.query(batchProgressQuery) : await handle.result();
+    return c.json({
+      ...progress,
+      channelId: batch.channelId,
+      templateName: batch.templateName,
+      createdAt: batch.createdAt,
+    });
+  });
+
+  app.post('/batch/:id/cancel', async (c) => {
+    const batch = await loadBatch(c.get('principal'), c.req.param('id'));
+    const handle = deps.temporal.workflow.getHandle(batch.workflowId);
+    if ((await handle.describe()).status.name === 'RUNNING') await handle.signal(cancelBatchSignal);
+    return c.json(await handle.query(batchProgressQuery).catch(() => handle.result()), 202);
   });
 
   return app;

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { safeEqual } from '../../common/ids';
 import { log } from '../../common/log';
+import { withBusyRetry } from '../../db/connect';
 import { advanceOutboundStatus, failOutbound } from '../../db/messages';
 import { Channel, Template } from '../../db/models';
 import { explainDeliveryError } from '../../providers/errors';
@@ -78,23 +79,21 @@ export function webhookRoutes(deps: ApiDeps) {
         reports++;
         const at = event.doneAt ? new Date(event.doneAt) : new Date();
         if (event.groupName === 'DELIVERED') {
-          await advanceOutboundStatus(channel._id, event.providerMessageId, 'delivered', at);
+          await withBusyRetry(() => advanceOutboundStatus(channel._id, event.providerMessageId, 'delivered', at));
         } else if (event.groupName === 'PENDING') {
-          await advanceOutboundStatus(channel._id, event.providerMessageId, 'sent', at);
+          await withBusyRetry(() => advanceOutboundStatus(channel._id, event.providerMessageId, 'sent', at));
         } else {
-          await failOutbound(
-            { channelId: channel._id, providerMessageId: event.providerMessageId },
-            explainDeliveryError(event),
+          await withBusyRetry(() =>
+            failOutbound(
+              { channelId: channel._id, providerMessageId: event.providerMessageId },
+              explainDeliveryError(event),
+            ),
           );
         }
       } else if (event.kind === 'seen') {
         reports++;
-        await advanceOutboundStatus(
-          channel._id,
-          event.providerMessageId,
-          'seen',
-          event.seenAt ? new Date(event.seenAt) : new Date(),
-        );
+        const seenAt = event.seenAt ? new Date(event.seenAt) : new Date();
+        await withBusyRetry(() => advanceOutboundStatus(channel._id, event.providerMessageId, 'seen', seenAt));
       }
     }
 

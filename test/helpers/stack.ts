@@ -75,6 +75,8 @@ export async function startStack(options: StackOptions = {}) {
       taskQueue,
       publicBaseUrl: apiServer.url,
       infobipTimeoutMs: options.infobipTimeoutMs,
+      client: temporal,
+      replyWindowMs: options.replyWindowMs ?? 24 * 3_600_000,
       workflowBundle: { codePath: inject('workflowBundlePath') },
     });
     workerRun = worker.run();

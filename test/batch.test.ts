@@ -1,0 +1,208 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Stack, startStack, waitFor } from './helpers/stack';
+
+let stack: Stack;
+let automation: { id: string; token: string };
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+async function batchChannel() {
+  const channel = await stack.createChannel('whatsapp');
+  await stack.call('POST', `/api/channels/${channel.id}/templates`, {
+    name: 'promo',
+    language: 'pt_BR',
+    body: 'Olá {{1}}, temos novidades!',
+  });
+  automation = await stack.createAgent([channel.id], 'automation');
+  return channel;
+}
+
+const recipients = (prefix: string, count: number) =>
+  Array.from({ length: count }, (_, i) => ({
+    phone: `${prefix}${String(i).padStart(4, '0')}`,
+    clientName: `Cliente ${i}`,
+    variables: [`Cliente ${i}`],
+  }));
+
+async function templateTimes(prefix: string) {
+  return (await stack.infobipRequests('/whatsapp/1/message/template'))
+    .filter((r) => r.body.messages[0].to.startsWith(prefix))
+    .map((r) => ({ to: r.body.messages[0].to as string, at: Date.parse(r.receivedAt) }));
+}
+
+const progressOf = async (batchId: string) =>
+  (await stack.call('GET', `/api/dialogs/batch/${batchId}`, undefined, automation.token)).body;
+
+describe('dialog batches', () => {
+  it('sends a few hundred at the rate limit, reports progress and failures with reasons', async () => {
+    const channel = await batchChannel();
+    const list = [
+      ...recipients('5511700', 200),
+      { phone: '+5511700999', variables: ['x'] },
+      { phone: '551170099999', variables: [] },
+    ];
+    const started = await stack.call(
+      'POST',
+      '/api/dialogs/batch',
+      { channelId: channel.id, templateName: 'promo', language: 'pt_BR', ratePerSecond: 20, recipients: list },
+      automation.token,
+    );
+    expect(started.status).toBe(202);
+    expect(started.body).toMatchObject({ total: 202, workflowId: `batch:${started.body.batchId}` });
+
+    const midway = await waitFor(async () => {
+      const p = await progressOf(started.body.batchId);
+      return p.sent > 0 && p.status === 'running' ? p : null;
+    });
+    expect(midway.total).toBe(202);
+    const done = await waitFor(
+      async () => {
+        const p = await progressOf(started.body.batchId);
+        return p.status === 'completed' ? p : null;
+      },
+      60_000,
+      'the batch to complete',
+    );
+    expect(done).toMatchObject({ total: 202, sent: 200, failed: 2 });
+    expect(done.failures.map((f: any) => f.code).sort()).toEqual(['INVALID_PHONE', 'TEMPLATE_VARIABLES_MISMATCH']);
+    expect(done.failures.every((f: any) => f.reason.length > 10)).toBe(true);
+
+    const times = (await templateTimes('5511700')).sort((a, b) => a.at - b.at);
+    expect(new Set(times.map((t) => t.to)).size).toBe(200);
+    expect(times).toHaveLength(200);
+    // Never more than the rate in any one-second window (one slot of jitter allowed), and it took as long as the rate says.
+    let maxInWindow = 0;
+    for (let i = 0, j = 0; i < times.length; i++) {
+      while (times[i]!.at - times[j]!.at >= 1000) j++;
+      maxInWindow = Math.max(maxInWindow, i - j + 1);
+    }
+    expect(maxInWindow).toBeLessThanOrEqual(21);
+    expect(times[times.length - 1]!.at - times[0]!.at).toBeGreaterThanOrEqual((199 / 20) * 1000 * 0.9);
+  }, 90_000);
+
+  it('a retried batch request (same batchId) starts nothing new; bad input is refused', async () => {
+    const channel = await batchChannel();
+    const body = {
+      channelId: channel.id,
+      templateName: 'promo',
+      language: 'pt_BR',
+      batchId: 'crm-campaign-7',
+      ratePerSecond: 50,
+      recipients: recipients('5511701', 5),
+    };
+    const first = await stack.call('POST', '/api/dialogs/batch', body, automation.token);
+    const again = await stack.call('POST', '/api/dialogs/batch', body, automation.token);
+    expect(again.body).toEqual(first.body);
+    await waitFor(async () => (await progressOf('crm-campaign-7')).status === 'completed', 30_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await templateTimes('5511701')).toHaveLength(5);
+    expect(
+      (
+        await stack.call(
+          'POST',
+          '/api/dialogs/batch',
+          { ...body, batchId: undefined, templateName: 'nope' },
+          automation.token,
+        )
+      ).body.error.code,
+    ).toBe('TEMPLATE_NOT_FOUND');
+    expect(
+      (
+        await stack.call(
+          'POST',
+          '/api/dialogs/batch',
+          { ...body, batchId: undefined, recipients: [] },
+          automation.token,
+        )
+      ).status,
+    ).toBe(400);
+    const tooMany = Array.from({ length: 10_001 }, () => ({ phone: '5511701000', variables: ['x'] }));
+    expect(
+      (
+        await stack.call(
+          'POST',
+          '/api/dialogs/batch',
+          { ...body, batchId: undefined, recipients: tooMany },
+          automation.token,
+        )
+      ).status,
+    ).toBe(400);
+    const outsider = await stack.createAgent([], 'automation');
+    expect((await stack.call('GET', '/api/dialogs/batch/crm-campaign-7', undefined, outsider.token)).status).toBe(404);
+  });
+
+  it('cancel stops the batch', async () => {
+    const channel = await batchChannel();
+    const started = await stack.call(
+      'POST',
+      '/api/dialogs/batch',
+      {
+        channelId: channel.id,
+        templateName: 'promo',
+        language: 'pt_BR',
+        ratePerSecond: 10,
+        recipients: recipients('5511702', 300),
+      },
+      automation.token,
+    );
+    await waitFor(async () => (await progressOf(started.body.batchId)).sent >= 10, 20_000);
+    const cancelling = await stack.call(
+      'POST',
+      `/api/dialogs/batch/${started.body.batchId}/cancel`,
+      undefined,
+      automation.token,
+    );
+    expect(cancelling.status).toBe(202);
+    const cancelled = await waitFor(
+      async () => {
+        const p = await progressOf(started.body.batchId);
+        return p.status === 'cancelled' ? p : null;
+      },
+      20_000,
+      'the batch to stop',
+    );
+    expect(cancelled.sent).toBeLessThan(300);
+    await new Promise((r) => setTimeout(r, 1500));
+    const sends = await templateTimes('5511702');
+    expect(sends.length).toBe(cancelled.sent);
+    expect(sends.length).toBeLessThan(100);
+  }, 60_000);
+
+  it('a worker stopped mid-batch loses nothing and sends nobody twice', async () => {
+    const channel = await batchChannel();
+    const started = await stack.call(
+      'POST',
+      '/api/dialogs/batch',
+      {
+        channelId: channel.id,
+        templateName: 'promo',
+        language: 'pt_BR',
+        ratePerSecond: 25,
+        recipients: recipients('5511703', 100),
+      },
+      automation.token,
+    );
+    await waitFor(async () => (await templateTimes('5511703')).length >= 15, 20_000);
+    await stack.stopWorker();
+    await new Promise((r) => setTimeout(r, 1000));
+    await stack.startWorker();
+    const done = await waitFor(
+      async () => {
+        const p = await progressOf(started.body.batchId);
+        return p.status === 'completed' ? p : null;
+      },
+      60_000,
+      'the batch to complete after the restart',
+    );
+    expect(done).toMatchObject({ sent: 100, failed: 0 });
+    const sends = await templateTimes('5511703');
+    const perPhone = new Map<string, number>();
+    for (const s of sends) perPhone.set(s.to, (perPhone.get(s.to) ?? 0) + 1);
+    expect(perPhone.size).toBe(100);
+    expect([...perPhone.values()].every((n) => n === 1)).toBe(true);
+  }, 90_000);
+});

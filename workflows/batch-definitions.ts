@@ -1,0 +1,41 @@
+/** The dialog batch workflow's public surface, shared by the workflow and its callers. */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+
+export const DIALOG_BATCH_WORKFLOW = 'dialogBatchWorkflow';
+
+export const batchWorkflowId = (batchId: string) => `batch:${batchId}`;
+
+export interface BatchInput {
+  batchId: string;
+  channelId: string;
+  total: number;
+  /** Sends per second for this batch; the channel's own limit (shared by all its batches) applies too. */
+  ratePerSecond: number;
+  /** Carried across continue-as-new. */
+  progress?: BatchProgress;
+}
+
+export interface BatchFailure {
+  index: number;
+  phone: string;
+  code: string;
+  reason: string;
+}
+
+export interface BatchProgress {
+  batchId: string;
+  status: 'running' | 'cancelling' | 'cancelled' | 'completed';
+  total: number;
+  /** Recipients handed out so far (sent + failed + in flight). */
+  next: number;
+  sent: number;
+  failed: number;
+  /** The first failures with their reasons (all are counted in `failed`). */
+  failures: BatchFailure[];
+}
+
+export const cancelBatchSignal = defineSignal('cancelBatch');
+export const batchProgressQuery = defineQuery<BatchProgress>('progress');
+
+/** Failures kept with their reasons in workflow state; the count goes on beyond it. */
+export const MAX_LISTED_FAILURES = 1000;
