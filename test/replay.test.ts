@@ -1,0 +1,76 @@
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { snapshotQuery } from '../workflows/definitions';
+import { type Stack, startStack, waitFor } from './helpers/stack';
+
+// Replay: today's workflow code must reproduce yesterday's histories exactly (determinism). The recorded
+// histories in test/fixtures/histories were made by this file with RECORD_HISTORIES=1; a change to workflow
+// code that breaks them needs a versioned migration (patched()), not a re-recording.
+const fixtures = new URL('./fixtures/histories/', import.meta.url).pathname;
+const replayOptions = () => ({
+  workflowBundle: { codePath: inject('workflowBundlePath') },
+  replayName: 'janela-replay',
+});
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ historyEventLimit: 5000 });
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+describe('workflow replay', () => {
+  it('replays a live conversation history (inbound, reply, template, ticket change, notes)', async () => {
+    const channel = await stack.createChannel('whatsapp');
+    await stack.call('POST', `/api/channels/${channel.id}/templates`, {
+      name: 'hello',
+      language: 'en',
+      body: 'Hello {{1}}',
+    });
+    const agent = await stack.createAgent([channel.id]);
+    await stack.customerWrites(channel, '5511960000001', 'hi', { contactName: 'Replay' });
+    const conversation = await waitFor(
+      async () =>
+        (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
+    );
+    await stack.call('POST', `/api/conversations/${conversation.id}/messages`, { text: 'hello back' }, agent.token);
+    await stack.call(
+      'POST',
+      `/api/conversations/${conversation.id}/templates`,
+      { templateName: 'hello', language: 'en', variables: ['you'] },
+      agent.token,
+    );
+    await stack.call(
+      'PATCH',
+      `/api/conversations/${conversation.id}`,
+      { status: 'pending', assigneeId: agent.id },
+      agent.token,
+    );
+    await stack.customerWrites(channel, '5511960000001', 'thanks', { type: 'IMAGE', mediaSize: 500 });
+    const handle = stack.temporal.workflow.getHandle(conversation.workflowId);
+    await waitFor(async () => (await handle.query(snapshotQuery)).pendingSends === 0);
+    await new Promise((r) => setTimeout(r, 1000));
+    const history = await handle.fetchHistory();
+    expect(history.events!.length).toBeGreaterThan(20);
+    await Worker.runReplayHistory(replayOptions(), history);
+
+    if (process.env.RECORD_HISTORIES === '1') {
+      writeFileSync(`${fixtures}conversation-basic.json`, historyToJSON(history));
+    }
+  });
+
+  it('replays every recorded history in test/fixtures/histories', async () => {
+    const files = readdirSync(fixtures).filter((f) => f.endsWith('.json'));
+    expect(files.length).toBeGreaterThan(0);
+    const histories = files.map((file) => ({
+      workflowId: file,
+      history: JSON.parse(readFileSync(`${fixtures}${file}`, 'utf8')),
+    }));
+    for await (const result of Worker.runReplayHistories(replayOptions(), histories)) {
+      expect(result.error, `${result.workflowId}: ${result.error}`).toBeUndefined();
+    }
+  });
+});
