@@ -6,6 +6,8 @@ import { type AuthEnv, authenticate } from './auth';
 import type { ApiDeps } from './context';
 import { ApiError, errorBody } from './errors';
 import { windowHelpPage } from './help';
+import { httpMetrics, renderMetrics } from './metrics';
+import { docsPage, openApiDocument } from './openapi';
 import { adminRoutes } from './routes/admin';
 import { chatRoutes } from './routes/chats';
 import { consoleRoutes } from './routes/console';
@@ -52,6 +54,9 @@ export function createApp(deps: ApiDeps) {
   });
   app.notFound((c) => c.json(errorBody('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}.`), 404));
 
+  app.use('*', httpMetrics());
+  app.get('/metrics', async (c) => c.text(await renderMetrics(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+
   app.get('/healthz', async (c) => {
     const [temporal, mongo] = await Promise.all([
       check(() => deps.temporal.workflowService.getSystemInfo({})),
@@ -62,6 +67,8 @@ export function createApp(deps: ApiDeps) {
   });
 
   app.get('/help/whatsapp-window', (c) => c.html(windowHelpPage()));
+  app.get('/openapi.json', (c) => c.json(openApiDocument(deps.publicBaseUrl)));
+  app.get('/docs', (c) => c.html(docsPage()));
 
   app.route('/webhooks/infobip', webhookRoutes(deps));
   app.route('/media', publicMediaRoutes());

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { createApp } from '../api/app';
 import { apiDepsFromEnv } from '../api/context';
+import { registerGauge } from '../api/metrics';
 import { ConfigError, loadEnv, runMain } from '../common/config';
 import { listen, type RunningServer } from '../common/http-server';
 import { newSecret } from '../common/ids';
@@ -137,6 +138,8 @@ await runMain(async () => {
       replyWindowMs: env.JANELA_REPLY_WINDOW,
     });
     workerRun = worker.run().finally(() => connection.close());
+    const runningWorker = worker;
+    registerGauge('janela_worker_running', () => (runningWorker.getState() === 'RUNNING' ? 1 : 0));
 
     const seed = env.JANELA_SEED === 'on' ? await seedDemoWorkspace({ simulatorUrl, publicBaseUrl, adminToken }) : null;
 

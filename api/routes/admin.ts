@@ -13,7 +13,7 @@ const apiBaseUrl = z
   .url({ protocol: /^https?$/, message: 'must be an http(s) URL such as https://xxxx.api.infobip.com' })
   .transform((url) => url.replace(/\/+$/, ''));
 
-const channelCreateSchema = z.object({
+export const channelCreateSchema = z.object({
   kind: z.enum(['whatsapp', 'viber']),
   name: z.string().trim().min(1).max(100),
   apiBaseUrl,
@@ -23,16 +23,16 @@ const channelCreateSchema = z.object({
   viberMediaMode: z.enum(['link', 'native']).optional(),
 });
 
-const channelPatchSchema = channelCreateSchema.omit({ kind: true }).partial();
+export const channelPatchSchema = channelCreateSchema.omit({ kind: true }).partial();
 
-const agentCreateSchema = z.object({
+export const agentCreateSchema = z.object({
   name: z.string().trim().min(1).max(100),
   email: z.email().transform((email) => email.toLowerCase()),
   role: z.enum(['admin', 'agent', 'automation']),
   channelIds: z.array(z.string().min(1)).default([]),
 });
 
-const agentPatchSchema = agentCreateSchema.omit({ email: true }).partial();
+export const agentPatchSchema = agentCreateSchema.omit({ email: true }).partial();
 
 type ChannelRecord = {
   _id: string;

@@ -9,7 +9,7 @@ import { sendTemplate } from '../conversation-workflow';
 import { ApiError, parseJson } from '../errors';
 import { prepareTemplateSend, templateSendSchema } from '../templates';
 
-const createChatSchema = templateSendSchema.extend({
+export const createChatSchema = templateSendSchema.extend({
   channelId: z.string().min(1),
   phone: z.string().trim().optional(),
   clientId: z.string().min(1).optional(),

@@ -11,7 +11,7 @@ import { ApiError, notFound, parseJson, parseWith } from '../errors';
 import { prepareTemplateSend, templateSendSchema } from '../templates';
 import { canUseMedia } from './media';
 
-const listQuerySchema = z.object({
+export const listQuerySchema = z.object({
   view: z.enum(['chats', 'tickets']).default('chats'),
   channelId: z.string().min(1).optional(),
   status: z.enum(['open', 'pending', 'closed']).optional(),
@@ -20,12 +20,12 @@ const listQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
-const replySchema = z.union([
+export const replySchema = z.union([
   z.object({ text: z.string().trim().min(1, 'must not be empty').max(4096) }),
   z.object({ attachmentId: z.string().min(1), caption: z.string().trim().max(1024).optional() }),
 ]);
-const noteSchema = z.object({ text: z.string().trim().min(1, 'must not be empty').max(10_000) });
-const ticketPatchSchema = z
+export const noteSchema = z.object({ text: z.string().trim().min(1, 'must not be empty').max(10_000) });
+export const ticketPatchSchema = z
   .object({
     status: z.enum(['open', 'pending', 'closed']).optional(),
     assigneeId: z.string().min(1).nullable().optional(),

@@ -29,7 +29,7 @@ export const dialogSchema = templateSendSchema.extend({
 
 export const MAX_BATCH_RECIPIENTS = 10_000;
 
-const batchSchema = templateSendSchema.omit({ variables: true }).extend({
+export const batchSchema = templateSendSchema.omit({ variables: true }).extend({
   channelId: z.string().min(1),
   /** Optional: a client-chosen id makes a retried batch request start nothing new. */
   batchId: z

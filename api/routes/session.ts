@@ -9,13 +9,15 @@ import { ApiError, parseJson } from '../errors';
 
 const SESSION_DAYS = 7;
 
+export const loginSchema = z.object({ token: z.string().trim().min(1, 'paste your agent token') });
+
 /** `POST /auth/login { token }` → an http-only session cookie; `POST /auth/logout` ends it. */
 export function sessionRoutes(deps: ApiDeps) {
   const app = new Hono();
   const secure = deps.publicBaseUrl.startsWith('https://');
 
   app.post('/login', async (c) => {
-    const { token } = await parseJson(c, z.object({ token: z.string().trim().min(1, 'paste your agent token') }));
+    const { token } = await parseJson(c, loginSchema);
     const principal = await principalForToken(token, deps.adminToken);
     if (!principal) throw new ApiError(401, 'UNAUTHORIZED', 'This token is not valid.');
     if (principal.role === 'automation')

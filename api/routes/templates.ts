@@ -7,7 +7,7 @@ import { callInfobip, InfobipError } from '../../providers/infobip-http';
 import { type AuthEnv, hasChannelAccess, type Principal, requireAdmin } from '../auth';
 import { ApiError, notFound, parseJson } from '../errors';
 
-const registerSchema = z.object({
+export const registerSchema = z.object({
   name: z
     .string()
     .trim()

@@ -1,0 +1,145 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { createApp } from '../api/app';
+import { allSearchAttributeKeys } from '../workflows/definitions';
+import { type Stack, startStack, waitFor } from './helpers/stack';
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack();
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+describe('operations', () => {
+  it('GET /openapi.json covers every route the app serves, and nothing it does not', async () => {
+    const response = await stack.call('GET', '/openapi.json', undefined, null);
+    expect(response.status).toBe(200);
+    const doc = response.body;
+    expect(doc.openapi).toBe('3.1.0');
+    const documented = new Set<string>();
+    for (const [path, methods] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
+      for (const method of Object.keys(methods)) documented.add(`${method.toUpperCase()} ${path}`);
+    }
+    // The routes as Hono registered them (a second app instance: routes do not depend on the connections).
+    const app = createApp({
+      ...(stack as any).deps,
+      temporal: stack.temporal,
+      taskQueue: 'x',
+      publicBaseUrl: 'http://x',
+      adminToken: 'x'.repeat(20),
+      replyWindowMs: 1,
+      historyEventLimit: 100,
+      idleTimeoutMs: 1,
+      windowHelpUrl: 'http://x',
+    });
+    const served = new Set(
+      app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, '{$1}')}`),
+    );
+    expect([...served].filter((route) => !documented.has(route))).toEqual([]);
+    expect([...documented].filter((route) => !served.has(route))).toEqual([]);
+    const createChannel = doc.paths['/api/channels'].post.requestBody.content['application/json'].schema;
+    expect(createChannel.required).toEqual(expect.arrayContaining(['kind', 'name', 'apiBaseUrl', 'apiKey', 'sender']));
+    expect(createChannel.properties.kind.enum).toEqual(['whatsapp', 'viber']);
+    const docs = await fetch(`${stack.api.url}/docs`);
+    expect(await docs.text()).toContain('/api/dialogs/batch');
+  });
+
+  it('/metrics exposes HTTP traffic by route pattern and sends by status, never a secret', async () => {
+    const channel = await stack.createChannel('whatsapp');
+    const agent = await stack.createAgent([channel.id]);
+    await stack.customerWrites(channel, '5511950000001', 'oi');
+    const conversation = await waitFor(
+      async () =>
+        (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
+    );
+    const reply = await stack.call(
+      'POST',
+      `/api/conversations/${conversation.id}/messages`,
+      { text: 'olá' },
+      agent.token,
+    );
+    await waitFor(async () =>
+      (
+        await stack.call('GET', `/api/conversations/${conversation.id}/messages`, undefined, agent.token)
+      ).body.items.find((m: any) => m.id === reply.body.id && m.status === 'seen'),
+    );
+    const metrics = await (await fetch(`${stack.api.url}/metrics`)).text();
+    expect(metrics).toMatch(
+      /janela_http_requests_total\{method="POST",route="\/webhooks\/infobip\/:channelId\/:secret",status="200"\} \d+/,
+    );
+    expect(metrics).toMatch(
+      /janela_http_request_duration_seconds_count\{method="POST",route="\/api\/conversations\/:id\/messages"\} \d+/,
+    );
+    expect(metrics).toMatch(/janela_messages\{direction="outbound",status="seen"\} [1-9]/);
+    expect(metrics).toMatch(/janela_conversations\{status="open"\} [1-9]/);
+    expect(metrics).not.toContain(channel.webhookUrl.split('/').pop()!);
+    expect(metrics).not.toContain(agent.token);
+  });
+
+  it('conversation workflows carry every search attribute, a memo and a summary, and no secret', async () => {
+    const channel = await stack.createChannel('whatsapp');
+    const agent = await stack.createAgent([channel.id]);
+    await stack.customerWrites(channel, '5511950000002', 'oi');
+    const conversation = await waitFor(
+      async () =>
+        (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
+    );
+    const handle = stack.temporal.workflow.getHandle(conversation.workflowId);
+    const description = await waitFor(async () => {
+      const d = await handle.describe();
+      return (d.searchAttributes as Record<string, unknown[]>).JanelaTicketNumber ? d : null;
+    });
+    const attributes = description.searchAttributes as Record<string, unknown[]>;
+    for (const key of allSearchAttributeKeys) expect(attributes[key.name], key.name).toBeDefined();
+    expect(attributes.JanelaChannelId).toEqual([channel.id]);
+    expect(attributes.JanelaWindowOpen).toEqual([true]);
+    expect(description.memo).toMatchObject({
+      conversationId: conversation.id,
+      ticketNumber: conversation.ticketNumber,
+    });
+    expect(await description.staticSummary()).toBe('WhatsApp conversation with 5511950000002');
+    const visible = JSON.stringify({ attributes, memo: description.memo });
+    expect(visible).not.toContain(channel.apiKey);
+    // Found with the CLI's query language too.
+    const found = [];
+    for await (const wf of stack.temporal.workflow.list({
+      query: `JanelaChannelId = "${channel.id}" AND JanelaWindowOpen = true`,
+    }))
+      found.push(wf.workflowId);
+    expect(found).toEqual([conversation.workflowId]);
+  });
+
+  it('docker-compose.yml describes the production-like deployment', () => {
+    const compose = parse(readFileSync(new URL('../docker-compose.yml', import.meta.url), 'utf8'));
+    expect(Object.keys(compose.services).sort()).toEqual([
+      'api',
+      'mongodb',
+      'postgresql',
+      'temporal',
+      'temporal-admin',
+      'temporal-ui',
+      'worker',
+    ]);
+    expect(compose.services.api.ports).toContain('3000:3000');
+    expect(compose.services['temporal-ui'].ports).toContain('8233:8080');
+    expect(compose.services.temporal.ports).toContain('7233:7233');
+    for (const service of ['api', 'worker']) {
+      const env = compose.services[service].environment;
+      expect(env.TEMPORAL_ADDRESS).toBe('temporal:7233');
+      expect(env.MONGODB_URI).toBe('mongodb://mongodb:27017/janela');
+      expect(env.TEMPORAL_TASK_QUEUE).toBe('janela');
+      expect(env.PUBLIC_BASE_URL).toMatch(/PUBLIC_BASE_URL/);
+      expect(compose.services[service].build).toBe('.');
+      expect(compose.services[service].depends_on).toEqual(expect.arrayContaining(['temporal', 'mongodb']));
+    }
+    expect(compose.services.api.environment.JANELA_ADMIN_TOKEN).toMatch(/JANELA_ADMIN_TOKEN/);
+    expect(compose.services.api.command).toEqual(['npm', 'run', 'api']);
+    expect(compose.services.worker.command).toEqual(['npm', 'run', 'worker']);
+    const registration = compose.services['temporal-admin'].command.join(' ');
+    for (const key of allSearchAttributeKeys) expect(registration).toContain(`--name ${key.name}`);
+    expect(readFileSync(new URL('../Dockerfile', import.meta.url), 'utf8')).toContain('npm ci');
+  });
+});
