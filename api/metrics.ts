@@ -53,9 +53,9 @@ export async function renderMetrics(): Promise<string> {
     '# TYPE janela_http_request_duration_seconds histogram',
   );
   for (const [key, entry] of durations) {
-    buckets.forEach((bound, i) =>
-      lines.push(`janela_http_request_duration_seconds_bucket{${key},le="${bound}"} ${entry.counts[i]}`),
-    );
+    for (const [i, bound] of buckets.entries()) {
+      lines.push(`janela_http_request_duration_seconds_bucket{${key},le="${bound}"} ${entry.counts[i]}`);
+    }
     lines.push(`janela_http_request_duration_seconds_bucket{${key},le="+Inf"} ${entry.count}`);
     lines.push(`janela_http_request_duration_seconds_sum{${key}} ${entry.sum.toFixed(6)}`);
     lines.push(`janela_http_request_duration_seconds_count{${key}} ${entry.count}`);

@@ -135,6 +135,13 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
 
   setHandler(inboundSignal, (message) => {
     state.inbox.push(message);
+    // The window opens when the customer writes, not when the message is stored: an agent answering at once
+    // must not be refused while the recording activity is still running.
+    if (hasWindow) {
+      const candidate = windowExpiryAfterInbound(message.receivedAt, Date.now(), input.replyWindowMs);
+      state.windowExpiresAt = extendWindow(state.windowExpiresAt, candidate);
+      state.windowOpen = isWindowOpen(state.windowExpiresAt, Date.now());
+    }
   });
 
   setHandler(snapshotQuery, snapshot);
@@ -313,8 +320,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
 
     while (state.inbox.length > 0) {
       const message = state.inbox[0]!;
-      const candidate = windowExpiryAfterInbound(message.receivedAt, Date.now(), input.replyWindowMs);
-      const nextExpiry: number | null = hasWindow ? extendWindow(state.windowExpiresAt, candidate) : null;
+      const nextExpiry: number | null = hasWindow ? state.windowExpiresAt : null;
       const result = await store.recordInbound({
         channelId: input.channelId,
         kind: input.kind,
@@ -334,10 +340,6 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       state.ticketNumber = result.ticketNumber;
       state.status = result.status;
       state.assigneeId = result.assigneeId;
-      if (hasWindow) {
-        state.windowExpiresAt = nextExpiry;
-        state.windowOpen = isWindowOpen(state.windowExpiresAt, Date.now());
-      }
       publish();
     }
 
