@@ -106,20 +106,29 @@ export async function callInfobip<T>(
     throw new InfobipError(`Could not reach Infobip: ${reason}`, true, null, 'NETWORK_ERROR');
   }
 
-  const text = await response.body.text().catch(() => '');
-  let parsed: unknown = null;
-  try {
-    parsed = text ? JSON.parse(text) : null;
-  } catch {
-    parsed = null;
-  }
   const status = response.statusCode;
-  if (status >= 200 && status < 300) return parsed as T;
+  if (status < 200 || status >= 300) throw await errorFromResponse(response);
+  return (await readJson(response)) as T;
+}
 
-  const { code, text: description, details } = describeInfobipError(status, parsed);
+type UndiciResponse = Awaited<ReturnType<typeof request>>;
+
+async function readJson(response: UndiciResponse): Promise<unknown> {
+  const text = await response.body.text().catch(() => '');
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The one place an Infobip HTTP failure is classified: 408, 429 and 5xx are retryable, other statuses are not. */
+async function errorFromResponse(response: UndiciResponse): Promise<InfobipError> {
+  const status = response.statusCode;
+  const { code, text, details } = describeInfobipError(status, await readJson(response));
   const retryable = status === 429 || status >= 500 || status === 408;
-  throw new InfobipError(
-    description,
+  return new InfobipError(
+    text,
     retryable,
     status,
     code,
@@ -159,24 +168,7 @@ export async function downloadInfobipMedia(
     throw new InfobipError(`Could not download the media: ${reason}`, true, null, 'NETWORK_ERROR');
   }
   const status = response.statusCode;
-  if (status < 200 || status >= 300) {
-    const text = await response.body.text().catch(() => '');
-    let parsed: unknown = null;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      parsed = null;
-    }
-    const { code, text: description } = describeInfobipError(status, parsed);
-    const retryable = status === 429 || status >= 500 || status === 408;
-    throw new InfobipError(
-      description,
-      retryable,
-      status,
-      code,
-      retryable ? parseRetryAfter(response.headers['retry-after']) : null,
-    );
-  }
+  if (status < 200 || status >= 300) throw await errorFromResponse(response);
   const header = (name: string) => {
     const value = response.headers[name];
     return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
