@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { newSecret, sha256 } from '../common/ids';
 import { channelWebhookUrl } from '../common/urls';
-import { Agent, Channel, Extension } from '../db/models';
+import { Agent, Channel, Extension, Template } from '../db/models';
 
 export interface SeedResult {
   channels: { id: string; kind: string; name: string; sender: string; webhookUrl: string }[];
@@ -39,6 +39,21 @@ export async function seedDemoWorkspace(options: {
       webhookUrl: channelWebhookUrl(options.publicBaseUrl, channel._id, stored!.webhookSecret),
     });
   }
+  // An approved template on the demo WhatsApp channel, so "Send template" and "Create chat" work at once.
+  await Template.updateOne(
+    { channelId: 'ch_demo_whatsapp', name: 'order_shipped', language: 'pt_BR' },
+    {
+      $setOnInsert: {
+        _id: 'tpl_demo_order_shipped',
+        category: 'UTILITY',
+        status: 'APPROVED',
+        body: 'Olá {{1}}, seu pedido {{2}} foi enviado.',
+        placeholders: 2,
+        source: 'manual',
+      },
+    },
+    { upsert: true },
+  );
   // The demo agent's token is derived from the admin token, so it is the same at every start.
   const token = `jnl_demo_${createHmac('sha256', options.adminToken).update('demo-agent').digest('base64url').slice(0, 24)}`;
   await Agent.updateOne(

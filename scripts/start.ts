@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { NativeConnection } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createApp } from '../api/app';
 import { apiDepsFromEnv } from '../api/context';
 import { registerGauge } from '../api/metrics';
@@ -50,6 +50,8 @@ function devAdminToken(dataDir: string, configured: string | undefined): string 
 
 await runMain(async () => {
   const env = loadEnv();
+  // The worker's own logs (and the workflow bundler's) at warning level: the terminal shows Janela's summary.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
   const dataDir = resolve(env.JANELA_DATA_DIR);
   mkdirSync(dataDir, { recursive: true });
   const processes: ManagedProcess[] = [];
