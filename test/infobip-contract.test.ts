@@ -1,3 +1,7 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ATTACHMENT_TOO_LARGE_MESSAGE } from '../common/media';
 import { Message, Template } from '../db/models';
@@ -64,6 +68,39 @@ async function upload(token: string, name: string, mime: string, size: number) {
     duplex: 'half',
   } as RequestInit);
   return { status: response.status, body: (await response.json()) as any };
+}
+
+function writeAndClose(path: string): string {
+  writeFileSync(path, '');
+  return path;
+}
+
+/** Uploads a file from disk with curl, so the request body is produced outside this process. */
+function curlUpload(token: string, path: string, mime: string): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'curl',
+      [
+        '-s',
+        '-o',
+        '-',
+        '-w',
+        '\n%{http_code}',
+        '-H',
+        `authorization: Bearer ${token}`,
+        '-F',
+        `file=@${path};type=${mime}`,
+        `${stack.api.url}/api/attachments`,
+      ],
+      { maxBuffer: 1024 * 1024 },
+      (err, stdout) => {
+        if (err) return reject(err);
+        const lines = stdout.trimEnd().split('\n');
+        const status = Number(lines.pop());
+        resolve({ status, body: JSON.parse(lines.join('\n')) });
+      },
+    );
+  });
 }
 
 describe('inbound: every WhatsApp type, over real HTTP, in one batched body', () => {
@@ -442,22 +479,30 @@ describe('outbound media', () => {
     });
     expect((await upload(agent.token, 'limite.jpg', 'image/jpeg', 5 * MB)).status).toBe(201);
 
-    // The 100 MB boundary, watching this process's memory (the API runs here) while the file streams through.
+    // The 100 MB boundary. curl (another process) sends the files, so this process — where the API runs — holds
+    // only what the server itself holds; its memory is watched while the files stream through.
+    const dir = mkdtempSync(join(tmpdir(), 'janela-upload-'));
+    const exactFile = join(dir, 'arquivo.bin');
+    const overFile = join(dir, 'arquivo2.zip');
+    truncateSync(writeAndClose(exactFile), 100 * MB);
+    truncateSync(writeAndClose(overFile), 100 * MB + 1);
     let peak = 0;
     const baseline = process.memoryUsage().rss;
     const sampler = setInterval(() => {
       peak = Math.max(peak, process.memoryUsage().rss - baseline);
     }, 25);
     try {
-      const exact = await upload(agent.token, 'arquivo.bin', 'application/octet-stream', 100 * MB);
+      const exact = await curlUpload(agent.token, exactFile, 'application/octet-stream');
       expect(exact.status).toBe(201);
-      expect(exact.body).toMatchObject({ kind: 'document', size: 100 * MB });
-      const over = await upload(agent.token, 'arquivo2.zip', 'application/zip', 100 * MB + 1);
+      expect(exact.body).toMatchObject({ kind: 'document', size: 100 * MB, name: 'arquivo.bin' });
+      const over = await curlUpload(agent.token, overFile, 'application/zip');
       expect(over.status).toBe(413);
       expect(over.body.error.message).toBe(ATTACHMENT_TOO_LARGE_MESSAGE);
     } finally {
       clearInterval(sampler);
+      rmSync(dir, { recursive: true, force: true });
     }
+    // Buffering a file whole would add at least its 100 MB.
     expect(peak).toBeLessThan(90 * MB);
   }, 180_000);
 
