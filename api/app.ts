@@ -55,7 +55,9 @@ export function createApp(deps: ApiDeps) {
   app.notFound((c) => c.json(errorBody('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}.`), 404));
 
   app.use('*', httpMetrics());
-  app.get('/metrics', async (c) => c.text(await renderMetrics(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
+  app.get('/metrics', async (c) =>
+    c.text(await renderMetrics(deps.workerMetricsUrl), 200, { 'content-type': 'text/plain; version=0.0.4' }),
+  );
 
   app.get('/healthz', async (c) => {
     const [temporal, mongo] = await Promise.all([

@@ -14,16 +14,25 @@ export interface ApiDeps {
   /** Temporal Web, for the console's links to a conversation's workflow (JANELA_TEMPORAL_WEB_URL). */
   temporalWebUrl?: string | null;
   temporalNamespace?: string;
+  /** The worker's Temporal SDK Prometheus exporter, appended to /metrics (JANELA_WORKER_METRICS_URL). */
+  workerMetricsUrl?: string | null;
 }
 
 export function apiDepsFromEnv(
   env: EnvConfig,
-  given: { temporal: Client; publicBaseUrl: string; adminToken: string; temporalWebUrl?: string | null },
+  given: {
+    temporal: Client;
+    publicBaseUrl: string;
+    adminToken: string;
+    temporalWebUrl?: string | null;
+    workerMetricsUrl?: string | null;
+  },
 ): ApiDeps {
   return {
     ...given,
     temporalWebUrl: given.temporalWebUrl ?? env.JANELA_TEMPORAL_WEB_URL ?? null,
     temporalNamespace: env.TEMPORAL_NAMESPACE,
+    workerMetricsUrl: given.workerMetricsUrl ?? env.JANELA_WORKER_METRICS_URL ?? null,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     replyWindowMs: env.JANELA_REPLY_WINDOW,
     historyEventLimit: env.JANELA_HISTORY_EVENT_LIMIT,

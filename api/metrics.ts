@@ -41,7 +41,18 @@ export function httpMetrics(): MiddlewareHandler {
   };
 }
 
-export async function renderMetrics(): Promise<string> {
+/** The worker's own Temporal SDK metrics (task slots, latencies, polls…), from its Prometheus exporter. */
+async function workerMetrics(url: string | null | undefined): Promise<string> {
+  if (!url) return '';
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+    return response.ok ? await response.text() : `# worker metrics unavailable: HTTP ${response.status}\n`;
+  } catch (err) {
+    return `# worker metrics unavailable: ${String(err).replace(/\n/g, ' ')}\n`;
+  }
+}
+
+export async function renderMetrics(workerMetricsUrl?: string | null): Promise<string> {
   const lines: string[] = [];
   lines.push(
     '# HELP janela_http_requests_total HTTP requests by route pattern and status.',
@@ -78,5 +89,5 @@ export async function renderMetrics(): Promise<string> {
   for (const [name, read] of gauges) {
     lines.push(`# TYPE ${name} gauge`, `${name} ${read()}`);
   }
-  return `${lines.join('\n')}\n`;
+  return `${lines.join('\n')}\n${await workerMetrics(workerMetricsUrl)}`;
 }

@@ -43,6 +43,8 @@ const envSchema = z.object({
   JANELA_SEED: z.enum(['on', 'off']).default('on'),
   JANELA_TEMPORAL_UI_PORT: port.optional(),
   JANELA_TEMPORAL_WEB_URL: z.url().optional(),
+  JANELA_WORKER_METRICS_URL: z.url().optional(),
+  JANELA_WORKER_METRICS_PORT: port.optional(),
 });
 
 export type EnvConfig = z.infer<typeof envSchema>;

@@ -17,6 +17,7 @@ import { createSimulator } from '../simulator/app';
 import { createJanelaWorker } from '../worker/worker';
 import { seedDemoWorkspace } from './seed';
 import {
+  freePort,
   isPortOpen,
   type ManagedProcess,
   resolveTemporalBinary,
@@ -51,7 +52,12 @@ function devAdminToken(dataDir: string, configured: string | undefined): string 
 await runMain(async () => {
   const env = loadEnv();
   // The worker's own logs (and the workflow bundler's) at warning level: the terminal shows Janela's summary.
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // Its Temporal SDK metrics go to a Prometheus exporter that the API's /metrics includes.
+  const workerMetricsPort = env.JANELA_WORKER_METRICS_PORT ?? (await freePort());
+  Runtime.install({
+    logger: new DefaultLogger('WARN'),
+    telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${workerMetricsPort}` } } },
+  });
   const dataDir = resolve(env.JANELA_DATA_DIR);
   mkdirSync(dataDir, { recursive: true });
   const processes: ManagedProcess[] = [];
@@ -124,7 +130,15 @@ await runMain(async () => {
     const publicBaseUrl = env.PUBLIC_BASE_URL ?? `http://127.0.0.1:${env.PORT}`;
     const adminToken = devAdminToken(dataDir, env.JANELA_ADMIN_TOKEN);
     const temporal = await connectTemporalClient(temporalAddress, env.TEMPORAL_NAMESPACE);
-    const app = createApp(apiDepsFromEnv(env, { temporal, publicBaseUrl, adminToken, temporalWebUrl: temporalUi }));
+    const app = createApp(
+      apiDepsFromEnv(env, {
+        temporal,
+        publicBaseUrl,
+        adminToken,
+        temporalWebUrl: temporalUi,
+        workerMetricsUrl: `http://127.0.0.1:${workerMetricsPort}/metrics`,
+      }),
+    );
     const apiServer = await listen(app.fetch, env.PORT, '0.0.0.0');
     servers.unshift(apiServer); // closed first on shutdown
 

@@ -75,6 +75,9 @@ describe('operations', () => {
     );
     expect(metrics).toMatch(/janela_messages\{direction="outbound",status="seen"\} [1-9]/);
     expect(metrics).toMatch(/janela_conversations\{status="open"\} [1-9]/);
+    // The worker's Temporal SDK metrics are included.
+    expect(metrics).toMatch(/^temporal_\w+/m);
+    expect(metrics).toContain('task_queue="janela-test-');
     expect(metrics).not.toContain(channel.webhookUrl.split('/').pop()!);
     expect(metrics).not.toContain(agent.token);
   });

@@ -10,10 +10,11 @@ import { inject } from 'vitest';
 import { createApp } from '../../api/app';
 import { listen, type RunningServer } from '../../common/http-server';
 import { connectDatabase } from '../../db/connect';
+import { freePort } from '../../scripts/services';
 import { createSimulator, type RecordedRequest } from '../../simulator/app';
 import { createJanelaWorker } from '../../worker/worker';
 
-let runtimeInstalled = false;
+let workerMetricsUrl: string | null = null;
 
 export interface StackOptions {
   replyWindowMs?: number;
@@ -30,9 +31,13 @@ export interface ApiResponse<T = any> {
 export type Stack = Awaited<ReturnType<typeof startStack>>;
 
 export async function startStack(options: StackOptions = {}) {
-  if (!runtimeInstalled) {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-    runtimeInstalled = true;
+  if (!workerMetricsUrl) {
+    const port = await freePort();
+    Runtime.install({
+      logger: new DefaultLogger('WARN'),
+      telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${port}` } } },
+    });
+    workerMetricsUrl = `http://127.0.0.1:${port}/metrics`;
   }
   const suffix = randomBytes(4).toString('hex');
   const dbName = `janela_test_${suffix}`;
@@ -61,6 +66,7 @@ export async function startStack(options: StackOptions = {}) {
     windowHelpUrl: `${apiServer.url}/help/whatsapp-window`,
     temporalWebUrl: 'http://temporal-web.test',
     temporalNamespace: 'default',
+    workerMetricsUrl,
   });
 
   let worker: Worker | null = null;
