@@ -244,6 +244,18 @@ describe('agent console in a browser', () => {
     await shot(page, '08-admin-channel-webhook');
     await page.click('[data-tab=agents]');
     await page.waitForSelector('#agent-form');
+    // Create an agent (token shown once), then grant it a channel by editing it.
+    await page.fill('#agent-form input[name=name]', 'Bia Browser');
+    await page.fill('#agent-form input[name=email]', 'bia@example.com');
+    await page.click('#agent-form button[type=submit]');
+    await page.waitForSelector('#new-token');
+    expect(await page.inputValue('#new-token')).toMatch(/^jnl_/);
+    await page.locator('tr', { hasText: 'bia@example.com' }).locator('[data-edit-agent]').click();
+    await page.check(`#agent-form input[value="${whatsapp.id}"]`);
+    await page.click('#agent-form button[type=submit]');
+    await page.locator('.alert.ok').waitFor();
+    const agents = await stack.call('GET', '/api/agents');
+    expect(agents.body.items.find((a: any) => a.email === 'bia@example.com').channelIds).toEqual([whatsapp.id]);
     await shot(page, '09-admin-agents');
     await page.context().close();
   });

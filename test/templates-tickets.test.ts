@@ -360,9 +360,16 @@ describe('the reply window is exactly JANELA_REPLY_WINDOW (24 h by default) afte
     const shown = await stack.call('GET', `/api/conversations/${conversation.id}`, undefined, agent.token);
     expect(Date.parse(shown.body.window.expiresAt) - receivedAt).toBe(24 * 3_600_000);
 
-    const history = await stack.temporal.workflow.getHandle(conversation.workflowId).fetchHistory();
-    const timers = history.events!.filter((e) => e.timerStartedEventAttributes);
-    expect(timers.length).toBeGreaterThan(0);
+    // The timer starts once the workflow has recorded the message: wait for it to be in the history.
+    const timers = await waitFor(
+      async () => {
+        const history = await stack.temporal.workflow.getHandle(conversation.workflowId).fetchHistory();
+        const started = history.events!.filter((e) => e.timerStartedEventAttributes);
+        return started.length > 0 ? started : null;
+      },
+      15_000,
+      'the window timer',
+    );
     const timer = timers[timers.length - 1]!;
     const startedAt = Number(timer.eventTime!.seconds) * 1000 + Math.floor((timer.eventTime!.nanos ?? 0) / 1e6);
     const timeout = timer.timerStartedEventAttributes!.startToFireTimeout!;

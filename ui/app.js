@@ -851,29 +851,41 @@ async function adminChannels(message = '', editing = null, justSaved = null) {
   });
 }
 
-async function adminAgents(message = '') {
+async function adminAgents(message = '', editing = null) {
   state.agents = (await api('GET', '/api/agents')).items;
   state.channels = (await api('GET', '/api/channels')).items;
-  adminBody().innerHTML = `${message}<div class="card"><h3>${esc(t('newAgent'))}</h3>
+  const a = editing ?? { role: 'agent', channelIds: [] };
+  const roles = ['agent', 'admin', 'automation'];
+  adminBody().innerHTML = `${message}<div class="card"><h3>${esc(t(editing ? 'editAgent' : 'newAgent'))}</h3>
       <form class="form" id="agent-form">
-        <label>${esc(t('name'))}<input name="name" required /></label>
-        <label>${esc(t('email'))}<input name="email" type="email" required /></label>
-        <label>${esc(t('role'))}<select name="role"><option value="agent">agent</option><option value="admin">admin</option><option value="automation">automation</option></select></label>
-        <fieldset><legend>${esc(t('channelAccess'))}</legend><div class="checks">${state.channels.map((c) => `<label><input type="checkbox" name="channelIds" value="${esc(c.id)}" /> ${esc(c.name)}</label>`).join('')}</div></fieldset>
-        <div><button class="primary" type="submit">${esc(t('save'))}</button></div>
+        <label>${esc(t('name'))}<input name="name" required value="${esc(a.name ?? '')}" /></label>
+        ${editing ? `<div>${esc(a.email)}</div>` : `<label>${esc(t('email'))}<input name="email" type="email" required /></label>`}
+        <label>${esc(t('role'))}<select name="role">${roles.map((r) => `<option value="${r}" ${a.role === r ? 'selected' : ''}>${r}</option>`).join('')}</select></label>
+        <fieldset><legend>${esc(t('channelAccess'))}</legend><div class="checks">${state.channels.map((c) => `<label><input type="checkbox" name="channelIds" value="${esc(c.id)}" ${a.channelIds.includes(c.id) ? 'checked' : ''} /> ${esc(c.name)}</label>`).join('')}</div></fieldset>
+        <div><button class="primary" type="submit">${esc(t('save'))}</button> ${editing ? `<button type="button" id="cancel-agent">${esc(t('cancel'))}</button>` : ''}</div>
       </form></div>
-    <table><thead><tr><th>${esc(t('name'))}</th><th>${esc(t('email'))}</th><th>${esc(t('role'))}</th><th>${esc(t('channelAccess'))}</th></tr></thead>
-    <tbody>${state.agents.map((a) => `<tr><td>${esc(a.name)}</td><td>${esc(a.email)}</td><td>${esc(a.role)}</td><td>${esc(a.channelIds.map(channelName).join(', '))}</td></tr>`).join('')}</tbody></table>`;
+    <table><thead><tr><th>${esc(t('name'))}</th><th>${esc(t('email'))}</th><th>${esc(t('role'))}</th><th>${esc(t('channelAccess'))}</th><th></th></tr></thead>
+    <tbody>${state.agents.map((ag) => `<tr><td>${esc(ag.name)}</td><td>${esc(ag.email)}</td><td>${esc(ag.role)}</td><td>${esc(ag.channelIds.map(channelName).join(', '))}</td><td><button data-edit-agent="${esc(ag.id)}">${esc(t('edit'))}</button></td></tr>`).join('')}</tbody></table>`;
+  $('#cancel-agent')?.addEventListener('click', () => adminAgents());
+  $$('[data-edit-agent]').forEach((button) => {
+    button.addEventListener('click', () =>
+      adminAgents(
+        '',
+        state.agents.find((ag) => ag.id === button.dataset.editAgent),
+      ),
+    );
+  });
   $('#agent-form').addEventListener('submit', async (event) => {
     event.preventDefault();
     const data = new FormData(event.target);
+    const fields = { name: data.get('name'), role: data.get('role'), channelIds: data.getAll('channelIds') };
     try {
-      const created = await api('POST', '/api/agents', {
-        name: data.get('name'),
-        email: data.get('email'),
-        role: data.get('role'),
-        channelIds: data.getAll('channelIds'),
-      });
+      if (editing) {
+        await api('PATCH', `/api/agents/${editing.id}`, fields);
+        await adminAgents(alertHtml('ok', t('saved')));
+        return;
+      }
+      const created = await api('POST', '/api/agents', { ...fields, email: data.get('email') });
       await adminAgents(
         `<div class="card" id="token-card"><p>${esc(t('tokenOnce', { name: created.name }))}</p><div class="copy-row"><input readonly id="new-token" value="${esc(created.token)}" /></div></div>`,
       );

@@ -87,6 +87,7 @@ export const texts = {
     setupViber:
       'Viber: in the Infobip portal open Channels and Numbers → Viber → your sender, set the inbound forwarding to HTTP POST and paste the webhook URL. Janela asks for delivery and seen reports on the same URL with each message.',
     newAgent: 'New agent',
+    editAgent: 'Edit agent',
     email: 'Email',
     role: 'Role',
     channelAccess: 'Channel access',
@@ -190,6 +191,7 @@ export const texts = {
     setupViber:
       'Viber: no portal da Infobip abra Channels and Numbers → Viber → seu remetente, encaminhe as mensagens recebidas por HTTP POST e cole a URL do webhook. O Janela pede os relatórios de entrega e leitura na mesma URL a cada mensagem.',
     newAgent: 'Novo agente',
+    editAgent: 'Editar agente',
     email: 'E-mail',
     role: 'Papel',
     channelAccess: 'Acesso aos canais',

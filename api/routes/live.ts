@@ -8,6 +8,7 @@ import { parseWith } from '../errors';
 import { conversationView, messageView } from './conversations';
 
 const POLL_MS = 1000;
+const OVERLAP_MS = 5000;
 
 /**
  * `GET /api/events` — server-sent events for the console: conversations and messages of the agent's channels
@@ -20,7 +21,16 @@ export function liveRoutes(deps: ApiDeps) {
   app.get('/events', (c) => {
     const principal = c.get('principal');
     return streamSSE(c, async (stream) => {
+      // Writes carry the writer's clock and commit a moment later, so each poll looks back OVERLAP_MS and
+      // skips what it already sent (same id, same updatedAt): nothing is missed, nothing is repeated.
       let cursor = new Date(Date.now() - POLL_MS);
+      const sent = new Map<string, number>();
+      const fresh = (id: string, updatedAt: Date | null | undefined) => {
+        const at = updatedAt?.getTime() ?? 0;
+        if (sent.get(id) === at) return false;
+        sent.set(id, at);
+        return true;
+      };
       let lastBeat = Date.now();
       let open = true;
       stream.onAbort(() => {
@@ -28,7 +38,7 @@ export function liveRoutes(deps: ApiDeps) {
       });
       await stream.writeSSE({ event: 'ready', data: JSON.stringify({ at: new Date().toISOString() }) });
       while (open) {
-        const since = cursor;
+        const since = new Date(cursor.getTime() - OVERLAP_MS);
         const until = new Date();
         const filter = { channelId: { $in: principal.channelIds }, updatedAt: { $gt: since, $lte: until } };
         const [conversations, messages] = await Promise.all([
@@ -36,10 +46,12 @@ export function liveRoutes(deps: ApiDeps) {
           Message.find(filter).sort({ updatedAt: 1 }).limit(500).lean(),
         ]);
         cursor = until;
+        for (const [id, at] of sent) if (at < since.getTime()) sent.delete(id);
         if (conversations.length) {
           const clients = await Client.find({ _id: { $in: conversations.map((cv) => cv.clientId) } }).lean();
           const byId = new Map(clients.map((client) => [client._id, client]));
           for (const conversation of conversations) {
+            if (!fresh(conversation._id, conversation.updatedAt)) continue;
             await stream.writeSSE({
               event: 'conversation',
               data: JSON.stringify(conversationView(conversation, byId.get(conversation.clientId) ?? null)),
@@ -47,6 +59,7 @@ export function liveRoutes(deps: ApiDeps) {
           }
         }
         for (const message of messages) {
+          if (!fresh(message._id, message.updatedAt)) continue;
           await stream.writeSSE({
             event: 'message',
             data: JSON.stringify({ conversationId: message.conversationId, message: messageView(message) }),
