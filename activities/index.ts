@@ -98,6 +98,8 @@ async function findOrCreateClient(kind: ChannelKind, address: string, contactNam
 async function findOrCreateConversation(
   key: { channelId: string; kind: ChannelKind; customer: string },
   clientId: string,
+  /** Fields a new conversation starts with (its reply window, so it never shows closed for an instant). */
+  initial: Record<string, unknown> = {},
 ) {
   // The unique indexes are the guarantee: (channelId, customer) makes one conversation per customer, ticketNumber
   // makes numbers unique. A collision on the number (counter upserts are not atomic on every backend) takes the next.
@@ -114,6 +116,7 @@ async function findOrCreateConversation(
         workflowId: conversationWorkflowId(key.channelId, key.customer),
         ticketNumber: await nextSequence('ticketNumber'),
         status: 'open',
+        ...initial,
       });
       return created.toObject();
     } catch (err) {
@@ -178,8 +181,15 @@ export function createActivities(deps: ActivityDeps) {
     /** Persists one inbound message (once: a duplicate Infobip messageId is recognised) and its conversation. */
     async recordInbound(input: RecordInboundInput): Promise<RecordInboundResult> {
       const clientId = await findOrCreateClient(input.kind, input.customer, input.message.contactName);
-      const conversation = await findOrCreateConversation(input, clientId);
       const receivedAt = new Date(input.message.receivedAt);
+      const windowState =
+        input.kind === 'whatsapp'
+          ? {
+              open: input.windowExpiresAt !== null && Date.parse(input.windowExpiresAt) > Date.now(),
+              expiresAt: input.windowExpiresAt ? new Date(input.windowExpiresAt) : null,
+            }
+          : { open: true, expiresAt: null };
+      const conversation = await findOrCreateConversation(input, clientId, { window: windowState });
 
       let duplicate = false;
       let messageId = newId('msg');
@@ -207,14 +217,6 @@ export function createActivities(deps: ActivityDeps) {
         }).lean();
         messageId = existing!._id;
       }
-
-      const windowState =
-        input.kind === 'whatsapp'
-          ? {
-              open: input.windowExpiresAt !== null && Date.parse(input.windowExpiresAt) > Date.now(),
-              expiresAt: input.windowExpiresAt ? new Date(input.windowExpiresAt) : null,
-            }
-          : { open: true, expiresAt: null };
 
       if (duplicate) {
         // Infobip delivered it again (or this activity is retried after a crash): nothing new to store, but the

@@ -244,6 +244,51 @@ describe('sending templates in a conversation', () => {
     expect(delivered.template).toMatchObject({ name: 'order_shipped', language: 'pt_BR', variables: ['Ivan', 'A-17'] });
   });
 
+  it("a template with a media header needs the header media and sends it in Infobip's shape", async () => {
+    const { channel, agent, conversation } = await setup('5511955550006');
+    await stack.call('POST', `/api/channels/${channel.id}/templates`, {
+      name: 'catalog_photo',
+      language: 'pt_BR',
+      body: 'Novidades para {{1}}',
+      header: { format: 'IMAGE' },
+    });
+    const path = `/api/conversations/${conversation.id}/templates`;
+    const missing = await stack.call(
+      'POST',
+      path,
+      { templateName: 'catalog_photo', language: 'pt_BR', variables: ['Ivan'] },
+      agent.token,
+    );
+    expect(missing.status).toBe(400);
+    expect(missing.body.error.code).toBe('TEMPLATE_HEADER_REQUIRED');
+    const sent = await stack.call(
+      'POST',
+      path,
+      {
+        templateName: 'catalog_photo',
+        language: 'pt_BR',
+        variables: ['Ivan'],
+        headerMediaUrl: 'https://cdn.example.com/catalogo.jpg',
+      },
+      agent.token,
+    );
+    expect(sent.status).toBe(202);
+    const [request] = await waitFor(async () => {
+      const r = (await stack.infobipRequests('/whatsapp/1/message/template')).filter(
+        (x) => x.body.messages[0].messageId === sent.body.id,
+      );
+      return r.length ? r : null;
+    });
+    expect(request!.body.messages[0].content).toEqual({
+      templateName: 'catalog_photo',
+      templateData: {
+        body: { placeholders: ['Ivan'] },
+        header: { type: 'IMAGE', mediaUrl: 'https://cdn.example.com/catalogo.jpg' },
+      },
+      language: 'pt_BR',
+    });
+  });
+
   it('notes are shown in the timeline and never reach Infobip', async () => {
     const { agent, conversation } = await setup('5511955550003');
     await stack.sim('DELETE', '/_sim/requests');

@@ -636,7 +636,7 @@ async function openCreateChat() {
         readTemplate = bindTemplatePicker(modal, templates);
       };
       $('#cc-channel', modal).addEventListener('change', loadTemplates);
-      await loadTemplates();
+      const templatesLoaded = loadTemplates(); // the client search works while templates load
       const results = $('#cc-results', modal);
       const showPicked = () => {
         $('#cc-picked', modal).textContent =
@@ -678,6 +678,7 @@ async function openCreateChat() {
             }),
         );
       });
+      await templatesLoaded;
       $('#cc-start', modal).addEventListener('click', async () => {
         const template = readTemplate();
         const alertBox = $('#modal-alert', modal);
