@@ -4,7 +4,7 @@ import { conversationWorkflowId, snapshotQuery } from '../workflows/definitions'
 import { type Stack, startStack, waitFor } from './helpers/stack';
 
 // A tiny history limit forces continue-as-new; a short window and idle timeout make both observable.
-const WINDOW_MS = 10_000;
+const WINDOW_MS = 20_000;
 let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({ historyEventLimit: 40, replyWindowMs: WINDOW_MS, idleTimeoutMs: 1500 });
@@ -113,7 +113,7 @@ describe('long-lived conversations', () => {
     );
     expect(reply.status).toBe(202);
     expect(await Message.countDocuments({ conversationId: conversation.id, type: 'window_closed' })).toBe(1);
-  });
+  }, 120_000);
 
   it('an idle Viber conversation ends and the next message restarts it with the same id', async () => {
     const channel = await stack.createChannel('viber');

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conversationWorkflowId, snapshotQuery } from '../workflows/definitions';
 import { type Stack, startStack, waitFor } from './helpers/stack';
 
-// A 3-second reply window (JANELA_REPLY_WINDOW's test value) makes the durable timer observable.
-const WINDOW_MS = 3000;
+// A 6-second reply window (JANELA_REPLY_WINDOW's test value) makes the durable timer observable.
+const WINDOW_MS = 6000;
 let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({ replyWindowMs: WINDOW_MS });
@@ -32,7 +32,7 @@ describe('the WhatsApp reply window', () => {
         const list = await stack.call('GET', path, undefined, agent.token);
         return list.body.items.find((m: any) => m.direction === 'system' && m.type === 'window_closed');
       },
-      15_000,
+      WINDOW_MS + 15_000,
       'the window to close',
     );
     expect(closedLine.text).toMatch(/24-hour reply window closed/);
