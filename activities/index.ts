@@ -5,7 +5,7 @@ import { newId } from '../common/ids';
 import { classifyMedia, MEDIA_LIMITS, resolveMime } from '../common/media';
 import { channelWebhookUrl } from '../common/urls';
 import { deleteMedia, findMedia, MediaTooLargeError, setMediaChannel, storeMedia } from '../db/media';
-import { failOutbound, toMessageView } from '../db/messages';
+import { claimSendKey, failOutbound, toMessageView } from '../db/messages';
 import {
   Agent,
   Batch,
@@ -274,6 +274,17 @@ export function createActivities(deps: ActivityDeps) {
       authorId: string;
       idempotencyKey?: string | null;
     }): Promise<MessageView> {
+      if (input.idempotencyKey) {
+        // The key is claimed for this message once; a later run (the workflow forgets when it ends idle) finds the
+        // claim and answers the first message instead of sending again.
+        const owner = await claimSendKey(input.conversationId, input.idempotencyKey, input.messageId);
+        if (owner !== input.messageId) {
+          const first = await Message.findById(owner).lean();
+          if (first) return { ...toMessageView(first), repeated: true };
+          // The claim's own attempt died before storing its message: this send takes the claimed id over.
+          input = { ...input, messageId: owner };
+        }
+      }
       const existing = await Message.findById(input.messageId).lean();
       if (existing) return toMessageView(existing);
       const now = new Date();

@@ -11,6 +11,7 @@ import {
   inboundSignal,
   type MessageView,
   type ReplyRequest,
+  type RestoredState,
   sendReplyUpdate,
   sendTemplateUpdate,
   type TemplateRequest,
@@ -25,6 +26,8 @@ export interface ConversationKey {
   kind: ChannelKind;
   customer: string;
   conversationId?: string;
+  /** The stored ticket state, for a workflow run that has to start again (see ConversationInput.restored). */
+  restored?: RestoredState;
 }
 
 function workflowInput(deps: ApiDeps, key: ConversationKey): ConversationInput {
@@ -36,6 +39,7 @@ function workflowInput(deps: ApiDeps, key: ConversationKey): ConversationInput {
     historyEventLimit: deps.historyEventLimit,
     idleTimeoutMs: deps.idleTimeoutMs,
     ...(key.conversationId ? { conversationId: key.conversationId } : {}),
+    ...(key.conversationId && key.restored ? { restored: key.restored } : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { MessageView } from '../workflows/definitions';
-import { Message, type MessageDoc } from './models';
+import { isDuplicateKeyError, Message, type MessageDoc, SendKey } from './models';
 
 // Outbound statuses only move forward; `failed` is final.
 const rank: Record<string, number> = { queued: 0, sent: 1, delivered: 2, seen: 3 };
@@ -62,4 +62,21 @@ export function toMessageView(doc: StoredMessage): MessageView {
     providerMessageId: doc.providerMessageId,
     createdAt: doc.createdAt.toISOString(),
   };
+}
+
+/**
+ * Claims a conversation's idempotency key for a message; returns the id of the message that owns the key (ours
+ * when the claim is new or was ours already, e.g. on an activity retry).
+ */
+export async function claimSendKey(conversationId: string, key: string, messageId: string): Promise<string> {
+  const _id = `${conversationId}:${key}`;
+  try {
+    await SendKey.create({ _id, messageId, createdAt: new Date() });
+    return messageId;
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err;
+    const claim = await SendKey.findById(_id).lean();
+    if (!claim) throw err;
+    return claim.messageId;
+  }
 }

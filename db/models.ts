@@ -190,6 +190,17 @@ const sessionSchema = new Schema(
   { timestamps: true, versionKey: false },
 );
 
+// One document per idempotency key of a conversation (`<conversationId>:<key>`): the message it sent. It outlives
+// workflow runs (an idle conversation ends and forgets), so the same key never sends twice.
+const sendKeySchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    messageId: { type: String, required: true },
+    createdAt: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+
 const counterSchema = new Schema(
   { _id: { type: String, required: true }, seq: { type: Number, required: true, default: 0 } },
   { versionKey: false },
@@ -205,6 +216,7 @@ export const Counter = mongoose.model('Counter', counterSchema, 'counters');
 export const Template = mongoose.model('Template', templateSchema, 'templates');
 export const Session = mongoose.model('Session', sessionSchema, 'sessions');
 export const Dialog = mongoose.model('Dialog', dialogSchema, 'dialogs');
+export const SendKey = mongoose.model('SendKey', sendKeySchema, 'send_keys');
 export const Batch = mongoose.model('Batch', batchSchema, 'batches');
 export const BatchRecipientRecord = mongoose.model('BatchRecipient', batchRecipientSchema, 'batch_recipients');
 
@@ -224,6 +236,7 @@ export const allModels = [
   Template,
   Session,
   Dialog,
+  SendKey,
   Batch,
 ];
 

@@ -62,6 +62,49 @@ export function describeInfobipError(status: number, body: unknown): { code: str
   return { code: `HTTP_${status}`, text: `Infobip answered HTTP ${status}`, details: null };
 }
 
+/** Infobip's status groups by id, for reports and answers whose `groupName` is missing or null. */
+const STATUS_GROUPS: Record<number, string> = {
+  1: 'PENDING',
+  2: 'UNDELIVERABLE',
+  3: 'DELIVERED',
+  4: 'EXPIRED',
+  5: 'REJECTED',
+};
+
+/** The status group of an Infobip message status: `groupName`, else `groupId`, else the prefix of `name`. */
+export function statusGroup(
+  status: { groupName?: string | null; groupId?: number | string | null; name?: string | null } | null | undefined,
+): string {
+  if (!status) return 'UNKNOWN';
+  if (status.groupName) return status.groupName.toUpperCase();
+  const byId = STATUS_GROUPS[Number(status.groupId)];
+  if (byId) return byId;
+  const prefix = status.name?.toUpperCase().match(/^(PENDING|UNDELIVERABLE|DELIVERED|EXPIRED|REJECTED)/)?.[1];
+  return prefix ?? 'UNKNOWN';
+}
+
+/**
+ * Infobip may answer a send with 200 and a status that already says no (e.g. `REJECTED_NOT_ENOUGH_CREDITS`,
+ * `REJECTED_DESTINATION_NOT_REGISTERED`): that is a permanent failure, classified here like an HTTP error.
+ */
+export function acceptedStatus(
+  status:
+    | { groupName?: string | null; groupId?: number | string | null; name?: string | null; description?: string | null }
+    | null
+    | undefined,
+): { providerStatus: string } {
+  const group = statusGroup(status);
+  if (group === 'REJECTED' || group === 'UNDELIVERABLE' || group === 'EXPIRED') {
+    throw new InfobipError(
+      `Infobip did not accept the message: ${status?.description || status?.name || group}.`,
+      false,
+      200,
+      status?.name || group,
+    );
+  }
+  return { providerStatus: status?.name ?? 'PENDING' };
+}
+
 function parseRetryAfter(header: string | string[] | undefined): number | null {
   const value = Array.isArray(header) ? header[0] : header;
   if (!value) return null;

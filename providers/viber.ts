@@ -1,13 +1,17 @@
 import { VIBER_FILE_EXTENSIONS } from '../common/media';
 import type { InfobipCredentials } from './infobip-http';
-import { callInfobip, InfobipError } from './infobip-http';
+import { acceptedStatus, callInfobip, InfobipError } from './infobip-http';
 import type { ChannelProvider, OutboundEnvelope, OutboundMedia } from './types';
 
 interface ViberResponse {
-  messages?: { messageId?: string; status?: { groupName?: string; name?: string } }[];
+  messages?: {
+    messageId?: string;
+    status?: { groupId?: number; groupName?: string; name?: string; description?: string };
+  }[];
 }
 
 const VIBER_TEXT_LIMIT = 1000;
+const VIBER_IMAGE_MIMES = new Set(['image/jpeg', 'image/png']);
 
 async function sendViber(credentials: InfobipCredentials, message: OutboundEnvelope, content: Record<string, unknown>) {
   const response = await callInfobip<ViberResponse>(credentials, 'POST', '/viber/2/messages', {
@@ -16,13 +20,14 @@ async function sendViber(credentials: InfobipCredentials, message: OutboundEnvel
         sender: message.sender,
         destinations: [{ to: message.to, messageId: message.messageId }],
         content,
-        options: { label: 'TRANSACTIONAL' },
+        // Infobip's Viber rules: transactional traffic is text only; native IMAGE/FILE go out as promotional.
+        options: { label: content.type === 'TEXT' ? 'TRANSACTIONAL' : 'PROMOTIONAL' },
         // Viber reports go to webhooks.delivery / webhooks.seen, not notifyUrl.
         webhooks: { delivery: { url: message.reportUrl }, seen: { url: message.reportUrl } },
       },
     ],
   });
-  return { providerStatus: response?.messages?.[0]?.status?.name ?? 'PENDING' };
+  return acceptedStatus(response?.messages?.[0]?.status);
 }
 
 /** The seed's rule: Viber through Infobip carries no files, so an attachment goes out as a link in a text. */
@@ -42,7 +47,7 @@ export const viberProvider: ChannelProvider = {
     if (message.viberNativeMedia) {
       const extension = message.name.split('.').pop()?.toLowerCase() ?? '';
       // Native only where Infobip's Viber rules allow it: IMAGE takes jpg/png, FILE takes document extensions.
-      if (message.kind === 'image')
+      if (message.kind === 'image' && VIBER_IMAGE_MIMES.has(message.mime))
         return sendViber(credentials, message, { type: 'IMAGE', mediaUrl: message.mediaUrl });
       if (message.kind === 'document' && VIBER_FILE_EXTENSIONS.has(extension)) {
         return sendViber(credentials, message, { type: 'FILE', mediaUrl: message.mediaUrl, fileName: message.name });

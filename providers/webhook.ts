@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { normalizeInfobipTime } from '../workflows/window';
+import { statusGroup } from './infobip-http';
 import type { ChannelKind } from './types';
 
 // Infobip sends `null` for absent fields and adds fields over time: every field here is nullish and
@@ -275,7 +276,7 @@ export function parseWebhookBody(channelKind: ChannelKind, body: z.infer<typeof 
       events.push({
         kind: 'delivery',
         providerMessageId: result.messageId,
-        groupName: (result.status.groupName ?? 'UNKNOWN').toUpperCase(),
+        groupName: statusGroup(result.status),
         statusName: result.status.name ?? null,
         description: result.status.description ?? null,
         error:

@@ -1,9 +1,9 @@
-import { callInfobip } from './infobip-http';
+import { acceptedStatus, callInfobip } from './infobip-http';
 import type { ChannelProvider } from './types';
 
 interface SingleResponse {
   messageId?: string;
-  status?: { groupName?: string; name?: string };
+  status?: { groupId?: number; groupName?: string; name?: string; description?: string };
 }
 
 export const whatsappProvider: ChannelProvider = {
@@ -16,7 +16,7 @@ export const whatsappProvider: ChannelProvider = {
       content: { text: message.text },
       notifyUrl: message.reportUrl,
     });
-    return { providerStatus: response?.status?.name ?? 'PENDING' };
+    return acceptedStatus(response?.status);
   },
 
   async sendMedia(credentials, message) {
@@ -31,7 +31,7 @@ export const whatsappProvider: ChannelProvider = {
       content,
       notifyUrl: message.reportUrl,
     });
-    return { providerStatus: response?.status?.name ?? 'PENDING' };
+    return acceptedStatus(response?.status);
   },
 
   async sendTemplate(credentials, message) {
@@ -58,6 +58,6 @@ export const whatsappProvider: ChannelProvider = {
         ],
       },
     );
-    return { providerStatus: response?.messages?.[0]?.status?.name ?? 'PENDING' };
+    return acceptedStatus(response?.messages?.[0]?.status);
   },
 };

@@ -167,6 +167,15 @@ describe('the typed client (straight to Temporal)', () => {
     const conversation = await Conversation.findById(result.conversationId).lean();
     expect(conversation).toMatchObject({ channelId: channel.id, customer: '79990000020' });
 
+    // The workflow run that remembered the key is gone (ended idle, or terminated by ops): the key still holds.
+    await stack.temporal.workflow.getHandle(result.workflowId).terminate('forget the in-memory keys');
+    const afterRestart = await startTemplatedDialog(stack.temporal, input, { taskQueue: stack.taskQueue });
+    expect(afterRestart.message.id).toBe(result.message.id);
+    const viaApi = await stack.call('POST', '/api/dialogs', { ...input, clientName: undefined }, automation.token);
+    expect(viaApi.body.messageId).toBe(result.message.id);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(await templateSends('79990000020')).toHaveLength(1);
+
     const refused = await startTemplatedDialog(
       stack.temporal,
       { ...input, idempotencyKey: 'ts-client-2', variables: [] },

@@ -133,4 +133,143 @@ describe('Infobip errors on send', () => {
     expect(failed.error.code).toBe('EC_NO_SESSION');
     expect(failed.error.message).toMatch(/24-hour window/);
   });
+
+  it('Retry-After sets the next retry delay (longer than the backoff would wait)', async () => {
+    const { agent, conversation } = await openConversation('5511933330005');
+    await stack.sim('POST', '/_sim/faults', { path: '/whatsapp/1/message/text', status: 429, count: 1, retryAfter: 4 });
+    const reply = await stack.call(
+      'POST',
+      `/api/conversations/${conversation.id}/messages`,
+      { text: 'espera' },
+      agent.token,
+    );
+    const sends = await waitFor(
+      async () => {
+        const all = (await stack.infobipRequests('/whatsapp/1/message/text')).filter(
+          (r: any) => r.body.messageId === reply.body.id,
+        );
+        return all.length === 2 ? all : null;
+      },
+      30_000,
+      'the retry',
+    );
+    const gapMs = Date.parse(sends[1]!.receivedAt) - Date.parse(sends[0]!.receivedAt);
+    // The activity's own backoff would retry after 1 s; Infobip asked for 4 s.
+    expect(gapMs).toBeGreaterThanOrEqual(3_800);
+  });
+
+  it('401, 403 and 404 are permanent too: one request each, failed with the reason', async () => {
+    for (const [status, messageId, customer] of [
+      [401, 'UNAUTHORIZED', '5511933330006'],
+      [403, 'FORBIDDEN', '5511933330007'],
+      [404, 'NOT_FOUND', '5511933330008'],
+    ] as const) {
+      const { agent, conversation } = await openConversation(customer);
+      await stack.sim('POST', '/_sim/faults', {
+        path: '/whatsapp/1/message/text',
+        status,
+        count: 1,
+        body: { requestError: { serviceException: { messageId, text: `Infobip says ${messageId}` } } },
+      });
+      const reply = await stack.call(
+        'POST',
+        `/api/conversations/${conversation.id}/messages`,
+        { text: 'x' },
+        agent.token,
+      );
+      const failed = await waitFor(async () => {
+        const m = await messageOf(conversation.id, agent.token, reply.body.id);
+        return m?.status === 'failed' ? m : null;
+      });
+      expect(failed.error).toMatchObject({ code: messageId, httpStatus: status, permanent: true });
+      expect(failed.error.message).toContain(`Infobip says ${messageId}`);
+      await new Promise((r) => setTimeout(r, 1200));
+      const sends = (await stack.infobipRequests('/whatsapp/1/message/text')).filter(
+        (r: any) => r.body.messageId === reply.body.id,
+      );
+      expect(sends, `HTTP ${status}`).toHaveLength(1);
+    }
+  });
+
+  it('a 200 whose status already says REJECTED fails the message, without retrying', async () => {
+    const { agent, conversation } = await openConversation('5511933330009');
+    await stack.sim('POST', '/_sim/faults', {
+      path: '/whatsapp/1/message/text',
+      status: 200,
+      count: 1,
+      body: {
+        to: '5511933330009',
+        messageCount: 1,
+        messageId: 'whatever',
+        status: {
+          groupId: 5,
+          groupName: 'REJECTED',
+          id: 12,
+          name: 'REJECTED_NOT_ENOUGH_CREDITS',
+          description: 'Not enough credits',
+        },
+      },
+    });
+    const reply = await stack.call(
+      'POST',
+      `/api/conversations/${conversation.id}/messages`,
+      { text: 'sem crédito' },
+      agent.token,
+    );
+    const failed = await waitFor(async () => {
+      const m = await messageOf(conversation.id, agent.token, reply.body.id);
+      return m?.status === 'failed' ? m : null;
+    });
+    expect(failed.error).toMatchObject({ code: 'REJECTED_NOT_ENOUGH_CREDITS', permanent: true });
+    expect(failed.error.message).toContain('Not enough credits');
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(
+      (await stack.infobipRequests('/whatsapp/1/message/text')).filter((r: any) => r.body.messageId === reply.body.id),
+    ).toHaveLength(1);
+  });
+});
+
+describe('delivery reports with missing fields', () => {
+  it('a null groupName is read from groupId or the status name; a status saying nothing fails nothing', async () => {
+    const { channel, agent, conversation } = await openConversation('5511933330010');
+    await stack.sim('POST', '/_sim/faults', {
+      path: '/whatsapp/1/message/text',
+      status: 200,
+      count: 2,
+      suppressReports: true,
+    });
+    const post = (text: string) =>
+      stack.call('POST', `/api/conversations/${conversation.id}/messages`, { text }, agent.token);
+    const first = await post('um');
+    const second = await post('dois');
+    await waitFor(async () => (await messageOf(conversation.id, agent.token, second.body.id))?.status === 'sent');
+    const report = (messageId: string, status: Record<string, unknown>) => ({
+      results: [
+        {
+          messageId,
+          to: '5511933330010',
+          sentAt: '2026-01-01T00:00:00.000+0000',
+          doneAt: '2026-01-01T00:00:01.000+0000',
+          status,
+        },
+      ],
+    });
+    const deliver = async (body: unknown) => {
+      const response = await fetch(channel.webhookUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(response.status).toBe(200);
+    };
+    await deliver(
+      report(first.body.id, { groupId: 3, groupName: null, id: 5, name: 'DELIVERED_TO_HANDSET', description: null }),
+    );
+    await deliver(report(second.body.id, { groupId: null, groupName: null, id: null, name: null, description: null }));
+    expect((await messageOf(conversation.id, agent.token, first.body.id)).status).toBe('delivered');
+    expect(await messageOf(conversation.id, agent.token, second.body.id)).toMatchObject({
+      status: 'sent',
+      error: null,
+    });
+  });
 });

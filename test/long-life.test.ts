@@ -31,7 +31,11 @@ describe('long-lived conversations', () => {
         (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
     );
     const handle = stack.temporal.workflow.getHandle(workflowId);
-    const before = await handle.query(snapshotQuery);
+    // The window opens when the signal arrives; the ticket once the message is stored.
+    const before = await waitFor(async () => {
+      const snapshot = await handle.query(snapshotQuery);
+      return snapshot.ticketNumber !== null ? snapshot : null;
+    });
     expect(before.window.open).toBe(true);
     const firstRunId = (await handle.describe()).runId;
 
@@ -140,4 +144,92 @@ describe('long-lived conversations', () => {
     expect(messages.map((m: any) => m.text)).toEqual(['primeira', 'segunda']);
     expect((await runsOf(workflowId)).length).toBe(2);
   });
+});
+
+describe('a conversation whose workflow has ended', () => {
+  it('an agent action starts it again with the stored ticket: status, assignee and ticket number', async () => {
+    const channel = await stack.createChannel('viber');
+    const agent = await stack.createAgent([channel.id]);
+    const customer = 'viberTicket==';
+    const handle = stack.temporal.workflow.getHandle(conversationWorkflowId(channel.id, customer));
+    await stack.customerWrites(channel, customer, 'preciso de ajuda');
+    const conversation = await waitFor(
+      async () =>
+        (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
+    );
+    const closed = await stack.call(
+      'PATCH',
+      `/api/conversations/${conversation.id}`,
+      { status: 'closed', assigneeId: agent.id },
+      agent.token,
+    );
+    expect(closed.body).toMatchObject({ status: 'closed', assigneeId: agent.id });
+    const idleEnd = async () =>
+      waitFor(async () => (await handle.describe()).status.name === 'COMPLETED', 15_000, 'the idle workflow to end');
+    await idleEnd();
+
+    // Unassigning a closed ticket whose workflow had ended leaves it closed (not silently reopened).
+    const unassigned = await stack.call(
+      'PATCH',
+      `/api/conversations/${conversation.id}`,
+      { assigneeId: null },
+      agent.token,
+    );
+    expect(unassigned.status).toBe(200);
+    expect(unassigned.body).toMatchObject({
+      status: 'closed',
+      assigneeId: null,
+      ticketNumber: conversation.ticketNumber,
+    });
+    const described = await handle.describe();
+    expect(described.searchAttributes.JanelaStatus).toEqual(['closed']);
+    expect(described.searchAttributes.JanelaTicketNumber).toEqual([conversation.ticketNumber]);
+    await idleEnd();
+
+    // Reopening it by hand works too, and the timeline tells the true "from" state.
+    const reopened = await stack.call(
+      'PATCH',
+      `/api/conversations/${conversation.id}`,
+      { status: 'open' },
+      agent.token,
+    );
+    expect(reopened.body).toMatchObject({ status: 'open', assigneeId: null });
+    const lines = await Message.find({ conversationId: conversation.id, type: 'ticket_changed' })
+      .sort({ createdAt: 1 })
+      .lean();
+    expect(lines.map((line) => line.text)).toEqual([
+      expect.stringMatching(/^Ticket status open → closed, assigned to /),
+      expect.stringMatching(/^Ticket unassigned by /),
+      expect.stringMatching(/^Ticket status closed → open by /),
+    ]);
+  }, 60_000);
+
+  it('a WhatsApp workflow terminated by ops comes back with its reply window still open', async () => {
+    const channel = await stack.createChannel('whatsapp');
+    const agent = await stack.createAgent([channel.id]);
+    const customer = '5511977770002';
+    const handle = stack.temporal.workflow.getHandle(conversationWorkflowId(channel.id, customer));
+    await stack.customerWrites(channel, customer, 'oi');
+    const conversation = await waitFor(
+      async () =>
+        (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
+    );
+    await handle.terminate('ops test');
+    const reply = await stack.call(
+      'POST',
+      `/api/conversations/${conversation.id}/messages`,
+      { text: 'ainda dentro da janela' },
+      agent.token,
+    );
+    expect(reply.status).toBe(202);
+    const snapshot = await handle.query(snapshotQuery);
+    expect(snapshot).toMatchObject({ ticketNumber: conversation.ticketNumber, window: { open: true } });
+    expect(snapshot.window.expiresAt).toBe(conversation.window.expiresAt);
+    await waitFor(
+      async () =>
+        (await stack.infobipRequests('/whatsapp/1/message/text')).some((r) => r.body.messageId === reply.body.id),
+      20_000,
+      'the reply to reach Infobip',
+    );
+  }, 60_000);
 });

@@ -217,6 +217,7 @@ describe('sending templates in a conversation', () => {
       direction: 'outbound',
       type: 'template',
       text: 'Olá Ivan, seu pedido A-17 foi enviado.',
+      template: { name: 'order_shipped', language: 'pt_BR', variables: ['Ivan', 'A-17'] },
     });
     const [request] = await waitFor(async () => {
       const r = await stack.infobipRequests('/whatsapp/1/message/template');

@@ -63,13 +63,15 @@ const refuse = (message: string, type: string = WorkflowErrors.INVALID_REQUEST) 
  * history grows large; ends when idle and is started again (same id) by the next message.
  */
 export async function conversationWorkflow(input: ConversationInput): Promise<void> {
+  const restored = input.conversationId ? (input.restored ?? null) : null;
   const carried: CarriedState = input.carried ?? {
     conversationId: input.conversationId ?? null,
-    ticketNumber: null,
-    status: 'open',
-    assigneeId: null,
-    windowExpiresAt: null,
-    windowOpen: false,
+    ticketNumber: restored?.ticketNumber ?? null,
+    status: restored?.status ?? 'open',
+    assigneeId: restored?.assigneeId ?? null,
+    windowExpiresAt: restored?.windowExpiresAt ?? null,
+    // Date.now() is workflow time: a restored window still ahead is open (and its timer runs) again.
+    windowOpen: isWindowOpen(restored?.windowExpiresAt ?? null, Date.now()),
     inbox: [],
     outbox: [],
   };
@@ -216,7 +218,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       authorId: request.authorId,
       idempotencyKey: request.idempotencyKey ?? null,
     });
-    state.outbox.push(message.id);
+    if (!message.repeated) state.outbox.push(message.id);
     return message;
   };
 

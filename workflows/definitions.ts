@@ -28,8 +28,22 @@ export interface ConversationInput {
   historyEventLimit?: number;
   /** An idle conversation (no window open, nothing pending) ends after this long; the next message restarts it. */
   idleTimeoutMs?: number;
+  /**
+   * The conversation's stored ticket state, given by callers that know the conversation (agent actions): a run
+   * started after an earlier one ended (idle, or terminated by ops) picks up its ticket, status, assignee and
+   * reply window instead of defaults. Ignored when a run is already going (it has the state).
+   */
+  restored?: RestoredState;
   /** State carried across continue-as-new. */
   carried?: CarriedState;
+}
+
+export interface RestoredState {
+  ticketNumber: number;
+  status: ConversationStatus;
+  assigneeId: string | null;
+  /** Epoch ms when the WhatsApp window closes (or closed); null if the customer never wrote. */
+  windowExpiresAt: number | null;
 }
 
 export interface CarriedState {
@@ -106,6 +120,8 @@ export interface TicketChange {
 /** What an update returns: the stored message, as the API shows it. */
 export interface MessageView {
   id: string;
+  /** Set when an idempotency key had already sent this message: nothing new was queued. */
+  repeated?: boolean;
   conversationId: string;
   direction: 'inbound' | 'outbound' | 'note' | 'system';
   type: string;

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { newId } from '../../common/ids';
 import { findMedia } from '../../db/media';
 import { Agent, Client, Conversation, Message } from '../../db/models';
-import type { ChannelKind } from '../../workflows/definitions';
+import type { ChannelKind, ConversationStatus, MessageView } from '../../workflows/definitions';
 import { type AuthEnv, hasChannelAccess, type Principal } from '../auth';
 import type { ApiDeps } from '../context';
 import { type ConversationKey, changeTicket, sendReply, sendTemplate } from '../conversation-workflow';
@@ -32,12 +32,18 @@ export const ticketPatchSchema = z
   })
   .refine((v) => v.status !== undefined || v.assigneeId !== undefined, 'give status and/or assigneeId');
 
-function keyOf(conversation: { _id: string; channelId: string; kind: string; customer: string }): ConversationKey {
+function keyOf(conversation: ConversationRecord): ConversationKey {
   return {
     channelId: conversation.channelId,
     kind: conversation.kind as ChannelKind,
     customer: conversation.customer,
     conversationId: conversation._id,
+    restored: {
+      ticketNumber: conversation.ticketNumber,
+      status: conversation.status as ConversationStatus,
+      assigneeId: conversation.assigneeId ?? null,
+      windowExpiresAt: conversation.window?.expiresAt?.getTime() ?? null,
+    },
   };
 }
 
@@ -115,6 +121,7 @@ function mediaView(media: unknown) {
 
 export function messageView(message: {
   _id: string;
+  conversationId: string;
   direction: string;
   type: string;
   text?: string | null;
@@ -133,6 +140,7 @@ export function messageView(message: {
 }) {
   return {
     id: message._id,
+    conversationId: message.conversationId,
     direction: message.direction,
     type: message.type,
     text: message.text ?? null,
@@ -149,6 +157,12 @@ export function messageView(message: {
     deliveredAt: message.deliveredAt?.toISOString() ?? null,
     seenAt: message.seenAt?.toISOString() ?? null,
   };
+}
+
+/** The stored message as `GET …/messages` shows it (the workflow's answer carries only its core fields). */
+async function storedMessageView(sent: MessageView) {
+  const stored = await Message.findById(sent.id).lean();
+  return stored ? messageView(stored) : sent;
 }
 
 /** The conversation, if this principal may see it; otherwise 404 (never a hint that it exists). */
@@ -199,7 +213,7 @@ export function conversationRoutes(deps: ApiDeps) {
     const input = await parseJson(c, replySchema);
     if ('text' in input) {
       const message = await sendReply(deps, keyOf(conversation), { text: input.text, authorId: principal.id });
-      return c.json(message, 202);
+      return c.json(await storedMessageView(message), 202);
     }
     const media = await findMedia(input.attachmentId);
     if (!media || !canUseMedia(principal, media))
@@ -227,7 +241,7 @@ export function conversationRoutes(deps: ApiDeps) {
         size: media.size,
       },
     });
-    return c.json(message, 202);
+    return c.json(await storedMessageView(message), 202);
   });
 
   app.post('/:id/templates', async (c) => {
@@ -243,7 +257,7 @@ export function conversationRoutes(deps: ApiDeps) {
     }
     const request = await prepareTemplateSend(conversation.channelId, input, principal.id);
     const message = await sendTemplate(deps, keyOf(conversation), request);
-    return c.json(message, 202);
+    return c.json(await storedMessageView(message), 202);
   });
 
   // Internal notes never reach the customer or Temporal: they are written straight to the timeline.

@@ -82,6 +82,9 @@ export function webhookRoutes(deps: ApiDeps) {
           await withBusyRetry(() => advanceOutboundStatus(channel._id, event.providerMessageId, 'delivered', at));
         } else if (event.groupName === 'PENDING') {
           await withBusyRetry(() => advanceOutboundStatus(channel._id, event.providerMessageId, 'sent', at));
+        } else if (event.groupName === 'UNKNOWN') {
+          // A report whose status says nothing we know must not fail a message: noted, not acted on.
+          log.warn('delivery report with an unknown status', { channelId: channel._id, status: event.statusName });
         } else {
           await withBusyRetry(() =>
             failOutbound(
