@@ -229,6 +229,39 @@ describe('Infobip errors on send', () => {
   });
 });
 
+describe('an Infobip outage', () => {
+  it("a send stuck in retries does not hold up the customer's next messages", async () => {
+    const { channel, agent, conversation } = await openConversation('5511933330011');
+    // Five 503s: the send retries for about 15 s (1 + 2 + 4 + 8 s of backoff) before it goes through.
+    await stack.sim('POST', '/_sim/faults', { path: '/whatsapp/1/message/text', status: 503, count: 5 });
+    const reply = await stack.call(
+      'POST',
+      `/api/conversations/${conversation.id}/messages`,
+      { text: 'vai demorar' },
+      agent.token,
+    );
+    await waitFor(async () => (await stack.infobipRequests('/whatsapp/1/message/text')).length >= 2, 10_000, 'retries');
+    await stack.customerWrites(channel, '5511933330011', 'alô? tem alguém aí?');
+    const timeline = await waitFor(
+      async () => {
+        const items = (
+          await stack.call('GET', `/api/conversations/${conversation.id}/messages`, undefined, agent.token)
+        ).body.items;
+        return items.some((m: any) => m.text === 'alô? tem alguém aí?') ? items : null;
+      },
+      6_000,
+      'the inbound message stored while the send retries',
+    );
+    expect(timeline.find((m: any) => m.id === reply.body.id).status).toBe('queued');
+    await waitFor(
+      async () =>
+        ['delivered', 'seen'].includes((await messageOf(conversation.id, agent.token, reply.body.id))?.status),
+      40_000,
+      'the stuck send to go through',
+    );
+  }, 60_000);
+});
+
 describe('delivery reports with missing fields', () => {
   it('a null groupName is read from groupId or the status name; a status saying nothing fails nothing', async () => {
     const { channel, agent, conversation } = await openConversation('5511933330010');

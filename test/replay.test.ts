@@ -6,7 +6,7 @@ import { snapshotQuery } from '../workflows/definitions';
 import { type Stack, startStack, waitFor } from './helpers/stack';
 
 // Replay: today's workflow code must reproduce yesterday's histories exactly (determinism). The recorded
-// histories in test/fixtures/histories were made by this file with RECORD_HISTORIES=1; a change to workflow
+// histories in test/fixtures/histories were made by this file with RECORD_HISTORIES=<name>; a change to workflow
 // code that breaks them needs a versioned migration (patched()), not a re-recording.
 const fixtures = new URL('./fixtures/histories/', import.meta.url).pathname;
 const replayOptions = () => ({
@@ -57,9 +57,9 @@ describe('workflow replay', () => {
     expect(history.events!.length).toBeGreaterThan(20);
     await Worker.runReplayHistory(replayOptions(), history);
 
-    if (process.env.RECORD_HISTORIES === '1') {
-      writeFileSync(`${fixtures}conversation-basic.json`, historyToJSON(history));
-    }
+    // RECORD_HISTORIES=<name> keeps this history as test/fixtures/histories/<name>.json.
+    const recordAs = process.env.RECORD_HISTORIES;
+    if (recordAs) writeFileSync(`${fixtures}${recordAs}.json`, historyToJSON(history));
   });
 
   it('replays every recorded history in test/fixtures/histories', async () => {

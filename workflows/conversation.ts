@@ -5,6 +5,7 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertMemo,
@@ -297,6 +298,37 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   publish();
 
   const hasWork = () => state.inbox.length > 0 || state.outbox.length > 0;
+
+  // One sender drains the outbox in order, beside the main loop: a send stuck in retries (an Infobip outage)
+  // never holds up recording the customer's messages or closing the window.
+  let sender: Promise<void> | null = null;
+  const drainOutbox = async () => {
+    while (state.outbox.length > 0) {
+      const messageId = state.outbox[0]!;
+      try {
+        await infobip.sendOutbound({ messageId });
+      } catch (err) {
+        // Retries exhausted on a transient error: the message ends failed, visibly, instead of blocking the rest.
+        const reason = err instanceof ActivityFailure ? (err.cause?.message ?? err.message) : String(err);
+        log.warn('send failed after retries', { messageId, reason });
+        await store.markSendFailed({ messageId, reason });
+      }
+      state.outbox.shift();
+    }
+  };
+  const startSending = () => {
+    if (sender !== null || state.outbox.length === 0) return;
+    sender = drainOutbox().finally(() => {
+      sender = null;
+    });
+  };
+  // Runs recorded before the sender existed drained the outbox inline, after the inbox: they replay that way.
+  const sendBesideMainLoop = patched('send-beside-main-loop');
+  /** What wakes the main loop: customer messages to record, or queued sends with no sender running. */
+  const needsMainLoop = sendBesideMainLoop
+    ? () => state.inbox.length > 0 || (state.outbox.length > 0 && sender === null)
+    : hasWork;
+
   const mediaDownloads = new Set<Promise<unknown>>();
   const finishMediaDownloads = async () => {
     await Promise.allSettled([...mediaDownloads]);
@@ -307,7 +339,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       hasWindow && state.windowOpen && state.windowExpiresAt !== null ? state.windowExpiresAt - Date.now() : null;
     if (windowTimerMs === null) {
       // Nothing pending and no window to watch: wait for work, or end when idle for long enough.
-      const gotWork = await condition(hasWork, idleTimeoutMs);
+      const gotWork = await condition(needsMainLoop, idleTimeoutMs);
       if (!gotWork) {
         await finishMediaDownloads();
         await condition(allHandlersFinished);
@@ -317,8 +349,10 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         }
       }
     } else if (windowTimerMs > 0) {
-      await condition(hasWork, windowTimerMs);
+      await condition(needsMainLoop, windowTimerMs);
     }
+
+    if (sendBesideMainLoop) startSending();
 
     while (state.inbox.length > 0) {
       const message = state.inbox[0]!;
@@ -344,19 +378,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       state.assigneeId = result.assigneeId;
       publish();
     }
-
-    while (state.outbox.length > 0) {
-      const messageId = state.outbox[0]!;
-      try {
-        await infobip.sendOutbound({ messageId });
-      } catch (err) {
-        // Retries exhausted on a transient error: the message ends failed, visibly, instead of blocking the rest.
-        const reason = err instanceof ActivityFailure ? (err.cause?.message ?? err.message) : String(err);
-        log.warn('send failed after retries', { messageId, reason });
-        await store.markSendFailed({ messageId, reason });
-      }
-      state.outbox.shift();
-    }
+    if (!sendBesideMainLoop) await drainOutbox();
 
     if (hasWindow && state.windowOpen && !isWindowOpen(state.windowExpiresAt, Date.now())) {
       state.windowOpen = false;
@@ -369,7 +391,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
 
     const info = workflowInfo();
     if (info.continueAsNewSuggested || info.historyLength >= historyEventLimit) {
-      // Let running downloads and update handlers finish so none is cut off, then carry everything else.
+      // Let running sends, downloads and update handlers finish so none is cut off, then carry everything else.
+      await condition(() => sender === null);
       await finishMediaDownloads();
       await condition(allHandlersFinished);
       log.info('continuing as new', { historyLength: info.historyLength, conversationId: state.conversationId });
