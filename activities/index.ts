@@ -14,6 +14,7 @@ import {
   Client,
   Conversation,
   Counter,
+  DEFAULT_CHANNEL_SEND_RATE,
   isDuplicateKeyError,
   Message,
   nextSequence,
@@ -512,20 +513,28 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Reserves `count` send slots on the channel's limiter and returns the first slot's time; slot k is
-     * first + k·interval. A compare-and-set on `nextSendAt` makes concurrent batches share the channel's rate.
+     * Reserves `count` send slots on the channel's limiter and returns the first slot's time and the spacing
+     * (the slower of the batch's and the channel's rate): slot k is first + k·interval. A compare-and-set on
+     * `nextSendAt` makes concurrent batches share the channel's rate.
      */
-    async reserveSendSlots(input: { channelId: string; count: number; intervalMs: number }): Promise<number> {
+    async reserveSendSlots(input: {
+      channelId: string;
+      count: number;
+      intervalMs: number;
+    }): Promise<{ firstSlotAt: number; intervalMs: number } | number> {
       for (;;) {
         const channel = await Channel.findById(input.channelId).lean();
         if (!channel) throw ApplicationFailure.nonRetryable(`channel ${input.channelId} not found`, 'NOT_FOUND');
-        const interval = Math.max(input.intervalMs, Math.ceil(1000 / (channel.sendRatePerSecond ?? 10)));
+        const interval = Math.max(
+          input.intervalMs,
+          Math.ceil(1000 / (channel.sendRatePerSecond ?? DEFAULT_CHANNEL_SEND_RATE)),
+        );
         const start = Math.max(Date.now(), channel.nextSendAt?.getTime() ?? 0);
         const result = await Channel.updateOne(
           { _id: input.channelId, nextSendAt: channel.nextSendAt ?? null },
           { $set: { nextSendAt: new Date(start + interval * input.count) } },
         );
-        if (result.modifiedCount === 1) return start;
+        if (result.modifiedCount === 1) return { firstSlotAt: start, intervalMs: interval };
       }
     },
 

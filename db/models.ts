@@ -7,6 +7,9 @@ const extensionSchema = new Schema(
   { timestamps: true, versionKey: false },
 );
 
+/** Messages per second a channel's batches may send, all together, unless the admin sets another rate. */
+export const DEFAULT_CHANNEL_SEND_RATE = 10;
+
 const channelSchema = new Schema(
   {
     _id: { type: String, required: true },
@@ -20,7 +23,7 @@ const channelSchema = new Schema(
     // Viber: agents' images and files go out as a link in a text (the default), or natively where the account allows.
     viberMediaMode: { type: String, enum: ['link', 'native'], default: 'link' },
     // Batches send through a per-channel limiter: at most this many messages per second, all batches together.
-    sendRatePerSecond: { type: Number, default: 10 },
+    sendRatePerSecond: { type: Number, default: DEFAULT_CHANNEL_SEND_RATE },
     nextSendAt: { type: Date, default: null },
     deletedAt: { type: Date, default: null },
   },

@@ -10,8 +10,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function batchChannel() {
-  const channel = await stack.createChannel('whatsapp');
+async function batchChannel(sendRatePerSecond = 20) {
+  const channel = await stack.createChannel('whatsapp', { sendRatePerSecond });
   await stack.call('POST', `/api/channels/${channel.id}/templates`, {
     name: 'promo',
     language: 'pt_BR',
@@ -52,7 +52,11 @@ describe('dialog batches', () => {
       automation.token,
     );
     expect(started.status).toBe(202);
-    expect(started.body).toMatchObject({ total: 152, workflowId: `batch:${started.body.batchId}` });
+    expect(started.body).toMatchObject({
+      total: 152,
+      workflowId: `batch:${started.body.batchId}`,
+      ratePerSecond: 20,
+    });
 
     const midway = await waitFor(async () => {
       const p = await progressOf(started.body.batchId);
@@ -172,7 +176,62 @@ describe('dialog batches', () => {
     expect(sends.length).toBeLessThan(100);
   }, 60_000);
 
-  it('a worker stopped mid-batch loses nothing and sends nobody twice', async () => {
+  it("the channel's own limit caps every batch on it", async () => {
+    const channel = await batchChannel(2);
+    expect((await stack.call('GET', `/api/channels/${channel.id}`)).body.sendRatePerSecond).toBe(2);
+    const started = await stack.call(
+      'POST',
+      '/api/dialogs/batch',
+      {
+        channelId: channel.id,
+        templateName: 'promo',
+        language: 'pt_BR',
+        ratePerSecond: 50,
+        recipients: recipients('5511704', 7),
+      },
+      automation.token,
+    );
+    expect(started.body.ratePerSecond).toBe(2);
+    await waitFor(async () => (await progressOf(started.body.batchId)).status === 'completed', 30_000);
+    const times = (await templateTimes('5511704')).map((t) => t.at).sort((a, b) => a - b);
+    expect(times).toHaveLength(7);
+    // At 2 per second (not the 50 asked for, which would put all 7 within one second): no one-second window holds
+    // more than 2 sends (+2 for the jitter between dispatch and arrival at Infobip), and the 6 gaps of 500 ms take
+    // well over 2 s even when the first send was slowed down by starting up.
+    const inOneSecond = times.map((t) => times.filter((u) => u >= t && u - t < 1000).length);
+    expect(Math.max(...inOneSecond)).toBeLessThanOrEqual(4);
+    expect(times[6]! - times[0]!).toBeGreaterThanOrEqual(2_000);
+    expect((await stack.call('PATCH', `/api/channels/${channel.id}`, { sendRatePerSecond: 0 })).body.error.code).toBe(
+      'VALIDATION_FAILED',
+    );
+  }, 60_000);
+
+  it('a batch whose workflow was terminated still reports what it sent', async () => {
+    const channel = await batchChannel(1);
+    const started = await stack.call(
+      'POST',
+      '/api/dialogs/batch',
+      { channelId: channel.id, templateName: 'promo', language: 'pt_BR', recipients: recipients('5511705', 20) },
+      automation.token,
+    );
+    await waitFor(async () => (await templateTimes('5511705')).length >= 2, 20_000);
+    await stack.temporal.workflow.getHandle(started.body.workflowId).terminate('ops stopped it');
+    await new Promise((r) => setTimeout(r, 1500));
+    const progress = await progressOf(started.body.batchId);
+    expect(progress).toMatchObject({ status: 'stopped', total: 20 });
+    expect(progress.sent).toBe((await templateTimes('5511705')).length);
+    expect(progress.sent + progress.failed).toBe(20);
+    const cancel = await stack.call(
+      'POST',
+      `/api/dialogs/batch/${started.body.batchId}/cancel`,
+      undefined,
+      automation.token,
+    );
+    expect(cancel.status).toBe(202);
+    expect(cancel.body.status).toBe('stopped');
+  }, 60_000);
+
+  it('a worker process killed mid-batch (SIGKILL) loses nothing and sends nobody twice', async () => {
     const channel = await batchChannel();
     const started = await stack.call(
       'POST',
@@ -186,9 +245,14 @@ describe('dialog batches', () => {
       },
       automation.token,
     );
-    await waitFor(async () => (await templateTimes('5511703')).length >= 15, 20_000);
+    // The batch runs on a worker process of its own, which is then killed outright, mid-send.
     await stack.stopWorker();
-    await new Promise((r) => setTimeout(r, 1000));
+    const child = await stack.spawnWorkerProcess();
+    try {
+      await waitFor(async () => (await templateTimes('5511703')).length >= 15, 60_000);
+    } finally {
+      child.kill('SIGKILL');
+    }
     await stack.startWorker();
     const done = await waitFor(
       async () => {

@@ -24,7 +24,8 @@ export interface BatchFailure {
 
 export interface BatchProgress {
   batchId: string;
-  status: 'running' | 'cancelling' | 'cancelled' | 'completed';
+  /** `stopped`: the batch workflow was ended from outside (terminated by ops, or gone from Temporal's retention). */
+  status: 'running' | 'cancelling' | 'cancelled' | 'completed' | 'stopped';
   total: number;
   /** Recipients handed out so far (sent + failed + in flight). */
   next: number;

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { newId, newSecret, sha256 } from '../../common/ids';
 import { channelWebhookUrl } from '../../common/urls';
-import { Agent, Channel, Extension } from '../../db/models';
+import { Agent, Channel, DEFAULT_CHANNEL_SEND_RATE, Extension } from '../../db/models';
 import { type AuthEnv, hasChannelAccess, requireAdmin } from '../auth';
 import type { ApiDeps } from '../context';
 import { ApiError, notFound, parseJson } from '../errors';
@@ -21,6 +21,8 @@ export const channelCreateSchema = z.object({
   sender: z.string().trim().min(1).max(100),
   /** Viber: agents' images/files as a link in a text (default) or native IMAGE/FILE where the account allows. */
   viberMediaMode: z.enum(['link', 'native']).optional(),
+  /** The most messages per second batches may send through this channel, all batches together (default 10). */
+  sendRatePerSecond: z.number().min(0.1).max(1000).optional(),
 });
 
 export const channelPatchSchema = channelCreateSchema.omit({ kind: true }).partial();
@@ -41,6 +43,7 @@ type ChannelRecord = {
   apiBaseUrl: string;
   sender: string;
   viberMediaMode?: string | null;
+  sendRatePerSecond?: number | null;
   webhookSecret?: string;
   createdAt?: Date;
   updatedAt?: Date;
@@ -55,6 +58,7 @@ function channelView(channel: ChannelRecord, publicBaseUrl: string, withWebhook:
     apiBaseUrl: channel.apiBaseUrl,
     sender: channel.sender,
     ...(channel.kind === 'viber' ? { viberMediaMode: channel.viberMediaMode ?? 'link' } : {}),
+    sendRatePerSecond: channel.sendRatePerSecond ?? DEFAULT_CHANNEL_SEND_RATE,
     ...(withWebhook && channel.webhookSecret
       ? { webhookUrl: channelWebhookUrl(publicBaseUrl, channel._id, channel.webhookSecret) }
       : {}),

@@ -1,10 +1,18 @@
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { DialogRefusedError, startTemplatedDialog } from '../../client';
 import { newId } from '../../common/ids';
 import { INVALID_PHONE_MESSAGE, PHONE_PATTERN } from '../../common/phone';
-import { Batch, BatchRecipientRecord, Dialog, isDuplicateKeyError } from '../../db/models';
+import {
+  Batch,
+  BatchRecipientRecord,
+  Channel,
+  DEFAULT_CHANNEL_SEND_RATE,
+  Dialog,
+  isDuplicateKeyError,
+  Message,
+} from '../../db/models';
 import { checkTemplateSend } from '../../db/templates';
 import {
   type BatchInput,
@@ -120,6 +128,12 @@ export function dialogRoutes(deps: ApiDeps) {
     );
   });
 
+  /** The rate a batch runs at: its own, capped by its channel's limit (shared by all the channel's batches). */
+  const effectiveRate = async (batch: { channelId: string; ratePerSecond: number }) => {
+    const channel = await Channel.findById(batch.channelId).lean();
+    return Math.min(batch.ratePerSecond, channel?.sendRatePerSecond ?? DEFAULT_CHANNEL_SEND_RATE);
+  };
+
   app.post('/batch', async (c) => {
     const principal = c.get('principal');
     const input = await parseJson(c, batchSchema);
@@ -131,7 +145,7 @@ export function dialogRoutes(deps: ApiDeps) {
       // The same batchId is the same batch: a retried request starts nothing new.
       if (existing.channelId !== input.channelId)
         throw new ApiError(409, 'BATCH_ID_REUSED', 'This batchId belongs to another batch.');
-      return c.json({ batchId, workflowId, total: input.recipients.length }, 202);
+      return c.json({ batchId, workflowId, total: existing.total, ratePerSecond: await effectiveRate(existing) }, 202);
     }
     // The template must exist and be approved; a recipient with the wrong variable count fails alone, later.
     const check = await checkTemplateSend({
@@ -172,6 +186,7 @@ export function dialogRoutes(deps: ApiDeps) {
     }).catch((err) => {
       if (!isDuplicateKeyError(err)) throw err;
     });
+    const ratePerSecond = await effectiveRate(input);
     try {
       await deps.temporal.workflow.start(DIALOG_BATCH_WORKFLOW, {
         workflowId,
@@ -189,7 +204,8 @@ export function dialogRoutes(deps: ApiDeps) {
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
-    return c.json({ batchId, workflowId, total: input.recipients.length }, 202);
+    // The rate it will actually run at: the batch's own, capped by the channel's limit (shared by its batches).
+    return c.json({ batchId, workflowId, total: input.recipients.length, ratePerSecond }, 202);
   });
 
   const loadBatch = async (principal: Principal, batchId: string) => {
@@ -199,12 +215,39 @@ export function dialogRoutes(deps: ApiDeps) {
     return batch;
   };
 
+  /**
+   * Progress from the batch workflow; when the workflow was ended from outside or is gone, from the database:
+   * the recipients whose dialog was stored count as sent, the others as not sent.
+   */
+  const progressOf = async (batch: { _id: string; channelId: string; total: number; workflowId: string }) => {
+    const handle = deps.temporal.workflow.getHandle(batch.workflowId);
+    const status = await handle
+      .describe()
+      .then((d) => d.status.name)
+      .catch((err) => {
+        if (err instanceof WorkflowNotFoundError) return 'NOT_FOUND';
+        throw err;
+      });
+    if (status === 'RUNNING') return handle.query(batchProgressQuery);
+    if (status === 'COMPLETED') return handle.result() as Promise<BatchProgress>;
+    const keys = (await BatchRecipientRecord.find({ batchId: batch._id }).select('idempotencyKey').lean()).map(
+      (r) => r.idempotencyKey,
+    );
+    const sent = await Message.countDocuments({ channelId: batch.channelId, idempotencyKey: { $in: keys } });
+    return {
+      batchId: batch._id,
+      status: 'stopped',
+      total: batch.total,
+      next: batch.total,
+      sent,
+      failed: batch.total - sent,
+      failures: [],
+    } satisfies BatchProgress;
+  };
+
   app.get('/batch/:id', async (c) => {
     const batch = await loadBatch(c.get('principal'), c.req.param('id'));
-    const handle = deps.temporal.workflow.getHandle(batch.workflowId);
-    const description = await handle.describe();
-    const progress: BatchProgress =
-      description.status.name === 'RUNNING' ? await handle.query(batchProgressQuery) : await handle.result();
+    const progress = await progressOf(batch);
     return c.json({
       ...progress,
       channelId: batch.channelId,
@@ -216,8 +259,12 @@ export function dialogRoutes(deps: ApiDeps) {
   app.post('/batch/:id/cancel', async (c) => {
     const batch = await loadBatch(c.get('principal'), c.req.param('id'));
     const handle = deps.temporal.workflow.getHandle(batch.workflowId);
-    if ((await handle.describe()).status.name === 'RUNNING') await handle.signal(cancelBatchSignal);
-    return c.json(await handle.query(batchProgressQuery).catch(() => handle.result()), 202);
+    const running = await handle
+      .describe()
+      .then((d) => d.status.name === 'RUNNING')
+      .catch(() => false);
+    if (running) await handle.signal(cancelBatchSignal);
+    return c.json(await progressOf(batch), 202);
   });
 
   return app;

@@ -2,6 +2,7 @@
  * One Janela per test file, on the shared real services: its own database name and task queue, its own API and
  * Infobip simulator on free ports, and a worker that a test can stop and start again.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
@@ -99,6 +100,42 @@ export async function startStack(options: StackOptions = {}) {
 
   await startWorker();
 
+  /**
+   * A worker in a process of its own (`npm run worker`'s entry point) on this stack's task queue, so a test can
+   * crash it for real (SIGKILL: no graceful shutdown, activities cut off mid-flight). Resolves once it polls.
+   */
+  async function spawnWorkerProcess(): Promise<ChildProcess> {
+    const mongoUri = new URL(inject('mongoUri'));
+    mongoUri.pathname = `/${dbName}`;
+    const child = spawn('node_modules/.bin/tsx', ['worker/main.ts'], {
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: temporalAddress,
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        MONGODB_URI: mongoUri.toString(),
+        PUBLIC_BASE_URL: apiServer.url,
+        JANELA_REPLY_WINDOW: `${options.replyWindowMs ?? 24 * 3_600_000}ms`,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout!.on('data', (chunk) => {
+      output += chunk;
+    });
+    child.stderr!.on('data', (chunk) => {
+      output += chunk;
+    });
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`worker process exited: ${output}`);
+        return output.includes('Janela worker on');
+      },
+      90_000,
+      'the worker process to start',
+    );
+    return child;
+  }
+
   async function call<T = any>(
     method: string,
     path: string,
@@ -145,6 +182,7 @@ export async function startStack(options: StackOptions = {}) {
     sim,
     startWorker,
     stopWorker,
+    spawnWorkerProcess,
 
     /** Enables Infobip and creates a channel on the simulator; returns the channel as the API shows it. */
     async createChannel(kind: 'whatsapp' | 'viber' = 'whatsapp', overrides: Record<string, unknown> = {}) {
