@@ -42,6 +42,8 @@ const envSchema = z.object({
   JANELA_INFOBIP_TIMEOUT: duration.default(15_000),
   JANELA_SEED: z.enum(['on', 'off']).default('on'),
   JANELA_TEMPORAL_UI_PORT: port.optional(),
+  JANELA_TEMPORAL_PORT: port.default(7233),
+  JANELA_DB_PORT: port.default(27117),
   JANELA_TEMPORAL_WEB_URL: z.url().optional(),
   JANELA_WORKER_METRICS_URL: z.url().optional(),
   JANELA_WORKER_METRICS_PORT: port.optional(),

@@ -26,9 +26,6 @@ import {
   startTemporalDevServer,
 } from './services';
 
-const TEMPORAL_PORT = 7233;
-const EMBEDDED_DB_PORT = 27117;
-
 const say = (line: string) => console.log(`[janela] ${line}`);
 
 async function ensurePortFree(port: number, what: string, variable: string): Promise<void> {
@@ -88,19 +85,19 @@ await runMain(async () => {
     let temporalUi: string | null = null;
     if (!temporalAddress) {
       const uiPort = env.JANELA_TEMPORAL_UI_PORT ?? 8233;
-      await ensurePortFree(TEMPORAL_PORT, 'Temporal', 'TEMPORAL_ADDRESS');
+      await ensurePortFree(env.JANELA_TEMPORAL_PORT, 'Temporal', 'JANELA_TEMPORAL_PORT (or TEMPORAL_ADDRESS)');
       await ensurePortFree(uiPort, 'Temporal Web', 'JANELA_TEMPORAL_UI_PORT');
       const binary = resolveTemporalBinary(say);
       say(`starting the Temporal dev server (${binary})…`);
       processes.push(
         await startTemporalDevServer(binary, {
-          port: TEMPORAL_PORT,
+          port: env.JANELA_TEMPORAL_PORT,
           uiPort,
           dbFilename: join(dataDir, 'temporal.db'),
           namespace: env.TEMPORAL_NAMESPACE,
         }),
       );
-      temporalAddress = `127.0.0.1:${TEMPORAL_PORT}`;
+      temporalAddress = `127.0.0.1:${env.JANELA_TEMPORAL_PORT}`;
       temporalUi = `http://127.0.0.1:${uiPort}`;
     }
 
@@ -108,9 +105,9 @@ await runMain(async () => {
     let mongoUri = env.MONGODB_URI;
     let dbEngine = 'external MongoDB';
     if (!mongoUri) {
-      await ensurePortFree(EMBEDDED_DB_PORT, 'embedded database', 'MONGODB_URI');
+      await ensurePortFree(env.JANELA_DB_PORT, 'embedded database', 'JANELA_DB_PORT (or MONGODB_URI)');
       say('starting the embedded database…');
-      const db = await startEmbeddedDatabase(dataDir, EMBEDDED_DB_PORT, say);
+      const db = await startEmbeddedDatabase(dataDir, env.JANELA_DB_PORT, say);
       processes.push(db.process);
       mongoUri = `${db.uri}janela`;
       dbEngine = db.engine;
@@ -166,7 +163,7 @@ await runMain(async () => {
       `  Health                http://127.0.0.1:${apiServer.port}/healthz`,
       `  Temporal              ${temporalAddress} (namespace ${env.TEMPORAL_NAMESPACE}, task queue ${env.TEMPORAL_TASK_QUEUE})`,
       ...(temporalUi ? [`  Temporal Web          ${temporalUi}`] : []),
-      `  Database              ${dbEngine}${env.MONGODB_URI ? '' : ` on 127.0.0.1:${EMBEDDED_DB_PORT}, data in ${dataDir}`}`,
+      `  Database              ${dbEngine}${env.MONGODB_URI ? '' : ` on 127.0.0.1:${env.JANELA_DB_PORT}, data in ${dataDir}`}`,
       `  Infobip simulator     ${simulatorUrl ?? 'off'}`,
       `  Worker                running (in this process)`,
       `  Admin token           ${adminToken}`,
