@@ -227,4 +227,59 @@ describe('create chat (POST /api/chats)', () => {
       executions.push(wf);
     expect(executions).toHaveLength(1);
   });
+
+  it('a double click (the same requestId) sends the template once; a new form sends again', async () => {
+    const channel = await whatsappChannel();
+    const agent = await stack.createAgent([channel.id]);
+    const sendsTo = async (phone: string) =>
+      (await stack.infobipRequests('/whatsapp/1/message/template')).filter((r) => r.body.messages[0].to === phone);
+    const clicks = await Promise.all(
+      Array.from({ length: 3 }, () =>
+        stack.call('POST', '/api/chats', chat(channel.id, '79254321400', { requestId: 'form-1' }), agent.token),
+      ),
+    );
+    expect(clicks.map((r) => r.status)).toEqual([201, 201, 201]);
+    expect(new Set(clicks.map((r) => r.body.messageId)).size).toBe(1);
+    await waitFor(async () => (await sendsTo('79254321400')).length === 1);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(await sendsTo('79254321400')).toHaveLength(1);
+    const next = await stack.call(
+      'POST',
+      '/api/chats',
+      chat(channel.id, '79254321400', { requestId: 'form-2' }),
+      agent.token,
+    );
+    expect(next.body.messageId).not.toBe(clicks[0]!.body.messageId);
+    await waitFor(async () => (await sendsTo('79254321400')).length === 2);
+  });
+
+  it("a client known only on another agent's channel cannot be picked", async () => {
+    const ours = await whatsappChannel();
+    const theirs = await whatsappChannel();
+    const agent = await stack.createAgent([ours.id]);
+    const other = await stack.createAgent([theirs.id]);
+    const started = await stack.call(
+      'POST',
+      '/api/chats',
+      chat(theirs.id, '79254321500', { clientName: 'Só deles' }),
+      other.token,
+    );
+    const conversation = await Conversation.findById(started.body.conversationId).lean();
+    const refused = await stack.call(
+      'POST',
+      '/api/chats',
+      { ...chat(ours.id, '79254321500'), phone: undefined, clientId: conversation!.clientId },
+      agent.token,
+    );
+    expect(refused.status).toBe(404);
+    expect(refused.body.error.code).toBe('CLIENT_NOT_FOUND');
+    // The other agent picks his own client.
+    const picked = await stack.call(
+      'POST',
+      '/api/chats',
+      { ...chat(theirs.id, '79254321500'), phone: undefined, clientName: undefined, clientId: conversation!.clientId },
+      other.token,
+    );
+    expect(picked.status).toBe(201);
+  });
 });

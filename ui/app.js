@@ -618,6 +618,8 @@ async function openTemplateModal(c) {
 async function openCreateChat() {
   const channels = whatsappChannels();
   const pick = { clientId: null, clientName: '' };
+  // One id per form: a double click on Start sends the template once.
+  const requestId = crypto.randomUUID();
   openModal(
     `<h3>${esc(t('createChat'))}</h3>
      ${channels.length > 1 ? `<label>${esc(t('channel'))}<select id="cc-channel">${channels.map((c) => `<option value="${esc(c.id)}">${esc(c.name)}</option>`).join('')}</select></label>` : `<input type="hidden" id="cc-channel" value="${esc(channels[0].id)}" />`}
@@ -690,6 +692,7 @@ async function openCreateChat() {
         const typedName = $('#cc-client', modal).value.trim();
         try {
           const created = await api('POST', '/api/chats', {
+            requestId,
             channelId: $('#cc-channel', modal).value,
             ...(phone ? { phone } : {}),
             ...(pick.clientId

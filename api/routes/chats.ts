@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { INVALID_PHONE_MESSAGE, PHONE_PATTERN } from '../../common/phone';
-import { Channel, Client } from '../../db/models';
+import { Channel, Client, Conversation } from '../../db/models';
 import { conversationWorkflowId } from '../../workflows/definitions';
 import { type AuthEnv, hasChannelAccess } from '../auth';
 import type { ApiDeps } from '../context';
@@ -14,6 +14,8 @@ export const createChatSchema = templateSendSchema.extend({
   phone: z.string().trim().optional(),
   clientId: z.string().min(1).optional(),
   clientName: z.string().trim().min(1).max(100).optional(),
+  /** One per Create chat form: a double click (or a retried request) with the same id sends the template once. */
+  requestId: z.string().trim().min(1).max(200).optional(),
 });
 
 /** `POST /api/chats` — an agent starts (or reuses) a WhatsApp conversation by sending an approved template. */
@@ -45,7 +47,11 @@ export function chatRoutes(deps: ApiDeps) {
     let clientName = input.clientName;
     if (input.clientId) {
       const client = await Client.findById(input.clientId).lean();
-      if (client?.addressKind !== 'phone') throw new ApiError(404, 'CLIENT_NOT_FOUND', 'Client not found.');
+      // Only clients the agent can see (those with a conversation on one of his channels), like the client search.
+      const visible =
+        client?.addressKind === 'phone' &&
+        (await Conversation.exists({ clientId: client._id, channelId: { $in: principal.channelIds } }));
+      if (!client || !visible) throw new ApiError(404, 'CLIENT_NOT_FOUND', 'Client not found.');
       if (phone && phone !== client.address) {
         throw new ApiError(
           400,
@@ -76,7 +82,11 @@ export function chatRoutes(deps: ApiDeps) {
     const message = await sendTemplate(
       deps,
       { channelId: channel._id, kind: 'whatsapp', customer: phone },
-      { ...request, client: { clientId: input.clientId, name: clientName } },
+      {
+        ...request,
+        client: { clientId: input.clientId, name: clientName },
+        ...(input.requestId ? { idempotencyKey: `chat:${principal.id}:${input.requestId}` } : {}),
+      },
     );
     return c.json(
       {
