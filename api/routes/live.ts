@@ -9,6 +9,10 @@ import { conversationView, messageView } from './conversations';
 
 const POLL_MS = 1000;
 const OVERLAP_MS = 5000;
+const CONVERSATION_PAGE = 200;
+const MESSAGE_PAGE = 500;
+
+type Resume = { at: Date; id: string } | null;
 
 /**
  * `GET /api/events` — server-sent events for the console: conversations and messages of the agent's channels
@@ -31,6 +35,8 @@ export function liveRoutes(deps: ApiDeps) {
         sent.set(id, at);
         return true;
       };
+      let resumeConversations: Resume = null;
+      let resumeMessages: Resume = null;
       let lastBeat = Date.now();
       let open = true;
       stream.onAbort(() => {
@@ -40,12 +46,31 @@ export function liveRoutes(deps: ApiDeps) {
       while (open) {
         const since = new Date(cursor.getTime() - OVERLAP_MS);
         const until = new Date();
-        const filter = { channelId: { $in: principal.channelIds }, updatedAt: { $gt: since, $lte: until } };
+        // After a full page, a collection goes on from the last change shown (keyset on updatedAt, _id), so a
+        // burst larger than a page (a busy batch) is announced whole, page by page.
+        const changes = (resume: Resume) => ({
+          channelId: { $in: principal.channelIds },
+          ...(resume
+            ? {
+                $or: [
+                  { updatedAt: { $gt: resume.at, $lte: until } },
+                  { updatedAt: resume.at, _id: { $gt: resume.id } },
+                ],
+              }
+            : { updatedAt: { $gt: since, $lte: until } }),
+        });
         const [conversations, messages] = await Promise.all([
-          Conversation.find(filter).sort({ updatedAt: 1 }).limit(200).lean(),
-          Message.find(filter).sort({ updatedAt: 1 }).limit(500).lean(),
+          Conversation.find(changes(resumeConversations))
+            .sort({ updatedAt: 1, _id: 1 })
+            .limit(CONVERSATION_PAGE)
+            .lean(),
+          Message.find(changes(resumeMessages)).sort({ updatedAt: 1, _id: 1 }).limit(MESSAGE_PAGE).lean(),
         ]);
-        cursor = until;
+        const resumeAfter = (page: { _id: string; updatedAt: Date }[], size: number): Resume =>
+          page.length === size ? { at: page.at(-1)!.updatedAt, id: page.at(-1)!._id } : null;
+        resumeConversations = resumeAfter(conversations, CONVERSATION_PAGE);
+        resumeMessages = resumeAfter(messages, MESSAGE_PAGE);
+        if (!resumeConversations && !resumeMessages) cursor = until;
         for (const [id, at] of sent) if (at < since.getTime()) sent.delete(id);
         if (conversations.length) {
           const clients = await Client.find({ _id: { $in: conversations.map((cv) => cv.clientId) } }).lean();
