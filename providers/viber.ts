@@ -10,7 +10,8 @@ interface ViberResponse {
   }[];
 }
 
-const VIBER_TEXT_LIMIT = 1000;
+/** Infobip's Viber TEXT content takes at most this many characters. */
+export const VIBER_TEXT_LIMIT = 1000;
 const VIBER_IMAGE_MIMES = new Set(['image/jpeg', 'image/png']);
 
 async function sendViber(credentials: InfobipCredentials, message: OutboundEnvelope, content: Record<string, unknown>) {

@@ -382,6 +382,16 @@ export function createSimulator(options: SimulatorOptions = {}) {
       ) {
         violations.push({ property: `messages[${i}].content.text`, violation: 'size must be between 1 and 1000' });
       }
+      // Infobip's Viber rules: transactional traffic is text only; FILE takes document extensions only.
+      if (m?.options?.label === 'TRANSACTIONAL' && type !== 'TEXT')
+        violations.push({ property: `messages[${i}].options.label`, violation: 'TRANSACTIONAL messages must be TEXT' });
+      if ((type === 'IMAGE' || type === 'FILE') && !m.content.mediaUrl)
+        violations.push({ property: `messages[${i}].content.mediaUrl`, violation: 'must not be blank' });
+      if (
+        type === 'FILE' &&
+        !/\.(pdf|docx?|xlsx?|csv|txt|odt|ods|rtf|pptx?|xps|pdx|dot|dotx)$/i.test(String(m.content.fileName ?? ''))
+      )
+        violations.push({ property: `messages[${i}].content.fileName`, violation: 'must have a document extension' });
     }
     if (violations.length) {
       return c.json(

@@ -464,7 +464,40 @@ describe('outbound media', () => {
       return r.length ? r : null;
     });
     expect(imageRequest!.body.messages[0].content).toEqual({ type: 'IMAGE', mediaUrl: image.body.url });
+    // Infobip's Viber rules: transactional traffic is text only, so native media goes out as promotional.
+    expect(imageRequest!.body.messages[0].options).toEqual({ label: 'PROMOTIONAL' });
+    expect(request!.body.messages[0].options).toEqual({ label: 'TRANSACTIONAL' });
+    const pdf = await upload(native.agent.token, 'contrato.pdf', 'application/pdf', 2500);
+    const sentFile = await stack.call(
+      'POST',
+      `/api/conversations/${native.conversation.id}/messages`,
+      { attachmentId: pdf.body.id },
+      native.agent.token,
+    );
+    const [fileRequest] = await waitFor(async () => {
+      const r = (await stack.infobipRequests('/viber/2/messages')).filter(
+        (x) => x.body.messages[0].destinations[0].messageId === sentFile.body.id,
+      );
+      return r.length ? r : null;
+    });
+    expect(fileRequest!.body.messages[0].content).toEqual({
+      type: 'FILE',
+      mediaUrl: pdf.body.url,
+      fileName: 'contrato.pdf',
+    });
     expect(channel.id).not.toBe(native.channel.id);
+
+    // Viber texts take at most 1000 characters: a longer reply is refused up front, nothing sent.
+    const before = (await stack.infobipRequests('/viber/2/messages')).length;
+    const long = await stack.call(
+      'POST',
+      `/api/conversations/${conversation.id}/messages`,
+      { text: 'a'.repeat(1001) },
+      agent.token,
+    );
+    expect(long.status).toBe(400);
+    expect(long.body.error).toMatchObject({ code: 'TEXT_TOO_LONG', max: 1000 });
+    expect((await stack.infobipRequests('/viber/2/messages')).length).toBe(before);
   });
 
   it("refuses attachments over the limits with the seed's message — 5 MB images, 100 MB files — streaming, not buffering", async () => {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { newId } from '../../common/ids';
 import { findMedia } from '../../db/media';
 import { Agent, Client, Conversation, Message } from '../../db/models';
+import { VIBER_TEXT_LIMIT } from '../../providers/viber';
 import type { ChannelKind, ConversationStatus, MessageView } from '../../workflows/definitions';
 import { type AuthEnv, hasChannelAccess, type Principal } from '../auth';
 import type { ApiDeps } from '../context';
@@ -211,6 +212,14 @@ export function conversationRoutes(deps: ApiDeps) {
     const principal = c.get('principal');
     const conversation = await loadAccessible(principal, c.req.param('id'));
     const input = await parseJson(c, replySchema);
+    if ('text' in input && conversation.kind === 'viber' && input.text.length > VIBER_TEXT_LIMIT) {
+      throw new ApiError(
+        400,
+        'TEXT_TOO_LONG',
+        `Viber messages take at most ${VIBER_TEXT_LIMIT} characters; this one has ${input.text.length}. Split it.`,
+        { field: 'text', max: VIBER_TEXT_LIMIT },
+      );
+    }
     if ('text' in input) {
       const message = await sendReply(deps, keyOf(conversation), { text: input.text, authorId: principal.id });
       return c.json(await storedMessageView(message), 202);
