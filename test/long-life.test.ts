@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Message } from '../db/models';
 import { conversationWorkflowId, snapshotQuery } from '../workflows/definitions';
-import { type Stack, startStack, waitFor } from './helpers/stack';
+import { type Stack, startStack, timerOf, waitFor } from './helpers/stack';
 
 // A tiny history limit forces continue-as-new; a short window and idle timeout make both observable.
 const WINDOW_MS = 20_000;
@@ -51,6 +51,15 @@ describe('long-lived conversations', () => {
       sent.push(reply.body.id);
     }
     await waitFor(async () => (await handle.describe()).runId !== firstRunId, 15_000, 'continue-as-new');
+    // The new run's window timer is the time left, not a fresh window: it fires at the original expiry.
+    const carriedTimer = await waitFor(
+      async () => (await handle.fetchHistory()).events!.find((e) => e.timerStartedEventAttributes),
+      15_000,
+      'the carried window timer',
+    );
+    const { firesAt, durationMs } = timerOf(carriedTimer);
+    expect(Math.abs(firesAt - Date.parse(before.window.expiresAt!))).toBeLessThan(1000);
+    expect(durationMs).toBeLessThan(WINDOW_MS - 1000);
     const after = await handle.query(snapshotQuery);
     expect(after).toMatchObject({
       conversationId: before.conversationId,

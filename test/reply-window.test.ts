@@ -42,6 +42,11 @@ describe('the WhatsApp reply window', () => {
       .getHandle(conversationWorkflowId(channel.id, '5511944440001'))
       .query(snapshotQuery);
     expect(snapshot.window.open).toBe(false);
+    // Ops see it too: the JanelaWindowOpen search attribute turned false.
+    const described = await stack.temporal.workflow
+      .getHandle(conversationWorkflowId(channel.id, '5511944440001'))
+      .describe();
+    expect(described.searchAttributes.JanelaWindowOpen).toEqual([false]);
 
     await stack.sim('DELETE', '/_sim/requests');
     const refused = await stack.call('POST', path, { text: 'fora da janela' }, agent.token);
@@ -69,6 +74,37 @@ describe('the WhatsApp reply window', () => {
       'the window to reopen',
     );
     expect(reopened.body.text).toBe('bem-vindo de volta');
+  });
+
+  it('each new inbound message restarts the window while it is still open', async () => {
+    const channel = await stack.createChannel('whatsapp');
+    const agent = await stack.createAgent([channel.id]);
+    const customer = '5511944440002';
+    const handle = stack.temporal.workflow.getHandle(conversationWorkflowId(channel.id, customer));
+    await stack.customerWrites(channel, customer, 'primeira');
+    const first = await waitFor(async () => {
+      const s = await handle.query(snapshotQuery);
+      return s.conversationId ? s : null;
+    });
+    expect(first.window.open).toBe(true);
+    expect((await handle.describe()).searchAttributes.JanelaWindowOpen).toEqual([true]);
+    await new Promise((r) => setTimeout(r, 3000));
+    await stack.customerWrites(channel, customer, 'segunda');
+    const second = await waitFor(async () => {
+      const s = await handle.query(snapshotQuery);
+      return s.window.expiresAt !== first.window.expiresAt ? s : null;
+    });
+    const firstExpiry = Date.parse(first.window.expiresAt!);
+    expect(Date.parse(second.window.expiresAt!) - firstExpiry).toBeGreaterThanOrEqual(2500);
+    // Past the first message's 6 seconds, the second message's window still lets the agent reply.
+    await new Promise((r) => setTimeout(r, Math.max(0, firstExpiry + 300 - Date.now())));
+    const reply = await stack.call(
+      'POST',
+      `/api/conversations/${first.conversationId}/messages`,
+      { text: 'ainda aberta' },
+      agent.token,
+    );
+    expect(reply.status).toBe(202);
   });
 
   it('Viber has no window: replies are always allowed', async () => {

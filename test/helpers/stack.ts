@@ -9,6 +9,7 @@ import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporal
 import mongoose from 'mongoose';
 import { inject } from 'vitest';
 import { createApp } from '../../api/app';
+import { loadEnv } from '../../common/config';
 import { listen, type RunningServer } from '../../common/http-server';
 import { connectDatabase } from '../../db/connect';
 import { freePort } from '../../scripts/services';
@@ -16,6 +17,8 @@ import { createSimulator, type RecordedRequest } from '../../simulator/app';
 import { createJanelaWorker } from '../../worker/worker';
 
 let workerMetricsUrl: string | null = null;
+/** What the product runs with when nothing is configured (tests override only what they must). */
+const productDefaults = loadEnv({});
 
 export interface StackOptions {
   replyWindowMs?: number;
@@ -61,9 +64,9 @@ export async function startStack(options: StackOptions = {}) {
     taskQueue,
     publicBaseUrl: apiServer.url,
     adminToken,
-    replyWindowMs: options.replyWindowMs ?? 24 * 3_600_000,
-    historyEventLimit: options.historyEventLimit ?? 2000,
-    idleTimeoutMs: options.idleTimeoutMs ?? 7 * 24 * 3_600_000,
+    replyWindowMs: options.replyWindowMs ?? productDefaults.JANELA_REPLY_WINDOW,
+    historyEventLimit: options.historyEventLimit ?? productDefaults.JANELA_HISTORY_EVENT_LIMIT,
+    idleTimeoutMs: options.idleTimeoutMs ?? productDefaults.JANELA_IDLE_TIMEOUT,
     windowHelpUrl: `${apiServer.url}/help/whatsapp-window`,
     temporalWebUrl: 'http://temporal-web.test',
     temporalNamespace: 'default',
@@ -83,7 +86,7 @@ export async function startStack(options: StackOptions = {}) {
       publicBaseUrl: apiServer.url,
       infobipTimeoutMs: options.infobipTimeoutMs,
       client: temporal,
-      replyWindowMs: options.replyWindowMs ?? 24 * 3_600_000,
+      replyWindowMs: options.replyWindowMs ?? productDefaults.JANELA_REPLY_WINDOW,
       workflowBundle: { codePath: inject('workflowBundlePath') },
     });
     workerRun = worker.run();
@@ -114,7 +117,7 @@ export async function startStack(options: StackOptions = {}) {
         TEMPORAL_TASK_QUEUE: taskQueue,
         MONGODB_URI: mongoUri.toString(),
         PUBLIC_BASE_URL: apiServer.url,
-        JANELA_REPLY_WINDOW: `${options.replyWindowMs ?? 24 * 3_600_000}ms`,
+        JANELA_REPLY_WINDOW: `${options.replyWindowMs ?? productDefaults.JANELA_REPLY_WINDOW}ms`,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -275,4 +278,16 @@ export async function waitFor<T>(
       throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** When a TimerStarted event of a workflow history fires (epoch ms), and its duration. */
+export function timerOf(event: {
+  eventTime?: { seconds?: unknown; nanos?: number | null } | null;
+  timerStartedEventAttributes?: { startToFireTimeout?: { seconds?: unknown; nanos?: number | null } | null } | null;
+}): { startedAt: number; durationMs: number; firesAt: number } {
+  const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+    Number(t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6);
+  const startedAt = ms(event.eventTime);
+  const durationMs = ms(event.timerStartedEventAttributes?.startToFireTimeout);
+  return { startedAt, durationMs, firesAt: startedAt + durationMs };
 }
