@@ -51,6 +51,9 @@ const envSchema = z.object({
 
 export type EnvConfig = z.infer<typeof envSchema>;
 
+/** Every environment variable Janela reads. */
+export const CONFIG_VARIABLES = Object.keys(envSchema.shape);
+
 export class ConfigError extends Error {}
 
 /** Reads the environment; an invalid value throws a ConfigError whose message is one line naming the variable. */

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { createApp } from '../api/app';
+import { CONFIG_VARIABLES } from '../common/config';
 import { allSearchAttributeKeys } from '../workflows/definitions';
 import { type Stack, startStack, waitFor } from './helpers/stack';
 
@@ -136,8 +137,18 @@ describe('operations', () => {
       expect(env.TEMPORAL_TASK_QUEUE).toBe('janela');
       expect(env.PUBLIC_BASE_URL).toMatch(/PUBLIC_BASE_URL/);
       expect(compose.services[service].build).toBe('.');
-      expect(compose.services[service].depends_on).toEqual(expect.arrayContaining(['temporal', 'mongodb']));
+      expect(compose.services[service].depends_on).toMatchObject({
+        temporal: { condition: 'service_started' },
+        mongodb: { condition: 'service_started' },
+        // The search attributes are registered before any conversation workflow starts.
+        'temporal-admin': { condition: 'service_completed_successfully' },
+      });
+      // Every variable is one Janela reads (a typo would be silently ignored).
+      for (const name of Object.keys(env)) expect(CONFIG_VARIABLES, `${service}: ${name}`).toContain(name);
     }
+    const metricsPort = compose.services.worker.environment.JANELA_WORKER_METRICS_PORT;
+    expect(compose.services.api.environment.JANELA_WORKER_METRICS_URL).toBe(`http://worker:${metricsPort}/metrics`);
+    expect(compose.services.api.environment.JANELA_TEMPORAL_WEB_URL).toMatch(/8233/);
     expect(compose.services.api.environment.JANELA_ADMIN_TOKEN).toMatch(/JANELA_ADMIN_TOKEN/);
     expect(compose.services.api.command).toEqual(['npm', 'run', 'api']);
     expect(compose.services.worker.command).toEqual(['npm', 'run', 'worker']);
