@@ -62,6 +62,7 @@ describe('admin API', () => {
       'id',
       'kind',
       'name',
+      'sendRatePerSecond',
       'sender',
       'updatedAt',
       'webhookUrl',

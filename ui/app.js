@@ -1,6 +1,6 @@
 // Janela agent console: one small module, no framework. It talks to the same REST API as everyone else,
 // signed in with an http-only session cookie, and stays live through server-sent events (/api/events).
-import { errorTexts, texts } from './i18n.js';
+import { errorTexts, failureTexts, texts } from './i18n.js';
 
 const state = {
   lang: localStorage.getItem('janela.lang') || (navigator.language?.startsWith('pt') ? 'pt-BR' : 'en'),
@@ -46,6 +46,12 @@ class ApiError extends Error {
 }
 
 /** Plain words for an API error, in the agent's language where we have them. */
+/** A delivery failure in the agent's language where known (Infobip's error id, or the code), else the server's text. */
+function failureText(error) {
+  const known = failureTexts[state.lang];
+  return known?.[error.providerErrorId] ?? known?.[error.code] ?? error.message;
+}
+
 function errorText(err) {
   if (!(err instanceof ApiError)) return String(err?.message ?? err);
   return errorTexts[state.lang]?.[err.code] ?? err.message;
@@ -362,7 +368,7 @@ function timelineItems() {
             : '';
       const error =
         m.status === 'failed' && m.error
-          ? `<div class="error">${esc(t('failedBecause', { reason: m.error.message }))}</div>`
+          ? `<div class="error">${esc(t('failedBecause', { reason: failureText(m.error) }))}</div>`
           : '';
       if (m.direction === 'system')
         return `<div class="msg system" data-message-id="${esc(m.id)}">${esc(m.text)}</div>`;
@@ -819,6 +825,7 @@ async function adminChannels(message = '', editing = null, justSaved = null) {
         <label>${esc(t('apiBaseUrl'))}<input name="apiBaseUrl" required placeholder="https://xxxx.api.infobip.com" value="${esc(c.apiBaseUrl ?? '')}" /></label>
         <label>${esc(t(editing ? 'apiKeyKeep' : 'apiKey'))}<input name="apiKey" type="password" autocomplete="off" ${editing ? '' : 'required'} /></label>
         <label>${esc(t('sender'))}<input name="sender" required value="${esc(c.sender ?? '')}" /></label>
+        <label>${esc(t('sendRate'))}<input name="sendRatePerSecond" type="number" min="0.1" max="1000" step="0.1" value="${esc(String(c.sendRatePerSecond ?? 10))}" /></label>
         <label>${esc(t('viberMedia'))}<select name="viberMediaMode"><option value="link">${esc(t('viberLink'))}</option><option value="native" ${c.viberMediaMode === 'native' ? 'selected' : ''}>${esc(t('viberNative'))}</option></select></label>
         <div><button class="primary" type="submit">${esc(t('save'))}</button> ${editing ? `<button type="button" id="cancel-edit">${esc(t('cancel'))}</button>` : ''}</div>
       </form></div>
@@ -844,6 +851,7 @@ async function adminChannels(message = '', editing = null, justSaved = null) {
     event.preventDefault();
     const form = Object.fromEntries(new FormData(event.target));
     if (!form.apiKey) delete form.apiKey;
+    form.sendRatePerSecond = Number(form.sendRatePerSecond) || 10;
     try {
       const saved = editing
         ? await api('PATCH', `/api/channels/${editing.id}`, form)

@@ -77,6 +77,7 @@ export const texts = {
     viberMedia: 'Viber attachments',
     viberLink: 'As a link in a text (default)',
     viberNative: 'Native image/file where the account allows',
+    sendRate: 'Batch sends per second (all batches on this channel)',
     save: 'Save',
     edit: 'Edit',
     webhookUrl: 'Webhook URL',
@@ -181,6 +182,7 @@ export const texts = {
     viberMedia: 'Anexos no Viber',
     viberLink: 'Como link em um texto (padrão)',
     viberNative: 'Imagem/arquivo nativo, se a conta permitir',
+    sendRate: 'Envios em lote por segundo (todos os lotes deste canal)',
     save: 'Salvar',
     edit: 'Editar',
     webhookUrl: 'URL do webhook',
@@ -226,5 +228,29 @@ export const errorTexts = {
     TEMPLATE_VARIABLES_MISMATCH: 'Preencha todas as variáveis do modelo.',
     UNAUTHORIZED: 'Este token não é válido.',
     WINDOW_CLOSED: 'A janela de 24 horas está fechada: só é possível enviar um modelo aprovado.',
+  },
+};
+
+/**
+ * Why a message was not delivered, in the agent's language: by Infobip's chat error id, or by Janela's code.
+ * The server's English text is the fallback for anything not listed.
+ */
+export const failureTexts = {
+  'pt-BR': {
+    7002: 'Este número não está no WhatsApp (usuário desconhecido).',
+    7003: 'O cliente bloqueou esta empresa.',
+    7008: 'As variáveis do modelo não correspondem ao que o WhatsApp aprovou.',
+    7009: 'O modelo não é válido ou não está aprovado para este remetente.',
+    7010: 'A janela de 24 horas está fechada: mensagens livres só valem até 24 horas depois da última mensagem do cliente. Envie um modelo aprovado.',
+    7013: 'O WhatsApp não conseguiu baixar a mídia.',
+    7014: 'A mídia é grande demais para o WhatsApp.',
+    7015: 'O WhatsApp não aceita este tipo de mídia.',
+    7017: 'O WhatsApp está limitando este remetente (requisições demais).',
+    7022: 'Este tipo de mídia não é suportado.',
+    7050: 'O provedor do WhatsApp informou um erro; tente novamente mais tarde.',
+    7051: 'O provedor do WhatsApp informou um erro; tente novamente mais tarde.',
+    INFOBIP_UNAVAILABLE: 'A Infobip não respondeu depois de várias tentativas; a mensagem não foi enviada.',
+    UNAUTHORIZED: 'A Infobip recusou a chave de API deste canal.',
+    CHANNEL_NOT_FOUND: 'O canal desta conversa não existe mais.',
   },
 };
