@@ -82,7 +82,12 @@ const chatErrorNames: Record<number, string> = {
   7009: 'EC_INVALID_TEMPLATE',
   7010: 'EC_NO_SESSION',
   7013: 'EC_MEDIA_DOWNLOAD_ERROR',
+  7014: 'EC_MEDIA_UPLOAD_SIZE_LIMIT_EXCEEDED',
+  7015: 'EC_UNSUPPORTED_MEDIA_TYPE',
   7017: 'EC_TOO_MANY_REQUESTS',
+  7022: 'EC_MEDIA_UNSUPPORTED',
+  7050: 'EC_PROVIDER_ERROR',
+  7051: 'EC_PROVIDER_INTERNAL_ERROR',
 };
 
 /** Infobip's timestamp format: `2024-01-01T00:00:00.000+0000`. */
@@ -110,6 +115,7 @@ export function createSimulator(options: SimulatorOptions = {}) {
   const reportDelayMs = options.reportDelayMs ?? 50;
   const requests: RecordedRequest[] = [];
   let faults: Fault[] = [];
+  let validKeys = new Set<string>();
   const templates = new Map<string, unknown[]>();
   const timers = new Set<NodeJS.Timeout>();
   const app = new Hono();
@@ -181,13 +187,14 @@ export function createSimulator(options: SimulatorOptions = {}) {
             doneAt: infobipTime(),
             messageCount: 1,
             price: { pricePerMessage: 0, currency: 'EUR' },
+            // A chat error is reported as undeliverable, as Infobip does.
             status: failed
               ? {
-                  groupId: 5,
-                  groupName: 'REJECTED',
-                  id: 12,
-                  name: 'REJECTED_NOT_ENOUGH_CREDITS',
-                  description: 'Message rejected',
+                  groupId: 2,
+                  groupName: 'UNDELIVERABLE',
+                  id: 4,
+                  name: 'UNDELIVERABLE_NOT_DELIVERED',
+                  description: 'Message sent not delivered',
                 }
               : {
                   groupId: 3,
@@ -260,7 +267,9 @@ export function createSimulator(options: SimulatorOptions = {}) {
     }
 
     const auth = c.req.header('authorization') ?? '';
-    if (!/^App \S+$/.test(auth)) {
+    // Any key is accepted until PUT /_sim/keys names the valid ones (then others get 401, as Infobip answers).
+    const key = /^App (\S+)$/.exec(auth)?.[1];
+    if (!key || (validKeys.size > 0 && !validKeys.has(key))) {
       return c.json(
         { requestError: { serviceException: { messageId: 'UNAUTHORIZED', text: 'Invalid login details' } } },
         401,
@@ -431,6 +440,13 @@ export function createSimulator(options: SimulatorOptions = {}) {
   app.delete('/_sim/requests', (c) => {
     requests.length = 0;
     return c.body(null, 204);
+  });
+
+  app.put('/_sim/keys', async (c) => {
+    const parsed = z.object({ keys: z.array(z.string().min(1)) }).safeParse(await c.req.json().catch(() => null));
+    if (!parsed.success) return c.json({ error: { code: 'VALIDATION_FAILED', message: parsed.error.message } }, 400);
+    validKeys = new Set(parsed.data.keys);
+    return c.json({ keys: validKeys.size });
   });
 
   app.post('/_sim/faults', async (c) => {

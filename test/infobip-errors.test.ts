@@ -229,6 +229,33 @@ describe('Infobip errors on send', () => {
   });
 });
 
+describe('a wrong API key', () => {
+  it('Infobip answers 401 (the simulator knows the valid keys): one request, failed with the reason', async () => {
+    const { channel, agent, conversation } = await openConversation('5511933330012');
+    await stack.sim('PUT', '/_sim/keys', { keys: ['some-other-account-key'] });
+    try {
+      const reply = await stack.call(
+        'POST',
+        `/api/conversations/${conversation.id}/messages`,
+        { text: 'x' },
+        agent.token,
+      );
+      const failed = await waitFor(async () => {
+        const m = await messageOf(conversation.id, agent.token, reply.body.id);
+        return m?.status === 'failed' ? m : null;
+      });
+      expect(failed.error).toMatchObject({ code: 'UNAUTHORIZED', httpStatus: 401, permanent: true });
+      const sends = (await stack.infobipRequests('/whatsapp/1/message/text')).filter(
+        (r: any) => r.body.messageId === reply.body.id,
+      );
+      expect(sends).toHaveLength(1);
+      expect(sends[0]!.headers.authorization).toBe(`App ${channel.apiKey}`);
+    } finally {
+      await stack.sim('PUT', '/_sim/keys', { keys: [] });
+    }
+  });
+});
+
 describe('an Infobip outage', () => {
   it("a send stuck in retries does not hold up the customer's next messages", async () => {
     const { channel, agent, conversation } = await openConversation('5511933330011');
