@@ -253,9 +253,16 @@ describe('agent console in a browser', () => {
     await page.locator('tr', { hasText: 'bia@example.com' }).locator('[data-edit-agent]').click();
     await page.check(`#agent-form input[value="${whatsapp.id}"]`);
     await page.click('#agent-form button[type=submit]');
+    // The creation's own "saved" alert may still be on the page: wait for the change itself.
+    await expect
+      .poll(
+        async () =>
+          (await stack.call('GET', '/api/agents')).body.items.find((a: any) => a.email === 'bia@example.com')
+            .channelIds,
+        { timeout: 15_000 },
+      )
+      .toEqual([whatsapp.id]);
     await page.locator('.alert.ok').waitFor();
-    const agents = await stack.call('GET', '/api/agents');
-    expect(agents.body.items.find((a: any) => a.email === 'bia@example.com').channelIds).toEqual([whatsapp.id]);
     await shot(page, '09-admin-agents');
     await page.context().close();
   });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DialogRefusedError, startTemplatedDialog } from '../client';
 import { Conversation } from '../db/models';
-import { type Stack, startStack, waitFor } from './helpers/stack';
+import { type Stack, startStack, timerOf, waitFor } from './helpers/stack';
 
 let stack: Stack;
 let channel: Awaited<ReturnType<Stack['createChannel']>>;
@@ -102,6 +102,17 @@ describe('POST /api/dialogs (automation)', () => {
     expect(mismatch.body.error).toMatchObject({ code: 'TEMPLATE_VARIABLES_MISMATCH', expected: 2, received: 1 });
     expect(await Conversation.countDocuments({ customer: { $in: ['79990000006', '79990000007'] } })).toBe(0);
     expect((await stack.call('POST', '/api/dialogs', { channelId: channel.id }, automation.token)).status).toBe(400);
+    // Templated dialogs are WhatsApp's: a Viber channel is refused before any workflow starts.
+    const viber = await stack.createChannel('viber');
+    const onViber = await stack.call('POST', '/api/dialogs', {
+      ...dialog('79990000011', 'crm-viber'),
+      channelId: viber.id,
+    });
+    expect(onViber.status).toBe(400);
+    expect(onViber.body.error.code).toBe('CHANNEL_NOT_WHATSAPP');
+    await expect(
+      stack.temporal.workflow.getHandle(`conversation:${viber.id}:79990000011`).describe(),
+    ).rejects.toThrow();
   });
 
   it('an automation token starts dialogs on its channels and does nothing else', async () => {
@@ -186,5 +197,22 @@ describe('the typed client (straight to Temporal)', () => {
     await expect(
       startTemplatedDialog(stack.temporal, { ...input, phone: '+7999' }, { taskQueue: stack.taskQueue }),
     ).rejects.toMatchObject({ code: 'INVALID_PHONE' });
+
+    // A run whose only request was refused holds no conversation: it ends within a minute, not after a week.
+    await expect(
+      startTemplatedDialog(
+        stack.temporal,
+        { ...input, phone: '79990000021', idempotencyKey: 'ts-client-3', templateName: 'nope' },
+        { taskQueue: stack.taskQueue },
+      ),
+    ).rejects.toMatchObject({ code: 'TEMPLATE_NOT_FOUND' });
+    const emptyRun = stack.temporal.workflow.getHandle(`conversation:${channel.id}:79990000021`);
+    const timer = await waitFor(
+      async () => (await emptyRun.fetchHistory()).events!.find((e) => e.timerStartedEventAttributes),
+      10_000,
+      'the empty run to wait',
+    );
+    expect(timerOf(timer).durationMs).toBeLessThanOrEqual(60_000);
+    expect(await Conversation.countDocuments({ customer: '79990000021' })).toBe(0);
   });
 });

@@ -53,6 +53,7 @@ export const DEFAULT_HISTORY_EVENT_LIMIT = 2000;
 /** Idempotency keys remembered per conversation (carried across continue-as-new); older ones are forgotten. */
 const MAX_REMEMBERED_DIALOGS = 500;
 export const DEFAULT_IDLE_TIMEOUT_MS = 7 * 24 * 3_600_000;
+const EMPTY_RUN_TIMEOUT_MS = 60_000;
 
 const refuse = (message: string, type: string = WorkflowErrors.INVALID_REQUEST) => {
   throw ApplicationFailure.nonRetryable(message, type);
@@ -339,7 +340,11 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       hasWindow && state.windowOpen && state.windowExpiresAt !== null ? state.windowExpiresAt - Date.now() : null;
     if (windowTimerMs === null) {
       // Nothing pending and no window to watch: wait for work, or end when idle for long enough.
-      const gotWork = await condition(needsMainLoop, idleTimeoutMs);
+      // A run that never got a conversation (its only request was refused, e.g. an unknown template) ends soon.
+      const gotWork = await condition(
+        needsMainLoop,
+        state.conversationId === null ? Math.min(idleTimeoutMs, EMPTY_RUN_TIMEOUT_MS) : idleTimeoutMs,
+      );
       if (!gotWork) {
         await finishMediaDownloads();
         await condition(allHandlersFinished);

@@ -91,6 +91,11 @@ export function dialogRoutes(deps: ApiDeps) {
     assertMayStartDialogs(principal, input.channelId);
     if (!PHONE_PATTERN.test(input.phone))
       throw new ApiError(400, 'INVALID_PHONE', INVALID_PHONE_MESSAGE, { field: 'phone' });
+    // Templated dialogs are WhatsApp's: refused before any workflow starts for another kind of channel.
+    const channel = await Channel.findOne({ _id: input.channelId, deletedAt: null }).lean();
+    if (!channel) throw notFound('Channel');
+    if (channel.kind !== 'whatsapp')
+      throw new ApiError(400, 'CHANNEL_NOT_WHATSAPP', 'Templated dialogs start on WhatsApp channels.');
     const workflowId = conversationWorkflowId(input.channelId, input.phone);
 
     // The key is claimed once for the whole workspace; a concurrent or later repeat finds the claim and joins the
