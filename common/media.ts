@@ -7,9 +7,26 @@ export const MEDIA_LIMITS: Record<MediaKind, number> = {
   image: 5 * MB,
   video: 16 * MB,
   audio: 16 * MB,
+  // Animated stickers; a static one may have 100 KB (stickerLimit reads which it is from the file's header).
   sticker: 500 * 1024,
   document: 100 * MB,
 };
+
+export const STATIC_STICKER_LIMIT = 100 * 1024;
+
+/**
+ * WhatsApp's sticker limit for this WebP: 500 KB when animated, 100 KB when static. An animated WebP is a RIFF
+ * `WEBP` file whose first chunk is `VP8X` with the animation flag (0x02) set.
+ */
+export function stickerLimit(head: Buffer): number {
+  const animated =
+    head.length >= 21 &&
+    head.toString('latin1', 0, 4) === 'RIFF' &&
+    head.toString('latin1', 8, 12) === 'WEBP' &&
+    head.toString('latin1', 12, 16) === 'VP8X' &&
+    (head[20]! & 0x02) !== 0;
+  return animated ? MEDIA_LIMITS.sticker : STATIC_STICKER_LIMIT;
+}
 
 /** The seed's sentence, shown to agents when an attachment is over its limit. */
 export const ATTACHMENT_TOO_LARGE_MESSAGE =

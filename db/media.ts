@@ -18,6 +18,9 @@ export interface MediaMetadata {
   uploadedBy: string | null;
 }
 
+/** How many first bytes a size-limit function gets to look at (enough for a file header). */
+const HEAD_BYTES = 64;
+
 export class MediaTooLargeError extends Error {
   constructor(readonly limitBytes: number) {
     super(`media over ${limitBytes} bytes`);
@@ -34,18 +37,36 @@ export function mediaBucket() {
 export async function storeMedia(
   source: Readable,
   meta: Omit<MediaMetadata, 'publicToken'>,
-  limitBytes: number,
+  /** The size limit, or a function that reads it from the file's first bytes (e.g. animated vs static sticker). */
+  limit: number | ((head: Buffer) => number),
 ): Promise<{ id: string; size: number; publicToken: string }> {
   const bucket = mediaBucket();
   const publicToken = newSecret(24);
   const upload = bucket.openUploadStream(meta.name, { metadata: { ...meta, publicToken } });
   let size = 0;
   try {
-    for await (const chunk of source) {
-      size += (chunk as Buffer).length;
-      if (size > limitBytes) throw new MediaTooLargeError(limitBytes);
+    let limitBytes = typeof limit === 'number' ? limit : null;
+    let head: Buffer[] = []; // held back until there are enough bytes to decide the limit from
+    const write = async (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limitBytes!) throw new MediaTooLargeError(limitBytes!);
       if (!upload.write(chunk)) await new Promise((resolve) => upload.once('drain', resolve));
+    };
+    const decide = async () => {
+      const first = Buffer.concat(head);
+      head = [];
+      limitBytes = (limit as (head: Buffer) => number)(first);
+      await write(first);
+    };
+    for await (const chunk of source) {
+      if (limitBytes !== null) {
+        await write(chunk as Buffer);
+        continue;
+      }
+      head.push(chunk as Buffer);
+      if (head.reduce((n, c) => n + c.length, 0) >= HEAD_BYTES) await decide();
     }
+    if (limitBytes === null) await decide();
     await new Promise<void>((resolve, reject) => upload.end((err?: Error | null) => (err ? reject(err) : resolve())));
   } catch (err) {
     source.resume(); // drain the rest so the client gets our answer rather than a reset connection

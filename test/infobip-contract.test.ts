@@ -35,7 +35,7 @@ const timeline = async (conversationId: string, token: string) =>
   (await stack.call('GET', `/api/conversations/${conversationId}/messages`, undefined, token)).body.items as any[];
 
 /** Uploads a generated file through multipart, streamed: the whole body never exists in memory. */
-async function upload(token: string, name: string, mime: string, size: number) {
+async function upload(token: string, name: string, mime: string, size: number, prefix = new Uint8Array()) {
   const boundary = `----janela${Math.random().toString(16).slice(2)}`;
   const head = new TextEncoder().encode(
     `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: ${mime}\r\n\r\n`,
@@ -51,8 +51,10 @@ async function upload(token: string, name: string, mime: string, size: number) {
       }
       if (sent < size) {
         const n = Math.min(256 * 1024, size - sent);
+        const chunk = new Uint8Array(n).fill(65);
+        if (sent === 0) chunk.set(prefix.subarray(0, n));
         sent += n;
-        return controller.enqueue(new Uint8Array(n).fill(65));
+        return controller.enqueue(chunk);
       }
       if (stage === 1) {
         stage = 2;
@@ -498,6 +500,36 @@ describe('outbound media', () => {
     expect(long.status).toBe(400);
     expect(long.body.error).toMatchObject({ code: 'TEXT_TOO_LONG', max: 1000 });
     expect((await stack.infobipRequests('/viber/2/messages')).length).toBe(before);
+  });
+
+  it('stickers: 100 KB when static, 500 KB when animated (read from the WebP header)', async () => {
+    const { agent } = await openChat('whatsapp', '5511988880012');
+    const KB = 1024;
+    // RIFF <size> WEBP VP8X <chunk size> <flags: 0x02 = animation>
+    const webp = (animated: boolean) =>
+      new Uint8Array([
+        ...new TextEncoder().encode('RIFF'),
+        0,
+        0,
+        0,
+        0,
+        ...new TextEncoder().encode('WEBPVP8X'),
+        10,
+        0,
+        0,
+        0,
+        animated ? 0x02 : 0,
+      ]);
+    const staticBig = await upload(agent.token, 'parado.webp', 'image/webp', 100 * KB + 1, webp(false));
+    expect(staticBig.status).toBe(413);
+    expect(staticBig.body.error).toMatchObject({ code: 'ATTACHMENT_TOO_LARGE', kind: 'sticker', limitBytes: 100 * KB });
+    expect((await upload(agent.token, 'parado.webp', 'image/webp', 100 * KB, webp(false))).status).toBe(201);
+    const animated = await upload(agent.token, 'anima.webp', 'image/webp', 300 * KB, webp(true));
+    expect(animated.status).toBe(201);
+    expect(animated.body.kind).toBe('sticker');
+    const animatedBig = await upload(agent.token, 'anima.webp', 'image/webp', 500 * KB + 1, webp(true));
+    expect(animatedBig.status).toBe(413);
+    expect(animatedBig.body.error.limitBytes).toBe(500 * KB);
   });
 
   it("refuses attachments over the limits with the seed's message — 5 MB images, 100 MB files — streaming, not buffering", async () => {

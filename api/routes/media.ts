@@ -2,7 +2,13 @@ import { Readable } from 'node:stream';
 import busboy from 'busboy';
 import { type Context, Hono } from 'hono';
 import { stream } from 'hono/streaming';
-import { ATTACHMENT_TOO_LARGE_MESSAGE, classifyMedia, MEDIA_LIMITS, resolveMime } from '../../common/media';
+import {
+  ATTACHMENT_TOO_LARGE_MESSAGE,
+  classifyMedia,
+  MEDIA_LIMITS,
+  resolveMime,
+  stickerLimit,
+} from '../../common/media';
 import {
   findMedia,
   findMediaByToken,
@@ -76,7 +82,7 @@ export function mediaApiRoutes(deps: ApiDeps) {
         storeMedia(
           file,
           { kind, mime, name, source: 'upload', channelId: null, uploadedBy: principal.id },
-          MEDIA_LIMITS[kind],
+          kind === 'sticker' ? stickerLimit : MEDIA_LIMITS[kind],
         )
           .then((result) => resolve(result.id))
           .catch((err) => {
@@ -84,7 +90,7 @@ export function mediaApiRoutes(deps: ApiDeps) {
               reject(
                 new ApiError(413, 'ATTACHMENT_TOO_LARGE', ATTACHMENT_TOO_LARGE_MESSAGE, {
                   kind,
-                  limitBytes: MEDIA_LIMITS[kind],
+                  limitBytes: err.limitBytes,
                 }),
               );
             } else reject(err);
