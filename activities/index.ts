@@ -73,6 +73,8 @@ export interface ConversationRef {
   ticketNumber: number;
   status: ConversationStatus;
   assigneeId: string | null;
+  /** The stored WhatsApp window's expiry (ISO), for a run that starts without it (e.g. after ops terminated one). */
+  windowExpiresAt?: string | null;
 }
 
 export interface RecordInboundResult extends ConversationRef {
@@ -135,12 +137,14 @@ function refOf(conversation: {
   ticketNumber: number;
   status: string;
   assigneeId?: string | null;
+  window?: { expiresAt?: Date | null } | null;
 }): ConversationRef {
   return {
     conversationId: conversation._id,
     ticketNumber: conversation.ticketNumber,
     status: conversation.status as ConversationStatus,
     assigneeId: conversation.assigneeId ?? null,
+    windowExpiresAt: conversation.window?.expiresAt?.toISOString() ?? null,
   };
 }
 
@@ -278,10 +282,19 @@ export function createActivities(deps: ActivityDeps) {
       if (input.idempotencyKey) {
         // The key is claimed for this message once; a later run (the workflow forgets when it ends idle) finds the
         // claim and answers the first message instead of sending again.
-        const owner = await claimSendKey(input.conversationId, input.idempotencyKey, input.messageId);
+        const earlier = await Message.findOne({
+          conversationId: input.conversationId,
+          idempotencyKey: input.idempotencyKey,
+        }).lean();
+        const owner =
+          earlier && earlier._id !== input.messageId
+            ? earlier._id
+            : await claimSendKey(input.conversationId, input.idempotencyKey, input.messageId);
         if (owner !== input.messageId) {
-          const first = await Message.findById(owner).lean();
-          if (first) return { ...toMessageView(first), repeated: true };
+          const first = earlier?._id === owner ? earlier : await Message.findById(owner).lean();
+          // A first message still queued (its run ended before sending it) is queued again by this run
+          // (sendOutbound skips a message that is no longer queued).
+          if (first) return { ...toMessageView(first), repeated: first.status !== 'queued' };
           // The claim's own attempt died before storing its message: this send takes the claimed id over.
           input = { ...input, messageId: owner };
         }

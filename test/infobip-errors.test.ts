@@ -183,7 +183,7 @@ describe('Infobip errors on send', () => {
       });
       expect(failed.error).toMatchObject({ code: messageId, httpStatus: status, permanent: true });
       expect(failed.error.message).toContain(`Infobip says ${messageId}`);
-      await new Promise((r) => setTimeout(r, 1200));
+      await new Promise((r) => setTimeout(r, 2500)); // past the first retry's 1 s backoff, with room to spare
       const sends = (await stack.infobipRequests('/whatsapp/1/message/text')).filter(
         (r: any) => r.body.messageId === reply.body.id,
       );
@@ -259,15 +259,21 @@ describe('a wrong API key', () => {
 describe('an Infobip outage', () => {
   it("a send stuck in retries does not hold up the customer's next messages", async () => {
     const { channel, agent, conversation } = await openConversation('5511933330011');
-    // Five 503s: the send retries for about 15 s (1 + 2 + 4 + 8 s of backoff) before it goes through.
-    await stack.sim('POST', '/_sim/faults', { path: '/whatsapp/1/message/text', status: 503, count: 5 });
+    // Four 503s: the send retries for about 15 s (1 + 2 + 4 + 8 s of backoff) before it goes through.
+    await stack.sim('POST', '/_sim/faults', { path: '/whatsapp/1/message/text', status: 503, count: 4 });
     const reply = await stack.call(
       'POST',
       `/api/conversations/${conversation.id}/messages`,
       { text: 'vai demorar' },
       agent.token,
     );
-    await waitFor(async () => (await stack.infobipRequests('/whatsapp/1/message/text')).length >= 2, 10_000, 'retries');
+    await waitFor(
+      async () =>
+        (await stack.infobipRequests('/whatsapp/1/message/text')).filter((r: any) => r.body.messageId === reply.body.id)
+          .length >= 2,
+      10_000,
+      'retries',
+    );
     await stack.customerWrites(channel, '5511933330011', 'alô? tem alguém aí?');
     const timeline = await waitFor(
       async () => {

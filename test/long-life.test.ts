@@ -240,5 +240,32 @@ describe('a conversation whose workflow has ended', () => {
       20_000,
       'the reply to reach Infobip',
     );
+
+    // Terminated again, and this time a template (create chat) starts the next run: the window is kept too.
+    await waitFor(async () => (await handle.query(snapshotQuery)).pendingSends === 0);
+    await handle.terminate('ops test, again');
+    await stack.call('POST', `/api/channels/${channel.id}/templates`, {
+      name: 'retorno',
+      language: 'pt_BR',
+      body: 'Olá {{1}}',
+    });
+    const chat = await stack.call(
+      'POST',
+      '/api/chats',
+      { channelId: channel.id, phone: customer, templateName: 'retorno', language: 'pt_BR', variables: ['Ana'] },
+      agent.token,
+    );
+    expect(chat.status).toBe(201);
+    expect((await handle.query(snapshotQuery)).window).toEqual({
+      open: true,
+      expiresAt: conversation.window.expiresAt,
+    });
+    const after = await stack.call(
+      'POST',
+      `/api/conversations/${conversation.id}/messages`,
+      { text: 'e a janela continua aberta' },
+      agent.token,
+    );
+    expect(after.status).toBe(202);
   }, 60_000);
 });

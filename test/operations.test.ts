@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { createApp } from '../api/app';
 import { CONFIG_VARIABLES } from '../common/config';
-import { allSearchAttributeKeys } from '../workflows/definitions';
+import { allSearchAttributeKeys, searchAttributeFlags } from '../workflows/definitions';
 import { type Stack, startStack, waitFor } from './helpers/stack';
 
 let stack: Stack;
@@ -152,8 +152,10 @@ describe('operations', () => {
     expect(compose.services.api.environment.JANELA_ADMIN_TOKEN).toMatch(/JANELA_ADMIN_TOKEN/);
     expect(compose.services.api.command).toEqual(['npm', 'run', 'api']);
     expect(compose.services.worker.command).toEqual(['npm', 'run', 'worker']);
-    const registration = compose.services['temporal-admin'].command.join(' ');
-    for (const key of allSearchAttributeKeys) expect(registration).toContain(`--name ${key.name}`);
+    // Every search attribute, with its type, is registered (and checked) by temporal-admin.
+    const registered = compose.services['temporal-admin'].environment.JANELA_SEARCH_ATTRIBUTES.split(/\s+/).sort();
+    expect(registered).toEqual(searchAttributeFlags().sort());
+    expect(compose.services['temporal-admin'].command.join(' ')).toContain('search-attribute create');
     expect(readFileSync(new URL('../Dockerfile', import.meta.url), 'utf8')).toContain('npm ci');
   });
 });

@@ -621,11 +621,17 @@ async function openTemplateModal(c) {
   );
 }
 
+/** A random id; crypto.randomUUID exists only on https or localhost, getRandomValues everywhere. */
+function newRequestId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 async function openCreateChat() {
   const channels = whatsappChannels();
   const pick = { clientId: null, clientName: '' };
   // One id per form: a double click on Start sends the template once.
-  const requestId = crypto.randomUUID();
+  const requestId = newRequestId();
   openModal(
     `<h3>${esc(t('createChat'))}</h3>
      ${channels.length > 1 ? `<label>${esc(t('channel'))}<select id="cc-channel">${channels.map((c) => `<option value="${esc(c.id)}">${esc(c.name)}</option>`).join('')}</select></label>` : `<input type="hidden" id="cc-channel" value="${esc(channels[0].id)}" />`}

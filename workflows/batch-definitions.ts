@@ -31,6 +31,8 @@ export interface BatchProgress {
   next: number;
   sent: number;
   failed: number;
+  /** `stopped` batches only: recipients never handed out (neither sent nor failed). */
+  notSent?: number;
   /** The first failures with their reasons (all are counted in `failed`). */
   failures: BatchFailure[];
 }

@@ -132,6 +132,11 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       state.ticketNumber = created.ticketNumber;
       state.status = created.status;
       state.assigneeId = created.assigneeId;
+      // An existing conversation whose run had ended (e.g. terminated by ops) keeps its stored window.
+      if (hasWindow && created.windowExpiresAt && state.windowExpiresAt === null) {
+        state.windowExpiresAt = Date.parse(created.windowExpiresAt);
+        state.windowOpen = isWindowOpen(state.windowExpiresAt, Date.now());
+      }
       publish();
     }
     return state.conversationId;
@@ -303,8 +308,10 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   // One sender drains the outbox in order, beside the main loop: a send stuck in retries (an Infobip outage)
   // never holds up recording the customer's messages or closing the window.
   let sender: Promise<void> | null = null;
+  /** Set when the run is about to continue-as-new: the sender stops after the send in flight. */
+  let pauseSending = false;
   const drainOutbox = async () => {
-    while (state.outbox.length > 0) {
+    while (state.outbox.length > 0 && !pauseSending) {
       const messageId = state.outbox[0]!;
       try {
         await infobip.sendOutbound({ messageId });
@@ -327,7 +334,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   const sendBesideMainLoop = patched('send-beside-main-loop');
   /** What wakes the main loop: customer messages to record, or queued sends with no sender running. */
   const needsMainLoop = sendBesideMainLoop
-    ? () => state.inbox.length > 0 || (state.outbox.length > 0 && sender === null)
+    ? () => state.inbox.length > 0 || (sender === null && (state.outbox.length > 0 || pauseSending))
     : hasWork;
 
   const mediaDownloads = new Set<Promise<unknown>>();
@@ -357,7 +364,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       await condition(needsMainLoop, windowTimerMs);
     }
 
-    if (sendBesideMainLoop) startSending();
+    if (sendBesideMainLoop && !pauseSending) startSending();
 
     while (state.inbox.length > 0) {
       const message = state.inbox[0]!;
@@ -395,8 +402,11 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     }
 
     const info = workflowInfo();
-    if (info.continueAsNewSuggested || info.historyLength >= historyEventLimit) {
-      // Let running sends, downloads and update handlers finish so none is cut off, then carry everything else.
+    if (pauseSending || info.continueAsNewSuggested || info.historyLength >= historyEventLimit) {
+      // The send in flight (perhaps retrying through an Infobip outage) finishes first; queued ones are carried.
+      // Until it does, the loop goes on serving the customer's messages (unless history grows far too long).
+      pauseSending = true;
+      if (sender !== null && info.historyLength < historyEventLimit * 4) continue;
       await condition(() => sender === null);
       await finishMediaDownloads();
       await condition(allHandlersFinished);

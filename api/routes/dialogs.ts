@@ -224,7 +224,13 @@ export function dialogRoutes(deps: ApiDeps) {
    * Progress from the batch workflow; when the workflow was ended from outside or is gone, from the database:
    * the recipients whose dialog was stored count as sent, the others as not sent.
    */
-  const progressOf = async (batch: { _id: string; channelId: string; total: number; workflowId: string }) => {
+  const progressOf = async (batch: {
+    _id: string;
+    channelId: string;
+    total: number;
+    workflowId: string;
+    createdAt: Date;
+  }) => {
     const handle = deps.temporal.workflow.getHandle(batch.workflowId);
     const status = await handle
       .describe()
@@ -238,14 +244,23 @@ export function dialogRoutes(deps: ApiDeps) {
     const keys = (await BatchRecipientRecord.find({ batchId: batch._id }).select('idempotencyKey').lean()).map(
       (r) => r.idempotencyKey,
     );
-    const sent = await Message.countDocuments({ channelId: batch.channelId, idempotencyKey: { $in: keys } });
+    const messages = await Message.find({
+      channelId: batch.channelId,
+      idempotencyKey: { $in: keys },
+      createdAt: { $gte: batch.createdAt },
+    })
+      .select('status')
+      .lean();
+    const failed = messages.filter((m) => m.status === 'failed').length;
+    const sent = messages.length - failed;
     return {
       batchId: batch._id,
       status: 'stopped',
       total: batch.total,
       next: batch.total,
       sent,
-      failed: batch.total - sent,
+      failed,
+      notSent: batch.total - sent - failed,
       failures: [],
     } satisfies BatchProgress;
   };

@@ -107,10 +107,12 @@ export async function startStack(options: StackOptions = {}) {
    * A worker in a process of its own (`npm run worker`'s entry point) on this stack's task queue, so a test can
    * crash it for real (SIGKILL: no graceful shutdown, activities cut off mid-flight). Resolves once it polls.
    */
+  const spawnedWorkers: ChildProcess[] = [];
   async function spawnWorkerProcess(): Promise<ChildProcess> {
     const mongoUri = new URL(inject('mongoUri'));
     mongoUri.pathname = `/${dbName}`;
-    const child = spawn('node_modules/.bin/tsx', ['worker/main.ts'], {
+    // One process (node with tsx's loader), not the tsx wrapper: SIGKILL must reach the worker itself.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
       env: {
         ...process.env,
         TEMPORAL_ADDRESS: temporalAddress,
@@ -128,14 +130,20 @@ export async function startStack(options: StackOptions = {}) {
     child.stderr!.on('data', (chunk) => {
       output += chunk;
     });
-    await waitFor(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`worker process exited: ${output}`);
-        return output.includes('Janela worker on');
-      },
-      90_000,
-      'the worker process to start',
-    );
+    try {
+      await waitFor(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`worker process exited: ${output}`);
+          return output.includes('Janela worker on');
+        },
+        90_000,
+        'the worker process to start',
+      );
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw err;
+    }
+    spawnedWorkers.push(child);
     return child;
   }
 
@@ -247,6 +255,8 @@ export async function startStack(options: StackOptions = {}) {
     },
 
     async close() {
+      for (const child of spawnedWorkers)
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await stopWorker();
       simulator.close();
       await apiServer.close();
