@@ -21,6 +21,15 @@ async function batchChannel(sendRatePerSecond = 20) {
   return channel;
 }
 
+/** Starts a batch of the `promo` template as the automation token. */
+const startBatch = (channelId: string, list: unknown[], extra: Record<string, unknown> = {}) =>
+  stack.call(
+    'POST',
+    '/api/dialogs/batch',
+    { channelId, templateName: 'promo', language: 'pt_BR', recipients: list, ...extra },
+    automation.token,
+  );
+
 const recipients = (prefix: string, count: number) =>
   Array.from({ length: count }, (_, i) => ({
     phone: `${prefix}${String(i).padStart(4, '0')}`,
@@ -141,18 +150,7 @@ describe('dialog batches', () => {
 
   it('cancel stops the batch', async () => {
     const channel = await batchChannel();
-    const started = await stack.call(
-      'POST',
-      '/api/dialogs/batch',
-      {
-        channelId: channel.id,
-        templateName: 'promo',
-        language: 'pt_BR',
-        ratePerSecond: 10,
-        recipients: recipients('5511702', 300),
-      },
-      automation.token,
-    );
+    const started = await startBatch(channel.id, recipients('5511702', 300), { ratePerSecond: 10 });
     await waitFor(async () => (await progressOf(started.body.batchId)).sent >= 10, 20_000);
     const cancelling = await stack.call(
       'POST',
@@ -179,18 +177,7 @@ describe('dialog batches', () => {
   it("the channel's own limit caps every batch on it", async () => {
     const channel = await batchChannel(2);
     expect((await stack.call('GET', `/api/channels/${channel.id}`)).body.sendRatePerSecond).toBe(2);
-    const started = await stack.call(
-      'POST',
-      '/api/dialogs/batch',
-      {
-        channelId: channel.id,
-        templateName: 'promo',
-        language: 'pt_BR',
-        ratePerSecond: 50,
-        recipients: recipients('5511704', 7),
-      },
-      automation.token,
-    );
+    const started = await startBatch(channel.id, recipients('5511704', 7), { ratePerSecond: 50 });
     expect(started.body.ratePerSecond).toBe(2);
     await waitFor(async () => (await progressOf(started.body.batchId)).status === 'completed', 30_000);
     const times = (await templateTimes('5511704')).map((t) => t.at).sort((a, b) => a - b);
@@ -208,12 +195,7 @@ describe('dialog batches', () => {
 
   it('a batch whose workflow was terminated still reports what it sent', async () => {
     const channel = await batchChannel(1);
-    const started = await stack.call(
-      'POST',
-      '/api/dialogs/batch',
-      { channelId: channel.id, templateName: 'promo', language: 'pt_BR', recipients: recipients('5511705', 20) },
-      automation.token,
-    );
+    const started = await startBatch(channel.id, recipients('5511705', 20));
     await waitFor(async () => (await templateTimes('5511705')).length >= 2, 20_000);
     await stack.temporal.workflow.getHandle(started.body.workflowId).terminate('ops stopped it');
     // Dialogs already handed over still go out: wait until the database and Infobip agree and stay so for 1.5 s.
@@ -249,18 +231,7 @@ describe('dialog batches', () => {
 
   it('a worker process killed mid-batch (SIGKILL) loses nothing and sends nobody twice', async () => {
     const channel = await batchChannel();
-    const started = await stack.call(
-      'POST',
-      '/api/dialogs/batch',
-      {
-        channelId: channel.id,
-        templateName: 'promo',
-        language: 'pt_BR',
-        ratePerSecond: 25,
-        recipients: recipients('5511703', 100),
-      },
-      automation.token,
-    );
+    const started = await startBatch(channel.id, recipients('5511703', 100), { ratePerSecond: 25 });
     // The batch runs on a worker process of its own, which is then killed outright, mid-send.
     await stack.stopWorker();
     const child = await stack.spawnWorkerProcess();

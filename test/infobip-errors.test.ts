@@ -21,6 +21,28 @@ async function openConversation(customer: string) {
   return { channel, agent, conversation };
 }
 
+/** An agent's free-form reply through the API. */
+function postReply(conversationId: string, token: string, text: string) {
+  return stack.call('POST', `/api/conversations/${conversationId}/messages`, { text }, token);
+}
+
+/** Infobip's text-send requests for one of our messages (retries included). */
+async function sendsOf(messageId: string) {
+  return (await stack.infobipRequests('/whatsapp/1/message/text')).filter((r: any) => r.body.messageId === messageId);
+}
+
+/** Waits until a message has ended failed, and returns it as the API shows it. */
+function failedMessage(conversationId: string, token: string, id: string) {
+  return waitFor(
+    async () => {
+      const m = await messageOf(conversationId, token, id);
+      return m?.status === 'failed' ? m : null;
+    },
+    20_000,
+    'the message to fail',
+  );
+}
+
 async function messageOf(conversationId: string, token: string, id: string) {
   const list = await stack.call('GET', `/api/conversations/${conversationId}/messages`, undefined, token);
   return list.body.items.find((m: any) => m.id === id);
@@ -30,12 +52,7 @@ describe('Infobip errors on send', () => {
   it('429 twice then success: exactly 3 requests with the same messageId, and the message is delivered', async () => {
     const { agent, conversation } = await openConversation('5511933330001');
     await stack.sim('POST', '/_sim/faults', { path: '/whatsapp/1/message/text', status: 429, count: 2, retryAfter: 1 });
-    const reply = await stack.call(
-      'POST',
-      `/api/conversations/${conversation.id}/messages`,
-      { text: 'com throttling' },
-      agent.token,
-    );
+    const reply = await postReply(conversation.id, agent.token, 'com throttling');
     expect(reply.status).toBe(202);
     const delivered = await waitFor(
       async () => {
@@ -46,9 +63,7 @@ describe('Infobip errors on send', () => {
       'delivery after two 429s',
     );
     expect(delivered.error).toBeNull();
-    const sends = (await stack.infobipRequests('/whatsapp/1/message/text')).filter(
-      (r: any) => r.body.messageId === reply.body.id,
-    );
+    const sends = await sendsOf(reply.body.id);
     expect(sends).toHaveLength(3);
   });
 
@@ -68,47 +83,26 @@ describe('Infobip errors on send', () => {
         },
       },
     });
-    const reply = await stack.call(
-      'POST',
-      `/api/conversations/${conversation.id}/messages`,
-      { text: 'vai falhar' },
-      agent.token,
-    );
+    const reply = await postReply(conversation.id, agent.token, 'vai falhar');
     expect(reply.status).toBe(202);
-    const failed = await waitFor(
-      async () => {
-        const m = await messageOf(conversation.id, agent.token, reply.body.id);
-        return m?.status === 'failed' ? m : null;
-      },
-      20_000,
-      'the failure',
-    );
+    const failed = await failedMessage(conversation.id, agent.token, reply.body.id);
     expect(failed.error).toMatchObject({ code: 'BAD_REQUEST', httpStatus: 400, permanent: true });
     expect(failed.error.message).toContain('invalid destination address');
     await new Promise((r) => setTimeout(r, 1500));
-    const sends = (await stack.infobipRequests('/whatsapp/1/message/text')).filter(
-      (r: any) => r.body.messageId === reply.body.id,
-    );
+    const sends = await sendsOf(reply.body.id);
     expect(sends).toHaveLength(1);
   });
 
   it('a 5xx is retried until it goes through', async () => {
     const { agent, conversation } = await openConversation('5511933330003');
     await stack.sim('POST', '/_sim/faults', { path: '/whatsapp/1/message/text', status: 503, count: 1 });
-    const reply = await stack.call(
-      'POST',
-      `/api/conversations/${conversation.id}/messages`,
-      { text: 'depois do 503' },
-      agent.token,
-    );
+    const reply = await postReply(conversation.id, agent.token, 'depois do 503');
     await waitFor(
       async () =>
         ['delivered', 'seen'].includes((await messageOf(conversation.id, agent.token, reply.body.id))?.status),
       30_000,
     );
-    const sends = (await stack.infobipRequests('/whatsapp/1/message/text')).filter(
-      (r: any) => r.body.messageId === reply.body.id,
-    );
+    const sends = await sendsOf(reply.body.id);
     expect(sends).toHaveLength(2);
   });
 
@@ -120,16 +114,8 @@ describe('Infobip errors on send', () => {
       count: 1,
       reportErrorId: 7010,
     });
-    const reply = await stack.call(
-      'POST',
-      `/api/conversations/${conversation.id}/messages`,
-      { text: 'fora da janela' },
-      agent.token,
-    );
-    const failed = await waitFor(async () => {
-      const m = await messageOf(conversation.id, agent.token, reply.body.id);
-      return m?.status === 'failed' ? m : null;
-    }, 20_000);
+    const reply = await postReply(conversation.id, agent.token, 'fora da janela');
+    const failed = await failedMessage(conversation.id, agent.token, reply.body.id);
     expect(failed.error.code).toBe('EC_NO_SESSION');
     expect(failed.error.message).toMatch(/24-hour window/);
   });
@@ -137,17 +123,10 @@ describe('Infobip errors on send', () => {
   it('Retry-After sets the next retry delay (longer than the backoff would wait)', async () => {
     const { agent, conversation } = await openConversation('5511933330005');
     await stack.sim('POST', '/_sim/faults', { path: '/whatsapp/1/message/text', status: 429, count: 1, retryAfter: 4 });
-    const reply = await stack.call(
-      'POST',
-      `/api/conversations/${conversation.id}/messages`,
-      { text: 'espera' },
-      agent.token,
-    );
+    const reply = await postReply(conversation.id, agent.token, 'espera');
     const sends = await waitFor(
       async () => {
-        const all = (await stack.infobipRequests('/whatsapp/1/message/text')).filter(
-          (r: any) => r.body.messageId === reply.body.id,
-        );
+        const all = await sendsOf(reply.body.id);
         return all.length === 2 ? all : null;
       },
       30_000,
@@ -171,22 +150,12 @@ describe('Infobip errors on send', () => {
         count: 1,
         body: { requestError: { serviceException: { messageId, text: `Infobip says ${messageId}` } } },
       });
-      const reply = await stack.call(
-        'POST',
-        `/api/conversations/${conversation.id}/messages`,
-        { text: 'x' },
-        agent.token,
-      );
-      const failed = await waitFor(async () => {
-        const m = await messageOf(conversation.id, agent.token, reply.body.id);
-        return m?.status === 'failed' ? m : null;
-      });
+      const reply = await postReply(conversation.id, agent.token, 'x');
+      const failed = await failedMessage(conversation.id, agent.token, reply.body.id);
       expect(failed.error).toMatchObject({ code: messageId, httpStatus: status, permanent: true });
       expect(failed.error.message).toContain(`Infobip says ${messageId}`);
       await new Promise((r) => setTimeout(r, 2500)); // past the first retry's 1 s backoff, with room to spare
-      const sends = (await stack.infobipRequests('/whatsapp/1/message/text')).filter(
-        (r: any) => r.body.messageId === reply.body.id,
-      );
+      const sends = await sendsOf(reply.body.id);
       expect(sends, `HTTP ${status}`).toHaveLength(1);
     }
   });
@@ -210,22 +179,12 @@ describe('Infobip errors on send', () => {
         },
       },
     });
-    const reply = await stack.call(
-      'POST',
-      `/api/conversations/${conversation.id}/messages`,
-      { text: 'sem crédito' },
-      agent.token,
-    );
-    const failed = await waitFor(async () => {
-      const m = await messageOf(conversation.id, agent.token, reply.body.id);
-      return m?.status === 'failed' ? m : null;
-    });
+    const reply = await postReply(conversation.id, agent.token, 'sem crédito');
+    const failed = await failedMessage(conversation.id, agent.token, reply.body.id);
     expect(failed.error).toMatchObject({ code: 'REJECTED_NOT_ENOUGH_CREDITS', permanent: true });
     expect(failed.error.message).toContain('Not enough credits');
     await new Promise((r) => setTimeout(r, 1200));
-    expect(
-      (await stack.infobipRequests('/whatsapp/1/message/text')).filter((r: any) => r.body.messageId === reply.body.id),
-    ).toHaveLength(1);
+    expect(await sendsOf(reply.body.id)).toHaveLength(1);
   });
 });
 
@@ -234,20 +193,10 @@ describe('a wrong API key', () => {
     const { channel, agent, conversation } = await openConversation('5511933330012');
     await stack.sim('PUT', '/_sim/keys', { keys: ['some-other-account-key'] });
     try {
-      const reply = await stack.call(
-        'POST',
-        `/api/conversations/${conversation.id}/messages`,
-        { text: 'x' },
-        agent.token,
-      );
-      const failed = await waitFor(async () => {
-        const m = await messageOf(conversation.id, agent.token, reply.body.id);
-        return m?.status === 'failed' ? m : null;
-      });
+      const reply = await postReply(conversation.id, agent.token, 'x');
+      const failed = await failedMessage(conversation.id, agent.token, reply.body.id);
       expect(failed.error).toMatchObject({ code: 'UNAUTHORIZED', httpStatus: 401, permanent: true });
-      const sends = (await stack.infobipRequests('/whatsapp/1/message/text')).filter(
-        (r: any) => r.body.messageId === reply.body.id,
-      );
+      const sends = await sendsOf(reply.body.id);
       expect(sends).toHaveLength(1);
       expect(sends[0]!.headers.authorization).toBe(`App ${channel.apiKey}`);
     } finally {
@@ -261,19 +210,8 @@ describe('an Infobip outage', () => {
     const { channel, agent, conversation } = await openConversation('5511933330011');
     // Four 503s: the send retries for about 15 s (1 + 2 + 4 + 8 s of backoff) before it goes through.
     await stack.sim('POST', '/_sim/faults', { path: '/whatsapp/1/message/text', status: 503, count: 4 });
-    const reply = await stack.call(
-      'POST',
-      `/api/conversations/${conversation.id}/messages`,
-      { text: 'vai demorar' },
-      agent.token,
-    );
-    await waitFor(
-      async () =>
-        (await stack.infobipRequests('/whatsapp/1/message/text')).filter((r: any) => r.body.messageId === reply.body.id)
-          .length >= 2,
-      10_000,
-      'retries',
-    );
+    const reply = await postReply(conversation.id, agent.token, 'vai demorar');
+    await waitFor(async () => (await sendsOf(reply.body.id)).length >= 2, 10_000, 'retries');
     await stack.customerWrites(channel, '5511933330011', 'alô? tem alguém aí?');
     const timeline = await waitFor(
       async () => {
