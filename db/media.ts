@@ -47,6 +47,7 @@ export async function storeMedia(
   try {
     let limitBytes = typeof limit === 'number' ? limit : null;
     let head: Buffer[] = []; // held back until there are enough bytes to decide the limit from
+    let headBytes = 0;
     const write = async (chunk: Buffer) => {
       size += chunk.length;
       if (size > limitBytes!) throw new MediaTooLargeError(limitBytes!);
@@ -64,7 +65,8 @@ export async function storeMedia(
         continue;
       }
       head.push(chunk as Buffer);
-      if (head.reduce((n, c) => n + c.length, 0) >= HEAD_BYTES) await decide();
+      headBytes += (chunk as Buffer).length;
+      if (headBytes >= HEAD_BYTES) await decide();
     }
     if (limitBytes === null) await decide();
     await new Promise<void>((resolve, reject) => upload.end((err?: Error | null) => (err ? reject(err) : resolve())));

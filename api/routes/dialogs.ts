@@ -209,7 +209,6 @@ export function dialogRoutes(deps: ApiDeps) {
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
-    // The rate it will actually run at: the batch's own, capped by the channel's limit (shared by its batches).
     return c.json({ batchId, workflowId, total: input.recipients.length, ratePerSecond }, 202);
   });
 
@@ -222,7 +221,7 @@ export function dialogRoutes(deps: ApiDeps) {
 
   /**
    * Progress from the batch workflow; when the workflow was ended from outside or is gone, from the database:
-   * the recipients whose dialog was stored count as sent, the others as not sent.
+   * the recipients' stored dialogs count as sent or failed by their status, the rest as not sent.
    */
   const progressOf = async (batch: {
     _id: string;
