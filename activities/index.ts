@@ -29,6 +29,8 @@ import {
   conversationWorkflowId,
   type InboundMessage,
   type MessageView,
+  type TemplateButton,
+  type TemplateHeader,
 } from '../workflows/definitions';
 
 export interface BatchRecipient {
@@ -36,6 +38,8 @@ export interface BatchRecipient {
   phone: string;
   clientName: string | null;
   variables: string[];
+  /** Values for the template's dynamic URL buttons, when this recipient has its own. */
+  buttonParameters?: string[] | null;
   idempotencyKey: string;
 }
 
@@ -152,7 +156,8 @@ export interface TemplateRef {
   name: string;
   language: string;
   variables: string[];
-  header: { type: 'IMAGE' | 'DOCUMENT' | 'VIDEO'; mediaUrl: string } | null;
+  header: TemplateHeader | null;
+  buttons?: TemplateButton[] | null;
 }
 
 /** A system line in the timeline; `key` makes it idempotent across activity retries. */
@@ -521,6 +526,7 @@ export function createActivities(deps: ActivityDeps) {
         phone: r.phone,
         clientName: r.clientName ?? null,
         variables: r.variables,
+        buttonParameters: r.buttonParameters ?? null,
         idempotencyKey: r.idempotencyKey,
       }));
     },
@@ -568,6 +574,8 @@ export function createActivities(deps: ActivityDeps) {
         language: batch.language,
         variables: input.recipient.variables,
         headerMediaUrl: batch.headerMediaUrl ?? undefined,
+        headerText: batch.headerText ?? undefined,
+        buttonParameters: input.recipient.buttonParameters ?? batch.buttonParameters ?? undefined,
       });
       if (!check.ok) return { ok: false, code: check.code, reason: check.message };
       try {
@@ -583,7 +591,11 @@ export function createActivities(deps: ActivityDeps) {
             variables: input.recipient.variables,
             idempotencyKey: input.recipient.idempotencyKey,
             authorId: batch.requestedBy,
-            checked: { renderedText: check.request.renderedText ?? '', header: check.request.header ?? null },
+            checked: {
+              renderedText: check.request.renderedText ?? '',
+              header: check.request.header ?? null,
+              buttons: check.request.buttons ?? null,
+            },
           },
           { taskQueue: deps.taskQueue, replyWindowMs: deps.replyWindowMs },
         );

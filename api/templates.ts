@@ -9,6 +9,10 @@ export const templateSendSchema = z.object({
   variables: z.array(z.string().max(1024)).default([]),
   /** For templates whose header is IMAGE / DOCUMENT / VIDEO. */
   headerMediaUrl: z.url().max(2048).optional(),
+  /** For templates whose TEXT header has a variable ({{1}}): its value. */
+  headerText: z.string().trim().min(1).max(60).optional(),
+  /** For templates with URL buttons that end in a variable: one value per such button, in order. */
+  buttonParameters: z.array(z.string().trim().min(1).max(2000)).max(2).optional(),
 });
 
 /**

@@ -34,12 +34,16 @@ export interface TemplatedDialogInput {
   language: string;
   variables: string[];
   headerMediaUrl?: string;
+  /** For a template whose TEXT header has a variable. */
+  headerText?: string;
+  /** For a template whose URL buttons end in a variable: one value per such button. */
+  buttonParameters?: string[];
   /** Retries with the same key never send twice and return the first send. */
   idempotencyKey: string;
   /** Who started it, as shown in the timeline (default `automation`). */
   authorId?: string;
   /** Set by a caller that already checked the template (Janela's own batches): the workflow skips its check. */
-  checked?: { renderedText: string; header: { type: 'IMAGE' | 'DOCUMENT' | 'VIDEO'; mediaUrl: string } | null };
+  checked?: Required<Pick<TemplateRequest, 'renderedText' | 'header' | 'buttons'>>;
 }
 
 export interface TemplatedDialogOptions {
@@ -82,6 +86,8 @@ function dialogStart(input: TemplatedDialogInput, options: TemplatedDialogOption
     language: input.language,
     variables: input.variables,
     headerMediaUrl: input.headerMediaUrl,
+    headerText: input.headerText,
+    buttonParameters: input.buttonParameters,
     ...(input.checked ?? {}),
     authorId: input.authorId ?? 'automation',
     idempotencyKey: input.idempotencyKey,

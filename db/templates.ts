@@ -1,5 +1,5 @@
 import { renderTemplate } from '../common/templates';
-import type { TemplateRequest } from '../workflows/definitions';
+import type { TemplateButton, TemplateRequest } from '../workflows/definitions';
 import { Channel, Template } from './models';
 
 export interface TemplateSendInput {
@@ -8,6 +8,8 @@ export interface TemplateSendInput {
   language: string;
   variables: string[];
   headerMediaUrl?: string | undefined;
+  headerText?: string | undefined;
+  buttonParameters?: string[] | undefined;
 }
 
 export type TemplateCheck =
@@ -15,6 +17,7 @@ export type TemplateCheck =
   | { ok: false; status: 400 | 404 | 409; code: string; message: string; details?: Record<string, unknown> };
 
 const mediaHeaders = new Set(['IMAGE', 'DOCUMENT', 'VIDEO']);
+const PLACEHOLDER = /\{\{\s*1\s*\}\}/;
 
 /**
  * Checks a template send against the channel's stored template before anything is sent: the one rule used by the
@@ -61,8 +64,39 @@ export async function checkTemplateSend(input: TemplateSendInput): Promise<Templ
       details: { expected: template.placeholders, received: input.variables.length },
     };
   }
-  const headerFormat = (template.header as { format?: string } | null)?.format?.toUpperCase();
+  const storedHeader = template.header as { format?: string; text?: string } | null;
+  const headerFormat = storedHeader?.format?.toUpperCase();
   let header: TemplateRequest['header'] = null;
+  let headerLine = '';
+  if (headerFormat === 'TEXT' && storedHeader?.text && PLACEHOLDER.test(storedHeader.text)) {
+    if (!input.headerText) {
+      return {
+        ok: false,
+        status: 400,
+        code: 'TEMPLATE_HEADER_REQUIRED',
+        message: `Template "${template.name}" has a text header with a variable: give headerText.`,
+      };
+    }
+    header = { type: 'TEXT', placeholder: input.headerText };
+    headerLine = renderTemplate(storedHeader.text, [input.headerText]);
+  } else if (headerFormat === 'TEXT' && storedHeader?.text) {
+    headerLine = storedHeader.text;
+  }
+  // Buttons whose URL ends in a variable each need their value, in the buttons' order.
+  const dynamicButtons = ((template.buttons as { type?: string; url?: string }[] | null) ?? []).filter(
+    (button) => button?.type?.toUpperCase() === 'URL' && PLACEHOLDER.test(button.url ?? ''),
+  );
+  const buttonParameters = input.buttonParameters ?? [];
+  if (buttonParameters.length !== dynamicButtons.length) {
+    return {
+      ok: false,
+      status: 400,
+      code: 'TEMPLATE_BUTTONS_MISMATCH',
+      message: `Template "${template.name}" has ${dynamicButtons.length} URL button(s) with a variable; ${buttonParameters.length} value(s) given in buttonParameters.`,
+      details: { expected: dynamicButtons.length, received: buttonParameters.length },
+    };
+  }
+  const buttons: TemplateButton[] = buttonParameters.map((parameter) => ({ type: 'URL', parameter }));
   if (headerFormat && mediaHeaders.has(headerFormat)) {
     if (!input.headerMediaUrl) {
       return {
@@ -80,8 +114,10 @@ export async function checkTemplateSend(input: TemplateSendInput): Promise<Templ
       templateName: template.name,
       language: template.language,
       variables: input.variables,
-      renderedText: renderTemplate(template.body, input.variables),
+      // The timeline shows what the customer reads: the text header (if any) above the body.
+      renderedText: [headerLine, renderTemplate(template.body, input.variables)].filter(Boolean).join('\n'),
       header,
+      buttons: buttons.length ? buttons : null,
     },
   };
 }

@@ -16,11 +16,24 @@ export interface OutboundText extends OutboundEnvelope {
   text: string;
 }
 
+/** A template's filled header as Infobip takes it: media by URL, or the value of a TEXT header's variable. */
+export type TemplateHeader =
+  | { type: 'IMAGE' | 'DOCUMENT' | 'VIDEO'; mediaUrl: string }
+  | { type: 'TEXT'; placeholder: string };
+
+/** The value of a dynamic URL button, as Infobip takes it. */
+export interface TemplateButton {
+  type: 'URL';
+  parameter: string;
+}
+
 export interface OutboundTemplate extends OutboundEnvelope {
   name: string;
   language: string;
   variables: string[];
-  header: { type: 'IMAGE' | 'DOCUMENT' | 'VIDEO'; mediaUrl: string } | null;
+  header: TemplateHeader | null;
+  /** Values of the template's dynamic URL buttons, in order. */
+  buttons?: TemplateButton[] | null;
 }
 
 export interface SendAccepted {

@@ -49,7 +49,8 @@ export const whatsappProvider: ChannelProvider = {
               templateName: message.name,
               templateData: {
                 body: { placeholders: message.variables },
-                ...(message.header ? { header: { type: message.header.type, mediaUrl: message.header.mediaUrl } } : {}),
+                ...(message.header ? { header: message.header } : {}),
+                ...(message.buttons?.length ? { buttons: message.buttons } : {}),
               },
               language: message.language,
             },

@@ -351,6 +351,15 @@ export function createSimulator(options: SimulatorOptions = {}) {
       if (!m?.content?.language) problems[`messages[${i}].content.language`] = ['must not be blank'];
       if (!Array.isArray(m?.content?.templateData?.body?.placeholders))
         problems[`messages[${i}].content.templateData.body.placeholders`] = ['must not be null'];
+      const header = m?.content?.templateData?.header;
+      if (header && header.type === 'TEXT' && (typeof header.placeholder !== 'string' || !header.placeholder))
+        problems[`messages[${i}].content.templateData.header.placeholder`] = ['must not be blank'];
+      if (header && ['IMAGE', 'DOCUMENT', 'VIDEO'].includes(header.type) && !header.mediaUrl)
+        problems[`messages[${i}].content.templateData.header.mediaUrl`] = ['must not be blank'];
+      for (const [b, button] of (m?.content?.templateData?.buttons ?? []).entries()) {
+        if (!['URL', 'QUICK_REPLY'].includes(button?.type) || typeof button?.parameter !== 'string')
+          problems[`messages[${i}].content.templateData.buttons[${b}]`] = ['must have a type and a parameter'];
+      }
       if (Object.keys(problems).length) return c.json(badRequest('Bad request', problems), 400);
       const messageId = m.messageId || randomUUID();
       scheduleReports({

@@ -193,6 +193,47 @@ describe('dialog batches', () => {
     );
   }, 60_000);
 
+  it("each recipient's own button values (a tracking link) reach Infobip; the batch's text header too", async () => {
+    const channel = await batchChannel();
+    await stack.call('POST', `/api/channels/${channel.id}/templates`, {
+      name: 'tracking',
+      language: 'pt_BR',
+      body: 'Olá {{1}}',
+      header: { format: 'TEXT', text: 'Pedido {{1}}' },
+      buttons: [{ type: 'URL', text: 'Rastrear', url: 'https://loja.example.com/r/{{1}}' }],
+    });
+    const started = await stack.call(
+      'POST',
+      '/api/dialogs/batch',
+      {
+        channelId: channel.id,
+        templateName: 'tracking',
+        language: 'pt_BR',
+        headerText: 'da semana',
+        recipients: [
+          { phone: '5511706000', variables: ['Ana'], buttonParameters: ['T-1'] },
+          { phone: '5511706001', variables: ['Bia'], buttonParameters: ['T-2'] },
+          { phone: '5511706002', variables: ['Caio'] },
+        ],
+      },
+      automation.token,
+    );
+    expect(started.status).toBe(202);
+    const done = await waitFor(async () => {
+      const p = await progressOf(started.body.batchId);
+      return p.status === 'completed' ? p : null;
+    }, 30_000);
+    expect(done).toMatchObject({ sent: 2, failed: 1 });
+    expect(done.failures[0]).toMatchObject({ phone: '5511706002', code: 'TEMPLATE_BUTTONS_MISMATCH' });
+    const sent = (await stack.infobipRequests('/whatsapp/1/message/template'))
+      .map((r) => r.body.messages[0])
+      .filter((m) => m.to.startsWith('5511706'));
+    expect(sent.map((m) => [m.to, m.content.templateData.buttons, m.content.templateData.header]).sort()).toEqual([
+      ['5511706000', [{ type: 'URL', parameter: 'T-1' }], { type: 'TEXT', placeholder: 'da semana' }],
+      ['5511706001', [{ type: 'URL', parameter: 'T-2' }], { type: 'TEXT', placeholder: 'da semana' }],
+    ]);
+  });
+
   it('a batch whose workflow was terminated still reports what it sent', async () => {
     const channel = await batchChannel(1);
     const started = await startBatch(channel.id, recipients('5511705', 20));

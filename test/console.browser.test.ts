@@ -26,6 +26,13 @@ beforeAll(async () => {
     language: 'pt_BR',
     body: 'Olá {{1}}, seu pedido {{2}} foi enviado.',
   });
+  await stack.call('POST', `/api/channels/${whatsapp.id}/templates`, {
+    name: 'order_tracking',
+    language: 'pt_BR',
+    body: 'Olá {{1}}, seu pedido saiu para entrega.',
+    header: { format: 'TEXT', text: 'Pedido {{1}}' },
+    buttons: [{ type: 'URL', text: 'Rastrear', url: 'https://loja.example.com/r/{{1}}' }],
+  });
   agent = await stack.createAgent([whatsapp.id, viber.id]);
   viberOnlyAgent = await stack.createAgent([viber.id]);
   admin = await stack.createAgent([whatsapp.id], 'admin');
@@ -146,6 +153,28 @@ describe('agent console in a browser', () => {
         JSON.stringify(r.body).includes('B-42'),
       ),
     );
+    // A template with a text header's variable and a tracking-link button asks for both, with the header in the
+    // preview, and sends them in Infobip's shape.
+    await page.click('#send-button');
+    await page.waitForSelector('.modal #tpl-select');
+    await page.selectOption('#tpl-select', { label: 'order_tracking (pt_BR)' });
+    await page.fill('[data-header-text]', 'B-43');
+    await page.fill('[data-var="1"]', 'Carla');
+    await page.fill('[data-button-param]', 'B-43');
+    await expect
+      .poll(() => page.textContent('#tpl-preview'))
+      .toBe('Pedido B-43\nOlá Carla, seu pedido saiu para entrega.');
+    await page.click('#tpl-send');
+    const tracking = await waitFor(async () =>
+      (await stack.infobipRequests('/whatsapp/1/message/template')).find(
+        (r) => r.body.messages[0].content.templateName === 'order_tracking',
+      ),
+    );
+    expect(tracking.body.messages[0].content.templateData).toEqual({
+      body: { placeholders: ['Carla'] },
+      header: { type: 'TEXT', placeholder: 'B-43' },
+      buttons: [{ type: 'URL', parameter: 'B-43' }],
+    });
     // Notes still work while the window is closed.
     await page.check('#note-toggle');
     expect(await page.isDisabled('#composer-text')).toBe(false);

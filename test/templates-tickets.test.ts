@@ -290,6 +290,55 @@ describe('sending templates in a conversation', () => {
     });
   });
 
+  it("a text header's variable and dynamic URL buttons are filled, checked and sent in Infobip's shape", async () => {
+    const { channel, agent, conversation } = await setup('5511955550007');
+    await stack.call('POST', `/api/channels/${channel.id}/templates`, {
+      name: 'order_tracking',
+      language: 'pt_BR',
+      body: 'Olá {{1}}, seu pedido saiu para entrega.',
+      header: { format: 'TEXT', text: 'Pedido {{1}}' },
+      buttons: [
+        { type: 'URL', text: 'Rastrear', url: 'https://loja.example.com/rastreio/{{1}}' },
+        { type: 'QUICK_REPLY', text: 'Falar com atendente' },
+      ],
+    });
+    const path = `/api/conversations/${conversation.id}/templates`;
+    const base = { templateName: 'order_tracking', language: 'pt_BR', variables: ['Ivan'] };
+    const noHeader = await stack.call('POST', path, { ...base, buttonParameters: ['A-17'] }, agent.token);
+    expect(noHeader.status).toBe(400);
+    expect(noHeader.body.error.code).toBe('TEMPLATE_HEADER_REQUIRED');
+    const noButton = await stack.call('POST', path, { ...base, headerText: 'A-17' }, agent.token);
+    expect(noButton.status).toBe(400);
+    expect(noButton.body.error).toMatchObject({ code: 'TEMPLATE_BUTTONS_MISMATCH', expected: 1, received: 0 });
+    expect(await stack.infobipRequests('/whatsapp/1/message/template')).toSatisfy((all: any[]) =>
+      all.every((r) => r.body.messages[0].to !== '5511955550007'),
+    );
+
+    const sent = await stack.call(
+      'POST',
+      path,
+      { ...base, headerText: 'A-17', buttonParameters: ['A-17'] },
+      agent.token,
+    );
+    expect(sent.status).toBe(202);
+    expect(sent.body.text).toBe('Pedido A-17\nOlá Ivan, seu pedido saiu para entrega.');
+    const [request] = await waitFor(async () => {
+      const r = (await stack.infobipRequests('/whatsapp/1/message/template')).filter(
+        (x) => x.body.messages[0].messageId === sent.body.id,
+      );
+      return r.length ? r : null;
+    });
+    expect(request!.body.messages[0].content).toEqual({
+      templateName: 'order_tracking',
+      templateData: {
+        body: { placeholders: ['Ivan'] },
+        header: { type: 'TEXT', placeholder: 'A-17' },
+        buttons: [{ type: 'URL', parameter: 'A-17' }],
+      },
+      language: 'pt_BR',
+    });
+  });
+
   it('notes are shown in the timeline and never reach Infobip', async () => {
     const { agent, conversation } = await setup('5511955550003');
     await stack.sim('DELETE', '/_sim/requests');

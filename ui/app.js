@@ -570,28 +570,74 @@ function templatePicker(templates) {
     <div><div class="label">${esc(t('preview'))}</div><div class="preview-box" id="tpl-preview"></div></div>`;
 }
 
+const HAS_VARIABLE = /\{\{\s*1\s*\}\}/;
+
+/** What a template needs besides its body variables: header media, a text header's variable, URL button values. */
+function templateExtras(tpl) {
+  const format = tpl.header?.format?.toUpperCase();
+  return {
+    headerMedia: ['IMAGE', 'DOCUMENT', 'VIDEO'].includes(format) ? format : null,
+    headerText: format === 'TEXT' ? (tpl.header.text ?? '') : null,
+    headerVariable: format === 'TEXT' && HAS_VARIABLE.test(tpl.header.text ?? ''),
+    urlButtons: (tpl.buttons ?? []).filter((b) => b?.type?.toUpperCase() === 'URL' && HAS_VARIABLE.test(b.url ?? '')),
+  };
+}
+
 function bindTemplatePicker(modal, templates) {
   const current = () => templates[Number($('#tpl-select', modal)?.value)] ?? null;
   const values = () => $$('[data-var]', modal).map((input) => input.value);
+  const headerText = () => $('[data-header-text]', modal)?.value ?? '';
   const preview = () => {
     const tpl = current();
     const box = $('#tpl-preview', modal);
-    if (box) box.textContent = tpl ? renderTemplate(tpl.body, values()) : '';
+    if (!box) return;
+    if (!tpl) {
+      box.textContent = '';
+      return;
+    }
+    const extras = templateExtras(tpl);
+    const header = extras.headerText === null ? '' : renderTemplate(extras.headerText, [headerText()]);
+    box.textContent = [header, renderTemplate(tpl.body, values())].filter(Boolean).join('\n');
   };
   $('#tpl-select', modal)?.addEventListener('change', () => {
     const tpl = current();
+    const extras = tpl ? templateExtras(tpl) : null;
     $('#tpl-vars', modal).innerHTML = tpl
-      ? Array.from(
-          { length: tpl.placeholders },
-          (_, i) => `<label>${esc(t('variable', { n: i + 1 }))}<input data-var="${i + 1}" required /></label>`,
-        ).join('')
+      ? [
+          ...(extras.headerMedia
+            ? [
+                `<label>${esc(t('headerMedia', { kind: extras.headerMedia }))}<input data-header-media type="url" required placeholder="https://" /></label>`,
+              ]
+            : []),
+          ...(extras.headerVariable
+            ? [`<label>${esc(t('headerVariable'))}<input data-header-text maxlength="60" required /></label>`]
+            : []),
+          ...Array.from(
+            { length: tpl.placeholders },
+            (_, i) => `<label>${esc(t('variable', { n: i + 1 }))}<input data-var="${i + 1}" required /></label>`,
+          ),
+          ...extras.urlButtons.map(
+            (b) =>
+              `<label>${esc(t('buttonVariable', { name: b.text ?? 'URL' }))}<input data-button-param required /></label>`,
+          ),
+        ].join('')
       : '';
-    $$('[data-var]', modal).forEach((input) => void input.addEventListener('input', preview));
+    $$('[data-var], [data-header-text]', modal).forEach((input) => void input.addEventListener('input', preview));
     preview();
   });
   return () => {
     const tpl = current();
-    return tpl ? { templateName: tpl.name, language: tpl.language, variables: values() } : null;
+    if (!tpl) return null;
+    const media = $('[data-header-media]', modal)?.value.trim();
+    const buttons = $$('[data-button-param]', modal).map((input) => input.value.trim());
+    return {
+      templateName: tpl.name,
+      language: tpl.language,
+      variables: values(),
+      ...(media ? { headerMediaUrl: media } : {}),
+      ...(headerText() ? { headerText: headerText().trim() } : {}),
+      ...(buttons.length ? { buttonParameters: buttons } : {}),
+    };
   };
 }
 

@@ -198,6 +198,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         language: request.language,
         variables: request.variables,
         headerMediaUrl: request.headerMediaUrl,
+        headerText: request.headerText,
+        buttonParameters: request.buttonParameters,
       });
       if (!check.ok)
         throw ApplicationFailure.create({
@@ -221,6 +223,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         language: resolved.language,
         variables: resolved.variables,
         header: resolved.header ?? null,
+        buttons: resolved.buttons ?? null,
       },
       authorId: request.authorId,
       idempotencyKey: request.idempotencyKey ?? null,

@@ -89,6 +89,14 @@ export interface ReplyRequest {
   attachment?: AttachmentRef | null;
 }
 
+export type TemplateHeader =
+  | { type: 'IMAGE' | 'DOCUMENT' | 'VIDEO'; mediaUrl: string }
+  | { type: 'TEXT'; placeholder: string };
+export interface TemplateButton {
+  type: 'URL';
+  parameter: string;
+}
+
 /** A template send, already checked by the caller against the stored template (approved, variable count). */
 export interface TemplateRequest {
   templateName: string;
@@ -99,10 +107,14 @@ export interface TemplateRequest {
    * (the API) fill it; when it is absent (typed client, batches) the workflow checks the template itself.
    */
   renderedText?: string;
-  /** Header media for templates whose header is IMAGE / DOCUMENT / VIDEO. */
-  header?: { type: 'IMAGE' | 'DOCUMENT' | 'VIDEO'; mediaUrl: string } | null;
-  /** Unchecked header media URL (used when the workflow checks the template itself). */
+  /** The template's header, filled: media (IMAGE / DOCUMENT / VIDEO) or the value of a TEXT header's {{1}}. */
+  header?: TemplateHeader | null;
+  /** Values of the template's dynamic URL buttons (a `{{1}}` in the button's URL), in the buttons' order. */
+  buttons?: TemplateButton[] | null;
+  /** Unchecked header media URL, header text and button parameters (used when the workflow checks the template). */
   headerMediaUrl?: string;
+  headerText?: string;
+  buttonParameters?: string[];
   authorId: string;
   /** Automation's key: the same key never sends twice; a repeat returns the first send's message. */
   idempotencyKey?: string;

@@ -51,6 +51,8 @@ export const batchSchema = templateSendSchema.omit({ variables: true }).extend({
         phone: z.string().trim(),
         clientName: z.string().trim().min(1).max(100).optional(),
         variables: z.array(z.string().max(1024)).default([]),
+        /** This recipient's values for the template's dynamic URL buttons (else the batch's). */
+        buttonParameters: z.array(z.string().trim().min(1).max(2000)).max(2).optional(),
         idempotencyKey: z.string().trim().min(1).max(200).optional(),
       }),
     )
@@ -159,8 +161,10 @@ export function dialogRoutes(deps: ApiDeps) {
       language: input.language,
       variables: input.recipients[0]!.variables,
       headerMediaUrl: input.headerMediaUrl,
+      headerText: input.headerText,
+      buttonParameters: input.recipients[0]!.buttonParameters ?? input.buttonParameters,
     });
-    if (!check.ok && check.code !== 'TEMPLATE_VARIABLES_MISMATCH')
+    if (!check.ok && !['TEMPLATE_VARIABLES_MISMATCH', 'TEMPLATE_BUTTONS_MISMATCH'].includes(check.code))
       throw new ApiError(check.status, check.code, check.message, check.details ?? {});
 
     // Recipients first, then the batch: a batch document exists only once all its recipients do.
@@ -171,6 +175,7 @@ export function dialogRoutes(deps: ApiDeps) {
       phone: r.phone,
       clientName: r.clientName ?? null,
       variables: r.variables,
+      buttonParameters: r.buttonParameters ?? null,
       idempotencyKey: r.idempotencyKey ?? `batch:${batchId}:${index}`,
     }));
     for (let i = 0; i < recipients.length; i += 1000) {
@@ -184,6 +189,8 @@ export function dialogRoutes(deps: ApiDeps) {
       templateName: input.templateName,
       language: input.language,
       headerMediaUrl: input.headerMediaUrl ?? null,
+      headerText: input.headerText ?? null,
+      buttonParameters: input.buttonParameters ?? null,
       total: input.recipients.length,
       ratePerSecond: input.ratePerSecond,
       workflowId,
