@@ -373,7 +373,7 @@ function timelineItems() {
       if (m.direction === 'system')
         return `<div class="msg system" data-message-id="${esc(m.id)}">${esc(m.text)}</div>`;
       return `<div class="msg ${esc(m.direction)}" data-message-id="${esc(m.id)}" data-status="${esc(m.status)}">
-        ${label}${mediaBlock(m.media)}${m.text ? `<div>${esc(m.text)}</div>` : ''}${error}
+        ${label}${mediaBlock(m.media)}${m.text ? `<div class="text">${esc(m.text)}</div>` : ''}${error}
         <div class="meta"><span>${esc(formatTime(m.createdAt))}</span>${status}</div>
       </div>`;
     })
