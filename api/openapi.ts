@@ -1,5 +1,20 @@
 import { z } from 'zod';
 import { webhookBodySchema } from '../providers/webhook';
+import {
+  agentResponse,
+  attachmentResponse,
+  batchProgressResponse,
+  batchStartedResponse,
+  channelResponse,
+  chatCreatedResponse,
+  conversationResponse,
+  dialogStartedResponse,
+  errorResponse,
+  healthResponse,
+  listOf,
+  messageResponse,
+  templateResponse,
+} from './response-schemas';
 import { agentCreateSchema, agentPatchSchema, channelCreateSchema, channelPatchSchema } from './routes/admin';
 import { createChatSchema } from './routes/chats';
 import { listQuerySchema, noteSchema, replySchema, ticketPatchSchema } from './routes/conversations';
@@ -344,8 +359,35 @@ export const operations: Operation[] = [
   },
 ];
 
-function jsonSchema(schema: z.ZodType) {
-  return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
+/** The JSON answer of each route's success status (tests hold the real answers to these). */
+export const responseSchemas: Record<string, z.ZodType> = {
+  'get /healthz': healthResponse,
+  'post /api/channels': channelResponse,
+  'get /api/channels': listOf(channelResponse),
+  'get /api/channels/{id}': channelResponse,
+  'patch /api/channels/{id}': channelResponse,
+  'get /api/channels/{channelId}/templates': listOf(templateResponse),
+  'post /api/channels/{channelId}/templates': templateResponse,
+  'post /api/agents': agentResponse,
+  'get /api/agents': listOf(agentResponse),
+  'patch /api/agents/{id}': agentResponse,
+  'get /api/conversations': listOf(conversationResponse),
+  'get /api/conversations/{id}': conversationResponse,
+  'patch /api/conversations/{id}': conversationResponse,
+  'get /api/conversations/{id}/messages': listOf(messageResponse),
+  'post /api/conversations/{id}/messages': messageResponse,
+  'post /api/conversations/{id}/templates': messageResponse,
+  'post /api/conversations/{id}/notes': messageResponse,
+  'post /api/attachments': attachmentResponse,
+  'post /api/chats': chatCreatedResponse,
+  'post /api/dialogs': dialogStartedResponse,
+  'post /api/dialogs/batch': batchStartedResponse,
+  'get /api/dialogs/batch/{id}': batchProgressResponse,
+  'post /api/dialogs/batch/{id}/cancel': batchProgressResponse,
+};
+
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'input') {
+  return z.toJSONSchema(schema, { io, unrepresentable: 'any' });
 }
 
 /** The OpenAPI 3.1 document, generated from the route list and its zod schemas. */
@@ -395,15 +437,16 @@ export function openApiDocument(serverUrl: string) {
           }
         : {}),
       responses: Object.fromEntries(
-        Object.entries(op.responses).map(([status, description]) => [
-          status,
-          {
-            description,
-            ...(Number(status) >= 400
-              ? { content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }
-              : {}),
-          },
-        ]),
+        Object.entries(op.responses).map(([status, description]) => {
+          const success = responseSchemas[`${op.method} ${op.path}`];
+          const schema =
+            Number(status) >= 400
+              ? { $ref: '#/components/schemas/Error' }
+              : Number(status) < 300 && success
+                ? jsonSchema(success, 'output')
+                : null;
+          return [status, { description, ...(schema ? { content: { 'application/json': { schema } } } : {}) }];
+        }),
       ),
     };
   }
@@ -427,18 +470,7 @@ export function openApiDocument(serverUrl: string) {
         },
       },
       schemas: {
-        Error: {
-          type: 'object',
-          required: ['error'],
-          properties: {
-            error: {
-              type: 'object',
-              required: ['code', 'message'],
-              properties: { code: { type: 'string' }, message: { type: 'string' } },
-              additionalProperties: true,
-            },
-          },
-        },
+        Error: jsonSchema(errorResponse, 'output'),
       },
     },
   };

@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 import { createApp } from '../api/app';
 import { CONFIG_VARIABLES } from '../common/config';
 import { allSearchAttributeKeys, searchAttributeFlags } from '../workflows/definitions';
-import { type Stack, startStack, waitFor } from './helpers/stack';
+import { assertDocumentedShape, type Stack, startStack, waitFor } from './helpers/stack';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -44,6 +44,24 @@ describe('operations', () => {
     const createChannel = doc.paths['/api/channels'].post.requestBody.content['application/json'].schema;
     expect(createChannel.required).toEqual(expect.arrayContaining(['kind', 'name', 'apiBaseUrl', 'apiKey', 'sender']));
     expect(createChannel.properties.kind.enum).toEqual(['whatsapp', 'viber']);
+    // Success answers are described too, from the schemas every test's API call is held to (helpers/stack.ts).
+    const conversationSchema = doc.paths['/api/conversations/{id}'].get.responses['200'].content['application/json'];
+    expect(conversationSchema.schema.required).toEqual(expect.arrayContaining(['id', 'ticketNumber', 'window']));
+    const channel = (await stack.call('GET', '/api/channels')).body.items[0] ?? {
+      id: 'ch_x',
+      kind: 'whatsapp',
+      name: 'x',
+      apiBaseUrl: 'http://x',
+      sender: '1',
+      sendRatePerSecond: 10,
+      createdAt: null,
+      updatedAt: null,
+    };
+    expect(() => assertDocumentedShape('GET', '/api/channels/ch_x', 200, channel)).not.toThrow();
+    expect(() => assertDocumentedShape('GET', '/api/channels/ch_x', 200, { ...channel, apiKey: 'leak' })).toThrow(
+      /does not match/,
+    );
+    expect(() => assertDocumentedShape('GET', '/api/channels/ch_x', 404, { message: 'no code' })).toThrow(/error body/);
     const docs = await fetch(`${stack.api.url}/docs`);
     expect(await docs.text()).toContain('/api/dialogs/batch');
   });

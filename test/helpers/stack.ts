@@ -9,6 +9,8 @@ import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporal
 import mongoose from 'mongoose';
 import { inject } from 'vitest';
 import { createApp } from '../../api/app';
+import { responseSchemas } from '../../api/openapi';
+import { errorResponse } from '../../api/response-schemas';
 import { loadEnv } from '../../common/config';
 import { listen, type RunningServer } from '../../common/http-server';
 import { connectDatabase } from '../../db/connect';
@@ -168,6 +170,7 @@ export async function startStack(options: StackOptions = {}) {
     } catch {
       parsed = text;
     }
+    assertDocumentedShape(method, path, response.status, parsed);
     return { status: response.status, body: parsed as T };
   }
 
@@ -300,4 +303,34 @@ export function timerOf(event: {
   const startedAt = ms(event.eventTime);
   const durationMs = ms(event.timerStartedEventAttributes?.startToFireTimeout);
   return { startedAt, durationMs, firesAt: startedAt + durationMs };
+}
+
+const documentedRoutes = Object.entries(responseSchemas).map(([route, schema]) => {
+  const [method, pattern] = route.split(' ') as [string, string];
+  return { method, regex: new RegExp(`^${pattern.replace(/\{\w+\}/g, '[^/]+')}$`), schema };
+});
+
+/**
+ * Every answer a test gets through the API is held to what /openapi.json says: the success schema of its route,
+ * or the error body. So the published description cannot drift from what the code answers.
+ */
+export function assertDocumentedShape(method: string, path: string, status: number, body: unknown): void {
+  const pathname = path.split('?')[0]!;
+  if (status >= 400) {
+    if (pathname.startsWith('/api/') || pathname.startsWith('/webhooks/')) {
+      const checked = errorResponse.safeParse(body);
+      if (!checked.success)
+        throw new Error(`${method} ${pathname} ${status}: not the documented error body: ${JSON.stringify(body)}`);
+    }
+    return;
+  }
+  if (status >= 300) return;
+  const route = documentedRoutes.find((r) => r.method === method.toLowerCase() && r.regex.test(pathname));
+  if (!route) return;
+  const checked = route.schema.safeParse(body);
+  if (!checked.success) {
+    throw new Error(
+      `${method} ${pathname} ${status}: the answer does not match /openapi.json: ${checked.error.message}\n${JSON.stringify(body).slice(0, 2000)}`,
+    );
+  }
 }

@@ -1,0 +1,150 @@
+/**
+ * The shapes of the API's JSON answers, for /openapi.json. Tests hold the real answers to these schemas (strict
+ * where it matters: a channel never carries its API key), so the description cannot drift from the code.
+ */
+import { z } from 'zod';
+
+const iso = z.string().describe('ISO 8601 time');
+const status = z.enum(['open', 'pending', 'closed']);
+
+export const errorResponse = z.object({
+  error: z.looseObject({ code: z.string().regex(/^[A-Z0-9_]+$/), message: z.string().min(1) }),
+});
+
+export const healthResponse = z.object({
+  status: z.string(),
+  api: z.string(),
+  temporal: z.string(),
+  mongo: z.string(),
+});
+
+export const channelResponse = z.strictObject({
+  id: z.string(),
+  kind: z.enum(['whatsapp', 'viber']),
+  name: z.string(),
+  apiBaseUrl: z.string(),
+  sender: z.string(),
+  viberMediaMode: z.enum(['link', 'native']).optional(),
+  sendRatePerSecond: z.number(),
+  /** Admins only: it holds the channel's secret. */
+  webhookUrl: z.string().optional(),
+  createdAt: iso.nullable(),
+  updatedAt: iso.nullable(),
+});
+
+export const agentResponse = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  email: z.string(),
+  role: z.enum(['admin', 'agent', 'automation']),
+  channelIds: z.array(z.string()),
+  /** Only when the agent is created (or its token renewed): shown once. */
+  token: z.string().optional(),
+  createdAt: iso.nullable(),
+});
+
+export const templateResponse = z.strictObject({
+  id: z.string(),
+  channelId: z.string(),
+  name: z.string(),
+  language: z.string(),
+  category: z.string().nullable(),
+  status: z.string(),
+  body: z.string(),
+  placeholders: z.number().int(),
+  header: z.unknown().nullable(),
+  footer: z.string().nullable(),
+  buttons: z.array(z.unknown()).nullable(),
+  source: z.string(),
+  updatedAt: iso.nullable(),
+});
+
+export const conversationResponse = z.strictObject({
+  id: z.string(),
+  channelId: z.string(),
+  kind: z.enum(['whatsapp', 'viber']),
+  ticketNumber: z.number().int(),
+  status,
+  client: z.strictObject({
+    id: z.string(),
+    name: z.string(),
+    phone: z.string().nullable(),
+    viberId: z.string().optional(),
+  }),
+  window: z.strictObject({ open: z.boolean(), expiresAt: iso.nullable() }),
+  assigneeId: z.string().nullable(),
+  lastMessageAt: iso.nullable(),
+  lastMessagePreview: z.string(),
+  unreadCount: z.number().int(),
+  workflowId: z.string(),
+});
+
+export const messageResponse = z.strictObject({
+  id: z.string(),
+  conversationId: z.string(),
+  direction: z.enum(['inbound', 'outbound', 'note', 'system']),
+  type: z.string(),
+  text: z.string().nullable(),
+  media: z
+    .strictObject({
+      url: z.string().nullable(),
+      name: z.string().nullable(),
+      mime: z.string().nullable(),
+      size: z.number().nullable(),
+      kind: z.string().nullable(),
+      caption: z.string().nullable(),
+      stored: z.boolean(),
+      error: z.string().nullable(),
+    })
+    .nullable(),
+  template: z.unknown().nullable(),
+  details: z.unknown().nullable(),
+  /** Unsupported inbound types: Infobip's message object as it came. */
+  raw: z.unknown().optional(),
+  status: z.string(),
+  error: z.looseObject({ code: z.string(), message: z.string() }).nullable(),
+  providerMessageId: z.string(),
+  authorId: z.string().nullable(),
+  createdAt: iso,
+  sentAt: iso.nullable(),
+  deliveredAt: iso.nullable(),
+  seenAt: iso.nullable(),
+});
+
+export const listOf = <T extends z.ZodType>(item: T) => z.strictObject({ items: z.array(item) });
+
+export const attachmentResponse = z.strictObject({
+  id: z.string(),
+  url: z.string(),
+  mime: z.string(),
+  size: z.number().int(),
+  name: z.string(),
+  kind: z.enum(['image', 'video', 'audio', 'sticker', 'document']),
+});
+
+export const chatCreatedResponse = z.strictObject({
+  conversationId: z.string(),
+  messageId: z.string(),
+  workflowId: z.string(),
+});
+
+export const dialogStartedResponse = chatCreatedResponse;
+
+export const batchStartedResponse = z.strictObject({
+  batchId: z.string(),
+  workflowId: z.string(),
+  total: z.number().int(),
+  ratePerSecond: z.number(),
+});
+
+export const batchProgressResponse = z.looseObject({
+  batchId: z.string(),
+  status: z.enum(['running', 'cancelling', 'cancelled', 'completed', 'stopped']),
+  total: z.number().int(),
+  sent: z.number().int(),
+  failed: z.number().int(),
+  notSent: z.number().int().optional(),
+  failures: z.array(
+    z.strictObject({ index: z.number().int(), phone: z.string(), code: z.string(), reason: z.string() }),
+  ),
+});
