@@ -183,10 +183,10 @@ describe('dialog batches', () => {
     const times = (await templateTimes('5511704')).map((t) => t.at).sort((a, b) => a - b);
     expect(times).toHaveLength(7);
     // At 2 per second (not the 50 asked for, which would put all 7 within one second): no one-second window holds
-    // more than 2 sends (+2 for the jitter between dispatch and arrival at Infobip), and the 6 gaps of 500 ms take
-    // well over 2 s even when the first send was slowed down by starting up.
+    // more than 2 sends (+3 for the jitter between dispatch and arrival at Infobip on a busy machine), and the 6
+    // gaps of 500 ms take well over 2 s even when the first send was slowed down by starting up.
     const inOneSecond = times.map((t) => times.filter((u) => u >= t && u - t < 1000).length);
-    expect(Math.max(...inOneSecond)).toBeLessThanOrEqual(4);
+    expect(Math.max(...inOneSecond)).toBeLessThanOrEqual(5);
     expect(times[6]! - times[0]!).toBeGreaterThanOrEqual(2_000);
     expect((await stack.call('PATCH', `/api/channels/${channel.id}`, { sendRatePerSecond: 0 })).body.error.code).toBe(
       'VALIDATION_FAILED',
