@@ -287,16 +287,9 @@ export function createActivities(deps: ActivityDeps) {
       if (input.idempotencyKey) {
         // The key is claimed for this message once; a later run (the workflow forgets when it ends idle) finds the
         // claim and answers the first message instead of sending again.
-        const earlier = await Message.findOne({
-          conversationId: input.conversationId,
-          idempotencyKey: input.idempotencyKey,
-        }).lean();
-        const owner =
-          earlier && earlier._id !== input.messageId
-            ? earlier._id
-            : await claimSendKey(input.conversationId, input.idempotencyKey, input.messageId);
+        const owner = await claimSendKey(input.conversationId, input.idempotencyKey, input.messageId);
         if (owner !== input.messageId) {
-          const first = earlier?._id === owner ? earlier : await Message.findById(owner).lean();
+          const first = await Message.findById(owner).lean();
           // A first message still queued (its run ended before sending it) is queued again by this run
           // (sendOutbound skips a message that is no longer queued).
           if (first) return { ...toMessageView(first), repeated: first.status !== 'queued' };
@@ -540,7 +533,7 @@ export function createActivities(deps: ActivityDeps) {
       channelId: string;
       count: number;
       intervalMs: number;
-    }): Promise<{ firstSlotAt: number; intervalMs: number } | number> {
+    }): Promise<{ firstSlotAt: number; intervalMs: number }> {
       for (;;) {
         const channel = await Channel.findById(input.channelId).lean();
         if (!channel) throw ApplicationFailure.nonRetryable(`channel ${input.channelId} not found`, 'NOT_FOUND');

@@ -1,4 +1,4 @@
-import { renderTemplate } from '../common/templates';
+import { countPlaceholders, renderTemplate } from '../common/templates';
 import type { TemplateButton, TemplateRequest } from '../workflows/definitions';
 import { Channel, Template } from './models';
 
@@ -17,7 +17,6 @@ export type TemplateCheck =
   | { ok: false; status: 400 | 404 | 409; code: string; message: string; details?: Record<string, unknown> };
 
 const mediaHeaders = new Set(['IMAGE', 'DOCUMENT', 'VIDEO']);
-const PLACEHOLDER = /\{\{\s*1\s*\}\}/;
 
 /**
  * Checks a template send against the channel's stored template before anything is sent: the one rule used by the
@@ -68,7 +67,7 @@ export async function checkTemplateSend(input: TemplateSendInput): Promise<Templ
   const headerFormat = storedHeader?.format?.toUpperCase();
   let header: TemplateRequest['header'] = null;
   let headerLine = '';
-  if (headerFormat === 'TEXT' && storedHeader?.text && PLACEHOLDER.test(storedHeader.text)) {
+  if (headerFormat === 'TEXT' && storedHeader?.text && countPlaceholders(storedHeader.text) > 0) {
     if (!input.headerText) {
       return {
         ok: false,
@@ -84,7 +83,7 @@ export async function checkTemplateSend(input: TemplateSendInput): Promise<Templ
   }
   // Buttons whose URL ends in a variable each need their value, in the buttons' order.
   const dynamicButtons = ((template.buttons as { type?: string; url?: string }[] | null) ?? []).filter(
-    (button) => button?.type?.toUpperCase() === 'URL' && PLACEHOLDER.test(button.url ?? ''),
+    (button) => button?.type?.toUpperCase() === 'URL' && countPlaceholders(button.url ?? '') > 0,
   );
   const buttonParameters = input.buttonParameters ?? [];
   if (buttonParameters.length !== dynamicButtons.length) {

@@ -56,15 +56,14 @@ export async function dialogBatchWorkflow(input: BatchInput): Promise<BatchProgr
       count: recipients.length,
       intervalMs,
     });
-    // The limiter spaces the slots by the slower of the batch's rate and the channel's (older runs got a number).
-    let slot = typeof reservation === 'number' ? reservation : reservation.firstSlotAt;
-    const spacingMs = typeof reservation === 'number' ? intervalMs : reservation.intervalMs;
+    // The limiter spaces the slots by the slower of the batch's rate and the channel's.
+    let slot = reservation.firstSlotAt;
     for (const recipient of recipients) {
       if (cancelRequested) break;
       while (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
       const wait = slot - Date.now();
       if (wait > 0) await sleep(wait);
-      slot += spacingMs;
+      slot += reservation.intervalMs;
       progress.next = recipient.index + 1;
       const send: Promise<void> = batchActivities
         .sendBatchDialog({ batchId: input.batchId, channelId: input.channelId, recipient })

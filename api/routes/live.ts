@@ -14,6 +14,10 @@ const MESSAGE_PAGE = 500;
 
 type Resume = { at: Date; id: string } | null;
 
+/** Where the next poll goes on after a full page: its last change. */
+const resumeAfter = (page: { _id: string; updatedAt: Date }[], size: number): Resume =>
+  page.length === size ? { at: page.at(-1)!.updatedAt, id: page.at(-1)!._id } : null;
+
 /**
  * `GET /api/events` — server-sent events for the console: conversations and messages of the agent's channels
  * as they change. The worker may run in another process and FerretDB has no change streams, so this polls the
@@ -66,8 +70,6 @@ export function liveRoutes(deps: ApiDeps) {
             .lean(),
           Message.find(changes(resumeMessages)).sort({ updatedAt: 1, _id: 1 }).limit(MESSAGE_PAGE).lean(),
         ]);
-        const resumeAfter = (page: { _id: string; updatedAt: Date }[], size: number): Resume =>
-          page.length === size ? { at: page.at(-1)!.updatedAt, id: page.at(-1)!._id } : null;
         resumeConversations = resumeAfter(conversations, CONVERSATION_PAGE);
         resumeMessages = resumeAfter(messages, MESSAGE_PAGE);
         if (!resumeConversations && !resumeMessages) cursor = until;
