@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import mongoose from 'mongoose';
 import { newSecret } from '../common/ids';
 import type { MediaKind } from '../common/media';
@@ -33,7 +35,12 @@ export function mediaBucket() {
   return new mongoose.mongo.GridFSBucket(db, { bucketName: 'media' });
 }
 
-/** Streams `source` into GridFS; past `limitBytes` it stops, deletes what was written and throws MediaTooLargeError. */
+/**
+ * Streams `source` into GridFS; past `limitBytes` it stops, deletes what was written and throws MediaTooLargeError.
+ * On any failure (too large, the source broke, the database refused) nothing stays stored, and `source` is left
+ * undestroyed, paused, with a listener that swallows its later errors: the caller decides whether to drain it (an
+ * upload, whose request must be read to its end to answer on the same connection) or destroy it (a download).
+ */
 export async function storeMedia(
   source: Readable,
   meta: Omit<MediaMetadata, 'publicToken'>,
@@ -43,6 +50,9 @@ export async function storeMedia(
   const bucket = mediaBucket();
   const publicToken = newSecret(24);
   const upload = bucket.openUploadStream(meta.name, { metadata: { ...meta, publicToken } });
+  // After abort() a chunk write the driver still has queued fails with "Stream has been aborted"; an 'error'
+  // event without a listener would take the whole process down. The failure that matters is the one we throw.
+  upload.on('error', () => {});
   let size = 0;
   try {
     let limitBytes = typeof limit === 'number' ? limit : null;
@@ -51,7 +61,8 @@ export async function storeMedia(
     const write = async (chunk: Buffer) => {
       size += chunk.length;
       if (size > limitBytes!) throw new MediaTooLargeError(limitBytes!);
-      if (!upload.write(chunk)) await new Promise((resolve) => upload.once('drain', resolve));
+      // once() rejects on 'error': a failed write must not leave us waiting for a 'drain' that never comes.
+      if (!upload.write(chunk)) await once(upload, 'drain');
     };
     const decide = async () => {
       const first = Buffer.concat(head);
@@ -59,7 +70,8 @@ export async function storeMedia(
       limitBytes = (limit as (head: Buffer) => number)(first);
       await write(first);
     };
-    for await (const chunk of source) {
+    // destroyOnReturn: false — leaving the loop early (too large) must not destroy the source; see above.
+    for await (const chunk of source.iterator({ destroyOnReturn: false })) {
       if (limitBytes !== null) {
         await write(chunk as Buffer);
         continue;
@@ -69,10 +81,12 @@ export async function storeMedia(
       if (headBytes >= HEAD_BYTES) await decide();
     }
     if (limitBytes === null) await decide();
-    await new Promise<void>((resolve, reject) => upload.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    upload.end();
+    await finished(upload);
   } catch (err) {
-    source.resume(); // drain the rest so the client gets our answer rather than a reset connection
-    await upload.abort().catch(() => {});
+    source.on('error', () => {}); // the caller may drain it; a request cut off meanwhile is no crash
+    source.pause();
+    await upload.abort().catch(() => {}); // deletes the chunks written so far (fails only if already finished)
     throw err;
   }
   return { id: upload.id.toString(), size, publicToken };

@@ -219,6 +219,9 @@ export async function downloadInfobipMedia(
   const disposition = header('content-disposition');
   const filename = disposition ? (/filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition)?.[1] ?? null) : null;
   const length = header('content-length');
+  // A connection that breaks before the caller reads the body must not be an unhandled 'error' (a crashed
+  // worker): whoever reads the body still gets the error from its read.
+  response.body.on('error', () => {});
   return {
     body: response.body,
     contentType: header('content-type'),
