@@ -1,27 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { MessageView } from '../workflows/definitions';
-import { isDuplicateKeyError, Message, type MessageDoc, SendKey } from './models';
-
-// Outbound statuses only move forward; `failed` is final.
-const rank: Record<string, number> = { queued: 0, sent: 1, delivered: 2, seen: 3 };
-
-function statusesBelow(status: keyof typeof rank): string[] {
-  return Object.keys(rank).filter((s) => rank[s]! < rank[status]!);
-}
-
-/** Moves an outbound message forward; a report older than what we know changes nothing. Returns true if it moved. */
-export async function advanceOutboundStatus(
-  channelId: string,
-  providerMessageId: string,
-  status: 'sent' | 'delivered' | 'seen',
-  at: Date,
-): Promise<boolean> {
-  const timeField = { sent: 'sentAt', delivered: 'deliveredAt', seen: 'seenAt' }[status];
-  const result = await Message.updateOne(
-    { channelId, providerMessageId, direction: 'outbound', status: { $in: statusesBelow(status) } },
-    { $set: { status, [timeField]: at } },
-  );
-  return result.modifiedCount > 0;
-}
+import { isDuplicateKeyError, Message, type MessageDoc, MessageStatusEvent, SendKey } from './models';
 
 export interface MessageError {
   code: string;
@@ -31,16 +10,217 @@ export interface MessageError {
   providerErrorId?: number;
 }
 
+type OutcomeStatus = 'sent' | 'delivered' | 'seen' | 'failed';
+
+/** The status fields of an outbound message, as folded from its events. */
+export interface OutboundState {
+  status: 'queued' | 'sent' | 'delivered' | 'seen' | 'failed';
+  sentAt: Date | null;
+  deliveredAt: Date | null;
+  seenAt: Date | null;
+  error: MessageError | null;
+}
+
+interface StatusEvent {
+  _id: string;
+  status: string;
+  at: Date;
+  recordedAt: Date;
+  error?: unknown;
+}
+
+const rank: Record<string, number> = { queued: 0, sent: 1, delivered: 2, seen: 3 };
+const timeField = { sent: 'sentAt', delivered: 'deliveredAt', seen: 'seenAt' } as const;
+
+/**
+ * The status the recorded events add up to, whatever order they were written in: statuses only move forward
+ * (queued → sent → delivered → seen), `failed` only from queued or sent and then final, so a failure recorded
+ * after delivered/seen changes nothing. Each time is the one its event carries. `known` keeps the times of a
+ * message stored before events existed.
+ */
+export function foldOutboundEvents(events: StatusEvent[], known: Partial<OutboundState> = {}): OutboundState {
+  const state: OutboundState = {
+    status: 'queued',
+    sentAt: known.sentAt ?? null,
+    deliveredAt: known.deliveredAt ?? null,
+    seenAt: known.seenAt ?? null,
+    error: null,
+  };
+  const ordered = [...events].sort(
+    (a, b) => a.recordedAt.getTime() - b.recordedAt.getTime() || (a._id < b._id ? -1 : a._id > b._id ? 1 : 0),
+  );
+  for (const event of ordered) {
+    if (event.status === 'failed') {
+      if (state.status === 'queued' || state.status === 'sent') {
+        state.status = 'failed';
+        state.error = (event.error as MessageError | null) ?? null;
+      }
+    } else if (event.status in timeField) {
+      const field = timeField[event.status as keyof typeof timeField];
+      state[field] ??= event.at;
+      if (state.status !== 'failed' && rank[event.status]! > rank[state.status]!) state.status = event.status as never;
+    }
+  }
+  return state;
+}
+
+const sameTime = (a: Date | null | undefined, b: Date | null) => (a?.getTime() ?? null) === (b?.getTime() ?? null);
+
+function showsState(
+  message: { status: string; sentAt?: Date | null; deliveredAt?: Date | null; seenAt?: Date | null; error?: unknown },
+  state: OutboundState,
+): boolean {
+  return (
+    message.status === state.status &&
+    sameTime(message.sentAt, state.sentAt) &&
+    sameTime(message.deliveredAt, state.deliveredAt) &&
+    sameTime(message.seenAt, state.seenAt) &&
+    JSON.stringify(message.error ?? null) === JSON.stringify(state.error)
+  );
+}
+
+/**
+ * Writes the folded status onto the message until a fresh read shows it. FerretDB 1.x applies an update as a
+ * read then a whole-document write (not atomic), so a concurrent writer may land a staler fold after ours; every
+ * writer therefore re-reads after writing, and whoever writes last also checks last. Events are read before the
+ * message, so the last check sees every event whose writer has started settling. Returns the settled state, or
+ * null for an unknown message.
+ */
+export async function settleOutboundStatus(
+  channelId: string,
+  providerMessageId: string,
+): Promise<OutboundState | null> {
+  for (let round = 0; round < 100; round++) {
+    const events = await MessageStatusEvent.find({ channelId, providerMessageId }).lean();
+    const message = await Message.findOne({ channelId, providerMessageId, direction: 'outbound' }).lean();
+    if (!message) return null;
+    const state = foldOutboundEvents(events, {
+      sentAt: message.sentAt ?? null,
+      deliveredAt: message.deliveredAt ?? null,
+      seenAt: message.seenAt ?? null,
+    });
+    if (showsState(message, state)) return state;
+    // updatedAt moves with it, so the console's live stream announces the change.
+    await Message.updateOne({ _id: message._id }, { $set: { ...state } });
+  }
+  throw new Error(`the status of message ${providerMessageId} did not settle (too many concurrent writers)`);
+}
+
+async function insertEvent(event: {
+  _id: string;
+  channelId: string;
+  providerMessageId: string;
+  status: OutcomeStatus | 'sending' | 'refused';
+  at: Date;
+  attemptId?: string | null;
+  error?: MessageError | null;
+}): Promise<void> {
+  try {
+    await MessageStatusEvent.create({ ...event, recordedAt: new Date() });
+  } catch (err) {
+    // The same report again (Infobip retries webhooks), or a retried write that had landed: already recorded.
+    if (!isDuplicateKeyError(err)) throw err;
+  }
+}
+
+/**
+ * Records an outcome (our send accepted, or an Infobip report) of an outbound message and settles its status.
+ * Safe to repeat: one event per status. Returns the settled state, or null when no such outbound message exists.
+ */
+export async function recordOutboundOutcome(
+  channelId: string,
+  providerMessageId: string,
+  status: OutcomeStatus,
+  at: Date,
+  error: MessageError | null = null,
+): Promise<OutboundState | null> {
+  const exists = await Message.exists({ channelId, providerMessageId, direction: 'outbound' });
+  if (!exists) return null; // reports for messages we never sent are ignored
+  await insertEvent({
+    _id: `${channelId}:${providerMessageId}:${status}`,
+    channelId,
+    providerMessageId,
+    status,
+    at,
+    error,
+  });
+  return settleOutboundStatus(channelId, providerMessageId);
+}
+
+/** Moves an outbound message forward; a report older than what we know changes nothing. Returns true if it shows `status`. */
+export async function advanceOutboundStatus(
+  channelId: string,
+  providerMessageId: string,
+  status: 'sent' | 'delivered' | 'seen',
+  at: Date,
+): Promise<boolean> {
+  const state = await recordOutboundOutcome(channelId, providerMessageId, status, at);
+  return state?.status === status;
+}
+
 /** Marks an outbound message failed unless it was already delivered or seen (a late failure cannot undo those). */
 export async function failOutbound(
   filter: { _id: string } | { channelId: string; providerMessageId: string },
   error: MessageError,
 ): Promise<boolean> {
-  const result = await Message.updateOne(
-    { ...filter, direction: 'outbound', status: { $in: ['queued', 'sent'] } },
-    { $set: { status: 'failed', error } },
-  );
-  return result.modifiedCount > 0;
+  const message =
+    '_id' in filter
+      ? await Message.findOne({ _id: filter._id, direction: 'outbound' }, { channelId: 1, providerMessageId: 1 }).lean()
+      : filter;
+  if (!message) return false;
+  const state = await recordOutboundOutcome(message.channelId, message.providerMessageId, 'failed', new Date(), error);
+  return state?.status === 'failed';
+}
+
+/** Notes, before calling Infobip, that a call for this message is about to be made; returns the attempt's id. */
+export async function recordSendAttempt(
+  channelId: string,
+  providerMessageId: string,
+  attempt: number,
+): Promise<string> {
+  const attemptId = `${attempt}-${randomUUID()}`;
+  await insertEvent({
+    _id: `${channelId}:${providerMessageId}:sending:${attemptId}`,
+    channelId,
+    providerMessageId,
+    status: 'sending',
+    at: new Date(),
+    attemptId,
+  });
+  return attemptId;
+}
+
+/** Notes that Infobip answered an attempt with an error: it certainly did not take the message. */
+export async function recordSendRefused(
+  channelId: string,
+  providerMessageId: string,
+  attemptId: string,
+): Promise<void> {
+  await insertEvent({
+    _id: `${channelId}:${providerMessageId}:refused:${attemptId}`,
+    channelId,
+    providerMessageId,
+    status: 'refused',
+    at: new Date(),
+    attemptId,
+  });
+}
+
+/**
+ * Whether the last call to Infobip for this message may have been taken without us knowing (the worker died, the
+ * call timed out, or recording the answer failed): there is a `sending` event and no refusal for it.
+ */
+export async function lastSendOutcomeUnknown(channelId: string, providerMessageId: string): Promise<boolean> {
+  const attempts = await MessageStatusEvent.find({
+    channelId,
+    providerMessageId,
+    status: { $in: ['sending', 'refused'] },
+  }).lean();
+  const last = attempts
+    .filter((e) => e.status === 'sending')
+    .sort((a, b) => b.recordedAt.getTime() - a.recordedAt.getTime())[0];
+  if (!last) return false;
+  return !attempts.some((e) => e.status === 'refused' && e.attemptId === last.attemptId);
 }
 
 type StoredMessage = Pick<
