@@ -1,115 +1,67 @@
+import type { IncomingMessage } from 'node:http';
+import type { Context } from 'hono';
 import { Hono } from 'hono';
+import { getCookie } from 'hono/cookie';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
-import { Client, Conversation, Message } from '../../db/models';
-import type { AuthEnv } from '../auth';
+import { safeEqual, sha256 } from '../../common/ids';
+import { Client, Conversation } from '../../db/models';
+import { type AuthEnv, type Principal, SESSION_COOKIE } from '../auth';
 import type { ApiDeps } from '../context';
-import { parseWith } from '../errors';
-import { conversationView, messageView } from './conversations';
+import { errorBody, parseWith } from '../errors';
+import { type LiveCredential, liveFeed } from '../live-feed';
 
-const POLL_MS = 1000;
-const OVERLAP_MS = 5000;
-const CONVERSATION_PAGE = 200;
-const MESSAGE_PAGE = 500;
+/** The credential this request authenticated with (as `authenticate` chose it), for the feed to re-check. */
+function liveCredential(c: Context<AuthEnv>, principal: Principal, adminToken: string): LiveCredential {
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1];
+  if (bearer) {
+    return safeEqual(bearer, adminToken)
+      ? { kind: 'admin-token' }
+      : { kind: 'token', agentId: principal.id, tokenHash: sha256(bearer) };
+  }
+  return { kind: 'session', sessionHash: sha256(getCookie(c, SESSION_COOKIE) ?? ''), principalId: principal.id };
+}
 
-type Resume = { at: Date; id: string } | null;
-
-/** Where the next poll goes on after a full page: its last change. */
-const resumeAfter = (page: { _id: string; updatedAt: Date }[], size: number): Resume =>
-  page.length === size ? { at: page.at(-1)!.updatedAt, id: page.at(-1)!._id } : null;
+/** `GET /api/clients`: create chat's client search. */
+export const clientSearchQuerySchema = z.object({
+  search: z.string().trim().max(100).default(''),
+  limit: z.coerce.number().int().min(1).max(50).default(20),
+});
 
 /**
  * `GET /api/events` — server-sent events for the console: conversations and messages of the agent's channels
- * as they change. The worker may run in another process and FerretDB has no change streams, so this polls the
- * database by `updatedAt` (indexed) once a second per open console.
+ * as they change. One poller per process (api/live-feed.ts) reads the database for every open stream and fans
+ * the changes out, filtered by each agent's current channels; a stream whose access is gone is closed.
  */
 export function liveRoutes(deps: ApiDeps) {
   const app = new Hono<AuthEnv>();
 
   app.get('/events', (c) => {
     const principal = c.get('principal');
+    const credential = liveCredential(c, principal, deps.adminToken);
     return streamSSE(c, async (stream) => {
-      // Writes carry the writer's clock and commit a moment later, so each poll looks back OVERLAP_MS and
-      // skips what it already sent (same id, same updatedAt): nothing is missed, nothing is repeated.
-      let cursor = new Date(Date.now() - POLL_MS);
-      const sent = new Map<string, number>();
-      const fresh = (id: string, updatedAt: Date | null | undefined) => {
-        const at = updatedAt?.getTime() ?? 0;
-        if (sent.get(id) === at) return false;
-        sent.set(id, at);
-        return true;
-      };
-      let resumeConversations: Resume = null;
-      let resumeMessages: Resume = null;
-      let lastBeat = Date.now();
-      let open = true;
-      stream.onAbort(() => {
-        open = false;
-      });
+      // Subscribed before `ready`, so nothing that changes from here on is missed.
+      const subscription = liveFeed.subscribe(credential, principal.channelIds);
+      stream.onAbort(() => subscription.cancel());
       await stream.writeSSE({ event: 'ready', data: JSON.stringify({ at: new Date().toISOString() }) });
-      while (open) {
-        const since = new Date(cursor.getTime() - OVERLAP_MS);
-        const until = new Date();
-        // After a full page, a collection goes on from the last change shown (keyset on updatedAt, _id), so a
-        // burst larger than a page (a busy batch) is announced whole, page by page.
-        const changes = (resume: Resume) => ({
-          channelId: { $in: principal.channelIds },
-          ...(resume
-            ? {
-                $or: [
-                  { updatedAt: { $gt: resume.at, $lte: until } },
-                  { updatedAt: resume.at, _id: { $gt: resume.id } },
-                ],
-              }
-            : { updatedAt: { $gt: since, $lte: until } }),
-        });
-        const [conversations, messages] = await Promise.all([
-          Conversation.find(changes(resumeConversations))
-            .sort({ updatedAt: 1, _id: 1 })
-            .limit(CONVERSATION_PAGE)
-            .lean(),
-          Message.find(changes(resumeMessages)).sort({ updatedAt: 1, _id: 1 }).limit(MESSAGE_PAGE).lean(),
-        ]);
-        resumeConversations = resumeAfter(conversations, CONVERSATION_PAGE);
-        resumeMessages = resumeAfter(messages, MESSAGE_PAGE);
-        if (!resumeConversations && !resumeMessages) cursor = until;
-        for (const [id, at] of sent) if (at < since.getTime()) sent.delete(id);
-        if (conversations.length) {
-          const clients = await Client.find({ _id: { $in: conversations.map((cv) => cv.clientId) } }).lean();
-          const byId = new Map(clients.map((client) => [client._id, client]));
-          for (const conversation of conversations) {
-            if (!fresh(conversation._id, conversation.updatedAt)) continue;
-            await stream.writeSSE({
-              event: 'conversation',
-              data: JSON.stringify(conversationView(conversation, byId.get(conversation.clientId) ?? null)),
-            });
-          }
-        }
-        for (const message of messages) {
-          if (!fresh(message._id, message.updatedAt)) continue;
-          await stream.writeSSE({
-            event: 'message',
-            data: JSON.stringify({ conversationId: message.conversationId, message: messageView(message) }),
-          });
-        }
-        if (Date.now() - lastBeat > 15_000) {
-          await stream.writeSSE({ event: 'ping', data: '{}' });
-          lastBeat = Date.now();
-        }
-        await stream.sleep(POLL_MS);
+      for (let chunk = await subscription.next(); chunk; chunk = await subscription.next()) {
+        await stream.write(chunk);
+      }
+      const reason = subscription.endedBy;
+      if (reason?.code === 'STREAM_TOO_SLOW') {
+        // Its client does not read: writing more would wait forever, so the connection is dropped.
+        (c.env as { incoming?: IncomingMessage } | undefined)?.incoming?.socket?.destroy();
+        stream.abort();
+      } else if (reason) {
+        // Said before closing, so the console stops reconnecting with a credential that no longer works.
+        await stream.writeSSE({ event: 'closed', data: JSON.stringify(errorBody(reason.code, reason.message)) });
       }
     });
   });
 
   app.get('/clients', async (c) => {
     const principal = c.get('principal');
-    const query = parseWith(
-      z.object({
-        search: z.string().trim().max(100).default(''),
-        limit: z.coerce.number().int().min(1).max(50).default(20),
-      }),
-      c.req.query(),
-    );
+    const query = parseWith(clientSearchQuerySchema, c.req.query());
     // Only clients of the agent's own channels: no $lookup on FerretDB, so two queries.
     const clientIds = await Conversation.distinct('clientId', { channelId: { $in: principal.channelIds } });
     const escaped = query.search.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
