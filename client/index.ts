@@ -12,7 +12,7 @@
  *   });
  */
 import { type Client, WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, type UpdateDefinition, type Workflow } from '@temporalio/common';
 import { INVALID_PHONE_MESSAGE, PHONE_PATTERN } from '../common/phone';
 import {
   CONVERSATION_WORKFLOW,
@@ -51,6 +51,64 @@ export interface TemplatedDialogOptions {
   taskQueue?: string;
   /** Janela's reply window (JANELA_REPLY_WINDOW) for a conversation this call starts, default 24 h. */
   replyWindowMs?: number;
+  /** Give up (WorkerUnavailableError) instead of waiting for a worker without end; default: wait. */
+  bound?: UpdateBound;
+}
+
+/** How long an update may wait: for a worker to accept it, and in all for its result. */
+export interface UpdateBound {
+  acceptWithinMs: number;
+  completeWithinMs: number;
+}
+
+/**
+ * No worker answered the update in time. `recorded: true` — a worker accepted it (it is in the workflow's history
+ * and will complete); `'unknown'` — Temporal may hold it and run it once a worker polls again, or may have dropped
+ * it. Either way a retry with the same update id (and idempotency key) sends once.
+ */
+export class WorkerUnavailableError extends Error {
+  constructor(
+    readonly recorded: true | 'unknown',
+    readonly updateId: string,
+  ) {
+    super(
+      recorded === true
+        ? 'A worker accepted the request but did not finish it in time.'
+        : 'No worker picked the request up in time.',
+    );
+    this.name = 'WorkerUnavailableError';
+  }
+}
+
+/**
+ * Update-with-start that gives up after a bound instead of waiting for a worker forever (Temporal waits until a
+ * worker runs the validator). Waits for ACCEPTED first, so a timeout can say truthfully whether it was recorded.
+ */
+export async function executeUpdateWithStartWithin<Ret, Arg>(
+  temporal: Client,
+  update: UpdateDefinition<Ret, [Arg]>,
+  options: { args: [Arg]; updateId: string; startWorkflowOperation: WithStartWorkflowOperation<Workflow> },
+  bound: UpdateBound,
+): Promise<Ret> {
+  const controller = new AbortController();
+  const started = Date.now();
+  let timer = setTimeout(() => controller.abort(), bound.acceptWithinMs);
+  let accepted = false;
+  try {
+    return await temporal.withAbortSignal(controller.signal, async () => {
+      const handle = await temporal.workflow.startUpdateWithStart(update, { ...options, waitForStage: 'ACCEPTED' });
+      accepted = true;
+      clearTimeout(timer);
+      timer = setTimeout(() => controller.abort(), Math.max(0, bound.completeWithinMs - (Date.now() - started)));
+      return await handle.result();
+    });
+  } catch (err) {
+    // Whatever the cancelled call threw (gRPC CANCELLED, wrapped or not), the cause is our deadline.
+    if (controller.signal.aborted) throw new WorkerUnavailableError(accepted ? true : 'unknown', options.updateId);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface TemplatedDialogResult {
@@ -128,15 +186,18 @@ export async function startTemplatedDialog(
   const { request, ...start } = dialogStart(input, options);
   const workflowId = start.workflowId;
   try {
-    const message = await temporal.workflow.executeUpdateWithStart(sendTemplateUpdate, {
-      args: [request],
+    const updateOptions = {
+      args: [request] as [TemplateRequest],
       // Temporal itself also deduplicates an update id within a run.
       updateId: `dialog:${input.idempotencyKey}`,
       startWorkflowOperation: new WithStartWorkflowOperation(CONVERSATION_WORKFLOW, {
         ...start,
         workflowIdConflictPolicy: 'USE_EXISTING',
       }),
-    });
+    };
+    const message = options.bound
+      ? await executeUpdateWithStartWithin(temporal, sendTemplateUpdate, updateOptions, options.bound)
+      : await temporal.workflow.executeUpdateWithStart(sendTemplateUpdate, updateOptions);
     return { workflowId, conversationId: message.conversationId, message };
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {

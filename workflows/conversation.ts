@@ -50,7 +50,10 @@ const mediaFetch = proxyActivities<JanelaActivities>({
 });
 
 export const DEFAULT_HISTORY_EVENT_LIMIT = 2000;
-/** Idempotency keys remembered per conversation (carried across continue-as-new); older ones are forgotten. */
+/**
+ * Idempotency keys remembered per conversation (carried across continue-as-new); older ones are forgotten (the
+ * database's send_keys still answers them).
+ */
 const MAX_REMEMBERED_DIALOGS = 500;
 export const DEFAULT_IDLE_TIMEOUT_MS = 7 * 24 * 3_600_000;
 const EMPTY_RUN_TIMEOUT_MS = 60_000;
@@ -83,7 +86,26 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     outbox: [...carried.outbox],
     dialogs: { ...(carried.dialogs ?? {}) },
   };
-  const dialogsInFlight = new Map<string, Promise<MessageView>>();
+  const keysInFlight = new Map<string, Promise<MessageView>>();
+  /** The same idempotency key never sends twice: a finished send is answered from memory, a running one is joined. */
+  const sendOnce = async (key: string | undefined, send: () => Promise<MessageView>): Promise<MessageView> => {
+    if (!key) return send();
+    const known = state.dialogs[key] ?? null;
+    if (known) return known;
+    const running = keysInFlight.get(key);
+    if (running) return running;
+    const sending = send();
+    keysInFlight.set(key, sending);
+    try {
+      const message = await sending;
+      state.dialogs[key] = message;
+      const keys = Object.keys(state.dialogs);
+      for (const old of keys.slice(0, Math.max(0, keys.length - MAX_REMEMBERED_DIALOGS))) delete state.dialogs[old];
+      return message;
+    } finally {
+      keysInFlight.delete(key);
+    }
+  };
   const hasWindow = input.kind === 'whatsapp';
   const historyEventLimit = input.historyEventLimit ?? DEFAULT_HISTORY_EVENT_LIMIT;
   const idleTimeoutMs = input.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
@@ -158,25 +180,34 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   setHandler(
     sendReplyUpdate,
     async (request) => {
-      await condition(() => state.conversationId !== null);
-      const message = await store.persistOutbound({
-        conversationId: state.conversationId!,
-        channelId: input.channelId,
-        messageId: `msg_${uuid4().replaceAll('-', '')}`,
-        type: request.attachment ? request.attachment.kind : 'text',
-        text: request.text,
-        media: request.attachment ?? null,
-        template: null,
-        authorId: request.authorId,
+      // Replies keyed by the agent's requestId: histories from before replay their keyless sends.
+      const key = request.idempotencyKey && patched('reply-request-ids') ? request.idempotencyKey : undefined;
+      return sendOnce(key, async () => {
+        await condition(() => state.conversationId !== null);
+        const message = await store.persistOutbound({
+          conversationId: state.conversationId!,
+          channelId: input.channelId,
+          messageId: `msg_${uuid4().replaceAll('-', '')}`,
+          type: request.attachment ? request.attachment.kind : 'text',
+          text: request.text,
+          media: request.attachment ?? null,
+          template: null,
+          authorId: request.authorId,
+          ...(key ? { idempotencyKey: key } : {}),
+        });
+        // A key whose message another run stored and sent already (send_keys) queues nothing new.
+        if (!message.repeated) state.outbox.push(message.id);
+        return message;
       });
-      state.outbox.push(message.id);
-      return message;
     },
     {
       validator: (request) => {
         if (!request || typeof request.text !== 'string' || (!request.attachment && request.text.trim() === '')) {
           refuse('A reply needs some text or an attachment.');
         }
+        // A retry of a reply this run already took answers its message, even if the window closed since.
+        const key = request.idempotencyKey;
+        if (key && (state.dialogs[key] || keysInFlight.has(key))) return;
         // Date.now() is workflow time here: deterministic, and the same clock the window timer uses.
         if (hasWindow && !isWindowOpen(state.windowExpiresAt, Date.now())) {
           refuse(
@@ -232,26 +263,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     return message;
   };
 
-  /** The same key never sends twice: a finished send is answered from memory, a running one is joined. */
-  const sendTemplateOnce = async (request: TemplateRequest): Promise<MessageView> => {
-    const key = request.idempotencyKey;
-    if (!key) return sendTemplate(request);
-    const known = state.dialogs[key] ?? null;
-    if (known) return known;
-    const running = dialogsInFlight.get(key);
-    if (running) return running;
-    const send = sendTemplate(request);
-    dialogsInFlight.set(key, send);
-    try {
-      const message = await send;
-      state.dialogs[key] = message;
-      const keys = Object.keys(state.dialogs);
-      for (const old of keys.slice(0, Math.max(0, keys.length - MAX_REMEMBERED_DIALOGS))) delete state.dialogs[old];
-      return message;
-    } finally {
-      dialogsInFlight.delete(key);
-    }
-  };
+  const sendTemplateOnce = (request: TemplateRequest): Promise<MessageView> =>
+    sendOnce(request.idempotencyKey, () => sendTemplate(request));
 
   setHandler(dialogSignal, async (request) => {
     try {

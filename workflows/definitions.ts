@@ -55,7 +55,7 @@ export interface CarriedState {
   windowOpen: boolean;
   inbox: InboundMessage[];
   outbox: string[];
-  /** Recent idempotency keys of templated dialogs and the message each one sent. */
+  /** Recent idempotency keys (dialogs, create chat, agents' replies and templates) and the message each one sent. */
   dialogs?: Record<string, MessageView>;
 }
 
@@ -87,6 +87,8 @@ export interface ReplyRequest {
   text: string;
   authorId: string;
   attachment?: AttachmentRef | null;
+  /** From the agent's requestId: a retried or double-clicked reply sends once and returns the first message. */
+  idempotencyKey?: string;
 }
 
 export type TemplateHeader =

@@ -5,7 +5,7 @@ import { Channel, Client, Conversation } from '../../db/models';
 import { conversationWorkflowId } from '../../workflows/definitions';
 import { type AuthEnv, hasChannelAccess } from '../auth';
 import type { ApiDeps } from '../context';
-import { sendTemplate } from '../conversation-workflow';
+import { requestIdOr, retryAfterWhenWorkerUnavailable, sendTemplate } from '../conversation-workflow';
 import { ApiError, parseJson } from '../errors';
 import { prepareTemplateSend, templateSendSchema } from '../templates';
 
@@ -21,6 +21,7 @@ export const createChatSchema = templateSendSchema.extend({
 /** `POST /api/chats` — an agent starts (or reuses) a WhatsApp conversation by sending an approved template. */
 export function chatRoutes(deps: ApiDeps) {
   const app = new Hono<AuthEnv>();
+  app.use('*', retryAfterWhenWorkerUnavailable);
 
   app.post('/', async (c) => {
     const principal = c.get('principal');
@@ -37,7 +38,7 @@ export function chatRoutes(deps: ApiDeps) {
     if (!channel) throw new ApiError(404, 'NOT_FOUND', 'Channel not found.');
     if (channel.kind !== 'whatsapp') {
       throw new ApiError(
-        400,
+        409,
         'CHANNEL_NOT_WHATSAPP',
         'Create chat starts WhatsApp conversations; pick a WhatsApp channel.',
       );
@@ -82,11 +83,8 @@ export function chatRoutes(deps: ApiDeps) {
     const message = await sendTemplate(
       deps,
       { channelId: channel._id, kind: 'whatsapp', customer: phone },
-      {
-        ...request,
-        client: { clientId: input.clientId, name: clientName },
-        ...(input.requestId ? { idempotencyKey: `chat:${principal.id}:${input.requestId}` } : {}),
-      },
+      { ...request, client: { clientId: input.clientId, name: clientName } },
+      { kind: 'chat', requestId: requestIdOr(input.requestId) },
     );
     return c.json(
       {

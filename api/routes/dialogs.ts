@@ -1,7 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { DialogRefusedError, startTemplatedDialog } from '../../client';
+import { DialogRefusedError, startTemplatedDialog, WorkerUnavailableError } from '../../client';
 import { newId } from '../../common/ids';
 import { INVALID_PHONE_MESSAGE, PHONE_PATTERN } from '../../common/phone';
 import {
@@ -25,6 +25,7 @@ import {
 import { conversationWorkflowId } from '../../workflows/definitions';
 import { type AuthEnv, hasChannelAccess, type Principal } from '../auth';
 import type { ApiDeps } from '../context';
+import { AGENT_ACTION_BOUND, retryAfterWhenWorkerUnavailable, workerUnavailable } from '../conversation-workflow';
 import { ApiError, notFound, parseJson } from '../errors';
 import { templateSendSchema } from '../templates';
 
@@ -75,10 +76,11 @@ export async function runDialog(deps: ApiDeps, principal: Principal, input: z.in
     return await startTemplatedDialog(
       deps.temporal,
       { ...input, authorId: principal.id },
-      { taskQueue: deps.taskQueue, replyWindowMs: deps.replyWindowMs },
+      { taskQueue: deps.taskQueue, replyWindowMs: deps.replyWindowMs, bound: AGENT_ACTION_BOUND },
     );
   } catch (err) {
     if (err instanceof DialogRefusedError) throw new ApiError(err.status as 400, err.code, err.message, err.details);
+    if (err instanceof WorkerUnavailableError) throw workerUnavailable(err, { idempotencyKey: input.idempotencyKey });
     throw err;
   }
 }
@@ -86,6 +88,7 @@ export async function runDialog(deps: ApiDeps, principal: Principal, input: z.in
 /** `POST /api/dialogs` — automation starts a templated dialog; the same idempotencyKey never sends twice. */
 export function dialogRoutes(deps: ApiDeps) {
   const app = new Hono<AuthEnv>();
+  app.use('*', retryAfterWhenWorkerUnavailable);
 
   app.post('/', async (c) => {
     const principal = c.get('principal');
@@ -97,7 +100,7 @@ export function dialogRoutes(deps: ApiDeps) {
     const channel = await Channel.findOne({ _id: input.channelId, deletedAt: null }).lean();
     if (!channel) throw notFound('Channel');
     if (channel.kind !== 'whatsapp')
-      throw new ApiError(400, 'CHANNEL_NOT_WHATSAPP', 'Templated dialogs start on WhatsApp channels.');
+      throw new ApiError(409, 'CHANNEL_NOT_WHATSAPP', 'Templated dialogs start on WhatsApp channels.');
     const workflowId = conversationWorkflowId(input.channelId, input.phone);
 
     // The key is claimed once for the whole workspace; a concurrent or later repeat finds the claim and joins the
