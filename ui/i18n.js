@@ -44,6 +44,7 @@ export const texts = {
     preview: 'Preview',
     cancel: 'Cancel',
     templateSent: 'Template sent. The conversation continues when the customer answers.',
+    loadOlder: 'Load older messages',
     noTemplates: 'No approved templates on this channel. An admin can sync or register them.',
     phone: 'Phone (international, digits only, no +)',
     searchClient: 'Search client by name',
@@ -152,6 +153,7 @@ export const texts = {
     preview: 'Pré-visualização',
     cancel: 'Cancelar',
     templateSent: 'Modelo enviado. A conversa continua quando o cliente responder.',
+    loadOlder: 'Carregar mensagens anteriores',
     noTemplates: 'Nenhum modelo aprovado neste canal. Um administrador pode sincronizar ou cadastrar.',
     phone: 'Telefone (internacional, só dígitos, sem +)',
     searchClient: 'Buscar cliente pelo nome',
@@ -226,6 +228,8 @@ export const errorTexts = {
     INVALID_PHONE: 'Phone must be in international format, digits only, without "+" (e.g. 79254321098).',
     TEMPLATE_VARIABLES_MISMATCH: 'Fill in every variable of the template.',
     UNAUTHORIZED: 'This token is not valid.',
+    WORKER_UNAVAILABLE:
+      'Janela could not confirm this in time (the service is busy or restarting). Try again in a few seconds: it will not be sent twice.',
   },
   'pt-BR': {
     ATTACHMENT_TOO_LARGE: texts['pt-BR'].tooLarge,
@@ -234,6 +238,8 @@ export const errorTexts = {
     TEMPLATE_VARIABLES_MISMATCH: 'Preencha todas as variáveis do modelo.',
     UNAUTHORIZED: 'Este token não é válido.',
     WINDOW_CLOSED: 'A janela de 24 horas está fechada: só é possível enviar um modelo aprovado.',
+    WORKER_UNAVAILABLE:
+      'O Janela não conseguiu confirmar a tempo (serviço ocupado ou reiniciando). Tente de novo em alguns segundos: não será enviado duas vezes.',
   },
 };
 
@@ -260,3 +266,77 @@ export const failureTexts = {
     CHANNEL_NOT_FOUND: 'O canal desta conversa não existe mais.',
   },
 };
+
+/**
+ * System lines of the timeline, rendered from their stored code and parameters. The English must stay the same as
+ * the server's stored `text` (common/system-lines.ts); a line without a known code shows that text.
+ */
+export const systemTexts = {
+  en: {
+    window_closed:
+      'The reply window closed: the customer has not written for {window}. Only approved templates can be sent until the customer writes again.',
+    reopened: 'The customer wrote again: the ticket is open again.',
+    ticket_changed: 'Ticket {changes} by {author}.',
+    statusChange: 'status {from} → {to}',
+    assignedTo: 'assigned to {name}',
+    unassigned: 'unassigned',
+    administrator: 'Administrator',
+    statuses: { open: 'open', pending: 'pending', closed: 'closed' },
+  },
+  'pt-BR': {
+    window_closed:
+      'A janela de resposta fechou: o cliente não escreve há {window}. Só modelos aprovados podem ser enviados até o cliente escrever de novo.',
+    reopened: 'O cliente escreveu de novo: o ticket foi reaberto.',
+    ticket_changed: 'Ticket: {changes}, por {author}.',
+    statusChange: 'status {from} → {to}',
+    assignedTo: 'atribuído a {name}',
+    unassigned: 'sem responsável',
+    administrator: 'Administrador',
+    statuses: { open: 'aberto', pending: 'pendente', closed: 'fechado' },
+  },
+};
+
+const fill = (template, vars) => template.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? `{${name}}`));
+
+/**
+ * A duration as words in the largest whole unit up to hours ("24 hours", "2 minutes", "24 horas"); never "1 day",
+ * WhatsApp states its rule in hours. Same rule as the server's formatDuration (common/system-lines.ts).
+ */
+export function formatDuration(ms, lang) {
+  const units = [
+    ['hour', 3_600_000],
+    ['minute', 60_000],
+    ['second', 1_000],
+  ];
+  const exact = units.find(([, size]) => ms > 0 && ms % size === 0);
+  const [unit, value] = exact
+    ? [exact[0], ms / exact[1]]
+    : ms >= 1_000
+      ? ['second', Math.round(ms / 100) / 10]
+      : ['millisecond', Math.max(0, Math.round(ms))];
+  return new Intl.NumberFormat(lang, { style: 'unit', unit, unitDisplay: 'long' }).format(value);
+}
+
+/** A system line ({ system: { code, params }, text }) in the agent's language; old lines without a code: their text. */
+export function systemLineText(message, lang) {
+  const words = systemTexts[lang] ?? systemTexts.en;
+  const code = message.system?.code;
+  const p = message.system?.params ?? {};
+  if (code === 'window_closed' && Number.isFinite(p.windowMs))
+    return fill(words.window_closed, { window: formatDuration(p.windowMs, lang) });
+  if (code === 'reopened') return words.reopened;
+  if (code === 'ticket_changed') {
+    const changes = [];
+    if (p.statusFrom !== p.statusTo)
+      changes.push(
+        fill(words.statusChange, {
+          from: words.statuses[p.statusFrom] ?? p.statusFrom,
+          to: words.statuses[p.statusTo] ?? p.statusTo,
+        }),
+      );
+    if (p.assigneeChanged)
+      changes.push(p.assigneeId ? fill(words.assignedTo, { name: p.assigneeName ?? p.assigneeId }) : words.unassigned);
+    return fill(words.ticket_changed, { changes: changes.join(', '), author: p.authorName ?? words.administrator });
+  }
+  return message.text ?? '';
+}

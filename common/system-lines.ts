@@ -1,0 +1,65 @@
+/**
+ * System lines of the timeline are stored as a code with parameters, so the console renders them in the agent's
+ * language (ui/i18n.js `systemLineText`); the English `text` stored beside them is for API clients and is what
+ * the console falls back to. Keep the English here and in ui/i18n.js identical (test/system-lines.test.ts checks).
+ */
+import type { ConversationStatus } from '../workflows/definitions';
+
+export interface WindowClosedParams {
+  /** The configured reply window (JANELA_REPLY_WINDOW) the line speaks of. */
+  windowMs: number;
+}
+
+export interface TicketChangedParams {
+  /** Both null when the status did not change. */
+  statusFrom: ConversationStatus | null;
+  statusTo: ConversationStatus | null;
+  assigneeChanged: boolean;
+  /** The new assignee (null: unassigned), with the name it had at the time. */
+  assigneeId: string | null;
+  assigneeName: string | null;
+  authorId: string;
+  /** Null for the bootstrap administrator (no agent record). */
+  authorName: string | null;
+}
+
+export type SystemLine =
+  | { code: 'window_closed'; params: WindowClosedParams }
+  | { code: 'ticket_changed'; params: TicketChangedParams }
+  | { code: 'reopened'; params: Record<string, never> };
+
+/**
+ * A duration as words, in the largest whole unit up to hours: "24 hours", "2 minutes", "24 horas", "90 seconds"
+ * (never "1 day": WhatsApp states its rule in hours). Odd lengths (tests only) fall back to seconds.
+ */
+export function formatDuration(ms: number, locale: string): string {
+  const units = [
+    ['hour', 3_600_000],
+    ['minute', 60_000],
+    ['second', 1_000],
+  ] as const;
+  const exact = units.find(([, size]) => ms > 0 && ms % size === 0);
+  const [unit, value] = exact
+    ? [exact[0], ms / exact[1]]
+    : ms >= 1_000
+      ? ['second', Math.round(ms / 100) / 10]
+      : ['millisecond', Math.max(0, Math.round(ms))];
+  return new Intl.NumberFormat(locale, { style: 'unit', unit, unitDisplay: 'long' }).format(value);
+}
+
+/** The English text of a system line (stored as `text`; the console's English rendering says the same). */
+export function systemLineEnglish(line: SystemLine): string {
+  switch (line.code) {
+    case 'window_closed':
+      return `The reply window closed: the customer has not written for ${formatDuration(line.params.windowMs, 'en')}. Only approved templates can be sent until the customer writes again.`;
+    case 'reopened':
+      return 'The customer wrote again: the ticket is open again.';
+    case 'ticket_changed': {
+      const p = line.params;
+      const parts: string[] = [];
+      if (p.statusFrom !== p.statusTo) parts.push(`status ${p.statusFrom} → ${p.statusTo}`);
+      if (p.assigneeChanged) parts.push(p.assigneeId ? `assigned to ${p.assigneeName ?? p.assigneeId}` : 'unassigned');
+      return `Ticket ${parts.join(', ')} by ${p.authorName ?? 'Administrator'}.`;
+    }
+  }
+}
