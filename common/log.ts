@@ -1,11 +1,34 @@
+import { appendFileSync } from 'node:fs';
+
 /** Structured JSON logs, one line each. Never pass secrets (API keys, tokens, webhook URLs) in fields. */
 type Level = 'debug' | 'info' | 'warn' | 'error';
 const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 const threshold = order[(process.env.JANELA_LOG_LEVEL as Level) ?? 'info'] ?? order.info;
+/** Every line, whatever the level, is also appended here (the test suite scans it for leaked secrets). */
+const captureFile = process.env.JANELA_LOG_FILE || null;
+
+/**
+ * A webhook URL's last segment is the channel's secret. Routes log their pattern, never the raw path, but an
+ * error message from a library (or Infobip echoing a notifyUrl) may still carry a URL: cut the secret out.
+ */
+export function redactSecrets(text: string): string {
+  // A route pattern (`/:channelId/:secret`) is not a secret and stays readable.
+  return text.replace(/(\/webhooks\/infobip\/[^/\s"'\\?#]+\/)(?!:)[^/\s"'\\?#]+/g, '$1[redacted]');
+}
+
+// A log call must never throw: bigints (Temporal timestamps) become strings, errors their stack.
+function serializable(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Error) return value.stack ?? String(value);
+  return value;
+}
 
 function write(level: Level, msg: string, fields: Record<string, unknown> = {}) {
-  if (order[level] < threshold) return;
-  const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields });
+  const shown = order[level] >= threshold;
+  if (!shown && !captureFile) return;
+  const line = redactSecrets(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }, serializable));
+  if (captureFile) appendFileSync(captureFile, `${line}\n`);
+  if (!shown) return;
   if (level === 'error' || level === 'warn') process.stderr.write(`${line}\n`);
   else process.stdout.write(`${line}\n`);
 }

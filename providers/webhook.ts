@@ -3,16 +3,38 @@ import { normalizeInfobipTime } from '../workflows/window';
 import { statusGroup } from './infobip-http';
 import type { ChannelKind } from './types';
 
+/**
+ * Limits on what one webhook body may hold. Infobip posts small batches; these bound the work a hostile or broken
+ * body can cause, and each result is checked on its own, so one bad result never blocks the others.
+ */
+export const WEBHOOK_LIMITS = {
+  /** A larger body is answered 413 before it is parsed (by Content-Length, and while reading a chunked body). */
+  bodyBytes: 1024 * 1024,
+  /** More results than this in one body: 413 (Infobip's batches are far smaller). */
+  results: 1000,
+  /** One result, serialized: beyond this it is kept as `unsupported` (or skipped) without its content. */
+  resultBytes: 64 * 1024,
+  /** `messageId`: Infobip's ids are UUID-sized; ours are shorter still. */
+  messageId: 200,
+  /** The customer: a phone number (WhatsApp `from`) or a Viber id (`sender`). */
+  customer: 64,
+  /** A customer's text, per channel: WhatsApp's text body limit, Viber's message limit. */
+  text: { whatsapp: 4096, viber: 7000 } as Record<ChannelKind, number>,
+} as const;
+
 // Infobip sends `null` for absent fields and adds fields over time: every field here is nullish and
-// unknown fields are kept (looseObject) so nothing a newer payload carries breaks parsing.
-const str = z.string().nullish();
-const num = z.union([z.number(), z.string()]).nullish();
+// unknown fields are kept (looseObject) so nothing a newer payload carries breaks parsing. Every string is capped
+// so a hostile field costs a rejected result, never a failed body.
+const str = z.string().max(1024).nullish();
+const longStr = z.string().max(WEBHOOK_LIMITS.resultBytes).nullish();
+const num = z.union([z.number(), z.string().max(64)]).nullish();
 
 const inboundMessageSchema = z.looseObject({
-  type: z.string().nullish(),
-  text: str,
-  url: str,
-  caption: str,
+  type: z.string().max(64).nullish(),
+  text: longStr,
+  // INFOBIP.md: media URLs at most 2048 characters.
+  url: z.string().max(2048).nullish(),
+  caption: longStr,
   filename: str,
   latitude: num,
   longitude: num,
@@ -23,24 +45,26 @@ const inboundMessageSchema = z.looseObject({
   id: str,
 });
 
-const resultSchema = z.looseObject({
-  messageId: z.string().min(1),
-  from: str,
-  sender: str,
+const customerField = z.string().max(WEBHOOK_LIMITS.customer).nullish();
+
+export const webhookResultSchema = z.looseObject({
+  messageId: z.string().min(1).max(WEBHOOK_LIMITS.messageId),
+  from: customerField,
+  sender: customerField,
   to: str,
   integrationType: str,
   receivedAt: str,
   message: inboundMessageSchema.nullish(),
   contact: z.looseObject({ name: str }).nullish(),
   // delivery reports
-  status: z.looseObject({ groupId: num, groupName: str, id: num, name: str, description: str }).nullish(),
+  status: z.looseObject({ groupId: num, groupName: str, id: num, name: str, description: longStr }).nullish(),
   error: z
     .looseObject({
       groupId: num,
       groupName: str,
       id: num,
       name: str,
-      description: str,
+      description: longStr,
       permanent: z.boolean().nullish(),
     })
     .nullish(),
@@ -50,11 +74,22 @@ const resultSchema = z.looseObject({
   seenAt: str,
 });
 
+/**
+ * What Infobip posts, as /openapi.json describes it: the result shape Janela reads, but any result is accepted
+ * (a bad one is kept as `unsupported` or skipped, never a refused body), so the description says so too.
+ */
 export const webhookBodySchema = z.looseObject({
-  results: z.array(resultSchema).nullish(),
-  messageCount: num,
-  pendingMessageCount: num,
+  results: z
+    // The cap is not a schema rule: over it the answer is 413 (documented), not a validation 400.
+    .array(z.union([webhookResultSchema, z.unknown()]))
+    .nullish()
+    .describe(
+      `At most ${WEBHOOK_LIMITS.results} (413 beyond). Each result is checked on its own against the first shape; one that fails is stored as an unsupported message with the reason, or skipped and logged.`,
+    ),
 });
+
+/** The envelope only: a bad result must not fail the body, so results are read one by one afterwards. */
+export const webhookEnvelopeSchema = z.looseObject({ results: z.array(z.unknown()).nullish() });
 
 export interface ParsedInbound {
   kind: 'inbound';
@@ -87,10 +122,20 @@ export interface ParsedSeenReport {
 
 export type WebhookEvent = ParsedInbound | ParsedDeliveryReport | ParsedSeenReport;
 
+/** A result that failed its checks: `stored` when it became an `unsupported` inbound message (in `events`). */
+export interface InvalidResult {
+  index: number;
+  reason: string;
+  stored: boolean;
+}
+
 export interface ParsedWebhook {
-  events: WebhookEvent[];
+  /** Each with the index of its result in the body, for logs. */
+  events: (WebhookEvent & { index: number })[];
   /** Results that were none of the three shapes: kept for the caller to log, never silently dropped. */
   unrecognized: unknown[];
+  /** Results that failed validation: never a failed body; the caller logs them (without their content). */
+  invalid: InvalidResult[];
 }
 
 const mediaTypes = new Set(['IMAGE', 'DOCUMENT', 'VIDEO', 'AUDIO', 'VOICE', 'STICKER', 'FILE']);
@@ -252,28 +297,90 @@ export function describeInbound(message: InboundMessageBody): Described {
   }
 }
 
-/** Tells inbound messages, delivery reports and seen reports apart on one webhook URL. */
-export function parseWebhookBody(channelKind: ChannelKind, body: z.infer<typeof webhookBodySchema>): ParsedWebhook {
-  const events: WebhookEvent[] = [];
-  const unrecognized: unknown[] = [];
-  for (const result of body.results ?? []) {
-    if (result.message && (result.receivedAt || result.from || result.sender)) {
-      // Viber names the customer `sender`; WhatsApp names it `from`.
-      const customer = channelKind === 'viber' ? (result.sender ?? result.from) : (result.from ?? result.sender);
-      if (!customer) {
-        unrecognized.push(result);
-        continue;
-      }
-      events.push({
+/** Why a result was refused, from zod's issues: paths and rules only, never the values (they may be hostile). */
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.join('.') || 'result'}: ${issue.message}`)
+    .join('; ');
+}
+
+const boundedString = (value: unknown, max: number): string | null =>
+  typeof value === 'string' && value.length > 0 && value.length <= max ? value : null;
+
+/**
+ * A result that failed its checks still becomes an `unsupported` inbound message when it clearly is one (it has
+ * a message or a receivedAt) and says who sent it and its id: the agent sees that something came and why it is not
+ * shown. Otherwise there is nothing to attach it to, and the caller only logs it.
+ */
+function unsupportedInbound(
+  channelKind: ChannelKind,
+  raw: Record<string, unknown>,
+  reason: string,
+): ParsedInbound | null {
+  if (raw.message == null && raw.receivedAt == null) return null;
+  const providerMessageId = boundedString(raw.messageId, WEBHOOK_LIMITS.messageId);
+  const [first, second] = channelKind === 'viber' ? [raw.sender, raw.from] : [raw.from, raw.sender];
+  const customer =
+    boundedString(first, WEBHOOK_LIMITS.customer) ??
+    (first == null ? boundedString(second, WEBHOOK_LIMITS.customer) : null);
+  if (!providerMessageId || !customer) return null;
+  return {
+    kind: 'inbound',
+    providerMessageId,
+    customer,
+    receivedAt: normalizeInfobipTime(boundedString(raw.receivedAt, 64)) ?? new Date().toISOString(),
+    type: 'unsupported',
+    text: `This message could not be shown: ${reason}.`,
+    media: null,
+    details: { invalid: reason },
+    raw: null,
+    contactName: null,
+  };
+}
+
+type ResultOutcome =
+  | { event: WebhookEvent }
+  | { unrecognized: unknown }
+  | { invalid: string; inbound: ParsedInbound | null };
+
+function invalidResult(channelKind: ChannelKind, raw: unknown, reason: string): ResultOutcome {
+  const record = raw && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, unknown>) : null;
+  return { invalid: reason, inbound: record ? unsupportedInbound(channelKind, record, reason) : null };
+}
+
+/** One result of a webhook body: an inbound message, a delivery report, a seen report, or neither. */
+export function parseWebhookResult(channelKind: ChannelKind, raw: unknown): ResultOutcome {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return invalidResult(channelKind, raw, 'not an object');
+  // Checked before the schema: a huge unknown field would pass a loose object untouched.
+  if (JSON.stringify(raw).length > WEBHOOK_LIMITS.resultBytes)
+    return invalidResult(channelKind, raw, `larger than ${WEBHOOK_LIMITS.resultBytes / 1024} KB`);
+  const parsed = webhookResultSchema.safeParse(raw);
+  if (!parsed.success) return invalidResult(channelKind, raw, describeIssues(parsed.error));
+  const result = parsed.data;
+
+  if (result.message && (result.receivedAt || result.from || result.sender)) {
+    // Viber names the customer `sender`; WhatsApp names it `from`.
+    const customer = channelKind === 'viber' ? (result.sender ?? result.from) : (result.from ?? result.sender);
+    if (!customer) return { unrecognized: result };
+    const described = describeInbound(result.message);
+    const textLimit = WEBHOOK_LIMITS.text[channelKind];
+    if (described.text && described.text.length > textLimit)
+      return invalidResult(channelKind, raw, `text longer than ${textLimit} characters`);
+    return {
+      event: {
         kind: 'inbound',
         providerMessageId: result.messageId,
         customer,
         receivedAt: normalizeInfobipTime(result.receivedAt) ?? new Date().toISOString(),
         contactName: result.contact?.name ?? null,
-        ...describeInbound(result.message),
-      });
-    } else if (result.status && (result.doneAt || result.sentAt || result.status.groupName)) {
-      events.push({
+        ...described,
+      },
+    };
+  }
+  if (result.status && (result.doneAt || result.sentAt || result.status.groupName)) {
+    return {
+      event: {
         kind: 'delivery',
         providerMessageId: result.messageId,
         groupName: statusGroup(result.status),
@@ -289,14 +396,32 @@ export function parseWebhookBody(channelKind: ChannelKind, body: z.infer<typeof 
               }
             : null,
         doneAt: normalizeInfobipTime(result.doneAt),
-      });
-    } else if (result.seenAt) {
-      events.push({ kind: 'seen', providerMessageId: result.messageId, seenAt: normalizeInfobipTime(result.seenAt) });
-    } else {
-      unrecognized.push(result);
-    }
+      },
+    };
   }
-  return { events, unrecognized };
+  if (result.seenAt)
+    return {
+      event: { kind: 'seen', providerMessageId: result.messageId, seenAt: normalizeInfobipTime(result.seenAt) },
+    };
+  return { unrecognized: result };
+}
+
+/** Tells inbound messages, delivery reports and seen reports apart on one webhook URL, each result on its own. */
+export function parseWebhookBody(
+  channelKind: ChannelKind,
+  body: { results?: readonly unknown[] | null },
+): ParsedWebhook {
+  const parsed: ParsedWebhook = { events: [], unrecognized: [], invalid: [] };
+  (body.results ?? []).forEach((raw, index) => {
+    const outcome = parseWebhookResult(channelKind, raw);
+    if ('event' in outcome) parsed.events.push({ ...outcome.event, index });
+    else if ('unrecognized' in outcome) parsed.unrecognized.push(outcome.unrecognized);
+    else {
+      parsed.invalid.push({ index, reason: outcome.invalid, stored: outcome.inbound !== null });
+      if (outcome.inbound) parsed.events.push({ ...outcome.inbound, index });
+    }
+  });
+  return parsed;
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { createApp } from '../api/app';
 import { apiDepsFromEnv } from '../api/context';
 import { registerGauge } from '../api/metrics';
@@ -14,6 +14,7 @@ import { newSecret } from '../common/ids';
 import { connectTemporalClient } from '../common/temporal';
 import { connectDatabase } from '../db/connect';
 import { createSimulator } from '../simulator/app';
+import { installTemporalRuntime } from '../worker/logger';
 import { createJanelaWorker } from '../worker/worker';
 import { seedDemoWorkspace } from './seed';
 import {
@@ -51,10 +52,7 @@ await runMain(async () => {
   // The worker's own logs (and the workflow bundler's) at warning level: the terminal shows Janela's summary.
   // Its Temporal SDK metrics go to a Prometheus exporter that the API's /metrics includes.
   const workerMetricsPort = env.JANELA_WORKER_METRICS_PORT ?? (await freePort());
-  Runtime.install({
-    logger: new DefaultLogger('WARN'),
-    telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${workerMetricsPort}` } } },
-  });
+  installTemporalRuntime({ prometheus: { bindAddress: `127.0.0.1:${workerMetricsPort}` } }, 'WARN');
   const dataDir = resolve(env.JANELA_DATA_DIR);
   mkdirSync(dataDir, { recursive: true });
   const processes: ManagedProcess[] = [];

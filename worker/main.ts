@@ -1,18 +1,20 @@
-import { NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { loadEnv, runMain } from '../common/config';
 import { connectTemporalClient } from '../common/temporal';
 import { connectDatabase } from '../db/connect';
+import { installTemporalRuntime } from './logger';
 import { createJanelaWorker } from './worker';
 
 // Runs the worker alone, against external services (TEMPORAL_ADDRESS, MONGODB_URI; defaults: those of `npm start`).
 await runMain(async () => {
   const env = loadEnv();
-  // Temporal SDK metrics for Prometheus (point the API's JANELA_WORKER_METRICS_URL here, or scrape it directly).
-  if (env.JANELA_WORKER_METRICS_PORT !== undefined) {
-    Runtime.install({
-      telemetryOptions: { metrics: { prometheus: { bindAddress: `0.0.0.0:${env.JANELA_WORKER_METRICS_PORT}` } } },
-    });
-  }
+  // Temporal's logs as Janela's JSON lines; with JANELA_WORKER_METRICS_PORT, the SDK's metrics for Prometheus
+  // (point the API's JANELA_WORKER_METRICS_URL here, or scrape it directly).
+  installTemporalRuntime(
+    env.JANELA_WORKER_METRICS_PORT === undefined
+      ? undefined
+      : { prometheus: { bindAddress: `0.0.0.0:${env.JANELA_WORKER_METRICS_PORT}` } },
+  );
   const temporalAddress = env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
   await connectDatabase(env.MONGODB_URI ?? 'mongodb://127.0.0.1:27117/janela');
   const connection = await NativeConnection.connect({ address: temporalAddress });

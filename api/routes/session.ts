@@ -1,9 +1,9 @@
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { z } from 'zod';
 import { newSecret, sha256 } from '../../common/ids';
 import { Session } from '../../db/models';
-import { principalForToken, SESSION_COOKIE } from '../auth';
+import { CSRF_HEADER, principalForToken, SESSION_COOKIE } from '../auth';
 import type { ApiDeps } from '../context';
 import { ApiError, parseJson } from '../errors';
 
@@ -11,12 +11,27 @@ const SESSION_DAYS = 7;
 
 export const loginSchema = z.object({ token: z.string().trim().min(1, 'paste your agent token') });
 
+const csrfHeaderMissing = () =>
+  new ApiError(403, 'CSRF_HEADER_MISSING', `Console requests that change something must send "${CSRF_HEADER}: 1".`);
+
+/**
+ * Login CSRF: a form on any site can post `text/plain` (or urlencoded) without a preflight and sign the victim's
+ * browser in as the attacker's agent. JSON and the console header both need a CORS preflight, which we never grant.
+ */
+function requireConsoleRequest(c: Context): void {
+  const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json')
+    throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the sign-in as "content-type: application/json".');
+  if (c.req.header(CSRF_HEADER) !== '1') throw csrfHeaderMissing();
+}
+
 /** `POST /auth/login { token }` → an http-only session cookie; `POST /auth/logout` ends it. */
 export function sessionRoutes(deps: ApiDeps) {
   const app = new Hono();
   const secure = deps.publicBaseUrl.startsWith('https://');
 
   app.post('/login', async (c) => {
+    requireConsoleRequest(c);
     const { token } = await parseJson(c, loginSchema);
     const principal = await principalForToken(token, deps.adminToken);
     if (!principal) throw new ApiError(401, 'UNAUTHORIZED', 'This token is not valid.');
@@ -37,6 +52,8 @@ export function sessionRoutes(deps: ApiDeps) {
   });
 
   app.post('/logout', async (c) => {
+    // Another site must not be able to sign an agent out either.
+    if (c.req.header(CSRF_HEADER) !== '1') throw csrfHeaderMissing();
     const sessionId = getCookie(c, SESSION_COOKIE);
     if (sessionId) await Session.deleteOne({ _id: sha256(sessionId) });
     deleteCookie(c, SESSION_COOKIE, { path: '/' });

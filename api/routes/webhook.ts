@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { safeEqual } from '../../common/ids';
 import { log } from '../../common/log';
 import { withBusyRetry } from '../../db/connect';
@@ -6,29 +7,80 @@ import { advanceOutboundStatus, failOutbound } from '../../db/messages';
 import { Channel, Template } from '../../db/models';
 import { explainDeliveryError } from '../../providers/errors';
 import {
-  type ParsedInbound,
   parseTemplateStatusEvent,
   parseWebhookBody,
-  webhookBodySchema,
+  WEBHOOK_LIMITS,
+  webhookEnvelopeSchema,
 } from '../../providers/webhook';
 import type { ChannelKind } from '../../workflows/definitions';
 import type { ApiDeps } from '../context';
 import { deliverInbound } from '../conversation-workflow';
-import { ApiError, parseJson } from '../errors';
+import { isDependencyDown } from '../dependency-errors';
+import { ApiError, errorBody, parseJson } from '../errors';
+
+/** Results handled at once: different customers (and reports of different messages) do not wait for each other. */
+const CONCURRENCY = 8;
+
+/** Runs each group's tasks in order, up to `limit` groups at a time; every task runs, whatever others do. */
+async function runGrouped<T>(groups: Map<string, T[]>, limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...groups.values()];
+  const runners = Array.from({ length: Math.min(limit, queue.length) }, async () => {
+    for (let group = queue.shift(); group; group = queue.shift()) {
+      for (const item of group) await task(item);
+    }
+  });
+  await Promise.all(runners);
+}
 
 /** `POST /webhooks/infobip/:channelId/:secret` — everything Infobip posts for one channel. */
 export function webhookRoutes(deps: ApiDeps) {
   const app = new Hono();
 
-  app.post('/:channelId/:secret', async (c) => {
+  // Refused before parsing: by Content-Length up front, and while reading a body sent without one (chunked).
+  const limitBody = bodyLimit({
+    maxSize: WEBHOOK_LIMITS.bodyBytes,
+    onError: (c) =>
+      c.json(
+        errorBody(
+          'PAYLOAD_TOO_LARGE',
+          `A webhook body may hold at most ${WEBHOOK_LIMITS.bodyBytes / 1024 / 1024} MB and ${WEBHOOK_LIMITS.results} results.`,
+          { maxBytes: WEBHOOK_LIMITS.bodyBytes, maxResults: WEBHOOK_LIMITS.results },
+        ),
+        413,
+        // The rest of the body stays unread: the connection cannot be reused.
+        { connection: 'close' },
+      ),
+  });
+
+  app.post('/:channelId/:secret', limitBody, async (c) => {
     const channel = await Channel.findById(c.req.param('channelId')).select('+webhookSecret').lean();
     // Unknown channel and wrong secret answer alike, so the URL space cannot be probed.
     if (!channel || channel.deletedAt || !safeEqual(channel.webhookSecret, c.req.param('secret'))) {
       throw new ApiError(401, 'INVALID_WEBHOOK_SECRET', 'This webhook URL is not valid.');
     }
-    const body = await parseJson(c, webhookBodySchema);
+    const body = await parseJson(c, webhookEnvelopeSchema);
+    if ((body.results?.length ?? 0) > WEBHOOK_LIMITS.results) {
+      throw new ApiError(
+        413,
+        'PAYLOAD_TOO_LARGE',
+        `A webhook body may hold at most ${WEBHOOK_LIMITS.results} results.`,
+        {
+          maxBytes: WEBHOOK_LIMITS.bodyBytes,
+          maxResults: WEBHOOK_LIMITS.results,
+        },
+      );
+    }
     const kind = channel.kind as ChannelKind;
-    const { events, unrecognized } = parseWebhookBody(kind, body);
+    // Each result on its own: a bad one is kept as `unsupported` (or skipped), the others are handled.
+    const { events, unrecognized, invalid } = parseWebhookBody(kind, body);
+    for (const bad of invalid) {
+      // Never the content: it is what was wrong (and may be hostile or personal).
+      log.warn(bad.stored ? 'webhook result kept as unsupported' : 'webhook result skipped', {
+        channelId: channel._id,
+        index: bad.index,
+        reason: bad.reason,
+      });
+    }
     let templatesUpdated = 0;
     if (!body.results) {
       // Events without results: a template status change updates the stored template; others are logged.
@@ -54,29 +106,23 @@ export function webhookRoutes(deps: ApiDeps) {
       log.warn('webhook results of an unknown shape', { channelId: channel._id, count: unrecognized.length });
     }
 
-    // Inbound messages go to their conversation workflows in order, one customer after another.
-    const inbound = events.filter((event): event is ParsedInbound => event.kind === 'inbound');
-    for (const event of inbound) {
-      await deliverInbound(
-        deps,
-        { channelId: channel._id, kind, customer: event.customer },
-        {
-          providerMessageId: event.providerMessageId,
-          receivedAt: event.receivedAt,
-          type: event.type,
-          text: event.text,
-          media: event.media,
-          details: event.details,
-          raw: event.raw ?? null,
-          contactName: event.contactName,
-        },
-      );
-    }
-
-    let reports = 0;
-    for (const event of events) {
-      if (event.kind === 'delivery') {
-        reports++;
+    const handle = async (event: (typeof events)[number]): Promise<void> => {
+      if (event.kind === 'inbound') {
+        await deliverInbound(
+          deps,
+          { channelId: channel._id, kind, customer: event.customer },
+          {
+            providerMessageId: event.providerMessageId,
+            receivedAt: event.receivedAt,
+            type: event.type,
+            text: event.text,
+            media: event.media,
+            details: event.details,
+            raw: event.raw ?? null,
+            contactName: event.contactName,
+          },
+        );
+      } else if (event.kind === 'delivery') {
         const at = event.doneAt ? new Date(event.doneAt) : new Date();
         if (event.groupName === 'DELIVERED') {
           await withBusyRetry(() => advanceOutboundStatus(channel._id, event.providerMessageId, 'delivered', at));
@@ -94,14 +140,49 @@ export function webhookRoutes(deps: ApiDeps) {
           );
         }
       } else if (event.kind === 'seen') {
-        reports++;
         const seenAt = event.seenAt ? new Date(event.seenAt) : new Date();
         await withBusyRetry(() => advanceOutboundStatus(channel._id, event.providerMessageId, 'seen', seenAt));
       }
-    }
+    };
 
+    // A customer's messages reach the workflow in order, and a message's reports in order; the rest in parallel.
+    const groups = new Map<string, (typeof events)[number][]>();
+    for (const event of events) {
+      const key = event.kind === 'inbound' ? `customer:${event.customer}` : `message:${event.providerMessageId}`;
+      groups.set(key, [...(groups.get(key) ?? []), event]);
+    }
+    let unavailable: unknown = null;
+    let failed = 0;
+    await runGrouped(groups, CONCURRENCY, async (event) => {
+      try {
+        await handle(event);
+      } catch (err) {
+        // A dependency that is down fails the body (503: Infobip retries, duplicates are ignored on the way in);
+        // anything else is this one result's problem: logged, and the others still handled.
+        if (isDependencyDown(err)) unavailable ??= err;
+        else {
+          failed++;
+          log.error('webhook result not handled', {
+            channelId: channel._id,
+            index: event.index,
+            kind: event.kind,
+            error: err instanceof Error ? err.message : String(err),
+          });
+        }
+      }
+    });
+    if (unavailable) throw unavailable;
+
+    const inbound = events.filter((event) => event.kind === 'inbound').length;
     return c.json({
-      accepted: { inbound: inbound.length, reports, templates: templatesUpdated, other: unrecognized.length },
+      accepted: {
+        inbound,
+        reports: events.length - inbound,
+        templates: templatesUpdated,
+        other: unrecognized.length,
+        invalid: invalid.length,
+        failed,
+      },
     });
   });
 

@@ -12,6 +12,7 @@ import type { TestProject } from 'vitest/node';
 import { freePort, type ManagedProcess, resolveTemporalBinary, startEmbeddedDatabase } from '../../scripts/services';
 import { workflowsPath } from '../../worker/worker';
 import { allSearchAttributeKeys } from '../../workflows/definitions';
+import { findLeaks } from '../helpers/secrets';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -59,7 +60,30 @@ export default async function setup(project: TestProject) {
     await env.teardown();
     await db?.stop();
     rmSync(workDir, { recursive: true, force: true });
+    checkLogsForSecrets();
   };
+}
+
+/** Fails the run (vitest exits non-zero) when any log line of any test process holds a secret a test created. */
+function checkLogsForSecrets() {
+  const runDir = process.env.JANELA_TEST_RUN_DIR;
+  const logFile = process.env.JANELA_LOG_FILE;
+  const secretsFile = process.env.JANELA_TEST_SECRETS_FILE;
+  if (!runDir || !logFile || !secretsFile) return;
+  const leaks = findLeaks(logFile, secretsFile);
+  if (leaks.length === 0) {
+    rmSync(runDir, { recursive: true, force: true });
+    return;
+  }
+  // Vitest prints a teardown error but does not fail the run for it: the exit code is set here.
+  process.exitCode = 1;
+  // The files stay for a look; the error names each leak with the secret masked.
+  throw new Error(
+    `${leaks.length} log line(s) hold a secret (log: ${logFile}):\n${leaks
+      .slice(0, 20)
+      .map((leak) => `  ${leak.what}: ${leak.line}`)
+      .join('\n')}`,
+  );
 }
 
 const noop = () => {};

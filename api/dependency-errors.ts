@@ -1,0 +1,22 @@
+/** gRPC status codes that mean "Temporal is not reachable right now" (UNAVAILABLE, DEADLINE_EXCEEDED). */
+const UNREACHABLE_GRPC_CODES = new Set([14, 4]);
+
+/**
+ * Looks like Temporal or the database being down: the API answers 503 so callers (Infobip) retry. The Temporal
+ * client wraps the cause ("Failed to signalWithStart Workflow" ← UNAVAILABLE), so the whole cause chain is read.
+ */
+export function isDependencyDown(err: unknown): boolean {
+  for (let current = err, depth = 0; current && depth < 5; depth++) {
+    const text = current instanceof Error ? `${current.name} ${current.message}` : String(current);
+    if (
+      /UNAVAILABLE|ECONNREFUSED|Connection refused|MongoServerSelectionError|MongoNetworkError|DEADLINE_EXCEEDED/i.test(
+        text,
+      )
+    )
+      return true;
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'number' && UNREACHABLE_GRPC_CODES.has(code)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}

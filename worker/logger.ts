@@ -1,0 +1,54 @@
+import {
+  DefaultLogger,
+  type LogEntry,
+  type LogLevel,
+  type MetricsExporterConfig,
+  makeTelemetryFilterString,
+  Runtime,
+} from '@temporalio/worker';
+import { log } from '../common/log';
+
+const levels: Record<LogLevel, 'debug' | 'info' | 'warn' | 'error'> = {
+  TRACE: 'debug',
+  DEBUG: 'debug',
+  INFO: 'info',
+  WARN: 'warn',
+  ERROR: 'error',
+};
+
+/**
+ * The Temporal SDK's logs (worker, workflows' `log`, activity failures, and core's own lines, forwarded) as
+ * Janela's JSON lines: one format, and the same redaction of webhook secrets as every other line.
+ */
+export function temporalLogger(quietest?: LogLevel): DefaultLogger {
+  const configured = (quietest ?? process.env.JANELA_LOG_LEVEL ?? 'info').toUpperCase();
+  // With a capture file (the test suite's secret scan) the SDK's info lines are kept too: nothing escapes the scan.
+  const level: LogLevel = process.env.JANELA_LOG_FILE
+    ? 'INFO'
+    : configured in levels
+      ? (configured as LogLevel)
+      : 'INFO';
+  return new DefaultLogger(level, (entry: LogEntry) => {
+    const meta = Object.fromEntries(
+      Object.entries(entry.meta ?? {}).map(([key, value]) => [
+        key,
+        value instanceof Error ? (value.stack ?? String(value)) : value,
+      ]),
+    );
+    log[levels[entry.level]](entry.message, { source: 'temporal', ...meta });
+  });
+}
+
+/**
+ * Installs the Temporal runtime once per process: every Temporal log line, core's included (forwarded), goes
+ * through `temporalLogger`; `metrics` optionally exports the SDK's metrics for Prometheus.
+ */
+export function installTemporalRuntime(metrics?: MetricsExporterConfig, quietest?: LogLevel): void {
+  Runtime.install({
+    logger: temporalLogger(quietest),
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' }), forward: {} },
+      ...(metrics ? { metrics } : {}),
+    },
+  });
+}
