@@ -2,10 +2,22 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client as TemporalClient } from '@temporalio/client';
 import { DialogRefusedError, handOverTemplatedDialog } from '../client';
 import { newId } from '../common/ids';
+import { log } from '../common/log';
 import { classifyMedia, MEDIA_LIMITS, resolveMime } from '../common/media';
+import { type SystemLine, systemLineEnglish } from '../common/system-lines';
 import { channelWebhookUrl } from '../common/urls';
+import { withBusyRetry } from '../db/connect';
 import { deleteMedia, findMedia, MediaTooLargeError, setMediaChannel, storeMedia } from '../db/media';
-import { claimSendKey, failOutbound, toMessageView } from '../db/messages';
+import {
+  claimSendKey,
+  failOutbound,
+  lastSendOutcomeUnknown,
+  recordOutboundOutcome,
+  recordSendAttempt,
+  recordSendRefused,
+  settleOutboundStatus,
+  toMessageView,
+} from '../db/messages';
 import {
   Agent,
   Batch,
@@ -62,6 +74,44 @@ function retryableFailure(err: InfobipError): ApplicationFailure {
     type: `INFOBIP_${err.code}`,
     ...(retryAfter > 0 ? { nextRetryDelay: retryAfter } : {}),
   });
+}
+
+/**
+ * How long a send whose earlier call may have reached Infobip (outcome unknown) waits for Infobip's report on our
+ * messageId before calling again. Infobip does not deduplicate by messageId: a report slower than this still
+ * lets the message go out twice.
+ */
+export const UNKNOWN_OUTCOME_REPORT_WAIT_MS = 8_000;
+
+/** Polls for any recorded outcome (our `sent`, or one of Infobip's reports); returns the status it settled to. */
+async function waitForReport(
+  ref: { channelId: string; providerMessageId: string },
+  waitMs: number,
+): Promise<string | null> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    const state = await settleOutboundStatus(ref.channelId, ref.providerMessageId);
+    if (state && state.status !== 'queued') return state.status;
+    if (Date.now() >= until) return null;
+    await Context.current().sleep(250); // rejects when the activity is cancelled (worker shutdown)
+  }
+}
+
+/**
+ * Retries a database write (FerretDB's "database is locked", a connection lost while the database restarts)
+ * with backoff until `deadline`, then gives up with its last error. Used for what must be recorded once Infobip
+ * has answered, so a failed write is retried without calling Infobip again.
+ */
+async function retryWrite<T>(deadline: number, write: () => Promise<T>): Promise<T> {
+  for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
+    try {
+      return await write();
+    } catch (err) {
+      if (Date.now() + delay >= deadline) throw err;
+      log.warn('recording a send outcome failed; retrying the write', { error: String(err) });
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
 }
 
 export interface RecordInboundInput {
@@ -160,23 +210,20 @@ export interface TemplateRef {
   buttons?: TemplateButton[] | null;
 }
 
-/** A system line in the timeline; `key` makes it idempotent across activity retries. */
-async function recordSystemLine(
-  conversationId: string,
-  channelId: string,
-  type: string,
-  key: string,
-  text: string,
-  at: Date,
-) {
+/**
+ * A system line in the timeline: its code and parameters (the console renders them in the agent's language) and
+ * the English text for API clients. `key` makes it idempotent across activity retries.
+ */
+async function recordSystemLine(conversationId: string, channelId: string, line: SystemLine, key: string, at: Date) {
   try {
     await Message.create({
       _id: `msg_sys_${key.replace(/[^A-Za-z0-9]/g, '_')}`,
       conversationId,
       channelId,
       direction: 'system',
-      type,
-      text,
+      type: line.code,
+      text: systemLineEnglish(line),
+      system: line,
       status: 'recorded',
       providerMessageId: `system:${key}`,
       createdAt: at,
@@ -247,9 +294,8 @@ export function createActivities(deps: ActivityDeps) {
         await recordSystemLine(
           conversation._id,
           input.channelId,
-          'reopened',
+          { code: 'reopened', params: {} },
           `reopened:${messageId}`,
-          'The customer wrote again: the ticket is open again.',
           receivedAt,
         );
       }
@@ -353,19 +399,26 @@ export function createActivities(deps: ActivityDeps) {
       const conversation = await Conversation.findById(input.conversationId).lean();
       if (!conversation)
         throw ApplicationFailure.nonRetryable(`conversation ${input.conversationId} not found`, 'NOT_FOUND');
-      const parts: string[] = [];
-      if (input.from.status !== input.to.status) parts.push(`status ${input.from.status} → ${input.to.status}`);
-      if (input.from.assigneeId !== input.to.assigneeId) {
-        const assignee = input.to.assigneeId ? await Agent.findById(input.to.assigneeId).lean() : null;
-        parts.push(input.to.assigneeId ? `assigned to ${assignee?.name ?? input.to.assigneeId}` : 'unassigned');
-      }
+      const statusChanged = input.from.status !== input.to.status;
+      const assigneeChanged = input.from.assigneeId !== input.to.assigneeId;
+      const assignee = assigneeChanged && input.to.assigneeId ? await Agent.findById(input.to.assigneeId).lean() : null;
       const author = input.authorId === 'admin' ? null : await Agent.findById(input.authorId).lean();
       await recordSystemLine(
         input.conversationId,
         conversation.channelId,
-        'ticket_changed',
+        {
+          code: 'ticket_changed',
+          params: {
+            statusFrom: statusChanged ? input.from.status : null,
+            statusTo: statusChanged ? input.to.status : null,
+            assigneeChanged,
+            assigneeId: assigneeChanged ? input.to.assigneeId : null,
+            assigneeName: assignee?.name ?? null,
+            authorId: input.authorId,
+            authorName: author?.name ?? null,
+          },
+        },
         `ticket:${input.changeId}`,
-        `Ticket ${parts.join(', ')} by ${author?.name ?? 'Administrator'}.`,
         new Date(),
       );
       await Conversation.updateOne(
@@ -378,11 +431,26 @@ export function createActivities(deps: ActivityDeps) {
      * Sends one stored outbound message through its channel's provider. The API key is loaded here, by channel id,
      * so it never enters workflow history. Permanent Infobip errors end the message `failed`; transient ones throw
      * so Temporal retries with backoff (Infobip's Retry-After, when present, sets the next delay).
+     *
+     * Recording the outcome never sends again: every call is preceded by a `sending` event; once Infobip took the
+     * message, writing `sent` is retried here, on its own, until the attempt's time is nearly up. An attempt that
+     * finds an earlier call whose outcome is unknown (the worker died, the call timed out, the write never landed)
+     * first waits a while for Infobip's report on our messageId before calling again.
      */
     async sendOutbound(input: { messageId: string }): Promise<{ status: string }> {
+      const info = Context.current().info;
+      // Leaves the activity a moment to answer before Temporal gives the attempt up.
+      const deadline = Date.now() + info.startToCloseTimeoutMs - 2_000;
       const message = await Message.findById(input.messageId).lean();
       if (!message) throw ApplicationFailure.nonRetryable(`message ${input.messageId} not found`, 'NOT_FOUND');
-      if (message.status !== 'queued') return { status: message.status }; // already sent by an earlier attempt
+      const ref = { channelId: message.channelId, providerMessageId: message.providerMessageId };
+      // An earlier attempt may have recorded an outcome without settling it (it died in between): settle first.
+      const settled = await settleOutboundStatus(ref.channelId, ref.providerMessageId);
+      if (settled && settled.status !== 'queued') return { status: settled.status }; // already sent by an earlier attempt
+      if (await lastSendOutcomeUnknown(ref.channelId, ref.providerMessageId)) {
+        const reported = await waitForReport(ref, Math.min(UNKNOWN_OUTCOME_REPORT_WAIT_MS, deadline - Date.now()));
+        if (reported) return { status: reported };
+      }
       const [channel, conversation] = await Promise.all([
         Channel.findById(message.channelId).select('+apiKey +webhookSecret').lean(),
         Conversation.findById(message.conversationId).lean(),
@@ -395,33 +463,36 @@ export function createActivities(deps: ActivityDeps) {
         return { status: 'failed' };
       }
       const provider = providerFor(channel.kind as ChannelKind);
+      const credentials = {
+        apiBaseUrl: channel.apiBaseUrl,
+        apiKey: channel.apiKey,
+        timeoutMs: deps.infobipTimeoutMs,
+      };
+      const envelope = {
+        sender: channel.sender,
+        to: conversation!.customer,
+        messageId: message.providerMessageId,
+        reportUrl: channelWebhookUrl(deps.publicBaseUrl, channel._id, channel.webhookSecret),
+      };
+      const attachment = message.media as AttachmentRef | null;
+      const stored = attachment ? await findMedia(attachment.id) : null;
+      if (attachment && !stored) {
+        await failOutbound(
+          { _id: message._id },
+          { code: 'ATTACHMENT_MISSING', message: 'The attachment is no longer stored.' },
+        );
+        return { status: 'failed' };
+      }
+      // Agents of the channel may now open it too (it is part of the conversation).
+      if (stored) await setMediaChannel(stored.id, channel._id);
+
+      // No call without this mark: if it cannot be written, nothing is sent and the attempt is retried.
+      const attemptId = await recordSendAttempt(ref.channelId, ref.providerMessageId, info.attempt);
       try {
-        const credentials = {
-          apiBaseUrl: channel.apiBaseUrl,
-          apiKey: channel.apiKey,
-          timeoutMs: deps.infobipTimeoutMs,
-        };
-        const envelope = {
-          sender: channel.sender,
-          to: conversation!.customer,
-          messageId: message.providerMessageId,
-          reportUrl: channelWebhookUrl(deps.publicBaseUrl, channel._id, channel.webhookSecret),
-        };
-        const attachment = message.media as AttachmentRef | null;
         if (message.type === 'template') {
           const template = message.template as TemplateRef;
           await provider.sendTemplate(credentials, { ...envelope, ...template });
-        } else if (attachment) {
-          const stored = await findMedia(attachment.id);
-          if (!stored) {
-            await failOutbound(
-              { _id: message._id },
-              { code: 'ATTACHMENT_MISSING', message: 'The attachment is no longer stored.' },
-            );
-            return { status: 'failed' };
-          }
-          // Agents of the channel may now open it too (it is part of the conversation).
-          await setMediaChannel(stored.id, channel._id);
+        } else if (attachment && stored) {
           await provider.sendMedia(credentials, {
             ...envelope,
             kind: attachment.kind,
@@ -436,17 +507,30 @@ export function createActivities(deps: ActivityDeps) {
         }
       } catch (err) {
         if (err instanceof InfobipError && !err.retryable) {
-          await failOutbound(
-            { _id: message._id },
-            { code: err.code, message: err.message, httpStatus: err.httpStatus, permanent: true },
+          const failed = await retryWrite(deadline, () =>
+            failOutbound(
+              { _id: message._id },
+              { code: err.code, message: err.message, httpStatus: err.httpStatus, permanent: true },
+            ),
           );
-          return { status: 'failed' };
+          return { status: failed ? 'failed' : ((await Message.findById(message._id).lean())?.status ?? 'failed') };
         }
-        if (err instanceof InfobipError) throw retryableFailure(err);
+        if (err instanceof InfobipError) {
+          // Infobip answered (429, 5xx): it did not take the message, so the retry need not wait for a report.
+          // Best effort: without this note the retry only waits a little longer.
+          if (err.httpStatus !== null)
+            await withBusyRetry(() => recordSendRefused(ref.channelId, ref.providerMessageId, attemptId)).catch(
+              () => {},
+            );
+          throw retryableFailure(err);
+        }
         throw err;
       }
-      await Message.updateOne({ _id: message._id, status: 'queued' }, { $set: { status: 'sent', sentAt: new Date() } });
-      return { status: 'sent' };
+      // Infobip has the message: from here on only the bookkeeping is retried, never the call.
+      const state = await retryWrite(deadline, () =>
+        recordOutboundOutcome(ref.channelId, ref.providerMessageId, 'sent', new Date()),
+      );
+      return { status: state?.status ?? 'sent' };
     },
 
     /** Downloads a customer's media from Infobip (with the channel key) into storage, so agents can open it. */
@@ -457,8 +541,9 @@ export function createActivities(deps: ActivityDeps) {
       if (media.id) return { stored: true };
       const channel = await Channel.findById(message.channelId).select('+apiKey').lean();
       if (!channel) return { stored: false };
+      let download: Awaited<ReturnType<typeof downloadInfobipMedia>> | null = null;
       try {
-        const download = await downloadInfobipMedia(
+        download = await downloadInfobipMedia(
           { apiBaseUrl: channel.apiBaseUrl, apiKey: channel.apiKey, timeoutMs: deps.infobipTimeoutMs },
           media.url,
         );
@@ -484,6 +569,9 @@ export function createActivities(deps: ActivityDeps) {
         if (updated.modifiedCount === 0) await deleteMedia(stored.id); // an earlier attempt got there first
         return { stored: true };
       } catch (err) {
+        // A refused or broken download is read no further; a body that broke mid-way fails this attempt and the
+        // retry policy downloads it again (storeMedia has deleted what it had written).
+        download?.body.destroy();
         const permanent = err instanceof MediaTooLargeError || (err instanceof InfobipError && !err.retryable);
         if (permanent) {
           await Message.updateOne(
@@ -639,9 +727,9 @@ export function createActivities(deps: ActivityDeps) {
       await recordSystemLine(
         input.conversationId,
         conversation.channelId,
-        'window_closed',
+        // The worker's JANELA_REPLY_WINDOW (the setting the API gives the workflows); unset: WhatsApp's 24 hours.
+        { code: 'window_closed', params: { windowMs: deps.replyWindowMs ?? 24 * 3_600_000 } },
         `window_closed:${input.conversationId}:${closedAt.getTime()}`,
-        'The 24-hour reply window closed. Only approved templates can be sent until the customer writes again.',
         closedAt,
       );
       await Conversation.updateOne(

@@ -1,11 +1,15 @@
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { routePath } from 'hono/route';
 import { log } from '../common/log';
 import { pingDatabase } from '../db/connect';
 import { type AuthEnv, authenticate } from './auth';
+import { bodyLimits } from './body-limits';
 import type { ApiDeps } from './context';
+import { isDependencyDown } from './dependency-errors';
 import { ApiError, errorBody } from './errors';
 import { windowHelpPage } from './help';
+import { allowedMethods } from './method-not-allowed';
 import { httpMetrics, renderMetrics } from './metrics';
 import { docsPage, openApiDocument } from './openapi';
 import { adminRoutes } from './routes/admin';
@@ -28,33 +32,44 @@ async function check(probe: () => Promise<unknown>): Promise<string> {
   }
 }
 
-/** Looks like a Temporal "unavailable"/connection problem: the API answers 503 so callers (Infobip) retry. */
-function isDependencyDown(err: unknown): boolean {
-  const text = err instanceof Error ? `${err.name} ${err.message}` : String(err);
-  return /UNAVAILABLE|ECONNREFUSED|Connection refused|MongoServerSelectionError|MongoNetworkError|DEADLINE_EXCEEDED/i.test(
-    text,
-  );
-}
-
 export function createApp(deps: ApiDeps) {
   const app = new Hono();
 
+  // Errors log the route pattern, never the raw path: a webhook path ends in the channel's secret.
   app.onError((err, c) => {
     if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, err.details), err.status);
     if (err instanceof HTTPException) return c.json(errorBody('HTTP_ERROR', err.message), err.status);
     if (isDependencyDown(err)) {
-      log.error('dependency unavailable', { path: c.req.path, error: String(err) });
+      log.error('dependency unavailable', { method: c.req.method, route: routePath(c, -1), error: String(err) });
       return c.json(
         errorBody('SERVICE_UNAVAILABLE', 'A service Janela depends on is not reachable; try again shortly.'),
         503,
       );
     }
-    log.error('unhandled error', { path: c.req.path, error: err instanceof Error ? err.stack : String(err) });
+    log.error('unhandled error', {
+      method: c.req.method,
+      route: routePath(c, -1),
+      error: err instanceof Error ? err.stack : String(err),
+    });
     return c.json(errorBody('INTERNAL_ERROR', 'Something went wrong on our side; nothing was lost, try again.'), 500);
   });
-  app.notFound((c) => c.json(errorBody('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}.`), 404));
+  const allowed = allowedMethods(app);
+  app.notFound((c) => {
+    const methods = allowed(c.req.method, c.req.path);
+    if (methods) {
+      return c.json(
+        errorBody('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed here; use ${methods.join(', ')}.`, {
+          allow: methods,
+        }),
+        405,
+        { allow: methods.join(', ') },
+      );
+    }
+    return c.json(errorBody('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}.`), 404);
+  });
 
   app.use('*', httpMetrics());
+  app.use('*', bodyLimits());
   app.get('/metrics', async (c) =>
     c.text(await renderMetrics(deps.workerMetricsUrl), 200, { 'content-type': 'text/plain; version=0.0.4' }),
   );

@@ -1,6 +1,8 @@
 import type { MiddlewareHandler } from 'hono';
+import { routePath } from 'hono/route';
 import { log } from '../common/log';
 import { Conversation, Message } from '../db/models';
+import { liveFeed } from './live-feed';
 
 /** A tiny Prometheus registry: HTTP traffic measured here, Janela's own state read at scrape time. */
 const buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -22,7 +24,8 @@ export function httpMetrics(): MiddlewareHandler {
     try {
       await next();
     } finally {
-      const route = c.req.routePath || 'unmatched';
+      // The last matched pattern is the handler's (`/webhooks/infobip/:channelId/:secret`), not a middleware's `*`.
+      const route = routePath(c, -1) || 'unmatched';
       const seconds = (performance.now() - started) / 1000;
       const status = c.res.status;
       const key = `method="${label(c.req.method)}",route="${label(route)}",status="${status}"`;
@@ -89,5 +92,20 @@ export async function renderMetrics(workerMetricsUrl?: string | null): Promise<s
   for (const [name, read] of gauges) {
     lines.push(`# TYPE ${name} gauge`, `${name} ${read()}`);
   }
+  // The live feed's database work must stay flat however many consoles are open (README, Performance).
+  lines.push(
+    '# HELP janela_live_streams Open GET /api/events streams in this process.',
+    '# TYPE janela_live_streams gauge',
+    `janela_live_streams ${liveFeed.streams}`,
+    '# HELP janela_live_polls_total Database polls of the shared live feed (one per second while streams are open).',
+    '# TYPE janela_live_polls_total counter',
+    `janela_live_polls_total ${liveFeed.polls}`,
+    '# HELP janela_live_queries_total Database queries of the shared live feed (changes, clients, access checks).',
+    '# TYPE janela_live_queries_total counter',
+    `janela_live_queries_total ${liveFeed.queries}`,
+    '# HELP janela_live_streams_closed_total Streams the server closed, by reason (access gone, client too slow).',
+    '# TYPE janela_live_streams_closed_total counter',
+  );
+  for (const [reason, n] of liveFeed.closed) lines.push(`janela_live_streams_closed_total{reason="${reason}"} ${n}`);
   return `${lines.join('\n')}\n${await workerMetrics(workerMetricsUrl)}`;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { webhookBodySchema } from '../providers/webhook';
+import { CSRF_HEADER } from './auth';
 import {
   agentResponse,
   attachmentResponse,
@@ -17,11 +18,18 @@ import {
 } from './response-schemas';
 import { agentCreateSchema, agentPatchSchema, channelCreateSchema, channelPatchSchema } from './routes/admin';
 import { createChatSchema } from './routes/chats';
-import { listQuerySchema, noteSchema, replySchema, ticketPatchSchema } from './routes/conversations';
+import {
+  conversationTemplateSchema,
+  listQuerySchema,
+  messagePageQuerySchema,
+  noteSchema,
+  replySchema,
+  ticketPatchSchema,
+} from './routes/conversations';
 import { batchSchema, dialogSchema } from './routes/dialogs';
+import { clientSearchQuerySchema } from './routes/live';
 import { loginSchema } from './routes/session';
 import { registerSchema } from './routes/templates';
-import { templateSendSchema } from './templates';
 
 type Auth = 'none' | 'agent' | 'admin' | 'automation' | 'webhook secret' | 'public link';
 
@@ -33,8 +41,14 @@ interface Operation {
   body?: z.ZodType;
   query?: z.ZodObject;
   multipart?: boolean;
+  /** Request headers the route requires, each with the one value it takes. */
+  headers?: Record<string, string>;
   responses: Record<number, string>;
 }
+
+/** Agent actions through the conversation workflow answer within a bound instead of waiting for a worker. */
+const workerUnavailable =
+  'WORKER_UNAVAILABLE (with Retry-After): no worker answered in time; `recorded` (true | "unknown") says whether it was taken, and a retry with the same requestId (dialogs: idempotencyKey) sends at most once';
 
 const errors = {
   400: 'Invalid input (zod issues in details)',
@@ -79,17 +93,24 @@ export const operations: Operation[] = [
   {
     method: 'post',
     path: '/auth/login',
-    summary: 'Console sign-in: sets an http-only session cookie',
+    summary: 'Console sign-in: sets an http-only session cookie (JSON body and `x-janela-console: 1` only: login CSRF)',
     auth: 'none',
     body: loginSchema,
-    responses: { 200: 'Who signed in', 401: 'Invalid token', 403: 'Automation tokens cannot sign in' },
+    headers: { [CSRF_HEADER]: '1' },
+    responses: {
+      200: 'Who signed in',
+      401: 'Invalid token',
+      403: 'Automation tokens cannot sign in, or the console header is missing (CSRF_HEADER_MISSING)',
+      415: 'Not a JSON body (UNSUPPORTED_MEDIA_TYPE)',
+    },
   },
   {
     method: 'post',
     path: '/auth/logout',
-    summary: 'Ends the console session',
+    summary: 'Ends the console session (with `x-janela-console: 1`)',
     auth: 'none',
-    responses: { 204: 'Signed out' },
+    headers: { [CSRF_HEADER]: '1' },
+    responses: { 204: 'Signed out', 403: 'The console header is missing (CSRF_HEADER_MISSING)' },
   },
   {
     method: 'post',
@@ -98,9 +119,10 @@ export const operations: Operation[] = [
     auth: 'webhook secret',
     body: webhookBodySchema,
     responses: {
-      200: 'Accepted',
-      400: 'Malformed body',
+      200: 'Accepted, counted: { accepted: { inbound, reports, templates, other, invalid, failed } } (a bad result is kept as unsupported or skipped, never a failed body)',
+      400: 'Malformed body (not JSON, or `results` not a list)',
       401: 'Wrong secret',
+      413: 'Body over 1 MB or over 1000 results (PAYLOAD_TOO_LARGE), refused before parsing',
       503: 'Temporal unavailable: Infobip retries',
     },
   },
@@ -137,14 +159,16 @@ export const operations: Operation[] = [
     path: '/api/events',
     summary: "Server-sent events for the agent's channels",
     auth: 'agent',
-    responses: { 200: 'text/event-stream' },
+    responses: {
+      200: "text/event-stream: `ready`, then `conversation` (as GET /api/conversations/{id}) and `message` ({ conversationId, message }) as they change in the agent's channels; `access` ({ channelIds }) when those change; `ping` every 15 s; `closed` ({ error: { code: UNAUTHORIZED | FORBIDDEN, message } }) right before the server ends the stream because the credential no longer holds. A client more than 8 MB behind is disconnected.",
+    },
   },
   {
     method: 'get',
     path: '/api/clients',
     summary: "Clients of the agent's channels, by name",
     auth: 'agent',
-    query: z.object({ search: z.string().optional(), limit: z.number().optional() }),
+    query: clientSearchQuerySchema,
     responses: { 200: '{ items }' },
   },
   {
@@ -204,7 +228,7 @@ export const operations: Operation[] = [
     path: '/api/channels/{channelId}/templates',
     summary: "A WhatsApp channel's templates",
     auth: 'agent',
-    responses: { 200: '{ items }', 404: errors[404] },
+    responses: { 200: '{ items }', 404: errors[404], 409: 'TEMPLATES_WHATSAPP_ONLY (a Viber channel)' },
   },
   {
     method: 'post',
@@ -259,14 +283,15 @@ export const operations: Operation[] = [
     summary: 'Change ticket status or assignee (through the workflow)',
     auth: 'agent',
     body: ticketPatchSchema,
-    responses: { 200: 'Conversation', ...errors },
+    responses: { 200: 'Conversation', ...errors, 409: 'INVALID_ASSIGNEE', 503: workerUnavailable },
   },
   {
     method: 'get',
     path: '/api/conversations/{id}/messages',
-    summary: 'The timeline, oldest first',
+    summary: 'The timeline: newest page first, each page oldest first; `before=nextCursor` pages back',
     auth: 'agent',
-    responses: { 200: '{ items }', 404: errors[404] },
+    query: messagePageQuerySchema,
+    responses: { 200: '{ items, hasMore, nextCursor }', 400: 'Invalid limit or cursor', 404: errors[404] },
   },
   {
     method: 'post',
@@ -274,19 +299,20 @@ export const operations: Operation[] = [
     summary: 'Reply with text or an attachment',
     auth: 'agent',
     body: replySchema,
-    responses: { 202: 'Message (queued)', 409: 'WINDOW_CLOSED (with helpUrl)', ...errors },
+    responses: { 202: 'Message (queued)', 409: 'WINDOW_CLOSED (with helpUrl)', ...errors, 503: workerUnavailable },
   },
   {
     method: 'post',
     path: '/api/conversations/{id}/templates',
     summary: 'Send an approved template',
     auth: 'agent',
-    body: templateSendSchema,
+    body: conversationTemplateSchema,
     responses: {
       202: 'Message (queued)',
       404: 'TEMPLATE_NOT_FOUND',
       409: 'TEMPLATE_NOT_APPROVED',
       400: 'TEMPLATE_VARIABLES_MISMATCH',
+      503: workerUnavailable,
     },
   },
   {
@@ -295,7 +321,7 @@ export const operations: Operation[] = [
     summary: 'Add an internal note (never sent)',
     auth: 'agent',
     body: noteSchema,
-    responses: { 201: 'Note', ...errors },
+    responses: { 201: 'Note (the same note again for a repeated requestId)', ...errors },
   },
   {
     method: 'post',
@@ -303,7 +329,11 @@ export const operations: Operation[] = [
     summary: 'Upload an attachment (multipart field "file", streamed)',
     auth: 'agent',
     multipart: true,
-    responses: { 201: '{ id, url, mime, size, name, kind }', 413: 'ATTACHMENT_TOO_LARGE', 400: 'FILE_REQUIRED' },
+    responses: {
+      201: '{ id, url, mime, size, name, kind }',
+      413: 'ATTACHMENT_TOO_LARGE: over the limit of its kind while streaming, or at once (with Connection: close) when Content-Length exceeds 101 MB',
+      400: 'FILE_REQUIRED; INVALID_MULTIPART (no boundary, or a body that ends early)',
+    },
   },
   {
     method: 'get',
@@ -325,7 +355,14 @@ export const operations: Operation[] = [
     summary: 'Create chat: start a WhatsApp conversation with a template',
     auth: 'agent',
     body: createChatSchema,
-    responses: { 201: '{ conversationId, messageId, workflowId }', 403: 'CHANNEL_ACCESS_DENIED', 400: 'INVALID_PHONE' },
+    responses: {
+      201: '{ conversationId, messageId, workflowId }',
+      403: 'CHANNEL_ACCESS_DENIED',
+      400: 'INVALID_PHONE, PHONE_MISMATCH, TEMPLATE_VARIABLES_MISMATCH',
+      404: 'CLIENT_NOT_FOUND, TEMPLATE_NOT_FOUND',
+      409: 'CHANNEL_NOT_WHATSAPP, TEMPLATE_NOT_APPROVED',
+      503: workerUnavailable,
+    },
   },
   {
     method: 'post',
@@ -333,7 +370,12 @@ export const operations: Operation[] = [
     summary: 'Start a templated dialog (idempotent by idempotencyKey)',
     auth: 'automation',
     body: dialogSchema,
-    responses: { 202: '{ conversationId, workflowId, messageId }', 409: 'IDEMPOTENCY_KEY_REUSED', ...errors },
+    responses: {
+      202: '{ conversationId, workflowId, messageId }',
+      409: 'IDEMPOTENCY_KEY_REUSED, CHANNEL_NOT_WHATSAPP, TEMPLATE_NOT_APPROVED',
+      ...errors,
+      503: workerUnavailable,
+    },
   },
   {
     method: 'post',
@@ -374,7 +416,11 @@ export const responseSchemas: Record<string, z.ZodType> = {
   'get /api/conversations': listOf(conversationResponse),
   'get /api/conversations/{id}': conversationResponse,
   'patch /api/conversations/{id}': conversationResponse,
-  'get /api/conversations/{id}/messages': listOf(messageResponse),
+  'get /api/conversations/{id}/messages': listOf(messageResponse).extend({
+    hasMore: z.boolean(),
+    /** Pass as `before` for the next (older) page; null on the oldest page. */
+    nextCursor: z.string().nullable(),
+  }),
   'post /api/conversations/{id}/messages': messageResponse,
   'post /api/conversations/{id}/templates': messageResponse,
   'post /api/conversations/{id}/notes': messageResponse,
@@ -388,6 +434,22 @@ export const responseSchemas: Record<string, z.ZodType> = {
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'input') {
   return z.toJSONSchema(schema, { io, unrepresentable: 'any' });
+}
+
+/**
+ * An operation's answers: the ones it lists, plus the errors every operation of its kind can give, so the
+ * description never lags behind a rule applied to all routes (authentication, roles, validation, unknown ids,
+ * a dependency that is down).
+ */
+export function documentedResponses(op: Operation): Record<number, string> {
+  const signedIn = op.auth === 'agent' || op.auth === 'admin' || op.auth === 'automation';
+  const implicit: Record<number, string> = {};
+  if (op.body || op.query || op.multipart) implicit[400] = errors[400];
+  if (signedIn) Object.assign(implicit, { 401: errors[401], 403: errors[403] });
+  if (op.path.includes('{')) implicit[404] = errors[404];
+  if (signedIn || op.auth === 'webhook secret' || op.path.startsWith('/auth/'))
+    implicit[503] = 'A service Janela depends on is down: retry later';
+  return { ...implicit, ...op.responses };
 }
 
 /** The OpenAPI 3.1 document, generated from the route list and its zod schemas. */
@@ -409,6 +471,12 @@ export function openApiDocument(serverUrl: string) {
             schema: jsonSchema(op.query!.shape[name] as z.ZodType),
           }))
         : []),
+      ...Object.entries(op.headers ?? {}).map(([name, value]) => ({
+        name,
+        in: 'header',
+        required: true,
+        schema: { type: 'string', enum: [value] },
+      })),
     ];
     paths[op.path] ??= {};
     paths[op.path]![op.method] = {
@@ -437,7 +505,7 @@ export function openApiDocument(serverUrl: string) {
           }
         : {}),
       responses: Object.fromEntries(
-        Object.entries(op.responses).map(([status, description]) => {
+        Object.entries(documentedResponses(op)).map(([status, description]) => {
           const success = responseSchemas[`${op.method} ${op.path}`];
           const schema =
             Number(status) >= 400

@@ -79,6 +79,29 @@ export const conversationResponse = z.strictObject({
   workflowId: z.string(),
 });
 
+const agentIdOrAdmin = z.string().describe("an agent's id, or `admin` for the bootstrap administrator");
+export const systemLineResponse = z.discriminatedUnion('code', [
+  z.strictObject({
+    code: z.literal('window_closed'),
+    params: z.strictObject({
+      windowMs: z.number().int().describe('the configured reply window (JANELA_REPLY_WINDOW), in milliseconds'),
+    }),
+  }),
+  z.strictObject({
+    code: z.literal('ticket_changed'),
+    params: z.strictObject({
+      statusFrom: status.nullable().describe('null when the status did not change'),
+      statusTo: status.nullable(),
+      assigneeChanged: z.boolean(),
+      assigneeId: z.string().nullable().describe('the new assignee; null: unassigned (or unchanged)'),
+      assigneeName: z.string().nullable().describe('their name at the time'),
+      authorId: agentIdOrAdmin,
+      authorName: z.string().nullable().describe('null for the bootstrap administrator'),
+    }),
+  }),
+  z.strictObject({ code: z.literal('reopened'), params: z.strictObject({}) }),
+]);
+
 export const messageResponse = z.strictObject({
   id: z.string(),
   conversationId: z.string(),
@@ -99,6 +122,11 @@ export const messageResponse = z.strictObject({
     .nullable(),
   template: z.unknown().nullable(),
   details: z.unknown().nullable(),
+  system: systemLineResponse
+    .nullable()
+    .describe(
+      "System lines: what happened, as a code with parameters to render in the reader's language (`text` is the English). Null on other messages and on lines stored before codes existed.",
+    ),
   /** Unsupported inbound types: Infobip's message object as it came. */
   raw: z.unknown().optional(),
   status: z.string(),

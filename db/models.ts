@@ -93,6 +93,9 @@ const messageSchema = new Schema(
     template: { type: Schema.Types.Mixed, default: null },
     // Type-specific facts: location, contacts, reply chosen, reaction, order, replied-to message.
     details: { type: Schema.Types.Mixed, default: null },
+    // System lines: { code, params } the console renders in the agent's language (`text` is the English); null on
+    // other messages and on system lines stored before codes existed.
+    system: { type: Schema.Types.Mixed, default: null },
     // Outbound: queued → sent → delivered → seen, or failed. Inbound: received.
     status: { type: String, required: true },
     error: { type: Schema.Types.Mixed, default: null },
@@ -115,6 +118,28 @@ messageSchema.index({ channelId: 1, updatedAt: 1 });
 messageSchema.index({ channelId: 1, providerMessageId: 1 }, { unique: true });
 messageSchema.index({ conversationId: 1, createdAt: 1 });
 messageSchema.index({ channelId: 1, idempotencyKey: 1 });
+
+// Everything that moves an outbound message's status (our send attempts, Infobip's answer, its reports) is one
+// insert-only event; the message's status is folded from them. FerretDB 1.x runs an update as a read and a
+// whole-document write, so two status updates racing could wipe each other; two inserts cannot.
+const messageStatusEventSchema = new Schema(
+  {
+    // `<channelId>:<providerMessageId>:<status>` (one event per status: a repeated report is a duplicate key), or
+    // `…:sending:<attemptId>` / `…:refused:<attemptId>` for each call to Infobip and its definite refusal.
+    _id: { type: String, required: true },
+    channelId: { type: String, required: true },
+    providerMessageId: { type: String, required: true },
+    status: { type: String, enum: ['sending', 'refused', 'sent', 'delivered', 'seen', 'failed'], required: true },
+    /** When it happened (Infobip's doneAt / seenAt for reports). */
+    at: { type: Date, required: true },
+    /** When Janela recorded it: the order a late failure and a report are folded in. */
+    recordedAt: { type: Date, required: true },
+    attemptId: { type: String, default: null },
+    error: { type: Schema.Types.Mixed, default: null },
+  },
+  { versionKey: false },
+);
+messageStatusEventSchema.index({ channelId: 1, providerMessageId: 1, recordedAt: 1 });
 
 const templateSchema = new Schema(
   {
@@ -219,6 +244,11 @@ export const Client = mongoose.model('Client', clientSchema, 'clients');
 export const Conversation = mongoose.model('Conversation', conversationSchema, 'conversations');
 export const Message = mongoose.model('Message', messageSchema, 'messages');
 export const Counter = mongoose.model('Counter', counterSchema, 'counters');
+export const MessageStatusEvent = mongoose.model(
+  'MessageStatusEvent',
+  messageStatusEventSchema,
+  'message_status_events',
+);
 export const Template = mongoose.model('Template', templateSchema, 'templates');
 export const Session = mongoose.model('Session', sessionSchema, 'sessions');
 export const Dialog = mongoose.model('Dialog', dialogSchema, 'dialogs');
@@ -238,6 +268,7 @@ export const allModels = [
   Client,
   Conversation,
   Message,
+  MessageStatusEvent,
   Counter,
   Template,
   Session,

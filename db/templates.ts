@@ -28,7 +28,7 @@ export async function checkTemplateSend(input: TemplateSendInput): Promise<Templ
   if (channel.kind !== 'whatsapp') {
     return {
       ok: false,
-      status: 400,
+      status: 409,
       code: 'TEMPLATES_WHATSAPP_ONLY',
       message: 'Templates belong to WhatsApp channels.',
     };

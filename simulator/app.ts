@@ -30,6 +30,17 @@ const faultSchema = z.object({
 });
 type Fault = z.infer<typeof faultSchema> & { remaining: number };
 
+const delayMs = z.number().int().min(0).max(600_000);
+/** Timing of every accepted send from now on (each delay: its base plus a random share of its jitter). */
+const settingsSchema = z.strictObject({
+  /** Before the delivery report (and again before the seen report). */
+  reportDelayMs: delayMs.optional(),
+  reportJitterMs: delayMs.default(0),
+  /** How long the answer to an accepted send is held back (the message is taken and its reports scheduled first). */
+  answerDelayMs: delayMs.default(0),
+  answerJitterMs: delayMs.default(0),
+});
+
 const inboundSchema = z.object({
   webhookUrl: z.url(),
   channel: z.enum(['whatsapp', 'viber']).default('whatsapp'),
@@ -53,6 +64,9 @@ const inboundSchema = z.object({
     .max(200 * 1024 * 1024)
     .optional(),
   mediaType: z.string().optional(),
+  /** The first `mediaBreaks` (default 1) downloads of that file stop after this many bytes: the connection drops. */
+  mediaBreakAfter: z.number().int().min(0).optional(),
+  mediaBreaks: z.number().int().min(0).optional(),
   /** Several messages in one webhook body (Infobip batches): each entry overrides fields of this one. */
   batch: z.array(z.record(z.string(), z.unknown())).optional(),
 });
@@ -112,7 +126,9 @@ const pending = {
 };
 
 export function createSimulator(options: SimulatorOptions = {}) {
-  const reportDelayMs = options.reportDelayMs ?? 50;
+  const defaultReportDelayMs = options.reportDelayMs ?? 50;
+  let settings = { reportDelayMs: defaultReportDelayMs, reportJitterMs: 0, answerDelayMs: 0, answerJitterMs: 0 };
+  const reportDelay = () => settings.reportDelayMs + Math.floor(Math.random() * settings.reportJitterMs);
   const requests: RecordedRequest[] = [];
   let faults: Fault[] = [];
   let validKeys = new Set<string>();
@@ -169,7 +185,7 @@ export function createSimulator(options: SimulatorOptions = {}) {
   }) => {
     if (!input.url || input.errorId === null) return;
     const sentAt = infobipTime();
-    later(reportDelayMs, async () => {
+    later(reportDelay(), async () => {
       if (input.mediaUrl && input.errorId === undefined) {
         const fetched = await fetchMedia(input.mediaUrl);
         mediaFetches.push({ url: input.mediaUrl, messageId: input.messageId, ...fetched });
@@ -217,7 +233,7 @@ export function createSimulator(options: SimulatorOptions = {}) {
         ],
       });
       if (!failed && input.seen && (input.seenUrl ?? input.url)) {
-        later(reportDelayMs, async () => {
+        later(reportDelay(), async () => {
           await postJson(input.seenUrl ?? input.url!, {
             results: [{ messageId: input.messageId, from: input.sender, to: input.to, sentAt, seenAt: infobipTime() }],
           });
@@ -275,7 +291,11 @@ export function createSimulator(options: SimulatorOptions = {}) {
         401,
       );
     }
-    return next();
+    await next();
+    // An accepted send answered late: Infobip has the message (and reports it) before the sender knows.
+    const answerDelay = settings.answerDelayMs + Math.floor(Math.random() * settings.answerJitterMs);
+    if (c.req.method === 'POST' && c.res.status === 200 && answerDelay > 0)
+      await new Promise((resolve) => setTimeout(resolve, answerDelay));
   });
 
   const body = (c: { get: (key: never) => unknown }) => c.get('parsedBody' as never) as Record<string, any> | null;
@@ -469,6 +489,14 @@ export function createSimulator(options: SimulatorOptions = {}) {
     return c.body(null, 204);
   });
 
+  app.get('/_sim/settings', (c) => c.json(settings));
+  app.put('/_sim/settings', async (c) => {
+    const parsed = settingsSchema.safeParse(await c.req.json().catch(() => null));
+    if (!parsed.success) return c.json({ error: { code: 'VALIDATION_FAILED', message: parsed.error.message } }, 400);
+    settings = { ...parsed.data, reportDelayMs: parsed.data.reportDelayMs ?? defaultReportDelayMs };
+    return c.json(settings);
+  });
+
   app.put('/_sim/templates/:sender', async (c) => {
     const list = await c.req.json().catch(() => null);
     if (!Array.isArray(list))
@@ -478,7 +506,10 @@ export function createSimulator(options: SimulatorOptions = {}) {
   });
 
   // Inbound media the simulator serves, as Infobip serves a customer's media to the account (API key required).
-  const media = new Map<string, { size: number; mime: string; filename: string }>();
+  const media = new Map<
+    string,
+    { size: number; mime: string; filename: string; breakAfter?: number; breaks: number }
+  >();
   app.on(['GET', 'HEAD'], '/whatsapp/1/senders/:sender/media/:mediaId', (c) => {
     const file = media.get(c.req.param('mediaId'));
     if (!file)
@@ -489,11 +520,16 @@ export function createSimulator(options: SimulatorOptions = {}) {
       'content-disposition': `attachment; filename="${file.filename}"`,
     };
     if (c.req.method === 'HEAD') return c.body(null, 200, headers);
+    const breakAfter = file.breaks > 0 ? file.breakAfter : undefined;
+    if (breakAfter !== undefined) file.breaks--;
     // A deterministic byte pattern, streamed: large files never sit in memory.
     let sent = 0;
     const body = new ReadableStream<Uint8Array>({
       pull(controller) {
         if (sent >= file.size) return controller.close();
+        // Erroring the body makes the server destroy the connection mid-response, as a dropped link would.
+        if (breakAfter !== undefined && sent >= breakAfter)
+          return controller.error(new Error('simulated broken download'));
         const n = Math.min(64 * 1024, file.size - sent);
         controller.enqueue(new Uint8Array(n).fill(sent % 251));
         sent += n;
@@ -513,7 +549,13 @@ export function createSimulator(options: SimulatorOptions = {}) {
       const mediaId = randomUUID();
       const mime = entry.mediaType ?? defaultMime[type] ?? 'application/octet-stream';
       const filename = entry.filename ?? `${type.toLowerCase()}-${mediaId.slice(0, 8)}.${mime.split('/')[1] ?? 'bin'}`;
-      media.set(mediaId, { size: entry.mediaSize ?? 2048, mime, filename });
+      media.set(mediaId, {
+        size: entry.mediaSize ?? 2048,
+        mime,
+        filename,
+        breakAfter: entry.mediaBreakAfter,
+        breaks: entry.mediaBreakAfter === undefined ? 0 : (entry.mediaBreaks ?? 1),
+      });
       return { ...entry, url: `${origin}/whatsapp/1/senders/${encodeURIComponent(entry.to)}/media/${mediaId}` };
     };
     const entries = [

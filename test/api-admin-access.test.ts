@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Channel } from '../db/models';
+import { Channel, Extension } from '../db/models';
 import { type Stack, startStack, waitFor } from './helpers/stack';
 
 let stack: Stack;
@@ -24,6 +24,17 @@ describe('admin API', () => {
     expect(refused.body.error.code).toBe('EXTENSION_DISABLED');
     const enabled = await stack.call('PUT', '/api/extensions/infobip', { enabled: true });
     expect(enabled.body).toEqual({ name: 'infobip', enabled: true });
+  });
+
+  it('enabling the extension from several places at once answers each of them (no duplicate-key 500)', async () => {
+    for (let round = 0; round < 3; round++) {
+      await Extension.deleteMany({});
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, () => stack.call('PUT', '/api/extensions/infobip', { enabled: true })),
+      );
+      expect(answers.map((a) => a.status)).toEqual(Array(6).fill(200));
+      expect(await Extension.countDocuments({})).toBe(1);
+    }
   });
 
   it('validates channel input with clear 400s', async () => {

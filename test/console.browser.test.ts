@@ -296,6 +296,38 @@ describe('agent console in a browser', () => {
     await page.context().close();
   });
 
+  it("system lines render in the console's language from their code (window closed, ticket changed)", async () => {
+    // Written just under 24 hours ago: the (default, 24-hour) window closes within seconds.
+    await stack.customerWrites(whatsapp, '5511977006006', 'bom dia', {
+      contactName: 'Paula Português',
+      receivedAt: new Date(Date.now() - 24 * 3_600_000 + 3_000).toISOString().replace('Z', '+0000'),
+    });
+    const conversation = await waitFor(async () => {
+      const list = await stack.call('GET', `/api/conversations?channelId=${whatsapp.id}`, undefined, agent.token);
+      return list.body.items.find((c: any) => c.client.name === 'Paula Português');
+    });
+    expect(
+      (await stack.call('PATCH', `/api/conversations/${conversation.id}`, { status: 'pending' }, agent.token)).status,
+    ).toBe(200);
+    const page = await signIn(agent.token, 'pt-BR');
+    await page.locator('.conv-item', { hasText: 'Paula Português' }).click();
+    const windowLine = page.locator('.msg.system[data-code=window_closed]');
+    await windowLine.waitFor({ timeout: 20_000 });
+    expect(await windowLine.textContent()).toBe(
+      'A janela de resposta fechou: o cliente não escreve há 24 horas. Só modelos aprovados podem ser enviados até o cliente escrever de novo.',
+    );
+    const ticketLine = page.locator('.msg.system[data-code=ticket_changed]');
+    await ticketLine.waitFor();
+    expect(await ticketLine.textContent()).toMatch(/^Ticket: status aberto → pendente, por Agent /);
+    await shot(page, '09-system-lines-portuguese');
+    // The same lines in English, straight from the same codes.
+    await page.selectOption('#lang', 'en');
+    await expect
+      .poll(() => page.locator('.msg.system[data-code=window_closed]').textContent())
+      .toContain('the customer has not written for 24 hours');
+    await page.context().close();
+  });
+
   it('switches to Portuguese', async () => {
     const page = await signIn(agent.token);
     await page.selectOption('#lang', 'pt-BR');

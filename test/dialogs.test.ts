@@ -108,7 +108,7 @@ describe('POST /api/dialogs (automation)', () => {
       ...dialog('79990000011', 'crm-viber'),
       channelId: viber.id,
     });
-    expect(onViber.status).toBe(400);
+    expect(onViber.status).toBe(409);
     expect(onViber.body.error.code).toBe('CHANNEL_NOT_WHATSAPP');
     await expect(
       stack.temporal.workflow.getHandle(`conversation:${viber.id}:79990000011`).describe(),
@@ -140,9 +140,10 @@ describe('POST /api/dialogs (automation)', () => {
     const login = await fetch(`${stack.api.url}/auth/login`, {
       method: 'POST',
       body: JSON.stringify({ token: automation.token }),
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', 'x-janela-console': '1' },
     });
     expect(login.status).toBe(403);
+    expect(((await login.json()) as any).error.code).not.toBe('CSRF_HEADER_MISSING');
     const agent = await stack.createAgent([channel.id]);
     expect((await stack.call('POST', '/api/dialogs', dialog('79990000009', 'crm-agent'), agent.token)).status).toBe(
       403,

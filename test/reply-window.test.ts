@@ -35,7 +35,9 @@ describe('the WhatsApp reply window', () => {
       WINDOW_MS + 15_000,
       'the window to close',
     );
-    expect(closedLine.text).toMatch(/24-hour reply window closed/);
+    // The line speaks of the configured window, not WhatsApp's 24 hours.
+    expect(closedLine.system).toEqual({ code: 'window_closed', params: { windowMs: WINDOW_MS } });
+    expect(closedLine.text).toMatch(/reply window closed: the customer has not written for 6 seconds/);
     const closed = await stack.call('GET', `/api/conversations/${conversation.id}`, undefined, agent.token);
     expect(closed.body.window.open).toBe(false);
     const snapshot = await stack.temporal.workflow

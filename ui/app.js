@@ -1,6 +1,6 @@
 // Janela agent console: one small module, no framework. It talks to the same REST API as everyone else,
 // signed in with an http-only session cookie, and stays live through server-sent events (/api/events).
-import { errorTexts, failureTexts, texts } from './i18n.js';
+import { errorTexts, failureTexts, systemLineText, texts } from './i18n.js';
 
 const state = {
   lang: localStorage.getItem('janela.lang') || (navigator.language?.startsWith('pt') ? 'pt-BR' : 'en'),
@@ -157,6 +157,27 @@ function connectEvents() {
   state.events?.close();
   const events = new EventSource('/api/events');
   state.events = events;
+  // The first `ready` follows the lists just loaded; a later one is a reconnect, and changes may have been missed.
+  let connected = false;
+  events.addEventListener('ready', () => {
+    if (connected) void resync();
+    connected = true;
+  });
+  events.addEventListener('access', () => void resync());
+  events.addEventListener('closed', (event) => {
+    const { error } = JSON.parse(event.data);
+    if (error.code !== 'UNAUTHORIZED' && error.code !== 'FORBIDDEN') return; // anything else: it reconnects
+    events.close();
+    state.me = null;
+    renderLogin(error.message);
+  });
+  events.addEventListener('error', () => {
+    // A refused reconnect (401 after the session ended, 503) closes the EventSource for good: find out why.
+    if (events.readyState !== EventSource.CLOSED || state.events !== events) return;
+    void resync().then(() => {
+      if (state.me && state.events === events) setTimeout(connectEvents, 5000);
+    });
+  });
   events.addEventListener('conversation', (event) => {
     const conversation = JSON.parse(event.data);
     const index = state.conversations.findIndex((c) => c.id === conversation.id);
@@ -175,6 +196,34 @@ function connectEvents() {
     state.messages.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
     renderTimeline();
   });
+}
+
+/** The server's state again, after a reconnect or a change of the agent's channel access. */
+async function resync() {
+  try {
+    state.me = await api('GET', '/api/me');
+    state.channels = (await api('GET', '/api/channels')).items;
+    await loadConversations();
+    if (state.selectedId) {
+      try {
+        await loadLatestMessages(state.selectedId);
+      } catch (err) {
+        if (err.status !== 404) throw err;
+        // Its channel is no longer the agent's.
+        state.selectedId = null;
+        return render();
+      }
+    }
+  } catch (err) {
+    if (err.status === 401) {
+      state.events?.close();
+      state.me = null;
+      renderLogin();
+    }
+    return;
+  }
+  refreshLists();
+  if (state.selectedId) renderTimeline();
 }
 
 /** Redraws lists and the open conversation's header without touching the composer the agent is typing in. */
@@ -284,7 +333,7 @@ async function openConversation(id) {
   state.composerError = null;
   state.composerInfo = null;
   state.noteMode = false;
-  state.messages = (await api('GET', `/api/conversations/${id}/messages`)).items;
+  await loadLatestMessages(id);
   if (!state.conversations.some((c) => c.id === id))
     state.conversations.unshift(await api('GET', `/api/conversations/${id}`));
   const container = state.view === 'tickets' ? $('#ticket-view') : $('#conversation');
@@ -298,6 +347,47 @@ async function openConversation(id) {
 }
 
 // ---------- one conversation (chats and tickets) ----------
+/** The newest page of the timeline; older pages load when the agent scrolls to the top (or clicks "load older"). */
+async function loadLatestMessages(id) {
+  const page = await api('GET', `/api/conversations/${id}/messages`);
+  state.messages = page.items;
+  state.olderCursor = page.nextCursor;
+}
+
+async function loadOlderMessages() {
+  const id = state.selectedId;
+  const timeline = $('#timeline');
+  if (!state.olderCursor || state.loadingOlder || !timeline) return;
+  state.loadingOlder = true;
+  try {
+    const page = await api('GET', `/api/conversations/${id}/messages?before=${encodeURIComponent(state.olderCursor)}`);
+    if (state.selectedId !== id) return;
+    const known = new Set(state.messages.map((m) => m.id));
+    state.messages = [...page.items.filter((m) => !known.has(m.id)), ...state.messages];
+    state.olderCursor = page.nextCursor;
+    // Keep what the agent was looking at in place while the older messages appear above it.
+    const fromBottom = timeline.scrollHeight - timeline.scrollTop;
+    timeline.innerHTML = timelineItems();
+    timeline.scrollTop = timeline.scrollHeight - fromBottom;
+  } catch (err) {
+    state.composerError = errorText(err);
+    updateComposerState();
+  } finally {
+    state.loadingOlder = false;
+  }
+}
+
+/**
+ * One requestId per composed action (conversation, kind and content), reused while that same action is retried —
+ * after an error, a timeout or a double click — so the server sends it once. A new action gets a new id.
+ */
+function requestIdFor(action) {
+  const fingerprint = JSON.stringify(action);
+  if (state.pendingAction?.fingerprint !== fingerprint)
+    state.pendingAction = { fingerprint, requestId: newRequestId() };
+  return state.pendingAction.requestId;
+}
+
 function conversationPanel() {
   const conversation = selected();
   if (!conversation) return `<div class="empty">${esc(t('pickConversation'))}</div>`;
@@ -354,7 +444,10 @@ function mediaBlock(media) {
 }
 
 function timelineItems() {
-  return state.messages
+  const older = state.olderCursor
+    ? `<button type="button" class="load-older" id="load-older">${esc(t('loadOlder'))}</button>`
+    : '';
+  return `${older}${state.messages
     .map((m) => {
       const status =
         m.direction === 'outbound'
@@ -371,13 +464,13 @@ function timelineItems() {
           ? `<div class="error">${esc(t('failedBecause', { reason: failureText(m.error) }))}</div>`
           : '';
       if (m.direction === 'system')
-        return `<div class="msg system" data-message-id="${esc(m.id)}">${esc(m.text)}</div>`;
+        return `<div class="msg system" data-message-id="${esc(m.id)}" data-code="${esc(m.system?.code ?? '')}">${esc(systemLineText(m, state.lang))}</div>`;
       return `<div class="msg ${esc(m.direction)}" data-message-id="${esc(m.id)}" data-status="${esc(m.status)}">
         ${label}${mediaBlock(m.media)}${m.text ? `<div class="text">${esc(m.text)}</div>` : ''}${error}
         <div class="meta"><span>${esc(formatTime(m.createdAt))}</span>${status}</div>
       </div>`;
     })
-    .join('');
+    .join('')}`;
 }
 
 function renderTimeline() {
@@ -474,7 +567,16 @@ function bindConversation() {
   bindHeader();
   renderTimeline();
   const timeline = $('#timeline');
-  if (timeline) timeline.scrollTop = timeline.scrollHeight;
+  if (timeline) {
+    timeline.scrollTop = timeline.scrollHeight;
+    // The timeline is redrawn often (live events): one delegated listener for the "load older" button.
+    timeline.addEventListener('click', (event) => {
+      if (event.target.closest('#load-older')) void loadOlderMessages();
+    });
+    timeline.addEventListener('scroll', () => {
+      if (timeline.scrollTop < 40) void loadOlderMessages();
+    });
+  }
   updateComposerState();
   $('#note-toggle').addEventListener('change', (event) => {
     state.noteMode = event.target.checked;
@@ -514,18 +616,24 @@ async function sendFromComposer() {
   try {
     if (action === 'note') {
       if (!text) return;
-      state.messages.push(await api('POST', `/api/conversations/${c.id}/notes`, { text }));
+      const requestId = requestIdFor({ conversation: c.id, note: text });
+      upsertMessage(await api('POST', `/api/conversations/${c.id}/notes`, { text, requestId }));
     } else if (state.attachment) {
+      const attachmentId = state.attachment.id;
+      const requestId = requestIdFor({ conversation: c.id, attachmentId, caption: text });
       const message = await api('POST', `/api/conversations/${c.id}/messages`, {
-        attachmentId: state.attachment.id,
+        attachmentId,
         ...(text ? { caption: text } : {}),
+        requestId,
       });
       state.attachment = null;
       upsertMessage(message);
     } else {
       if (!text) return;
-      upsertMessage(await api('POST', `/api/conversations/${c.id}/messages`, { text }));
+      const requestId = requestIdFor({ conversation: c.id, reply: text });
+      upsertMessage(await api('POST', `/api/conversations/${c.id}/messages`, { text, requestId }));
     }
+    state.pendingAction = null;
     $('#composer-text').value = '';
   } catch (err) {
     state.composerError = errorText(err);
@@ -653,7 +761,9 @@ async function openTemplateModal(c) {
         const choice = read();
         if (!choice) return;
         try {
-          upsertMessage(await api('POST', `/api/conversations/${c.id}/templates`, choice));
+          const requestId = requestIdFor({ conversation: c.id, template: choice });
+          upsertMessage(await api('POST', `/api/conversations/${c.id}/templates`, { ...choice, requestId }));
+          state.pendingAction = null;
           close();
           state.composerError = null;
           state.composerInfo = t('templateSent');

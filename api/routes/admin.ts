@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { newId, newSecret, sha256 } from '../../common/ids';
 import { channelWebhookUrl } from '../../common/urls';
-import { Agent, Channel, DEFAULT_CHANNEL_SEND_RATE, Extension } from '../../db/models';
+import { Agent, Channel, DEFAULT_CHANNEL_SEND_RATE, Extension, isDuplicateKeyError } from '../../db/models';
 import { type AuthEnv, hasChannelAccess, requireAdmin } from '../auth';
 import type { ApiDeps } from '../context';
 import { ApiError, notFound, parseJson } from '../errors';
@@ -104,7 +104,13 @@ export function adminRoutes(deps: ApiDeps) {
   app.put('/extensions/infobip', async (c) => {
     requireAdmin(c.get('principal'));
     const { enabled } = await parseJson(c, z.object({ enabled: z.boolean() }));
-    await Extension.updateOne({ _id: INFOBIP }, { $set: { enabled } }, { upsert: true });
+    try {
+      await Extension.updateOne({ _id: INFOBIP }, { $set: { enabled } }, { upsert: true });
+    } catch (err) {
+      // Two upserts at once: the loser's insert meets the winner's document; the update itself then applies.
+      if (!isDuplicateKeyError(err)) throw err;
+      await Extension.updateOne({ _id: INFOBIP }, { $set: { enabled } });
+    }
     return c.json({ name: INFOBIP, enabled });
   });
 

@@ -2,12 +2,19 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { newId } from '../../common/ids';
 import { findMedia } from '../../db/media';
-import { Agent, Client, Conversation, Message } from '../../db/models';
+import { Agent, Client, Conversation, isDuplicateKeyError, Message } from '../../db/models';
 import { VIBER_TEXT_LIMIT } from '../../providers/viber';
 import type { ChannelKind, ConversationStatus, MessageView } from '../../workflows/definitions';
 import { type AuthEnv, hasChannelAccess, type Principal } from '../auth';
 import type { ApiDeps } from '../context';
-import { type ConversationKey, changeTicket, sendReply, sendTemplate } from '../conversation-workflow';
+import {
+  type ConversationKey,
+  changeTicket,
+  requestIdOr,
+  retryAfterWhenWorkerUnavailable,
+  sendReply,
+  sendTemplate,
+} from '../conversation-workflow';
 import { ApiError, notFound, parseJson, parseWith } from '../errors';
 import { prepareTemplateSend, templateSendSchema } from '../templates';
 import { canUseMedia } from './media';
@@ -21,17 +28,55 @@ export const listQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
+/** One per agent action (the console makes one per composed message and reuses it on retry): sent at most once. */
+export const requestIdSchema = z.string().trim().min(1).max(200);
+
 export const replySchema = z.union([
-  z.object({ text: z.string().trim().min(1, 'must not be empty').max(4096) }),
-  z.object({ attachmentId: z.string().min(1), caption: z.string().trim().max(1024).optional() }),
+  z.object({ text: z.string().trim().min(1, 'must not be empty').max(4096), requestId: requestIdSchema.optional() }),
+  z.object({
+    attachmentId: z.string().min(1),
+    caption: z.string().trim().max(1024).optional(),
+    requestId: requestIdSchema.optional(),
+  }),
 ]);
-export const noteSchema = z.object({ text: z.string().trim().min(1, 'must not be empty').max(10_000) });
-export const ticketPatchSchema = z
-  .object({
-    status: z.enum(['open', 'pending', 'closed']).optional(),
-    assigneeId: z.string().min(1).nullable().optional(),
-  })
-  .refine((v) => v.status !== undefined || v.assigneeId !== undefined, 'give status and/or assigneeId');
+export const noteSchema = z.object({
+  text: z.string().trim().min(1, 'must not be empty').max(10_000),
+  requestId: requestIdSchema.optional(),
+});
+export const conversationTemplateSchema = templateSendSchema.extend({ requestId: requestIdSchema.optional() });
+
+export const MESSAGE_PAGE_DEFAULT = 100;
+export const MESSAGE_PAGE_MAX = 500;
+
+/**
+ * Where the next (older) page starts: the oldest message of this page as `<createdAt ms>.<id>`. Any value of that
+ * shape is a valid position (the page holds what is strictly older), so the pattern is the whole rule.
+ */
+const CURSOR_PATTERN = /^(\d{1,15})\.([A-Za-z0-9_-]{1,100})$/;
+const cursorSchema = z
+  .string()
+  .regex(CURSOR_PATTERN, 'not a cursor from nextCursor')
+  .transform((raw) => {
+    const [, at, id] = CURSOR_PATTERN.exec(raw)!;
+    return { createdAt: new Date(Number(at)), id: id! };
+  });
+
+export const messagePageQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(MESSAGE_PAGE_MAX).default(MESSAGE_PAGE_DEFAULT),
+  /** `nextCursor` of the previous page: messages older than its oldest. */
+  before: cursorSchema.optional(),
+});
+
+function cursorOf(message: { _id: string; createdAt: Date }): string {
+  return `${message.createdAt.getTime()}.${message._id}`;
+}
+const ticketStatus = z.enum(['open', 'pending', 'closed']);
+const ticketAssignee = z.string().min(1).nullable();
+/** Status, assignee or both: as two alternatives, so the published schema says "at least one" too. */
+export const ticketPatchSchema = z.union([
+  z.object({ status: ticketStatus, assigneeId: ticketAssignee.optional() }),
+  z.object({ status: ticketStatus.optional(), assigneeId: ticketAssignee }),
+]);
 
 function keyOf(conversation: ConversationRecord): ConversationKey {
   return {
@@ -130,6 +175,7 @@ export function messageView(message: {
   template?: unknown;
   details?: unknown;
   raw?: unknown;
+  system?: { code: string; params?: Record<string, unknown> } | null;
   status: string;
   error?: unknown;
   providerMessageId: string;
@@ -148,6 +194,9 @@ export function messageView(message: {
     media: mediaView(message.media),
     template: message.template ?? null,
     details: message.details ?? null,
+    // System lines: { code, params } to render in the reader's language (null on lines stored before codes);
+    // mongoose does not store an empty params object, so it is put back.
+    system: message.system ? { params: {}, ...message.system } : null,
     ...(message.raw ? { raw: message.raw } : {}),
     status: message.status,
     error: message.error ?? null,
@@ -175,6 +224,7 @@ async function loadAccessible(principal: Principal, id: string) {
 
 export function conversationRoutes(deps: ApiDeps) {
   const app = new Hono<AuthEnv>();
+  app.use('*', retryAfterWhenWorkerUnavailable);
 
   app.get('/', async (c) => {
     const principal = c.get('principal');
@@ -202,10 +252,26 @@ export function conversationRoutes(deps: ApiDeps) {
     return c.json(conversationView(conversation, client));
   });
 
+  // Newest page first, each page oldest first (the timeline's order); `nextCursor` leads to the older messages.
   app.get('/:id/messages', async (c) => {
     const conversation = await loadAccessible(c.get('principal'), c.req.param('id'));
-    const messages = await Message.find({ conversationId: conversation._id }).sort({ createdAt: 1, _id: 1 }).lean();
-    return c.json({ items: messages.map(messageView) });
+    const { limit, before } = parseWith(messagePageQuerySchema, c.req.query());
+    const filter: Record<string, unknown> = { conversationId: conversation._id };
+    if (before) {
+      // Strictly before the cursor in (createdAt, _id) order: messages sharing a millisecond are not skipped.
+      filter.$or = [{ createdAt: { $lt: before.createdAt } }, { createdAt: before.createdAt, _id: { $lt: before.id } }];
+    }
+    const newestFirst = await Message.find(filter)
+      .sort({ createdAt: -1, _id: -1 })
+      .limit(limit + 1)
+      .lean();
+    const hasMore = newestFirst.length > limit;
+    const page = newestFirst.slice(0, limit).reverse();
+    return c.json({
+      items: page.map(messageView),
+      hasMore,
+      nextCursor: hasMore && page[0] ? cursorOf(page[0]) : null,
+    });
   });
 
   app.post('/:id/messages', async (c) => {
@@ -220,8 +286,14 @@ export function conversationRoutes(deps: ApiDeps) {
         { field: 'text', max: VIBER_TEXT_LIMIT },
       );
     }
+    const requestId = requestIdOr(input.requestId);
     if ('text' in input) {
-      const message = await sendReply(deps, keyOf(conversation), { text: input.text, authorId: principal.id });
+      const message = await sendReply(
+        deps,
+        keyOf(conversation),
+        { text: input.text, authorId: principal.id },
+        requestId,
+      );
       return c.json(await storedMessageView(message), 202);
     }
     const media = await findMedia(input.attachmentId);
@@ -239,33 +311,41 @@ export function conversationRoutes(deps: ApiDeps) {
         `WhatsApp sends ${media.metadata.kind} without a caption; send the text separately.`,
       );
     }
-    const message = await sendReply(deps, keyOf(conversation), {
-      text: caption,
-      authorId: principal.id,
-      attachment: {
-        id: media.id,
-        kind: media.metadata.kind,
-        mime: media.metadata.mime,
-        name: media.metadata.name,
-        size: media.size,
+    const message = await sendReply(
+      deps,
+      keyOf(conversation),
+      {
+        text: caption,
+        authorId: principal.id,
+        attachment: {
+          id: media.id,
+          kind: media.metadata.kind,
+          mime: media.metadata.mime,
+          name: media.metadata.name,
+          size: media.size,
+        },
       },
-    });
+      requestId,
+    );
     return c.json(await storedMessageView(message), 202);
   });
 
   app.post('/:id/templates', async (c) => {
     const principal = c.get('principal');
     const conversation = await loadAccessible(principal, c.req.param('id'));
-    const input = await parseJson(c, templateSendSchema);
+    const input = await parseJson(c, conversationTemplateSchema);
     if (conversation.kind !== 'whatsapp') {
       throw new ApiError(
-        400,
+        409,
         'TEMPLATES_WHATSAPP_ONLY',
         'Templates belong to WhatsApp; on Viber, reply with free-form text.',
       );
     }
     const request = await prepareTemplateSend(conversation.channelId, input, principal.id);
-    const message = await sendTemplate(deps, keyOf(conversation), request);
+    const message = await sendTemplate(deps, keyOf(conversation), request, {
+      kind: 'template',
+      requestId: requestIdOr(input.requestId),
+    });
     return c.json(await storedMessageView(message), 202);
   });
 
@@ -273,21 +353,31 @@ export function conversationRoutes(deps: ApiDeps) {
   app.post('/:id/notes', async (c) => {
     const principal = c.get('principal');
     const conversation = await loadAccessible(principal, c.req.param('id'));
-    const { text } = await parseJson(c, noteSchema);
+    const { text, requestId } = await parseJson(c, noteSchema);
     const id = newId('msg');
-    const note = await Message.create({
-      _id: id,
-      conversationId: conversation._id,
-      channelId: conversation.channelId,
-      direction: 'note',
-      type: 'note',
-      text,
-      status: 'recorded',
-      providerMessageId: `note:${id}`,
-      authorId: principal.id,
-      createdAt: new Date(),
-    });
-    return c.json(messageView(note.toObject()), 201);
+    // With a requestId the note's providerMessageId is derived from it: the unique (channelId, providerMessageId)
+    // index turns a retry or double click into the first note instead of a second one.
+    const providerMessageId = requestId ? `note:${conversation._id}:${principal.id}:${requestId}` : `note:${id}`;
+    try {
+      const note = await Message.create({
+        _id: id,
+        conversationId: conversation._id,
+        channelId: conversation.channelId,
+        direction: 'note',
+        type: 'note',
+        text,
+        status: 'recorded',
+        providerMessageId,
+        authorId: principal.id,
+        createdAt: new Date(),
+      });
+      return c.json(messageView(note.toObject()), 201);
+    } catch (err) {
+      if (!isDuplicateKeyError(err)) throw err;
+      const first = await Message.findOne({ channelId: conversation.channelId, providerMessageId }).lean();
+      if (!first) throw err;
+      return c.json(messageView(first), 201);
+    }
   });
 
   app.patch('/:id', async (c) => {
@@ -297,7 +387,7 @@ export function conversationRoutes(deps: ApiDeps) {
     if (change.assigneeId) {
       const assignee = await Agent.findById(change.assigneeId).lean();
       if (!assignee || assignee.role === 'automation' || !assignee.channelIds.includes(conversation.channelId)) {
-        throw new ApiError(400, 'INVALID_ASSIGNEE', 'The assignee must be an agent with access to this channel.');
+        throw new ApiError(409, 'INVALID_ASSIGNEE', 'The assignee must be an agent with access to this channel.');
       }
     }
     await changeTicket(deps, keyOf(conversation), { ...change, authorId: principal.id });

@@ -85,7 +85,7 @@ async function loadChannel(principal: Principal, channelId: string, forWrite: bo
   if (!channel) throw notFound('Channel');
   if (channel.kind !== 'whatsapp') {
     throw new ApiError(
-      400,
+      409,
       'TEMPLATES_WHATSAPP_ONLY',
       'Templates belong to WhatsApp channels; Viber takes free-form text.',
     );

@@ -5,18 +5,20 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import mongoose from 'mongoose';
 import { inject } from 'vitest';
 import { createApp } from '../../api/app';
-import { responseSchemas } from '../../api/openapi';
+import { documentedResponses, operations, responseSchemas } from '../../api/openapi';
 import { errorResponse } from '../../api/response-schemas';
 import { loadEnv } from '../../common/config';
 import { listen, type RunningServer } from '../../common/http-server';
 import { connectDatabase } from '../../db/connect';
 import { freePort } from '../../scripts/services';
 import { createSimulator, type RecordedRequest } from '../../simulator/app';
+import { installTemporalRuntime } from '../../worker/logger';
 import { createJanelaWorker } from '../../worker/worker';
+import { registerSecret, registerSecretsIn, registerSessionCookies } from './secrets';
 
 let workerMetricsUrl: string | null = null;
 /** What the product runs with when nothing is configured (tests override only what they must). */
@@ -39,16 +41,14 @@ export type Stack = Awaited<ReturnType<typeof startStack>>;
 export async function startStack(options: StackOptions = {}) {
   if (!workerMetricsUrl) {
     const port = await freePort();
-    Runtime.install({
-      logger: new DefaultLogger('WARN'),
-      telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${port}` } } },
-    });
+    installTemporalRuntime({ prometheus: { bindAddress: `127.0.0.1:${port}` } });
     workerMetricsUrl = `http://127.0.0.1:${port}/metrics`;
   }
   const suffix = randomBytes(4).toString('hex');
   const dbName = `janela_test_${suffix}`;
   const taskQueue = `janela-test-${suffix}`;
   const adminToken = `admin-token-${randomBytes(12).toString('hex')}`;
+  registerSecret('admin token', adminToken);
   const temporalAddress = inject('temporalAddress');
 
   await connectDatabase(inject('mongoUri'), dbName);
@@ -60,7 +60,11 @@ export async function startStack(options: StackOptions = {}) {
 
   // The API's public URL must be known before the app exists (webhook URLs), so bind first and route later.
   let app: ReturnType<typeof createApp> | null = null;
-  const apiServer: RunningServer = await listen((request) => app!.fetch(request), 0);
+  const apiServer: RunningServer = await listen(async (request) => {
+    const response = await app!.fetch(request);
+    registerSessionCookies(response);
+    return response;
+  }, 0);
   app = createApp({
     temporal,
     taskQueue,
@@ -171,6 +175,9 @@ export async function startStack(options: StackOptions = {}) {
       parsed = text;
     }
     assertDocumentedShape(method, path, response.status, parsed);
+    // Tokens, API keys and webhook URLs a test creates through the API: the log scan looks for each.
+    registerSecretsIn(body);
+    registerSecretsIn(parsed);
     return { status: response.status, body: parsed as T };
   }
 
@@ -305,6 +312,12 @@ export function timerOf(event: {
   return { startedAt, durationMs, firesAt: startedAt + durationMs };
 }
 
+const documentedOperations = operations.map((op) => ({
+  method: op.method,
+  regex: new RegExp(`^${op.path.replace(/\{\w+\}/g, '[^/]+')}$`),
+  responses: documentedResponses(op),
+}));
+
 const documentedRoutes = Object.entries(responseSchemas).map(([route, schema]) => {
   const [method, pattern] = route.split(' ') as [string, string];
   return { method, regex: new RegExp(`^${pattern.replace(/\{\w+\}/g, '[^/]+')}$`), schema };
@@ -316,6 +329,12 @@ const documentedRoutes = Object.entries(responseSchemas).map(([route, schema]) =
  */
 export function assertDocumentedShape(method: string, path: string, status: number, body: unknown): void {
   const pathname = path.split('?')[0]!;
+  const operation = documentedOperations.find((op) => op.method === method.toLowerCase() && op.regex.test(pathname));
+  if (operation && !(status in operation.responses)) {
+    throw new Error(
+      `${method} ${pathname} answered ${status}, which /openapi.json does not list (${Object.keys(operation.responses).join(', ')}): ${JSON.stringify(body).slice(0, 500)}`,
+    );
+  }
   if (status >= 400) {
     if (pathname.startsWith('/api/') || pathname.startsWith('/webhooks/')) {
       const checked = errorResponse.safeParse(body);
