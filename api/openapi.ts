@@ -251,7 +251,7 @@ export const operations: Operation[] = [
     summary: 'Create an agent (token shown once)',
     auth: 'admin',
     body: agentCreateSchema,
-    responses: { 201: 'Agent with token', 409: 'EMAIL_TAKEN', ...errors },
+    responses: { 201: 'Agent with token', 409: 'EMAIL_TAKEN, UNKNOWN_CHANNEL', ...errors },
   },
   { method: 'get', path: '/api/agents', summary: 'Agents', auth: 'admin', responses: { 200: '{ items }' } },
   {
@@ -260,7 +260,7 @@ export const operations: Operation[] = [
     summary: 'Edit an agent (role, channel access)',
     auth: 'admin',
     body: agentPatchSchema,
-    responses: { 200: 'Agent', ...errors },
+    responses: { 200: 'Agent', 409: 'UNKNOWN_CHANNEL', ...errors },
   },
   {
     method: 'get',

@@ -131,7 +131,7 @@ describe('admin API', () => {
       role: 'agent',
       channelIds: ['ch_missing'],
     });
-    expect(unknown.status).toBe(400);
+    expect(unknown.status).toBe(409);
     expect(unknown.body.error.code).toBe('UNKNOWN_CHANNEL');
   });
 
@@ -160,6 +160,25 @@ describe('admin API', () => {
     const response = await stack.call('GET', '/api/nothing-here');
     expect(response.status).toBe(404);
     expect(response.body.error.code).toBe('NOT_FOUND');
+  });
+
+  it('answers a method a path does not have with 405 and the Allow header', async () => {
+    const channel = await stack.createChannel('whatsapp');
+    for (const [method, path, allow] of [
+      ['PUT', `/api/channels/${channel.id}`, 'DELETE, GET, HEAD, PATCH'],
+      ['DELETE', '/api/conversations', 'GET, HEAD'],
+      ['GET', '/auth/login', 'POST'],
+      ['PATCH', `/webhooks/infobip/${channel.id}/whatever`, 'POST'],
+      ['POST', '/healthz', 'GET, HEAD'],
+    ] as const) {
+      const response = await fetch(`${stack.api.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${stack.adminToken}` },
+      });
+      expect(response.status, `${method} ${path}`).toBe(405);
+      expect(response.headers.get('allow'), `${method} ${path}`).toBe(allow);
+      expect(((await response.json()) as any).error.code).toBe('METHOD_NOT_ALLOWED');
+    }
   });
 
   it('reports health of API, Temporal and the database', async () => {

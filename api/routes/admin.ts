@@ -29,7 +29,12 @@ export const channelPatchSchema = channelCreateSchema.omit({ kind: true }).parti
 
 export const agentCreateSchema = z.object({
   name: z.string().trim().min(1).max(100),
-  email: z.email().transform((email) => email.toLowerCase()),
+  // A pattern only (zod's own), no `format: email`: validators disagree on that format, the pattern is the rule.
+  email: z
+    .string()
+    .max(254)
+    .regex(z.regexes.email, 'must be an email address')
+    .transform((email) => email.toLowerCase()),
   role: z.enum(['admin', 'agent', 'automation']),
   channelIds: z.array(z.string().min(1)).default([]),
 });
@@ -89,7 +94,7 @@ async function assertChannelsExist(channelIds: string[]): Promise<void> {
   const unique = [...new Set(channelIds)];
   const found = await Channel.countDocuments({ _id: { $in: unique }, deletedAt: null });
   if (found !== unique.length) {
-    throw new ApiError(400, 'UNKNOWN_CHANNEL', 'One or more channelIds do not name an existing channel.');
+    throw new ApiError(409, 'UNKNOWN_CHANNEL', 'One or more channelIds do not name an existing channel.');
   }
 }
 

@@ -11,7 +11,12 @@ import { prepareTemplateSend, templateSendSchema } from '../templates';
 
 export const createChatSchema = templateSendSchema.extend({
   channelId: z.string().min(1),
-  phone: z.string().trim().optional(),
+  // Empty (or absent) when a clientId names the customer.
+  phone: z
+    .string()
+    .trim()
+    .optional()
+    .meta({ pattern: `^(${PHONE_PATTERN.source.slice(1, -1)})?$` }),
   clientId: z.string().min(1).optional(),
   clientName: z.string().trim().min(1).max(100).optional(),
   /** One per Create chat form: a double click (or a retried request) with the same id sends the template once. */

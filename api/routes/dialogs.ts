@@ -31,7 +31,7 @@ import { templateSendSchema } from '../templates';
 
 export const dialogSchema = templateSendSchema.extend({
   channelId: z.string().min(1),
-  phone: z.string().trim(),
+  phone: z.string().trim().meta({ pattern: PHONE_PATTERN.source }),
   clientName: z.string().trim().min(1).max(100).optional(),
   idempotencyKey: z.string().trim().min(1).max(200),
 });
