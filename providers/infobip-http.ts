@@ -1,4 +1,5 @@
 import { request } from 'undici';
+import { redactSecrets } from '../common/log';
 
 /** What Janela needs to reach one Infobip account. Loaded by activities from the channel; never in workflow history. */
 export interface InfobipCredentials {
@@ -13,15 +14,19 @@ export interface InfobipCredentials {
  * 429, 5xx, timeouts and network errors are transient; 400/401/403/404 (and other 4xx) are permanent.
  */
 export class InfobipError extends Error {
+  readonly details: unknown;
   constructor(
     message: string,
     readonly retryable: boolean,
     readonly httpStatus: number | null,
     readonly code: string,
     readonly retryAfterMs: number | null = null,
-    readonly details: unknown = null,
+    details: unknown = null,
   ) {
-    super(message);
+    // Infobip may echo what we sent (a report URL holds the channel's webhook secret): the message reaches
+    // workflow history, logs and the agents' timeline, so no secret may ride along.
+    super(redactSecrets(message));
+    this.details = details == null ? null : JSON.parse(redactSecrets(JSON.stringify(details)));
     this.name = 'InfobipError';
   }
 }

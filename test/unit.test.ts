@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadEnv, parseDuration } from '../common/config';
-import { describeInfobipError } from '../providers/infobip-http';
+import { describeInfobipError, InfobipError } from '../providers/infobip-http';
 import { parseWebhookBody, webhookBodySchema } from '../providers/webhook';
 import { extendWindow, isWindowOpen, normalizeInfobipTime, windowExpiryAfterInbound } from '../workflows/window';
 
@@ -199,5 +199,18 @@ describe('Infobip error bodies', () => {
   });
   it('falls back to the status', () => {
     expect(describeInfobipError(502, 'oops')).toMatchObject({ code: 'HTTP_502' });
+  });
+});
+
+describe('Infobip errors', () => {
+  it('never carry a webhook secret that Infobip echoed back (they reach history, logs and the timeline)', () => {
+    const url = 'https://janela.example/webhooks/infobip/ch_1/s3cr3t-webhook-secret';
+    const err = new InfobipError(`Invalid notifyUrl ${url}`, false, 400, 'BAD_REQUEST', null, {
+      validationErrors: { notifyUrl: [`${url} is not reachable`] },
+    });
+    expect(err.message).not.toContain('s3cr3t-webhook-secret');
+    expect(JSON.stringify(err.details)).not.toContain('s3cr3t-webhook-secret');
+    expect(err.message).toContain('/webhooks/infobip/ch_1/[redacted]');
+    expect(new InfobipError('plain', true, 503, 'X').details).toBeNull();
   });
 });

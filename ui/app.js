@@ -1,6 +1,6 @@
 // Janela agent console: one small module, no framework. It talks to the same REST API as everyone else,
 // signed in with an http-only session cookie, and stays live through server-sent events (/api/events).
-import { errorTexts, failureTexts, systemLineText, texts } from './i18n.js';
+import { errorTexts, failureTexts, formatDuration, systemLineText, texts } from './i18n.js';
 
 const state = {
   lang: localStorage.getItem('janela.lang') || (navigator.language?.startsWith('pt') ? 'pt-BR' : 'en'),
@@ -488,7 +488,7 @@ function windowClosed(c) {
 function composer(c) {
   return `<div class="composer" id="composer">
     <div class="window-info" id="window-info"></div>
-    <div class="hint" id="window-hint" hidden>${esc(t('windowHint'))} <a href="${esc(state.config?.windowHelpUrl ?? '#')}" target="_blank" rel="noopener">${esc(t('learnMore'))}</a></div>
+    <div class="hint" id="window-hint" hidden>${esc(t('windowHint', { window: formatDuration(state.config?.replyWindowMs ?? 86_400_000, state.lang) }))} <a href="${esc(state.config?.windowHelpUrl ?? '#')}" target="_blank" rel="noopener">${esc(t('learnMore'))}</a></div>
     <textarea id="composer-text" aria-label="${esc(t('typeMessage'))}"></textarea>
     <div class="bar">
       <label><input type="checkbox" id="note-toggle" ${state.noteMode ? 'checked' : ''} /> ${esc(t('note'))}</label>

@@ -36,7 +36,7 @@ export const texts = {
     attach: 'Attach',
     removeAttachment: 'Remove',
     windowHint:
-      'The customer has not written in the last 24 hours, so WhatsApp only allows approved templates. Notes still work.',
+      'The customer has not written in the last {window}, so WhatsApp only allows approved templates. Notes still work.',
     learnMore: 'About the 24-hour rule',
     template: 'Template',
     chooseTemplate: 'Choose a template',
@@ -145,7 +145,7 @@ export const texts = {
     attach: 'Anexar',
     removeAttachment: 'Remover',
     windowHint:
-      'O cliente não escreve há mais de 24 horas; o WhatsApp só permite modelos aprovados. Comentários internos continuam funcionando.',
+      'O cliente não escreve há mais de {window}; o WhatsApp só permite modelos aprovados. Comentários internos continuam funcionando.',
     learnMore: 'Sobre a regra das 24 horas',
     template: 'Modelo',
     chooseTemplate: 'Escolha um modelo',
