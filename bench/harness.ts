@@ -1,0 +1,420 @@
+/**
+ * The throughput bench's core, free of any target: the open-loop load generator, the visibility tracker (what
+ * was stored, when, lost or duplicated), per-process CPU and RSS from /proc, percentiles, the printed table and
+ * the JSON result. bench/main.ts wires them to the floor, the Temporal ceiling and Janela; the test drives them
+ * directly on a tiny load.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** The bench only ever sends to this machine. */
+export function assertLocal(url: string): string {
+  const host = new URL(url).hostname;
+  if (!LOCAL_HOSTS.has(host)) throw new Error(`${url}: the bench only targets this machine (127.0.0.1)`);
+  return url.replace(/\/$/, '');
+}
+
+/** Wall-clock milliseconds with sub-millisecond precision (comparable across processes on this machine). */
+export const nowMs = () => performance.timeOrigin + performance.now();
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
+
+// ---------------------------------------------------------------------------------------------------------------
+// Open-loop load
+
+export interface SentMessage {
+  index: number;
+  id: string;
+  /** When it was due (epoch ms): latency counts from here, so time spent queued in the generator counts too. */
+  scheduledAt: number;
+  /** When the answer arrived (epoch ms), or null (no answer: error or timeout). */
+  ackAt: number | null;
+  status: number | null;
+  error?: string;
+}
+
+export interface OpenLoopOptions {
+  rate: number;
+  count: number;
+  /** The id message `index` carries (the tracker looks for it). */
+  idOf: (index: number) => string;
+  /** Sends message `index`; resolves to the HTTP status. */
+  send: (index: number, id: string) => Promise<number>;
+  /** Requests in flight at most; past it a message is not sent at all (counted as an error: generator saturated). */
+  maxInFlight?: number;
+}
+
+/**
+ * Sends `count` messages at `rate` per second on a fixed schedule, never waiting for answers (open loop): a slow
+ * target gets the same arrivals as a fast one, and its answers' latency is measured from each scheduled time.
+ */
+export async function runOpenLoop(options: OpenLoopOptions): Promise<SentMessage[]> {
+  const maxInFlight = options.maxInFlight ?? 4000;
+  const sent: SentMessage[] = [];
+  const pending: Promise<void>[] = [];
+  let inFlight = 0;
+  const start = nowMs() + 20;
+  for (let index = 0; index < options.count; index++) {
+    const scheduledAt = start + (index * 1000) / options.rate;
+    const wait = scheduledAt - nowMs();
+    if (wait > 1) await sleep(wait);
+    const entry: SentMessage = { index, id: options.idOf(index), scheduledAt, ackAt: null, status: null };
+    sent.push(entry);
+    if (inFlight >= maxInFlight) {
+      entry.error = 'generator saturated: not sent';
+      continue;
+    }
+    inFlight++;
+    pending.push(
+      options
+        .send(index, entry.id)
+        .then(
+          (status) => {
+            entry.status = status;
+            entry.ackAt = nowMs();
+          },
+          (err: unknown) => {
+            entry.error = err instanceof Error ? err.message : String(err);
+          },
+        )
+        .finally(() => {
+          inFlight--;
+        }),
+    );
+  }
+  await Promise.all(pending);
+  return sent;
+}
+
+/** One keep-alive pool per target, large enough that the generator never queues on connections. */
+export function webhookSender(url: string, connections = 512) {
+  const target = assertLocal(url);
+  const pool = new Agent({ connections, pipelining: 1, headersTimeout: 60_000, bodyTimeout: 60_000 });
+  return {
+    async post(body: unknown): Promise<number> {
+      const response = await request(target, {
+        method: 'POST',
+        dispatcher: pool,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      await response.body.dump();
+      return response.statusCode;
+    },
+    close: () => pool.close(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Visibility: what a target has stored (or handled), first seen when
+
+/** Ids the target shows now (a poll may return an id again, or ids the run did not send: both are handled). */
+export type VisiblePoll = () => Promise<string[]>;
+
+export class VisibilityTracker {
+  readonly firstSeen = new Map<string, number>();
+  private readonly expected: Set<string>;
+  /** Ids seen that this run never sent: a harness or target bug, reported. */
+  readonly unexpected = new Set<string>();
+
+  constructor(
+    ids: Iterable<string>,
+    private readonly poll: VisiblePoll,
+  ) {
+    this.expected = new Set(ids);
+  }
+
+  expect(id: string): void {
+    this.expected.add(id);
+  }
+
+  get expectedCount(): number {
+    return this.expected.size;
+  }
+
+  get visibleCount(): number {
+    return this.firstSeen.size;
+  }
+
+  async pollOnce(): Promise<void> {
+    const at = nowMs();
+    for (const id of await this.poll()) {
+      if (!this.expected.has(id)) this.unexpected.add(id);
+      else if (!this.firstSeen.has(id)) this.firstSeen.set(id, at);
+    }
+  }
+
+  /** Polls every `intervalMs` until `done()` (default: every expected id seen) or until `deadline` (epoch ms). */
+  async pollUntil(options: { intervalMs: number; deadline: number; done?: () => boolean }): Promise<boolean> {
+    const done = options.done ?? (() => this.firstSeen.size >= this.expected.size);
+    for (;;) {
+      const started = nowMs();
+      await this.pollOnce();
+      if (done()) return true;
+      if (nowMs() > options.deadline) return false;
+      await sleep(options.intervalMs - (nowMs() - started));
+    }
+  }
+
+  has(id: string): boolean {
+    return this.firstSeen.has(id);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Processes: CPU (utime + stime, whole process tree) and RSS, from /proc
+
+let clockTicks: number | null = null;
+function ticksPerSecond(): number {
+  if (clockTicks === null) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+function descendants(pid: number): number[] {
+  const all = [pid];
+  for (let i = 0; i < all.length && i < 200; i++) {
+    const taskDir = `/proc/${all[i]}/task`;
+    if (!existsSync(taskDir)) continue;
+    for (const tid of readdirSync(taskDir)) {
+      try {
+        const children = readFileSync(join(taskDir, tid, 'children'), 'utf8').trim();
+        if (children) all.push(...children.split(/\s+/).map(Number));
+      } catch {
+        // the thread ended meanwhile
+      }
+    }
+  }
+  return all;
+}
+
+/** CPU seconds used so far by a process and its children still running (0 when it is gone). */
+export function cpuSeconds(pid: number): number {
+  let ticks = 0;
+  for (const p of descendants(pid)) {
+    try {
+      // The command name (field 2) may hold spaces: the fields counted after its closing parenthesis.
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of proc(5))
+    } catch {
+      // gone
+    }
+  }
+  return ticks / ticksPerSecond();
+}
+
+/** Resident memory of a process and its children, in MB (0 when it is gone). */
+export function rssMb(pid: number): number {
+  let kb = 0;
+  for (const p of descendants(pid)) {
+    try {
+      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      kb += Number(match?.[1] ?? 0);
+    } catch {
+      // gone
+    }
+  }
+  return kb / 1024;
+}
+
+export interface WatchedProcess {
+  name: string;
+  pid: number;
+}
+
+export interface ProcessUsage {
+  name: string;
+  cpuSeconds: number;
+  cpuMsPerMessage: number | null;
+  rssPeakMb: number;
+  rssEndMb: number;
+}
+
+/** CPU between `start()` and `stop()`, and RSS sampled every second meanwhile, for each process. */
+export function watchProcesses(processes: WatchedProcess[]) {
+  const before = new Map(processes.map((p) => [p.name, cpuSeconds(p.pid)]));
+  const peak = new Map(processes.map((p) => [p.name, rssMb(p.pid)]));
+  const sample = () => {
+    for (const p of processes) peak.set(p.name, Math.max(peak.get(p.name) ?? 0, rssMb(p.pid)));
+  };
+  const timer = setInterval(sample, 1000);
+  timer.unref();
+  return {
+    stop(messages: number): ProcessUsage[] {
+      clearInterval(timer);
+      sample();
+      return processes.map((p) => {
+        const used = cpuSeconds(p.pid) - (before.get(p.name) ?? 0);
+        return {
+          name: p.name,
+          cpuSeconds: round(used, 2),
+          cpuMsPerMessage: messages > 0 ? round((used * 1000) / messages, 2) : null,
+          rssPeakMb: round(peak.get(p.name) ?? 0, 0),
+          rssEndMb: round(rssMb(p.pid), 0),
+        };
+      });
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Results
+
+export const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+export function percentile(sorted: number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+export interface InboundResult {
+  target: string;
+  scenario: string;
+  rate: number;
+  sent: number;
+  acknowledged: number;
+  /** Answered other than 2xx, or not answered at all. */
+  ackFailures: number;
+  ackMs: { p50: number | null; p95: number | null; p99: number | null; max: number | null };
+  /** Scheduled send → first seen stored by the poller (its interval is the resolution). */
+  visibleMs: { p50: number | null; p99: number | null };
+  stored: number;
+  /** Stored per second, from the first scheduled send until the last message was first seen. */
+  storedPerSecond: number | null;
+  /** Stored when the load ended (the last scheduled send), and the seconds from then until all were stored. */
+  storedAtLoadEnd: number;
+  catchUpSeconds: number | null;
+  caughtUp: boolean;
+  /** Acknowledged (2xx) but not stored when the bench stopped waiting (see `notes` when not caught up). */
+  lost: number;
+  /** Stored more than once (the final audit's count of extra copies). */
+  duplicated: number;
+  processes: ProcessUsage[];
+  cpuMsPerMessage: number | null;
+  notes: string[];
+}
+
+export function summarizeInbound(input: {
+  target: string;
+  scenario: string;
+  rate: number;
+  sent: SentMessage[];
+  tracker: VisibilityTracker;
+  loadEndedAt: number;
+  storedAtLoadEnd: number;
+  audit: { storedIds: string[] };
+  processes: ProcessUsage[];
+  notes?: string[];
+}): InboundResult {
+  const { sent, tracker } = input;
+  const ok = sent.filter((m) => m.status !== null && m.status >= 200 && m.status < 300);
+  const ackLatencies = sent
+    .filter((m) => m.ackAt !== null)
+    .map((m) => m.ackAt! - m.scheduledAt)
+    .sort((a, b) => a - b);
+  const sentIds = new Set(sent.map((m) => m.id));
+  const auditCounts = new Map<string, number>();
+  for (const id of input.audit.storedIds) if (sentIds.has(id)) auditCounts.set(id, (auditCounts.get(id) ?? 0) + 1);
+  const duplicated = [...auditCounts.values()].reduce((sum, n) => sum + (n - 1), 0);
+  const storedSet = new Set([...auditCounts.keys(), ...tracker.firstSeen.keys()]);
+  const lost = ok.filter((m) => !storedSet.has(m.id)).length;
+  const visible = sent
+    .filter((m) => tracker.firstSeen.has(m.id))
+    .map((m) => tracker.firstSeen.get(m.id)! - m.scheduledAt)
+    .sort((a, b) => a - b);
+  const firstSend = Math.min(...sent.map((m) => m.scheduledAt));
+  const lastSeen = Math.max(0, ...tracker.firstSeen.values());
+  const stored = storedSet.size;
+  const caughtUp = sent.every((m) => storedSet.has(m.id));
+  const totalCpu = input.processes.reduce((sum, p) => sum + p.cpuSeconds, 0);
+  const notes = [...(input.notes ?? [])];
+  if (tracker.unexpected.size > 0) notes.push(`${tracker.unexpected.size} stored id(s) this run never sent`);
+  if (!caughtUp && lost > 0)
+    notes.push(`${lost} acknowledged but not stored when the wait ended (a backlog: they may still be stored later)`);
+  return {
+    target: input.target,
+    scenario: input.scenario,
+    rate: input.rate,
+    sent: sent.length,
+    acknowledged: ok.length,
+    ackFailures: sent.length - ok.length,
+    ackMs: {
+      p50: roundOrNull(percentile(ackLatencies, 50)),
+      p95: roundOrNull(percentile(ackLatencies, 95)),
+      p99: roundOrNull(percentile(ackLatencies, 99)),
+      max: roundOrNull(percentile(ackLatencies, 100)),
+    },
+    visibleMs: { p50: roundOrNull(percentile(visible, 50), 0), p99: roundOrNull(percentile(visible, 99), 0) },
+    stored,
+    storedPerSecond: tracker.visibleCount > 0 ? round(tracker.visibleCount / ((lastSeen - firstSend) / 1000), 1) : null,
+    storedAtLoadEnd: input.storedAtLoadEnd,
+    catchUpSeconds:
+      caughtUp && tracker.visibleCount > 0 ? round(Math.max(0, lastSeen - input.loadEndedAt) / 1000) : null,
+    caughtUp,
+    lost,
+    duplicated,
+    processes: input.processes,
+    cpuMsPerMessage: stored > 0 ? round((totalCpu * 1000) / stored, 1) : null,
+    notes,
+  };
+}
+
+const roundOrNull = (value: number | null, digits = 1) => (value === null ? null : round(value, digits));
+
+const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : round(a / b, 2));
+
+/** Janela's figures over the ceiling's (and the floor's), per scenario and rate. */
+export function ratios(results: InboundResult[]) {
+  const out: Record<string, unknown>[] = [];
+  for (const janela of results.filter((r) => r.target === 'janela')) {
+    const same = (target: string) =>
+      results.find((r) => r.target === target && r.scenario === janela.scenario && r.rate === janela.rate);
+    const ceiling = same('ceiling');
+    if (!ceiling) continue;
+    out.push({
+      scenario: janela.scenario,
+      rate: janela.rate,
+      ackP99: ratio(janela.ackMs.p99, ceiling.ackMs.p99),
+      storedPerSecond: ratio(janela.storedPerSecond, ceiling.storedPerSecond),
+      cpuPerMessage: ratio(janela.cpuMsPerMessage, ceiling.cpuMsPerMessage),
+    });
+  }
+  return out;
+}
+
+const cell = (value: unknown) => (value === null || value === undefined ? '–' : String(value));
+
+/** The inbound results of one scenario as a Markdown table (the README shows the same). */
+export function inboundTable(results: InboundResult[]): string {
+  const header =
+    '| target | rate/s | sent | ACK p50 / p95 / p99 ms | ACK fail | visible p50 / p99 ms | stored/s | stored at load end | catch-up s | lost | dup | CPU ms/msg (by process) | RSS peak MB |';
+  const lines = [header, `|${' --- |'.repeat(13)}`];
+  for (const r of results) {
+    const byProcess = r.processes.map((p) => `${p.name} ${cell(p.cpuMsPerMessage)}`).join(', ');
+    const rss = r.processes.map((p) => `${p.name} ${p.rssPeakMb}`).join(', ');
+    lines.push(
+      `| ${r.target} | ${r.rate} | ${r.sent} | ${cell(r.ackMs.p50)} / ${cell(r.ackMs.p95)} / ${cell(r.ackMs.p99)} | ${r.ackFailures} | ${cell(r.visibleMs.p50)} / ${cell(r.visibleMs.p99)} | ${cell(r.storedPerSecond)} | ${r.storedAtLoadEnd} | ${r.caughtUp ? cell(r.catchUpSeconds) : 'not caught up'} | ${r.lost} | ${r.duplicated} | ${cell(r.cpuMsPerMessage)} (${byProcess}) | ${rss} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Writes the run as JSON: bench/results/<timestamp>.json and bench/results/latest.json. */
+export function writeResults(dir: string, run: Record<string, unknown>): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${new Date().toISOString().replaceAll(':', '-')}.json`);
+  const text = `${JSON.stringify(run, null, 2)}\n`;
+  writeFileSync(file, text);
+  writeFileSync(join(dir, 'latest.json'), text);
+  return file;
+}

@@ -1,0 +1,280 @@
+/**
+ * `npm run bench`: Janela's throughput next to the floor (Hono → database insert) and the Temporal ceiling
+ * (Hono → signalWithStart of an empty workflow), back to back on one stack of services it starts itself (the
+ * Temporal dev server and the embedded database, on free ports in a temporary directory — or TEMPORAL_ADDRESS /
+ * MONGODB_URI when set). Prints a table per scenario and writes bench/results/<timestamp>.json (and latest.json).
+ *
+ *   npm run bench                                               # every scenario (about an hour)
+ *   npm run bench -- --scenario new-customers --rate 30 --duration 30
+ *   npm run bench -- --scenario batch --rate 50
+ *   npm run bench -- --smoke                                    # everything tiny: CI checks the harness works
+ *
+ * Flags: --scenario new-customers|hot-customers|fill|memory|batch|all, --rate N (a list: 10,30,50),
+ * --duration S, --count N, --targets floor,ceiling,janela, --catch-up S, --out DIR, --smoke.
+ * Bounded: every load has a fixed count, every wait a deadline, the whole run a hard limit; every child process
+ * is killed at the end, on error and on Ctrl-C. Only 127.0.0.1.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { listen } from '../common/http-server';
+import {
+  freePort,
+  type ManagedProcess,
+  resolveTemporalBinary,
+  startEmbeddedDatabase,
+  startTemporalDevServer,
+} from '../scripts/services';
+import { createSimulator } from '../simulator/app';
+import { type InboundResult, inboundTable, ratios, type WatchedProcess, writeResults } from './harness';
+import { type BatchResult, batchTable, type InboundScenario, runBatch, runInbound } from './scenarios';
+import { killAllChildren, type Stack, startCeiling, startFloor, startJanela, type Target } from './targets';
+
+const scenarioNames = ['new-customers', 'hot-customers', 'fill', 'memory', 'batch'] as const;
+type ScenarioName = (typeof scenarioNames)[number];
+const targetNames = ['floor', 'ceiling', 'janela'] as const;
+
+const { values } = parseArgs({
+  options: {
+    scenario: { type: 'string', default: 'all' },
+    rate: { type: 'string' },
+    duration: { type: 'string' },
+    count: { type: 'string' },
+    targets: { type: 'string' },
+    'catch-up': { type: 'string' },
+    out: { type: 'string' },
+    smoke: { type: 'boolean', default: false },
+  },
+});
+
+const numberList = z
+  .string()
+  .transform((s) => s.split(',').map((n) => Number(n.trim())))
+  .pipe(z.array(z.number().positive().max(2000)).min(1).max(10));
+const flags = z
+  .object({
+    scenario: z.enum([...scenarioNames, 'all']),
+    rate: numberList.optional(),
+    duration: z.coerce.number().positive().max(3600).optional(),
+    count: z.coerce.number().int().positive().max(20_000).optional(),
+    targets: z
+      .string()
+      .transform((s) => s.split(',').map((t) => t.trim()))
+      .pipe(z.array(z.enum(targetNames)).min(1))
+      .optional(),
+    'catch-up': z.coerce.number().positive().max(3600).optional(),
+    out: z.string().optional(),
+    smoke: z.boolean(),
+  })
+  .parse(values);
+
+const smoke = flags.smoke;
+const say = (line: string) => console.log(`[bench] ${line}`);
+
+interface PlannedInbound extends InboundScenario {
+  targets: readonly (typeof targetNames)[number][];
+}
+
+/** What to run: the full defaults, or every scenario tiny (--smoke), narrowed and adjusted by the flags. */
+function plan() {
+  const wanted = (name: ScenarioName) => flags.scenario === 'all' || flags.scenario === name;
+  const allTargets = flags.targets ?? targetNames;
+  const janelaOnly = flags.targets ?? (['janela'] as const);
+  const catchUp = (fallbackS: number) => (flags['catch-up'] ?? fallbackS) * 1000;
+  const inbound: PlannedInbound[] = [];
+  const load = (name: ScenarioName, rate: number, fallbackCount: number, customers: number | null) => {
+    const count = flags.count ?? (flags.duration ? Math.round(rate * flags.duration) : fallbackCount);
+    return { name, rate, count, customers: customers ?? count };
+  };
+  if (wanted('new-customers'))
+    for (const rate of flags.rate ?? (smoke ? [5] : [10, 30, 50]))
+      inbound.push({
+        ...load('new-customers', rate, rate * (smoke ? 2 : 30), null),
+        catchUpMs: catchUp(smoke ? 60 : 120),
+        targets: allTargets,
+      });
+  if (wanted('hot-customers'))
+    for (const rate of flags.rate ?? (smoke ? [10] : [100]))
+      inbound.push({
+        ...load('hot-customers', rate, rate * (smoke ? 2 : 30), 5),
+        catchUpMs: catchUp(smoke ? 60 : 120),
+        targets: allTargets,
+      });
+  if (wanted('fill'))
+    for (const rate of flags.rate ?? (smoke ? [10] : [50]))
+      inbound.push({
+        ...load('fill', rate, smoke ? 20 : 5000, null),
+        catchUpMs: catchUp(smoke ? 60 : 300),
+        targets: janelaOnly,
+      });
+  // Last: it leaves thousands of open conversations behind on the worker.
+  if (wanted('memory'))
+    for (const rate of flags.rate ?? (smoke ? [10] : [50]))
+      inbound.push({
+        ...load('memory', rate, smoke ? 20 : 10_000, null),
+        catchUpMs: catchUp(smoke ? 60 : 600),
+        pollMs: 1000,
+        targets: janelaOnly,
+      });
+  const batches = wanted('batch')
+    ? (flags.rate ?? (smoke ? [10] : [10, 50])).map((rate) => {
+        const recipients = flags.count ?? (smoke ? 10 : 200);
+        return { rate, recipients, timeoutMs: ((recipients / rate) * 3 + 60) * 1000 };
+      })
+    : [];
+  return { inbound, batches };
+}
+
+const HARD_LIMIT_MS = (smoke ? 20 : 240) * 60_000;
+
+async function main(): Promise<void> {
+  const { inbound, batches } = plan();
+  const workDir = mkdtempSync(join(tmpdir(), 'janela-bench-'));
+  const services: ManagedProcess[] = [];
+  const simulator = createSimulator();
+  let simulatorServer: Awaited<ReturnType<typeof listen>> | null = null;
+  let current: Target | null = null;
+  let cleaned = false;
+  const cleanup = async () => {
+    if (cleaned) return;
+    cleaned = true;
+    await current?.stop().catch(() => {});
+    killAllChildren();
+    simulator.close();
+    await simulatorServer?.close().catch(() => {});
+    for (const service of services.reverse()) await service.stop().catch(() => {});
+    rmSync(workDir, { recursive: true, force: true });
+  };
+  const abort = (why: string, code: number) => {
+    console.error(`[bench] ${why}: stopping everything`);
+    void cleanup().finally(() => process.exit(code));
+  };
+  process.once('SIGINT', () => abort('interrupted', 130));
+  process.once('SIGTERM', () => abort('terminated', 143));
+  setTimeout(() => abort(`still running after ${HARD_LIMIT_MS / 60_000} minutes`, 2), HARD_LIMIT_MS).unref();
+
+  try {
+    // One stack for every target: the same Temporal server and database, as npm start embeds them.
+    const shared: WatchedProcess[] = [];
+    let temporalAddress = process.env.TEMPORAL_ADDRESS;
+    if (!temporalAddress) {
+      const port = await freePort();
+      const temporal = await startTemporalDevServer(resolveTemporalBinary(say), {
+        port,
+        uiPort: await freePort(),
+        dbFilename: join(workDir, 'temporal.db'),
+      });
+      services.push(temporal);
+      shared.push({ name: 'temporal', pid: temporal.child.pid! });
+      temporalAddress = `127.0.0.1:${port}`;
+    }
+    let mongoServerUri = process.env.MONGODB_URI;
+    let database = 'external (MONGODB_URI)';
+    if (!mongoServerUri) {
+      const db = await startEmbeddedDatabase(workDir, await freePort(), say);
+      services.push(db.process);
+      shared.push({ name: db.engine.startsWith('FerretDB') ? 'ferretdb' : 'mongod', pid: db.process.child.pid! });
+      mongoServerUri = db.uri;
+      database = db.engine;
+    }
+    simulatorServer = await listen(simulator.app.fetch, 0);
+    const stack: Stack = {
+      temporalAddress,
+      mongoServerUri,
+      simulatorUrl: simulatorServer.url,
+      logDir: workDir,
+      runTag: Date.now().toString(36).toUpperCase(),
+    };
+    say(`stack: Temporal ${temporalAddress}, ${database}; logs in ${workDir} (removed at the end)`);
+
+    const inboundResults: InboundResult[] = [];
+    const batchResults: BatchResult[] = [];
+    const wantedTargets = new Set([
+      ...inbound.flatMap((s) => s.targets),
+      ...(batches.length > 0 ? (['janela'] as const) : []),
+    ]);
+    for (const name of targetNames) {
+      if (!wantedTargets.has(name)) continue;
+      say(`starting ${name}…`);
+      const target =
+        name === 'floor'
+          ? await startFloor(stack)
+          : name === 'ceiling'
+            ? await startCeiling(stack)
+            : await startJanela(stack);
+      current = target;
+      for (const scenario of inbound.filter((s) => s.targets.includes(name))) {
+        if (scenario.name === 'memory') continue;
+        say(
+          `${name}: ${scenario.name}, ${scenario.count} messages at ${scenario.rate}/s from ${scenario.customers} customer(s)`,
+        );
+        const result = await runInbound(target, scenario, stack.runTag, shared);
+        inboundResults.push(result);
+        console.log(inboundTable([result]));
+      }
+      if (name === 'janela' && 'adminCall' in target) {
+        for (const batch of batches) {
+          say(`janela: batch of ${batch.recipients} at ${batch.rate}/s`);
+          const result = await runBatch(
+            target as Parameters<typeof runBatch>[0],
+            simulator.requests,
+            { ...batch, runTag: stack.runTag },
+            shared,
+          );
+          batchResults.push(result);
+          console.log(batchTable([result]));
+        }
+      }
+      for (const scenario of inbound.filter((s) => s.targets.includes(name) && s.name === 'memory')) {
+        say(`${name}: memory, opening ${scenario.count} conversations at ${scenario.rate}/s`);
+        const result = await runInbound(target, scenario, stack.runTag, shared);
+        inboundResults.push(result);
+        console.log(inboundTable([result]));
+      }
+      await target.stop();
+      current = null;
+    }
+
+    const run = {
+      startedAt: new Date().toISOString(),
+      smoke,
+      flags,
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model ?? 'unknown',
+        memoryGb: Math.round(totalmem() / 1024 ** 3),
+        node: process.version,
+      },
+      stack: {
+        temporal: process.env.TEMPORAL_ADDRESS ? 'external' : 'Temporal CLI dev server (SQLite file)',
+        database,
+      },
+      janelaProcesses: 'api/main.ts and worker/main.ts, each its own process',
+      inbound: inboundResults,
+      ratios: ratios(inboundResults),
+      batches: batchResults,
+    };
+    console.log('');
+    for (const scenario of [...new Set(inboundResults.map((r) => r.scenario))]) {
+      console.log(`### ${scenario}`);
+      console.log(inboundTable(inboundResults.filter((r) => r.scenario === scenario)));
+    }
+    if (run.ratios.length > 0) console.log('Janela / ceiling:', JSON.stringify(run.ratios));
+    if (batchResults.length > 0) console.log(`### batch\n${batchTable(batchResults)}`);
+    const file = writeResults(flags.out ?? fileURLToPath(new URL('./results', import.meta.url)), run);
+    say(`results written to ${file}`);
+  } finally {
+    await cleanup();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,203 @@
+/**
+ * The bench's scenarios on one target: an inbound load (new customers, hot customers, the fill, the memory
+ * opening) and, on Janela, a batch at its rate measured at the simulator.
+ */
+import type { RecordedRequest } from '../simulator/app';
+import { inboundPayload } from '../simulator/app';
+import {
+  type InboundResult,
+  nowMs,
+  type ProcessUsage,
+  round,
+  runOpenLoop,
+  summarizeInbound,
+  VisibilityTracker,
+  type WatchedProcess,
+  watchProcesses,
+  webhookSender,
+} from './harness';
+import type { AdminCall, Target } from './targets';
+
+export interface InboundScenario {
+  /** new-customers, hot-customers, fill or memory. */
+  name: string;
+  rate: number;
+  count: number;
+  /** How many distinct customers write (each message its own customer when equal to `count`). */
+  customers: number;
+  /** How long to wait after the load for the last message to be stored. */
+  catchUpMs: number;
+  /** How often the bench looks for stored messages (the resolution of "visible" times). */
+  pollMs?: number;
+}
+
+/** Runs one inbound load against one target and counts what it stored. */
+export async function runInbound(
+  target: Target,
+  scenario: InboundScenario,
+  runTag: string,
+  shared: WatchedProcess[] = [],
+): Promise<InboundResult> {
+  const channel = await target.newChannel();
+  const prefix = `BENCH${runTag}${scenario.name.replaceAll('-', '').toUpperCase().slice(0, 6)}${scenario.rate}X`;
+  const idOf = (i: number) => `${prefix}${String(i).padStart(6, '0')}`;
+  // Customers' phones: 13 digits, distinct per scenario run only within its own channel (channels are fresh).
+  const customerOf = (i: number) => `55119${String(i % scenario.customers).padStart(8, '0')}`;
+  const bodies = Array.from({ length: scenario.count }, (_, i) =>
+    inboundPayload({
+      webhookUrl: channel.webhookUrl,
+      channel: 'whatsapp',
+      from: customerOf(i),
+      to: channel.sender,
+      text: `bench message ${i}`,
+      contactName: `Bench ${i % scenario.customers}`,
+      messageId: idOf(i),
+    }),
+  );
+  const ids = bodies.map((_, i) => idOf(i));
+  const sender = webhookSender(channel.webhookUrl);
+  let lastPollStart = nowMs();
+  const tracker = new VisibilityTracker(ids, async () => {
+    // A little overlap: documents stamped just before the previous poll began are read again (and deduplicated).
+    const since = lastPollStart - 5_000;
+    lastPollStart = nowMs();
+    return target.pollStored(channel, since);
+  });
+
+  const watch = watchProcesses([...target.processes, ...shared]);
+  const firstSend = nowMs();
+  const loadEndsAt = firstSend + (scenario.count * 1000) / scenario.rate;
+  let storedAtLoadEnd = 0;
+  const atLoadEnd = setTimeout(() => {
+    storedAtLoadEnd = tracker.visibleCount;
+  }, loadEndsAt - firstSend);
+  let loadDone = false;
+  let acked: string[] = [];
+  const polling = tracker.pollUntil({
+    intervalMs: scenario.pollMs ?? 250,
+    deadline: loadEndsAt + scenario.catchUpMs,
+    done: () => loadDone && acked.every((id) => tracker.has(id)),
+  });
+  const sent = await runOpenLoop({
+    rate: scenario.rate,
+    count: scenario.count,
+    idOf,
+    send: (i) => sender.post(bodies[i]),
+  });
+  acked = sent.filter((m) => m.status !== null && m.status < 300).map((m) => m.id);
+  loadDone = true;
+  await polling;
+  clearTimeout(atLoadEnd);
+  if (nowMs() < loadEndsAt) storedAtLoadEnd = tracker.visibleCount;
+  const processes: ProcessUsage[] = watch.stop(tracker.visibleCount);
+  const audit = await target.audit(channel);
+  await sender.close();
+  return summarizeInbound({
+    target: target.name,
+    scenario: scenario.name,
+    rate: scenario.rate,
+    sent,
+    tracker,
+    loadEndedAt: sent.at(-1)?.scheduledAt ?? firstSend,
+    storedAtLoadEnd,
+    audit,
+    processes,
+    notes: audit.notes,
+  });
+}
+
+export interface BatchResult {
+  scenario: 'batch';
+  configuredRate: number;
+  recipients: number;
+  /** Template sends the simulator recorded for this batch, and their rate: (n − 1) / (last − first). */
+  simulatorSends: number;
+  achievedRate: number | null;
+  deviationPercent: number | null;
+  /** The most sends the simulator saw in any one second (the rate must never be exceeded). */
+  peakInOneSecond: number;
+  /** The batch's own progress at the end, and whether it matches the simulator. */
+  progress: { status: string; total: number; sent: number; failed: number };
+  progressTrue: boolean;
+  durationSeconds: number;
+  processes: ProcessUsage[];
+  notes: string[];
+}
+
+/** Starts a batch of `recipients` dialogs at `rate` on a channel raised to match, and times it at the simulator. */
+export async function runBatch(
+  janela: Target & { adminCall: AdminCall },
+  simulatorRequests: RecordedRequest[],
+  options: { rate: number; recipients: number; runTag: string; timeoutMs: number },
+  shared: WatchedProcess[] = [],
+): Promise<BatchResult> {
+  const channel = await janela.newChannel({ sendRatePerSecond: options.rate });
+  await janela.adminCall('POST', `/api/channels/${channel.id}/templates`, {
+    name: 'bench_promo',
+    language: 'pt_BR',
+    body: 'Olá {{1}}, temos novidades!',
+  });
+  const watch = watchProcesses([...janela.processes, ...shared]);
+  const started = nowMs();
+  const batch = await janela.adminCall<{ batchId: string; ratePerSecond: number }>('POST', '/api/dialogs/batch', {
+    channelId: channel.id,
+    templateName: 'bench_promo',
+    language: 'pt_BR',
+    ratePerSecond: options.rate,
+    recipients: Array.from({ length: options.recipients }, (_, i) => ({
+      phone: `55118${String(i).padStart(8, '0')}`,
+      clientName: `Bench ${i}`,
+      variables: [`Bench ${i}`],
+    })),
+  });
+  const notes: string[] = [];
+  if (batch.ratePerSecond !== options.rate) notes.push(`the batch runs at ${batch.ratePerSecond}/s`);
+  let progress = { status: 'unknown', total: options.recipients, sent: 0, failed: 0 };
+  const deadline = started + options.timeoutMs;
+  while (nowMs() < deadline) {
+    progress = await janela.adminCall<typeof progress>('GET', `/api/dialogs/batch/${batch.batchId}`);
+    if (progress.status !== 'running' && progress.status !== 'cancelling') break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  if (progress.status === 'running') notes.push(`still running after ${options.timeoutMs / 1000} s`);
+  const durationSeconds = round((nowMs() - started) / 1000);
+  const processes = watch.stop(progress.sent);
+  const times = simulatorRequests
+    .filter((r) => r.path === '/whatsapp/1/message/template')
+    .filter((r) => (r.body as { messages?: { from?: string }[] })?.messages?.[0]?.from === channel.sender)
+    .map((r) => Date.parse(r.receivedAt))
+    .sort((a, b) => a - b);
+  const achievedRate = times.length > 1 ? round((times.length - 1) / ((times.at(-1)! - times[0]!) / 1000), 2) : null;
+  let peakInOneSecond = 0;
+  for (let i = 0, j = 0; i < times.length; i++) {
+    while (times[i]! - times[j]! >= 1000) j++;
+    peakInOneSecond = Math.max(peakInOneSecond, i - j + 1);
+  }
+  return {
+    scenario: 'batch',
+    configuredRate: options.rate,
+    recipients: options.recipients,
+    simulatorSends: times.length,
+    achievedRate,
+    deviationPercent: achievedRate === null ? null : round((achievedRate / options.rate - 1) * 100),
+    peakInOneSecond,
+    progress: { status: progress.status, total: progress.total, sent: progress.sent, failed: progress.failed },
+    progressTrue: progress.sent === times.length && progress.sent + progress.failed === progress.total,
+    durationSeconds,
+    processes,
+    notes,
+  };
+}
+
+export function batchTable(results: BatchResult[]): string {
+  const lines = [
+    '| rate/s | recipients | sends seen | achieved/s | deviation | peak in 1 s | status | sent / failed | counts true | s | CPU s (by process) |',
+    `|${' --- |'.repeat(11)}`,
+  ];
+  for (const r of results) {
+    lines.push(
+      `| ${r.configuredRate} | ${r.recipients} | ${r.simulatorSends} | ${r.achievedRate ?? '–'} | ${r.deviationPercent ?? '–'} % | ${r.peakInOneSecond} | ${r.progress.status} | ${r.progress.sent} / ${r.progress.failed} | ${r.progressTrue ? 'yes' : 'NO'} | ${r.durationSeconds} | ${r.processes.map((p) => `${p.name} ${p.cpuSeconds}`).join(', ')} |`,
+    );
+  }
+  return lines.join('\n');
+}

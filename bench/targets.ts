@@ -1,0 +1,307 @@
+/**
+ * The three targets the throughput bench compares, each as its own processes (so CPU and RSS are per process):
+ * the floor, the Temporal ceiling (API + worker) and Janela (api/main.ts + worker/main.ts, separately — the same
+ * code `npm start` runs in one process). Each knows how to make a channel, what "stored" means for it, and how
+ * to audit what it stored.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mongoose from 'mongoose';
+import { request } from 'undici';
+import { freePort } from '../scripts/services';
+import { assertLocal, sleep, type WatchedProcess } from './harness';
+import { FLOOR_COLLECTION } from './targets/floor-collection';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** Every child the bench starts, so any exit path (end, error, Ctrl-C) can kill them all. */
+const children = new Set<ChildProcess>();
+
+export function killAllChildren(): void {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+export interface Spawned {
+  name: string;
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+/** Runs a TypeScript entry with node + tsx (one process: its pid is the one whose CPU counts). */
+export async function spawnTs(options: {
+  name: string;
+  entry: string;
+  args?: string[];
+  env: Record<string, string>;
+  logDir: string;
+  readyLine: RegExp;
+  timeoutMs?: number;
+}): Promise<Spawned> {
+  const logFile = join(options.logDir, `${options.name}.log`);
+  const fd = openSync(logFile, 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, options.entry), ...(options.args ?? [])], {
+    cwd: root,
+    env: { ...process.env, ...options.env },
+    // Straight to a file: the bench does not spend its own CPU draining the targets' logs.
+    stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  children.add(child);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+  for (;;) {
+    const log = readFileSync(logFile, 'utf8');
+    if (options.readyLine.test(log)) break;
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`${options.name} exited during start-up:\n${log.slice(-2000)}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${options.name} not ready in time:\n${log.slice(-2000)}`);
+    }
+    await sleep(200);
+  }
+  return {
+    name: options.name,
+    child,
+    pid: child.pid!,
+    port: Number(options.env.PORT ?? 0),
+    logFile,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      children.delete(child);
+    },
+  };
+}
+
+export interface BenchChannel {
+  id: string;
+  webhookUrl: string;
+  sender: string;
+}
+
+export interface Target {
+  name: 'floor' | 'ceiling' | 'janela';
+  processes: WatchedProcess[];
+  newChannel(options?: { sendRatePerSecond?: number }): Promise<BenchChannel>;
+  /** Ids stored (or handled) on this channel since about `since` (epoch ms); may repeat ids. */
+  pollStored(channel: BenchChannel, since: number): Promise<string[]>;
+  /** Every copy stored on this channel (one entry per copy: duplicates show as repeats). */
+  audit(channel: BenchChannel): Promise<{ storedIds: string[]; notes: string[] }>;
+  stop(): Promise<void>;
+}
+
+export interface Stack {
+  temporalAddress: string;
+  /** The database server, without a database name (each target picks its own). */
+  mongoServerUri: string;
+  simulatorUrl: string;
+  logDir: string;
+  runTag: string;
+}
+
+function dbUri(serverUri: string, dbName: string): string {
+  const url = new URL(serverUri);
+  url.pathname = `/${dbName}`;
+  return url.toString();
+}
+
+const randomId = () => randomBytes(5).toString('hex');
+
+export async function startFloor(stack: Stack): Promise<Target> {
+  const port = await freePort();
+  const uri = dbUri(stack.mongoServerUri, `bench_floor_${stack.runTag}`);
+  const api = await spawnTs({
+    name: 'floor',
+    entry: 'bench/targets/floor.ts',
+    env: { PORT: String(port), MONGODB_URI: uri },
+    logDir: stack.logDir,
+    readyLine: /^ready /m,
+  });
+  const db = await mongoose.createConnection(uri).asPromise();
+  const collection = db.collection(FLOOR_COLLECTION);
+  return {
+    name: 'floor',
+    processes: [{ name: 'API', pid: api.pid }],
+    async newChannel() {
+      const id = `ch_floor_${randomId()}`;
+      return { id, webhookUrl: `http://127.0.0.1:${port}/webhooks/infobip/${id}/bench`, sender: '447860099299' };
+    },
+    async pollStored(channel, since) {
+      const docs = await collection
+        .find({ channelId: channel.id, createdAt: { $gte: new Date(since) } }, { projection: { providerMessageId: 1 } })
+        .toArray();
+      return docs.map((d) => d.providerMessageId as string);
+    },
+    async audit(channel) {
+      const docs = await collection.find({ channelId: channel.id }, { projection: { providerMessageId: 1 } }).toArray();
+      return { storedIds: docs.map((d) => d.providerMessageId as string), notes: [] };
+    },
+    async stop() {
+      await db.close();
+      await api.stop();
+    },
+  };
+}
+
+export async function startCeiling(stack: Stack): Promise<Target> {
+  const taskQueue = `bench-ceiling-${stack.runTag}`;
+  const common = { TEMPORAL_ADDRESS: stack.temporalAddress, TEMPORAL_TASK_QUEUE: taskQueue };
+  const workerPort = await freePort();
+  const worker = await spawnTs({
+    name: 'ceiling-worker',
+    entry: 'bench/targets/ceiling.ts',
+    args: ['worker'],
+    env: { ...common, PORT: String(workerPort) },
+    logDir: stack.logDir,
+    readyLine: /^ready /m,
+    timeoutMs: 180_000,
+  });
+  const apiPort = await freePort();
+  const api = await spawnTs({
+    name: 'ceiling-api',
+    entry: 'bench/targets/ceiling.ts',
+    args: ['api'],
+    env: { ...common, PORT: String(apiPort) },
+    logDir: stack.logDir,
+    readyLine: /^ready /m,
+  });
+  // The worker's handled list, read once through a cursor: poll and audit read from this copy.
+  const handled: string[] = [];
+  const fetchHandled = async () => {
+    for (let page = 0; page < 100; page++) {
+      const response = await request(`http://127.0.0.1:${workerPort}/handled?after=${handled.length}`);
+      const body = (await response.body.json()) as { total: number; handled: [string, number][] };
+      handled.push(...body.handled.map(([id]) => id));
+      if (handled.length >= body.total || body.handled.length === 0) return;
+    }
+  };
+  return {
+    name: 'ceiling',
+    processes: [
+      { name: 'API', pid: api.pid },
+      { name: 'worker', pid: worker.pid },
+    ],
+    async newChannel() {
+      const id = `ch_ceiling_${randomId()}`;
+      return { id, webhookUrl: `http://127.0.0.1:${apiPort}/webhooks/infobip/${id}/bench`, sender: '447860099299' };
+    },
+    async pollStored() {
+      const before = handled.length;
+      await fetchHandled();
+      return handled.slice(before);
+    },
+    async audit() {
+      await fetchHandled();
+      // Ids are unique per run (the tracker ignores other channels' ids), so the whole list is this run's.
+      return { storedIds: [...handled], notes: [] };
+    },
+    async stop() {
+      await api.stop();
+      await worker.stop();
+    },
+  };
+}
+
+export async function startJanela(stack: Stack): Promise<Target & { adminCall: AdminCall }> {
+  const port = await freePort();
+  const uri = dbUri(stack.mongoServerUri, `janela_bench_${stack.runTag}`);
+  const adminToken = `jnl_admin_bench_${randomBytes(12).toString('hex')}`;
+  const env = {
+    PORT: String(port),
+    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+    MONGODB_URI: uri,
+    TEMPORAL_ADDRESS: stack.temporalAddress,
+    TEMPORAL_TASK_QUEUE: `janela-bench-${stack.runTag}`,
+    JANELA_ADMIN_TOKEN: adminToken,
+  };
+  const worker = await spawnTs({
+    name: 'janela-worker',
+    entry: 'worker/main.ts',
+    env,
+    logDir: stack.logDir,
+    readyLine: /Janela worker on/,
+    timeoutMs: 240_000,
+  });
+  const api = await spawnTs({
+    name: 'janela-api',
+    entry: 'api/main.ts',
+    env,
+    logDir: stack.logDir,
+    readyLine: /Janela API on/,
+  });
+  const base = assertLocal(`http://127.0.0.1:${port}`);
+  const adminCall: AdminCall = async <T>(method: string, path: string, body?: unknown) => {
+    const response = await request(`${base}${path}`, {
+      method: method as 'GET',
+      headers: { authorization: `Bearer ${adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await response.body.text();
+    if (response.statusCode >= 300) throw new Error(`${method} ${path}: ${response.statusCode} ${text}`);
+    return (text ? JSON.parse(text) : null) as T;
+  };
+  await adminCall('PUT', '/api/extensions/infobip', { enabled: true });
+  const db = await mongoose.createConnection(uri).asPromise();
+  const messages = db.collection('messages');
+  return {
+    name: 'janela',
+    processes: [
+      { name: 'API', pid: api.pid },
+      { name: 'worker', pid: worker.pid },
+    ],
+    adminCall,
+    async newChannel(options = {}) {
+      const sender = `4478600${String(Math.floor(Math.random() * 1e5)).padStart(5, '0')}`;
+      const channel = await adminCall<{ id: string; webhookUrl: string }>('POST', '/api/channels', {
+        kind: 'whatsapp',
+        name: `bench ${randomId()}`,
+        apiBaseUrl: stack.simulatorUrl,
+        apiKey: `bench-key-${randomId()}`,
+        sender,
+        ...options,
+      });
+      return { id: channel.id, webhookUrl: channel.webhookUrl, sender };
+    },
+    async pollStored(channel, since) {
+      // What the console lists: inbound messages in the messages collection (their conversation exists first).
+      const docs = await messages
+        .find(
+          { channelId: channel.id, updatedAt: { $gte: new Date(since) }, direction: 'inbound' },
+          { projection: { providerMessageId: 1 } },
+        )
+        .toArray();
+      return docs.map((d) => d.providerMessageId as string);
+    },
+    async audit(channel) {
+      const docs = await messages
+        .find(
+          { channelId: channel.id, direction: 'inbound' },
+          { projection: { providerMessageId: 1, conversationId: 1 } },
+        )
+        .toArray();
+      const conversations = await db.collection('conversations').countDocuments({ channelId: channel.id });
+      const customers = await db.collection('conversations').distinct('customer', { channelId: channel.id });
+      const notes =
+        conversations === customers.length ? [] : [`${conversations - customers.length} duplicated conversation(s)`];
+      return { storedIds: docs.map((d) => d.providerMessageId as string), notes };
+    },
+    async stop() {
+      await db.close();
+      await api.stop();
+      await worker.stop();
+    },
+  };
+}
+
+export type AdminCall = <T = unknown>(method: string, path: string, body?: unknown) => Promise<T>;
