@@ -100,6 +100,13 @@ describe('long-lived conversations', () => {
       'the window to close',
     );
     expect(closedLine!.createdAt.toISOString()).toBe(before.window.expiresAt);
+    // One timer for the window in that run: the replies after continue-as-new did not restart it.
+    const closingRun = (await handle.fetchHistory()).events!;
+    expect(closingRun.some((e) => e.timerCanceledEventAttributes)).toBe(false);
+    const windowTimers = closingRun.filter(
+      (e) => e.timerStartedEventAttributes && Math.abs(timerOf(e).firesAt - expiresAt) < 1000,
+    );
+    expect(windowTimers).toHaveLength(1);
     expect(
       (
         await stack.call(

@@ -7,6 +7,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertMemo,
   upsertSearchAttributes,
@@ -14,6 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { JanelaActivities } from '../activities';
+import { formatDuration } from '../common/system-lines';
 import {
   type CarriedState,
   type ConversationInput,
@@ -33,6 +35,16 @@ import { extendWindow, isWindowOpen, windowExpiryAfterInbound } from './window';
 
 const store = proxyActivities<JanelaActivities>({
   startToCloseTimeout: '30s',
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+
+// Recording a customer's message is a short, idempotent database write (a repeated providerMessageId is
+// recognised): as a local activity it runs inside the workflow task that took the signal, one history event and no
+// round trip through the task queue, instead of scheduled/started/completed plus a second workflow task.
+const storeLocally = proxyLocalActivities<JanelaActivities>({
+  startToCloseTimeout: '30s',
+  // Retries that go on longer than this wait on a durable timer instead of holding the workflow task.
+  localRetryThreshold: '10s',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' },
 });
 
@@ -122,8 +134,12 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     pendingSends: state.outbox.length,
   });
 
+  // Runs recorded before upserted search attributes and memo on every publish, unchanged or not: they replay so.
+  const publishOnlyChanges = patched('publish-only-changes');
+  /** What this run last upserted (serialized), so an unchanged value costs no history event. */
+  const published = { attributes: '', memo: '' };
   const publish = () => {
-    upsertSearchAttributes([
+    const attributes = [
       { key: SearchAttributes.channelId, value: input.channelId },
       { key: SearchAttributes.channelKind, value: input.kind },
       { key: SearchAttributes.customer, value: input.customer },
@@ -131,12 +147,27 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       { key: SearchAttributes.status, value: state.status },
       { key: SearchAttributes.assignee, value: state.assigneeId ?? 'unassigned' },
       ...(state.ticketNumber === null ? [] : [{ key: SearchAttributes.ticketNumber, value: state.ticketNumber }]),
-    ]);
-    upsertMemo({
+    ];
+    const memo = {
       conversationId: state.conversationId,
       ticketNumber: state.ticketNumber,
       summary: `${input.kind} conversation with ${input.customer}${state.ticketNumber ? `, ticket #${state.ticketNumber}` : ''}`,
-    });
+    };
+    if (!publishOnlyChanges) {
+      upsertSearchAttributes(attributes);
+      upsertMemo(memo);
+      return;
+    }
+    const attributesNow = JSON.stringify(attributes);
+    if (attributesNow !== published.attributes) {
+      upsertSearchAttributes(attributes);
+      published.attributes = attributesNow;
+    }
+    const memoNow = JSON.stringify(memo);
+    if (memoNow !== published.memo) {
+      upsertMemo(memo);
+      published.memo = memoNow;
+    }
   };
 
   /** The conversation's id, creating it (client included) when the first action is ours rather than the customer's. */
@@ -211,7 +242,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         // Date.now() is workflow time here: deterministic, and the same clock the window timer uses.
         if (hasWindow && !isWindowOpen(state.windowExpiresAt, Date.now())) {
           refuse(
-            'The 24-hour WhatsApp window is closed: the customer has not written in the last 24 hours, so only an approved template can be sent.',
+            `The WhatsApp reply window is closed: the customer has not written in the last ${formatDuration(input.replyWindowMs, 'en')}, so only an approved template can be sent.`,
             WorkflowErrors.WINDOW_CLOSED,
           );
         }
@@ -358,26 +389,72 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     await Promise.allSettled([...mediaDownloads]);
   };
 
-  for (;;) {
-    const windowTimerMs =
-      hasWindow && state.windowOpen && state.windowExpiresAt !== null ? state.windowExpiresAt - Date.now() : null;
-    if (windowTimerMs === null) {
-      // Nothing pending and no window to watch: wait for work, or end when idle for long enough.
-      // A run that never got a conversation (its only request was refused, e.g. an unknown template) ends soon.
-      const gotWork = await condition(
-        needsMainLoop,
-        state.conversationId === null ? Math.min(idleTimeoutMs, EMPTY_RUN_TIMEOUT_MS) : idleTimeoutMs,
-      );
-      if (!gotWork) {
-        await finishMediaDownloads();
-        await condition(allHandlersFinished);
-        if (!hasWork()) {
-          log.info('conversation idle; ending until the next message', { conversationId: state.conversationId });
-          return;
-        }
+  // A run that never got a conversation (its only request was refused, e.g. an unknown template) ends soon.
+  const idleLimitMs = () =>
+    state.conversationId === null ? Math.min(idleTimeoutMs, EMPTY_RUN_TIMEOUT_MS) : idleTimeoutMs;
+  /** Called when the idle time ran out: true when the run may end (nothing came in meanwhile). */
+  const finishIdle = async (): Promise<boolean> => {
+    await finishMediaDownloads();
+    await condition(allHandlersFinished);
+    if (hasWork()) return false;
+    log.info('conversation idle; ending until the next message', { conversationId: state.conversationId });
+    return true;
+  };
+
+  // Runs recorded before scheduled recordInbound as a (remote) activity.
+  const recordLocally = patched('record-inbound-local');
+  // Runs recorded before started (and cancelled) a timer at every wake of the main loop, i.e. per inbound message.
+  const oneWakeTimer = patched('one-wake-timer');
+  /** When the main loop waited last: the idle time counts from there. */
+  let idleSince = Date.now();
+  let deadlinePassed = false;
+  let wakeTimerArmed = false;
+  /** The window's expiry while it is open, else the end of the idle time. */
+  const wakeDeadline = () =>
+    hasWindow && state.windowOpen && state.windowExpiresAt !== null ? state.windowExpiresAt : idleSince + idleLimitMs();
+  /**
+   * One timer for the deadline, beside the main loop: a message that moves the deadline later does not restart it
+   * (when it fires, it sleeps on to the new deadline); only a deadline moved earlier (a window opening while the
+   * idle timer runs) replaces it.
+   */
+  const armWakeTimer = () => {
+    if (wakeTimerArmed) return;
+    // Set before the loop runs: a deadline already past ends it synchronously, and must leave it disarmed.
+    wakeTimerArmed = true;
+    void (async () => {
+      for (;;) {
+        const deadline = wakeDeadline();
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        await condition(() => wakeDeadline() < deadline, left);
       }
-    } else if (windowTimerMs > 0) {
-      await condition(needsMainLoop, windowTimerMs);
+      wakeTimerArmed = false;
+      deadlinePassed = true;
+    })();
+  };
+
+  for (;;) {
+    if (oneWakeTimer) {
+      idleSince = Date.now();
+      armWakeTimer();
+      await condition(() => needsMainLoop() || deadlinePassed);
+      const timedOut = deadlinePassed;
+      deadlinePassed = false;
+      // A deadline that passed while the loop was busy is stale: the loop waits again (same timer rules).
+      const windowWatched = hasWindow && state.windowOpen;
+      if (timedOut && !windowWatched && !needsMainLoop() && Date.now() >= idleSince + idleLimitMs()) {
+        if (await finishIdle()) return;
+      }
+    } else {
+      const windowTimerMs =
+        hasWindow && state.windowOpen && state.windowExpiresAt !== null ? state.windowExpiresAt - Date.now() : null;
+      if (windowTimerMs === null) {
+        // Nothing pending and no window to watch: wait for work, or end when idle for long enough.
+        const gotWork = await condition(needsMainLoop, idleLimitMs());
+        if (!gotWork && (await finishIdle())) return;
+      } else if (windowTimerMs > 0) {
+        await condition(needsMainLoop, windowTimerMs);
+      }
     }
 
     if (sendBesideMainLoop && !pauseSending) startSending();
@@ -385,7 +462,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     while (state.inbox.length > 0) {
       const message = state.inbox[0]!;
       const nextExpiry: number | null = hasWindow ? state.windowExpiresAt : null;
-      const result = await store.recordInbound({
+      const result = await (recordLocally ? storeLocally : store).recordInbound({
         channelId: input.channelId,
         kind: input.kind,
         customer: input.customer,
