@@ -13,6 +13,8 @@ export interface BatchInput {
   ratePerSecond: number;
   /** Carried across continue-as-new. */
   progress?: BatchProgress;
+  /** Carried across continue-as-new: recipients handed over whose send has no outcome yet. */
+  pending?: number[];
 }
 
 export interface BatchFailure {
@@ -27,7 +29,7 @@ export interface BatchProgress {
   /** `stopped`: the batch workflow was ended from outside (terminated by ops, or gone from Temporal's retention). */
   status: 'running' | 'cancelling' | 'cancelled' | 'completed' | 'stopped';
   total: number;
-  /** Recipients handed out so far (sent + failed + in flight). */
+  /** Recipients handed out so far (sent + failed + in flight: handed to their conversation, not sent yet). */
   next: number;
   sent: number;
   failed: number;
