@@ -1,7 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client as TemporalClient } from '@temporalio/client';
 import { DialogRefusedError, handOverTemplatedDialog } from '../client';
-import { newId } from '../common/ids';
+import { newId, sha256 } from '../common/ids';
 import { log } from '../common/log';
 import { classifyMedia, MEDIA_LIMITS, resolveMime } from '../common/media';
 import { type SystemLine, systemLineEnglish } from '../common/system-lines';
@@ -30,10 +30,12 @@ import {
   isDuplicateKeyError,
   Message,
   nextSequence,
+  SendSlot,
 } from '../db/models';
 import { checkTemplateSend, type TemplateCheck, type TemplateSendInput } from '../db/templates';
 import { providerFor } from '../providers';
 import { downloadInfobipMedia, InfobipError } from '../providers/infobip-http';
+import type { BatchFailure } from '../workflows/batch-definitions';
 import {
   type AttachmentRef,
   type ChannelKind,
@@ -53,6 +55,15 @@ export interface BatchRecipient {
   /** Values for the template's dynamic URL buttons, when this recipient has its own. */
   buttonParameters?: string[] | null;
   idempotencyKey: string;
+}
+
+/** A handed-over batch dialog's outcome: sent (Infobip took it), or failed with its reason. */
+export interface BatchOutcome {
+  index: number;
+  phone: string;
+  ok: boolean;
+  code?: string;
+  reason?: string;
 }
 
 export interface ActivityDeps {
@@ -136,19 +147,56 @@ export interface RecordInboundResult extends ConversationRef {
   messageId: string;
 }
 
-/** Finds the client by address, or creates it named from the contact name Infobip gave. Race-safe by unique index. */
-async function findOrCreateClient(kind: ChannelKind, address: string, contactName: string | null): Promise<string> {
+/*
+ * FerretDB 1.x on SQLite reads by index only a filter that is exactly `{ _id: value }`: any other filter scans and
+ * decodes the whole collection, so a lookup by (channel, customer) costs more with every conversation stored and
+ * a growing backlog slowed itself down. Clients and conversations therefore get ids derived from their unique key
+ * (`clientIdFor`, `conversationIdFor`) and are found by `_id`; those stored before (random ids) are still found by
+ * their fields, which costs a scan only for them.
+ */
+
+/** The id of the client with this address (records stored before derived ids have random ones). */
+export function clientIdFor(addressKind: string, address: string): string {
+  return `cl_${sha256(`${addressKind}\n${address}`).slice(0, 28)}`;
+}
+
+/** The id of the conversation of (channel, customer) (records stored before derived ids have random ones). */
+export function conversationIdFor(channelId: string, customer: string): string {
+  return `cv_${sha256(`${channelId}\n${customer}`).slice(0, 28)}`;
+}
+
+/**
+ * Finds the client by address, or creates it named from the contact name Infobip gave. Race-safe by unique index.
+ * `created` says no client had this address, hence no conversation with it exists yet either.
+ */
+async function findOrCreateClient(
+  kind: ChannelKind,
+  address: string,
+  contactName: string | null,
+): Promise<{ clientId: string; created: boolean }> {
   const addressKind = kind === 'whatsapp' ? 'phone' : 'viber';
-  const existing = await Client.findOne({ addressKind, address }).lean();
-  if (existing) return existing._id;
+  const id = clientIdFor(addressKind, address);
+  if (await Client.exists({ _id: id })) return { clientId: id, created: false };
   try {
-    const created = await Client.create({ _id: newId('cl'), addressKind, address, name: contactName || address });
-    return created._id;
+    await Client.create({ _id: id, addressKind, address, name: contactName || address });
+    return { clientId: id, created: true };
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
-    const raced = await Client.findOne({ addressKind, address }).lean();
-    return raced!._id;
+    // A client stored with a random id (before derived ids), or one created meanwhile.
+    const existing = await Client.findOne({ addressKind, address }).lean();
+    return { clientId: existing!._id, created: false };
   }
+}
+
+let ticketNumbers: Promise<unknown> = Promise.resolve();
+/**
+ * The next ticket number, one caller at a time in this process: FerretDB's `$inc` is a read-then-write, so
+ * concurrent increments hand out the same number, and each collision cost a retry that scanned the conversations.
+ */
+function nextTicketNumber(): Promise<number> {
+  const next = ticketNumbers.then(() => nextSequence('ticketNumber'));
+  ticketNumbers = next.catch(() => {});
+  return next;
 }
 
 /** The conversation of (channel, customer), created with the next ticket number when it does not exist yet. */
@@ -157,29 +205,43 @@ async function findOrCreateConversation(
   clientId: string,
   /** Fields a new conversation starts with (its reply window, so it never shows closed for an instant). */
   initial: Record<string, unknown> = {},
+  /** The client was created just now: no conversation can exist (a concurrent creation is caught by the index). */
+  clientIsNew = false,
 ) {
+  const id = conversationIdFor(key.channelId, key.customer);
+  const byId = await Conversation.findById(id).lean();
+  if (byId) return { conversation: byId, created: false };
   // The unique indexes are the guarantee: (channelId, customer) makes one conversation per customer, ticketNumber
   // makes numbers unique. A collision on the number (counter upserts are not atomic on every backend) takes the next.
   for (let attempt = 0; ; attempt++) {
-    const existing = await Conversation.findOne({ channelId: key.channelId, customer: key.customer }).lean();
-    if (existing) return existing;
+    // Stored before derived ids: found by its fields (a scan), unless the client is new. After a collision, only
+    // one created meanwhile (with the derived id) can exist.
+    const existing =
+      attempt === 0
+        ? clientIsNew
+          ? null
+          : await Conversation.findOne({ channelId: key.channelId, customer: key.customer }).lean()
+        : await Conversation.findById(id).lean();
+    if (existing) return { conversation: existing, created: false };
     try {
       const created = await Conversation.create({
-        _id: newId('cv'),
+        _id: id,
         channelId: key.channelId,
         kind: key.kind,
         customer: key.customer,
         clientId,
         workflowId: conversationWorkflowId(key.channelId, key.customer),
-        ticketNumber: await nextSequence('ticketNumber'),
+        ticketNumber: await nextTicketNumber(),
         status: 'open',
         ...initial,
       });
-      return created.toObject();
+      return { conversation: created.toObject(), created: true };
     } catch (err) {
       if (!isDuplicateKeyError(err) || attempt >= 50) throw err;
-      // FerretDB's $inc is a read-then-write: under concurrency the counter can fall behind the numbers in use.
-      // Move it past the highest ticket so the next try gets a fresh number.
+      // Created meanwhile (the loop finds it), or the ticket number was taken (another process incremented at
+      // the same moment: the next number is usually free). Repeated collisions mean the counter fell behind the
+      // numbers in use: move it past the highest ticket (a scan).
+      if (attempt < 2) continue;
       const highest = await Conversation.findOne({}, { ticketNumber: 1 }).sort({ ticketNumber: -1 }).lean();
       if (highest) await Counter.updateOne({ _id: 'ticketNumber' }, { $max: { seq: highest.ticketNumber } });
     }
@@ -233,11 +295,40 @@ async function recordSystemLine(conversationId: string, channelId: string, line:
   }
 }
 
+/** `fn` over `items` with at most `limit` running at once, results in the items' order. */
+async function mapConcurrently<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
+
+/**
+ * A batch's dialog waits for the send slot its batch gave it (send_slots), so Infobip receives the batch at its
+ * rate whatever time each conversation workflow took to get here. Never past `deadline`.
+ */
+async function waitForSendSlot(channelId: string, idempotencyKey: string, deadline: number): Promise<void> {
+  const slot = await SendSlot.findById(`${channelId}:${idempotencyKey}`).lean();
+  if (!slot) return;
+  const wait = Math.min(slot.at.getTime(), deadline) - Date.now();
+  if (wait > 0) await Context.current().sleep(wait); // rejects when the activity is cancelled (worker shutdown)
+}
+
 export function createActivities(deps: ActivityDeps) {
   return {
-    /** Persists one inbound message (once: a duplicate Infobip messageId is recognised) and its conversation. */
+    /**
+     * Persists one inbound message (once: a duplicate Infobip messageId is recognised) and its conversation.
+     * A new customer's conversation is created already holding this message's summary (one write fewer: the
+     * database is what limits ingest under load).
+     */
     async recordInbound(input: RecordInboundInput): Promise<RecordInboundResult> {
-      const clientId = await findOrCreateClient(input.kind, input.customer, input.message.contactName);
+      const client = await findOrCreateClient(input.kind, input.customer, input.message.contactName);
       const receivedAt = new Date(input.message.receivedAt);
       const windowState =
         input.kind === 'whatsapp'
@@ -246,9 +337,21 @@ export function createActivities(deps: ActivityDeps) {
               expiresAt: input.windowExpiresAt ? new Date(input.windowExpiresAt) : null,
             }
           : { open: true, expiresAt: null };
-      const conversation = await findOrCreateConversation(input, clientId, { window: windowState });
+      const summary = {
+        lastInboundAt: receivedAt,
+        lastMessageAt: receivedAt,
+        lastMessagePreview: (input.message.text ?? `[${input.message.type}]`).slice(0, 140),
+        window: windowState,
+      };
+      const { conversation, created } = await findOrCreateConversation(
+        input,
+        client.clientId,
+        { ...summary, unreadCount: 1, lastInboundMessageId: input.message.providerMessageId },
+        client.created,
+      );
 
       let duplicate = false;
+      // Time-ordered (not derived like the conversation's): messages received in the same instant keep their order.
       let messageId = newId('msg');
       try {
         await Message.create({
@@ -268,6 +371,7 @@ export function createActivities(deps: ActivityDeps) {
       } catch (err) {
         if (!isDuplicateKeyError(err)) throw err;
         duplicate = true;
+        // A scan on FerretDB, but only for a repeated delivery.
         const existing = await Message.findOne({
           channelId: input.channelId,
           providerMessageId: input.message.providerMessageId,
@@ -278,17 +382,15 @@ export function createActivities(deps: ActivityDeps) {
       if (duplicate) {
         // Infobip delivered it again (or this activity is retried after a crash): nothing new to store, but the
         // window the workflow computed from the same receivedAt is made sure of.
-        if (windowState.expiresAt) {
-          await Conversation.updateOne(
-            {
-              _id: conversation._id,
-              $or: [{ 'window.expiresAt': null }, { 'window.expiresAt': { $lt: windowState.expiresAt } }],
-            },
-            { $set: { window: windowState } },
-          );
+        // Compared here, not in the filter: a filter beyond `_id` scans (see above); the conversation's messages
+        // are recorded one at a time, so the read is current.
+        const storedExpiry = conversation.window?.expiresAt ?? null;
+        if (windowState.expiresAt && (storedExpiry === null || storedExpiry < windowState.expiresAt)) {
+          await Conversation.updateOne({ _id: conversation._id }, { $set: { window: windowState } });
         }
         return { ...refOf(conversation), duplicate, messageId };
       }
+      if (created) return { ...refOf(conversation), duplicate, messageId };
 
       if (conversation.status === 'closed') {
         await recordSystemLine(
@@ -300,22 +402,27 @@ export function createActivities(deps: ActivityDeps) {
         );
       }
 
-      // A new message on a closed conversation reopens it.
-      const updated = await Conversation.findOneAndUpdate(
-        { _id: conversation._id },
-        {
-          $set: {
-            status: conversation.status === 'closed' ? 'open' : conversation.status,
-            lastInboundAt: receivedAt,
-            lastMessageAt: receivedAt,
-            lastMessagePreview: (input.message.text ?? `[${input.message.type}]`).slice(0, 140),
-            window: windowState,
+      // Counted once: an earlier attempt of this activity may have created the conversation with this message
+      // already counted, then failed before storing the message. (A conversation's messages are recorded one at a
+      // time by its workflow, so the read above is still current.)
+      if (conversation.lastInboundMessageId === input.message.providerMessageId) {
+        return { ...refOf(conversation), duplicate, messageId };
+      }
+      // A new message on a closed conversation reopens it. The filter is `_id` alone: read by index (see above).
+      const updated =
+        (await Conversation.findOneAndUpdate(
+          { _id: conversation._id },
+          {
+            $set: {
+              ...summary,
+              status: conversation.status === 'closed' ? 'open' : conversation.status,
+              lastInboundMessageId: input.message.providerMessageId,
+            },
+            $inc: { unreadCount: 1 },
           },
-          $inc: { unreadCount: 1 },
-        },
-        { returnDocument: 'after' },
-      ).lean();
-      return { ...refOf(updated!), duplicate, messageId };
+          { returnDocument: 'after' },
+        ).lean()) ?? conversation;
+      return { ...refOf(updated), duplicate, messageId };
     },
 
     /** Stores an agent's message as `queued`. Idempotent on the workflow-chosen id, so a retried activity stores it once. */
@@ -384,8 +491,8 @@ export function createActivities(deps: ActivityDeps) {
     }): Promise<ConversationRef> {
       let clientId = input.clientId;
       if (clientId && !(await Client.exists({ _id: clientId }))) clientId = undefined;
-      clientId ??= await findOrCreateClient(input.kind, input.customer, input.clientName ?? null);
-      return refOf(await findOrCreateConversation(input, clientId));
+      clientId ??= (await findOrCreateClient(input.kind, input.customer, input.clientName ?? null)).clientId;
+      return refOf((await findOrCreateConversation(input, clientId)).conversation);
     },
 
     /** Persists a status/assignee change and says so in the timeline. Idempotent on changeId. */
@@ -451,6 +558,8 @@ export function createActivities(deps: ActivityDeps) {
         const reported = await waitForReport(ref, Math.min(UNKNOWN_OUTCOME_REPORT_WAIT_MS, deadline - Date.now()));
         if (reported) return { status: reported };
       }
+      if (message.type === 'template' && message.idempotencyKey)
+        await waitForSendSlot(ref.channelId, message.idempotencyKey, deadline - 15_000);
       const [channel, conversation] = await Promise.all([
         Channel.findById(message.channelId).select('+apiKey +webhookSecret').lean(),
         Conversation.findById(message.conversationId).lean(),
@@ -621,6 +730,8 @@ export function createActivities(deps: ActivityDeps) {
       channelId: string;
       count: number;
       intervalMs: number;
+      /** No slot sooner than this from now (the time a dialog needs to reach its send). */
+      leadMs?: number;
     }): Promise<{ firstSlotAt: number; intervalMs: number }> {
       for (;;) {
         const channel = await Channel.findById(input.channelId).lean();
@@ -629,13 +740,150 @@ export function createActivities(deps: ActivityDeps) {
           input.intervalMs,
           Math.ceil(1000 / (channel.sendRatePerSecond ?? DEFAULT_CHANNEL_SEND_RATE)),
         );
-        const start = Math.max(Date.now(), channel.nextSendAt?.getTime() ?? 0);
+        const start = Math.max(Date.now() + (input.leadMs ?? 0), channel.nextSendAt?.getTime() ?? 0);
         const result = await Channel.updateOne(
           { _id: input.channelId, nextSendAt: channel.nextSendAt ?? null },
           { $set: { nextSendAt: new Date(start + interval * input.count) } },
         );
         if (result.modifiedCount === 1) return { firstSlotAt: start, intervalMs: interval };
       }
+    },
+
+    /**
+     * Hands recipients `offset`…`offset+count-1` of a batch to their conversation workflows, each `leadMs` before
+     * its send slot (slot k = firstSlotAt + k·intervalMs, stored first so the send activity waits for it), and
+     * returns without waiting for any send: outcomes are collected apart (collectBatchOutcomes). A retry hands the
+     * same dialogs over again under the same keys, which sends nobody twice.
+     */
+    async handOverBatchDialogs(input: {
+      batchId: string;
+      channelId: string;
+      offset: number;
+      count: number;
+      firstSlotAt: number;
+      intervalMs: number;
+      leadMs: number;
+    }): Promise<{ handedOver: number[]; refused: BatchFailure[] }> {
+      const temporal = deps.temporal;
+      if (!temporal)
+        throw ApplicationFailure.nonRetryable('the worker has no Temporal client for batches', 'MISCONFIGURED');
+      const context = Context.current();
+      const [batch, recipients] = await Promise.all([
+        Batch.findById(input.batchId).lean(),
+        BatchRecipientRecord.find({
+          batchId: input.batchId,
+          index: { $gte: input.offset, $lt: input.offset + input.count },
+        })
+          .sort({ index: 1 })
+          .lean(),
+      ]);
+      if (!batch) {
+        const reason = 'The batch no longer exists.';
+        return {
+          handedOver: [],
+          refused: recipients.map((r) => ({ index: r.index, phone: r.phone, code: 'NOT_FOUND', reason })),
+        };
+      }
+      const slotOf = (index: number) => input.firstSlotAt + (index - input.offset) * input.intervalMs;
+      await SendSlot.insertMany(
+        recipients.map((r) => ({ _id: `${input.channelId}:${r.idempotencyKey}`, at: new Date(slotOf(r.index)) })),
+        { ordered: false },
+      ).catch((err) => {
+        if (!isDuplicateKeyError(err)) throw err; // a retried window: its slots are stored already
+      });
+
+      const refused: BatchFailure[] = [];
+      const handedOver: number[] = [];
+      // The template is checked here, up front, so neither the pacing nor the conversation workflow waits on it.
+      const checked = await mapConcurrently(recipients, 8, async (recipient) => {
+        const check = await checkTemplateSend({
+          channelId: input.channelId,
+          templateName: batch.templateName,
+          language: batch.language,
+          variables: recipient.variables,
+          headerMediaUrl: batch.headerMediaUrl ?? undefined,
+          headerText: batch.headerText ?? undefined,
+          buttonParameters: recipient.buttonParameters ?? batch.buttonParameters ?? undefined,
+        });
+        if (!check.ok)
+          refused.push({ index: recipient.index, phone: recipient.phone, code: check.code, reason: check.message });
+        return check.ok ? { recipient, request: check.request } : null;
+      });
+
+      const signals: Promise<void>[] = [];
+      for (const item of checked) {
+        if (!item) continue;
+        const { recipient, request } = item;
+        const wait = slotOf(recipient.index) - input.leadMs - Date.now();
+        context.heartbeat();
+        if (wait > 0) await context.sleep(wait); // rejects when the activity is cancelled (worker shutdown)
+        // A signal, not an update: the batch never waits on a conversation workflow (nor on a worker to run it).
+        const signal = handOverTemplatedDialog(
+          temporal,
+          {
+            channelId: input.channelId,
+            phone: recipient.phone,
+            clientName: recipient.clientName ?? undefined,
+            templateName: batch.templateName,
+            language: batch.language,
+            variables: recipient.variables,
+            idempotencyKey: recipient.idempotencyKey,
+            authorId: batch.requestedBy,
+            checked: {
+              renderedText: request.renderedText ?? '',
+              header: request.header ?? null,
+              buttons: request.buttons ?? null,
+            },
+          },
+          { taskQueue: deps.taskQueue, replyWindowMs: deps.replyWindowMs },
+        ).then(
+          () => {
+            handedOver.push(recipient.index);
+          },
+          (err) => {
+            if (!(err instanceof DialogRefusedError)) throw err;
+            refused.push({ index: recipient.index, phone: recipient.phone, code: err.code, reason: err.message });
+          },
+        );
+        signal.catch(() => {}); // awaited below; this only keeps a early failure from being "unhandled" meanwhile
+        signals.push(signal);
+      }
+      await Promise.all(signals);
+      return { handedOver: handedOver.sort((a, b) => a - b), refused };
+    },
+
+    /** The outcomes (sent or failed) of the given handed-over recipients that have one yet; the rest are pending. */
+    async collectBatchOutcomes(input: {
+      batchId: string;
+      channelId: string;
+      indices: number[];
+    }): Promise<BatchOutcome[]> {
+      const records = await BatchRecipientRecord.find({ batchId: input.batchId, index: { $in: input.indices } })
+        .select('index phone idempotencyKey')
+        .lean();
+      const messages = await Message.find({
+        channelId: input.channelId,
+        idempotencyKey: { $in: records.map((r) => r.idempotencyKey) },
+        status: { $ne: 'queued' },
+      })
+        .select('idempotencyKey status error')
+        .lean();
+      const byKey = new Map(messages.map((m) => [m.idempotencyKey, m]));
+      return records.flatMap((r): BatchOutcome[] => {
+        const message = byKey.get(r.idempotencyKey);
+        if (!message) return [];
+        if (message.status !== 'failed') return [{ index: r.index, phone: r.phone, ok: true }];
+        const error = message.error as { code?: string; message?: string } | null;
+        return [
+          {
+            index: r.index,
+            phone: r.phone,
+            ok: false,
+            code: error?.code ?? 'SEND_FAILED',
+            reason: error?.message ?? 'Infobip did not accept the message.',
+          },
+        ];
+      });
     },
 
     /** One recipient of a batch: a templated dialog with the batch's key, so retries never send twice. */

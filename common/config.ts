@@ -47,6 +47,9 @@ const envSchema = z.object({
   JANELA_TEMPORAL_WEB_URL: z.url().optional(),
   JANELA_WORKER_METRICS_URL: z.url().optional(),
   JANELA_WORKER_METRICS_PORT: port.optional(),
+  JANELA_WORKER_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(1000).default(32),
+  JANELA_WORKER_LOCAL_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(1000).default(8),
+  JANELA_DB_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(500).default(8),
 });
 
 export type EnvConfig = z.infer<typeof envSchema>;

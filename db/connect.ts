@@ -1,13 +1,23 @@
 import mongoose from 'mongoose';
+import { loadEnv } from '../common/config';
 import { allModels } from './models';
 
 /**
  * Connects mongoose and builds the indexes. Janela uses only what both MongoDB and FerretDB 1.x support:
  * single-document atomic updates, upserts and unique indexes — no transactions, change streams or $lookup.
+ *
+ * The connection pool is the process's bound on concurrent database commands (JANELA_DB_MAX_CONNECTIONS, 8):
+ * FerretDB on SQLite has one writer, and a hundred writers waiting on its lock poll and time out
+ * (SQLITE_BUSY) instead of taking turns; the driver's FIFO wait queue makes them take turns.
  */
-export async function connectDatabase(uri: string, dbName?: string): Promise<typeof mongoose> {
+export async function connectDatabase(
+  uri: string,
+  dbName?: string,
+  options: { maxConnections?: number } = {},
+): Promise<typeof mongoose> {
   mongoose.set('strictQuery', true);
-  await mongoose.connect(uri, { dbName, serverSelectionTimeoutMS: 10_000, autoIndex: false });
+  const maxPoolSize = options.maxConnections ?? loadEnv().JANELA_DB_MAX_CONNECTIONS;
+  await mongoose.connect(uri, { dbName, serverSelectionTimeoutMS: 10_000, autoIndex: false, maxPoolSize });
   for (const model of allModels) await model.createIndexes();
   return mongoose;
 }

@@ -74,6 +74,8 @@ const conversationSchema = new Schema(
     lastInboundAt: { type: Date, default: null },
     lastMessagePreview: { type: String, default: '' },
     unreadCount: { type: Number, default: 0 },
+    // Infobip's id of the last inbound message counted in unreadCount: a retried recordInbound counts it once.
+    lastInboundMessageId: { type: String, default: null },
   },
   { timestamps: true, versionKey: false },
 );
@@ -210,6 +212,17 @@ const batchRecipientSchema = new Schema(
 );
 batchRecipientSchema.index({ batchId: 1, index: 1 }, { unique: true });
 
+// The send slot a batch gave a dialog (by channel and idempotency key): the dialog is handed to its conversation
+// workflow a little ahead of it, and the send activity waits for it, so Infobip receives the batch at its rate
+// however long the conversation workflow took to get there.
+const sendSlotSchema = new Schema(
+  {
+    _id: { type: String, required: true }, // `${channelId}:${idempotencyKey}`
+    at: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+
 // Console sessions (http-only cookie). FerretDB 1.x has no TTL indexes: expiry is checked on read.
 const sessionSchema = new Schema(
   {
@@ -255,6 +268,7 @@ export const Dialog = mongoose.model('Dialog', dialogSchema, 'dialogs');
 export const SendKey = mongoose.model('SendKey', sendKeySchema, 'send_keys');
 export const Batch = mongoose.model('Batch', batchSchema, 'batches');
 export const BatchRecipientRecord = mongoose.model('BatchRecipient', batchRecipientSchema, 'batch_recipients');
+export const SendSlot = mongoose.model('SendSlot', sendSlotSchema, 'send_slots');
 
 export type ChannelDoc = InferSchemaType<typeof channelSchema>;
 export type AgentDoc = InferSchemaType<typeof agentSchema>;
@@ -275,6 +289,8 @@ export const allModels = [
   Dialog,
   SendKey,
   Batch,
+  BatchRecipientRecord,
+  SendSlot,
 ];
 
 /** The next value of a named counter (an atomic `$inc`); callers keep a unique index as the final guarantee. */

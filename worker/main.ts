@@ -16,7 +16,9 @@ await runMain(async () => {
       : { prometheus: { bindAddress: `0.0.0.0:${env.JANELA_WORKER_METRICS_PORT}` } },
   );
   const temporalAddress = env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
-  await connectDatabase(env.MONGODB_URI ?? 'mongodb://127.0.0.1:27117/janela');
+  await connectDatabase(env.MONGODB_URI ?? 'mongodb://127.0.0.1:27117/janela', undefined, {
+    maxConnections: env.JANELA_DB_MAX_CONNECTIONS,
+  });
   const connection = await NativeConnection.connect({ address: temporalAddress });
   const worker = await createJanelaWorker({
     connection,
@@ -26,6 +28,8 @@ await runMain(async () => {
     infobipTimeoutMs: env.JANELA_INFOBIP_TIMEOUT,
     client: await connectTemporalClient(temporalAddress, env.TEMPORAL_NAMESPACE),
     replyWindowMs: env.JANELA_REPLY_WINDOW,
+    maxConcurrentActivities: env.JANELA_WORKER_ACTIVITY_SLOTS,
+    maxConcurrentLocalActivities: env.JANELA_WORKER_LOCAL_ACTIVITY_SLOTS,
   });
   console.log(`Janela worker on ${temporalAddress}, task queue ${env.TEMPORAL_TASK_QUEUE}`);
   await worker.run(); // the SDK shuts the worker down gracefully on SIGINT/SIGTERM

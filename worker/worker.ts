@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { loadEnv } from '../common/config';
 
 export interface JanelaWorkerOptions {
   connection: NativeConnection;
@@ -16,15 +17,28 @@ export interface JanelaWorkerOptions {
   replyWindowMs?: number;
   /** A pre-built workflow bundle (tests build it once); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Activities run at once (JANELA_WORKER_ACTIVITY_SLOTS, 32). */
+  maxConcurrentActivities?: number;
+  /** Local activities — storing inbound messages — run at once (JANELA_WORKER_LOCAL_ACTIVITY_SLOTS, 8). */
+  maxConcurrentLocalActivities?: number;
 }
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
 export async function createJanelaWorker(options: JanelaWorkerOptions): Promise<Worker> {
+  const env = loadEnv();
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
+    // Activities beyond these bounds wait for a slot before their startToCloseTimeout starts (in Temporal's task
+    // queue, or the workflow's local-activity queue), rather than queueing for the database inside it (see
+    // connectDatabase's pool) until it runs out and the retries add to the queue. The SDK's default, 100 of each,
+    // let a backlog of inbound messages time out and retry at ~3 messages per second. Local activities (storing
+    // inbound messages: database only) have their own slots, so slow Infobip sends never hold up storing.
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? env.JANELA_WORKER_ACTIVITY_SLOTS,
+    maxConcurrentLocalActivityExecutions:
+      options.maxConcurrentLocalActivities ?? env.JANELA_WORKER_LOCAL_ACTIVITY_SLOTS,
     activities: createActivities({
       publicBaseUrl: options.publicBaseUrl,
       infobipTimeoutMs: options.infobipTimeoutMs,

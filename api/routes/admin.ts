@@ -4,6 +4,7 @@ import { newId, newSecret, sha256 } from '../../common/ids';
 import { channelWebhookUrl } from '../../common/urls';
 import { Agent, Channel, DEFAULT_CHANNEL_SEND_RATE, Extension, isDuplicateKeyError } from '../../db/models';
 import { type AuthEnv, hasChannelAccess, requireAdmin } from '../auth';
+import { forgetWebhookChannel } from '../channel-cache';
 import type { ApiDeps } from '../context';
 import { ApiError, notFound, parseJson } from '../errors';
 
@@ -163,6 +164,7 @@ export function adminRoutes(deps: ApiDeps) {
     // updateOne then read: FerretDB 1.x's findAndModify cannot apply the projection that hides secret fields.
     const id = c.req.param('id');
     const result = await Channel.updateOne({ _id: id, deletedAt: null }, { $set: input });
+    forgetWebhookChannel(id);
     const channel = result.matchedCount ? await Channel.findById(id).select('+webhookSecret').lean() : null;
     if (!channel) throw notFound('Channel');
     return c.json(channelView(channel, deps.publicBaseUrl, true));
@@ -175,6 +177,7 @@ export function adminRoutes(deps: ApiDeps) {
       { _id: c.req.param('id'), deletedAt: null },
       { $set: { deletedAt: new Date() } },
     );
+    forgetWebhookChannel(c.req.param('id')); // the webhook refuses it from now on, not after the cache's TTL
     if (result.matchedCount === 0) throw notFound('Channel');
     return c.body(null, 204);
   });

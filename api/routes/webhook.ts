@@ -1,10 +1,9 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { safeEqual } from '../../common/ids';
 import { log } from '../../common/log';
 import { withBusyRetry } from '../../db/connect';
 import { advanceOutboundStatus, failOutbound } from '../../db/messages';
-import { Channel, Template } from '../../db/models';
+import { Template } from '../../db/models';
 import { explainDeliveryError } from '../../providers/errors';
 import {
   parseTemplateStatusEvent,
@@ -13,6 +12,7 @@ import {
   webhookEnvelopeSchema,
 } from '../../providers/webhook';
 import type { ChannelKind } from '../../workflows/definitions';
+import { webhookChannel } from '../channel-cache';
 import type { ApiDeps } from '../context';
 import { deliverInbound } from '../conversation-workflow';
 import { isDependencyDown } from '../dependency-errors';
@@ -53,9 +53,10 @@ export function webhookRoutes(deps: ApiDeps) {
   });
 
   app.post('/:channelId/:secret', limitBody, async (c) => {
-    const channel = await Channel.findById(c.req.param('channelId')).select('+webhookSecret').lean();
+    // Read through a short cache (api/channel-cache.ts): one database round trip fewer per Infobip request.
+    const channel = await webhookChannel(c.req.param('channelId'), c.req.param('secret'));
     // Unknown channel and wrong secret answer alike, so the URL space cannot be probed.
-    if (!channel || channel.deletedAt || !safeEqual(channel.webhookSecret, c.req.param('secret'))) {
+    if (!channel) {
       throw new ApiError(401, 'INVALID_WEBHOOK_SECRET', 'This webhook URL is not valid.');
     }
     const body = await parseJson(c, webhookEnvelopeSchema);

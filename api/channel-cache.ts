@@ -1,0 +1,48 @@
+import { safeEqual } from '../common/ids';
+import { Channel } from '../db/models';
+import type { ChannelKind } from '../workflows/definitions';
+
+/** What the webhook needs of a channel to accept a request for it. */
+export interface WebhookChannel {
+  _id: string;
+  kind: ChannelKind;
+  webhookSecret: string;
+}
+
+/**
+ * How long a channel read by the webhook is trusted without reading it again. Every Infobip request used to wait
+ * on this read before its signal; under load that is one database round trip per message. The cost: a channel
+ * deleted by another API process keeps accepting for up to this long (in this process the delete forgets it at
+ * once), and so does a secret replaced in the database by hand.
+ */
+export const CHANNEL_CACHE_TTL_MS = 5_000;
+
+const cached = new Map<string, { channel: WebhookChannel; until: number }>();
+
+async function load(channelId: string): Promise<WebhookChannel | null> {
+  const channel = await Channel.findById(channelId).select('+webhookSecret').lean();
+  if (!channel || channel.deletedAt) {
+    cached.delete(channelId);
+    return null;
+  }
+  const entry = { _id: channel._id, kind: channel.kind as ChannelKind, webhookSecret: channel.webhookSecret };
+  cached.set(channelId, { channel: entry, until: Date.now() + CHANNEL_CACHE_TTL_MS });
+  return entry;
+}
+
+/**
+ * The live channel whose webhook secret is `secret`, or null (unknown, deleted, or a wrong secret). Only channels
+ * that exist are cached, so unknown ids cannot fill memory; a secret that does not match the cached one is
+ * checked against the database before it is refused (a secret changed elsewhere is accepted at once).
+ */
+export async function webhookChannel(channelId: string, secret: string): Promise<WebhookChannel | null> {
+  const hit = cached.get(channelId);
+  if (hit && hit.until > Date.now() && safeEqual(hit.channel.webhookSecret, secret)) return hit.channel;
+  const channel = await load(channelId);
+  return channel && safeEqual(channel.webhookSecret, secret) ? channel : null;
+}
+
+/** Forgets a channel changed or deleted in this process, so its next webhook request reads it again. */
+export function forgetWebhookChannel(channelId: string): void {
+  cached.delete(channelId);
+}

@@ -1,0 +1,207 @@
+/**
+ * Inbound ingest under load: bounded database concurrency, lookups by derived `_id` (FerretDB on SQLite scans
+ * for anything else), a retried recordInbound counting its message once, and the webhook's channel cache.
+ */
+import { NativeConnection } from '@temporalio/worker';
+import mongoose from 'mongoose';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { conversationIdFor, createActivities, type RecordInboundInput } from '../activities';
+import { CHANNEL_CACHE_TTL_MS } from '../api/channel-cache';
+import { loadEnv } from '../common/config';
+import { newId, newSecret } from '../common/ids';
+import { Channel, Client, Conversation, Message } from '../db/models';
+import { createJanelaWorker } from '../worker/worker';
+import { type Stack, startStack, waitFor } from './helpers/stack';
+
+let stack: Stack;
+let channel: Awaited<ReturnType<Stack['createChannel']>>;
+beforeAll(async () => {
+  stack = await startStack();
+  channel = await stack.createChannel('whatsapp');
+});
+afterAll(async () => {
+  await stack?.close();
+});
+
+const defaults = loadEnv({});
+let seq = 0;
+function inbound(from: string, text: string) {
+  seq++;
+  return {
+    from,
+    to: channel.sender,
+    integrationType: 'WHATSAPP',
+    receivedAt: new Date(Date.now() + seq).toISOString().replace('Z', '+0000'),
+    messageId: `ingest-${seq}-${Date.now()}`,
+    message: { type: 'TEXT', text },
+    contact: { name: `Customer ${seq}` },
+  };
+}
+const postTo = (url: string, results: unknown[]) =>
+  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ results }) });
+
+describe('database concurrency is bounded', () => {
+  it('the worker gives activities and local activities (storing inbound messages) their own bounded slots', async () => {
+    const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
+    let worker: Awaited<ReturnType<typeof createJanelaWorker>> | null = null;
+    try {
+      worker = await createJanelaWorker({
+        connection,
+        namespace: 'default',
+        taskQueue: `${stack.taskQueue}-options`,
+        publicBaseUrl: stack.api.url,
+        workflowBundle: { codePath: inject('workflowBundlePath') },
+      });
+      const tuner = worker.options.tuner as unknown as Record<string, { numSlots?: number }>;
+      expect(tuner.activityTaskSlotSupplier?.numSlots).toBe(defaults.JANELA_WORKER_ACTIVITY_SLOTS);
+      expect(tuner.localActivityTaskSlotSupplier?.numSlots).toBe(defaults.JANELA_WORKER_LOCAL_ACTIVITY_SLOTS);
+      // Well below the SDK's 100 that let a backlog time out.
+      expect(defaults.JANELA_WORKER_LOCAL_ACTIVITY_SLOTS).toBeLessThanOrEqual(16);
+    } finally {
+      if (worker) {
+        const run = worker.run();
+        worker.shutdown();
+        await run;
+      }
+      await connection.close();
+    }
+  });
+
+  it('a burst of new customers never has more database commands in flight than the pool, and stores each once', async () => {
+    const client = mongoose.connection.getClient();
+    let inUse = 0;
+    let most = 0;
+    const out = () => {
+      inUse++;
+      most = Math.max(most, inUse);
+    };
+    const back = () => {
+      inUse--;
+    };
+    client.on('connectionCheckedOut', out);
+    client.on('connectionCheckedIn', back);
+    try {
+      const base = `5511${String(Date.now()).slice(-7)}`;
+      const bodies = Array.from({ length: 6 }, (_, b) =>
+        Array.from({ length: 8 }, (_, i) => inbound(`${base}${b}${i}`, `burst ${b}.${i}`)),
+      );
+      const answers = await Promise.all(bodies.map((results) => postTo(channel.webhookUrl, results)));
+      expect(answers.map((a) => a.status)).toEqual(bodies.map(() => 200));
+      const ids = bodies.flat().map((r) => r.messageId);
+      await waitFor(
+        async () => (await Message.countDocuments({ providerMessageId: { $in: ids } })) === ids.length,
+        60_000,
+        'the burst stored',
+      );
+      const conversations = await Conversation.find({ channelId: channel.id, customer: { $regex: `^${base}` } }).lean();
+      expect(conversations).toHaveLength(48);
+      // Found by _id from then on: the id is derived from (channel, customer).
+      for (const c of conversations) expect(c._id).toBe(conversationIdFor(channel.id, c.customer));
+      expect(new Set(conversations.map((c) => c.ticketNumber)).size).toBe(48);
+      expect(conversations.every((c) => c.unreadCount === 1)).toBe(true);
+    } finally {
+      client.off('connectionCheckedOut', out);
+      client.off('connectionCheckedIn', back);
+    }
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(defaults.JANELA_DB_MAX_CONNECTIONS);
+  });
+});
+
+describe('recordInbound', () => {
+  const activities = () => createActivities({ publicBaseUrl: stack.api.url });
+  const input = (customer: string, providerMessageId: string): RecordInboundInput => ({
+    channelId: channel.id,
+    kind: 'whatsapp',
+    customer,
+    windowExpiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    message: {
+      providerMessageId,
+      receivedAt: new Date().toISOString(),
+      type: 'text',
+      text: 'hello',
+      media: null,
+      contactName: 'Retried',
+    },
+  });
+
+  it('counts a message once when an attempt created the conversation but failed before storing the message', async () => {
+    const customer = `5521${String(Date.now()).slice(-8)}`;
+    const first = await activities().recordInbound(input(customer, `retry-${customer}`));
+    // As if the message insert of that attempt had failed: the retry stores it again.
+    await Message.deleteOne({ _id: first.messageId });
+    const retried = await activities().recordInbound(input(customer, `retry-${customer}`));
+    expect(retried.duplicate).toBe(false);
+    expect(retried.conversationId).toBe(first.conversationId);
+    const again = await activities().recordInbound(input(customer, `retry-${customer}`));
+    expect(again.duplicate).toBe(true);
+    const conversation = await Conversation.findById(first.conversationId).lean();
+    expect(conversation?.unreadCount).toBe(1);
+    expect(await Message.countDocuments({ providerMessageId: `retry-${customer}` })).toBe(1);
+    // A second message counts.
+    await activities().recordInbound(input(customer, `retry-${customer}-2`));
+    expect((await Conversation.findById(first.conversationId).lean())?.unreadCount).toBe(2);
+  });
+
+  it('finds a client and conversation stored with random ids (before derived ids) instead of making new ones', async () => {
+    const customer = `5531${String(Date.now()).slice(-8)}`;
+    const clientId = newId('cl');
+    await Client.create({ _id: clientId, addressKind: 'phone', address: customer, name: 'Legacy' });
+    const legacy = await Conversation.create({
+      _id: newId('cv'),
+      channelId: channel.id,
+      kind: 'whatsapp',
+      customer,
+      clientId,
+      workflowId: `conversation:${channel.id}:${customer}`,
+      ticketNumber: 900_000 + Math.floor(Math.random() * 99_999),
+      status: 'closed',
+    });
+    const result = await activities().recordInbound(input(customer, `legacy-${customer}`));
+    expect(result.conversationId).toBe(legacy._id);
+    expect(result.status).toBe('open'); // reopened
+    expect(await Conversation.countDocuments({ channelId: channel.id, customer })).toBe(1);
+    expect(await Client.countDocuments({ addressKind: 'phone', address: customer })).toBe(1);
+    expect((await Conversation.findById(legacy._id).lean())?.unreadCount).toBe(1);
+  });
+});
+
+describe('the webhook channel cache', () => {
+  it('refuses a deleted channel at once, though it was just read', async () => {
+    const doomed = await stack.createChannel('whatsapp');
+    const ok = await postTo(doomed.webhookUrl, [inbound('5541900000001', 'before delete')]);
+    expect(ok.status).toBe(200);
+    expect((await stack.call('DELETE', `/api/channels/${doomed.id}`)).status).toBe(204);
+    const refused = await postTo(doomed.webhookUrl, [inbound('5541900000001', 'after delete')]);
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('INVALID_WEBHOOK_SECRET');
+  });
+
+  it('a changed secret: the new one works at once, the old one is refused after invalidation or the TTL', async () => {
+    const ch = await stack.createChannel('whatsapp');
+    expect((await postTo(ch.webhookUrl, [inbound('5541900000002', 'cached')])).status).toBe(200);
+    const secret = newSecret();
+    await Channel.updateOne({ _id: ch.id }, { $set: { webhookSecret: secret } }); // by hand, as ops would
+    const newUrl = ch.webhookUrl.replace(/[^/]+$/, secret);
+    expect((await postTo(newUrl, [inbound('5541900000002', 'new secret')])).status).toBe(200);
+    // The new secret's read refreshed the cache: the old one is refused from then on.
+    expect((await postTo(ch.webhookUrl, [inbound('5541900000002', 'old secret')])).status).toBe(401);
+
+    // Changed again with no request in between: the old secret is accepted until the TTL runs out, no longer.
+    await Channel.updateOne({ _id: ch.id }, { $set: { webhookSecret: newSecret() } });
+    await new Promise((resolve) => setTimeout(resolve, CHANNEL_CACHE_TTL_MS + 200));
+    expect((await postTo(newUrl, [inbound('5541900000002', 'after ttl')])).status).toBe(401);
+
+    // An edit through the API forgets the cached channel at once.
+    const third = await stack.createChannel('whatsapp');
+    expect((await postTo(third.webhookUrl, [inbound('5541900000003', 'cached')])).status).toBe(200);
+    await Channel.updateOne({ _id: third.id }, { $set: { webhookSecret: newSecret() } });
+    expect((await stack.call('PATCH', `/api/channels/${third.id}`, { name: 'renamed' })).status).toBe(200);
+    expect((await postTo(third.webhookUrl, [inbound('5541900000003', 'after patch')])).status).toBe(401);
+  });
+
+  it('a wrong secret or an unknown channel is refused', async () => {
+    expect((await postTo(channel.webhookUrl.replace(/[^/]+$/, 'wrong-secret'), [])).status).toBe(401);
+    expect((await postTo(`${stack.api.url}/webhooks/infobip/ch_unknown/whatever`, [])).status).toBe(401);
+  });
+});
