@@ -313,11 +313,18 @@ async function mapConcurrently<T, R>(items: T[], limit: number, fn: (item: T) =>
  * A batch's dialog waits for the send slot its batch gave it (send_slots), so Infobip receives the batch at its
  * rate whatever time each conversation workflow took to get here. Never past `deadline`.
  */
-async function waitForSendSlot(channelId: string, idempotencyKey: string, deadline: number): Promise<void> {
+async function waitForSendSlot(
+  channelId: string,
+  idempotencyKey: string,
+  deadline: number,
+): Promise<'send' | 'batch cancelled'> {
   const slot = await SendSlot.findById(`${channelId}:${idempotencyKey}`).lean();
-  if (!slot) return;
+  if (!slot) return 'send';
   const wait = Math.min(slot.at.getTime(), deadline) - Date.now();
   if (wait > 0) await Context.current().sleep(wait); // rejects when the activity is cancelled (worker shutdown)
+  if (!slot.batchId) return 'send';
+  const batch = await Batch.findById(slot.batchId, { cancelledAt: 1 }).lean();
+  return batch?.cancelledAt ? 'batch cancelled' : 'send';
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -558,8 +565,17 @@ export function createActivities(deps: ActivityDeps) {
         const reported = await waitForReport(ref, Math.min(UNKNOWN_OUTCOME_REPORT_WAIT_MS, deadline - Date.now()));
         if (reported) return { status: reported };
       }
-      if (message.type === 'template' && message.idempotencyKey)
-        await waitForSendSlot(ref.channelId, message.idempotencyKey, deadline - 15_000);
+      if (
+        message.type === 'template' &&
+        message.idempotencyKey &&
+        (await waitForSendSlot(ref.channelId, message.idempotencyKey, deadline - 15_000)) === 'batch cancelled'
+      ) {
+        await failOutbound(
+          { _id: message._id },
+          { code: 'BATCH_CANCELLED', message: 'The batch was cancelled before this dialog was sent.', permanent: true },
+        );
+        return { status: 'failed' };
+      }
       const [channel, conversation] = await Promise.all([
         Channel.findById(message.channelId).select('+apiKey +webhookSecret').lean(),
         Conversation.findById(message.conversationId).lean(),
@@ -786,7 +802,11 @@ export function createActivities(deps: ActivityDeps) {
       }
       const slotOf = (index: number) => input.firstSlotAt + (index - input.offset) * input.intervalMs;
       await SendSlot.insertMany(
-        recipients.map((r) => ({ _id: `${input.channelId}:${r.idempotencyKey}`, at: new Date(slotOf(r.index)) })),
+        recipients.map((r) => ({
+          _id: `${input.channelId}:${r.idempotencyKey}`,
+          at: new Date(slotOf(r.index)),
+          batchId: input.batchId,
+        })),
         { ordered: false },
       ).catch((err) => {
         if (!isDuplicateKeyError(err)) throw err; // a retried window: its slots are stored already

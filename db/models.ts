@@ -192,6 +192,8 @@ const batchSchema = new Schema(
     ratePerSecond: { type: Number, required: true },
     workflowId: { type: String, required: true },
     requestedBy: { type: String, required: true },
+    /** Set by the cancel request: dialogs already handed over but not yet sent are withdrawn. */
+    cancelledAt: { type: Date, default: null },
   },
   { timestamps: true, versionKey: false },
 );
@@ -219,6 +221,8 @@ const sendSlotSchema = new Schema(
   {
     _id: { type: String, required: true }, // `${channelId}:${idempotencyKey}`
     at: { type: Date, required: true },
+    /** The batch it belongs to: a send whose batch was cancelled meanwhile is withdrawn, not sent. */
+    batchId: { type: String, default: null },
   },
   { versionKey: false },
 );

@@ -287,6 +287,8 @@ export function dialogRoutes(deps: ApiDeps) {
 
   app.post('/batch/:id/cancel', async (c) => {
     const batch = await loadBatch(c.get('principal'), c.req.param('id'));
+    // First in the database: sends already handed to their conversations check it and are withdrawn.
+    await Batch.updateOne({ _id: batch._id, cancelledAt: null }, { $set: { cancelledAt: new Date() } });
     const handle = deps.temporal.workflow.getHandle(batch.workflowId);
     const running = await handle
       .describe()
