@@ -4,7 +4,8 @@ import { conversationWorkflowId, snapshotQuery } from '../workflows/definitions'
 import { type Stack, startStack, timerOf, waitFor } from './helpers/stack';
 
 // A tiny history limit forces continue-as-new; a short window and idle timeout make both observable.
-const WINDOW_MS = 20_000;
+// The window leaves a busy CI machine time to continue-as-new well before it closes.
+const WINDOW_MS = 45_000;
 let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({ historyEventLimit: 40, replyWindowMs: WINDOW_MS, idleTimeoutMs: 1500 });
@@ -50,7 +51,7 @@ describe('long-lived conversations', () => {
       expect(reply.status).toBe(202);
       sent.push(reply.body.id);
     }
-    await waitFor(async () => (await handle.describe()).runId !== firstRunId, 15_000, 'continue-as-new');
+    await waitFor(async () => (await handle.describe()).runId !== firstRunId, 40_000, 'continue-as-new');
     // The new run's window timer is the time left, not a fresh window: it fires at the original expiry.
     const newRun = await waitFor(
       async () => {
