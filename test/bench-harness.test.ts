@@ -33,6 +33,11 @@ beforeAll(() => {
 });
 afterAll(async () => {
   killAllChildren();
+  // Embedded: the database goes with the run's temporary directory (see test/helpers/stack.ts close()).
+  if (!process.env.MONGODB_URI) {
+    rmSync(workDir, { recursive: true, force: true });
+    return;
+  }
   for (const name of [`bench_floor_${stack.runTag}`, `janela_bench_${stack.runTag}`]) {
     const db = await mongoose.createConnection(new URL(name, stack.mongoServerUri).toString()).asPromise();
     await db.dropDatabase().catch(() => {});

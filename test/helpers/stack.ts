@@ -271,7 +271,10 @@ export async function startStack(options: StackOptions = {}) {
       simulator.close();
       await apiServer.close();
       await simServer.close();
-      await mongoose.connection.db?.dropDatabase().catch(() => {});
+      // The embedded database lives in the run's temporary directory and goes with it; dropping a database while
+      // late writes (Infobip reports) still arrive once took the whole embedded FerretDB down in CI. An external
+      // MongoDB keeps its databases, so they are dropped there.
+      if (process.env.MONGODB_URI) await mongoose.connection.db?.dropDatabase().catch(() => {});
       await mongoose.disconnect();
       await connection.close();
     },
