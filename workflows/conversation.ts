@@ -405,6 +405,13 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   const recordLocally = patched('record-inbound-local');
   // Runs recorded before started (and cancelled) a timer at every wake of the main loop, i.e. per inbound message.
   const oneWakeTimer = patched('one-wake-timer');
+  // History that outgrew its limit while the sender worked wakes the loop once the sender is done, so the run
+  // continues as new then rather than at the next message or timer (older runs replay without this wake).
+  const wakeOnHistoryLimit = patched('wake-on-history-limit');
+  const historyOverLimit = () => {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength >= historyEventLimit;
+  };
   /** When the main loop waited last: the idle time counts from there. */
   let idleSince = Date.now();
   let deadlinePassed = false;
@@ -437,7 +444,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     if (oneWakeTimer) {
       idleSince = Date.now();
       armWakeTimer();
-      await condition(() => needsMainLoop() || deadlinePassed);
+      await condition(
+        () => needsMainLoop() || deadlinePassed || (wakeOnHistoryLimit && sender === null && historyOverLimit()),
+      );
       const timedOut = deadlinePassed;
       deadlinePassed = false;
       // A deadline that passed while the loop was busy is stale: the loop waits again (same timer rules).
