@@ -101,8 +101,22 @@ describe('long-lived conversations', () => {
       'the window to close',
     );
     expect(closedLine!.createdAt.toISOString()).toBe(before.window.expiresAt);
-    // One timer for the window in that run: the replies after continue-as-new did not restart it.
-    const closingRun = (await handle.fetchHistory()).events!;
+    // One timer for the window in the run that closed it (found among the runs: it may have continued as new
+    // since): the replies after continue-as-new did not restart it.
+    const closingRun = await waitFor(
+      async () => {
+        for (const run of await runsOf(workflowId)) {
+          const events = (await stack.temporal.workflow.getHandle(workflowId, run.runId).fetchHistory()).events!;
+          const closes = events.some(
+            (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'recordWindowClosed',
+          );
+          if (closes) return events;
+        }
+        return null;
+      },
+      15_000,
+      'the run that closed the window',
+    );
     expect(closingRun.some((e) => e.timerCanceledEventAttributes)).toBe(false);
     const windowTimers = closingRun.filter(
       (e) => e.timerStartedEventAttributes && Math.abs(timerOf(e).firesAt - expiresAt) < 1000,
