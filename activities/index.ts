@@ -7,6 +7,7 @@ import { classifyMedia, MEDIA_LIMITS, resolveMime } from '../common/media';
 import { type SystemLine, systemLineEnglish } from '../common/system-lines';
 import { channelWebhookUrl } from '../common/urls';
 import { withBusyRetry } from '../db/connect';
+import { LegacyConversationIds } from '../db/legacy-conversations';
 import { deleteMedia, findMedia, MediaTooLargeError, setMediaChannel, storeMedia } from '../db/media';
 import {
   claimSendKey,
@@ -151,8 +152,9 @@ export interface RecordInboundResult extends ConversationRef {
  * FerretDB 1.x on SQLite reads by index only a filter that is exactly `{ _id: value }`: any other filter scans and
  * decodes the whole collection, so a lookup by (channel, customer) costs more with every conversation stored and
  * a growing backlog slowed itself down. Clients and conversations therefore get ids derived from their unique key
- * (`clientIdFor`, `conversationIdFor`) and are found by `_id`; those stored before (random ids) are still found by
- * their fields, which costs a scan only for them.
+ * (`clientIdFor`, `conversationIdFor`) and are found by `_id`. Conversations stored before (random ids) are listed
+ * once per worker and looked up in memory (`LegacyConversationIds`); a client stored before is found by its fields
+ * only when creating the derived one collides with it.
  */
 
 /** The id of the client with this address (records stored before derived ids have random ones). */
@@ -203,6 +205,7 @@ function nextTicketNumber(): Promise<number> {
 async function findOrCreateConversation(
   key: { channelId: string; kind: ChannelKind; customer: string },
   clientId: string,
+  legacyIds: LegacyConversationIds,
   /** Fields a new conversation starts with (its reply window, so it never shows closed for an instant). */
   initial: Record<string, unknown> = {},
   /** The client was created just now: no conversation can exist (a concurrent creation is caught by the index). */
@@ -214,14 +217,17 @@ async function findOrCreateConversation(
   // The unique indexes are the guarantee: (channelId, customer) makes one conversation per customer, ticketNumber
   // makes numbers unique. A collision on the number (counter upserts are not atomic on every backend) takes the next.
   for (let attempt = 0; ; attempt++) {
-    // Stored before derived ids: found by its fields (a scan), unless the client is new. After a collision, only
-    // one created meanwhile (with the derived id) can exist.
-    const existing =
-      attempt === 0
-        ? clientIsNew
-          ? null
-          : await Conversation.findOne({ channelId: key.channelId, customer: key.customer }).lean()
-        : await Conversation.findById(id).lean();
+    // Stored before derived ids: known from the legacy list, unless the client is new. After a collision, one
+    // created meanwhile has the derived id, or (rarely) one an older worker made is found by its fields.
+    let existing = null;
+    if (attempt === 0) {
+      const legacyId = clientIsNew ? null : await legacyIds.find(key.channelId, key.customer);
+      existing = legacyId ? await Conversation.findById(legacyId).lean() : null;
+    } else {
+      existing = await Conversation.findById(id).lean();
+      if (!existing && attempt === 1)
+        existing = await Conversation.findOne({ channelId: key.channelId, customer: key.customer }).lean(); // a scan, once
+    }
     if (existing) return { conversation: existing, created: false };
     try {
       const created = await Conversation.create({
@@ -328,6 +334,7 @@ async function waitForSendSlot(
 }
 
 export function createActivities(deps: ActivityDeps) {
+  const legacyConversationIds = new LegacyConversationIds(conversationIdFor);
   return {
     /**
      * Persists one inbound message (once: a duplicate Infobip messageId is recognised) and its conversation.
@@ -353,6 +360,7 @@ export function createActivities(deps: ActivityDeps) {
       const { conversation, created } = await findOrCreateConversation(
         input,
         client.clientId,
+        legacyConversationIds,
         { ...summary, unreadCount: 1, lastInboundMessageId: input.message.providerMessageId },
         client.created,
       );
@@ -499,7 +507,7 @@ export function createActivities(deps: ActivityDeps) {
       let clientId = input.clientId;
       if (clientId && !(await Client.exists({ _id: clientId }))) clientId = undefined;
       clientId ??= (await findOrCreateClient(input.kind, input.customer, input.clientName ?? null)).clientId;
-      return refOf((await findOrCreateConversation(input, clientId)).conversation);
+      return refOf((await findOrCreateConversation(input, clientId, legacyConversationIds)).conversation);
     },
 
     /** Persists a status/assignee change and says so in the timeline. Idempotent on changeId. */

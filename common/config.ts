@@ -50,6 +50,8 @@ const envSchema = z.object({
   JANELA_WORKER_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(1000).default(32),
   JANELA_WORKER_LOCAL_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(1000).default(8),
   JANELA_DB_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(500).default(8),
+  /** A file to append database command statistics to every 10 s (db/command-profile.ts); unset: off. */
+  JANELA_DB_PROFILE: z.string().min(1).optional(),
 });
 
 export type EnvConfig = z.infer<typeof envSchema>;

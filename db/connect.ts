@@ -1,5 +1,6 @@
 import mongoose from 'mongoose';
 import { loadEnv } from '../common/config';
+import { profileCommands } from './command-profile';
 import { allModels } from './models';
 
 /**
@@ -16,8 +17,17 @@ export async function connectDatabase(
   options: { maxConnections?: number } = {},
 ): Promise<typeof mongoose> {
   mongoose.set('strictQuery', true);
-  const maxPoolSize = options.maxConnections ?? loadEnv().JANELA_DB_MAX_CONNECTIONS;
-  await mongoose.connect(uri, { dbName, serverSelectionTimeoutMS: 10_000, autoIndex: false, maxPoolSize });
+  const env = loadEnv();
+  const maxPoolSize = options.maxConnections ?? env.JANELA_DB_MAX_CONNECTIONS;
+  const profile = env.JANELA_DB_PROFILE;
+  await mongoose.connect(uri, {
+    dbName,
+    serverSelectionTimeoutMS: 10_000,
+    autoIndex: false,
+    maxPoolSize,
+    monitorCommands: profile !== undefined,
+  });
+  if (profile) profileCommands(mongoose.connection.getClient(), profile);
   for (const model of allModels) await model.createIndexes();
   return mongoose;
 }

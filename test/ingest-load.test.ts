@@ -2,6 +2,9 @@
  * Inbound ingest under load: bounded database concurrency, lookups by derived `_id` (FerretDB on SQLite scans
  * for anything else), a retried recordInbound counting its message once, and the webhook's channel cache.
  */
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -9,6 +12,7 @@ import { conversationIdFor, createActivities, type RecordInboundInput } from '..
 import { CHANNEL_CACHE_TTL_MS } from '../api/channel-cache';
 import { loadEnv } from '../common/config';
 import { newId, newSecret } from '../common/ids';
+import { profileCommands } from '../db/command-profile';
 import { Channel, Client, Conversation, Message } from '../db/models';
 import { createJanelaWorker } from '../worker/worker';
 import { type Stack, startStack, waitFor } from './helpers/stack';
@@ -163,6 +167,57 @@ describe('recordInbound', () => {
     expect(await Conversation.countDocuments({ channelId: channel.id, customer })).toBe(1);
     expect(await Client.countDocuments({ addressKind: 'phone', address: customer })).toBe(1);
     expect((await Conversation.findById(legacy._id).lean())?.unreadCount).toBe(1);
+  });
+  it('a known client writing to another channel gets its conversation without any lookup by fields (a scan)', async () => {
+    const customer = `5532${String(Date.now()).slice(-8)}`;
+    const record = activities(); // one worker's activities: the legacy list is read once, on its first new conversation
+    await record.recordInbound(input(customer, `known-${customer}-1`));
+    const other = await stack.createChannel('whatsapp');
+    const lookups: { collection: string; method: string; filter: Record<string, unknown> }[] = [];
+    mongoose.set('debug', (collection: string, method: string, filter: unknown) => {
+      lookups.push({ collection, method, filter: (filter ?? {}) as Record<string, unknown> });
+    });
+    try {
+      for (const [i, channelId] of [other.id, other.id, channel.id].entries()) {
+        const result = await record.recordInbound({ ...input(customer, `known-${customer}-${i + 2}`), channelId });
+        expect(result.conversationId).toBe(conversationIdFor(channelId, customer));
+      }
+    } finally {
+      mongoose.set('debug', false);
+    }
+    const conversationReads = lookups.filter((l) => l.collection === 'conversations' && /^find/.test(l.method));
+    expect(conversationReads.length).toBeGreaterThan(0);
+    // Reads of a conversation are by `_id` alone (the index FerretDB uses), none by channel and customer; the
+    // list of conversations stored before derived ids is read once for the three messages.
+    const byFields = conversationReads.filter((l) => Object.keys(l.filter).join() !== '_id');
+    expect(byFields.filter((l) => 'customer' in l.filter || 'channelId' in l.filter)).toEqual([]);
+    expect(byFields.length).toBeLessThanOrEqual(1);
+    expect(await Conversation.countDocuments({ customer })).toBe(2);
+    expect(await Client.countDocuments({ addressKind: 'phone', address: customer })).toBe(1);
+  });
+});
+
+describe('JANELA_DB_PROFILE', () => {
+  it('sums database commands by command, collection and filter fields, never values', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'janela-profile-')), 'db.log');
+    const connection = await mongoose
+      .createConnection(inject('mongoUri'), { dbName: stack.dbName, monitorCommands: true })
+      .asPromise();
+    const stop = profileCommands(connection.getClient(), file, 200);
+    try {
+      const conversations = connection.collection('conversations');
+      await conversations.findOne({ _id: 'cv_none' as never });
+      await conversations.findOne({ channelId: channel.id, customer: '5599999999999' });
+      await conversations.findOne({ channelId: channel.id, customer: '5599999999998' });
+      await waitFor(async () => existsSync(file) && readFileSync(file, 'utf8').includes('{channelId,customer}'), 5_000);
+    } finally {
+      stop();
+      await connection.close();
+    }
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    expect(lines.find((l) => l.includes('find conversations {channelId,customer}'))).toMatch(/ count=2 ms=\d+ mean=/);
+    expect(lines.find((l) => l.includes('find conversations {_id}'))).toMatch(/ count=1 /);
+    expect(lines.join('\n')).not.toContain('5599999999999');
   });
 });
 
