@@ -175,16 +175,19 @@ async function findOrCreateClient(
   kind: ChannelKind,
   address: string,
   contactName: string | null,
+  /** Insert without looking first (a customer with no conversation on this channel is usually new): one command. */
+  likelyNew = false,
 ): Promise<{ clientId: string; created: boolean }> {
   const addressKind = kind === 'whatsapp' ? 'phone' : 'viber';
   const id = clientIdFor(addressKind, address);
-  if (await Client.exists({ _id: id })) return { clientId: id, created: false };
+  if (!likelyNew && (await Client.exists({ _id: id }))) return { clientId: id, created: false };
   try {
     await Client.create({ _id: id, addressKind, address, name: contactName || address });
     return { clientId: id, created: true };
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
-    // A client stored with a random id (before derived ids), or one created meanwhile.
+    if (likelyNew && (await Client.exists({ _id: id }))) return { clientId: id, created: false };
+    // A client stored with a random id (before derived ids): found by its fields (a scan, once per new conversation).
     const existing = await Client.findOne({ addressKind, address }).lean();
     return { clientId: existing!._id, created: false };
   }
@@ -204,16 +207,16 @@ function nextTicketNumber(): Promise<number> {
 /** The conversation of (channel, customer), created with the next ticket number when it does not exist yet. */
 async function findOrCreateConversation(
   key: { channelId: string; kind: ChannelKind; customer: string },
-  clientId: string,
+  /** The conversation's client, asked for only when the conversation does not exist yet (`created`: just now). */
+  clientOf: () => Promise<{ clientId: string; created: boolean }>,
   legacyIds: LegacyConversationIds,
   /** Fields a new conversation starts with (its reply window, so it never shows closed for an instant). */
   initial: Record<string, unknown> = {},
-  /** The client was created just now: no conversation can exist (a concurrent creation is caught by the index). */
-  clientIsNew = false,
 ) {
   const id = conversationIdFor(key.channelId, key.customer);
   const byId = await Conversation.findById(id).lean();
   if (byId) return { conversation: byId, created: false };
+  const { clientId, created: clientIsNew } = await clientOf();
   // The unique indexes are the guarantee: (channelId, customer) makes one conversation per customer, ticketNumber
   // makes numbers unique. A collision on the number (counter upserts are not atomic on every backend) takes the next.
   for (let attempt = 0; ; attempt++) {
@@ -342,7 +345,6 @@ export function createActivities(deps: ActivityDeps) {
      * database is what limits ingest under load).
      */
     async recordInbound(input: RecordInboundInput): Promise<RecordInboundResult> {
-      const client = await findOrCreateClient(input.kind, input.customer, input.message.contactName);
       const receivedAt = new Date(input.message.receivedAt);
       const windowState =
         input.kind === 'whatsapp'
@@ -357,12 +359,12 @@ export function createActivities(deps: ActivityDeps) {
         lastMessagePreview: (input.message.text ?? `[${input.message.type}]`).slice(0, 140),
         window: windowState,
       };
+      // A known conversation costs one read; a new customer's, an insert each for client, conversation and message.
       const { conversation, created } = await findOrCreateConversation(
         input,
-        client.clientId,
+        () => findOrCreateClient(input.kind, input.customer, input.message.contactName, true),
         legacyConversationIds,
         { ...summary, unreadCount: 1, lastInboundMessageId: input.message.providerMessageId },
-        client.created,
       );
 
       let duplicate = false;
@@ -504,10 +506,12 @@ export function createActivities(deps: ActivityDeps) {
       clientId?: string;
       clientName?: string;
     }): Promise<ConversationRef> {
-      let clientId = input.clientId;
-      if (clientId && !(await Client.exists({ _id: clientId }))) clientId = undefined;
-      clientId ??= (await findOrCreateClient(input.kind, input.customer, input.clientName ?? null)).clientId;
-      return refOf((await findOrCreateConversation(input, clientId, legacyConversationIds)).conversation);
+      const clientOf = async () => {
+        if (input.clientId && (await Client.exists({ _id: input.clientId })))
+          return { clientId: input.clientId, created: false };
+        return findOrCreateClient(input.kind, input.customer, input.clientName ?? null);
+      };
+      return refOf((await findOrCreateConversation(input, clientOf, legacyConversationIds)).conversation);
     },
 
     /** Persists a status/assignee change and says so in the timeline. Idempotent on changeId. */

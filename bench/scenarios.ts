@@ -16,7 +16,7 @@ import {
   watchProcesses,
   webhookSender,
 } from './harness';
-import type { AdminCall, Target } from './targets';
+import type { AdminCall, PendingMessage, Target } from './targets';
 
 export interface InboundScenario {
   /** new-customers, hot-customers, fill or memory. */
@@ -56,16 +56,20 @@ export async function runInbound(
   );
   const ids = bodies.map((_, i) => idOf(i));
   const sender = webhookSender(channel.webhookUrl);
-  let lastPollStart = nowMs();
+  let firstSend = nowMs();
+  let oldestUnseen = 0;
   const tracker = new VisibilityTracker(ids, async () => {
-    // A little overlap: documents stamped just before the previous poll began are read again (and deduplicated).
-    const since = lastPollStart - 5_000;
-    lastPollStart = nowMs();
-    return target.pollStored(channel, since);
+    // The messages due by now (the load is open-loop: sent on schedule) that have not been seen yet, oldest first.
+    const due = Math.min(scenario.count, Math.floor(((nowMs() - firstSend) * scenario.rate) / 1000) + 1);
+    while (oldestUnseen < due && tracker.has(ids[oldestUnseen]!)) oldestUnseen++;
+    const pending: PendingMessage[] = [];
+    for (let i = oldestUnseen; i < due; i++)
+      if (!tracker.has(ids[i]!)) pending.push({ id: ids[i]!, customer: customerOf(i), seq: i });
+    return pending.length > 0 ? target.pollStored(channel, pending) : [];
   });
 
   const watch = watchProcesses([...target.processes, ...shared]);
-  const firstSend = nowMs();
+  firstSend = nowMs();
   const loadEndsAt = firstSend + (scenario.count * 1000) / scenario.rate;
   let storedAtLoadEnd = 0;
   const atLoadEnd = setTimeout(() => {

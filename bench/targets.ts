@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mongoose from 'mongoose';
 import { request } from 'undici';
+import { conversationIdFor } from '../activities';
 import { freePort } from '../scripts/services';
 import { assertLocal, sleep, type WatchedProcess } from './harness';
-import { FLOOR_COLLECTION } from './targets/floor-collection';
+import { FLOOR_COLLECTION, floorDocumentId } from './targets/floor-collection';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -84,6 +85,23 @@ export async function spawnTs(options: {
   };
 }
 
+/** A message the bench sent and has not seen stored yet: `seq` orders one customer's messages. */
+export interface PendingMessage {
+  id: string;
+  customer: string;
+  seq: number;
+}
+
+/** How many lookups one poll makes at most (a backlog is followed from its oldest messages). */
+const MAX_LOOKUPS_PER_POLL = 200;
+
+/** Runs `lookup` for each item, a few at a time. */
+async function lookUpEach<T, R>(items: T[], lookup: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  for (let i = 0; i < items.length; i += 8) results.push(...(await Promise.all(items.slice(i, i + 8).map(lookup))));
+  return results;
+}
+
 export interface BenchChannel {
   id: string;
   webhookUrl: string;
@@ -94,8 +112,12 @@ export interface Target {
   name: 'floor' | 'ceiling' | 'janela';
   processes: WatchedProcess[];
   newChannel(options?: { sendRatePerSecond?: number }): Promise<BenchChannel>;
-  /** Ids stored (or handled) on this channel since about `since` (epoch ms); may repeat ids. */
-  pollStored(channel: BenchChannel, since: number): Promise<string[]>;
+  /**
+   * Which of the `pending` messages (sent, not yet seen; oldest first) are stored (or handled) now; may repeat ids.
+   * Looked up by `_id` (an index on every backend), never by scanning: the bench must not load the database it
+   * measures (a scan of the messages four times a second cost FerretDB more than storing them).
+   */
+  pollStored(channel: BenchChannel, pending: PendingMessage[]): Promise<string[]>;
   /** Every copy stored on this channel (one entry per copy: duplicates show as repeats). */
   audit(channel: BenchChannel): Promise<{ storedIds: string[]; notes: string[] }>;
   stop(): Promise<void>;
@@ -137,11 +159,13 @@ export async function startFloor(stack: Stack): Promise<Target> {
       const id = `ch_floor_${randomId()}`;
       return { id, webhookUrl: `http://127.0.0.1:${port}/webhooks/infobip/${id}/bench`, sender: '447860099299' };
     },
-    async pollStored(channel, since) {
-      const docs = await collection
-        .find({ channelId: channel.id, createdAt: { $gte: new Date(since) } }, { projection: { providerMessageId: 1 } })
-        .toArray();
-      return docs.map((d) => d.providerMessageId as string);
+    async pollStored(channel, pending) {
+      const found = await lookUpEach(pending.slice(0, MAX_LOOKUPS_PER_POLL), async (m) =>
+        (await collection.findOne({ _id: floorDocumentId(channel.id, m.id) as never }, { projection: { _id: 1 } }))
+          ? m.id
+          : null,
+      );
+      return found.filter((id): id is string => id !== null);
     },
     async audit(channel) {
       const docs = await collection.find({ channelId: channel.id }, { projection: { providerMessageId: 1 } }).toArray();
@@ -273,15 +297,26 @@ export async function startJanela(stack: Stack): Promise<Target & { adminCall: A
       });
       return { id: channel.id, webhookUrl: channel.webhookUrl, sender };
     },
-    async pollStored(channel, since) {
-      // What the console lists: inbound messages in the messages collection (their conversation exists first).
-      const docs = await messages
-        .find(
-          { channelId: channel.id, updatedAt: { $gte: new Date(since) }, direction: 'inbound' },
-          { projection: { providerMessageId: 1 } },
-        )
-        .toArray();
-      return docs.map((d) => d.providerMessageId as string);
+    async pollStored(channel, pending) {
+      // What the console lists: a customer's conversation, found by its derived id, names the last inbound message
+      // stored; its workflow stores the customer's messages one at a time, in order, so every earlier one is stored
+      // too (the final audit reads the messages themselves, once).
+      const byCustomer = new Map<string, PendingMessage[]>();
+      for (const m of pending) byCustomer.set(m.customer, [...(byCustomer.get(m.customer) ?? []), m]);
+      const customers = [...byCustomer.keys()].slice(0, MAX_LOOKUPS_PER_POLL);
+      const conversations = db.collection<{ _id: string; lastInboundMessageId?: string }>('conversations');
+      const found = await lookUpEach(customers, async (customer) => {
+        const conversation = await conversations.findOne(
+          { _id: conversationIdFor(channel.id, customer) },
+          { projection: { lastInboundMessageId: 1 } },
+        );
+        const last = conversation?.lastInboundMessageId;
+        const waiting = byCustomer.get(customer)!;
+        // A last message not among the waiting ones was seen before: none of these is stored yet.
+        const lastSeq = waiting.find((m) => m.id === last)?.seq ?? -1;
+        return waiting.filter((m) => m.seq <= lastSeq).map((m) => m.id);
+      });
+      return found.flat();
     },
     async audit(channel) {
       const docs = await messages

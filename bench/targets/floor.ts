@@ -8,7 +8,7 @@ import mongoose from 'mongoose';
 import { z } from 'zod';
 import { listen } from '../../common/http-server';
 
-import { FLOOR_COLLECTION } from './floor-collection';
+import { FLOOR_COLLECTION, floorDocumentId } from './floor-collection';
 
 const bodySchema = z.object({
   results: z.array(z.object({ messageId: z.string().min(1), from: z.string().optional() }).passthrough()).max(1000),
@@ -18,7 +18,6 @@ const port = Number(process.env.PORT ?? 0);
 await mongoose.connect(z.string().parse(process.env.MONGODB_URI));
 const collection = mongoose.connection.db!.collection(FLOOR_COLLECTION);
 await collection.createIndex({ channelId: 1, providerMessageId: 1 }, { unique: true });
-await collection.createIndex({ channelId: 1, createdAt: 1 });
 
 const app = new Hono();
 app.post('/webhooks/infobip/:channelId/:secret', async (c) => {
@@ -28,6 +27,7 @@ app.post('/webhooks/infobip/:channelId/:secret', async (c) => {
   for (const result of parsed.data.results) {
     try {
       await collection.insertOne({
+        _id: floorDocumentId(channelId, result.messageId) as never,
         channelId,
         providerMessageId: result.messageId,
         customer: result.from ?? null,
