@@ -9,7 +9,7 @@ import {
   type ConversationInput,
   type ConversationSnapshot,
   changeTicketUpdate,
-  conversationWorkflowId,
+  conversationStartOptions,
   type InboundMessage,
   inboundSignal,
   type MessageView,
@@ -46,15 +46,8 @@ function workflowInput(deps: ApiDeps, key: ConversationKey): ConversationInput {
   };
 }
 
-function startOptions(deps: ApiDeps, key: ConversationKey) {
-  return {
-    workflowId: conversationWorkflowId(key.channelId, key.customer),
-    taskQueue: deps.taskQueue,
-    args: [workflowInput(deps, key)] as [ConversationInput],
-    // Shown in Temporal Web's workflow list: a conversation is readable at a glance.
-    staticSummary: `${key.kind === 'whatsapp' ? 'WhatsApp' : 'Viber'} conversation with ${key.customer}`,
-  };
-}
+const startOptions = (deps: ApiDeps, key: ConversationKey) =>
+  conversationStartOptions(workflowInput(deps, key), deps.taskQueue);
 
 /** Hands an inbound message to its conversation workflow, starting the workflow if it is not running. */
 export async function deliverInbound(deps: ApiDeps, key: ConversationKey, message: InboundMessage): Promise<string> {

@@ -17,7 +17,7 @@ import { INVALID_PHONE_MESSAGE, PHONE_PATTERN } from '../common/phone';
 import {
   CONVERSATION_WORKFLOW,
   type ConversationInput,
-  conversationWorkflowId,
+  conversationStartOptions,
   dialogSignal,
   type MessageView,
   sendTemplateUpdate,
@@ -151,13 +151,7 @@ function dialogStart(input: TemplatedDialogInput, options: TemplatedDialogOption
     idempotencyKey: input.idempotencyKey,
     client: { name: input.clientName },
   };
-  return {
-    workflowId: conversationWorkflowId(input.channelId, input.phone),
-    taskQueue: options.taskQueue ?? 'janela',
-    args: [workflowInput] as [ConversationInput],
-    staticSummary: `WhatsApp conversation with ${input.phone}`,
-    request,
-  };
+  return { ...conversationStartOptions(workflowInput, options.taskQueue ?? 'janela'), request };
 }
 
 /**

@@ -4,7 +4,7 @@ import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Message } from '../db/models';
 import { infobipTime } from '../simulator/app';
-import { conversationWorkflowId, snapshotQuery } from '../workflows/definitions';
+import { conversationWorkflowId, SearchAttributes, snapshotQuery } from '../workflows/definitions';
 import { type Stack, startStack, timerOf, waitFor } from './helpers/stack';
 
 // One timer per reply window (not one per inbound message), read from the workflow's history. A short window makes
@@ -91,6 +91,31 @@ describe('the reply window timer', () => {
       expect(added, costly).not.toContain(costly);
     }
     expect(added.length).toBeLessThanOrEqual(count * 5);
+  });
+
+  it("a new customer's first message: no patch markers, search attributes and memo once, started with the known ones", async () => {
+    const channel = await stack.createChannel('whatsapp');
+    const customer = '5511955550009';
+    await stack.customerWrites(channel, customer, 'first');
+    await inboundStored(channel.id, 1);
+    await new Promise((r) => setTimeout(r, 300));
+    const events = await historyOf(channel.id, customer);
+    const started = events[0]!.workflowExecutionStartedEventAttributes;
+    const startAttributes = Object.keys(started.searchAttributes?.indexedFields ?? {}).sort();
+    expect(startAttributes).toEqual(['JanelaChannelId', 'JanelaChannelKind', 'JanelaCustomer']);
+    const types = events.map(eventType);
+    // Patch markers (each with a TemporalChangeVersion upsert) cost a new run 12 events before the patch baseline.
+    const markers = events.filter((e) => e.markerRecordedEventAttributes).map((e) => e.markerRecordedEventAttributes);
+    expect(markers.map((m: { markerName: string }) => m.markerName)).toEqual(['core_local_activity']);
+    expect(types.filter((t) => t === 'upsertWorkflowSearchAttributes')).toHaveLength(1);
+    expect(types.filter((t) => t === 'workflowPropertiesModified')).toHaveLength(1);
+    expect(types.filter((t) => t === 'timerStarted')).toHaveLength(1);
+    expect(events.length).toBeLessThanOrEqual(10);
+    // What the run published once it had its conversation: every attribute, the ticket number included.
+    const described = await stack.temporal.workflow.getHandle(conversationWorkflowId(channel.id, customer)).describe();
+    expect(described.typedSearchAttributes.get(SearchAttributes.ticketNumber)).toBeGreaterThan(0);
+    expect(described.typedSearchAttributes.get(SearchAttributes.status)).toBe('open');
+    expect(described.typedSearchAttributes.get(SearchAttributes.windowOpen)).toBe(true);
   });
 
   it('a burst of messages: the one timer sleeps on and the window closes exactly WINDOW_MS after the last message', async () => {

@@ -18,6 +18,7 @@ import type { JanelaActivities } from '../activities';
 import { formatDuration } from '../common/system-lines';
 import {
   type CarriedState,
+  CONVERSATION_PATCH_BASELINE,
   type ConversationInput,
   type ConversationSnapshot,
   changeTicketUpdate,
@@ -80,6 +81,8 @@ const refuse = (message: string, type: string = WorkflowErrors.INVALID_REQUEST) 
  * history grows large; ends when idle and is started again (same id) by the next message.
  */
 export async function conversationWorkflow(input: ConversationInput): Promise<void> {
+  /** A change runs started with the patch baseline take as given; older runs replay by their patch markers. */
+  const changed = (patchId: string) => (input.patchBaseline ?? 0) >= 1 || patched(patchId);
   const restored = input.conversationId ? (input.restored ?? null) : null;
   const carried: CarriedState = input.carried ?? {
     conversationId: input.conversationId ?? null,
@@ -135,7 +138,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   });
 
   // Runs recorded before upserted search attributes and memo on every publish, unchanged or not: they replay so.
-  const publishOnlyChanges = patched('publish-only-changes');
+  const publishOnlyChanges = changed('publish-only-changes');
   /** What this run last upserted (serialized), so an unchanged value costs no history event. */
   const published = { attributes: '', memo: '' };
   const publish = () => {
@@ -212,7 +215,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     sendReplyUpdate,
     async (request) => {
       // Replies keyed by the agent's requestId: histories from before replay their keyless sends.
-      const key = request.idempotencyKey && patched('reply-request-ids') ? request.idempotencyKey : undefined;
+      const key = request.idempotencyKey && changed('reply-request-ids') ? request.idempotencyKey : undefined;
       return sendOnce(key, async () => {
         await condition(() => state.conversationId !== null);
         const message = await store.persistOutbound({
@@ -348,7 +351,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     },
   );
 
-  publish();
+  // A new conversation's run starts with the search attributes it knows (conversationStartOptions) and publishes
+  // the rest once it has its conversation; older runs published at once.
+  if (state.conversationId !== null || (input.patchBaseline ?? 0) < 1) publish();
 
   const hasWork = () => state.inbox.length > 0 || state.outbox.length > 0;
 
@@ -378,7 +383,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     });
   };
   // Runs recorded before the sender existed drained the outbox inline, after the inbox: they replay that way.
-  const sendBesideMainLoop = patched('send-beside-main-loop');
+  const sendBesideMainLoop = changed('send-beside-main-loop');
   /** What wakes the main loop: customer messages to record, or queued sends with no sender running. */
   const needsMainLoop = sendBesideMainLoop
     ? () => state.inbox.length > 0 || (sender === null && (state.outbox.length > 0 || pauseSending))
@@ -402,12 +407,12 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   };
 
   // Runs recorded before scheduled recordInbound as a (remote) activity.
-  const recordLocally = patched('record-inbound-local');
+  const recordLocally = changed('record-inbound-local');
   // Runs recorded before started (and cancelled) a timer at every wake of the main loop, i.e. per inbound message.
-  const oneWakeTimer = patched('one-wake-timer');
+  const oneWakeTimer = changed('one-wake-timer');
   // History that outgrew its limit while the sender worked wakes the loop once the sender is done, so the run
   // continues as new then rather than at the next message or timer (older runs replay without this wake).
-  const wakeOnHistoryLimit = patched('wake-on-history-limit');
+  const wakeOnHistoryLimit = changed('wake-on-history-limit');
   const historyOverLimit = () => {
     const info = workflowInfo();
     return info.continueAsNewSuggested || info.historyLength >= historyEventLimit;
@@ -517,6 +522,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         ...input,
         conversationId: state.conversationId ?? undefined,
         carried: state,
+        patchBaseline: CONVERSATION_PATCH_BASELINE, // a new history: no run of it predates the baseline
       });
     }
   }

@@ -36,6 +36,39 @@ export interface ConversationInput {
   restored?: RestoredState;
   /** State carried across continue-as-new. */
   carried?: CarriedState;
+  /**
+   * Runs started with this at 1 or more take every change of CONVERSATION_PATCH_BASELINE without asking `patched()`:
+   * each patch marker costs a new run two history events (the marker and a TemporalChangeVersion upsert, a
+   * visibility write), eight per new conversation. Runs started without it (before it existed) still ask.
+   */
+  patchBaseline?: number;
+}
+
+/**
+ * The conversation workflow's patches every new run takes as given (see ConversationInput.patchBaseline):
+ * publish-only-changes, reply-request-ids, send-beside-main-loop, record-inbound-local, one-wake-timer,
+ * wake-on-history-limit. A later change gets its own `patched()` call (then, once no run predates it, joins a
+ * baseline 2).
+ */
+export const CONVERSATION_PATCH_BASELINE = 1;
+
+/**
+ * How every caller starts a conversation run (webhook, agent actions, automation, batches): one workflow id per
+ * (channel, customer), the patch baseline, a summary for Temporal Web, and the search attributes known before the
+ * run starts (the run adds ticket, status, assignee and window once it has its conversation).
+ */
+export function conversationStartOptions(input: Omit<ConversationInput, 'patchBaseline'>, taskQueue: string) {
+  return {
+    workflowId: conversationWorkflowId(input.channelId, input.customer),
+    taskQueue,
+    args: [{ ...input, patchBaseline: CONVERSATION_PATCH_BASELINE }] as [ConversationInput],
+    staticSummary: `${input.kind === 'whatsapp' ? 'WhatsApp' : 'Viber'} conversation with ${input.customer}`,
+    typedSearchAttributes: [
+      { key: SearchAttributes.channelId, value: input.channelId },
+      { key: SearchAttributes.channelKind, value: input.kind },
+      { key: SearchAttributes.customer, value: input.customer },
+    ],
+  };
 }
 
 export interface RestoredState {
