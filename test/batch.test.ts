@@ -43,8 +43,15 @@ async function templateTimes(prefix: string) {
     .map((r) => ({ to: r.body.messages[0].to as string, at: Date.parse(r.receivedAt) }));
 }
 
-const progressOf = async (batchId: string) =>
-  (await stack.call('GET', `/api/dialogs/batch/${batchId}`, undefined, automation.token)).body;
+/** The last progress each batch showed: a wait that times out says where the batch stood. */
+const lastProgress = new Map<string, unknown>();
+const progressOf = async (batchId: string) => {
+  const progress = (await stack.call('GET', `/api/dialogs/batch/${batchId}`, undefined, automation.token)).body;
+  lastProgress.set(batchId, progress);
+  return progress;
+};
+const standing = (batchId: string, what: string) => () =>
+  `${what} (last progress: ${JSON.stringify(lastProgress.get(batchId))})`;
 
 describe('dialog batches', () => {
   it('sends a few hundred at the rate limit, reports progress and failures with reasons', async () => {
@@ -120,8 +127,9 @@ describe('dialog batches', () => {
       expect(done).toMatchObject({ total: 40, next: 40, sent: 40, failed: 0 });
       const times = (await templateTimes('5511707')).map((t) => t.at).sort((a, b) => a - b);
       expect(times).toHaveLength(40);
-      // While the first send waited 3 s for its answer, many more arrived (at most 6 did before hand-over pacing).
-      expect(times.filter((t) => t < times[0]! + 3_000).length).toBeGreaterThanOrEqual(15);
+      // While the first send waited 3 s for its answer, many more arrived: at most 6 did before hand-over pacing
+      // (about 30 at the rate; a busy machine starts slower).
+      expect(times.filter((t) => t < times[0]! + 3_000).length).toBeGreaterThanOrEqual(10);
       // Not above the rate: no two-second window holds more than 20 sends (+1 for the window's edges). A send that
       // missed its slot (a busy worker) goes out as soon as it can, so one second alone may hold one or two more.
       const inTwoSeconds = times.map((t) => times.filter((u) => u >= t && u - t < 2000).length);
@@ -217,7 +225,11 @@ describe('dialog batches', () => {
   it('cancel stops the batch', async () => {
     const channel = await batchChannel();
     const started = await startBatch(channel.id, recipients('5511702', 300), { ratePerSecond: 10 });
-    await waitFor(async () => (await progressOf(started.body.batchId)).sent >= 10, 20_000);
+    await waitFor(
+      async () => (await progressOf(started.body.batchId)).sent >= 10,
+      30_000,
+      standing(started.body.batchId, '10 sent'),
+    );
     const cancelling = await stack.call(
       'POST',
       `/api/dialogs/batch/${started.body.batchId}/cancel`,
@@ -232,7 +244,7 @@ describe('dialog batches', () => {
       },
       // Cancelled once every dialog already handed over has its outcome (slow when the conversations lag behind).
       60_000,
-      'the batch to stop',
+      standing(started.body.batchId, 'the batch to stop'),
     );
     expect(cancelled.sent).toBeLessThan(300);
     await new Promise((r) => setTimeout(r, 1500));
@@ -250,7 +262,11 @@ describe('dialog batches', () => {
     expect((await stack.call('GET', `/api/channels/${channel.id}`)).body.sendRatePerSecond).toBe(2);
     const started = await startBatch(channel.id, recipients('5511704', 7), { ratePerSecond: 50 });
     expect(started.body.ratePerSecond).toBe(2);
-    await waitFor(async () => (await progressOf(started.body.batchId)).status === 'completed', 30_000);
+    await waitFor(
+      async () => (await progressOf(started.body.batchId)).status === 'completed',
+      30_000,
+      standing(started.body.batchId, 'the batch to complete'),
+    );
     const times = (await templateTimes('5511704')).map((t) => t.at).sort((a, b) => a - b);
     expect(times).toHaveLength(7);
     // At 2 per second (not the 50 asked for, which would put all 7 within one second): no one-second window holds
@@ -290,10 +306,14 @@ describe('dialog batches', () => {
       automation.token,
     );
     expect(started.status).toBe(202);
-    const done = await waitFor(async () => {
-      const p = await progressOf(started.body.batchId);
-      return p.status === 'completed' ? p : null;
-    }, 30_000);
+    const done = await waitFor(
+      async () => {
+        const p = await progressOf(started.body.batchId);
+        return p.status === 'completed' ? p : null;
+      },
+      30_000,
+      standing(started.body.batchId, 'the batch to complete'),
+    );
     expect(done).toMatchObject({ sent: 2, failed: 1 });
     expect(done.failures[0]).toMatchObject({ phone: '5511706002', code: 'TEMPLATE_BUTTONS_MISMATCH' });
     const sent = (await stack.infobipRequests('/whatsapp/1/message/template'))
@@ -308,7 +328,11 @@ describe('dialog batches', () => {
   it('a batch whose workflow was terminated still reports what it sent', async () => {
     const channel = await batchChannel(1);
     const started = await startBatch(channel.id, recipients('5511705', 20));
-    await waitFor(async () => (await templateTimes('5511705')).length >= 2, 20_000);
+    await waitFor(
+      async () => (await progressOf(started.body.batchId)) && (await templateTimes('5511705')).length >= 2,
+      20_000,
+      standing(started.body.batchId, '2 sent'),
+    );
     await stack.temporal.workflow.getHandle(started.body.workflowId).terminate('ops stopped it');
     // Dialogs already handed over still go out: wait until the database and Infobip agree and stay so for 1.5 s.
     let previous = -1;
@@ -325,7 +349,7 @@ describe('dialog batches', () => {
         return Date.now() - since >= 1500 ? p : null;
       },
       20_000,
-      'the stopped batch to settle',
+      standing(started.body.batchId, 'the stopped batch to settle'),
     );
     expect(progress).toMatchObject({ status: 'stopped', total: 20, failed: 0 });
     expect(progress.sent).toBeGreaterThanOrEqual(2);
@@ -367,7 +391,7 @@ describe('dialog batches', () => {
         return p.status === 'completed' ? p : null;
       },
       150_000,
-      'the batch to complete after the restart',
+      standing(started.body.batchId, 'the batch to complete after the restart'),
     );
     expect(done).toMatchObject({ sent: 100, failed: 0 });
     const sends = await templateTimes('5511703');

@@ -59,6 +59,9 @@ describe('database concurrency is bounded', () => {
       const tuner = worker.options.tuner as unknown as Record<string, { numSlots?: number }>;
       expect(tuner.activityTaskSlotSupplier?.numSlots).toBe(defaults.JANELA_WORKER_ACTIVITY_SLOTS);
       expect(tuner.localActivityTaskSlotSupplier?.numSlots).toBe(defaults.JANELA_WORKER_LOCAL_ACTIVITY_SLOTS);
+      // A bounded workflow cache, not the SDK's default that grows with the heap limit.
+      expect(worker.options.maxCachedWorkflows).toBe(defaults.JANELA_WORKER_CACHED_WORKFLOWS);
+      expect(defaults.JANELA_WORKER_CACHED_WORKFLOWS).toBe(1000);
       // Well below the SDK's 100 that let a backlog time out.
       expect(defaults.JANELA_WORKER_LOCAL_ACTIVITY_SLOTS).toBeLessThanOrEqual(16);
     } finally {

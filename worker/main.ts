@@ -30,6 +30,7 @@ await runMain(async () => {
     replyWindowMs: env.JANELA_REPLY_WINDOW,
     maxConcurrentActivities: env.JANELA_WORKER_ACTIVITY_SLOTS,
     maxConcurrentLocalActivities: env.JANELA_WORKER_LOCAL_ACTIVITY_SLOTS,
+    maxCachedWorkflows: env.JANELA_WORKER_CACHED_WORKFLOWS,
   });
   console.log(`Janela worker on ${temporalAddress}, task queue ${env.TEMPORAL_TASK_QUEUE}`);
   await worker.run(); // the SDK shuts the worker down gracefully on SIGINT/SIGTERM

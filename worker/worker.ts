@@ -21,6 +21,8 @@ export interface JanelaWorkerOptions {
   maxConcurrentActivities?: number;
   /** Local activities — storing inbound messages — run at once (JANELA_WORKER_LOCAL_ACTIVITY_SLOTS, 8). */
   maxConcurrentLocalActivities?: number;
+  /** Workflow runs kept in memory (JANELA_WORKER_CACHED_WORKFLOWS, 1000). */
+  maxCachedWorkflows?: number;
 }
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -39,6 +41,10 @@ export async function createJanelaWorker(options: JanelaWorkerOptions): Promise<
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? env.JANELA_WORKER_ACTIVITY_SLOTS,
     maxConcurrentLocalActivityExecutions:
       options.maxConcurrentLocalActivities ?? env.JANELA_WORKER_LOCAL_ACTIVITY_SLOTS,
+    // A conversation waits (for its customer, its agents, its 24 h window) far longer than it works, so the cache
+    // holds the busy ones only: a run not in it is replayed from its history (tens of events, a few ms) at its next
+    // task. The SDK's default grows with the heap limit (~2,300 runs on a 4 GB heap), and with it the worker's RSS.
+    maxCachedWorkflows: options.maxCachedWorkflows ?? env.JANELA_WORKER_CACHED_WORKFLOWS,
     activities: createActivities({
       publicBaseUrl: options.publicBaseUrl,
       infobipTimeoutMs: options.infobipTimeoutMs,

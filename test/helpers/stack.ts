@@ -286,7 +286,8 @@ export async function startStack(options: StackOptions = {}) {
 export async function waitFor<T>(
   check: () => Promise<T | undefined | null | false>,
   timeoutMs = 20_000,
-  what = 'condition',
+  /** Named in the timeout's error; a function is asked at the timeout (e.g. for the state last seen). */
+  what: string | (() => string) = 'condition',
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown = null;
@@ -298,7 +299,9 @@ export async function waitFor<T>(
       lastError = err;
     }
     if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+      throw new Error(
+        `timed out waiting for ${typeof what === 'function' ? what() : what}${lastError ? `: ${String(lastError)}` : ''}`,
+      );
     await new Promise((r) => setTimeout(r, 100));
   }
 }
