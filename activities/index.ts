@@ -31,6 +31,7 @@ import {
   isDuplicateKeyError,
   Message,
   nextSequence,
+  SendKey,
   SendSlot,
 } from '../db/models';
 import { checkTemplateSend, type TemplateCheck, type TemplateSendInput } from '../db/templates';
@@ -338,6 +339,8 @@ async function waitForSendSlot(
 
 export function createActivities(deps: ActivityDeps) {
   const legacyConversationIds = new LegacyConversationIds(conversationIdFor);
+  /** Handed-over batch dialogs still followed by collectBatchOutcomes: the recipient and, once stored, its message. */
+  const batchDialogs = new Map<string, { phone: string; claimId: string; messageId: string | null }>();
   return {
     /**
      * Persists one inbound message (once: a duplicate Infobip messageId is recognised) and its conversation.
@@ -796,14 +799,14 @@ export function createActivities(deps: ActivityDeps) {
       if (!temporal)
         throw ApplicationFailure.nonRetryable('the worker has no Temporal client for batches', 'MISCONFIGURED');
       const context = Context.current();
+      // Each recipient by its `_id` (`<batchId>:<index>`): a filter on batchId would scan every batch's recipients.
       const [batch, recipients] = await Promise.all([
         Batch.findById(input.batchId).lean(),
-        BatchRecipientRecord.find({
-          batchId: input.batchId,
-          index: { $gte: input.offset, $lt: input.offset + input.count },
-        })
-          .sort({ index: 1 })
-          .lean(),
+        mapConcurrently(
+          Array.from({ length: input.count }, (_, i) => `${input.batchId}:${input.offset + i}`),
+          8,
+          (id) => BatchRecipientRecord.findById(id).lean(),
+        ).then((found) => found.filter((r) => r !== null)),
       ]);
       if (!batch) {
         const reason = 'The batch no longer exists.';
@@ -884,38 +887,45 @@ export function createActivities(deps: ActivityDeps) {
       return { handedOver: handedOver.sort((a, b) => a - b), refused };
     },
 
-    /** The outcomes (sent or failed) of the given handed-over recipients that have one yet; the rest are pending. */
+    /**
+     * The outcomes (sent or failed) of the given handed-over recipients that have one yet; the rest are pending.
+     * Every read is by `_id` (FerretDB on SQLite scans for anything else, and the messages are the largest table):
+     * the recipient (`<batchId>:<index>`), its send-key claim (`<conversationId>:<key>`, naming its message once the
+     * conversation stored it) and the message. What is known stays in this worker's memory until the outcome.
+     */
     async collectBatchOutcomes(input: {
       batchId: string;
       channelId: string;
       indices: number[];
     }): Promise<BatchOutcome[]> {
-      const records = await BatchRecipientRecord.find({ batchId: input.batchId, index: { $in: input.indices } })
-        .select('index phone idempotencyKey')
-        .lean();
-      const messages = await Message.find({
-        channelId: input.channelId,
-        idempotencyKey: { $in: records.map((r) => r.idempotencyKey) },
-        status: { $ne: 'queued' },
-      })
-        .select('idempotencyKey status error')
-        .lean();
-      const byKey = new Map(messages.map((m) => [m.idempotencyKey, m]));
-      return records.flatMap((r): BatchOutcome[] => {
-        const message = byKey.get(r.idempotencyKey);
-        if (!message) return [];
-        if (message.status !== 'failed') return [{ index: r.index, phone: r.phone, ok: true }];
+      const outcomes = await mapConcurrently(input.indices, 8, async (index): Promise<BatchOutcome | null> => {
+        const cacheKey = `${input.batchId}:${index}`;
+        let known = batchDialogs.get(cacheKey);
+        if (!known) {
+          const record = await BatchRecipientRecord.findById(cacheKey).select('phone idempotencyKey').lean();
+          if (!record) return null;
+          const conversationId =
+            (await legacyConversationIds.find(input.channelId, record.phone)) ??
+            conversationIdFor(input.channelId, record.phone);
+          known = { phone: record.phone, claimId: `${conversationId}:${record.idempotencyKey}`, messageId: null };
+          batchDialogs.set(cacheKey, known);
+        }
+        known.messageId ??= (await SendKey.findById(known.claimId).lean())?.messageId ?? null;
+        if (!known.messageId) return null; // not stored by its conversation yet
+        const message = await Message.findById(known.messageId).select('status error').lean();
+        if (!message || message.status === 'queued') return null;
+        batchDialogs.delete(cacheKey);
+        if (message.status !== 'failed') return { index, phone: known.phone, ok: true };
         const error = message.error as { code?: string; message?: string } | null;
-        return [
-          {
-            index: r.index,
-            phone: r.phone,
-            ok: false,
-            code: error?.code ?? 'SEND_FAILED',
-            reason: error?.message ?? 'Infobip did not accept the message.',
-          },
-        ];
+        return {
+          index,
+          phone: known.phone,
+          ok: false,
+          code: error?.code ?? 'SEND_FAILED',
+          reason: error?.message ?? 'Infobip did not accept the message.',
+        };
       });
+      return outcomes.filter((outcome): outcome is BatchOutcome => outcome !== null);
     },
 
     /** One recipient of a batch: a templated dialog with the batch's key, so retries never send twice. */

@@ -9,7 +9,7 @@
  *   npm run bench -- --scenario batch --rate 50
  *   npm run bench -- --smoke                                    # everything tiny: CI checks the harness works
  *
- * Flags: --scenario new-customers|hot-customers|fill|memory|batch|all, --rate N (a list: 10,30,50),
+ * Flags: --scenario new-customers|hot-customers|fill|memory|batch|all (or a list: fill,batch), --rate N (a list: 10,30,50),
  * --duration S, --count N, --targets floor,ceiling,janela, --catch-up S, --out DIR, --smoke.
  * Bounded: every load has a fixed count, every wait a deadline, the whole run a hard limit; every child process
  * is killed at the end, on error and on Ctrl-C. Only 127.0.0.1.
@@ -56,7 +56,10 @@ const numberList = z
   .pipe(z.array(z.number().positive().max(2000)).min(1).max(10));
 const flags = z
   .object({
-    scenario: z.enum([...scenarioNames, 'all']),
+    scenario: z
+      .string()
+      .transform((list) => list.split(',').map((name) => name.trim()))
+      .pipe(z.array(z.enum([...scenarioNames, 'all'])).min(1)),
     rate: numberList.optional(),
     duration: z.coerce.number().positive().max(3600).optional(),
     count: z.coerce.number().int().positive().max(20_000).optional(),
@@ -80,7 +83,7 @@ interface PlannedInbound extends InboundScenario {
 
 /** What to run: the full defaults, or every scenario tiny (--smoke), narrowed and adjusted by the flags. */
 function plan() {
-  const wanted = (name: ScenarioName) => flags.scenario === 'all' || flags.scenario === name;
+  const wanted = (name: ScenarioName) => flags.scenario.includes('all') || flags.scenario.includes(name);
   const allTargets = flags.targets ?? targetNames;
   const janelaOnly = flags.targets ?? (['janela'] as const);
   const catchUp = (fallbackS: number) => (flags['catch-up'] ?? fallbackS) * 1000;
@@ -148,12 +151,17 @@ async function main(): Promise<void> {
     for (const service of services.reverse()) await service.stop().catch(() => {});
     rmSync(workDir, { recursive: true, force: true });
   };
+  let aborting = false;
   const abort = (why: string, code: number) => {
+    if (aborting) return;
+    aborting = true;
     console.error(`[bench] ${why}: stopping everything`);
     void cleanup().finally(() => process.exit(code));
   };
-  process.once('SIGINT', () => abort('interrupted', 130));
-  process.once('SIGTERM', () => abort('terminated', 143));
+  // `on`, not `once`: Ctrl-C reaches this process twice (from the terminal and relayed by tsx), and a second signal
+  // without a handler would end it before the cleanup had stopped the children.
+  process.on('SIGINT', () => abort('interrupted', 130));
+  process.on('SIGTERM', () => abort('terminated', 143));
   setTimeout(() => abort(`still running after ${HARD_LIMIT_MS / 60_000} minutes`, 2), HARD_LIMIT_MS).unref();
 
   try {

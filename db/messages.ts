@@ -86,13 +86,23 @@ function showsState(
  * message, so the last check sees every event whose writer has started settling. Returns the settled state, or
  * null for an unknown message.
  */
+/**
+ * The outbound message Infobip knows by `providerMessageId`. Janela gives every outbound message its own id as the
+ * messageId it sends, so it is read by `_id` (FerretDB on SQLite scans the messages for any other filter: every
+ * report cost a read of the whole table); one of another channel, or an inbound one, is not it.
+ */
+async function findOutbound(channelId: string, providerMessageId: string) {
+  const message = await Message.findById(providerMessageId).lean();
+  return message && message.channelId === channelId && message.direction === 'outbound' ? message : null;
+}
+
 export async function settleOutboundStatus(
   channelId: string,
   providerMessageId: string,
 ): Promise<OutboundState | null> {
   for (let round = 0; round < 100; round++) {
     const events = await MessageStatusEvent.find({ channelId, providerMessageId }).lean();
-    const message = await Message.findOne({ channelId, providerMessageId, direction: 'outbound' }).lean();
+    const message = await findOutbound(channelId, providerMessageId);
     if (!message) return null;
     const state = foldOutboundEvents(events, {
       sentAt: message.sentAt ?? null,
@@ -134,8 +144,7 @@ export async function recordOutboundOutcome(
   at: Date,
   error: MessageError | null = null,
 ): Promise<OutboundState | null> {
-  const exists = await Message.exists({ channelId, providerMessageId, direction: 'outbound' });
-  if (!exists) return null; // reports for messages we never sent are ignored
+  if (!(await findOutbound(channelId, providerMessageId))) return null; // reports for messages we never sent are ignored
   await insertEvent({
     _id: `${channelId}:${providerMessageId}:${status}`,
     channelId,

@@ -139,38 +139,6 @@ describe('dialog batches', () => {
     }
   }, 120_000);
 
-  // A measurement, not a timed test of the suite (the machine's load decides what the conversations can keep up
-  // with): JANELA_MEASURE_BATCH_RATE=1 npx vitest run test/batch.test.ts -t 'at that rate'
-  for (const rate of [10, 50]) {
-    it.runIf(process.env.JANELA_MEASURE_BATCH_RATE)(
-      `200 recipients at ${rate}/s reach Infobip at that rate, not above it`,
-      async () => {
-        const channel = await batchChannel(rate);
-        const prefix = `55117${rate === 10 ? '08' : '09'}`;
-        const started = await startBatch(channel.id, recipients(prefix, 200), { ratePerSecond: rate });
-        expect(started.body.ratePerSecond).toBe(rate);
-        const done = await waitFor(
-          async () => {
-            const p = await progressOf(started.body.batchId);
-            return p.status === 'completed' ? p : null;
-          },
-          120_000,
-          'the batch to complete',
-        );
-        expect(done).toMatchObject({ total: 200, sent: 200, failed: 0 });
-        const times = (await templateTimes(prefix)).map((t) => t.at).sort((a, b) => a - b);
-        expect(new Set((await templateTimes(prefix)).map((t) => t.to)).size).toBe(200);
-        const achieved = (199 * 1000) / (times[199]! - times[0]!);
-        console.log(`batch of 200 at ${rate}/s: achieved ${achieved.toFixed(2)}/s (first→last arrival at Infobip)`);
-        // Timing on a shared machine is noisy: the ±5 % figure is measured, not asserted; this catches a batch that
-        // falls far behind (2.2/s at 10, 1.6/s at 50 before hand-over pacing) or runs above its rate.
-        expect(achieved).toBeGreaterThanOrEqual(rate * 0.8);
-        expect(achieved).toBeLessThanOrEqual(rate * 1.02);
-      },
-      180_000,
-    );
-  }
-
   it('a retried batch request (same batchId) starts nothing new; bad input is refused', async () => {
     const channel = await batchChannel();
     const body = {
