@@ -576,7 +576,7 @@ export function createActivities(deps: ActivityDeps) {
       // An earlier attempt may have recorded an outcome without settling it (it died in between): settle first.
       const settled = await settleOutboundStatus(ref.channelId, ref.providerMessageId);
       if (settled && settled.status !== 'queued') return { status: settled.status }; // already sent by an earlier attempt
-      if (await lastSendOutcomeUnknown(ref.channelId, ref.providerMessageId)) {
+      if (await lastSendOutcomeUnknown(ref.channelId, ref.providerMessageId, info.attempt > 1)) {
         const reported = await waitForReport(ref, Math.min(UNKNOWN_OUTCOME_REPORT_WAIT_MS, deadline - Date.now()));
         if (reported) return { status: reported };
       }
@@ -627,7 +627,7 @@ export function createActivities(deps: ActivityDeps) {
       if (stored) await setMediaChannel(stored.id, channel._id);
 
       // No call without this mark: if it cannot be written, nothing is sent and the attempt is retried.
-      const attemptId = await recordSendAttempt(ref.channelId, ref.providerMessageId, info.attempt);
+      const attemptId = await recordSendAttempt(ref.channelId, ref.providerMessageId);
       try {
         if (message.type === 'template') {
           const template = message.template as TemplateRef;

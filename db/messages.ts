@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { MessageView } from '../workflows/definitions';
 import { isDuplicateKeyError, Message, type MessageDoc, MessageStatusEvent, SendKey } from './models';
 
@@ -101,7 +100,7 @@ export async function settleOutboundStatus(
   providerMessageId: string,
 ): Promise<OutboundState | null> {
   for (let round = 0; round < 100; round++) {
-    const events = await MessageStatusEvent.find({ channelId, providerMessageId }).lean();
+    const events = await outcomeEvents(channelId, providerMessageId);
     const message = await findOutbound(channelId, providerMessageId);
     if (!message) return null;
     const state = foldOutboundEvents(events, {
@@ -114,6 +113,19 @@ export async function settleOutboundStatus(
     await Message.updateOne({ _id: message._id }, { $set: { ...state } });
   }
   throw new Error(`the status of message ${providerMessageId} did not settle (too many concurrent writers)`);
+}
+
+const OUTCOMES: OutcomeStatus[] = ['sent', 'delivered', 'seen', 'failed'];
+
+/**
+ * The outcome events of a message, each read by its `_id` (`<channelId>:<providerMessageId>:<status>`, one per
+ * status): on FerretDB a filter on channel and Infobip id scans every event of every message.
+ */
+async function outcomeEvents(channelId: string, providerMessageId: string) {
+  const found = await Promise.all(
+    OUTCOMES.map((status) => MessageStatusEvent.findById(`${channelId}:${providerMessageId}:${status}`).lean()),
+  );
+  return found.filter((event) => event !== null);
 }
 
 async function insertEvent(event: {
@@ -181,22 +193,37 @@ export async function failOutbound(
   return state?.status === 'failed';
 }
 
-/** Notes, before calling Infobip, that a call for this message is about to be made; returns the attempt's id. */
-export async function recordSendAttempt(
-  channelId: string,
-  providerMessageId: string,
-  attempt: number,
-): Promise<string> {
-  const attemptId = `${attempt}-${randomUUID()}`;
-  await insertEvent({
-    _id: `${channelId}:${providerMessageId}:sending:${attemptId}`,
-    channelId,
-    providerMessageId,
-    status: 'sending',
-    at: new Date(),
-    attemptId,
-  });
-  return attemptId;
+const attemptEventId = (channelId: string, providerMessageId: string, kind: 'sending' | 'refused', n: number) =>
+  `${channelId}:${providerMessageId}:${kind}:${n}`;
+
+/** The number of the last call recorded for this message (calls are numbered 1, 2, … per message), 0 if none. */
+async function lastAttemptNumber(channelId: string, providerMessageId: string): Promise<number> {
+  let n = 0;
+  while (await MessageStatusEvent.exists({ _id: attemptEventId(channelId, providerMessageId, 'sending', n + 1) })) n++;
+  return n;
+}
+
+/**
+ * Notes, before calling Infobip, that a call for this message is about to be made; returns the attempt's id. Calls
+ * are numbered per message, so the last one is found by `_id` reads alone (a message has a handful of calls).
+ */
+export async function recordSendAttempt(channelId: string, providerMessageId: string): Promise<string> {
+  for (let n = (await lastAttemptNumber(channelId, providerMessageId)) + 1; ; n++) {
+    try {
+      await MessageStatusEvent.create({
+        _id: attemptEventId(channelId, providerMessageId, 'sending', n),
+        channelId,
+        providerMessageId,
+        status: 'sending',
+        at: new Date(),
+        recordedAt: new Date(),
+        attemptId: String(n),
+      });
+      return String(n);
+    } catch (err) {
+      if (!isDuplicateKeyError(err)) throw err; // another attempt took this number meanwhile: the next one
+    }
+  }
 }
 
 /** Notes that Infobip answered an attempt with an error: it certainly did not take the message. */
@@ -219,17 +246,29 @@ export async function recordSendRefused(
  * Whether the last call to Infobip for this message may have been taken without us knowing (the worker died, the
  * call timed out, or recording the answer failed): there is a `sending` event and no refusal for it.
  */
-export async function lastSendOutcomeUnknown(channelId: string, providerMessageId: string): Promise<boolean> {
+export async function lastSendOutcomeUnknown(
+  channelId: string,
+  providerMessageId: string,
+  /** This activity was retried: an earlier attempt may have been recorded the way the release before did. */
+  retried = false,
+): Promise<boolean> {
+  const last = await lastAttemptNumber(channelId, providerMessageId);
+  if (last > 0) {
+    return !(await MessageStatusEvent.exists({ _id: attemptEventId(channelId, providerMessageId, 'refused', last) }));
+  }
+  if (!retried) return false;
+  // Calls recorded before they were numbered (`<attempt>-<uuid>`) are found by their fields: a scan, and only when
+  // a retried activity finds no numbered call.
   const attempts = await MessageStatusEvent.find({
     channelId,
     providerMessageId,
     status: { $in: ['sending', 'refused'] },
   }).lean();
-  const last = attempts
+  const lastLegacy = attempts
     .filter((e) => e.status === 'sending')
     .sort((a, b) => b.recordedAt.getTime() - a.recordedAt.getTime())[0];
-  if (!last) return false;
-  return !attempts.some((e) => e.status === 'refused' && e.attemptId === last.attemptId);
+  if (!lastLegacy) return false;
+  return !attempts.some((e) => e.status === 'refused' && e.attemptId === lastLegacy.attemptId);
 }
 
 type StoredMessage = Pick<

@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+import mongoose from 'mongoose';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withBusyRetry } from '../db/connect';
 import {
@@ -147,6 +148,28 @@ describe('delivery ticks under racing writes', () => {
     // A report for a message we never sent is ignored, and stores nothing.
     expect(await advanceOutboundStatus(channelId, 'not-ours', 'delivered', new Date())).toBe(false);
     expect(await MessageStatusEvent.countDocuments({ channelId, providerMessageId: 'not-ours' })).toBe(0);
+  });
+
+  it("a reply's calls and outcomes are numbered and read by _id only, never by channel and Infobip id (a scan)", async () => {
+    const { channel, conversation, agent } = await openChat('5511944440077');
+    const reads: { method: string; filter: Record<string, unknown> }[] = [];
+    mongoose.set('debug', (collection: string, method: string, filter: unknown) => {
+      if (collection === 'message_status_events' && !/^(insert|create)/.test(method))
+        reads.push({ method, filter: (filter ?? {}) as Record<string, unknown> });
+    });
+    let messageId: string;
+    try {
+      messageId = await reply(conversation.id, agent.token, 'numbered');
+      await waitFor(async () => (await Message.findById(messageId).lean())?.status === 'seen', 20_000, 'seen');
+    } finally {
+      mongoose.set('debug', false);
+    }
+    expect(reads.length).toBeGreaterThan(0);
+    expect(reads.filter((r) => Object.keys(r.filter).join() !== '_id')).toEqual([]);
+    const ids = (await MessageStatusEvent.find({ providerMessageId: messageId }).lean()).map((e) => e._id).sort();
+    expect(ids).toEqual(
+      ['delivered', 'seen', 'sending:1', 'sent'].map((suffix) => `${channel.id}:${messageId}:${suffix}`).sort(),
+    );
   });
 
   it('the fold does not depend on the order the events are read in', () => {
