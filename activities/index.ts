@@ -1,6 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client as TemporalClient } from '@temporalio/client';
 import { DialogRefusedError, handOverTemplatedDialog } from '../client';
+import { mapConcurrently, oneAtATime } from '../common/concurrency';
 import { newId, sha256 } from '../common/ids';
 import { log } from '../common/log';
 import { classifyMedia, MEDIA_LIMITS, resolveMime } from '../common/media';
@@ -12,7 +13,7 @@ import { deleteMedia, findMedia, MediaTooLargeError, setMediaChannel, storeMedia
 import {
   claimSendKey,
   failOutbound,
-  lastSendOutcomeUnknown,
+  lastSendAttempt,
   recordOutboundOutcome,
   recordSendAttempt,
   recordSendRefused,
@@ -194,16 +195,11 @@ async function findOrCreateClient(
   }
 }
 
-let ticketNumbers: Promise<unknown> = Promise.resolve();
 /**
  * The next ticket number, one caller at a time in this process: FerretDB's `$inc` is a read-then-write, so
  * concurrent increments hand out the same number, and each collision cost a retry that scanned the conversations.
  */
-function nextTicketNumber(): Promise<number> {
-  const next = ticketNumbers.then(() => nextSequence('ticketNumber'));
-  ticketNumbers = next.catch(() => {});
-  return next;
-}
+const nextTicketNumber = oneAtATime(() => nextSequence('ticketNumber'));
 
 /** The conversation of (channel, customer), created with the next ticket number when it does not exist yet. */
 async function findOrCreateConversation(
@@ -305,18 +301,34 @@ async function recordSystemLine(conversationId: string, channelId: string, line:
   }
 }
 
-/** `fn` over `items` with at most `limit` running at once, results in the items' order. */
-async function mapConcurrently<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return results;
+/**
+ * Reserves `count` send slots on the channel's limiter and returns the first slot's time and the spacing (the slower
+ * of `intervalMs` and the channel's rate): slot k is first + k·interval. A compare-and-set on `nextSendAt` makes
+ * concurrent batches (and late dialogs) share the channel's rate.
+ */
+/**
+ * One reservation at a time in this process: FerretDB runs the compare-and-set as a read then a write, so two
+ * concurrent ones (late dialogs arriving together) could both take the same slots.
+ */
+const reserveChannelSlots = oneAtATime(reserveChannelSlotsNow);
+
+async function reserveChannelSlotsNow(
+  channelId: string,
+  count: number,
+  intervalMs: number,
+  leadMs: number,
+): Promise<{ firstSlotAt: number; intervalMs: number }> {
+  for (;;) {
+    const channel = await Channel.findById(channelId).lean();
+    if (!channel) throw ApplicationFailure.nonRetryable(`channel ${channelId} not found`, 'NOT_FOUND');
+    const interval = Math.max(intervalMs, Math.ceil(1000 / (channel.sendRatePerSecond ?? DEFAULT_CHANNEL_SEND_RATE)));
+    const start = Math.max(Date.now() + leadMs, channel.nextSendAt?.getTime() ?? 0);
+    const result = await Channel.updateOne(
+      { _id: channelId, nextSendAt: channel.nextSendAt ?? null },
+      { $set: { nextSendAt: new Date(start + interval * count) } },
+    );
+    if (result.modifiedCount === 1) return { firstSlotAt: start, intervalMs: interval };
+  }
 }
 
 /**
@@ -330,7 +342,13 @@ async function waitForSendSlot(
 ): Promise<'send' | 'batch cancelled'> {
   const slot = await SendSlot.findById(`${channelId}:${idempotencyKey}`).lean();
   if (!slot) return 'send';
-  const wait = Math.min(slot.at.getTime(), deadline) - Date.now();
+  let at = slot.at.getTime();
+  // A dialog that reached its send after its slot had passed (a busy worker, a restart) takes the channel's next
+  // free slot instead of going out at once: late dialogs sent on arrival bunched up above the rate.
+  const intervalMs = slot.intervalMs ?? 0;
+  if (Date.now() - at > Math.max(intervalMs, 1))
+    at = (await reserveChannelSlots(channelId, 1, intervalMs, 0)).firstSlotAt;
+  const wait = Math.min(at, deadline) - Date.now();
   if (wait > 0) await Context.current().sleep(wait); // rejects when the activity is cancelled (worker shutdown)
   if (!slot.batchId) return 'send';
   const batch = await Batch.findById(slot.batchId, { cancelledAt: 1 }).lean();
@@ -576,20 +594,10 @@ export function createActivities(deps: ActivityDeps) {
       // An earlier attempt may have recorded an outcome without settling it (it died in between): settle first.
       const settled = await settleOutboundStatus(ref.channelId, ref.providerMessageId);
       if (settled && settled.status !== 'queued') return { status: settled.status }; // already sent by an earlier attempt
-      if (await lastSendOutcomeUnknown(ref.channelId, ref.providerMessageId, info.attempt > 1)) {
+      const lastAttempt = await lastSendAttempt(ref.channelId, ref.providerMessageId, info.attempt > 1);
+      if (lastAttempt.outcomeUnknown) {
         const reported = await waitForReport(ref, Math.min(UNKNOWN_OUTCOME_REPORT_WAIT_MS, deadline - Date.now()));
         if (reported) return { status: reported };
-      }
-      if (
-        message.type === 'template' &&
-        message.idempotencyKey &&
-        (await waitForSendSlot(ref.channelId, message.idempotencyKey, deadline - 15_000)) === 'batch cancelled'
-      ) {
-        await failOutbound(
-          { _id: message._id },
-          { code: 'BATCH_CANCELLED', message: 'The batch was cancelled before this dialog was sent.', permanent: true },
-        );
-        return { status: 'failed' };
       }
       const [channel, conversation] = await Promise.all([
         Channel.findById(message.channelId).select('+apiKey +webhookSecret').lean(),
@@ -626,8 +634,21 @@ export function createActivities(deps: ActivityDeps) {
       // Agents of the channel may now open it too (it is part of the conversation).
       if (stored) await setMediaChannel(stored.id, channel._id);
 
+      // The batch's send slot, waited for last: what is read before it does not delay the call past the slot.
+      if (
+        message.type === 'template' &&
+        message.idempotencyKey &&
+        (await waitForSendSlot(ref.channelId, message.idempotencyKey, deadline - 15_000)) === 'batch cancelled'
+      ) {
+        await failOutbound(
+          { _id: message._id },
+          { code: 'BATCH_CANCELLED', message: 'The batch was cancelled before this dialog was sent.', permanent: true },
+        );
+        return { status: 'failed' };
+      }
+
       // No call without this mark: if it cannot be written, nothing is sent and the attempt is retried.
-      const attemptId = await recordSendAttempt(ref.channelId, ref.providerMessageId);
+      const attemptId = await recordSendAttempt(ref.channelId, ref.providerMessageId, lastAttempt.number);
       try {
         if (message.type === 'template') {
           const template = message.template as TemplateRef;
@@ -752,11 +773,7 @@ export function createActivities(deps: ActivityDeps) {
       }));
     },
 
-    /**
-     * Reserves `count` send slots on the channel's limiter and returns the first slot's time and the spacing
-     * (the slower of the batch's and the channel's rate): slot k is first + k·interval. A compare-and-set on
-     * `nextSendAt` makes concurrent batches share the channel's rate.
-     */
+    /** The batch workflow's window of send slots on the channel's limiter (reserveChannelSlots). */
     async reserveSendSlots(input: {
       channelId: string;
       count: number;
@@ -764,20 +781,7 @@ export function createActivities(deps: ActivityDeps) {
       /** No slot sooner than this from now (the time a dialog needs to reach its send). */
       leadMs?: number;
     }): Promise<{ firstSlotAt: number; intervalMs: number }> {
-      for (;;) {
-        const channel = await Channel.findById(input.channelId).lean();
-        if (!channel) throw ApplicationFailure.nonRetryable(`channel ${input.channelId} not found`, 'NOT_FOUND');
-        const interval = Math.max(
-          input.intervalMs,
-          Math.ceil(1000 / (channel.sendRatePerSecond ?? DEFAULT_CHANNEL_SEND_RATE)),
-        );
-        const start = Math.max(Date.now() + (input.leadMs ?? 0), channel.nextSendAt?.getTime() ?? 0);
-        const result = await Channel.updateOne(
-          { _id: input.channelId, nextSendAt: channel.nextSendAt ?? null },
-          { $set: { nextSendAt: new Date(start + interval * input.count) } },
-        );
-        if (result.modifiedCount === 1) return { firstSlotAt: start, intervalMs: interval };
-      }
+      return reserveChannelSlots(input.channelId, input.count, input.intervalMs, input.leadMs ?? 0);
     },
 
     /**
@@ -820,6 +824,7 @@ export function createActivities(deps: ActivityDeps) {
         recipients.map((r) => ({
           _id: `${input.channelId}:${r.idempotencyKey}`,
           at: new Date(slotOf(r.index)),
+          intervalMs: input.intervalMs,
           batchId: input.batchId,
         })),
         { ordered: false },

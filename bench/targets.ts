@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import mongoose from 'mongoose';
 import { request } from 'undici';
 import { conversationIdFor } from '../activities';
+import { mapConcurrently } from '../common/concurrency';
 import { freePort } from '../scripts/services';
 import { assertLocal, sleep, type WatchedProcess } from './harness';
 import { FLOOR_COLLECTION, floorDocumentId } from './targets/floor-collection';
@@ -95,13 +96,6 @@ export interface PendingMessage {
 /** How many lookups one poll makes at most (a backlog is followed from its oldest messages). */
 const MAX_LOOKUPS_PER_POLL = 200;
 
-/** Runs `lookup` for each item, a few at a time. */
-async function lookUpEach<T, R>(items: T[], lookup: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = [];
-  for (let i = 0; i < items.length; i += 8) results.push(...(await Promise.all(items.slice(i, i + 8).map(lookup))));
-  return results;
-}
-
 export interface BenchChannel {
   id: string;
   webhookUrl: string;
@@ -160,7 +154,7 @@ export async function startFloor(stack: Stack): Promise<Target> {
       return { id, webhookUrl: `http://127.0.0.1:${port}/webhooks/infobip/${id}/bench`, sender: '447860099299' };
     },
     async pollStored(channel, pending) {
-      const found = await lookUpEach(pending.slice(0, MAX_LOOKUPS_PER_POLL), async (m) =>
+      const found = await mapConcurrently(pending.slice(0, MAX_LOOKUPS_PER_POLL), 8, async (m) =>
         (await collection.findOne({ _id: floorDocumentId(channel.id, m.id) as never }, { projection: { _id: 1 } }))
           ? m.id
           : null,
@@ -305,7 +299,7 @@ export async function startJanela(stack: Stack): Promise<Target & { adminCall: A
       for (const m of pending) byCustomer.set(m.customer, [...(byCustomer.get(m.customer) ?? []), m]);
       const customers = [...byCustomer.keys()].slice(0, MAX_LOOKUPS_PER_POLL);
       const conversations = db.collection<{ _id: string; lastInboundMessageId?: string }>('conversations');
-      const found = await lookUpEach(customers, async (customer) => {
+      const found = await mapConcurrently(customers, 8, async (customer) => {
         const conversation = await conversations.findOne(
           { _id: conversationIdFor(channel.id, customer) },
           { projection: { lastInboundMessageId: 1 } },

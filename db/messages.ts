@@ -193,8 +193,12 @@ export async function failOutbound(
   return state?.status === 'failed';
 }
 
-const attemptEventId = (channelId: string, providerMessageId: string, kind: 'sending' | 'refused', n: number) =>
-  `${channelId}:${providerMessageId}:${kind}:${n}`;
+const attemptEventId = (
+  channelId: string,
+  providerMessageId: string,
+  kind: 'sending' | 'refused',
+  attemptId: number | string,
+) => `${channelId}:${providerMessageId}:${kind}:${attemptId}`;
 
 /** The number of the last call recorded for this message (calls are numbered 1, 2, … per message), 0 if none. */
 async function lastAttemptNumber(channelId: string, providerMessageId: string): Promise<number> {
@@ -206,9 +210,10 @@ async function lastAttemptNumber(channelId: string, providerMessageId: string): 
 /**
  * Notes, before calling Infobip, that a call for this message is about to be made; returns the attempt's id. Calls
  * are numbered per message, so the last one is found by `_id` reads alone (a message has a handful of calls).
+ * `after` is the last number already read (lastSendAttempt): numbering goes on from there without reading again.
  */
-export async function recordSendAttempt(channelId: string, providerMessageId: string): Promise<string> {
-  for (let n = (await lastAttemptNumber(channelId, providerMessageId)) + 1; ; n++) {
+export async function recordSendAttempt(channelId: string, providerMessageId: string, after: number): Promise<string> {
+  for (let n = after + 1; ; n++) {
     try {
       await MessageStatusEvent.create({
         _id: attemptEventId(channelId, providerMessageId, 'sending', n),
@@ -233,7 +238,7 @@ export async function recordSendRefused(
   attemptId: string,
 ): Promise<void> {
   await insertEvent({
-    _id: `${channelId}:${providerMessageId}:refused:${attemptId}`,
+    _id: attemptEventId(channelId, providerMessageId, 'refused', attemptId),
     channelId,
     providerMessageId,
     status: 'refused',
@@ -243,20 +248,28 @@ export async function recordSendRefused(
 }
 
 /**
- * Whether the last call to Infobip for this message may have been taken without us knowing (the worker died, the
- * call timed out, or recording the answer failed): there is a `sending` event and no refusal for it.
+ * The last call to Infobip recorded for this message (its number, 0 if none), and whether it may have been taken
+ * without us knowing (the worker died, the call timed out, or recording the answer failed): a `sending` event and
+ * no refusal for it.
  */
-export async function lastSendOutcomeUnknown(
+export async function lastSendAttempt(
   channelId: string,
   providerMessageId: string,
   /** This activity was retried: an earlier attempt may have been recorded the way the release before did. */
   retried = false,
-): Promise<boolean> {
+): Promise<{ number: number; outcomeUnknown: boolean }> {
   const last = await lastAttemptNumber(channelId, providerMessageId);
   if (last > 0) {
-    return !(await MessageStatusEvent.exists({ _id: attemptEventId(channelId, providerMessageId, 'refused', last) }));
+    const refused = await MessageStatusEvent.exists({
+      _id: attemptEventId(channelId, providerMessageId, 'refused', last),
+    });
+    return { number: last, outcomeUnknown: !refused };
   }
-  if (!retried) return false;
+  return { number: 0, outcomeUnknown: retried && (await legacyAttemptOutcomeUnknown(channelId, providerMessageId)) };
+}
+
+/** lastSendAttempt for calls recorded before they were numbered (`<attempt>-<uuid>`). */
+async function legacyAttemptOutcomeUnknown(channelId: string, providerMessageId: string): Promise<boolean> {
   // Calls recorded before they were numbered (`<attempt>-<uuid>`) are found by their fields: a scan, and only when
   // a retried activity finds no numbered call.
   const attempts = await MessageStatusEvent.find({

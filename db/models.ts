@@ -221,6 +221,8 @@ const sendSlotSchema = new Schema(
   {
     _id: { type: String, required: true }, // `${channelId}:${idempotencyKey}`
     at: { type: Date, required: true },
+    /** The batch's spacing: a dialog that missed its slot takes a new one this far apart (null: the channel's). */
+    intervalMs: { type: Number, default: null },
     /** The batch it belongs to: a send whose batch was cancelled meanwhile is withdrawn, not sent. */
     batchId: { type: String, default: null },
   },

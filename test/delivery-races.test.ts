@@ -2,7 +2,6 @@
  * Issue 9, items 2 and 5: delivery ticks must not fall back to `sent` when Infobip's reports race the worker's
  * own "sent" write, and a crash (or a failed write) after Infobip accepted a message must not send it again.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import mongoose from 'mongoose';
@@ -221,28 +220,37 @@ describe('delivery ticks under racing writes', () => {
   }, 120_000);
 });
 
+/**
+ * Sends a reply through a worker process of its own and kills it (SIGKILL) as soon as Infobip has the message, before
+ * the worker hears back; then starts the stack's worker again. Returns the reply's id.
+ */
+async function replyThenKillWorker(conversationId: string, token: string, text: string): Promise<string> {
+  await stack.stopWorker();
+  const child = await stack.spawnWorkerProcess();
+  const exited = new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+  let id: string;
+  try {
+    id = await reply(conversationId, token, text);
+    await waitFor(async () => (await requestsFor(id)).length === 1, 30_000, 'Infobip to receive the reply');
+  } finally {
+    child.kill('SIGKILL');
+  }
+  expect(await exited).toBe('SIGKILL');
+  await stack.startWorker();
+  return id;
+}
+
 describe('a crash after Infobip accepted a message does not send it twice', () => {
   it('worker killed (SIGKILL) between Infobip taking the message and recording it: sent once, ends seen', async () => {
     const customer = '5511977100001';
     const { channel, agent, conversation } = await openChat(customer);
     // Infobip takes the message (and reports it) but answers only after 4 s: the worker dies before it hears.
     await stack.sim('PUT', '/_sim/settings', { answerDelayMs: 4000 });
-    await stack.stopWorker();
-    const child = await stack.spawnWorkerProcess();
-    const exited = new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
-    let id: string;
-    try {
-      id = await reply(conversation.id, agent.token, 'enviada uma vez');
-      await waitFor(async () => (await requestsFor(id)).length === 1, 30_000, 'Infobip to receive the reply');
-    } finally {
-      child.kill('SIGKILL');
-    }
-    expect(await exited).toBe('SIGKILL');
-    await stack.startWorker();
+    const id = await replyThenKillWorker(conversation.id, agent.token, 'enviada uma vez');
     // The dead attempt times out (45 s) and is retried on the new worker, which finds the outcome recorded.
     await waitFor(async () => (await pendingSend(channel.id, customer)) === null, 90_000, 'the send to complete');
-    expect((await requestsFor(id!)).length).toBe(1);
-    const message = (await timeline(conversation.id, agent.token)).find((m) => m.id === id!);
+    expect((await requestsFor(id)).length).toBe(1);
+    const message = (await timeline(conversation.id, agent.token)).find((m) => m.id === id);
     expect(message).toMatchObject({ status: 'seen' });
     expect(message.deliveredAt).toBeTruthy();
   }, 150_000);
@@ -253,18 +261,7 @@ describe('a crash after Infobip accepted a message does not send it twice', () =
     // No reports from the simulator this time: the test plays Infobip's late report itself.
     await stack.sim('POST', '/_sim/faults', { path: '/whatsapp/1/message/text', suppressReports: true, count: 1 });
     await stack.sim('PUT', '/_sim/settings', { answerDelayMs: 4000 });
-    await stack.stopWorker();
-    const child = await stack.spawnWorkerProcess();
-    const exited = new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
-    let id: string;
-    try {
-      id = await reply(conversation.id, agent.token, 'sem relatório ainda');
-      await waitFor(async () => (await requestsFor(id)).length === 1, 30_000, 'Infobip to receive the reply');
-    } finally {
-      child.kill('SIGKILL');
-    }
-    expect(await exited).toBe('SIGKILL');
-    await stack.startWorker();
+    const id = await replyThenKillWorker(conversation.id, agent.token, 'sem relatório ainda');
     await waitFor(
       async () => {
         const pending = await pendingSend(channel.id, customer);
@@ -280,7 +277,7 @@ describe('a crash after Infobip accepted a message does not send it twice', () =
       body: JSON.stringify({
         results: [
           {
-            messageId: id!,
+            messageId: id,
             to: customer,
             sentAt: infobipTime(),
             doneAt: infobipTime(),
@@ -292,8 +289,8 @@ describe('a crash after Infobip accepted a message does not send it twice', () =
     });
     expect(report.status).toBe(200);
     await waitFor(async () => (await pendingSend(channel.id, customer)) === null, 30_000, 'the send to complete');
-    expect((await requestsFor(id!)).length).toBe(1);
-    expect((await timeline(conversation.id, agent.token)).find((m) => m.id === id!)).toMatchObject({
+    expect((await requestsFor(id)).length).toBe(1);
+    expect((await timeline(conversation.id, agent.token)).find((m) => m.id === id)).toMatchObject({
       status: 'delivered',
     });
   }, 150_000);
@@ -306,7 +303,7 @@ describe('a crash after Infobip accepted a message does not send it twice', () =
     await stack.sim('PUT', '/_sim/settings', { answerDelayMs: 3000 });
     const proxy = await databaseProxy();
     await stack.stopWorker();
-    const worker = await spawnWorkerThrough(proxy.uri);
+    const worker = await stack.spawnWorkerProcess({ mongoUri: proxy.uri });
     try {
       const id = await reply(conversation.id, agent.token, 'registro atrasado');
       await waitFor(async () => (await requestsFor(id)).length === 1, 30_000, 'Infobip to receive the reply');
@@ -319,7 +316,7 @@ describe('a crash after Infobip accepted a message does not send it twice', () =
       expect((await requestsFor(id)).length).toBe(1);
       expect((await timeline(conversation.id, agent.token)).find((m) => m.id === id)).toMatchObject({ status: 'sent' });
     } finally {
-      worker.child.kill('SIGKILL');
+      worker.kill('SIGKILL');
       proxy.close();
       await stack.startWorker();
     }
@@ -360,40 +357,4 @@ async function databaseProxy() {
       server.close();
     },
   };
-}
-
-/** `npm run worker` in a process of its own on this stack's task queue, reaching the database at `mongoUri`. */
-async function spawnWorkerThrough(mongoUri: string): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      TEMPORAL_TASK_QUEUE: stack.taskQueue,
-      MONGODB_URI: mongoUri,
-      PUBLIC_BASE_URL: stack.api.url,
-      JANELA_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr!.on('data', (chunk) => {
-    output += chunk;
-  });
-  try {
-    await waitFor(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`worker process exited: ${output}`);
-        return output.includes('Janela worker on');
-      },
-      90_000,
-      'the worker process to start',
-    );
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw err;
-  }
-  return { child, output: () => output };
 }

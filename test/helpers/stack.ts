@@ -111,12 +111,15 @@ export async function startStack(options: StackOptions = {}) {
 
   /**
    * A worker in a process of its own (`npm run worker`'s entry point) on this stack's task queue, so a test can
-   * crash it for real (SIGKILL: no graceful shutdown, activities cut off mid-flight). Resolves once it polls.
+   * crash it for real (SIGKILL: no graceful shutdown, activities cut off mid-flight). Resolves once it polls;
+   * `output()` is what it printed so far. `mongoUri` reaches the database another way (e.g. through a proxy).
    */
   const spawnedWorkers: ChildProcess[] = [];
-  async function spawnWorkerProcess(): Promise<ChildProcess> {
-    const mongoUri = new URL(inject('mongoUri'));
-    mongoUri.pathname = `/${dbName}`;
+  async function spawnWorkerProcess(
+    database: { mongoUri?: string } = {},
+  ): Promise<ChildProcess & { output(): string }> {
+    const mongoUri = new URL(database.mongoUri ?? inject('mongoUri'));
+    if (!database.mongoUri) mongoUri.pathname = `/${dbName}`;
     // One process (node with tsx's loader), not the tsx wrapper: SIGKILL must reach the worker itself.
     const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
       env: {
@@ -150,7 +153,7 @@ export async function startStack(options: StackOptions = {}) {
       throw err;
     }
     spawnedWorkers.push(child);
-    return child;
+    return Object.assign(child, { output: () => output });
   }
 
   async function call<T = any>(
