@@ -634,7 +634,12 @@ export function createActivities(deps: ActivityDeps) {
       // Agents of the channel may now open it too (it is part of the conversation).
       if (stored) await setMediaChannel(stored.id, channel._id);
 
-      // The batch's send slot, waited for last: what is read before it does not delay the call past the slot.
+
+      // No call without this mark: if it cannot be written, nothing is sent and the attempt is retried.
+      const attemptId = await recordSendAttempt(ref.channelId, ref.providerMessageId, lastAttempt.number);
+
+      // The batch's send slot, waited for last: nothing read or written before it delays the call past the slot. (A
+      // crash while waiting leaves a mark with no call: the retry waits for a report that never comes, then sends.)
       if (
         message.type === 'template' &&
         message.idempotencyKey &&
@@ -646,9 +651,6 @@ export function createActivities(deps: ActivityDeps) {
         );
         return { status: 'failed' };
       }
-
-      // No call without this mark: if it cannot be written, nothing is sent and the attempt is retried.
-      const attemptId = await recordSendAttempt(ref.channelId, ref.providerMessageId, lastAttempt.number);
       try {
         if (message.type === 'template') {
           const template = message.template as TemplateRef;
