@@ -634,7 +634,6 @@ export function createActivities(deps: ActivityDeps) {
       // Agents of the channel may now open it too (it is part of the conversation).
       if (stored) await setMediaChannel(stored.id, channel._id);
 
-
       // No call without this mark: if it cannot be written, nothing is sent and the attempt is retried.
       const attemptId = await recordSendAttempt(ref.channelId, ref.providerMessageId, lastAttempt.number);
 
