@@ -182,6 +182,40 @@ describe('long-lived conversations', () => {
     expect(messages.map((m: any) => m.text)).toEqual(['primeira', 'segunda']);
     expect((await runsOf(workflowId)).length).toBe(2);
   });
+
+  it('a customer writing without pause: each run continues as new in a task that stores nothing, and every message is stored once', async () => {
+    const channel = await stack.createChannel('whatsapp');
+    const customer = '5511977770077';
+    const workflowId = conversationWorkflowId(channel.id, customer);
+    // ~25 messages/s for 4 s: with a limit of 40 events, several runs continue as new while messages keep coming.
+    const texts: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      texts.push(`mensagem ${i}`);
+      await stack.customerWrites(channel, customer, `mensagem ${i}`);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    const stored = await waitFor(
+      async () => {
+        const list = await Message.find({ channelId: channel.id, direction: 'inbound' }).lean();
+        return list.length >= texts.length ? list : null;
+      },
+      60_000,
+      'every message stored',
+    );
+    expect(stored.map((m) => m.text).sort()).toEqual([...texts].sort());
+
+    const continued = (await runsOf(workflowId)).filter((run) => run.status.name === 'CONTINUED_AS_NEW');
+    expect(continued.length).toBeGreaterThan(1);
+    for (const run of continued) {
+      const events = (await stack.temporal.workflow.getHandle(workflowId, run.runId).fetchHistory()).events!;
+      const taskCompletions = events.map((e, i) => (e.workflowTaskCompletedEventAttributes ? i : -1));
+      const lastTaskCommands = events.slice(Math.max(...taskCompletions) + 1);
+      // Storing (a local activity's marker) in the continue-as-new task made it long enough for a message to
+      // arrive meanwhile; Temporal then refused the continue-as-new and held the customer's next messages back.
+      expect(lastTaskCommands.some((e) => e.markerRecordedEventAttributes)).toBe(false);
+      expect(lastTaskCommands.at(-1)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
+    }
+  }, 120_000);
 });
 
 describe('a conversation whose workflow has ended', () => {

@@ -81,8 +81,9 @@ const refuse = (message: string, type: string = WorkflowErrors.INVALID_REQUEST) 
  * history grows large; ends when idle and is started again (same id) by the next message.
  */
 export async function conversationWorkflow(input: ConversationInput): Promise<void> {
-  /** A change runs started with the patch baseline take as given; older runs replay by their patch markers. */
-  const changed = (patchId: string) => (input.patchBaseline ?? 0) >= 1 || patched(patchId);
+  /** A change runs started at its patch baseline (or later) take as given; older runs ask `patched()`. */
+  const changed = (patchId: string, sinceBaseline = 1) =>
+    (input.patchBaseline ?? 0) >= sinceBaseline || patched(patchId);
   const restored = input.conversationId ? (input.restored ?? null) : null;
   const carried: CarriedState = input.carried ?? {
     conversationId: input.conversationId ?? null,
@@ -397,6 +398,20 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   // A run that never got a conversation (its only request was refused, e.g. an unknown template) ends soon.
   const idleLimitMs = () =>
     state.conversationId === null ? Math.min(idleTimeoutMs, EMPTY_RUN_TIMEOUT_MS) : idleTimeoutMs;
+  /** Ends this run for a new one carrying the state (messages not yet stored and queued sends included). */
+  const continueAsNewNow = async (): Promise<never> => {
+    await finishMediaDownloads();
+    await condition(allHandlersFinished);
+    const { historyLength } = workflowInfo();
+    log.info('continuing as new', { historyLength, conversationId: state.conversationId });
+    return continueAsNew<typeof conversationWorkflow>({
+      ...input,
+      conversationId: state.conversationId ?? undefined,
+      carried: state,
+      patchBaseline: CONVERSATION_PATCH_BASELINE, // a new history: no run of it predates the baseline
+    });
+  };
+
   /** Called when the idle time ran out: true when the run may end (nothing came in meanwhile). */
   const finishIdle = async (): Promise<boolean> => {
     await finishMediaDownloads();
@@ -417,6 +432,12 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     const info = workflowInfo();
     return info.continueAsNewSuggested || info.historyLength >= historyEventLimit;
   };
+  // Runs recorded before stored the waiting messages first and continued as new in the same workflow task. A
+  // customer writing without pause then always had a message arrive during that long task: Temporal refused the
+  // continue-as-new, and then refused the customer's signals (RESOURCE_EXHAUSTED, retried by the webhook after
+  // 1 s and more) until a retry went through. Now a run over its limit continues as new first, in a short task
+  // that stores nothing; the new run stores the carried messages.
+  const continueBeforeStoring = changed('continue-before-storing', 2);
   /** When the main loop waited last: the idle time counts from there. */
   let idleSince = Date.now();
   let deadlinePassed = false;
@@ -471,6 +492,11 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       }
     }
 
+    if (continueBeforeStoring && historyOverLimit()) {
+      // The send in flight finishes first; meanwhile the loop goes on serving the customer (see below).
+      pauseSending = true;
+      if (sender === null) await continueAsNewNow();
+    }
     if (sendBesideMainLoop && !pauseSending) startSending();
 
     while (state.inbox.length > 0) {
@@ -515,15 +541,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       pauseSending = true;
       if (sender !== null && info.historyLength < historyEventLimit * 4) continue;
       await condition(() => sender === null);
-      await finishMediaDownloads();
-      await condition(allHandlersFinished);
-      log.info('continuing as new', { historyLength: info.historyLength, conversationId: state.conversationId });
-      await continueAsNew<typeof conversationWorkflow>({
-        ...input,
-        conversationId: state.conversationId ?? undefined,
-        carried: state,
-        patchBaseline: CONVERSATION_PATCH_BASELINE, // a new history: no run of it predates the baseline
-      });
+      await continueAsNewNow();
     }
   }
 }

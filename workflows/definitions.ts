@@ -37,7 +37,7 @@ export interface ConversationInput {
   /** State carried across continue-as-new. */
   carried?: CarriedState;
   /**
-   * Runs started with this at 1 or more take every change of CONVERSATION_PATCH_BASELINE without asking `patched()`:
+   * Runs started with this at N take every change of baselines up to N without asking `patched()`:
    * each patch marker costs a new run two history events (the marker and a TemporalChangeVersion upsert, a
    * visibility write), eight per new conversation. Runs started without it (before it existed) still ask.
    */
@@ -45,12 +45,12 @@ export interface ConversationInput {
 }
 
 /**
- * The conversation workflow's patches every new run takes as given (see ConversationInput.patchBaseline):
- * publish-only-changes, reply-request-ids, send-beside-main-loop, record-inbound-local, one-wake-timer,
- * wake-on-history-limit. A later change gets its own `patched()` call (then, once no run predates it, joins a
- * baseline 2).
+ * The conversation workflow's patches every new run takes as given (see ConversationInput.patchBaseline).
+ * Baseline 1: publish-only-changes, reply-request-ids, send-beside-main-loop, record-inbound-local, one-wake-timer,
+ * wake-on-history-limit. Baseline 2: continue-before-storing. A later change raises the baseline and names the
+ * baseline it joins (`changed(id, 3)`): runs started at a lower one ask `patched()` for it.
  */
-export const CONVERSATION_PATCH_BASELINE = 1;
+export const CONVERSATION_PATCH_BASELINE = 2;
 
 /**
  * How every caller starts a conversation run (webhook, agent actions, automation, batches): one workflow id per
