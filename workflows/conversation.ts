@@ -39,9 +39,10 @@ const store = proxyActivities<JanelaActivities>({
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' },
 });
 
-// Recording a customer's message is a short, idempotent database write (a repeated providerMessageId is
-// recognised): as a local activity it runs inside the workflow task that took the signal, one history event and no
-// round trip through the task queue, instead of scheduled/started/completed plus a second workflow task.
+// The conversation's database writes are short and idempotent (a repeated providerMessageId is recognised, an
+// outbound message carries its id from the workflow): as local activities they run inside the workflow task that
+// took the signal or update, one history event each and no round trip through the task queue, instead of
+// scheduled/started/completed plus a second workflow task.
 const storeLocally = proxyLocalActivities<JanelaActivities>({
   startToCloseTimeout: '30s',
   // Retries that go on longer than this wait on a durable timer instead of holding the workflow task.
@@ -84,6 +85,11 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   /** A change runs started at its patch baseline (or later) take as given; older runs ask `patched()`. */
   const changed = (patchId: string, sinceBaseline = 1) =>
     (input.patchBaseline ?? 0) >= sinceBaseline || patched(patchId);
+  // Runs recorded before ran these database writes (conversation, outbound message, ticket change, window close) as
+  // activities through the task queue: three history events and one more workflow task each, so a templated dialog
+  // took three activities and four tasks. As local activities, the task that takes a dialog stores it and
+  // schedules its send.
+  const db = changed('store-in-workflow-task', 2) ? storeLocally : store;
   const restored = input.conversationId ? (input.restored ?? null) : null;
   const carried: CarriedState = input.carried ?? {
     conversationId: input.conversationId ?? null,
@@ -177,7 +183,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   /** The conversation's id, creating it (client included) when the first action is ours rather than the customer's. */
   const ensureConversation = async (client?: { clientId?: string; name?: string }) => {
     if (state.conversationId === null) {
-      const created = await store.ensureConversation({
+      const created = await db.ensureConversation({
         channelId: input.channelId,
         kind: input.kind,
         customer: input.customer,
@@ -219,7 +225,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       const key = request.idempotencyKey && changed('reply-request-ids') ? request.idempotencyKey : undefined;
       return sendOnce(key, async () => {
         await condition(() => state.conversationId !== null);
-        const message = await store.persistOutbound({
+        const message = await db.persistOutbound({
           conversationId: state.conversationId!,
           channelId: input.channelId,
           messageId: `msg_${uuid4().replaceAll('-', '')}`,
@@ -258,7 +264,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   const sendTemplate = async (request: TemplateRequest): Promise<MessageView> => {
     let resolved: TemplateRequest = request;
     if (request.renderedText === undefined) {
-      const check = await store.checkTemplate({
+      const check = await db.checkTemplate({
         channelId: input.channelId,
         templateName: request.templateName,
         language: request.language,
@@ -277,7 +283,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       resolved = { ...request, ...check.request };
     }
     const conversationId = await ensureConversation(request.client);
-    const message = await store.persistOutbound({
+    const message = await db.persistOutbound({
       conversationId,
       channelId: input.channelId,
       messageId: `msg_${uuid4().replaceAll('-', '')}`,
@@ -328,7 +334,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         assigneeId: change.assigneeId === undefined ? state.assigneeId : change.assigneeId,
       };
       if (next.status === state.status && next.assigneeId === state.assigneeId) return snapshot();
-      await store.recordTicketChange({
+      await db.recordTicketChange({
         conversationId: state.conversationId!,
         from: { status: state.status, assigneeId: state.assigneeId },
         to: next,
@@ -372,7 +378,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         // Retries exhausted on a transient error: the message ends failed, visibly, instead of blocking the rest.
         const reason = err instanceof ActivityFailure ? (err.cause?.message ?? err.message) : String(err);
         log.warn('send failed after retries', { messageId, reason });
-        await store.markSendFailed({ messageId, reason });
+        await db.markSendFailed({ messageId, reason });
       }
       state.outbox.shift();
     }
@@ -527,7 +533,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
 
     if (hasWindow && state.windowOpen && !isWindowOpen(state.windowExpiresAt, Date.now())) {
       state.windowOpen = false;
-      await store.recordWindowClosed({
+      await db.recordWindowClosed({
         conversationId: state.conversationId!,
         closedAt: new Date(state.windowExpiresAt!).toISOString(),
       });

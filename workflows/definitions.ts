@@ -47,7 +47,7 @@ export interface ConversationInput {
 /**
  * The conversation workflow's patches every new run takes as given (see ConversationInput.patchBaseline).
  * Baseline 1: publish-only-changes, reply-request-ids, send-beside-main-loop, record-inbound-local, one-wake-timer,
- * wake-on-history-limit. Baseline 2: continue-before-storing. A later change raises the baseline and names the
+ * wake-on-history-limit. Baseline 2: continue-before-storing, store-in-workflow-task. A later change raises the baseline and names the
  * baseline it joins (`changed(id, 3)`): runs started at a lower one ask `patched()` for it.
  */
 export const CONVERSATION_PATCH_BASELINE = 2;
