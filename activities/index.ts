@@ -302,13 +302,18 @@ async function recordSystemLine(conversationId: string, channelId: string, line:
 }
 
 /**
- * Reserves `count` send slots on the channel's limiter and returns the first slot's time and the spacing (the slower
- * of `intervalMs` and the channel's rate): slot k is first + k·interval. A compare-and-set on `nextSendAt` makes
- * concurrent batches (and late dialogs) share the channel's rate.
+ * Slots are spaced this much wider than the rate: a call to Infobip reaches it a few milliseconds after it starts,
+ * not always the same few, and a window of one second must still never hold more than the rate (15 ms of such
+ * jitter per second; the batch runs 1.5 % under its rate).
  */
+const SLOT_SPACING_MARGIN = 1.015;
+
 /**
- * One reservation at a time in this process: FerretDB runs the compare-and-set as a read then a write, so two
- * concurrent ones (late dialogs arriving together) could both take the same slots.
+ * Reserves `count` send slots on the channel's limiter and returns the first slot's time and the spacing (the slower
+ * of `intervalMs` and the channel's rate, plus the margin): slot k is first + k·interval. A compare-and-set on
+ * `nextSendAt` makes concurrent batches (and late dialogs) share the channel's rate. One reservation at a time in
+ * this process: FerretDB runs the compare-and-set as a read then a write, so two concurrent ones (late dialogs
+ * arriving together) could both take the same slots.
  */
 const reserveChannelSlots = oneAtATime(reserveChannelSlotsNow);
 
@@ -321,19 +326,55 @@ async function reserveChannelSlotsNow(
   for (;;) {
     const channel = await Channel.findById(channelId).lean();
     if (!channel) throw ApplicationFailure.nonRetryable(`channel ${channelId} not found`, 'NOT_FOUND');
-    const interval = Math.max(intervalMs, Math.ceil(1000 / (channel.sendRatePerSecond ?? DEFAULT_CHANNEL_SEND_RATE)));
+    const channelIntervalMs = Math.ceil(1000 / (channel.sendRatePerSecond ?? DEFAULT_CHANNEL_SEND_RATE));
+    const interval = Math.max(intervalMs, channelIntervalMs) * SLOT_SPACING_MARGIN;
     const start = Math.max(Date.now() + leadMs, channel.nextSendAt?.getTime() ?? 0);
     const result = await Channel.updateOne(
       { _id: channelId, nextSendAt: channel.nextSendAt ?? null },
-      { $set: { nextSendAt: new Date(start + interval * count) } },
+      { $set: { nextSendAt: new Date(Math.ceil(start + interval * count)) } },
     );
     if (result.modifiedCount === 1) return { firstSlotAt: start, intervalMs: interval };
   }
 }
 
 /**
+ * Per channel, when this process last called Infobip for a slotted dialog. The next call waits at least one
+ * interval after it, whatever its own slot says: a timer that fired late, or a dialog just late enough to keep its
+ * slot, must not put two calls closer together than the rate allows.
+ */
+const lastSlottedCall = new Map<string, number>();
+
+/** How stale a batch's cancel state may be when a dialog's slot comes (one read per batch and second, not per send). */
+const CANCEL_STATE_MAX_AGE_MS = 1_000;
+const batchCancelStates = new Map<string, { readAt: number; cancelled: boolean; reading: Promise<boolean> | null }>();
+
+/** Whether the batch was cancelled, read at most once per CANCEL_STATE_MAX_AGE_MS by this process. */
+function batchCancelled(batchId: string): boolean | Promise<boolean> {
+  const known = batchCancelStates.get(batchId);
+  if (known && Date.now() - known.readAt < CANCEL_STATE_MAX_AGE_MS) return known.cancelled;
+  if (known?.reading) return known.reading;
+  for (const [id, state] of batchCancelStates)
+    if (Date.now() - state.readAt > 10 * 60_000 && !state.reading) batchCancelStates.delete(id);
+  const entry = known ?? { readAt: 0, cancelled: false, reading: null };
+  batchCancelStates.set(batchId, entry);
+  entry.reading = Batch.findById(batchId, { cancelledAt: 1 })
+    .lean()
+    .then((batch) => {
+      entry.cancelled = Boolean(batch?.cancelledAt);
+      entry.readAt = Date.now();
+      return entry.cancelled;
+    })
+    .finally(() => {
+      entry.reading = null;
+    });
+  return entry.reading;
+}
+
+/**
  * A batch's dialog waits for the send slot its batch gave it (send_slots), so Infobip receives the batch at its
- * rate whatever time each conversation workflow took to get here. Never past `deadline`.
+ * rate whatever time each conversation workflow took to get here; and one interval at least after this process's
+ * previous slotted call on the channel. Never past `deadline`. Nothing but memory stands between the end of the
+ * wait and the call.
  */
 async function waitForSendSlot(
   channelId: string,
@@ -348,11 +389,18 @@ async function waitForSendSlot(
   const intervalMs = slot.intervalMs ?? 0;
   if (Date.now() - at > Math.max(intervalMs, 1))
     at = (await reserveChannelSlots(channelId, 1, intervalMs, 0)).firstSlotAt;
-  const wait = Math.min(at, deadline) - Date.now();
-  if (wait > 0) await Context.current().sleep(wait); // rejects when the activity is cancelled (worker shutdown)
-  if (!slot.batchId) return 'send';
-  const batch = await Batch.findById(slot.batchId, { cancelledAt: 1 }).lean();
-  return batch?.cancelledAt ? 'batch cancelled' : 'send';
+  for (;;) {
+    if (slot.batchId && (await batchCancelled(slot.batchId))) return 'batch cancelled';
+    // Synchronous from here to the return: no other send of this process can slip in between.
+    const previous = lastSlottedCall.get(channelId);
+    const due = Math.min(Math.max(at, previous === undefined ? 0 : previous + intervalMs), deadline);
+    const wait = due - Date.now();
+    if (wait <= 0) {
+      lastSlottedCall.set(channelId, Date.now());
+      return 'send';
+    }
+    await Context.current().sleep(wait); // rejects when the activity is cancelled (worker shutdown)
+  }
 }
 
 export function createActivities(deps: ActivityDeps) {
