@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Message } from '../db/models';
 import { conversationWorkflowId, snapshotQuery } from '../workflows/definitions';
-import { type Stack, startStack, timerOf, waitFor } from './helpers/stack';
+import { activityTypeOf, type Stack, startStack, timerOf, waitFor } from './helpers/stack';
 
 // A tiny history limit forces continue-as-new; a short window and idle timeout make both observable.
 // The window leaves a busy CI machine time to continue-as-new well before it closes.
@@ -107,9 +107,7 @@ describe('long-lived conversations', () => {
       async () => {
         for (const run of await runsOf(workflowId)) {
           const events = (await stack.temporal.workflow.getHandle(workflowId, run.runId).fetchHistory()).events!;
-          const closes = events.some(
-            (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'recordWindowClosed',
-          );
+          const closes = events.some((e) => activityTypeOf(e) === 'recordWindowClosed');
           if (closes) return events;
         }
         return null;

@@ -309,6 +309,22 @@ export async function waitFor<T>(
   }
 }
 
+type Payloads = { payloads?: { data?: Uint8Array | null }[] | null } | null;
+
+/** The activity a history event runs: a scheduled activity's type, or a local activity's (from its marker). */
+export function activityTypeOf(event: {
+  activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
+  markerRecordedEventAttributes?: { markerName?: string | null; details?: Record<string, Payloads> | null } | null;
+}): string | null {
+  const scheduled = event.activityTaskScheduledEventAttributes?.activityType?.name;
+  if (scheduled) return scheduled;
+  const marker = event.markerRecordedEventAttributes;
+  const data = marker?.markerName === 'core_local_activity' ? marker.details?.data?.payloads?.[0]?.data : null;
+  return data
+    ? ((JSON.parse(Buffer.from(data).toString('utf8')) as { activity_type?: string }).activity_type ?? null)
+    : null;
+}
+
 /** When a TimerStarted event of a workflow history fires (epoch ms), and its duration. */
 export function timerOf(event: {
   eventTime?: { seconds?: unknown; nanos?: number | null } | null;
