@@ -5,7 +5,17 @@
  * directly on a tiny load.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 
@@ -229,6 +239,8 @@ export function rssMb(pid: number): number {
 export interface WatchedProcess {
   name: string;
   pid: number;
+  /** Its log: the faults it logs while watched are counted (see LOG_FAULTS). */
+  logFile?: string;
 }
 
 export interface ProcessUsage {
@@ -237,11 +249,58 @@ export interface ProcessUsage {
   cpuMsPerMessage: number | null;
   rssPeakMb: number;
   rssEndMb: number;
+  /** The faults its log showed meanwhile (processes with a log file only). */
+  logFaults?: Record<string, number>;
 }
 
-/** CPU between `start()` and `stop()`, and RSS sampled every second meanwhile, for each process. */
+/**
+ * What a target's log says went wrong, counted per line: an activity that failed (and is retried: a timeout, a
+ * database error) or a workflow task that failed is load the target adds to itself, even when nothing is lost.
+ */
+export const LOG_FAULTS: Record<string, RegExp> = {
+  'activity failed': /Activity failed/,
+  'activity timeout': /Activity failed.*(?:timed out|TimeoutFailure|TIMEOUT_TYPE)/,
+  SQLITE_BUSY: /SQLITE_BUSY|database is locked/,
+  'workflow task failed': /Workflow task failed|WorkflowTaskFailed/i,
+};
+
+/** The faults (LOG_FAULTS) in `text`, by name. */
+export function countLogFaults(text: string): Record<string, number> {
+  const counts = Object.fromEntries(Object.keys(LOG_FAULTS).map((name) => [name, 0]));
+  for (const line of text.split('\n'))
+    for (const [name, pattern] of Object.entries(LOG_FAULTS)) if (pattern.test(line)) counts[name]!++;
+  return counts;
+}
+
+const fileSize = (file: string) => (existsSync(file) ? statSync(file).size : 0);
+
+/** The part of a file written since `offset`. */
+function readFrom(file: string, offset: number): string {
+  if (!existsSync(file)) return '';
+  const fd = openSync(file, 'r');
+  try {
+    const length = Math.max(0, statSync(file).size - offset);
+    const buffer = Buffer.alloc(length);
+    readSync(fd, buffer, 0, length, offset);
+    return buffer.toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The faults named by LOG_FAULTS, summed over processes: `none`, or `activity failed 3, SQLITE_BUSY 1`. */
+export function faultSummary(processes: ProcessUsage[]): string {
+  const total = new Map<string, number>();
+  for (const p of processes)
+    for (const [name, count] of Object.entries(p.logFaults ?? {})) total.set(name, (total.get(name) ?? 0) + count);
+  const seen = [...total].filter(([, count]) => count > 0).map(([name, count]) => `${name} ${count}`);
+  return processes.some((p) => p.logFaults) ? seen.join(', ') || 'none' : '–';
+}
+
+/** CPU and log faults between `start()` and `stop()`, and RSS sampled every second meanwhile, for each process. */
 export function watchProcesses(processes: WatchedProcess[]) {
   const before = new Map(processes.map((p) => [p.name, cpuSeconds(p.pid)]));
+  const logOffsets = new Map(processes.map((p) => [p.name, p.logFile ? fileSize(p.logFile) : 0]));
   const peak = new Map(processes.map((p) => [p.name, rssMb(p.pid)]));
   const sample = () => {
     for (const p of processes) peak.set(p.name, Math.max(peak.get(p.name) ?? 0, rssMb(p.pid)));
@@ -260,6 +319,7 @@ export function watchProcesses(processes: WatchedProcess[]) {
           cpuMsPerMessage: messages > 0 ? round((used * 1000) / messages, 2) : null,
           rssPeakMb: round(peak.get(p.name) ?? 0, 0),
           rssEndMb: round(rssMb(p.pid), 0),
+          ...(p.logFile ? { logFaults: countLogFaults(readFrom(p.logFile, logOffsets.get(p.name) ?? 0)) } : {}),
         };
       });
     },
@@ -397,13 +457,13 @@ const cell = (value: unknown) => (value === null || value === undefined ? '–' 
 /** The inbound results of one scenario as a Markdown table (the README shows the same). */
 export function inboundTable(results: InboundResult[]): string {
   const header =
-    '| target | rate/s | sent | ACK p50 / p95 / p99 ms | ACK fail | visible p50 / p99 ms | stored/s | stored at load end | catch-up s | lost | dup | CPU ms/msg (by process) | RSS peak MB |';
-  const lines = [header, `|${' --- |'.repeat(13)}`];
+    '| target | rate/s | sent | ACK p50 / p95 / p99 ms | ACK fail | visible p50 / p99 ms | stored/s | stored at load end | catch-up s | lost | dup | CPU ms/msg (by process) | RSS peak MB | log faults |';
+  const lines = [header, `|${' --- |'.repeat(14)}`];
   for (const r of results) {
     const byProcess = r.processes.map((p) => `${p.name} ${cell(p.cpuMsPerMessage)}`).join(', ');
     const rss = r.processes.map((p) => `${p.name} ${p.rssPeakMb}`).join(', ');
     lines.push(
-      `| ${r.target} | ${r.rate} | ${r.sent} | ${cell(r.ackMs.p50)} / ${cell(r.ackMs.p95)} / ${cell(r.ackMs.p99)} | ${r.ackFailures} | ${cell(r.visibleMs.p50)} / ${cell(r.visibleMs.p99)} | ${cell(r.storedPerSecond)} | ${r.storedAtLoadEnd} | ${r.caughtUp ? cell(r.catchUpSeconds) : 'not caught up'} | ${r.lost} | ${r.duplicated} | ${cell(r.cpuMsPerMessage)} (${byProcess}) | ${rss} |`,
+      `| ${r.target} | ${r.rate} | ${r.sent} | ${cell(r.ackMs.p50)} / ${cell(r.ackMs.p95)} / ${cell(r.ackMs.p99)} | ${r.ackFailures} | ${cell(r.visibleMs.p50)} / ${cell(r.visibleMs.p99)} | ${cell(r.storedPerSecond)} | ${r.storedAtLoadEnd} | ${r.caughtUp ? cell(r.catchUpSeconds) : 'not caught up'} | ${r.lost} | ${r.duplicated} | ${cell(r.cpuMsPerMessage)} (${byProcess}) | ${rss} | ${faultSummary(r.processes)} |`,
     );
   }
   return lines.join('\n');

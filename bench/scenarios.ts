@@ -5,6 +5,7 @@
 import type { RecordedRequest } from '../simulator/app';
 import { inboundPayload } from '../simulator/app';
 import {
+  faultSummary,
   type InboundResult,
   nowMs,
   type ProcessUsage,
@@ -195,12 +196,12 @@ export async function runBatch(
 
 export function batchTable(results: BatchResult[]): string {
   const lines = [
-    '| rate/s | recipients | sends seen | achieved/s | deviation | peak in 1 s | status | sent / failed | counts true | s | CPU s (by process) |',
-    `|${' --- |'.repeat(11)}`,
+    '| rate/s | recipients | sends seen | achieved/s | deviation | peak in 1 s | status | sent / failed | counts true | s | CPU s (by process) | log faults |',
+    `|${' --- |'.repeat(12)}`,
   ];
   for (const r of results) {
     lines.push(
-      `| ${r.configuredRate} | ${r.recipients} | ${r.simulatorSends} | ${r.achievedRate ?? '–'} | ${r.deviationPercent ?? '–'} % | ${r.peakInOneSecond} | ${r.progress.status} | ${r.progress.sent} / ${r.progress.failed} | ${r.progressTrue ? 'yes' : 'NO'} | ${r.durationSeconds} | ${r.processes.map((p) => `${p.name} ${p.cpuSeconds}`).join(', ')} |`,
+      `| ${r.configuredRate} | ${r.recipients} | ${r.simulatorSends} | ${r.achievedRate ?? '–'} | ${r.deviationPercent ?? '–'} % | ${r.peakInOneSecond} | ${r.progress.status} | ${r.progress.sent} / ${r.progress.failed} | ${r.progressTrue ? 'yes' : 'NO'} | ${r.durationSeconds} | ${r.processes.map((p) => `${p.name} ${p.cpuSeconds}`).join(', ')} | ${faultSummary(r.processes)} |`,
     );
   }
   return lines.join('\n');

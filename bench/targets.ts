@@ -207,8 +207,8 @@ export async function startCeiling(stack: Stack): Promise<Target> {
   return {
     name: 'ceiling',
     processes: [
-      { name: 'API', pid: api.pid },
-      { name: 'worker', pid: worker.pid },
+      { name: 'API', pid: api.pid, logFile: api.logFile },
+      { name: 'worker', pid: worker.pid, logFile: worker.logFile },
     ],
     async newChannel() {
       const id = `ch_ceiling_${randomId()}`;
@@ -275,8 +275,8 @@ export async function startJanela(stack: Stack): Promise<Target & { adminCall: A
   return {
     name: 'janela',
     processes: [
-      { name: 'API', pid: api.pid },
-      { name: 'worker', pid: worker.pid },
+      { name: 'API', pid: api.pid, logFile: api.logFile },
+      { name: 'worker', pid: worker.pid, logFile: worker.logFile },
     ],
     adminCall,
     async newChannel(options = {}) {

@@ -2,18 +2,21 @@
  * The throughput bench's counting, on a tiny load against the test stack's Temporal server and database: a harness
  * that miscounts is worse than none. Nothing here is timed against a target (the bench measures, it does not assert).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
+  countLogFaults,
+  faultSummary,
   inboundTable,
   nowMs,
   runOpenLoop,
   type SentMessage,
   summarizeInbound,
   VisibilityTracker,
+  watchProcesses,
   writeResults,
 } from '../bench/harness';
 import { runInbound } from '../bench/scenarios';
@@ -121,6 +124,35 @@ describe('bench harness: counting', () => {
     // The schedule is fixed in advance: 10 ms apart whatever happened.
     expect(sent[19]!.scheduledAt - sent[0]!.scheduledAt).toBeCloseTo(190, 0);
   });
+
+  it("counts the faults a target's log shows while it is watched, not before", () => {
+    const log = join(workDir, 'faults.log');
+    writeFileSync(log, '{"msg":"Activity failed","error":"SQLITE_BUSY: database is locked"}\n');
+    const watch = watchProcesses([
+      { name: 'worker', pid: process.pid, logFile: log },
+      { name: 'temporal', pid: process.pid },
+    ]);
+    appendFileSync(
+      log,
+      [
+        '{"msg":"Activity failed","error":"TimeoutFailure: activity StartToClose timeout"}',
+        '{"msg":"Activity failed","error":"MongoServerError: SQLITE_BUSY"}',
+        '{"msg":"stored inbound message"}',
+        '',
+      ].join('\n'),
+    );
+    const [worker, temporal] = watch.stop(1);
+    expect(worker!.logFaults).toEqual({
+      'activity failed': 2,
+      'activity timeout': 1,
+      SQLITE_BUSY: 1,
+      'workflow task failed': 0,
+    });
+    expect(temporal!.logFaults).toBeUndefined();
+    expect(faultSummary([worker!, temporal!])).toBe('activity failed 2, activity timeout 1, SQLITE_BUSY 1');
+    expect(faultSummary([{ ...worker!, logFaults: countLogFaults('all quiet\n') }])).toBe('none');
+    expect(faultSummary([temporal!])).toBe('–');
+  });
 });
 
 describe('bench harness: targets on the test stack', () => {
@@ -195,6 +227,8 @@ describe('bench harness: targets on the test stack', () => {
         expect(row).toHaveProperty(field);
       expect(Object.keys(row.ackMs)).toEqual(['p50', 'p95', 'p99', 'max']);
       expect(row.processes.map((p: { name: string }) => p.name)).toEqual(['API', 'worker']);
+      // A tiny load adds no retried activity and no failed workflow task.
+      expect(inboundTable([result])).toMatch(/\| none \|$/);
     } finally {
       await janela.stop();
     }
