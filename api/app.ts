@@ -1,3 +1,5 @@
+import { tsToMs } from '@temporalio/common/lib/time';
+import protos from '@temporalio/proto';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { routePath } from 'hono/route';
@@ -30,6 +32,23 @@ async function check(probe: () => Promise<unknown>): Promise<string> {
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
   }
+}
+
+/**
+ * Worker processes polling the task queue for workflow tasks lately. Temporal keeps a poller listed for minutes after
+ * it stopped, so only those seen in the last 90 s count (a live worker polls again at least every minute).
+ */
+async function pollingWorkers(deps: ApiDeps): Promise<number> {
+  const described = await deps.temporal.workflowService.describeTaskQueue({
+    namespace: deps.temporalNamespace ?? 'default',
+    taskQueue: { name: deps.taskQueue },
+    taskQueueType: protos.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+  });
+  const recent = Date.now() - 90_000;
+  const identities = (described.pollers ?? [])
+    .filter((poller) => tsToMs(poller.lastAccessTime) >= recent)
+    .map((poller) => poller.identity);
+  return new Set(identities).size;
 }
 
 export function createApp(deps: ApiDeps) {
@@ -75,12 +94,16 @@ export function createApp(deps: ApiDeps) {
   );
 
   app.get('/healthz', async (c) => {
-    const [temporal, mongo] = await Promise.all([
+    const [temporal, mongo, workers] = await Promise.all([
       check(() => deps.temporal.workflowService.getSystemInfo({})),
       check(() => pingDatabase()),
+      pollingWorkers(deps).catch(() => null),
     ]);
     const status = temporal === 'ok' && mongo === 'ok' ? 'ok' : 'degraded';
-    return c.json({ status, api: 'ok', temporal, mongo }, status === 'ok' ? 200 : 503);
+    return c.json(
+      { status, api: 'ok', temporal, mongo, profile: deps.profile ?? 'external', workers },
+      status === 'ok' ? 200 : 503,
+    );
   });
 
   app.get('/help/whatsapp-window', (c) => c.html(windowHelpPage()));

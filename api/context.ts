@@ -16,6 +16,8 @@ export interface ApiDeps {
   temporalNamespace?: string;
   /** The worker's Temporal SDK Prometheus exporter, appended to /metrics (JANELA_WORKER_METRICS_URL). */
   workerMetricsUrl?: string | null;
+  /** How Janela was started, for /healthz (JANELA_PROFILE): `npm start`, `npm run cluster`, or on its own. */
+  profile?: string;
 }
 
 export function apiDepsFromEnv(
@@ -26,6 +28,7 @@ export function apiDepsFromEnv(
     adminToken: string;
     temporalWebUrl?: string | null;
     workerMetricsUrl?: string | null;
+    profile?: 'embedded' | 'cluster' | 'external';
   },
 ): ApiDeps {
   return {
@@ -33,6 +36,7 @@ export function apiDepsFromEnv(
     temporalWebUrl: given.temporalWebUrl ?? env.JANELA_TEMPORAL_WEB_URL ?? null,
     temporalNamespace: env.TEMPORAL_NAMESPACE,
     workerMetricsUrl: given.workerMetricsUrl ?? env.JANELA_WORKER_METRICS_URL ?? null,
+    profile: given.profile ?? env.JANELA_PROFILE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     replyWindowMs: env.JANELA_REPLY_WINDOW,
     historyEventLimit: env.JANELA_HISTORY_EVENT_LIMIT,

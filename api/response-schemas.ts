@@ -16,6 +16,10 @@ export const healthResponse = z.object({
   api: z.string(),
   temporal: z.string(),
   mongo: z.string(),
+  /** `embedded` (npm start), `cluster` (npm run cluster) or `external` (npm run api on its own). */
+  profile: z.string(),
+  /** Worker processes polling the task queue in the last 90 s (null when Temporal does not say). */
+  workers: z.number().int().nullable(),
 });
 
 export const channelResponse = z.strictObject({

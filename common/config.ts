@@ -41,6 +41,8 @@ const envSchema = z.object({
   JANELA_IDLE_TIMEOUT: duration.default(7 * 24 * 3_600_000),
   JANELA_INFOBIP_TIMEOUT: duration.default(15_000),
   JANELA_SEED: z.enum(['on', 'off']).default('on'),
+  JANELA_PROFILE: z.enum(['embedded', 'cluster', 'external']).default('external'),
+  JANELA_PG_PORT: port.default(55432),
   JANELA_TEMPORAL_UI_PORT: port.optional(),
   JANELA_TEMPORAL_PORT: port.default(7233),
   JANELA_DB_PORT: port.default(27117),

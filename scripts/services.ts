@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import {
+  appendFileSync,
   chmodSync,
   cpSync,
   existsSync,
@@ -43,7 +44,7 @@ export function which(command: string): string | null {
   return null;
 }
 
-function runGo(args: string[], env: NodeJS.ProcessEnv, cwd: string, progress: Progress, what: string): void {
+export function runGo(args: string[], env: NodeJS.ProcessEnv, cwd: string, progress: Progress, what: string): void {
   progress(`building ${what} with Go (first time only, a few minutes on 2 cores)…`);
   const started = Date.now();
   const result = spawnSync('go', args, {
@@ -96,7 +97,7 @@ const FERRETDB_ID_LOOKUP = {
   to: `IDColumn = DefaultColumn + "->\\"_id\\""`,
 };
 /** Names the cached build: a change to the patch builds anew. */
-const FERRETDB_BUILD = `${FERRETDB_VERSION}-idx1`;
+const FERRETDB_BUILD = `${FERRETDB_VERSION}-idx1-pg1`;
 
 /** The cached FerretDB launcher, built from scripts/ferretdb-launcher (and the patched module) when missing. */
 export function resolveFerretBinary(progress: Progress = console.log): string {
@@ -198,13 +199,30 @@ export async function startService(
   command: string,
   args: string[],
   port: number,
-  options: { timeoutMs?: number; logFile?: string; onOutput?: (chunk: string) => void } = {},
+  options: {
+    timeoutMs?: number;
+    /** Everything the service writes also goes here (appended). */
+    logFile?: string;
+    onOutput?: (chunk: string) => void;
+    /** Run as another user (PostgreSQL refuses root). */
+    spawnOptions?: { uid?: number; gid?: number };
+    /** The signal that stops it cleanly (SIGTERM unless said). */
+    stopSignal?: NodeJS.Signals;
+    /** Ready when its output shows this (instead of when its port opens). */
+    readyLine?: RegExp;
+    env?: NodeJS.ProcessEnv;
+  } = {},
 ): Promise<ManagedProcess> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...options.spawnOptions,
+    ...(options.env ? { env: options.env } : {}),
+  });
   let output = '';
   const collect = (chunk: Buffer) => {
     const text = chunk.toString();
     output = (output + text).slice(-8000);
+    if (options.logFile) appendFileSync(options.logFile, text);
     options.onOutput?.(text);
   };
   child.stdout?.on('data', collect);
@@ -218,11 +236,12 @@ export async function startService(
   });
 
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
-  while (!(await isPortOpen(port))) {
+  const ready = async () => (options.readyLine ? options.readyLine.test(output) : isPortOpen(port));
+  while (!(await ready())) {
     if (exited) throw new SetupError(`${name} exited during start-up:\n${output.trim()}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new SetupError(`${name} did not open port ${port} in time:\n${output.trim()}`);
+      throw new SetupError(`${name} was not ready in time (port ${port}):\n${output.trim()}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -232,7 +251,7 @@ export async function startService(
     child,
     async stop() {
       if (exited) return;
-      child.kill('SIGTERM');
+      child.kill(options.stopSignal ?? 'SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exit;
       clearTimeout(timer);

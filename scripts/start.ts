@@ -132,6 +132,7 @@ await runMain(async () => {
         adminToken,
         temporalWebUrl: temporalUi,
         workerMetricsUrl: `http://127.0.0.1:${workerMetricsPort}/metrics`,
+        profile: 'embedded',
       }),
     );
     const apiServer = await listen(app.fetch, env.PORT, '0.0.0.0');

@@ -181,10 +181,18 @@ describe('admin API', () => {
     }
   });
 
-  it('reports health of API, Temporal and the database', async () => {
+  it('reports health of API, Temporal and the database, the profile, and the workers polling', async () => {
     const response = await stack.call('GET', '/healthz', undefined, null);
     expect(response.status).toBe(200);
-    expect(response.body).toEqual({ status: 'ok', api: 'ok', temporal: 'ok', mongo: 'ok' });
+    // The test stack's API runs on its own (as `npm run api`), beside one worker on its task queue.
+    expect(response.body).toEqual({
+      status: 'ok',
+      api: 'ok',
+      temporal: 'ok',
+      mongo: 'ok',
+      profile: 'external',
+      workers: 1,
+    });
   });
 });
 

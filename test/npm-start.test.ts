@@ -82,7 +82,13 @@ describe('npm start', () => {
 
     const health = await fetch(`${api}/healthz`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toMatchObject({ status: 'ok', temporal: 'ok', mongo: 'ok' });
+    expect(await health.json()).toMatchObject({
+      status: 'ok',
+      temporal: 'ok',
+      mongo: 'ok',
+      profile: 'embedded',
+      workers: 1,
+    });
     expect((await fetch(`http://127.0.0.1:${ports.JANELA_TEMPORAL_UI_PORT}/`)).status).toBe(200);
     expect((await fetch(`${api}/`)).status).toBe(200);
 

@@ -1,5 +1,5 @@
-// Command ferretdb-launcher runs FerretDB 1.x (embedded package, SQLite backend) on a given address and
-// directory. A plain `go install` of FerretDB's own command panics at start (FerretDB issue #2982), so
+// Command ferretdb-launcher runs FerretDB 1.x (embedded package) on a given address, on SQLite in a directory or,
+// with -postgresql-url, on PostgreSQL. A plain `go install` of FerretDB's own command panics at start (FerretDB issue #2982), so
 // Janela builds this launcher instead.
 package main
 
@@ -19,6 +19,7 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
 	dir := flag.String("dir", "./data", "directory for the SQLite databases")
+	postgresqlURL := flag.String("postgresql-url", "", "PostgreSQL URL: store there instead of SQLite")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
 	flag.Parse()
 
@@ -37,12 +38,19 @@ func main() {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
-	f, err := ferretdb.New(&ferretdb.Config{
+	config := &ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Logger:    logger,
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + abs + "/",
-	})
+	}
+	backend := "sqlite in " + abs
+	if *postgresqlURL != "" {
+		config.Handler = "postgresql"
+		config.PostgreSQLURL = *postgresqlURL
+		backend = "postgresql"
+	}
+	f, err := ferretdb.New(config)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ferretdb-launcher: %v\n", err)
 		os.Exit(1)
@@ -51,7 +59,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	fmt.Printf("ferretdb listening on %s (sqlite in %s)\n", f.MongoDBURI(), abs)
+	fmt.Printf("ferretdb listening on %s (%s)\n", f.MongoDBURI(), backend)
 	if err := f.Run(ctx); err != nil && ctx.Err() == nil {
 		fmt.Fprintf(os.Stderr, "ferretdb-launcher: %v\n", err)
 		os.Exit(1)

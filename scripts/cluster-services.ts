@@ -1,0 +1,432 @@
+/**
+ * The production profile's services, on this machine: PostgreSQL (Debian's `postgresql`, run unprivileged in a data
+ * dir of ours) and the real Temporal server built from its Go module, one process per service (frontend, history,
+ * matching, internal worker) on PostgreSQL persistence with SQL visibility. Built once and cached like the
+ * embedded services (scripts/services.ts).
+ */
+import { spawnSync } from 'node:child_process';
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
+import protos from '@temporalio/proto';
+import { allSearchAttributeKeys } from '../workflows/definitions';
+import { cacheBinDir, type ManagedProcess, runGo, SetupError, startService, which } from './services';
+
+type Progress = (line: string) => void;
+
+export const TEMPORAL_SERVER_VERSION = '1.29.1';
+/**
+ * History shards: fixed when the cluster's database is created (Temporal cannot change it later). Each shard owns
+ * its workflows' histories and timers and is served by one history process at a time, so the shard count caps how
+ * many history processes can share the work; 8 lets a second and third history process take shards over, while each
+ * shard's own queues stay busy enough on a small machine (every shard polls the database for its timers and tasks).
+ */
+export const TEMPORAL_HISTORY_SHARDS = 8;
+
+export const TEMPORAL_SERVICES = ['history', 'matching', 'frontend', 'worker'] as const;
+export type TemporalService = (typeof TEMPORAL_SERVICES)[number];
+
+// ---------------------------------------------------------------------------------------------------------------
+// PostgreSQL
+
+interface PostgresBinaries {
+  initdb: string;
+  postgres: string;
+  createdb: string;
+}
+
+/** `initdb`, `postgres` and `createdb` on PATH, else Debian's /usr/lib/postgresql/<version>/bin (newest first). */
+function resolvePostgres(): PostgresBinaries {
+  const onPath = { initdb: which('initdb'), postgres: which('postgres'), createdb: which('createdb') };
+  if (onPath.initdb && onPath.postgres && onPath.createdb) return onPath as PostgresBinaries;
+  const base = '/usr/lib/postgresql';
+  const versions = existsSync(base)
+    ? readdirSync(base)
+        .filter((v) => /^\d+$/.test(v))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  for (const version of versions) {
+    const bin = join(base, version, 'bin');
+    const found = { initdb: join(bin, 'initdb'), postgres: join(bin, 'postgres'), createdb: join(bin, 'createdb') };
+    if (Object.values(found).every((path) => existsSync(path))) return found;
+  }
+  throw new SetupError('PostgreSQL is needed for `npm run cluster`: install it (Debian: apt-get install postgresql).');
+}
+
+/** PostgreSQL refuses to run as root: as root, it runs as the `postgres` user (Debian's package creates it). */
+function postgresUser(): { uid: number; gid: number } | null {
+  if (process.getuid?.() !== 0) return null;
+  const uid = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
+  const gid = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
+  if (uid.status !== 0 || gid.status !== 0)
+    throw new SetupError('Running as root, PostgreSQL needs a `postgres` user to run as (apt-get install postgresql).');
+  return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+}
+
+/**
+ * PostgreSQL on 127.0.0.1:port with its data in `dir` (created by initdb on first start, kept across restarts);
+ * the `postgres` superuser, trusted from 127.0.0.1 only (the socket is in the data dir, not /var/run).
+ */
+export async function startPostgres(
+  dir: string,
+  port: number,
+  progress: Progress = console.log,
+  logFile?: string,
+): Promise<ManagedProcess> {
+  const binaries = resolvePostgres();
+  const user = postgresUser();
+  const asUser = user ? { uid: user.uid, gid: user.gid } : {};
+  if (!existsSync(join(dir, 'PG_VERSION'))) {
+    progress(`creating the PostgreSQL data directory ${dir}…`);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (user) chownSync(dir, user.uid, user.gid);
+    const init = spawnSync(binaries.initdb, ['-D', dir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8'], {
+      encoding: 'utf8',
+      ...asUser,
+    });
+    if (init.status !== 0) throw new SetupError(`initdb failed:\n${init.stdout}\n${init.stderr}`);
+  }
+  return startService(
+    'PostgreSQL',
+    binaries.postgres,
+    ['-D', dir, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    port,
+    // SIGINT is PostgreSQL's fast shutdown (SIGTERM waits for every client to disconnect).
+    { spawnOptions: asUser, stopSignal: 'SIGINT', timeoutMs: 60_000, ...(logFile ? { logFile } : {}) },
+  );
+}
+
+/** Creates a database on the local PostgreSQL unless it exists. */
+export function ensurePostgresDatabase(port: number, database: string): void {
+  const result = spawnSync(
+    resolvePostgres().createdb,
+    ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', database],
+    { encoding: 'utf8' },
+  );
+  if (result.status !== 0 && !/already exists/.test(result.stderr))
+    throw new SetupError(`createdb ${database} failed: ${result.stderr || String(result.error)}`);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Temporal server
+
+export interface TemporalServerBinaries {
+  server: string;
+  sqlTool: string;
+  /** The module's source: its schema files and sample configs. */
+  moduleDir: string;
+}
+
+/** The Temporal server and its SQL schema tool, `go install`ed once into the cache. */
+export function resolveTemporalServer(progress: Progress = console.log): TemporalServerBinaries {
+  const server = join(cacheBinDir(), `temporal-server-${TEMPORAL_SERVER_VERSION}`);
+  const sqlTool = join(cacheBinDir(), `temporal-sql-tool-${TEMPORAL_SERVER_VERSION}`);
+  if (!which('go')) throw new SetupError('Go is needed to build the Temporal server for `npm run cluster`.');
+  mkdirSync(cacheBinDir(), { recursive: true });
+  for (const [binary, pkg, name] of [
+    [server, 'cmd/server', 'server'],
+    [sqlTool, 'cmd/tools/sql', 'sql'],
+  ] as const) {
+    if (existsSync(binary)) continue;
+    const gobin = mkdtempSync(join(cacheBinDir(), '.temporal-server-build-'));
+    try {
+      runGo(
+        ['install', `go.temporal.io/server/${pkg}@v${TEMPORAL_SERVER_VERSION}`],
+        { GOBIN: gobin },
+        gobin,
+        progress,
+        `Temporal server ${TEMPORAL_SERVER_VERSION} (${pkg})`,
+      );
+      renameSync(join(gobin, name), binary);
+    } finally {
+      rmSync(gobin, { recursive: true, force: true });
+    }
+  }
+  const download = spawnSync('go', ['mod', 'download', '-json', `go.temporal.io/server@v${TEMPORAL_SERVER_VERSION}`], {
+    cwd: cacheBinDir(),
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (download.status !== 0)
+    throw new SetupError(`Downloading the Temporal server ${TEMPORAL_SERVER_VERSION} module failed.`);
+  return { server, sqlTool, moduleDir: (JSON.parse(download.stdout) as { Dir: string }).Dir };
+}
+
+/**
+ * Creates Temporal's two databases and their schemas on first start, and brings them up to this server version on
+ * every start (`update-schema` applies only the versions not yet applied). A marker file in the data dir says the
+ * databases exist, and with how many history shards (which can never change).
+ */
+export function setupTemporalSchema(
+  binaries: TemporalServerBinaries,
+  dataDir: string,
+  pgPort: number,
+  progress: Progress = console.log,
+): void {
+  const marker = join(dataDir, 'temporal-schema.json');
+  const existing = existsSync(marker) ? (JSON.parse(readFileSync(marker, 'utf8')) as { shards: number }) : null;
+  if (existing && existing.shards !== TEMPORAL_HISTORY_SHARDS)
+    throw new SetupError(
+      `This data dir's Temporal cluster has ${existing.shards} history shards; this Janela uses ${TEMPORAL_HISTORY_SHARDS}. Use another JANELA_DATA_DIR.`,
+    );
+  const sql = (database: string, ...args: string[]) => {
+    const result = spawnSync(
+      binaries.sqlTool,
+      [
+        '--plugin',
+        'postgres12',
+        '--ep',
+        '127.0.0.1',
+        '-p',
+        String(pgPort),
+        '-u',
+        'postgres',
+        '--db',
+        database,
+        ...args,
+      ],
+      { encoding: 'utf8' },
+    );
+    if (result.status !== 0)
+      throw new SetupError(`temporal-sql-tool ${args[0]} on ${database} failed:\n${result.stdout}\n${result.stderr}`);
+  };
+  const schemas = [
+    ['temporal', 'temporal'],
+    ['temporal_visibility', 'visibility'],
+  ] as const;
+  for (const [database, schema] of schemas) {
+    if (!existing) {
+      progress(`creating the ${database} database…`);
+      sql(database, 'create-database');
+      sql(database, 'setup-schema', '-v', '0.0');
+    }
+    sql(database, 'update-schema', '-d', join(binaries.moduleDir, 'schema', 'postgresql', 'v12', schema, 'versioned'));
+  }
+  if (!existing) writeFileSync(marker, `${JSON.stringify({ shards: TEMPORAL_HISTORY_SHARDS })}\n`);
+}
+
+export interface TemporalClusterPorts {
+  /** gRPC port of each service (the frontend's is the one clients use). */
+  grpc: Record<TemporalService, number>;
+  /** Ringpop membership port of each service: Temporal stores it as a SMALLINT, so each must be below 32768. */
+  membership: Record<TemporalService, number>;
+  /** The frontend's HTTP API port. */
+  http: number;
+}
+
+/** The server's YAML config (one file for every service: each process picks its own section by --service). */
+export function temporalClusterConfig(pgPort: number, ports: TemporalClusterPorts, dynamicConfigFile: string): string {
+  const datastore = (database: string, maxConns: number) => `      sql:
+        pluginName: postgres12
+        databaseName: ${database}
+        connectAddr: "127.0.0.1:${pgPort}"
+        connectProtocol: tcp
+        user: postgres
+        password: ""
+        maxConns: ${maxConns}
+        maxIdleConns: ${maxConns}
+        maxConnLifetime: 1h`;
+  const service = (name: TemporalService) =>
+    `  ${name}:
+    rpc:
+      grpcPort: ${ports.grpc[name]}
+      membershipPort: ${ports.membership[name]}
+      bindOnLocalHost: true${name === 'frontend' ? `\n      httpPort: ${ports.http}` : ''}`;
+  return `# Written by Janela's \`npm run cluster\` at every start (ports may change; the data stays).
+log:
+  stdout: true
+  level: warn
+persistence:
+  defaultStore: postgres-default
+  visibilityStore: postgres-visibility
+  numHistoryShards: ${TEMPORAL_HISTORY_SHARDS}
+  datastores:
+    postgres-default:
+${datastore('temporal', 20)}
+    postgres-visibility:
+${datastore('temporal_visibility', 10)}
+global:
+  membership:
+    maxJoinDuration: 30s
+    broadcastAddress: "127.0.0.1"
+services:
+${TEMPORAL_SERVICES.map(service).join('\n')}
+clusterMetadata:
+  enableGlobalNamespace: false
+  failoverVersionIncrement: 10
+  masterClusterName: active
+  currentClusterName: active
+  clusterInformation:
+    active:
+      enabled: true
+      initialFailoverVersion: 1
+      rpcName: frontend
+      rpcAddress: "127.0.0.1:${ports.grpc.frontend}"
+dcRedirectionPolicy:
+  policy: noop
+dynamicConfigClient:
+  filepath: "${dynamicConfigFile}"
+  pollInterval: 10s
+`;
+}
+
+/**
+ * Starts one Temporal service as its own process. History first: the first service to start initialises the
+ * cluster's metadata, and two doing it at once fail.
+ */
+export async function startTemporalService(
+  binaries: TemporalServerBinaries,
+  configDir: string,
+  service: TemporalService,
+  ports: TemporalClusterPorts,
+  logFile?: string,
+): Promise<ManagedProcess> {
+  return startService(
+    `Temporal ${service}`,
+    binaries.server,
+    ['--root', configDir, '--config', '.', '--env', 'cluster', '--allow-no-auth', 'start', `--service=${service}`],
+    // The internal worker service serves no gRPC: it is up once it listens for its cluster membership.
+    service === 'worker' ? ports.membership.worker : ports.grpc[service],
+    { timeoutMs: 120_000, ...(logFile ? { logFile } : {}) },
+  );
+}
+
+/** Writes the config (and an empty dynamic config) into `configDir`. */
+export function writeTemporalClusterConfig(configDir: string, pgPort: number, ports: TemporalClusterPorts): void {
+  mkdirSync(join(configDir, 'dynamicconfig'), { recursive: true });
+  const dynamicConfigFile = join(configDir, 'dynamicconfig', 'cluster.yaml');
+  if (!existsSync(dynamicConfigFile))
+    writeFileSync(dynamicConfigFile, '# Temporal dynamic config for `npm run cluster` (see Temporal docs).\n');
+  writeFileSync(join(configDir, 'cluster.yaml'), temporalClusterConfig(pgPort, ports, dynamicConfigFile));
+}
+
+const { IndexedValueType } = protos.temporal.api.enums.v1;
+
+/**
+ * The namespace (3 days' retention) and Janela's search attributes, created when missing. Waits for the frontend to
+ * answer, and for the namespace to be served (a new namespace reaches the frontend's cache within seconds).
+ */
+export async function prepareNamespace(
+  address: string,
+  namespace: string,
+  progress: Progress = console.log,
+): Promise<void> {
+  const connection = await Connection.connect({ address });
+  try {
+    const deadline = Date.now() + 120_000;
+    const retry = async <T>(what: string, call: () => Promise<T>): Promise<T> => {
+      for (;;) {
+        try {
+          return await call();
+        } catch (err) {
+          if (Date.now() > deadline) throw new SetupError(`Temporal: ${what} failed: ${String(err)}`);
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
+    };
+    const described = await connection.workflowService.describeNamespace({ namespace }).catch(() => null);
+    if (!described) {
+      progress(`registering the Temporal namespace ${namespace}…`);
+      await retry('registering the namespace', () =>
+        connection.workflowService
+          .registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('3 days') })
+          .catch((err: { code?: number }) => {
+            if (err.code !== 6) throw err; // ALREADY_EXISTS: registered meanwhile
+          }),
+      );
+    }
+    const listed = await retry('listing search attributes', () =>
+      connection.operatorService.listSearchAttributes({ namespace }),
+    );
+    const missing = allSearchAttributeKeys.filter((key) => !(key.name in (listed.customAttributes ?? {})));
+    if (missing.length > 0) {
+      progress(`registering the search attributes ${missing.map((key) => key.name).join(', ')}…`);
+      await retry('adding search attributes', () =>
+        connection.operatorService.addSearchAttributes({
+          namespace,
+          searchAttributes: Object.fromEntries(
+            missing.map((key) => [
+              key.name,
+              IndexedValueType[`INDEXED_VALUE_TYPE_${key.type}` as keyof typeof IndexedValueType],
+            ]),
+          ),
+        }),
+      );
+    }
+    // Served: a workflow list on the namespace answers (the frontend's namespace cache has it).
+    await retry('waiting for the namespace', () =>
+      connection.workflowService.listWorkflowExecutions({ namespace, pageSize: 1 }),
+    );
+  } finally {
+    await connection.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Temporal Web
+
+export const TEMPORAL_UI_VERSION = '2.42.1';
+
+/** Temporal Web (the UI server, a Go module too), `go install`ed once into the cache. */
+export function resolveTemporalUi(progress: Progress = console.log): string {
+  const binary = join(cacheBinDir(), `temporal-ui-server-${TEMPORAL_UI_VERSION}`);
+  if (existsSync(binary)) return binary;
+  if (!which('go')) throw new SetupError('Go is needed to build Temporal Web for `npm run cluster`.');
+  mkdirSync(cacheBinDir(), { recursive: true });
+  const gobin = mkdtempSync(join(cacheBinDir(), '.temporal-ui-build-'));
+  try {
+    runGo(
+      ['install', `github.com/temporalio/ui-server/v2/cmd/server@v${TEMPORAL_UI_VERSION}`],
+      { GOBIN: gobin },
+      gobin,
+      progress,
+      `Temporal Web ${TEMPORAL_UI_VERSION}`,
+    );
+    renameSync(join(gobin, 'server'), binary);
+  } finally {
+    rmSync(gobin, { recursive: true, force: true });
+  }
+  return binary;
+}
+
+/** Starts Temporal Web on 127.0.0.1:port for the frontend at `temporalAddress` (its config written in `configDir`). */
+export async function startTemporalUi(
+  binary: string,
+  configDir: string,
+  options: { port: number; temporalAddress: string; namespace: string; logFile?: string },
+): Promise<ManagedProcess> {
+  mkdirSync(configDir, { recursive: true });
+  writeFileSync(
+    join(configDir, 'cluster.yaml'),
+    `# Written by Janela's \`npm run cluster\` at every start.
+temporalGrpcAddress: ${options.temporalAddress}
+host: 127.0.0.1
+port: ${options.port}
+publicPath: ""
+enableUi: true
+defaultNamespace: ${options.namespace}
+refreshInterval: 1m
+cors:
+  cookieInsecure: false
+  allowOrigins: []
+`,
+  );
+  return startService(
+    'Temporal Web',
+    binary,
+    ['--root', configDir, '--config', '.', '--env', 'cluster', 'start'],
+    options.port,
+    { timeoutMs: 60_000, ...(options.logFile ? { logFile: options.logFile } : {}) },
+  );
+}

@@ -1,0 +1,280 @@
+/**
+ * `npm run cluster`: the production profile on this machine — PostgreSQL, the Temporal server as one process per
+ * service on it (frontend, history, matching, internal worker), Temporal Web, Janela's database on PostgreSQL
+ * (FerretDB's PostgreSQL backend, unless MONGODB_URI), two Janela worker processes and two API processes behind one
+ * round-robin address, and the Infobip simulator. Same variables as `npm start`, plus JANELA_PG_PORT. Data under
+ * JANELA_DATA_DIR/cluster survives a restart; Ctrl-C stops every process.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, loadEnv, runMain } from '../common/config';
+import { listen, type RunningServer } from '../common/http-server';
+import { newSecret } from '../common/ids';
+import { connectDatabase } from '../db/connect';
+import { createSimulator } from '../simulator/app';
+import {
+  ensurePostgresDatabase,
+  prepareNamespace,
+  resolveTemporalServer,
+  resolveTemporalUi,
+  setupTemporalSchema,
+  startPostgres,
+  startTemporalService,
+  startTemporalUi,
+  TEMPORAL_HISTORY_SHARDS,
+  TEMPORAL_SERVICES,
+  type TemporalClusterPorts,
+  writeTemporalClusterConfig,
+} from './cluster-services';
+import { startRoundRobinProxy } from './round-robin-proxy';
+import { seedDemoWorkspace } from './seed';
+import {
+  FERRETDB_VERSION,
+  freePort,
+  isPortOpen,
+  type ManagedProcess,
+  resolveFerretBinary,
+  SetupError,
+  startService,
+} from './services';
+
+const say = (line: string) => console.log(`[janela cluster] ${line}`);
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Janela's worker and API processes: the same entry points as `npm run worker` and `npm run api`. */
+const JANELA_WORKERS = 2;
+const JANELA_APIS = 2;
+
+async function ensurePortFree(port: number, what: string, variable: string): Promise<void> {
+  if (await isPortOpen(port))
+    throw new ConfigError(
+      `Port ${port} (${what}) is already in use — is another Janela running? Stop it or set ${variable}.`,
+    );
+}
+
+/** A free port below 32768: Temporal stores membership ports as SMALLINT. */
+async function freeLowPort(): Promise<number> {
+  for (;;) {
+    const candidate = 20_000 + Math.floor(Math.random() * 12_000);
+    if (!(await isPortOpen(candidate))) return candidate;
+  }
+}
+
+/** The admin token: JANELA_ADMIN_TOKEN, else one generated once and kept in the data dir. */
+function adminTokenFor(dataDir: string, configured: string | undefined): string {
+  if (configured) return configured;
+  const file = join(dataDir, 'admin-token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const token = `jnl_admin_${newSecret(18)}`;
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return token;
+}
+
+await runMain(async () => {
+  const env = loadEnv();
+  if (env.TEMPORAL_ADDRESS)
+    throw new ConfigError(
+      '`npm run cluster` runs its own Temporal cluster: unset TEMPORAL_ADDRESS (or use `npm run api` and `npm run worker`).',
+    );
+  const dataDir = resolve(env.JANELA_DATA_DIR, 'cluster');
+  const logDir = join(dataDir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const processes: ManagedProcess[] = [];
+  const closers: (() => Promise<void>)[] = [];
+  let stopping = false;
+
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping…');
+    for (const close of closers.reverse()) await close().catch(() => {});
+    for (const proc of processes.reverse()) await proc.stop().catch(() => {});
+    say('stopped.');
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void shutdown(0));
+  process.once('SIGTERM', () => void shutdown(0));
+
+  try {
+    const uiPort = env.JANELA_TEMPORAL_UI_PORT ?? 8233;
+    await ensurePortFree(env.PORT, 'Janela', 'PORT');
+    await ensurePortFree(env.JANELA_PG_PORT, 'PostgreSQL', 'JANELA_PG_PORT');
+    await ensurePortFree(env.JANELA_TEMPORAL_PORT, 'Temporal frontend', 'JANELA_TEMPORAL_PORT');
+    await ensurePortFree(uiPort, 'Temporal Web', 'JANELA_TEMPORAL_UI_PORT');
+    if (!env.MONGODB_URI) await ensurePortFree(env.JANELA_DB_PORT, 'FerretDB', 'JANELA_DB_PORT (or MONGODB_URI)');
+    const temporalBinaries = resolveTemporalServer(say);
+    const ferret = env.MONGODB_URI ? null : resolveFerretBinary(say);
+    const ui = resolveTemporalUi(say);
+
+    // PostgreSQL
+    say(`starting PostgreSQL on 127.0.0.1:${env.JANELA_PG_PORT}…`);
+    processes.push(
+      await startPostgres(join(dataDir, 'postgresql'), env.JANELA_PG_PORT, say, join(logDir, 'postgresql.log')),
+    );
+
+    // Temporal: schema, config, one process per service (history first: it sets the cluster metadata up).
+    setupTemporalSchema(temporalBinaries, dataDir, env.JANELA_PG_PORT, say);
+    const ports: TemporalClusterPorts = { grpc: {}, membership: {}, http: 0 } as TemporalClusterPorts;
+    for (const service of TEMPORAL_SERVICES) {
+      ports.grpc[service] = service === 'frontend' ? env.JANELA_TEMPORAL_PORT : await freePort();
+      ports.membership[service] = await freeLowPort();
+    }
+    ports.http = await freePort();
+    const configDir = join(dataDir, 'temporal-config');
+    writeTemporalClusterConfig(configDir, env.JANELA_PG_PORT, ports);
+    for (const service of TEMPORAL_SERVICES) {
+      say(`starting Temporal ${service}…`);
+      processes.push(
+        await startTemporalService(
+          temporalBinaries,
+          configDir,
+          service,
+          ports,
+          join(logDir, `temporal-${service}.log`),
+        ),
+      );
+    }
+    const temporalAddress = `127.0.0.1:${env.JANELA_TEMPORAL_PORT}`;
+    await prepareNamespace(temporalAddress, env.TEMPORAL_NAMESPACE, say);
+
+    // Temporal Web
+    say('starting Temporal Web…');
+    processes.push(
+      await startTemporalUi(ui, join(dataDir, 'temporal-ui-config'), {
+        port: uiPort,
+        temporalAddress,
+        namespace: env.TEMPORAL_NAMESPACE,
+        logFile: join(logDir, 'temporal-ui.log'),
+      }),
+    );
+
+    // Janela's database
+    let mongoUri = env.MONGODB_URI;
+    let dbEngine = 'external MongoDB';
+    if (!mongoUri && ferret) {
+      ensurePostgresDatabase(env.JANELA_PG_PORT, 'janela');
+      processes.push(
+        await startService(
+          'FerretDB',
+          ferret,
+          [
+            '-listen',
+            `127.0.0.1:${env.JANELA_DB_PORT}`,
+            '-postgresql-url',
+            `postgres://postgres@127.0.0.1:${env.JANELA_PG_PORT}/janela`,
+          ],
+          env.JANELA_DB_PORT,
+          { logFile: join(logDir, 'ferretdb.log') },
+        ),
+      );
+      mongoUri = `mongodb://127.0.0.1:${env.JANELA_DB_PORT}/janela`;
+      dbEngine = `FerretDB ${FERRETDB_VERSION} (PostgreSQL) on 127.0.0.1:${env.JANELA_DB_PORT}`;
+    }
+
+    // Infobip simulator
+    let simulatorUrl: string | null = null;
+    if (env.SIMULATOR_PORT !== 'off') {
+      const simulator: RunningServer = await listen(createSimulator().app.fetch, env.SIMULATOR_PORT);
+      closers.push(() => simulator.close());
+      simulatorUrl = simulator.url;
+    }
+
+    // Janela: workers, then APIs, then the address in front of them.
+    const publicBaseUrl = env.PUBLIC_BASE_URL ?? `http://127.0.0.1:${env.PORT}`;
+    const adminToken = adminTokenFor(dataDir, env.JANELA_ADMIN_TOKEN);
+    const janelaEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => ({
+      ...process.env,
+      TEMPORAL_ADDRESS: temporalAddress,
+      MONGODB_URI: mongoUri,
+      PUBLIC_BASE_URL: publicBaseUrl,
+      JANELA_ADMIN_TOKEN: adminToken,
+      JANELA_PROFILE: 'cluster',
+      JANELA_TEMPORAL_WEB_URL: env.JANELA_TEMPORAL_WEB_URL ?? `http://127.0.0.1:${uiPort}`,
+      ...extra,
+    });
+    const tsEntry = (entry: string) => [
+      ...process.execArgv.filter((a) => a !== '--'),
+      '--import',
+      'tsx',
+      join(root, entry),
+    ];
+    const workerPorts: number[] = [];
+    for (let i = 1; i <= JANELA_WORKERS; i++) {
+      const metricsPort = await freePort();
+      workerPorts.push(metricsPort);
+      say(`starting Janela worker ${i}…`);
+      processes.push(
+        await startService(`Janela worker ${i}`, process.execPath, tsEntry('worker/main.ts'), 0, {
+          env: janelaEnv({ JANELA_WORKER_METRICS_PORT: String(metricsPort) }),
+          readyLine: /Janela worker on/,
+          logFile: join(logDir, `worker-${i}.log`),
+          timeoutMs: 240_000,
+        }),
+      );
+    }
+    const apiPorts: number[] = [];
+    for (let i = 1; i <= JANELA_APIS; i++) {
+      const port = await freePort();
+      apiPorts.push(port);
+      say(`starting Janela API ${i}…`);
+      processes.push(
+        await startService(`Janela API ${i}`, process.execPath, tsEntry('api/main.ts'), port, {
+          env: janelaEnv({
+            PORT: String(port),
+            JANELA_WORKER_METRICS_URL: `http://127.0.0.1:${workerPorts[(i - 1) % workerPorts.length]}/metrics`,
+          }),
+          logFile: join(logDir, `api-${i}.log`),
+          timeoutMs: 120_000,
+        }),
+      );
+    }
+    const proxy = await startRoundRobinProxy(env.PORT, apiPorts);
+    closers.unshift(() => proxy.close()); // closed first on shutdown
+
+    // The demo workspace is written straight to the database, as `npm start` does.
+    let seed: Awaited<ReturnType<typeof seedDemoWorkspace>> | null = null;
+    if (env.JANELA_SEED === 'on' && mongoUri) {
+      await connectDatabase(mongoUri);
+      closers.push(async () => {
+        await (await import('mongoose')).default.disconnect();
+      });
+      seed = await seedDemoWorkspace({ simulatorUrl, publicBaseUrl, adminToken });
+    }
+
+    console.log(
+      [
+        '',
+        'Janela (cluster profile) is running.',
+        `  API + agent console   http://127.0.0.1:${proxy.port} (round robin over API processes on ${apiPorts.join(', ')})`,
+        `  Health                http://127.0.0.1:${proxy.port}/healthz`,
+        `  Temporal frontend     ${temporalAddress} (namespace ${env.TEMPORAL_NAMESPACE}, task queue ${env.TEMPORAL_TASK_QUEUE}; ${TEMPORAL_HISTORY_SHARDS} history shards)`,
+        `  Temporal history      127.0.0.1:${ports.grpc.history}`,
+        `  Temporal matching     127.0.0.1:${ports.grpc.matching}`,
+        `  Temporal worker       running (membership 127.0.0.1:${ports.membership.worker})`,
+        `  Temporal Web          http://127.0.0.1:${uiPort}`,
+        `  PostgreSQL            127.0.0.1:${env.JANELA_PG_PORT} (user postgres), data in ${join(dataDir, 'postgresql')}`,
+        `  Database              ${dbEngine}`,
+        `  Infobip simulator     ${simulatorUrl ?? 'off'}`,
+        `  Workers               ${JANELA_WORKERS} processes (metrics on ${workerPorts.join(', ')})`,
+        `  Logs                  ${logDir}`,
+        `  Admin token           ${adminToken}`,
+        ...(seed
+          ? [
+              `  Demo agent token      ${seed.agent.token}`,
+              ...seed.channels.map((ch) => `  ${ch.name.padEnd(21)} ${ch.id}, webhook ${ch.webhookUrl}`),
+            ]
+          : []),
+        '',
+        'Ctrl-C stops everything.',
+      ].join('\n'),
+    );
+  } catch (err) {
+    if (err instanceof SetupError || err instanceof ConfigError) {
+      console.error(err.message);
+      await shutdown(2);
+    }
+    console.error(err);
+    await shutdown(1);
+  }
+});
