@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import {
+  chmodSync,
   chownSync,
   existsSync,
   mkdirSync,
@@ -14,9 +15,10 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import protos from '@temporalio/proto';
@@ -81,16 +83,19 @@ function postgresUser(): { uid: number; gid: number } | null {
 export async function startPostgres(
   dir: string,
   port: number,
-  progress: Progress = console.log,
-  logFile?: string,
+  options: { progress?: Progress; logFile?: string; ownedRoot?: string } = {},
 ): Promise<ManagedProcess> {
+  const { progress = console.log, logFile } = options;
   const binaries = resolvePostgres();
   const user = postgresUser();
   const asUser = user ? { uid: user.uid, gid: user.gid } : {};
   if (!existsSync(join(dir, 'PG_VERSION'))) {
     progress(`creating the PostgreSQL data directory ${dir}…`);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if (user) chownSync(dir, user.uid, user.gid);
+    if (user) {
+      chownSync(dir, user.uid, user.gid);
+      letUserReach(dir, user, options.ownedRoot);
+    }
     const init = spawnSync(binaries.initdb, ['-D', dir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8'], {
       encoding: 'utf8',
       ...asUser,
@@ -105,6 +110,29 @@ export async function startPostgres(
     // SIGINT is PostgreSQL's fast shutdown (SIGTERM waits for every client to disconnect).
     { spawnOptions: asUser, stopSignal: 'SIGINT', timeoutMs: 60_000, ...(logFile ? { logFile } : {}) },
   );
+}
+
+/**
+ * The `postgres` user must be able to pass through every directory above its data dir. Janela's own directories
+ * (from `ownedRoot` down) are opened for passing through (not for listing: mode o+x); any other that bars it is
+ * the operator's to change, and said so.
+ */
+function letUserReach(dir: string, user: { uid: number; gid: number }, ownedRoot: string | undefined): void {
+  const canPass = (path: string) => spawnSync('test', ['-x', path], { uid: user.uid, gid: user.gid }).status === 0;
+  const root = ownedRoot ? resolve(ownedRoot) : null;
+  const chain: string[] = [];
+  for (let current = dirname(resolve(dir)); ; current = dirname(current)) {
+    chain.unshift(current);
+    if (current === dirname(current)) break;
+  }
+  for (const path of chain) {
+    if (canPass(path)) continue;
+    if (root && (path === root || path.startsWith(`${root}${sep}`))) chmodSync(path, statSync(path).mode | 0o001);
+    else
+      throw new SetupError(
+        `PostgreSQL runs as the postgres user, which cannot reach ${dir}: ${path} bars it. Set JANELA_DATA_DIR elsewhere, or allow it (chmod o+x ${path}).`,
+      );
+  }
 }
 
 /** Creates a database on the local PostgreSQL unless it exists. */

@@ -110,7 +110,11 @@ await runMain(async () => {
     // PostgreSQL
     say(`starting PostgreSQL on 127.0.0.1:${env.JANELA_PG_PORT}…`);
     processes.push(
-      await startPostgres(join(dataDir, 'postgresql'), env.JANELA_PG_PORT, say, join(logDir, 'postgresql.log')),
+      await startPostgres(join(dataDir, 'postgresql'), env.JANELA_PG_PORT, {
+        progress: say,
+        logFile: join(logDir, 'postgresql.log'),
+        ownedRoot: resolve(env.JANELA_DATA_DIR),
+      }),
     );
 
     // Temporal: schema, config, one process per service (history first: it sets the cluster metadata up).
