@@ -23,7 +23,18 @@ import { Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import protos from '@temporalio/proto';
 import { allSearchAttributeKeys } from '../workflows/definitions';
-import { cacheBinDir, type ManagedProcess, runGo, SetupError, startService, which } from './services';
+import {
+  cacheBinDir,
+  FERRETDB_VERSION,
+  freePort,
+  isPortOpen,
+  type ManagedProcess,
+  resolveFerretBinary,
+  runGo,
+  SetupError,
+  startService,
+  which,
+} from './services';
 
 type Progress = (line: string) => void;
 
@@ -457,4 +468,115 @@ cors:
     options.port,
     { timeoutMs: 60_000, ...(options.logFile ? { logFile: options.logFile } : {}) },
   );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Everything but Janela
+
+/** A free port below 32768: Temporal stores membership ports as SMALLINT. */
+async function freeLowPort(): Promise<number> {
+  for (;;) {
+    const candidate = 20_000 + Math.floor(Math.random() * 12_000);
+    if (!(await isPortOpen(candidate))) return candidate;
+  }
+}
+
+export interface ClusterServicesOptions {
+  /** The profile's own directory: PostgreSQL's data, the Temporal configs. */
+  dataDir: string;
+  /** Janela's data dir (dataDir is inside it): PostgreSQL's user may be let through it. */
+  ownedRoot: string;
+  logDir: string;
+  pgPort: number;
+  /** The Temporal frontend's port. */
+  temporalPort: number;
+  /** Temporal Web's port, or null for none. */
+  uiPort: number | null;
+  /** FerretDB's port (on PostgreSQL), or null for none (MONGODB_URI). */
+  dbPort: number | null;
+  namespace: string;
+  progress: Progress;
+  /** Each process is added here as soon as it runs, so a failure part-way still stops what started. */
+  started: ManagedProcess[];
+}
+
+export interface ClusterServices {
+  temporalAddress: string;
+  ports: TemporalClusterPorts;
+  /** FerretDB's address without a database name, or null when not started. */
+  mongoServerUri: string | null;
+  dbEngine: string | null;
+}
+
+/**
+ * PostgreSQL, the Temporal server one process per service (schema, config, namespace and search attributes),
+ * Temporal Web and FerretDB on PostgreSQL: what `npm run cluster` runs besides Janela.
+ */
+export async function startClusterServices(options: ClusterServicesOptions): Promise<ClusterServices> {
+  const { progress, started, logDir } = options;
+  const binaries = resolveTemporalServer(progress);
+  const ui = options.uiPort === null ? null : resolveTemporalUi(progress);
+  const ferret = options.dbPort === null ? null : resolveFerretBinary(progress);
+
+  progress(`starting PostgreSQL on 127.0.0.1:${options.pgPort}…`);
+  started.push(
+    await startPostgres(join(options.dataDir, 'postgresql'), options.pgPort, {
+      progress,
+      logFile: join(logDir, 'postgresql.log'),
+      ownedRoot: options.ownedRoot,
+    }),
+  );
+
+  // History first: the first service to start sets the cluster metadata up, and two at once fail.
+  setupTemporalSchema(binaries, options.dataDir, options.pgPort, progress);
+  const ports = { grpc: {}, membership: {}, http: await freePort() } as TemporalClusterPorts;
+  for (const service of TEMPORAL_SERVICES) {
+    ports.grpc[service] = service === 'frontend' ? options.temporalPort : await freePort();
+    ports.membership[service] = await freeLowPort();
+  }
+  const configDir = join(options.dataDir, 'temporal-config');
+  writeTemporalClusterConfig(configDir, options.pgPort, ports);
+  for (const service of TEMPORAL_SERVICES) {
+    progress(`starting Temporal ${service}…`);
+    started.push(
+      await startTemporalService(binaries, configDir, service, ports, join(logDir, `temporal-${service}.log`)),
+    );
+  }
+  const temporalAddress = `127.0.0.1:${options.temporalPort}`;
+  await prepareNamespace(temporalAddress, options.namespace, progress);
+
+  if (ui && options.uiPort !== null) {
+    progress('starting Temporal Web…');
+    started.push(
+      await startTemporalUi(ui, join(options.dataDir, 'temporal-ui-config'), {
+        port: options.uiPort,
+        temporalAddress,
+        namespace: options.namespace,
+        logFile: join(logDir, 'temporal-ui.log'),
+      }),
+    );
+  }
+
+  if (!ferret || options.dbPort === null) return { temporalAddress, ports, mongoServerUri: null, dbEngine: null };
+  ensurePostgresDatabase(options.pgPort, 'janela');
+  started.push(
+    await startService(
+      'FerretDB',
+      ferret,
+      [
+        '-listen',
+        `127.0.0.1:${options.dbPort}`,
+        '-postgresql-url',
+        `postgres://postgres@127.0.0.1:${options.pgPort}/janela`,
+      ],
+      options.dbPort,
+      { logFile: join(logDir, 'ferretdb.log') },
+    ),
+  );
+  return {
+    temporalAddress,
+    ports,
+    mongoServerUri: `mongodb://127.0.0.1:${options.dbPort}/`,
+    dbEngine: `FerretDB ${FERRETDB_VERSION} (PostgreSQL) on 127.0.0.1:${options.dbPort}`,
+  };
 }

@@ -13,31 +13,10 @@ import { listen, type RunningServer } from '../common/http-server';
 import { newSecret } from '../common/ids';
 import { connectDatabase } from '../db/connect';
 import { createSimulator } from '../simulator/app';
-import {
-  ensurePostgresDatabase,
-  prepareNamespace,
-  resolveTemporalServer,
-  resolveTemporalUi,
-  setupTemporalSchema,
-  startPostgres,
-  startTemporalService,
-  startTemporalUi,
-  TEMPORAL_HISTORY_SHARDS,
-  TEMPORAL_SERVICES,
-  type TemporalClusterPorts,
-  writeTemporalClusterConfig,
-} from './cluster-services';
+import { startClusterServices, TEMPORAL_HISTORY_SHARDS } from './cluster-services';
 import { startRoundRobinProxy } from './round-robin-proxy';
 import { seedDemoWorkspace } from './seed';
-import {
-  FERRETDB_VERSION,
-  freePort,
-  isPortOpen,
-  type ManagedProcess,
-  resolveFerretBinary,
-  SetupError,
-  startService,
-} from './services';
+import { freePort, isPortOpen, type ManagedProcess, SetupError, startService } from './services';
 
 const say = (line: string) => console.log(`[janela cluster] ${line}`);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -51,14 +30,6 @@ async function ensurePortFree(port: number, what: string, variable: string): Pro
     throw new ConfigError(
       `Port ${port} (${what}) is already in use — is another Janela running? Stop it or set ${variable}.`,
     );
-}
-
-/** A free port below 32768: Temporal stores membership ports as SMALLINT. */
-async function freeLowPort(): Promise<number> {
-  for (;;) {
-    const candidate = 20_000 + Math.floor(Math.random() * 12_000);
-    if (!(await isPortOpen(candidate))) return candidate;
-  }
 }
 
 /** The admin token: JANELA_ADMIN_TOKEN, else one generated once and kept in the data dir. */
@@ -103,78 +74,23 @@ await runMain(async () => {
     await ensurePortFree(env.JANELA_TEMPORAL_PORT, 'Temporal frontend', 'JANELA_TEMPORAL_PORT');
     await ensurePortFree(uiPort, 'Temporal Web', 'JANELA_TEMPORAL_UI_PORT');
     if (!env.MONGODB_URI) await ensurePortFree(env.JANELA_DB_PORT, 'FerretDB', 'JANELA_DB_PORT (or MONGODB_URI)');
-    const temporalBinaries = resolveTemporalServer(say);
-    const ferret = env.MONGODB_URI ? null : resolveFerretBinary(say);
-    const ui = resolveTemporalUi(say);
 
-    // PostgreSQL
-    say(`starting PostgreSQL on 127.0.0.1:${env.JANELA_PG_PORT}…`);
-    processes.push(
-      await startPostgres(join(dataDir, 'postgresql'), env.JANELA_PG_PORT, {
-        progress: say,
-        logFile: join(logDir, 'postgresql.log'),
-        ownedRoot: resolve(env.JANELA_DATA_DIR),
-      }),
-    );
-
-    // Temporal: schema, config, one process per service (history first: it sets the cluster metadata up).
-    setupTemporalSchema(temporalBinaries, dataDir, env.JANELA_PG_PORT, say);
-    const ports: TemporalClusterPorts = { grpc: {}, membership: {}, http: 0 } as TemporalClusterPorts;
-    for (const service of TEMPORAL_SERVICES) {
-      ports.grpc[service] = service === 'frontend' ? env.JANELA_TEMPORAL_PORT : await freePort();
-      ports.membership[service] = await freeLowPort();
-    }
-    ports.http = await freePort();
-    const configDir = join(dataDir, 'temporal-config');
-    writeTemporalClusterConfig(configDir, env.JANELA_PG_PORT, ports);
-    for (const service of TEMPORAL_SERVICES) {
-      say(`starting Temporal ${service}…`);
-      processes.push(
-        await startTemporalService(
-          temporalBinaries,
-          configDir,
-          service,
-          ports,
-          join(logDir, `temporal-${service}.log`),
-        ),
-      );
-    }
-    const temporalAddress = `127.0.0.1:${env.JANELA_TEMPORAL_PORT}`;
-    await prepareNamespace(temporalAddress, env.TEMPORAL_NAMESPACE, say);
-
-    // Temporal Web
-    say('starting Temporal Web…');
-    processes.push(
-      await startTemporalUi(ui, join(dataDir, 'temporal-ui-config'), {
-        port: uiPort,
-        temporalAddress,
-        namespace: env.TEMPORAL_NAMESPACE,
-        logFile: join(logDir, 'temporal-ui.log'),
-      }),
-    );
-
-    // Janela's database
-    let mongoUri = env.MONGODB_URI;
-    let dbEngine = 'external MongoDB';
-    if (!mongoUri && ferret) {
-      ensurePostgresDatabase(env.JANELA_PG_PORT, 'janela');
-      processes.push(
-        await startService(
-          'FerretDB',
-          ferret,
-          [
-            '-listen',
-            `127.0.0.1:${env.JANELA_DB_PORT}`,
-            '-postgresql-url',
-            `postgres://postgres@127.0.0.1:${env.JANELA_PG_PORT}/janela`,
-          ],
-          env.JANELA_DB_PORT,
-          { logFile: join(logDir, 'ferretdb.log') },
-        ),
-      );
-      mongoUri = `mongodb://127.0.0.1:${env.JANELA_DB_PORT}/janela`;
-      dbEngine = `FerretDB ${FERRETDB_VERSION} (PostgreSQL) on 127.0.0.1:${env.JANELA_DB_PORT}`;
-    }
+    // PostgreSQL, the Temporal services, Temporal Web, FerretDB on PostgreSQL.
+    const services = await startClusterServices({
+      dataDir,
+      ownedRoot: resolve(env.JANELA_DATA_DIR),
+      logDir,
+      pgPort: env.JANELA_PG_PORT,
+      temporalPort: env.JANELA_TEMPORAL_PORT,
+      uiPort,
+      dbPort: env.MONGODB_URI ? null : env.JANELA_DB_PORT,
+      namespace: env.TEMPORAL_NAMESPACE,
+      progress: say,
+      started: processes,
+    });
+    const { temporalAddress, ports } = services;
+    const mongoUri = env.MONGODB_URI ?? `${services.mongoServerUri}janela`;
+    const dbEngine = env.MONGODB_URI ? 'external MongoDB' : services.dbEngine;
 
     // Infobip simulator
     let simulatorUrl: string | null = null;
