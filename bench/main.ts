@@ -10,7 +10,9 @@
  *   npm run bench -- --smoke                                    # everything tiny: CI checks the harness works
  *
  * Flags: --scenario new-customers|hot-customers|fill|memory|batch|all (or a list: fill,batch), --rate N (a list: 10,30,50),
- * --duration S, --count N, --targets floor,ceiling,janela, --catch-up S, --out DIR, --smoke.
+ * --duration S, --count N, --targets floor,ceiling,janela, --catch-up S, --out DIR, --smoke, --profile embedded|cluster
+ * (cluster: PostgreSQL, the Temporal server per service and FerretDB on PostgreSQL, as `npm run cluster`), --workers N
+ * (Janela's worker processes on one task queue).
  * Bounded: every load has a fixed count, every wait a deadline, the whole run a hard limit; every child process
  * is killed at the end, on error and on Ctrl-C. Only 127.0.0.1.
  */
@@ -21,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { listen } from '../common/http-server';
+import { startClusterServices } from '../scripts/cluster-services';
 import {
   freePort,
   type ManagedProcess,
@@ -47,6 +50,8 @@ const { values } = parseArgs({
     'catch-up': { type: 'string' },
     out: { type: 'string' },
     smoke: { type: 'boolean', default: false },
+    profile: { type: 'string', default: 'embedded' },
+    workers: { type: 'string', default: '1' },
   },
 });
 
@@ -71,6 +76,8 @@ const flags = z
     'catch-up': z.coerce.number().positive().max(3600).optional(),
     out: z.string().optional(),
     smoke: z.boolean(),
+    profile: z.enum(['embedded', 'cluster']),
+    workers: z.coerce.number().int().min(1).max(4),
   })
   .parse(values);
 
@@ -165,9 +172,38 @@ async function main(): Promise<void> {
   setTimeout(() => abort(`still running after ${HARD_LIMIT_MS / 60_000} minutes`, 2), HARD_LIMIT_MS).unref();
 
   try {
-    // One stack for every target: the same Temporal server and database, as npm start embeds them.
+    // One stack for every target: the same Temporal server and database, as npm start embeds them, or (--profile
+    // cluster) as npm run cluster runs them: PostgreSQL, the Temporal server per service, FerretDB on PostgreSQL.
     const shared: WatchedProcess[] = [];
     let temporalAddress = process.env.TEMPORAL_ADDRESS;
+    let mongoServerUri = process.env.MONGODB_URI;
+    let database = 'external (MONGODB_URI)';
+    if (flags.profile === 'cluster' && !temporalAddress) {
+      const started: ManagedProcess[] = [];
+      try {
+        const cluster = await startClusterServices({
+          dataDir: join(workDir, 'cluster'),
+          ownedRoot: workDir,
+          logDir: workDir,
+          pgPort: await freePort(),
+          temporalPort: await freePort(),
+          uiPort: null,
+          dbPort: mongoServerUri ? null : await freePort(),
+          namespace: 'default',
+          progress: say,
+          started,
+        });
+        temporalAddress = cluster.temporalAddress;
+        if (cluster.mongoServerUri) {
+          mongoServerUri = cluster.mongoServerUri;
+          database = cluster.dbEngine ?? database;
+        }
+      } finally {
+        services.push(...started);
+      }
+      for (const proc of started)
+        shared.push({ name: proc.name.toLowerCase().replace(/\s+/g, '-'), pid: proc.child.pid! });
+    }
     if (!temporalAddress) {
       const port = await freePort();
       const temporal = await startTemporalDevServer(resolveTemporalBinary(say), {
@@ -179,8 +215,6 @@ async function main(): Promise<void> {
       shared.push({ name: 'temporal', pid: temporal.child.pid! });
       temporalAddress = `127.0.0.1:${port}`;
     }
-    let mongoServerUri = process.env.MONGODB_URI;
-    let database = 'external (MONGODB_URI)';
     if (!mongoServerUri) {
       const db = await startEmbeddedDatabase(workDir, await freePort(), say);
       services.push(db.process);
@@ -196,7 +230,9 @@ async function main(): Promise<void> {
       logDir: workDir,
       runTag: Date.now().toString(36).toUpperCase(),
     };
-    say(`stack: Temporal ${temporalAddress}, ${database}; logs in ${workDir} (removed at the end)`);
+    say(
+      `stack (${flags.profile}): Temporal ${temporalAddress}, ${database}; Janela with ${flags.workers} worker(s); logs in ${workDir} (removed at the end)`,
+    );
 
     const inboundResults: InboundResult[] = [];
     const batchResults: BatchResult[] = [];
@@ -212,7 +248,7 @@ async function main(): Promise<void> {
           ? await startFloor(stack)
           : name === 'ceiling'
             ? await startCeiling(stack)
-            : await startJanela(stack);
+            : await startJanela(stack, { workers: flags.workers });
       current = target;
       for (const scenario of inbound.filter((s) => s.targets.includes(name))) {
         if (scenario.name === 'memory') continue;
@@ -257,10 +293,15 @@ async function main(): Promise<void> {
         node: process.version,
       },
       stack: {
-        temporal: process.env.TEMPORAL_ADDRESS ? 'external' : 'Temporal CLI dev server (SQLite file)',
+        profile: flags.profile,
+        temporal: process.env.TEMPORAL_ADDRESS
+          ? 'external'
+          : flags.profile === 'cluster'
+            ? 'Temporal server 1.29.1, one process per service, on PostgreSQL'
+            : 'Temporal CLI dev server (SQLite file)',
         database,
       },
-      janelaProcesses: 'api/main.ts and worker/main.ts, each its own process',
+      janelaProcesses: `api/main.ts and ${flags.workers} worker/main.ts, each its own process`,
       inbound: inboundResults,
       ratios: ratios(inboundResults),
       batches: batchResults,

@@ -231,7 +231,10 @@ export async function startCeiling(stack: Stack): Promise<Target> {
   };
 }
 
-export async function startJanela(stack: Stack): Promise<Target & { adminCall: AdminCall }> {
+export async function startJanela(
+  stack: Stack,
+  options: { workers?: number } = {},
+): Promise<Target & { adminCall: AdminCall }> {
   const port = await freePort();
   const uri = dbUri(stack.mongoServerUri, `janela_bench_${stack.runTag}`);
   const adminToken = `jnl_admin_bench_${randomBytes(12).toString('hex')}`;
@@ -243,14 +246,20 @@ export async function startJanela(stack: Stack): Promise<Target & { adminCall: A
     TEMPORAL_TASK_QUEUE: `janela-bench-${stack.runTag}`,
     JANELA_ADMIN_TOKEN: adminToken,
   };
-  const worker = await spawnTs({
-    name: 'janela-worker',
-    entry: 'worker/main.ts',
-    env,
-    logDir: stack.logDir,
-    readyLine: /Janela worker on/,
-    timeoutMs: 240_000,
-  });
+  // Several workers on one task queue (--workers): Temporal spreads the conversations over them.
+  const workerCount = options.workers ?? 1;
+  const workers: Spawned[] = [];
+  for (let i = 1; i <= workerCount; i++)
+    workers.push(
+      await spawnTs({
+        name: workerCount === 1 ? 'janela-worker' : `janela-worker-${i}`,
+        entry: 'worker/main.ts',
+        env,
+        logDir: stack.logDir,
+        readyLine: /Janela worker on/,
+        timeoutMs: 240_000,
+      }),
+    );
   const api = await spawnTs({
     name: 'janela-api',
     entry: 'api/main.ts',
@@ -276,7 +285,11 @@ export async function startJanela(stack: Stack): Promise<Target & { adminCall: A
     name: 'janela',
     processes: [
       { name: 'API', pid: api.pid, logFile: api.logFile },
-      { name: 'worker', pid: worker.pid, logFile: worker.logFile },
+      ...workers.map((w, i) => ({
+        name: workerCount === 1 ? 'worker' : `worker ${i + 1}`,
+        pid: w.pid,
+        logFile: w.logFile,
+      })),
     ],
     adminCall,
     async newChannel(options = {}) {
@@ -328,7 +341,7 @@ export async function startJanela(stack: Stack): Promise<Target & { adminCall: A
     async stop() {
       await db.close();
       await api.stop();
-      await worker.stop();
+      for (const worker of workers) await worker.stop();
     },
   };
 }
