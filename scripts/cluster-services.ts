@@ -10,11 +10,8 @@ import {
   chownSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
-  renameSync,
-  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -27,10 +24,10 @@ import {
   cacheBinDir,
   FERRETDB_VERSION,
   freePort,
+  goInstallInto,
   isPortOpen,
   type ManagedProcess,
   resolveFerretBinary,
-  runGo,
   SetupError,
   startService,
   which,
@@ -172,25 +169,18 @@ export function resolveTemporalServer(progress: Progress = console.log): Tempora
   const server = join(cacheBinDir(), `temporal-server-${TEMPORAL_SERVER_VERSION}`);
   const sqlTool = join(cacheBinDir(), `temporal-sql-tool-${TEMPORAL_SERVER_VERSION}`);
   if (!which('go')) throw new SetupError('Go is needed to build the Temporal server for `npm run cluster`.');
-  mkdirSync(cacheBinDir(), { recursive: true });
   for (const [binary, pkg, name] of [
     [server, 'cmd/server', 'server'],
     [sqlTool, 'cmd/tools/sql', 'sql'],
   ] as const) {
-    if (existsSync(binary)) continue;
-    const gobin = mkdtempSync(join(cacheBinDir(), '.temporal-server-build-'));
-    try {
-      runGo(
-        ['install', `go.temporal.io/server/${pkg}@v${TEMPORAL_SERVER_VERSION}`],
-        { GOBIN: gobin },
-        gobin,
-        progress,
+    if (!existsSync(binary))
+      goInstallInto(
+        binary,
+        `go.temporal.io/server/${pkg}@v${TEMPORAL_SERVER_VERSION}`,
+        name,
         `Temporal server ${TEMPORAL_SERVER_VERSION} (${pkg})`,
+        progress,
       );
-      renameSync(join(gobin, name), binary);
-    } finally {
-      rmSync(gobin, { recursive: true, force: true });
-    }
   }
   const download = spawnSync('go', ['mod', 'download', '-json', `go.temporal.io/server@v${TEMPORAL_SERVER_VERSION}`], {
     cwd: cacheBinDir(),
@@ -422,20 +412,13 @@ export function resolveTemporalUi(progress: Progress = console.log): string {
   const binary = join(cacheBinDir(), `temporal-ui-server-${TEMPORAL_UI_VERSION}`);
   if (existsSync(binary)) return binary;
   if (!which('go')) throw new SetupError('Go is needed to build Temporal Web for `npm run cluster`.');
-  mkdirSync(cacheBinDir(), { recursive: true });
-  const gobin = mkdtempSync(join(cacheBinDir(), '.temporal-ui-build-'));
-  try {
-    runGo(
-      ['install', `github.com/temporalio/ui-server/v2/cmd/server@v${TEMPORAL_UI_VERSION}`],
-      { GOBIN: gobin },
-      gobin,
-      progress,
-      `Temporal Web ${TEMPORAL_UI_VERSION}`,
-    );
-    renameSync(join(gobin, 'server'), binary);
-  } finally {
-    rmSync(gobin, { recursive: true, force: true });
-  }
+  goInstallInto(
+    binary,
+    `github.com/temporalio/ui-server/v2/cmd/server@v${TEMPORAL_UI_VERSION}`,
+    'server',
+    `Temporal Web ${TEMPORAL_UI_VERSION}`,
+    progress,
+  );
   return binary;
 }
 

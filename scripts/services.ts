@@ -57,6 +57,27 @@ export function runGo(args: string[], env: NodeJS.ProcessEnv, cwd: string, progr
   progress(`built ${what} in ${Math.round((Date.now() - started) / 1000)} s`);
 }
 
+/**
+ * `go install <package@version>` into the cache, once: built in a temporary GOBIN (outside any module) and moved to
+ * `cached`, so a failed or interrupted build leaves nothing behind. `installedName` is the binary Go writes.
+ */
+export function goInstallInto(
+  cached: string,
+  packageAtVersion: string,
+  installedName: string,
+  what: string,
+  progress: Progress,
+): void {
+  mkdirSync(cacheBinDir(), { recursive: true });
+  const gobin = mkdtempSync(join(cacheBinDir(), '.go-install-'));
+  try {
+    runGo(['install', packageAtVersion], { GOBIN: gobin }, gobin, progress, what);
+    renameSync(join(gobin, installedName), cached);
+  } finally {
+    rmSync(gobin, { recursive: true, force: true });
+  }
+}
+
 /** `temporal` on PATH, else the cached build, else `go install …/cmd/temporal@v1.5.1` into the cache. */
 export function resolveTemporalBinary(progress: Progress = console.log): string {
   const onPath = which('temporal');
@@ -68,20 +89,13 @@ export function resolveTemporalBinary(progress: Progress = console.log): string 
       'The Temporal CLI is needed: install `temporal` (https://docs.temporal.io/cli) or Go (to build it), or set TEMPORAL_ADDRESS.',
     );
   }
-  mkdirSync(cacheBinDir(), { recursive: true });
-  const gobin = mkdtempSync(join(cacheBinDir(), '.temporal-build-'));
-  try {
-    runGo(
-      ['install', `github.com/temporalio/cli/cmd/temporal@v${TEMPORAL_CLI_VERSION}`],
-      { GOBIN: gobin },
-      cacheBinDir(),
-      progress,
-      `Temporal CLI ${TEMPORAL_CLI_VERSION}`,
-    );
-    renameSync(join(gobin, 'temporal'), cached);
-  } finally {
-    rmSync(gobin, { recursive: true, force: true });
-  }
+  goInstallInto(
+    cached,
+    `github.com/temporalio/cli/cmd/temporal@v${TEMPORAL_CLI_VERSION}`,
+    'temporal',
+    `Temporal CLI ${TEMPORAL_CLI_VERSION}`,
+    progress,
+  );
   return cached;
 }
 
