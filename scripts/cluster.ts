@@ -5,18 +5,17 @@
  * round-robin address, and the Infobip simulator. Same variables as `npm start`, plus JANELA_PG_PORT. Data under
  * JANELA_DATA_DIR/cluster survives a restart; Ctrl-C stops every process.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadEnv, runMain } from '../common/config';
 import { listen, type RunningServer } from '../common/http-server';
-import { newSecret } from '../common/ids';
 import { connectDatabase } from '../db/connect';
 import { createSimulator } from '../simulator/app';
 import { startClusterServices, TEMPORAL_HISTORY_SHARDS } from './cluster-services';
 import { startRoundRobinProxy } from './round-robin-proxy';
 import { seedDemoWorkspace } from './seed';
-import { freePort, isPortOpen, type ManagedProcess, SetupError, startService } from './services';
+import { adminTokenIn, ensurePortFree, freePort, type ManagedProcess, SetupError, startService } from './services';
 
 const say = (line: string) => console.log(`[janela cluster] ${line}`);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -24,23 +23,6 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** Janela's worker and API processes: the same entry points as `npm run worker` and `npm run api`. */
 const JANELA_WORKERS = 2;
 const JANELA_APIS = 2;
-
-async function ensurePortFree(port: number, what: string, variable: string): Promise<void> {
-  if (await isPortOpen(port))
-    throw new ConfigError(
-      `Port ${port} (${what}) is already in use — is another Janela running? Stop it or set ${variable}.`,
-    );
-}
-
-/** The admin token: JANELA_ADMIN_TOKEN, else one generated once and kept in the data dir. */
-function adminTokenFor(dataDir: string, configured: string | undefined): string {
-  if (configured) return configured;
-  const file = join(dataDir, 'admin-token');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  const token = `jnl_admin_${newSecret(18)}`;
-  writeFileSync(file, `${token}\n`, { mode: 0o600 });
-  return token;
-}
 
 await runMain(async () => {
   const env = loadEnv();
@@ -102,7 +84,7 @@ await runMain(async () => {
 
     // Janela: workers, then APIs, then the address in front of them.
     const publicBaseUrl = env.PUBLIC_BASE_URL ?? `http://127.0.0.1:${env.PORT}`;
-    const adminToken = adminTokenFor(dataDir, env.JANELA_ADMIN_TOKEN);
+    const adminToken = adminTokenIn(dataDir, env.JANELA_ADMIN_TOKEN);
     const janelaEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => ({
       ...process.env,
       TEMPORAL_ADDRESS: temporalAddress,

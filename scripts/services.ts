@@ -20,6 +20,8 @@ import { createServer, Socket } from 'node:net';
 import { homedir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../common/config';
+import { newSecret } from '../common/ids';
 import { searchAttributeFlags } from '../workflows/definitions';
 
 export const TEMPORAL_CLI_VERSION = '1.5.1';
@@ -199,6 +201,24 @@ export async function isPortOpen(port: number, host = '127.0.0.1'): Promise<bool
     socket.once('error', () => resolveOpen(false));
     socket.connect(port, host);
   });
+}
+
+/** Refuses a port already taken (another Janela, most likely), naming the variable that moves it. */
+export async function ensurePortFree(port: number, what: string, variable: string): Promise<void> {
+  if (await isPortOpen(port))
+    throw new ConfigError(
+      `Port ${port} (${what}) is already in use — is another Janela running? Stop it or set ${variable}.`,
+    );
+}
+
+/** The admin token: JANELA_ADMIN_TOKEN, else one generated once and kept in the data dir (same across restarts). */
+export function adminTokenIn(dataDir: string, configured: string | undefined): string {
+  if (configured) return configured;
+  const file = join(dataDir, 'admin-token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const token = `jnl_admin_${newSecret(18)}`;
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return token;
 }
 
 export interface ManagedProcess {

@@ -2,7 +2,7 @@
  * `npm start`: the whole product on embedded defaults, in one terminal — Temporal dev server (+ Web UI),
  * database, Infobip simulator, worker and API. Ctrl-C stops everything.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { createApp } from '../api/app';
@@ -10,7 +10,6 @@ import { apiDepsFromEnv } from '../api/context';
 import { registerGauge } from '../api/metrics';
 import { ConfigError, loadEnv, runMain } from '../common/config';
 import { listen, type RunningServer } from '../common/http-server';
-import { newSecret } from '../common/ids';
 import { connectTemporalClient } from '../common/temporal';
 import { connectDatabase } from '../db/connect';
 import { createSimulator } from '../simulator/app';
@@ -18,8 +17,9 @@ import { installTemporalRuntime } from '../worker/logger';
 import { createJanelaWorker } from '../worker/worker';
 import { seedDemoWorkspace } from './seed';
 import {
+  adminTokenIn,
+  ensurePortFree,
   freePort,
-  isPortOpen,
   type ManagedProcess,
   resolveTemporalBinary,
   SetupError,
@@ -28,24 +28,6 @@ import {
 } from './services';
 
 const say = (line: string) => console.log(`[janela] ${line}`);
-
-async function ensurePortFree(port: number, what: string, variable: string): Promise<void> {
-  if (await isPortOpen(port)) {
-    throw new ConfigError(
-      `Port ${port} (${what}) is already in use — is another Janela running? Stop it or set ${variable}.`,
-    );
-  }
-}
-
-/** The dev admin token: JANELA_ADMIN_TOKEN, else one generated once and kept in the data dir. */
-function devAdminToken(dataDir: string, configured: string | undefined): string {
-  if (configured) return configured;
-  const file = join(dataDir, 'admin-token');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  const token = `jnl_admin_${newSecret(18)}`;
-  writeFileSync(file, `${token}\n`, { mode: 0o600 });
-  return token;
-}
 
 await runMain(async () => {
   const env = loadEnv();
@@ -123,7 +105,7 @@ await runMain(async () => {
 
     // API (and agent console)
     const publicBaseUrl = env.PUBLIC_BASE_URL ?? `http://127.0.0.1:${env.PORT}`;
-    const adminToken = devAdminToken(dataDir, env.JANELA_ADMIN_TOKEN);
+    const adminToken = adminTokenIn(dataDir, env.JANELA_ADMIN_TOKEN);
     const temporal = await connectTemporalClient(temporalAddress, env.TEMPORAL_NAMESPACE);
     const app = createApp(
       apiDepsFromEnv(env, {
