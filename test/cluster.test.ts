@@ -1,9 +1,10 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, isPortOpen } from '../scripts/services';
+import { printedLine, processesNaming, startScript } from './helpers/scripts';
 import { waitFor } from './helpers/stack';
 
 // `npm run cluster` as ops run it: PostgreSQL, the Temporal server one process per service, Temporal Web, FerretDB on
@@ -16,46 +17,6 @@ afterAll(() => {
   // PostgreSQL runs as its own user when the test runs as root: it is stopped by then, its files are ours to delete.
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-async function npmRunCluster(env: NodeJS.ProcessEnv): Promise<Started> {
-  const child = spawn('node_modules/.bin/tsx', ['scripts/cluster.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.push(child);
-  let output = '';
-  child.stdout!.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr!.on('data', (chunk) => {
-    output += chunk;
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await waitFor(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`npm run cluster exited: ${output}`);
-      return output.includes('Ctrl-C stops everything.');
-    },
-    300_000,
-    () => `npm run cluster to be up:\n${output}`,
-  );
-  return { child, output: () => output, exited };
-}
-
-const line = (output: string, label: string) => {
-  const match = new RegExp(`^\\s*${label}\\s+(.+)$`, 'm').exec(output);
-  if (!match) throw new Error(`no "${label}" line in:\n${output}`);
-  return match[1]!.trim();
-};
-
-/** Processes whose command line names this test's data dir: PostgreSQL and the Temporal services. */
-const servicesOfDataDir = () =>
-  spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
-    .stdout.split('\n')
-    .filter((row) => row.includes(dataDir) && !row.includes('ps -eo'));
 
 const json = async (url: string, init: RequestInit = {}) => {
   const response = await fetch(url, init);
@@ -78,16 +39,16 @@ describe('npm run cluster', () => {
     delete env.MONGODB_URI;
     delete env.JANELA_ADMIN_TOKEN;
 
-    const first = await npmRunCluster(env);
+    const first = await startScript('scripts/cluster.ts', env, running, 300_000);
     const out = first.output();
     const api = `http://127.0.0.1:${ports.PORT}`;
-    expect(line(out, 'Temporal frontend')).toContain(`127.0.0.1:${ports.JANELA_TEMPORAL_PORT}`);
-    expect(line(out, 'Temporal frontend')).toContain('8 history shards');
-    expect(line(out, 'Database')).toContain('FerretDB 1.24.2 (PostgreSQL)');
+    expect(printedLine(out, 'Temporal frontend')).toContain(`127.0.0.1:${ports.JANELA_TEMPORAL_PORT}`);
+    expect(printedLine(out, 'Temporal frontend')).toContain('8 history shards');
+    expect(printedLine(out, 'Database')).toContain('FerretDB 1.24.2 (PostgreSQL)');
     const apiPorts = /round robin over API processes on (\d+), (\d+)/.exec(out)!.slice(1).map(Number);
     const workerMetricsPorts = /2 processes \(metrics on (\d+), (\d+)\)/.exec(out)!.slice(1).map(Number);
-    const adminToken = line(out, 'Admin token');
-    const agentToken = line(out, 'Demo agent token');
+    const adminToken = printedLine(out, 'Admin token');
+    const agentToken = printedLine(out, 'Demo agent token');
     const webhook = /Demo WhatsApp\s+\S+, webhook (\S+)/.exec(out)![1]!;
 
     // Both workers poll the task queue; each API process answers on its own port and through the one address.
@@ -141,11 +102,11 @@ describe('npm run cluster', () => {
     expect(first.output()).toContain('stopped.');
     for (const port of [...Object.values(ports), ...apiPorts, ...workerMetricsPorts])
       expect(await isPortOpen(port), `port ${port}`).toBe(false);
-    expect(servicesOfDataDir()).toEqual([]);
+    expect(processesNaming(dataDir)).toEqual([]);
 
     // A second start finds its data: the same admin token, the same conversation, its workflow still there.
-    const second = await npmRunCluster(env);
-    expect(line(second.output(), 'Admin token')).toBe(adminToken);
+    const second = await startScript('scripts/cluster.ts', env, running, 300_000);
+    expect(printedLine(second.output(), 'Admin token')).toBe(adminToken);
     const again = await listConversations();
     expect(again.map((c: { id: string }) => c.id)).toEqual([conversation.id]);
     const messages = (await json(`${api}/api/conversations/${conversation.id}/messages`, { headers: asAgent })).body
@@ -153,6 +114,6 @@ describe('npm run cluster', () => {
     expect(messages.map((m: any) => m.text)).toEqual(['Olá, cluster!', 'Olá, Ivan!']);
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
-    expect(servicesOfDataDir()).toEqual([]);
+    expect(processesNaming(dataDir)).toEqual([]);
   }, 900_000);
 });

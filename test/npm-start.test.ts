@@ -1,9 +1,10 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, isPortOpen } from '../scripts/services';
+import { printedLine, processesNaming, startScript } from './helpers/scripts';
 import { waitFor } from './helpers/stack';
 
 // `npm start` as a person runs it: the whole product on embedded services, on free ports and a data dir of its
@@ -14,46 +15,6 @@ afterAll(() => {
   for (const child of running) if (child.exitCode === null) child.kill('SIGKILL');
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-async function npmStart(env: NodeJS.ProcessEnv): Promise<Started> {
-  const child = spawn('node_modules/.bin/tsx', ['scripts/start.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.push(child);
-  let output = '';
-  child.stdout!.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr!.on('data', (chunk) => {
-    output += chunk;
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await waitFor(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`npm start exited: ${output}`);
-      return output.includes('Ctrl-C stops everything.');
-    },
-    120_000,
-    'npm start to be up',
-  );
-  return { child, output: () => output, exited };
-}
-
-const line = (output: string, label: string) => {
-  const match = new RegExp(`^\\s*${label}\\s+(\\S+)`, 'm').exec(output);
-  if (!match) throw new Error(`no "${label}" line in:\n${output}`);
-  return match[1]!;
-};
-
-/** Processes whose command line names this test's data dir: the Temporal dev server and the database. */
-const servicesOfDataDir = () =>
-  spawnSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
-    .stdout.split('\n')
-    .filter((row) => row.includes(dataDir) && !row.includes('ps -eo'));
 
 describe('npm start', () => {
   it('brings everything up, prints its URLs, stops cleanly on Ctrl-C and finds its data again', async () => {
@@ -70,14 +31,14 @@ describe('npm start', () => {
     delete env.MONGODB_URI;
     delete env.JANELA_ADMIN_TOKEN;
 
-    const first = await npmStart(env);
+    const first = await startScript('scripts/start.ts', env, running, 120_000);
     const out = first.output();
     const api = `http://127.0.0.1:${ports.PORT}`;
-    expect(line(out, 'API \\+ agent console')).toBe(api);
-    expect(line(out, 'Temporal Web')).toBe(`http://127.0.0.1:${ports.JANELA_TEMPORAL_UI_PORT}`);
-    expect(line(out, 'Infobip simulator')).toBe(`http://127.0.0.1:${ports.SIMULATOR_PORT}`);
-    const adminToken = line(out, 'Admin token');
-    const agentToken = line(out, 'Demo agent token');
+    expect(printedLine(out, 'API \\+ agent console')).toBe(api);
+    expect(printedLine(out, 'Temporal Web')).toBe(`http://127.0.0.1:${ports.JANELA_TEMPORAL_UI_PORT}`);
+    expect(printedLine(out, 'Infobip simulator')).toBe(`http://127.0.0.1:${ports.SIMULATOR_PORT}`);
+    const adminToken = printedLine(out, 'Admin token');
+    const agentToken = printedLine(out, 'Demo agent token');
     const webhook = /Demo WhatsApp\s+\S+, webhook (\S+)/.exec(out)![1]!;
 
     const health = await fetch(`${api}/healthz`);
@@ -121,15 +82,15 @@ describe('npm start', () => {
     expect(await first.exited).toBe(0);
     expect(first.output()).toContain('stopped.');
     for (const port of Object.values(ports)) expect(await isPortOpen(port), `port ${port}`).toBe(false);
-    expect(servicesOfDataDir()).toEqual([]);
+    expect(processesNaming(dataDir)).toEqual([]);
 
     // A second start finds its data: the same admin token, the same conversation.
-    const second = await npmStart(env);
-    expect(line(second.output(), 'Admin token')).toBe(adminToken);
+    const second = await startScript('scripts/start.ts', env, running, 120_000);
+    expect(printedLine(second.output(), 'Admin token')).toBe(adminToken);
     const again = await listConversations();
     expect(again.map((c: { id: string }) => c.id)).toEqual([conversation.id]);
     second.child.kill('SIGINT');
     expect(await second.exited).toBe(0);
-    expect(servicesOfDataDir()).toEqual([]);
+    expect(processesNaming(dataDir)).toEqual([]);
   }, 300_000);
 });
