@@ -53,6 +53,17 @@ const progressOf = async (batchId: string) => {
 const standing = (batchId: string, what: string) => () =>
   `${what} (last progress: ${JSON.stringify(lastProgress.get(batchId))})`;
 
+/** Waits for the batch to reach `status` and answers its progress then; a timeout says where it stood. */
+const batchReaching = (batchId: string, status: string, timeoutMs: number, what: string) =>
+  waitFor(
+    async () => {
+      const progress = await progressOf(batchId);
+      return progress.status === status ? progress : null;
+    },
+    timeoutMs,
+    standing(batchId, what),
+  );
+
 /** The most sends (sorted times) that fall within any window of `ms`. */
 function mostInAnyWindow(sortedTimes: number[], ms: number): number {
   let most = 0;
@@ -89,14 +100,7 @@ describe('dialog batches', () => {
       return p.sent > 0 && p.status === 'running' ? p : null;
     });
     expect(midway.total).toBe(152);
-    const done = await waitFor(
-      async () => {
-        const p = await progressOf(started.body.batchId);
-        return p.status === 'completed' ? p : null;
-      },
-      150_000,
-      'the batch to complete',
-    );
+    const done = await batchReaching(started.body.batchId, 'completed', 150_000, 'the batch to complete');
     expect(done).toMatchObject({ total: 152, sent: 150, failed: 2 });
     expect(done.failures.map((f: any) => f.code).sort()).toEqual(['INVALID_PHONE', 'TEMPLATE_VARIABLES_MISMATCH']);
     expect(done.failures.every((f: any) => f.reason.length > 10)).toBe(true);
@@ -122,14 +126,7 @@ describe('dialog batches', () => {
         return p.next - p.sent - p.failed >= 15 ? p : null;
       }, 30_000);
       expect(midway.status).toBe('running');
-      const done = await waitFor(
-        async () => {
-          const p = await progressOf(started.body.batchId);
-          return p.status === 'completed' ? p : null;
-        },
-        60_000,
-        'the batch to complete',
-      );
+      const done = await batchReaching(started.body.batchId, 'completed', 60_000, 'the batch to complete');
       expect(done).toMatchObject({ total: 40, next: 40, sent: 40, failed: 0 });
       const times = (await templateTimes('5511707')).map((t) => t.at).sort((a, b) => a - b);
       expect(times).toHaveLength(40);
@@ -157,7 +154,7 @@ describe('dialog batches', () => {
     const first = await stack.call('POST', '/api/dialogs/batch', body, automation.token);
     const again = await stack.call('POST', '/api/dialogs/batch', body, automation.token);
     expect(again.body).toEqual(first.body);
-    await waitFor(async () => (await progressOf('crm-campaign-7')).status === 'completed', 30_000);
+    await batchReaching('crm-campaign-7', 'completed', 30_000, 'the batch to complete');
     await new Promise((r) => setTimeout(r, 500));
     expect(await templateTimes('5511701')).toHaveLength(5);
     expect(
@@ -210,15 +207,8 @@ describe('dialog batches', () => {
       automation.token,
     );
     expect(cancelling.status).toBe(202);
-    const cancelled = await waitFor(
-      async () => {
-        const p = await progressOf(started.body.batchId);
-        return p.status === 'cancelled' ? p : null;
-      },
-      // Cancelled once every dialog already handed over has its outcome (slow when the conversations lag behind).
-      60_000,
-      standing(started.body.batchId, 'the batch to stop'),
-    );
+    // Cancelled once every dialog already handed over has its outcome (slow when the conversations lag behind).
+    const cancelled = await batchReaching(started.body.batchId, 'cancelled', 60_000, 'the batch to stop');
     expect(cancelled.sent).toBeLessThan(300);
     await new Promise((r) => setTimeout(r, 1500));
     const sends = await templateTimes('5511702');
@@ -235,11 +225,7 @@ describe('dialog batches', () => {
     expect((await stack.call('GET', `/api/channels/${channel.id}`)).body.sendRatePerSecond).toBe(2);
     const started = await startBatch(channel.id, recipients('5511704', 7), { ratePerSecond: 50 });
     expect(started.body.ratePerSecond).toBe(2);
-    await waitFor(
-      async () => (await progressOf(started.body.batchId)).status === 'completed',
-      30_000,
-      standing(started.body.batchId, 'the batch to complete'),
-    );
+    await batchReaching(started.body.batchId, 'completed', 30_000, 'the batch to complete');
     const times = (await templateTimes('5511704')).map((t) => t.at).sort((a, b) => a - b);
     expect(times).toHaveLength(7);
     // At 2 per second (not the 50 asked for, which would put all 7 within one second): no one-second window holds
@@ -277,14 +263,7 @@ describe('dialog batches', () => {
       automation.token,
     );
     expect(started.status).toBe(202);
-    const done = await waitFor(
-      async () => {
-        const p = await progressOf(started.body.batchId);
-        return p.status === 'completed' ? p : null;
-      },
-      30_000,
-      standing(started.body.batchId, 'the batch to complete'),
-    );
+    const done = await batchReaching(started.body.batchId, 'completed', 30_000, 'the batch to complete');
     expect(done).toMatchObject({ sent: 2, failed: 1 });
     expect(done.failures[0]).toMatchObject({ phone: '5511706002', code: 'TEMPLATE_BUTTONS_MISMATCH' });
     const sent = (await stack.infobipRequests('/whatsapp/1/message/template'))
@@ -356,13 +335,11 @@ describe('dialog batches', () => {
     // Dead means dead: nothing more goes out until a worker runs again.
     expect((await templateTimes('5511703')).length).toBeLessThanOrEqual(atCrash + 6);
     await stack.startWorker();
-    const done = await waitFor(
-      async () => {
-        const p = await progressOf(started.body.batchId);
-        return p.status === 'completed' ? p : null;
-      },
+    const done = await batchReaching(
+      started.body.batchId,
+      'completed',
       150_000,
-      standing(started.body.batchId, 'the batch to complete after the restart'),
+      'the batch to complete after the restart',
     );
     expect(done).toMatchObject({ sent: 100, failed: 0 });
     const sends = await templateTimes('5511703');
