@@ -25,6 +25,7 @@ import {
   FERRETDB_VERSION,
   freePort,
   goInstallInto,
+  goModuleDir,
   isPortOpen,
   type ManagedProcess,
   resolveFerretBinary,
@@ -182,14 +183,7 @@ export function resolveTemporalServer(progress: Progress = console.log): Tempora
         progress,
       );
   }
-  const download = spawnSync('go', ['mod', 'download', '-json', `go.temporal.io/server@v${TEMPORAL_SERVER_VERSION}`], {
-    cwd: cacheBinDir(),
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  if (download.status !== 0)
-    throw new SetupError(`Downloading the Temporal server ${TEMPORAL_SERVER_VERSION} module failed.`);
-  return { server, sqlTool, moduleDir: (JSON.parse(download.stdout) as { Dir: string }).Dir };
+  return { server, sqlTool, moduleDir: goModuleDir(`go.temporal.io/server@v${TEMPORAL_SERVER_VERSION}`) };
 }
 
 /**

@@ -80,6 +80,18 @@ export function goInstallInto(
   }
 }
 
+/** Where Go's module cache holds `module@version` (downloaded when missing): read-only sources. */
+export function goModuleDir(moduleAtVersion: string, cwd = cacheBinDir()): string {
+  mkdirSync(cwd, { recursive: true });
+  const download = spawnSync('go', ['mod', 'download', '-json', moduleAtVersion], {
+    cwd,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (download.status !== 0) throw new SetupError(`Downloading ${moduleAtVersion} failed (go mod download).`);
+  return (JSON.parse(download.stdout) as { Dir: string }).Dir;
+}
+
 /** `temporal` on PATH, else the cached build, else `go install …/cmd/temporal@v1.5.1` into the cache. */
 export function resolveTemporalBinary(progress: Progress = console.log): string {
   const onPath = which('temporal');
@@ -127,18 +139,7 @@ export function resolveFerretBinary(progress: Progress = console.log): string {
   mkdirSync(cacheBinDir(), { recursive: true });
   const build = mkdtempSync(join(cacheBinDir(), '.ferretdb-build-'));
   try {
-    const download = spawnSync(
-      'go',
-      ['mod', 'download', '-json', `github.com/FerretDB/FerretDB@v${FERRETDB_VERSION}`],
-      {
-        cwd: launcherDir,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    if (download.status !== 0)
-      throw new SetupError(`Downloading FerretDB ${FERRETDB_VERSION} failed (go mod download).`);
-    const moduleDir = (JSON.parse(download.stdout) as { Dir: string }).Dir;
+    const moduleDir = goModuleDir(`github.com/FerretDB/FerretDB@v${FERRETDB_VERSION}`, launcherDir);
     const ferret = join(build, 'FerretDB');
     cpSync(moduleDir, ferret, { recursive: true });
     chmodTree(ferret);
