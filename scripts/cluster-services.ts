@@ -28,7 +28,9 @@ import {
   goModuleDir,
   isPortOpen,
   type ManagedProcess,
+  type RestartableProcess,
   resolveFerretBinary,
+  restartable,
   SetupError,
   startService,
   which,
@@ -474,7 +476,7 @@ export interface ClusterServicesOptions {
   namespace: string;
   progress: Progress;
   /** Each process is added here as soon as it runs, so a failure part-way still stops what started. */
-  started: ManagedProcess[];
+  started: { stop(): Promise<void> }[];
 }
 
 export interface ClusterServices {
@@ -483,6 +485,10 @@ export interface ClusterServices {
   /** FerretDB's address without a database name, or null when not started. */
   mongoServerUri: string | null;
   dbEngine: string | null;
+  /** Each part, to stop, or to kill and start again (the chaos suite). */
+  postgres: RestartableProcess;
+  temporal: Record<TemporalService, RestartableProcess>;
+  ferretdb: RestartableProcess | null;
 }
 
 /**
@@ -496,13 +502,14 @@ export async function startClusterServices(options: ClusterServicesOptions): Pro
   const ferret = options.dbPort === null ? null : resolveFerretBinary(progress);
 
   progress(`starting PostgreSQL on 127.0.0.1:${options.pgPort}…`);
-  started.push(
-    await startPostgres(join(options.dataDir, 'postgresql'), options.pgPort, {
+  const postgres = await restartable(() =>
+    startPostgres(join(options.dataDir, 'postgresql'), options.pgPort, {
       progress,
       logFile: join(logDir, 'postgresql.log'),
       ownedRoot: options.ownedRoot,
     }),
   );
+  started.push(postgres);
 
   // History first: the first service to start sets the cluster metadata up, and two at once fail.
   setupTemporalSchema(binaries, options.dataDir, options.pgPort, progress);
@@ -513,11 +520,13 @@ export async function startClusterServices(options: ClusterServicesOptions): Pro
   }
   const configDir = join(options.dataDir, 'temporal-config');
   writeTemporalClusterConfig(configDir, options.pgPort, ports);
+  const temporal = {} as Record<TemporalService, RestartableProcess>;
   for (const service of TEMPORAL_SERVICES) {
     progress(`starting Temporal ${service}…`);
-    started.push(
-      await startTemporalService(binaries, configDir, service, ports, join(logDir, `temporal-${service}.log`)),
+    temporal[service] = await restartable(() =>
+      startTemporalService(binaries, configDir, service, ports, join(logDir, `temporal-${service}.log`)),
     );
+    started.push(temporal[service]);
   }
   const temporalAddress = `127.0.0.1:${options.temporalPort}`;
   await prepareNamespace(temporalAddress, options.namespace, progress);
@@ -534,23 +543,24 @@ export async function startClusterServices(options: ClusterServicesOptions): Pro
     );
   }
 
-  if (!ferret || options.dbPort === null) return { temporalAddress, ports, mongoServerUri: null, dbEngine: null };
+  const parts = { postgres, temporal };
+  if (!ferret || options.dbPort === null)
+    return { temporalAddress, ports, mongoServerUri: null, dbEngine: null, ...parts, ferretdb: null };
   ensurePostgresDatabase(options.pgPort, 'janela');
-  started.push(
-    await startService(
+  const dbPort = options.dbPort;
+  const ferretdb = await restartable(() =>
+    startService(
       'FerretDB',
       ferret,
-      [
-        '-listen',
-        `127.0.0.1:${options.dbPort}`,
-        '-postgresql-url',
-        `postgres://postgres@127.0.0.1:${options.pgPort}/janela`,
-      ],
-      options.dbPort,
+      ['-listen', `127.0.0.1:${dbPort}`, '-postgresql-url', `postgres://postgres@127.0.0.1:${options.pgPort}/janela`],
+      dbPort,
       { logFile: join(logDir, 'ferretdb.log') },
     ),
   );
+  started.push(ferretdb);
   return {
+    ...parts,
+    ferretdb,
     temporalAddress,
     ports,
     mongoServerUri: `mongodb://127.0.0.1:${options.dbPort}/`,

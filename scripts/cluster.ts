@@ -6,23 +6,17 @@
  * JANELA_DATA_DIR/cluster survives a restart; Ctrl-C stops every process.
  */
 import { mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { ConfigError, loadEnv, runMain } from '../common/config';
 import { listen, type RunningServer } from '../common/http-server';
 import { connectDatabase } from '../db/connect';
 import { createSimulator } from '../simulator/app';
+import { JANELA_APIS, JANELA_WORKERS, startJanelaProcesses } from './cluster-janela';
 import { startClusterServices, TEMPORAL_HISTORY_SHARDS } from './cluster-services';
-import { startRoundRobinProxy } from './round-robin-proxy';
 import { seedDemoWorkspace } from './seed';
-import { adminTokenIn, ensurePortFree, freePort, type ManagedProcess, SetupError, startService } from './services';
+import { adminTokenIn, ensurePortFree, type ManagedProcess, SetupError } from './services';
 
 const say = (line: string) => console.log(`[janela cluster] ${line}`);
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-/** Janela's worker and API processes: the same entry points as `npm run worker` and `npm run api`. */
-const JANELA_WORKERS = 2;
-const JANELA_APIS = 2;
 
 await runMain(async () => {
   const env = loadEnv();
@@ -85,7 +79,7 @@ await runMain(async () => {
     // Janela: workers, then APIs, then the address in front of them.
     const publicBaseUrl = env.PUBLIC_BASE_URL ?? `http://127.0.0.1:${env.PORT}`;
     const adminToken = adminTokenIn(dataDir, env.JANELA_ADMIN_TOKEN);
-    const janelaEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => ({
+    const janelaEnv: NodeJS.ProcessEnv = {
       ...process.env,
       TEMPORAL_ADDRESS: temporalAddress,
       MONGODB_URI: mongoUri,
@@ -93,45 +87,18 @@ await runMain(async () => {
       JANELA_ADMIN_TOKEN: adminToken,
       JANELA_PROFILE: 'cluster',
       JANELA_TEMPORAL_WEB_URL: env.JANELA_TEMPORAL_WEB_URL ?? `http://127.0.0.1:${uiPort}`,
-      ...extra,
-    });
-    const tsEntry = (entry: string) => [
-      ...process.execArgv.filter((a) => a !== '--'),
-      '--import',
-      'tsx',
-      join(root, entry),
-    ];
-    const workerPorts: number[] = [];
-    for (let i = 1; i <= JANELA_WORKERS; i++) {
-      const metricsPort = await freePort();
-      workerPorts.push(metricsPort);
-      say(`starting Janela worker ${i}…`);
-      processes.push(
-        await startService(`Janela worker ${i}`, process.execPath, tsEntry('worker/main.ts'), 0, {
-          env: janelaEnv({ JANELA_WORKER_METRICS_PORT: String(metricsPort) }),
-          readyLine: /Janela worker on/,
-          logFile: join(logDir, `worker-${i}.log`),
-          timeoutMs: 240_000,
-        }),
-      );
-    }
-    const apiPorts: number[] = [];
-    for (let i = 1; i <= JANELA_APIS; i++) {
-      const port = await freePort();
-      apiPorts.push(port);
-      say(`starting Janela API ${i}…`);
-      processes.push(
-        await startService(`Janela API ${i}`, process.execPath, tsEntry('api/main.ts'), port, {
-          env: janelaEnv({
-            PORT: String(port),
-            JANELA_WORKER_METRICS_URL: `http://127.0.0.1:${workerPorts[(i - 1) % workerPorts.length]}/metrics`,
-          }),
-          logFile: join(logDir, `api-${i}.log`),
-          timeoutMs: 120_000,
-        }),
-      );
-    }
-    const proxy = await startRoundRobinProxy(env.PORT, apiPorts);
+    };
+    const { workerMetricsPorts, apiPorts, proxy } = await startJanelaProcesses(
+      {
+        workers: JANELA_WORKERS,
+        apis: JANELA_APIS,
+        port: env.PORT,
+        logDir,
+        env: janelaEnv,
+        progress: say,
+      },
+      processes,
+    );
     closers.unshift(() => proxy.close()); // closed first on shutdown
 
     // The demo workspace is written straight to the database, as `npm start` does.
@@ -158,7 +125,7 @@ await runMain(async () => {
         `  PostgreSQL            127.0.0.1:${env.JANELA_PG_PORT} (user postgres), data in ${join(dataDir, 'postgresql')}`,
         `  Database              ${dbEngine}`,
         `  Infobip simulator     ${simulatorUrl ?? 'off'}`,
-        `  Workers               ${JANELA_WORKERS} processes (metrics on ${workerPorts.join(', ')})`,
+        `  Workers               ${JANELA_WORKERS} processes (metrics on ${workerMetricsPorts.join(', ')})`,
         `  Logs                  ${logDir}`,
         `  Admin token           ${adminToken}`,
         ...(seed

@@ -228,6 +228,40 @@ export interface ManagedProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * A service that can be killed and started again the same way (same ports, same data): what the chaos suite
+ * needs. It is itself a ManagedProcess (its current run), so a list of processes to stop can hold it.
+ */
+export interface RestartableProcess extends ManagedProcess {
+  /** Sends `signal` to the current run and waits for it to exit (SIGKILL: a crash). */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts a new run (after a kill or a stop) and waits until it is ready. */
+  start(): Promise<void>;
+}
+
+export async function restartable(start: () => Promise<ManagedProcess>): Promise<RestartableProcess> {
+  let current = await start();
+  return {
+    get name() {
+      return current.name;
+    },
+    get child() {
+      return current.child;
+    },
+    stop: () => current.stop(),
+    async kill(signal = 'SIGKILL') {
+      const { child } = current;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolveExit) => child.once('exit', resolveExit));
+      child.kill(signal);
+      await exited;
+    },
+    async start() {
+      current = await start();
+    },
+  };
+}
+
 /** Spawns a service, waits for its TCP port, and knows how to stop it (SIGTERM, then SIGKILL). */
 export async function startService(
   name: string,

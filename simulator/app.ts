@@ -14,6 +14,8 @@ export interface RecordedRequest {
   headers: Record<string, string>;
   body: unknown;
   receivedAt: string;
+  /** The status the simulator answered with (absent while the answer is pending, or if the client went away). */
+  status?: number;
 }
 
 const faultSchema = z.object({
@@ -136,10 +138,14 @@ export function createSimulator(options: SimulatorOptions = {}) {
   const timers = new Set<NodeJS.Timeout>();
   const app = new Hono();
 
+  /** An Infobip outage: until this time every API call is answered 503 and reports wait (held, then posted). */
+  let outageUntil = 0;
   const later = (ms: number, fn: () => Promise<void>) => {
     const timer = setTimeout(() => {
       timers.delete(timer);
-      fn().catch(() => {});
+      const outageLeft = outageUntil - Date.now();
+      if (outageLeft > 0) later(outageLeft, fn);
+      else fn().catch(() => {});
     }, ms);
     timers.add(timer);
   };
@@ -247,14 +253,27 @@ export function createSimulator(options: SimulatorOptions = {}) {
     if (c.req.path.startsWith('/_sim')) return next();
     const raw = await c.req.text();
     const body = raw ? safeJson(raw) : null;
-    requests.push({
+    const recorded: RecordedRequest = {
       method: c.req.method,
       path: c.req.path,
       headers: Object.fromEntries(c.req.raw.headers.entries()),
       body,
       receivedAt: new Date().toISOString(),
-    });
+    };
+    requests.push(recorded);
     c.set('parsedBody' as never, body as never);
+    const refused = await answer(c, next);
+    recorded.status = (refused ?? c.res).status;
+    return refused;
+  });
+
+  /** Answers an Infobip call: a refusal (outage, fault, bad key) as its Response, else through the endpoint. */
+  const answer = async (c: any, next: () => Promise<void>): Promise<Response | undefined> => {
+    if (Date.now() < outageUntil)
+      return c.json(
+        { requestError: { serviceException: { messageId: 'SERVICE_UNAVAILABLE', text: 'Service unavailable' } } },
+        503,
+      );
 
     const fault = faults.find(
       (f) =>
@@ -296,7 +315,7 @@ export function createSimulator(options: SimulatorOptions = {}) {
     const answerDelay = settings.answerDelayMs + Math.floor(Math.random() * settings.answerJitterMs);
     if (c.req.method === 'POST' && c.res.status === 200 && answerDelay > 0)
       await new Promise((resolve) => setTimeout(resolve, answerDelay));
-  });
+  };
 
   const body = (c: { get: (key: never) => unknown }) => c.get('parsedBody' as never) as Record<string, any> | null;
 
@@ -487,6 +506,15 @@ export function createSimulator(options: SimulatorOptions = {}) {
   app.delete('/_sim/faults', (c) => {
     faults = [];
     return c.body(null, 204);
+  });
+
+  // An Infobip outage for `seconds`: every API call answers 503 (Infobip took nothing), reports due meanwhile are
+  // held and posted when it ends.
+  app.post('/_sim/outage', async (c) => {
+    const parsed = z.object({ seconds: z.number().min(0).max(3600) }).safeParse(await c.req.json().catch(() => null));
+    if (!parsed.success) return c.json({ error: { code: 'VALIDATION_FAILED', message: parsed.error.message } }, 400);
+    outageUntil = Date.now() + parsed.data.seconds * 1000;
+    return c.json({ until: new Date(outageUntil).toISOString() });
   });
 
   app.get('/_sim/settings', (c) => c.json(settings));

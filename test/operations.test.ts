@@ -1,9 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import { createApp } from '../api/app';
-import { CONFIG_VARIABLES } from '../common/config';
-import { allSearchAttributeKeys, searchAttributeFlags } from '../workflows/definitions';
+import { allSearchAttributeKeys } from '../workflows/definitions';
 import { assertDocumentedShape, type Stack, startStack, waitFor } from './helpers/stack';
 
 let stack: Stack;
@@ -132,48 +129,5 @@ describe('operations', () => {
     }))
       found.push(wf.workflowId);
     expect(found).toEqual([conversation.workflowId]);
-  });
-
-  it('docker-compose.yml describes the production-like deployment', () => {
-    const compose = parse(readFileSync(new URL('../docker-compose.yml', import.meta.url), 'utf8'));
-    expect(Object.keys(compose.services).sort()).toEqual([
-      'api',
-      'mongodb',
-      'postgresql',
-      'temporal',
-      'temporal-admin',
-      'temporal-ui',
-      'worker',
-    ]);
-    expect(compose.services.api.ports).toContain('3000:3000');
-    expect(compose.services['temporal-ui'].ports).toContain('8233:8080');
-    expect(compose.services.temporal.ports).toContain('7233:7233');
-    for (const service of ['api', 'worker']) {
-      const env = compose.services[service].environment;
-      expect(env.TEMPORAL_ADDRESS).toBe('temporal:7233');
-      expect(env.MONGODB_URI).toBe('mongodb://mongodb:27017/janela');
-      expect(env.TEMPORAL_TASK_QUEUE).toBe('janela');
-      expect(env.PUBLIC_BASE_URL).toMatch(/PUBLIC_BASE_URL/);
-      expect(compose.services[service].build).toBe('.');
-      expect(compose.services[service].depends_on).toMatchObject({
-        temporal: { condition: 'service_started' },
-        mongodb: { condition: 'service_started' },
-        // The search attributes are registered before any conversation workflow starts.
-        'temporal-admin': { condition: 'service_completed_successfully' },
-      });
-      // Every variable is one Janela reads (a typo would be silently ignored).
-      for (const name of Object.keys(env)) expect(CONFIG_VARIABLES, `${service}: ${name}`).toContain(name);
-    }
-    const metricsPort = compose.services.worker.environment.JANELA_WORKER_METRICS_PORT;
-    expect(compose.services.api.environment.JANELA_WORKER_METRICS_URL).toBe(`http://worker:${metricsPort}/metrics`);
-    expect(compose.services.api.environment.JANELA_TEMPORAL_WEB_URL).toMatch(/8233/);
-    expect(compose.services.api.environment.JANELA_ADMIN_TOKEN).toMatch(/JANELA_ADMIN_TOKEN/);
-    expect(compose.services.api.command).toEqual(['npm', 'run', 'api']);
-    expect(compose.services.worker.command).toEqual(['npm', 'run', 'worker']);
-    // Every search attribute, with its type, is registered (and checked) by temporal-admin.
-    const registered = compose.services['temporal-admin'].environment.JANELA_SEARCH_ATTRIBUTES.split(/\s+/).sort();
-    expect(registered).toEqual(searchAttributeFlags().sort());
-    expect(compose.services['temporal-admin'].command.join(' ')).toContain('search-attribute create');
-    expect(readFileSync(new URL('../Dockerfile', import.meta.url), 'utf8')).toContain('npm ci');
   });
 });
