@@ -164,6 +164,11 @@ export function clientIdFor(addressKind: string, address: string): string {
   return `cl_${sha256(`${addressKind}\n${address}`).slice(0, 28)}`;
 }
 
+/** The id of the outbound message sent under this idempotency key in this conversation (see persistOutbound). */
+export function keyedMessageId(conversationId: string, idempotencyKey: string): string {
+  return `msg_${sha256(`${conversationId}\n${idempotencyKey}`).slice(0, 32)}`;
+}
+
 /** The id of the conversation of (channel, customer) (records stored before derived ids have random ones). */
 export function conversationIdFor(channelId: string, customer: string): string {
   return `cv_${sha256(`${channelId}\n${customer}`).slice(0, 28)}`;
@@ -524,20 +529,25 @@ export function createActivities(deps: ActivityDeps) {
       idempotencyKey?: string | null;
     }): Promise<MessageView> {
       if (input.idempotencyKey) {
-        // The key is claimed for this message once; a later run (the workflow forgets when it ends idle) finds the
-        // claim and answers the first message instead of sending again.
-        const owner = await claimSendKey(input.conversationId, input.idempotencyKey, input.messageId);
-        if (owner !== input.messageId) {
-          const first = await Message.findById(owner).lean();
-          // A first message still queued (its run ended before sending it) is queued again by this run
-          // (sendOutbound skips a message that is no longer queued).
-          if (first) return { ...toMessageView(first), repeated: first.status !== 'queued' };
-          // The claim's own attempt died before storing its message: this send takes the claimed id over.
-          input = { ...input, messageId: owner };
-        }
+        // A keyed message's id comes from its key (`keyedMessageId`), not from the workflow's random ids. This runs as
+        // a local activity, inside a workflow task: when that task is lost (its history service died before
+        // recording it), the task runs again and its random ids can fall to other messages, so a random id claimed
+        // in the lost attempt could name another request's message. The key names the same request every time.
+        const messageId = keyedMessageId(input.conversationId, input.idempotencyKey);
+        // The key is claimed once; a later run (the workflow forgets when it ends idle) finds the claim and answers
+        // the first message instead of sending again.
+        const owner = await claimSendKey(input.conversationId, input.idempotencyKey, messageId);
+        const claimed = owner === messageId ? null : await Message.findById(owner).lean(); // claimed by a random id
+        const first =
+          claimed?.idempotencyKey === input.idempotencyKey ? claimed : await Message.findById(messageId).lean();
+        // A first message still queued (its run ended before sending it) is queued again by this run
+        // (sendOutbound skips a message that is no longer queued).
+        if (first) return { ...toMessageView(first), repeated: first.status !== 'queued' };
+        input = { ...input, messageId };
+      } else {
+        const existing = await Message.findById(input.messageId).lean();
+        if (existing) return toMessageView(existing);
       }
-      const existing = await Message.findById(input.messageId).lean();
-      if (existing) return toMessageView(existing);
       const now = new Date();
       const created = await Message.create({
         _id: input.messageId,

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import mongoose from 'mongoose';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createActivities } from '../activities';
 import { withBusyRetry } from '../db/connect';
 import {
   advanceOutboundStatus,
@@ -14,7 +15,7 @@ import {
   recordOutboundOutcome,
   settleOutboundStatus,
 } from '../db/messages';
-import { Message, MessageStatusEvent } from '../db/models';
+import { Message, MessageStatusEvent, SendKey } from '../db/models';
 import { infobipTime } from '../simulator/app';
 import { conversationWorkflowId } from '../workflows/definitions';
 import { type Stack, startStack, waitFor } from './helpers/stack';
@@ -239,6 +240,58 @@ async function replyThenKillWorker(conversationId: string, token: string, text: 
   await stack.startWorker();
   return id;
 }
+
+describe('a workflow task lost after its local activities stored a message', () => {
+  // Outbound messages are stored by a local activity, inside the workflow task that took the reply. When the task
+  // is lost (the Temporal history service died before recording it: seen in `npm run test:chaos`), it runs again
+  // and the workflow's random ids fall differently: the id the lost attempt claimed for one reply can be drawn
+  // for another. Each reply must still end as its own message, stored once.
+  const activities = () => createActivities({ publicBaseUrl: stack.api.url });
+  const outbound = (conversationId: string, channelId: string, key: string, messageId: string, text: string) => ({
+    conversationId,
+    channelId,
+    messageId,
+    type: 'text',
+    text,
+    media: null,
+    template: null,
+    authorId: 'admin',
+    idempotencyKey: key,
+  });
+
+  it('a random id the lost attempt used, drawn again for another reply, names neither reply wrongly', async () => {
+    const { channel, conversation } = await openChat('5511977100011');
+    const act = activities();
+    const drawnTwice = `msg_${randomBytes(16).toString('hex')}`;
+    const lost = await act.persistOutbound(outbound(conversation.id, channel.id, 'reply:a:1', drawnTwice, 'first'));
+    // The task runs again: the other reply draws the id first, then the first reply draws a new one.
+    const other = await act.persistOutbound(outbound(conversation.id, channel.id, 'reply:a:2', drawnTwice, 'second'));
+    const again = await act.persistOutbound(
+      outbound(conversation.id, channel.id, 'reply:a:1', `msg_${randomBytes(16).toString('hex')}`, 'first'),
+    );
+    expect(other.text).toBe('second');
+    expect(again).toMatchObject({ id: lost.id, text: 'first' });
+    expect(again.repeated).toBe(false); // still queued: the run that took it sends it
+    expect(other.id).not.toBe(lost.id);
+    const stored = await Message.find({ conversationId: conversation.id, direction: 'outbound' }).lean();
+    expect(stored.map((m) => m.text).sort()).toEqual(['first', 'second']);
+  });
+
+  it('a key claimed (before ids came from keys) under an id another message holds gets a message of its own', async () => {
+    const { channel, conversation } = await openChat('5511977100012');
+    const act = activities();
+    const taken = await act.persistOutbound(
+      outbound(conversation.id, channel.id, 'reply:b:2', `msg_${randomBytes(16).toString('hex')}`, 'holder'),
+    );
+    await SendKey.create({ _id: `${conversation.id}:reply:b:1`, messageId: taken.id, createdAt: new Date() });
+    const mine = await act.persistOutbound(
+      outbound(conversation.id, channel.id, 'reply:b:1', `msg_${randomBytes(16).toString('hex')}`, 'mine'),
+    );
+    expect(mine.text).toBe('mine');
+    expect(mine.id).not.toBe(taken.id);
+    expect(mine.repeated ?? false).toBe(false);
+  });
+});
 
 describe('a crash after Infobip accepted a message does not send it twice', () => {
   it('worker killed (SIGKILL) between Infobip taking the message and recording it: sent once, ends seen', async () => {

@@ -4,6 +4,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  currentUpdateInfo,
   log,
   patched,
   proxyActivities,
@@ -334,12 +335,16 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         assigneeId: change.assigneeId === undefined ? state.assigneeId : change.assigneeId,
       };
       if (next.status === state.status && next.assigneeId === state.assigneeId) return snapshot();
+      const randomChangeId = uuid4();
       await db.recordTicketChange({
         conversationId: state.conversationId!,
         from: { status: state.status, assigneeId: state.assigneeId },
         to: next,
         authorId: change.authorId,
-        changeId: uuid4(),
+        // Named by its update (one per request): the record is a local activity, and a workflow task lost before
+        // it was recorded runs again with its random ids falling to other changes. (uuid4 is still drawn, so the
+        // ids after it stay what recorded histories hold.)
+        changeId: currentUpdateInfo()?.id ?? randomChangeId,
       });
       state.status = next.status;
       state.assigneeId = next.assigneeId;
