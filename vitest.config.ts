@@ -12,6 +12,8 @@ process.env.JANELA_TEST_SECRETS_FILE ??= join(process.env.JANELA_TEST_RUN_DIR, '
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The fault suite has its own command and config (`npm run test:chaos`, vitest.chaos.config.ts).
+    exclude: ['test/chaos/**', '**/node_modules/**'],
     globalSetup: ['test/setup/global.ts'],
     // Each test file gets its own database, task queue, API and simulator; files run in separate processes.
     pool: 'forks',
