@@ -1086,10 +1086,15 @@ export function createActivities(deps: ActivityDeps) {
         `window_closed:${input.conversationId}:${closedAt.getTime()}`,
         closedAt,
       );
-      await Conversation.updateOne(
-        { _id: input.conversationId, 'window.expiresAt': closedAt },
-        { $set: { 'window.open': false } },
-      );
+      // Closed unless a later expiry is stored (a newer message's, the workflow's to close). Not "only this exact
+      // expiry": a workflow task lost and run again can leave an earlier message's expiry stored, when the lost
+      // attempt's local activity writes after the re-run's; the window must close all the same.
+      const storedExpiry = conversation.window?.expiresAt ?? null;
+      if (storedExpiry === null || storedExpiry.getTime() <= closedAt.getTime())
+        await Conversation.updateOne(
+          { _id: input.conversationId },
+          { $set: { window: { open: false, expiresAt: closedAt } } },
+        );
     },
   };
 }

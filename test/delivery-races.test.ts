@@ -15,7 +15,7 @@ import {
   recordOutboundOutcome,
   settleOutboundStatus,
 } from '../db/messages';
-import { Message, MessageStatusEvent, SendKey } from '../db/models';
+import { Conversation, Message, MessageStatusEvent, SendKey } from '../db/models';
 import { infobipTime } from '../simulator/app';
 import { conversationWorkflowId } from '../workflows/definitions';
 import { type Stack, startStack, waitFor } from './helpers/stack';
@@ -290,6 +290,24 @@ describe('a workflow task lost after its local activities stored a message', () 
     expect(mine.text).toBe('mine');
     expect(mine.id).not.toBe(taken.id);
     expect(mine.repeated ?? false).toBe(false);
+  });
+
+  it("the window closes even when a lost attempt's write left an earlier message's expiry stored", async () => {
+    const { conversation } = await openChat('5511977100013');
+    const act = activities();
+    const due = new Date(Date.now() + 60_000);
+    // The lost attempt recorded the previous message last: its expiry, 10 s earlier than the workflow's.
+    await Conversation.updateOne(
+      { _id: conversation.id },
+      { $set: { window: { open: true, expiresAt: new Date(due.getTime() - 10_000) } } },
+    );
+    await act.recordWindowClosed({ conversationId: conversation.id, closedAt: due.toISOString() });
+    expect((await Conversation.findById(conversation.id).lean())!.window).toEqual({ open: false, expiresAt: due });
+    // A later expiry stored (a newer message) is not closed by an older timer's close.
+    const later = new Date(due.getTime() + 30_000);
+    await Conversation.updateOne({ _id: conversation.id }, { $set: { window: { open: true, expiresAt: later } } });
+    await act.recordWindowClosed({ conversationId: conversation.id, closedAt: due.toISOString() });
+    expect((await Conversation.findById(conversation.id).lean())!.window).toEqual({ open: true, expiresAt: later });
   });
 });
 
