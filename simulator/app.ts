@@ -198,7 +198,7 @@ export function createSimulator(options: SimulatorOptions = {}) {
         if (fetched.status !== 200) input.errorId = 7013;
       }
       const failed = input.errorId !== undefined;
-      await postJson(input.url!, {
+      await postReport(input.url!, {
         results: [
           {
             bulkId: null,
@@ -240,13 +240,30 @@ export function createSimulator(options: SimulatorOptions = {}) {
       });
       if (!failed && input.seen && (input.seenUrl ?? input.url)) {
         later(reportDelay(), async () => {
-          await postJson(input.seenUrl ?? input.url!, {
+          await postReport(input.seenUrl ?? input.url!, {
             results: [{ messageId: input.messageId, from: input.sender, to: input.to, sentAt, seenAt: infobipTime() }],
           });
         });
       }
     });
   };
+
+  /**
+   * Posts a report, and posts it again while the webhook answers 429 or 5xx or cannot be reached (1 s, doubling to
+   * 30 s, for 10 minutes): a report is delivered at least once, like the inbound messages Infobip re-posts. A 4xx
+   * answer (a wrong secret, a refused body) is final. Resolves when it is delivered or given up.
+   */
+  const postReport = (url: string, body: unknown): Promise<void> =>
+    new Promise((resolveReport) => {
+      const giveUpAt = Date.now() + 600_000;
+      const attempt = async (backoffMs: number) => {
+        const answer = await postJson(url, body).catch(() => null);
+        const retry = answer === null || answer.status === 429 || answer.status >= 500;
+        if (!retry || Date.now() + backoffMs > giveUpAt) return resolveReport();
+        later(backoffMs, () => attempt(Math.min(backoffMs * 2, 30_000)));
+      };
+      void attempt(1_000);
+    });
 
   // Record every Infobip request, apply faults and check the API key, before any endpoint runs.
   app.use('*', async (c, next) => {
