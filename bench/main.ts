@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { listen } from '../common/http-server';
-import { startClusterServices } from '../scripts/cluster-services';
+import { freeServicePort, startClusterServices } from '../scripts/cluster-services';
 import {
   freePort,
   type ManagedProcess,
@@ -185,10 +185,10 @@ async function main(): Promise<void> {
           dataDir: join(workDir, 'cluster'),
           ownedRoot: workDir,
           logDir: workDir,
-          pgPort: await freePort(),
-          temporalPort: await freePort(),
+          pgPort: await freeServicePort(),
+          temporalPort: await freeServicePort(),
           uiPort: null,
-          dbPort: mongoServerUri ? null : await freePort(),
+          dbPort: mongoServerUri ? null : await freeServicePort(),
           namespace: 'default',
           progress: say,
           started,

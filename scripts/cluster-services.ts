@@ -23,7 +23,6 @@ import { allSearchAttributeKeys } from '../workflows/definitions';
 import {
   cacheBinDir,
   FERRETDB_VERSION,
-  freePort,
   goInstallInto,
   goModuleDir,
   isPortOpen,
@@ -452,8 +451,12 @@ cors:
 // ---------------------------------------------------------------------------------------------------------------
 // Everything but Janela
 
-/** A free port below 32768: Temporal stores membership ports as SMALLINT. */
-async function freeLowPort(): Promise<number> {
+/**
+ * A free port below 32768, for ports that are bound only a while after they are picked: outside Linux's ephemeral
+ * range (32768–60999), so no outgoing connection takes it meanwhile (seen: the frontend's HTTP port), and Temporal
+ * stores membership ports as SMALLINT.
+ */
+export async function freeServicePort(): Promise<number> {
   for (;;) {
     const candidate = 20_000 + Math.floor(Math.random() * 12_000);
     if (!(await isPortOpen(candidate))) return candidate;
@@ -513,10 +516,10 @@ export async function startClusterServices(options: ClusterServicesOptions): Pro
 
   // History first: the first service to start sets the cluster metadata up, and two at once fail.
   setupTemporalSchema(binaries, options.dataDir, options.pgPort, progress);
-  const ports = { grpc: {}, membership: {}, http: await freePort() } as TemporalClusterPorts;
+  const ports = { grpc: {}, membership: {}, http: await freeServicePort() } as TemporalClusterPorts;
   for (const service of TEMPORAL_SERVICES) {
-    ports.grpc[service] = service === 'frontend' ? options.temporalPort : await freePort();
-    ports.membership[service] = await freeLowPort();
+    ports.grpc[service] = service === 'frontend' ? options.temporalPort : await freeServicePort();
+    ports.membership[service] = await freeServicePort();
   }
   const configDir = join(options.dataDir, 'temporal-config');
   writeTemporalClusterConfig(configDir, options.pgPort, ports);

@@ -7,7 +7,7 @@ import mongoose, { type Connection } from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listen, type RunningServer } from '../../common/http-server';
 import { type JanelaProcesses, startJanelaProcesses } from '../../scripts/cluster-janela';
-import { type ClusterServices, startClusterServices } from '../../scripts/cluster-services';
+import { type ClusterServices, freeServicePort, startClusterServices } from '../../scripts/cluster-services';
 import { freePort } from '../../scripts/services';
 import { createSimulator } from '../../simulator/app';
 import { chaosTable, type PhaseContext, type PhaseRow, type PhaseShape, runPhase } from './phase';
@@ -62,10 +62,10 @@ beforeAll(async () => {
     dataDir,
     ownedRoot: dataDir,
     logDir,
-    pgPort: await freePort(),
-    temporalPort: await freePort(),
+    pgPort: await freeServicePort(),
+    temporalPort: await freeServicePort(),
     uiPort: null,
-    dbPort: await freePort(),
+    dbPort: await freeServicePort(),
     namespace: 'default',
     progress: () => {},
     started,
