@@ -2,6 +2,13 @@
 const UNREACHABLE_GRPC_CODES = new Set([14, 4]);
 
 /**
+ * FerretDB on PostgreSQL answers a query it could not run because PostgreSQL is going down or not up yet with an
+ * ordinary server error carrying PostgreSQL's message: connection exceptions (SQLSTATE class 08), shutdown and
+ * not-yet-accepting (57P01–57P03), or no connection at all. Seen with PostgreSQL restarted (`npm run test:chaos`).
+ */
+const POSTGRES_UNREACHABLE = /SQLSTATE (08[0-9A-Z]{3}|57P0[123])|failed to connect to `/;
+
+/**
  * Looks like Temporal or the database being down: the API answers 503 so callers (Infobip) retry. The Temporal
  * client wraps the cause ("Failed to signalWithStart Workflow" ← UNAVAILABLE), so the whole cause chain is read.
  */
@@ -11,7 +18,8 @@ export function isDependencyDown(err: unknown): boolean {
     if (
       /UNAVAILABLE|ECONNREFUSED|Connection refused|MongoServerSelectionError|MongoNetworkError|DEADLINE_EXCEEDED/i.test(
         text,
-      )
+      ) ||
+      POSTGRES_UNREACHABLE.test(text)
     )
       return true;
     const code = (current as { code?: unknown }).code;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { isDependencyDown } from '../api/dependency-errors';
 import { ConfigError, loadEnv, parseDuration } from '../common/config';
 import { describeInfobipError, InfobipError } from '../providers/infobip-http';
 import { parseWebhookBody, webhookBodySchema } from '../providers/webhook';
@@ -212,5 +213,28 @@ describe('Infobip errors', () => {
     expect(JSON.stringify(err.details)).not.toContain('s3cr3t-webhook-secret');
     expect(err.message).toContain('/webhooks/infobip/ch_1/[redacted]');
     expect(new InfobipError('plain', true, 503, 'X').details).toBeNull();
+  });
+});
+
+describe('dependency errors', () => {
+  // FerretDB on PostgreSQL reports a PostgreSQL going down (or not up yet) as an ordinary server error: the webhook
+  // must answer 503 so Infobip posts the report again, not 200 with the report dropped.
+  const ferretError = (postgresMessage: string) =>
+    Object.assign(new Error(`[msg_find.go:344 handler.handleMaxTimeMSError] ${postgresMessage}`), {
+      name: 'MongoServerError',
+    });
+
+  it('PostgreSQL shutting down, restarting or unreachable behind FerretDB is the database down', () => {
+    for (const message of [
+      'FATAL: terminating connection due to administrator command (SQLSTATE 57P01)',
+      'failed to connect to `user=postgres database=janela`: server error: FATAL: the database system is shutting down (SQLSTATE 57P03)',
+      'unexpected EOF (SQLSTATE 08006)',
+    ])
+      expect(isDependencyDown(ferretError(message)), message).toBe(true);
+  });
+
+  it('a query error of any other kind is not', () => {
+    expect(isDependencyDown(ferretError('ERROR: division by zero (SQLSTATE 22012)'))).toBe(false);
+    expect(isDependencyDown(new Error('E11000 duplicate key error'))).toBe(false);
   });
 });
