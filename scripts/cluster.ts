@@ -13,8 +13,8 @@ import { connectDatabase } from '../db/connect';
 import { createSimulator } from '../simulator/app';
 import { JANELA_APIS, JANELA_WORKERS, startJanelaProcesses } from './cluster-janela';
 import { startClusterServices, TEMPORAL_HISTORY_SHARDS } from './cluster-services';
-import { seedDemoWorkspace } from './seed';
-import { adminTokenIn, ensurePortFree, type ManagedProcess, SetupError } from './services';
+import { demoWorkspaceLines, seedDemoWorkspace } from './seed';
+import { adminTokenIn, ensurePortFree, type ManagedProcess, reportStartupFailure } from './services';
 
 const say = (line: string) => console.log(`[janela cluster] ${line}`);
 
@@ -128,22 +128,12 @@ await runMain(async () => {
         `  Workers               ${JANELA_WORKERS} processes (metrics on ${workerMetricsPorts.join(', ')})`,
         `  Logs                  ${logDir}`,
         `  Admin token           ${adminToken}`,
-        ...(seed
-          ? [
-              `  Demo agent token      ${seed.agent.token}`,
-              ...seed.channels.map((ch) => `  ${ch.name.padEnd(21)} ${ch.id}, webhook ${ch.webhookUrl}`),
-            ]
-          : []),
+        ...(seed ? demoWorkspaceLines(seed) : []),
         '',
         'Ctrl-C stops everything.',
       ].join('\n'),
     );
   } catch (err) {
-    if (err instanceof SetupError || err instanceof ConfigError) {
-      console.error(err.message);
-      await shutdown(2);
-    }
-    console.error(err);
-    await shutdown(1);
+    await shutdown(reportStartupFailure(err));
   }
 });

@@ -8,6 +8,14 @@ export interface SeedResult {
   agent: { email: string; token: string };
 }
 
+/** What a start-up summary prints of the demo workspace (npm start, npm run cluster). */
+export function demoWorkspaceLines(seed: SeedResult): string[] {
+  return [
+    `  Demo agent token      ${seed.agent.token}`,
+    ...seed.channels.map((ch) => `  ${ch.name.padEnd(21)} ${ch.id}, webhook ${ch.webhookUrl}`),
+  ];
+}
+
 /** A demo workspace on the simulator: Infobip enabled, one WhatsApp and one Viber channel, one agent. Idempotent. */
 export async function seedDemoWorkspace(options: {
   simulatorUrl: string | null;

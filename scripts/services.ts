@@ -222,6 +222,19 @@ export function adminTokenIn(dataDir: string, configured: string | undefined): s
   return token;
 }
 
+/**
+ * Says why a start-up script failed and answers its exit code: a setup or configuration problem is one line and 2
+ * (something for the operator to install or set), anything else the whole error and 1.
+ */
+export function reportStartupFailure(err: unknown): number {
+  if (err instanceof SetupError || err instanceof ConfigError) {
+    console.error(err.message);
+    return 2;
+  }
+  console.error(err);
+  return 1;
+}
+
 export interface ManagedProcess {
   name: string;
   child: ChildProcess;

@@ -8,21 +8,21 @@ import { NativeConnection } from '@temporalio/worker';
 import { createApp } from '../api/app';
 import { apiDepsFromEnv } from '../api/context';
 import { registerGauge } from '../api/metrics';
-import { ConfigError, loadEnv, runMain } from '../common/config';
+import { loadEnv, runMain } from '../common/config';
 import { listen, type RunningServer } from '../common/http-server';
 import { connectTemporalClient } from '../common/temporal';
 import { connectDatabase } from '../db/connect';
 import { createSimulator } from '../simulator/app';
 import { installTemporalRuntime } from '../worker/logger';
 import { createJanelaWorker } from '../worker/worker';
-import { seedDemoWorkspace } from './seed';
+import { demoWorkspaceLines, seedDemoWorkspace } from './seed';
 import {
   adminTokenIn,
   ensurePortFree,
   freePort,
   type ManagedProcess,
+  reportStartupFailure,
   resolveTemporalBinary,
-  SetupError,
   startEmbeddedDatabase,
   startTemporalDevServer,
 } from './services';
@@ -150,8 +150,7 @@ await runMain(async () => {
       `  Admin token           ${adminToken}`,
       ...(seed
         ? [
-            `  Demo agent token      ${seed.agent.token}`,
-            ...seed.channels.map((ch) => `  ${ch.name.padEnd(21)} ${ch.id}, webhook ${ch.webhookUrl}`),
+            ...demoWorkspaceLines(seed),
             '',
             'Play the customer:',
             `  curl -s -X POST ${simulatorUrl}/_sim/inbound -H 'content-type: application/json' \\`,
@@ -163,11 +162,6 @@ await runMain(async () => {
     ];
     console.log(lines.join('\n'));
   } catch (err) {
-    if (err instanceof SetupError || err instanceof ConfigError) {
-      console.error(err.message);
-      await shutdown(2);
-    }
-    console.error(err);
-    await shutdown(1);
+    await shutdown(reportStartupFailure(err));
   }
 });

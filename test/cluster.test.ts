@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, isPortOpen } from '../scripts/services';
-import { printedLine, processesNaming, startScript } from './helpers/scripts';
+import { isPortOpen } from '../scripts/services';
+import { printedLine, processesNaming, scriptEnvironment, startScript } from './helpers/scripts';
 import { waitFor } from './helpers/stack';
 
 // `npm run cluster` as ops run it: PostgreSQL, the Temporal server one process per service, Temporal Web, FerretDB on
@@ -25,19 +25,14 @@ const json = async (url: string, init: RequestInit = {}) => {
 
 describe('npm run cluster', () => {
   it('brings the production profile up on this machine, serves a conversation, stops on Ctrl-C and finds its data again', async () => {
-    const ports = {
-      PORT: await freePort(),
-      SIMULATOR_PORT: await freePort(),
-      JANELA_TEMPORAL_PORT: await freePort(),
-      JANELA_TEMPORAL_UI_PORT: await freePort(),
-      JANELA_DB_PORT: await freePort(),
-      JANELA_PG_PORT: await freePort(),
-    };
-    const env: NodeJS.ProcessEnv = { ...process.env, JANELA_DATA_DIR: dataDir, JANELA_LOG_LEVEL: 'warn' };
-    for (const [name, value] of Object.entries(ports)) env[name] = String(value);
-    delete env.TEMPORAL_ADDRESS;
-    delete env.MONGODB_URI;
-    delete env.JANELA_ADMIN_TOKEN;
+    const { env, ports } = await scriptEnvironment(dataDir, [
+      'PORT',
+      'SIMULATOR_PORT',
+      'JANELA_TEMPORAL_PORT',
+      'JANELA_TEMPORAL_UI_PORT',
+      'JANELA_DB_PORT',
+      'JANELA_PG_PORT',
+    ] as const);
 
     const first = await startScript('scripts/cluster.ts', env, running, 300_000);
     const out = first.output();

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, isPortOpen } from '../scripts/services';
-import { printedLine, processesNaming, startScript } from './helpers/scripts';
+import { isPortOpen } from '../scripts/services';
+import { printedLine, processesNaming, scriptEnvironment, startScript } from './helpers/scripts';
 import { waitFor } from './helpers/stack';
 
 // `npm start` as a person runs it: the whole product on embedded services, on free ports and a data dir of its
@@ -18,18 +18,13 @@ afterAll(() => {
 
 describe('npm start', () => {
   it('brings everything up, prints its URLs, stops cleanly on Ctrl-C and finds its data again', async () => {
-    const ports = {
-      PORT: await freePort(),
-      SIMULATOR_PORT: await freePort(),
-      JANELA_TEMPORAL_PORT: await freePort(),
-      JANELA_TEMPORAL_UI_PORT: await freePort(),
-      JANELA_DB_PORT: await freePort(),
-    };
-    const env: NodeJS.ProcessEnv = { ...process.env, JANELA_DATA_DIR: dataDir, JANELA_LOG_LEVEL: 'warn' };
-    for (const [name, value] of Object.entries(ports)) env[name] = String(value);
-    delete env.TEMPORAL_ADDRESS;
-    delete env.MONGODB_URI;
-    delete env.JANELA_ADMIN_TOKEN;
+    const { env, ports } = await scriptEnvironment(dataDir, [
+      'PORT',
+      'SIMULATOR_PORT',
+      'JANELA_TEMPORAL_PORT',
+      'JANELA_TEMPORAL_UI_PORT',
+      'JANELA_DB_PORT',
+    ] as const);
 
     const first = await startScript('scripts/start.ts', env, running, 120_000);
     const out = first.output();

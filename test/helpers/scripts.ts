@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { freePort } from '../../scripts/services';
 import { waitFor } from './stack';
 
 /** A script run as a person runs it (`npm start`, `npm run cluster`): its process, all it printed, its exit. */
@@ -37,6 +38,25 @@ export async function startScript(
     () => `${script} to be up:\n${output}`,
   );
   return { child, output: () => output, exited };
+}
+
+/**
+ * The environment a person would start a script with on this machine: each named port variable on a free port, the
+ * data in `dataDir`, and nothing inherited that would point it at other services (TEMPORAL_ADDRESS, MONGODB_URI)
+ * or fix its admin token.
+ */
+export async function scriptEnvironment<Name extends string>(
+  dataDir: string,
+  portVariables: readonly Name[],
+): Promise<{ env: NodeJS.ProcessEnv; ports: Record<Name, number> }> {
+  const ports = {} as Record<Name, number>;
+  for (const name of portVariables) ports[name] = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, JANELA_DATA_DIR: dataDir, JANELA_LOG_LEVEL: 'warn' };
+  for (const [name, value] of Object.entries(ports)) env[name] = String(value);
+  delete env.TEMPORAL_ADDRESS;
+  delete env.MONGODB_URI;
+  delete env.JANELA_ADMIN_TOKEN;
+  return { env, ports };
 }
 
 /** What a start-up summary prints after `label` on its line (`label` is a regular expression). */
