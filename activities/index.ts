@@ -49,6 +49,7 @@ import {
   type TemplateButton,
   type TemplateHeader,
 } from '../workflows/definitions';
+import { SLOT_SPACING_MARGIN, SlottedCalls } from './send-pacing';
 
 export interface BatchRecipient {
   index: number;
@@ -307,18 +308,12 @@ async function recordSystemLine(conversationId: string, channelId: string, line:
 }
 
 /**
- * Slots are spaced this much wider than the rate: a call to Infobip reaches it a few milliseconds after it starts,
- * not always the same few, and a window of one second must still never hold more than the rate (15 ms of such
- * jitter per second; the batch runs 1.5 % under its rate).
- */
-const SLOT_SPACING_MARGIN = 1.015;
-
-/**
  * Reserves `count` send slots on the channel's limiter and returns the first slot's time and the spacing (the slower
  * of `intervalMs` and the channel's rate, plus the margin): slot k is first + k·interval. A compare-and-set on
- * `nextSendAt` makes concurrent batches (and late dialogs) share the channel's rate. One reservation at a time in
- * this process: FerretDB runs the compare-and-set as a read then a write, so two concurrent ones (late dialogs
- * arriving together) could both take the same slots.
+ * `nextSendAt` makes concurrent batches share the channel's rate. One reservation at a time in this process: FerretDB
+ * runs the compare-and-set as a read then a write, so two concurrent ones could both take the same slots. A window
+ * reserved with `minLeadMs` follows on the slots already reserved when they reach at least that far ahead (a batch's
+ * next window, reserved by a timer that fired late), instead of leaving a gap up to `leadMs`.
  */
 const reserveChannelSlots = oneAtATime(reserveChannelSlotsNow);
 
@@ -327,13 +322,16 @@ async function reserveChannelSlotsNow(
   count: number,
   intervalMs: number,
   leadMs: number,
+  minLeadMs = leadMs,
 ): Promise<{ firstSlotAt: number; intervalMs: number }> {
   for (;;) {
     const channel = await Channel.findById(channelId).lean();
     if (!channel) throw ApplicationFailure.nonRetryable(`channel ${channelId} not found`, 'NOT_FOUND');
     const channelIntervalMs = Math.ceil(1000 / (channel.sendRatePerSecond ?? DEFAULT_CHANNEL_SEND_RATE));
     const interval = Math.max(intervalMs, channelIntervalMs) * SLOT_SPACING_MARGIN;
-    const start = Math.max(Date.now() + leadMs, channel.nextSendAt?.getTime() ?? 0);
+    const reservedUntil = channel.nextSendAt?.getTime() ?? 0;
+    const now = Date.now();
+    const start = reservedUntil >= now + minLeadMs ? reservedUntil : Math.max(now + leadMs, reservedUntil);
     const result = await Channel.updateOne(
       { _id: channelId, nextSendAt: channel.nextSendAt ?? null },
       { $set: { nextSendAt: new Date(Math.ceil(start + interval * count)) } },
@@ -341,13 +339,6 @@ async function reserveChannelSlotsNow(
     if (result.modifiedCount === 1) return { firstSlotAt: start, intervalMs: interval };
   }
 }
-
-/**
- * Per channel, when this process last called Infobip for a slotted dialog. The next call waits at least one
- * interval after it, whatever its own slot says: a timer that fired late, or a dialog just late enough to keep its
- * slot, must not put two calls closer together than the rate allows.
- */
-const lastSlottedCall = new Map<string, number>();
 
 /** How stale a batch's cancel state may be when a dialog's slot comes (one read per batch and second, not per send). */
 const CANCEL_STATE_MAX_AGE_MS = 1_000;
@@ -375,11 +366,14 @@ function batchCancelled(batchId: string): boolean | Promise<boolean> {
   return entry.reading;
 }
 
+/** This process's slotted calls: each channel's recent ones. */
+const slottedCalls = new SlottedCalls();
+
 /**
  * A batch's dialog waits for the send slot its batch gave it (send_slots), so Infobip receives the batch at its
- * rate whatever time each conversation workflow took to get here; and one interval at least after this process's
- * previous slotted call on the channel. Never past `deadline`. Nothing but memory stands between the end of the
- * wait and the call.
+ * rate whatever time each conversation workflow took to get here, and until this process's window of calls on the
+ * channel has room (SlottedCalls): a dialog that arrives after its slot (a busy worker) goes as soon as the window
+ * lets it. Never past `deadline`. Nothing but memory stands between the end of the wait and the call.
  */
 async function waitForSendSlot(
   channelId: string,
@@ -388,23 +382,18 @@ async function waitForSendSlot(
 ): Promise<'send' | 'batch cancelled'> {
   const slot = await SendSlot.findById(`${channelId}:${idempotencyKey}`).lean();
   if (!slot) return 'send';
-  let at = slot.at.getTime();
-  // A dialog that reached its send after its slot had passed (a busy worker, a restart) takes the channel's next
-  // free slot instead of going out at once: late dialogs sent on arrival bunched up above the rate.
+  const at = slot.at.getTime();
   const intervalMs = slot.intervalMs ?? 0;
-  if (Date.now() - at > Math.max(intervalMs, 1))
-    at = (await reserveChannelSlots(channelId, 1, intervalMs, 0)).firstSlotAt;
   for (;;) {
     if (slot.batchId && (await batchCancelled(slot.batchId))) return 'batch cancelled';
     // Synchronous from here to the return: no other send of this process can slip in between.
-    const previous = lastSlottedCall.get(channelId);
-    const due = Math.min(Math.max(at, previous === undefined ? 0 : previous + intervalMs), deadline);
-    const wait = due - Date.now();
-    if (wait <= 0) {
-      lastSlottedCall.set(channelId, Date.now());
+    const now = Date.now();
+    const due = Math.min(slottedCalls.dueAt(channelId, at, intervalMs), deadline);
+    if (due <= now) {
+      slottedCalls.called(channelId, now);
       return 'send';
     }
-    await Context.current().sleep(wait); // rejects when the activity is cancelled (worker shutdown)
+    await Context.current().sleep(due - now); // rejects when the activity is cancelled (worker shutdown)
   }
 }
 
@@ -837,10 +826,18 @@ export function createActivities(deps: ActivityDeps) {
       channelId: string;
       count: number;
       intervalMs: number;
-      /** No slot sooner than this from now (the time a dialog needs to reach its send). */
+      /** No slot sooner than this from now (the time a dialog needs to reach its send)… */
       leadMs?: number;
+      /** …unless the channel's reserved slots reach at least this far ahead: then right after them, without a gap. */
+      minLeadMs?: number;
     }): Promise<{ firstSlotAt: number; intervalMs: number }> {
-      return reserveChannelSlots(input.channelId, input.count, input.intervalMs, input.leadMs ?? 0);
+      return reserveChannelSlots(
+        input.channelId,
+        input.count,
+        input.intervalMs,
+        input.leadMs ?? 0,
+        input.minLeadMs ?? input.leadMs ?? 0,
+      );
     },
 
     /**

@@ -11,8 +11,8 @@
  *
  * Flags: --scenario new-customers|hot-customers|fill|memory|batch|all (or a list: fill,batch), --rate N (a list: 10,30,50),
  * --duration S, --count N, --targets floor,ceiling,janela, --catch-up S, --out DIR, --smoke, --profile embedded|cluster
- * (cluster: PostgreSQL, the Temporal server per service and FerretDB on PostgreSQL, as `npm run cluster`), --workers N
- * (Janela's worker processes on one task queue).
+ * (cluster: PostgreSQL, the Temporal server per service and FerretDB on PostgreSQL, as `npm run cluster`),
+ * --workers N (Janela's worker processes on one task queue), --keep-logs (the processes' logs stay in the work dir).
  * Bounded: every load has a fixed count, every wait a deadline, the whole run a hard limit; every child process
  * is killed at the end, on error and on Ctrl-C. Only 127.0.0.1.
  */
@@ -52,6 +52,7 @@ const { values } = parseArgs({
     smoke: { type: 'boolean', default: false },
     profile: { type: 'string', default: 'embedded' },
     workers: { type: 'string', default: '1' },
+    'keep-logs': { type: 'boolean', default: false },
   },
 });
 
@@ -78,6 +79,7 @@ const flags = z
     smoke: z.boolean(),
     profile: z.enum(['embedded', 'cluster']),
     workers: z.coerce.number().int().min(1).max(4),
+    'keep-logs': z.boolean(),
   })
   .parse(values);
 
@@ -156,7 +158,8 @@ async function main(): Promise<void> {
     simulator.close();
     await simulatorServer?.close().catch(() => {});
     for (const service of services.reverse()) await service.stop().catch(() => {});
-    rmSync(workDir, { recursive: true, force: true });
+    if (flags['keep-logs']) say(`logs kept in ${workDir}`);
+    else rmSync(workDir, { recursive: true, force: true });
   };
   let aborting = false;
   const abort = (why: string, code: number) => {
@@ -231,7 +234,7 @@ async function main(): Promise<void> {
       runTag: Date.now().toString(36).toUpperCase(),
     };
     say(
-      `stack (${flags.profile}): Temporal ${temporalAddress}, ${database}; Janela with ${flags.workers} worker(s); logs in ${workDir} (removed at the end)`,
+      `stack (${flags.profile}): Temporal ${temporalAddress}, ${database}; Janela with ${flags.workers} worker(s); logs in ${workDir} (${flags['keep-logs'] ? 'kept' : 'removed at the end'})`,
     );
 
     const inboundResults: InboundResult[] = [];

@@ -121,6 +121,7 @@ export interface BatchResult {
   deviationPercent: number | null;
   /** The most sends the simulator saw in any one second (the rate must never be exceeded). */
   peakInOneSecond: number;
+  sendOffsetsMs: number[];
   /** The batch's own progress at the end, and whether it matches the simulator. */
   progress: { status: string; total: number; sent: number; failed: number };
   progressTrue: boolean;
@@ -186,6 +187,8 @@ export async function runBatch(
     achievedRate,
     deviationPercent: achievedRate === null ? null : round((achievedRate / options.rate - 1) * 100),
     peakInOneSecond,
+    /** Each send's arrival at the simulator, ms after the first: where a batch fell behind its rate. */
+    sendOffsetsMs: times.map((t) => t - times[0]!),
     progress: { status: progress.status, total: progress.total, sent: progress.sent, failed: progress.failed },
     progressTrue: progress.sent === times.length && progress.sent + progress.failed === progress.total,
     durationSeconds,

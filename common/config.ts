@@ -49,7 +49,7 @@ const envSchema = z.object({
   JANELA_TEMPORAL_WEB_URL: z.url().optional(),
   JANELA_WORKER_METRICS_URL: z.url().optional(),
   JANELA_WORKER_METRICS_PORT: port.optional(),
-  JANELA_WORKER_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(1000).default(32),
+  JANELA_WORKER_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(5000).default(600),
   JANELA_WORKER_LOCAL_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(1000).default(8),
   JANELA_WORKER_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(100_000).default(1000),
   JANELA_DB_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(500).default(8),

@@ -15,6 +15,7 @@ import { newId, newSecret } from '../common/ids';
 import { profileCommands } from '../db/command-profile';
 import { Channel, Client, Conversation, Message } from '../db/models';
 import { createJanelaWorker } from '../worker/worker';
+import { DIALOG_LEAD_MS, MAX_BATCH_RATE } from '../workflows/batch-definitions';
 import { type Stack, startStack, waitFor } from './helpers/stack';
 
 let stack: Stack;
@@ -64,6 +65,8 @@ describe('database concurrency is bounded', () => {
       expect(defaults.JANELA_WORKER_CACHED_WORKFLOWS).toBe(1000);
       // Well below the SDK's 100 that let a backlog time out.
       expect(defaults.JANELA_WORKER_LOCAL_ACTIVITY_SLOTS).toBeLessThanOrEqual(16);
+      // A batch at its fastest holds this many send activities waiting for their slots, and replies need room too.
+      expect(defaults.JANELA_WORKER_ACTIVITY_SLOTS).toBeGreaterThan((MAX_BATCH_RATE * DIALOG_LEAD_MS) / 1000);
     } finally {
       if (worker) {
         const run = worker.run();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { SLOT_SPACING_MARGIN, SlottedCalls, slotWindow } from '../activities/send-pacing';
 import { isDependencyDown } from '../api/dependency-errors';
 import { ConfigError, loadEnv, parseDuration } from '../common/config';
 import { describeInfobipError, InfobipError } from '../providers/infobip-http';
@@ -236,5 +237,75 @@ describe('dependency errors', () => {
   it('a query error of any other kind is not', () => {
     expect(isDependencyDown(ferretError('ERROR: division by zero (SQLSTATE 22012)'))).toBe(false);
     expect(isDependencyDown(new Error('E11000 duplicate key error'))).toBe(false);
+  });
+});
+
+describe('batch send pacing (one process)', () => {
+  /** The most of `times` (sorted) within any window of `ms`. */
+  const mostInAnyWindow = (times: number[], ms: number) => {
+    let most = 0;
+    for (let i = 0, j = 0; i < times.length; i++) {
+      while (times[i]! - times[j]! >= ms) j++;
+      most = Math.max(most, i - j + 1);
+    }
+    return most;
+  };
+  /**
+   * Plays a process calling for `count` dialogs on slots of a batch at `rate`, each ready `lateness(i)` ms after its
+   * slot, every call made the moment SlottedCalls allows (the activity's timer, without jitter).
+   */
+  const play = (rate: number, count: number, lateness: (i: number) => number) => {
+    const intervalMs = Math.ceil(1000 / rate) * SLOT_SPACING_MARGIN;
+    const pacing = new SlottedCalls();
+    const slots = Array.from({ length: count }, (_, i) => 1_000_000 + i * intervalMs);
+    // A dialog checks when it is ready, and again at the time it was told, until allowed: in order of readiness.
+    const waiting = slots.map((slot, i) => ({ slot, at: slot + lateness(i) }));
+    const calls: { slot: number; at: number }[] = [];
+    while (waiting.length > 0) {
+      waiting.sort((a, b) => a.at - b.at || a.slot - b.slot);
+      const next = waiting[0]!;
+      const due = pacing.dueAt('ch', next.slot, intervalMs);
+      if (due <= next.at) {
+        pacing.called('ch', next.at);
+        calls.push({ slot: next.slot, at: next.at });
+        waiting.shift();
+      } else next.at = due;
+    }
+    return { calls, intervalMs, times: calls.map((c) => c.at).sort((a, b) => a - b) };
+  };
+
+  it('on time, every call falls on its slot, the rate less its margin', () => {
+    for (const rate of [2, 10, 50, 100]) {
+      const { calls, times } = play(rate, 300, () => 0);
+      expect(calls.every((c) => c.at === c.slot)).toBe(true);
+      expect(mostInAnyWindow(times, 1000)).toBeLessThanOrEqual(rate);
+      // Jitter of up to the margin at the receiving end still keeps every second at the rate.
+      expect(mostInAnyWindow(times, 1000 + (SLOT_SPACING_MARGIN - 1) * 1000 - 1)).toBeLessThanOrEqual(rate);
+    }
+    expect(slotWindow(Math.ceil(1000 / 50) * SLOT_SPACING_MARGIN)).toEqual({ calls: 50, ms: 50 * 20 * 1.03 });
+  });
+
+  it('late calls never put more than the rate into a second, and lateness does not add up from stall to stall', () => {
+    // Two 300 ms stalls (dialogs 40-54 and 120-134 wake up late, the first by 300 ms), and a few late wake-ups.
+    const stall = (i: number, from: number) => (i >= from && i < from + 15 ? 300 - (i - from) * 20 : 0);
+    const lateness = (i: number) => Math.max(stall(i, 40), stall(i, 120), i % 17 === 0 ? 35 : 0);
+    for (const rate of [10, 50]) {
+      const { calls, times, intervalMs } = play(rate, 200, lateness);
+      expect(calls.every((c) => c.at >= c.slot)).toBe(true);
+      expect(mostInAnyWindow(times, 1000)).toBeLessThanOrEqual(rate);
+      // Each late call is as late as the worst stall before it at most: spacing each call a full interval after the
+      // previous one (as before) made every stall's lateness add to all later calls.
+      const lastSlot = 1_000_000 + 199 * intervalMs;
+      expect(times.at(-1)! - lastSlot).toBeLessThanOrEqual(300);
+      expect(Math.max(...calls.map((c) => c.at - c.slot))).toBeLessThanOrEqual(300);
+    }
+  });
+
+  it('a call that was held back (the window full) is not counted before it is made', () => {
+    // All ready at once, long after their slots (a restarted worker): one window's worth goes, then one per slot.
+    const { times, intervalMs } = play(10, 30, (i) => 5_000 - i * 103);
+    expect(mostInAnyWindow(times, 1000)).toBeLessThanOrEqual(10);
+    expect(times.slice(0, 10).every((t) => t === times[0])).toBe(true);
+    expect(times[10]! - times[0]!).toBeCloseTo(10 * intervalMs, 6);
   });
 });

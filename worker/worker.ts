@@ -17,7 +17,7 @@ export interface JanelaWorkerOptions {
   replyWindowMs?: number;
   /** A pre-built workflow bundle (tests build it once); otherwise the workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
-  /** Activities run at once (JANELA_WORKER_ACTIVITY_SLOTS, 32). */
+  /** Activities run at once (JANELA_WORKER_ACTIVITY_SLOTS, 600). */
   maxConcurrentActivities?: number;
   /** Local activities — storing inbound messages — run at once (JANELA_WORKER_LOCAL_ACTIVITY_SLOTS, 8). */
   maxConcurrentLocalActivities?: number;
@@ -37,7 +37,10 @@ export async function createJanelaWorker(options: JanelaWorkerOptions): Promise<
     // queue, or the workflow's local-activity queue), rather than queueing for the database inside it (see
     // connectDatabase's pool) until it runs out and the retries add to the queue. The SDK's default, 100 of each,
     // let a backlog of inbound messages time out and retry at ~3 messages per second. Local activities (storing
-    // inbound messages: database only) have their own slots, so slow Infobip sends never hold up storing.
+    // inbound messages: database only) have their own slots, so slow Infobip sends never hold up storing. The
+    // activity slots are many (600): a batch's dialogs wait for their send slots inside their send activities, rate
+    // × 5 s of them at once (a timer each, no database work), and a send that had to wait for a slot in the task
+    // queue would miss its own.
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? env.JANELA_WORKER_ACTIVITY_SLOTS,
     maxConcurrentLocalActivityExecutions:
       options.maxConcurrentLocalActivities ?? env.JANELA_WORKER_LOCAL_ACTIVITY_SLOTS,

@@ -5,6 +5,16 @@ export const DIALOG_BATCH_WORKFLOW = 'dialogBatchWorkflow';
 
 export const batchWorkflowId = (batchId: string) => `batch:${batchId}`;
 
+/**
+ * How long before its send slot a dialog is handed to its conversation workflow (its send activity then waits for
+ * the slot). Everything a dialog costs before its call (a conversation workflow, the stored message, the activity)
+ * is done in these seconds, ahead of the rate, so a busy worker delays only the bookkeeping after the calls. Each
+ * waiting dialog holds a worker activity slot: a batch holds rate × 5 s of them (JANELA_WORKER_ACTIVITY_SLOTS).
+ */
+export const DIALOG_LEAD_MS = 5_000;
+/** The fastest a batch may run (the API refuses more); with DIALOG_LEAD_MS, how many send activities one batch holds. */
+export const MAX_BATCH_RATE = 100;
+
 export interface BatchInput {
   batchId: string;
   channelId: string;

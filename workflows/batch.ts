@@ -14,6 +14,7 @@ import {
   type BatchProgress,
   batchProgressQuery,
   cancelBatchSignal,
+  DIALOG_LEAD_MS,
   MAX_LISTED_FAILURES,
 } from './batch-definitions';
 
@@ -28,8 +29,14 @@ const CHUNK = 50;
 const MAX_IN_FLIGHT = 6;
 const HISTORY_LIMIT = 4000;
 
-/** How long before its send slot a dialog is handed to its conversation workflow (the send then waits for the slot). */
-export const DIALOG_LEAD_MS = 1_500;
+/** The lead of batches started before `batch-long-lead` (they replay with it). */
+const SHORT_DIALOG_LEAD_MS = 1_500;
+/**
+ * The least lead of a window whose slots follow on the channel's reserved ones. The next window is reserved (by a
+ * timer) a window before it is handed over: a timer that fires late on a busy worker still gets the slots right
+ * after the previous window's (no gap in the rate) as long as its dialogs still get this long before them.
+ */
+const MIN_RESERVE_LEAD_MS = 2_500;
 /** How long before its first dialog a window's hand-over activity is started (activity scheduling). */
 const START_MARGIN_MS = 1_000;
 /** The send slots one hand-over activity covers: a cancel stops the batch after the windows already started. */
@@ -40,10 +47,12 @@ const POLL_MS = 2_000;
 const MAX_POLLED = 500;
 /**
  * Backpressure: dialogs handed over without an outcome yet, in seconds of the batch's rate. A healthy pipeline holds
- * about 4 s of them (lead, send, collection lag), a slow Infobip a few more; past this, the conversation workflows
- * cannot keep up (database or worker overloaded) and the batch waits instead of piling more on.
+ * about 8 s of them (the 5 s lead, send, collection lag), a slow Infobip a few more; past this, the conversation
+ * workflows cannot keep up (database or worker overloaded) and the batch waits instead of piling more on.
  */
-const MAX_AHEAD_SECONDS = 10;
+const MAX_AHEAD_SECONDS = 15;
+/** The backpressure of batches started before `batch-long-lead`. */
+const SHORT_LEAD_MAX_AHEAD_SECONDS = 10;
 
 /**
  * Sends one templated dialog to each recipient of a stored batch, at its rate and never above it, through the
@@ -139,10 +148,13 @@ async function handOverAtRate(input: BatchInput, progress: BatchProgress, cancel
   };
   const settleInFlight = () => Promise.all(inFlight);
 
+  const longLead = patched('batch-long-lead');
+  const dialogLeadMs = longLead ? DIALOG_LEAD_MS : SHORT_DIALOG_LEAD_MS;
   const intervalMs = Math.max(1, Math.ceil(1000 / input.ratePerSecond));
   const perWindow = Math.max(1, Math.floor(WINDOW_MS / intervalMs));
-  const startAhead = DIALOG_LEAD_MS + START_MARGIN_MS;
-  const maxAhead = Math.max(3 * perWindow, Math.ceil(input.ratePerSecond * MAX_AHEAD_SECONDS));
+  const startAhead = dialogLeadMs + START_MARGIN_MS;
+  const maxAheadSeconds = longLead ? MAX_AHEAD_SECONDS : SHORT_LEAD_MAX_AHEAD_SECONDS;
+  const maxAhead = Math.max(3 * perWindow, Math.ceil(input.ratePerSecond * maxAheadSeconds));
   let handingOver = 0;
   const caughtUp = () => cancelled() || pending.length + handingOver <= maxAhead;
   while (progress.next < progress.total && !cancelled()) {
@@ -159,6 +171,7 @@ async function handOverAtRate(input: BatchInput, progress: BatchProgress, cancel
       count,
       intervalMs,
       leadMs: startAhead,
+      ...(longLead ? { minLeadMs: MIN_RESERVE_LEAD_MS } : {}),
     });
     // Other batches on the channel may hold the slots before these: start only shortly ahead of them.
     await waitUntil(slots.firstSlotAt - startAhead);
@@ -174,7 +187,7 @@ async function handOverAtRate(input: BatchInput, progress: BatchProgress, cancel
           count,
           firstSlotAt: slots.firstSlotAt,
           intervalMs: slots.intervalMs,
-          leadMs: DIALOG_LEAD_MS,
+          leadMs: dialogLeadMs,
         })
         .then((result) => {
           handingOver -= count;

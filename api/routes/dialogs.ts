@@ -21,6 +21,7 @@ import {
   batchWorkflowId,
   cancelBatchSignal,
   DIALOG_BATCH_WORKFLOW,
+  MAX_BATCH_RATE,
 } from '../../workflows/batch-definitions';
 import { conversationWorkflowId } from '../../workflows/definitions';
 import { type AuthEnv, hasChannelAccess, type Principal } from '../auth';
@@ -45,7 +46,7 @@ export const batchSchema = templateSendSchema.omit({ variables: true }).extend({
     .string()
     .regex(/^[A-Za-z0-9_-]{1,100}$/)
     .optional(),
-  ratePerSecond: z.number().min(0.1).max(100).default(10),
+  ratePerSecond: z.number().min(0.1).max(MAX_BATCH_RATE).default(10),
   recipients: z
     .array(
       z.object({

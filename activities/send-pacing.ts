@@ -1,0 +1,51 @@
+/**
+ * The arithmetic of batch send slots, apart from the database and Temporal: how wide slots are spaced, and when a
+ * dialog whose slot has come may call Infobip given the calls this process made just before it.
+ */
+
+/**
+ * Slots are spaced this much wider than the rate. A call reaches Infobip some milliseconds after it starts, not
+ * always the same few (more on a busy machine), and a window of one second at Infobip must still never hold more
+ * than the rate: the 3 % (30 ms per second) absorb that jitter. The batch runs 3 % under its rate.
+ */
+export const SLOT_SPACING_MARGIN = 1.03;
+
+/**
+ * The calls one process may make on a channel within a window: the rate that the slots' spacing stands for, over the
+ * time that many slots span (3 % more than a second). On schedule, every call falls on its slot; a call that woke
+ * late (a busy event loop, a pause for garbage collection) still goes, and the ones after it catch up on their own
+ * slots, but no window of one process's calls ever holds more than the rate.
+ */
+export function slotWindow(intervalMs: number): { calls: number; ms: number } {
+  const calls = Math.max(1, Math.floor((1000 * SLOT_SPACING_MARGIN) / intervalMs + 1e-9));
+  return { calls, ms: calls * intervalMs };
+}
+
+/** More than any window holds (batches run at most 100/s): older calls are forgotten. */
+const REMEMBERED_CALLS = 128;
+
+/**
+ * One process's recent slotted calls per channel. `dueAt` is when a dialog with slot `slotAt` (spaced `intervalMs`)
+ * may call: not before its slot, and not before the window of this process's calls on the channel has room. No call
+ * goes before its slot, so by any moment a channel has made no more calls than it had slots, however many processes
+ * call; the window bounds each process's catching up after a stall.
+ */
+export class SlottedCalls {
+  private readonly byChannel = new Map<string, number[]>();
+
+  dueAt(channelId: string, slotAt: number, intervalMs: number): number {
+    if (intervalMs <= 0) return slotAt;
+    const window = slotWindow(intervalMs);
+    const calls = this.byChannel.get(channelId) ?? [];
+    const windowFreeAt = calls.length >= window.calls ? calls[calls.length - window.calls]! + window.ms : 0;
+    return Math.max(slotAt, windowFreeAt);
+  }
+
+  /** Notes a call made at `at` (call it in the same synchronous step as the dueAt check that allowed it). */
+  called(channelId: string, at: number): void {
+    const calls = this.byChannel.get(channelId) ?? [];
+    calls.push(at);
+    if (calls.length > REMEMBERED_CALLS) calls.splice(0, calls.length - REMEMBERED_CALLS);
+    this.byChannel.set(channelId, calls);
+  }
+}
