@@ -35,7 +35,13 @@ import {
   SendKey,
   SendSlot,
 } from '../db/models';
-import { checkTemplateSend, type TemplateCheck, type TemplateSendInput } from '../db/templates';
+import {
+  checkTemplateSend,
+  checkTemplateSendWith,
+  loadTemplateForSend,
+  type TemplateCheck,
+  type TemplateSendInput,
+} from '../db/templates';
 import { providerFor } from '../providers';
 import { downloadInfobipMedia, InfobipError } from '../providers/infobip-http';
 import type { BatchFailure } from '../workflows/batch-definitions';
@@ -638,10 +644,14 @@ export function createActivities(deps: ActivityDeps) {
       const message = await Message.findById(input.messageId).lean();
       if (!message) throw ApplicationFailure.nonRetryable(`message ${input.messageId} not found`, 'NOT_FOUND');
       const ref = { channelId: message.channelId, providerMessageId: message.providerMessageId };
-      // An earlier attempt may have recorded an outcome without settling it (it died in between): settle first.
-      const settled = await settleOutboundStatus(ref.channelId, ref.providerMessageId);
-      if (settled && settled.status !== 'queued') return { status: settled.status }; // already sent by an earlier attempt
+      if (message.status !== 'queued') return { status: message.status }; // sent (or failed) by an earlier attempt
       const lastAttempt = await lastSendAttempt(ref.channelId, ref.providerMessageId, info.attempt > 1);
+      // An earlier attempt may have recorded an outcome without settling it (it died in between): settle first. A
+      // first attempt with no call recorded has no earlier outcome to settle (5 reads fewer per send).
+      if (lastAttempt.number > 0 || info.attempt > 1) {
+        const settled = await settleOutboundStatus(ref.channelId, ref.providerMessageId);
+        if (settled && settled.status !== 'queued') return { status: settled.status };
+      }
       if (lastAttempt.outcomeUnknown) {
         const reported = await waitForReport(ref, Math.min(UNKNOWN_OUTCOME_REPORT_WAIT_MS, deadline - Date.now()));
         if (reported) return { status: reported };
@@ -891,8 +901,14 @@ export function createActivities(deps: ActivityDeps) {
       const refused: BatchFailure[] = [];
       const handedOver: number[] = [];
       // The template is checked here, up front, so neither the pacing nor the conversation workflow waits on it.
-      const checked = await mapConcurrently(recipients, 8, async (recipient) => {
-        const check = await checkTemplateSend({
+      // The channel and template are read once for the window, not once per recipient (on FerretDB both scan).
+      const template = await loadTemplateForSend({
+        channelId: input.channelId,
+        templateName: batch.templateName,
+        language: batch.language,
+      });
+      const checked = recipients.map((recipient) => {
+        const check = checkTemplateSendWith(template, {
           channelId: input.channelId,
           templateName: batch.templateName,
           language: batch.language,

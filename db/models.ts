@@ -280,6 +280,7 @@ export type ChannelDoc = InferSchemaType<typeof channelSchema>;
 export type AgentDoc = InferSchemaType<typeof agentSchema>;
 export type ConversationDoc = InferSchemaType<typeof conversationSchema>;
 export type MessageDoc = InferSchemaType<typeof messageSchema>;
+export type TemplateDoc = InferSchemaType<typeof templateSchema>;
 
 export const allModels = [
   Extension,

@@ -1,6 +1,6 @@
 import { countPlaceholders, renderTemplate } from '../common/templates';
 import type { TemplateButton, TemplateRequest } from '../workflows/definitions';
-import { Channel, Template } from './models';
+import { Channel, Template, type TemplateDoc } from './models';
 
 export interface TemplateSendInput {
   channelId: string;
@@ -23,6 +23,17 @@ const mediaHeaders = new Set(['IMAGE', 'DOCUMENT', 'VIDEO']);
  * API (fast, clear errors) and by the workflow for callers that go straight to Temporal (typed client, batches).
  */
 export async function checkTemplateSend(input: TemplateSendInput): Promise<TemplateCheck> {
+  return checkTemplateSendWith(await loadTemplateForSend(input), input);
+}
+
+type TemplateRef = Pick<TemplateSendInput, 'channelId' | 'templateName' | 'language'>;
+type LoadedTemplate = Extract<TemplateCheck, { ok: false }> | { ok: true; template: TemplateDoc };
+
+/**
+ * The channel's template for a send, or why there is none to send (channel gone, not WhatsApp, no such template, not
+ * approved): read once for many sends of the same template (a batch's window of recipients).
+ */
+export async function loadTemplateForSend(input: TemplateRef): Promise<LoadedTemplate> {
   const channel = await Channel.findOne({ _id: input.channelId, deletedAt: null }).lean();
   if (!channel) return { ok: false, status: 404, code: 'NOT_FOUND', message: 'Channel not found.' };
   if (channel.kind !== 'whatsapp') {
@@ -54,6 +65,13 @@ export async function checkTemplateSend(input: TemplateSendInput): Promise<Templ
       message: `Template "${template.name}" is ${template.status}; only approved templates can be sent.`,
     };
   }
+  return { ok: true, template };
+}
+
+/** checkTemplateSend with the template already loaded (loadTemplateForSend): no database read. */
+export function checkTemplateSendWith(loaded: LoadedTemplate, input: TemplateSendInput): TemplateCheck {
+  if (!loaded.ok) return loaded;
+  const template = loaded.template;
   if (input.variables.length !== template.placeholders) {
     return {
       ok: false,
