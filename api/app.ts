@@ -12,7 +12,7 @@ import { isDependencyDown } from './dependency-errors';
 import { ApiError, errorBody } from './errors';
 import { windowHelpPage } from './help';
 import { allowedMethods } from './method-not-allowed';
-import { httpMetrics, renderMetrics } from './metrics';
+import { httpMetrics, metricsContentType, renderMetrics } from './metrics';
 import { docsPage, openApiDocument } from './openapi';
 import { adminRoutes } from './routes/admin';
 import { chatRoutes } from './routes/chats';
@@ -90,7 +90,7 @@ export function createApp(deps: ApiDeps) {
   app.use('*', httpMetrics());
   app.use('*', bodyLimits());
   app.get('/metrics', async (c) =>
-    c.text(await renderMetrics(deps.workerMetricsUrl), 200, { 'content-type': 'text/plain; version=0.0.4' }),
+    c.text(await renderMetrics(deps.workerMetricsUrl), 200, { 'content-type': metricsContentType }),
   );
 
   app.get('/healthz', async (c) => {

@@ -1,21 +1,117 @@
 import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { log } from '../common/log';
 import { Conversation, Message } from '../db/models';
 import { liveFeed } from './live-feed';
 
-/** A tiny Prometheus registry: HTTP traffic measured here, Janela's own state read at scrape time. */
-const buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-const requests = new Map<string, number>();
-const durations = new Map<string, { counts: number[]; sum: number; count: number }>();
+/**
+ * This process's Prometheus registry (prom-client): HTTP traffic measured as it happens, Janela's own state (the
+ * database's counts, the live feed) read when Prometheus scrapes, and Node's process metrics (CPU, memory, event
+ * loop lag, garbage collection).
+ */
+const registry = new Registry();
+collectDefaultMetrics({ register: registry });
 
-/** Extra gauges another part of the process can publish (e.g. the in-process worker's state). */
-const gauges = new Map<string, () => number>();
-export function registerGauge(name: string, read: () => number): void {
-  gauges.set(name, read);
+const httpRequests = new Counter({
+  name: 'janela_http_requests_total',
+  help: 'HTTP requests by route pattern and status.',
+  labelNames: ['method', 'route', 'status'] as const,
+  registers: [registry],
+});
+
+const httpDuration = new Histogram({
+  name: 'janela_http_request_duration_seconds',
+  help: 'HTTP request duration.',
+  labelNames: ['method', 'route'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+});
+
+// Sends by status (and the rest of the timeline), counted in the database: right whichever process sent them.
+new Gauge({
+  name: 'janela_messages',
+  help: 'Messages by direction and status (outbound: queued, sent, delivered, seen, failed).',
+  labelNames: ['direction', 'status'] as const,
+  registers: [registry],
+  async collect() {
+    const counts = await Message.aggregate<{ _id: { direction: string; status: string }; n: number }>([
+      { $group: { _id: { direction: '$direction', status: '$status' }, n: { $sum: 1 } } },
+    ]);
+    this.reset();
+    for (const { _id, n } of counts) this.set({ direction: _id.direction, status: _id.status }, n);
+  },
+});
+
+new Gauge({
+  name: 'janela_conversations',
+  help: 'Conversations (tickets) by status.',
+  labelNames: ['status'] as const,
+  registers: [registry],
+  async collect() {
+    const counts = await Conversation.aggregate<{ _id: string; n: number }>([
+      { $group: { _id: '$status', n: { $sum: 1 } } },
+    ]);
+    this.reset();
+    for (const { _id, n } of counts) this.set({ status: String(_id) }, n);
+  },
+});
+
+// The live feed's database work must stay flat however many consoles are open (README, Performance).
+new Gauge({
+  name: 'janela_live_streams',
+  help: 'Open GET /api/events streams in this process.',
+  registers: [registry],
+  collect() {
+    this.set(liveFeed.streams);
+  },
+});
+
+/** A counter whose value another part of the process keeps (read at scrape time). */
+function counterOf(name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
 }
+counterOf(
+  'janela_live_polls_total',
+  'Database polls of the shared live feed (one per second while streams are open).',
+  () => liveFeed.polls,
+);
+counterOf(
+  'janela_live_queries_total',
+  'Database queries of the shared live feed (changes, clients, access checks).',
+  () => liveFeed.queries,
+);
+new Counter({
+  name: 'janela_live_streams_closed_total',
+  help: 'Streams the server closed, by reason (access gone, client too slow).',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+  collect() {
+    this.reset();
+    for (const [reason, n] of liveFeed.closed) this.inc({ reason }, n);
+  },
+});
 
-const label = (value: string) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+/** A gauge another part of the process publishes (e.g. the in-process worker's state); a second call replaces it. */
+export function registerGauge(name: string, read: () => number, help = name): void {
+  registry.removeSingleMetric(name);
+  new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read());
+    },
+  });
+}
 
 /** Counts and times every request by route pattern (never the raw URL: webhook paths hold secrets). */
 export function httpMetrics(): MiddlewareHandler {
@@ -28,16 +124,8 @@ export function httpMetrics(): MiddlewareHandler {
       const route = routePath(c, -1) || 'unmatched';
       const seconds = (performance.now() - started) / 1000;
       const status = c.res.status;
-      const key = `method="${label(c.req.method)}",route="${label(route)}",status="${status}"`;
-      requests.set(key, (requests.get(key) ?? 0) + 1);
-      const durationKey = `method="${label(c.req.method)}",route="${label(route)}"`;
-      const entry = durations.get(durationKey) ?? { counts: buckets.map(() => 0), sum: 0, count: 0 };
-      buckets.forEach((bound, i) => {
-        if (seconds <= bound) entry.counts[i]!++;
-      });
-      entry.sum += seconds;
-      entry.count++;
-      durations.set(durationKey, entry);
+      httpRequests.inc({ method: c.req.method, route, status: String(status) });
+      httpDuration.observe({ method: c.req.method, route }, seconds);
       if (route !== '/api/events')
         log.info('http', { method: c.req.method, route, status, ms: Math.round(seconds * 1000) });
     }
@@ -55,57 +143,11 @@ async function workerMetrics(url: string | null | undefined): Promise<string> {
   }
 }
 
+/** The Prometheus text format's content type. */
+export const metricsContentType = registry.contentType;
+
+/** This process's metrics, then the worker's (when it runs elsewhere and says where: JANELA_WORKER_METRICS_URL). */
 export async function renderMetrics(workerMetricsUrl?: string | null): Promise<string> {
-  const lines: string[] = [];
-  lines.push(
-    '# HELP janela_http_requests_total HTTP requests by route pattern and status.',
-    '# TYPE janela_http_requests_total counter',
-  );
-  for (const [key, value] of requests) lines.push(`janela_http_requests_total{${key}} ${value}`);
-  lines.push(
-    '# HELP janela_http_request_duration_seconds HTTP request duration.',
-    '# TYPE janela_http_request_duration_seconds histogram',
-  );
-  for (const [key, entry] of durations) {
-    for (const [i, bound] of buckets.entries()) {
-      lines.push(`janela_http_request_duration_seconds_bucket{${key},le="${bound}"} ${entry.counts[i]}`);
-    }
-    lines.push(`janela_http_request_duration_seconds_bucket{${key},le="+Inf"} ${entry.count}`);
-    lines.push(`janela_http_request_duration_seconds_sum{${key}} ${entry.sum.toFixed(6)}`);
-    lines.push(`janela_http_request_duration_seconds_count{${key}} ${entry.count}`);
-  }
-  // Sends by status (and the rest of the timeline), counted in the database: right whichever process sent them.
-  const [messages, conversations] = await Promise.all([
-    Message.aggregate<{ _id: { direction: string; status: string }; n: number }>([
-      { $group: { _id: { direction: '$direction', status: '$status' }, n: { $sum: 1 } } },
-    ]),
-    Conversation.aggregate<{ _id: string; n: number }>([{ $group: { _id: '$status', n: { $sum: 1 } } }]),
-  ]);
-  lines.push(
-    '# HELP janela_messages Messages by direction and status (outbound: queued, sent, delivered, seen, failed).',
-    '# TYPE janela_messages gauge',
-  );
-  for (const m of messages)
-    lines.push(`janela_messages{direction="${label(m._id.direction)}",status="${label(m._id.status)}"} ${m.n}`);
-  lines.push('# HELP janela_conversations Conversations (tickets) by status.', '# TYPE janela_conversations gauge');
-  for (const c of conversations) lines.push(`janela_conversations{status="${label(String(c._id))}"} ${c.n}`);
-  for (const [name, read] of gauges) {
-    lines.push(`# TYPE ${name} gauge`, `${name} ${read()}`);
-  }
-  // The live feed's database work must stay flat however many consoles are open (README, Performance).
-  lines.push(
-    '# HELP janela_live_streams Open GET /api/events streams in this process.',
-    '# TYPE janela_live_streams gauge',
-    `janela_live_streams ${liveFeed.streams}`,
-    '# HELP janela_live_polls_total Database polls of the shared live feed (one per second while streams are open).',
-    '# TYPE janela_live_polls_total counter',
-    `janela_live_polls_total ${liveFeed.polls}`,
-    '# HELP janela_live_queries_total Database queries of the shared live feed (changes, clients, access checks).',
-    '# TYPE janela_live_queries_total counter',
-    `janela_live_queries_total ${liveFeed.queries}`,
-    '# HELP janela_live_streams_closed_total Streams the server closed, by reason (access gone, client too slow).',
-    '# TYPE janela_live_streams_closed_total counter',
-  );
-  for (const [reason, n] of liveFeed.closed) lines.push(`janela_live_streams_closed_total{reason="${reason}"} ${n}`);
-  return `${lines.join('\n')}\n${await workerMetrics(workerMetricsUrl)}`;
+  const [own, worker] = await Promise.all([registry.metrics(), workerMetrics(workerMetricsUrl)]);
+  return `${own}${own.endsWith('\n') ? '' : '\n'}${worker}`;
 }

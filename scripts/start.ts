@@ -133,7 +133,11 @@ await runMain(async () => {
     });
     workerRun = worker.run().finally(() => connection.close());
     const runningWorker = worker;
-    registerGauge('janela_worker_running', () => (runningWorker.getState() === 'RUNNING' ? 1 : 0));
+    registerGauge(
+      'janela_worker_running',
+      () => (runningWorker.getState() === 'RUNNING' ? 1 : 0),
+      'Whether the worker in this process is running (1) or not (0).',
+    );
 
     const seed = env.JANELA_SEED === 'on' ? await seedDemoWorkspace({ simulatorUrl, publicBaseUrl, adminToken }) : null;
 

@@ -91,6 +91,14 @@ describe('operations', () => {
     );
     expect(metrics).toMatch(/janela_messages\{direction="outbound",status="seen"\} [1-9]/);
     expect(metrics).toMatch(/janela_conversations\{status="open"\} [1-9]/);
+    // Histogram buckets by route, the live feed's counters typed as counters, and Node's process metrics.
+    expect(metrics).toMatch(
+      /janela_http_request_duration_seconds_bucket\{le="0.05",method="POST",route="\/webhooks\/infobip\/:channelId\/:secret"\} \d+/,
+    );
+    expect(metrics).toContain('# TYPE janela_live_polls_total counter');
+    expect(metrics).toContain('# TYPE janela_messages gauge');
+    expect(metrics).toMatch(/^process_cpu_seconds_total \d/m);
+    expect(metrics).toMatch(/^nodejs_eventloop_lag_seconds \d/m);
     // The worker's Temporal SDK metrics are included.
     expect(metrics).toMatch(/^temporal_\w+/m);
     expect(metrics).toContain('task_queue="janela-test-');
