@@ -47,6 +47,11 @@ describe('npm start', () => {
     });
     expect((await fetch(`http://127.0.0.1:${ports.JANELA_TEMPORAL_UI_PORT}/`)).status).toBe(200);
     expect((await fetch(`${api}/`)).status).toBe(200);
+    // One process: the worker's state and its Temporal SDK metrics are in the API's /metrics.
+    const metrics = await (await fetch(`${api}/metrics`)).text();
+    expect(metrics).toContain('# TYPE janela_worker_running gauge');
+    expect(metrics).toMatch(/^janela_worker_running 1$/m);
+    expect(metrics).toMatch(/^temporal_\w+/m);
 
     // The customer writes (the simulator plays Infobip) and the conversation reaches the demo agent.
     const inbound = await fetch(`http://127.0.0.1:${ports.SIMULATOR_PORT}/_sim/inbound`, {
