@@ -41,7 +41,7 @@ import {
   loadTemplateForSend,
   type TemplateCheck,
   type TemplateSendInput,
-} from '../db/templates';
+} from '../db/template-send-check';
 import { providerFor } from '../providers';
 import { downloadInfobipMedia, InfobipError } from '../providers/infobip-http';
 import type { BatchFailure } from '../workflows/batch-definitions';

@@ -7,7 +7,7 @@ import { type AuthEnv, hasChannelAccess } from '../auth';
 import type { ApiDeps } from '../context';
 import { requestIdOr, retryAfterWhenWorkerUnavailable, sendTemplate } from '../conversation-workflow';
 import { ApiError, parseJson } from '../errors';
-import { prepareTemplateSend, templateSendSchema } from '../templates';
+import { prepareTemplateSend, templateSendSchema } from '../template-send';
 
 export const createChatSchema = templateSendSchema.extend({
   channelId: z.string().min(1),

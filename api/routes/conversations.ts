@@ -16,7 +16,7 @@ import {
   sendTemplate,
 } from '../conversation-workflow';
 import { ApiError, notFound, parseJson, parseWith } from '../errors';
-import { prepareTemplateSend, templateSendSchema } from '../templates';
+import { prepareTemplateSend, templateSendSchema } from '../template-send';
 import { canUseMedia } from './media';
 
 export const listQuerySchema = z.object({

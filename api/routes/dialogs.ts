@@ -13,7 +13,7 @@ import {
   isDuplicateKeyError,
   Message,
 } from '../../db/models';
-import { checkTemplateSend } from '../../db/templates';
+import { checkTemplateSend } from '../../db/template-send-check';
 import {
   type BatchInput,
   type BatchProgress,
@@ -28,7 +28,7 @@ import { type AuthEnv, hasChannelAccess, type Principal } from '../auth';
 import type { ApiDeps } from '../context';
 import { AGENT_ACTION_BOUND, retryAfterWhenWorkerUnavailable, workerUnavailable } from '../conversation-workflow';
 import { ApiError, notFound, parseJson } from '../errors';
-import { templateSendSchema } from '../templates';
+import { templateSendSchema } from '../template-send';
 
 export const dialogSchema = templateSendSchema.extend({
   channelId: z.string().min(1),

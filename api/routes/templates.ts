@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { newId } from '../../common/ids';
-import { countPlaceholders } from '../../common/templates';
+import { countPlaceholders } from '../../common/template-text';
 import { Channel, Template } from '../../db/models';
 import { callInfobip, InfobipError } from '../../providers/infobip-http';
 import { type AuthEnv, hasChannelAccess, type Principal, requireAdmin } from '../auth';

@@ -1,4 +1,4 @@
-import { countPlaceholders, renderTemplate } from '../common/templates';
+import { countPlaceholders, renderTemplate } from '../common/template-text';
 import type { TemplateButton, TemplateRequest } from '../workflows/definitions';
 import { Channel, Template, type TemplateDoc } from './models';
 

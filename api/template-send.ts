@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkTemplateSend } from '../db/templates';
+import { checkTemplateSend } from '../db/template-send-check';
 import type { TemplateRequest } from '../workflows/definitions';
 import { ApiError } from './errors';
 
