@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Channel, Extension } from '../db/models';
-import { type Stack, startStack, waitFor } from './helpers/stack';
+import { type Stack, startStack } from './helpers/stack';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -205,10 +205,7 @@ describe('channel access on conversations', () => {
     const adminWithoutAccess = await stack.createAgent([other.id], 'admin');
 
     await stack.customerWrites(mine, '5511911110000', 'privado', { contactName: 'Privado' });
-    const conversation = await waitFor(
-      async () =>
-        (await stack.call('GET', `/api/conversations?channelId=${mine.id}`, undefined, owner.token)).body.items[0],
-    );
+    const conversation = await stack.conversationSeenBy(mine, owner);
 
     for (const token of [outsider.token, adminWithoutAccess.token, stack.adminToken]) {
       const list = await stack.call('GET', '/api/conversations', undefined, token);
@@ -245,10 +242,7 @@ describe('channel access on conversations', () => {
     const badView = await stack.call('GET', '/api/conversations?view=kanban', undefined, agent.token);
     expect(badView.status).toBe(400);
     await stack.customerWrites(channel, '5511922220000', 'oi');
-    const conversation = await waitFor(
-      async () =>
-        (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
-    );
+    const conversation = await stack.conversationSeenBy(channel, agent);
     const empty = await stack.call(
       'POST',
       `/api/conversations/${conversation.id}/messages`,

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSchemathesis, schemathesisBinary } from './helpers/schemathesis';
-import { type Stack, startStack, waitFor } from './helpers/stack';
+import { type Stack, startStack } from './helpers/stack';
 
 let stack: Stack;
 let workDir: string;
@@ -40,10 +40,7 @@ async function workspace() {
   const agent = await stack.createAgent([whatsapp.id, viber.id]);
   const other = await stack.createAgent([whatsapp.id]);
   await stack.customerWrites(whatsapp, '5511987650001', 'Olá!', { contactName: 'Ivan' });
-  const conversation = await waitFor(
-    async () =>
-      (await stack.call('GET', `/api/conversations?channelId=${whatsapp.id}`, undefined, agent.token)).body.items[0],
-  );
+  const conversation = await stack.conversationSeenBy(whatsapp, agent);
   const upload = new FormData();
   upload.append('file', new Blob([Buffer.from('%PDF-1.4\n% Janela\n')], { type: 'application/pdf' }), 'order.pdf');
   const attachment = await fetch(`${stack.api.url}/api/attachments`, {

@@ -37,13 +37,7 @@ const timeline = async (conversationId: string, token: string) =>
   (await stack.call('GET', `/api/conversations/${conversationId}/messages`, undefined, token)).body.items as any[];
 
 async function openChat(customer: string) {
-  const channel = await stack.createChannel('whatsapp');
-  const agent = await stack.createAgent([channel.id]);
-  await stack.customerWrites(channel, customer, 'oi');
-  const conversation = await waitFor(
-    async () =>
-      (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
-  );
+  const { channel, agent, conversation } = await stack.openConversation(customer, 'oi');
   return { channel, agent, conversation };
 }
 

@@ -24,10 +24,7 @@ async function openChat(kind: 'whatsapp' | 'viber', customer: string, channelOve
   const channel = await stack.createChannel(kind, channelOverrides);
   const agent = await stack.createAgent([channel.id]);
   await stack.customerWrites(channel, customer, 'oi');
-  const conversation = await waitFor(
-    async () =>
-      (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
-  );
+  const conversation = await stack.conversationSeenBy(channel, agent);
   return { channel, agent, conversation };
 }
 
@@ -176,10 +173,7 @@ describe('inbound: every WhatsApp type, over real HTTP, in one batched body', ()
     expect(response.body.webhook.status).toBe(200);
     expect(response.body.webhook.body.accepted.inbound).toBe(16);
 
-    const conversation = await waitFor(
-      async () =>
-        (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
-    );
+    const conversation = await stack.conversationSeenBy(channel, agent);
     const items = await waitFor(
       async () => {
         const list = await timeline(conversation.id, agent.token);
@@ -295,10 +289,7 @@ describe('inbound: every WhatsApp type, over real HTTP, in one batched body', ()
       headers: { 'content-type': 'application/json' },
     });
     expect(response.status).toBe(200);
-    const conversation = await waitFor(
-      async () =>
-        (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
-    );
+    const conversation = await stack.conversationSeenBy(channel, agent);
     expect(conversation.client.name).toBe('5511988880002');
     const [message] = await waitFor(
       async () => {
@@ -325,10 +316,7 @@ describe('inbound: every WhatsApp type, over real HTTP, in one batched body', ()
       contactName: 'Viber User',
       batch: [{ type: 'FILE', text: undefined, mediaSize: 700, mediaType: 'application/pdf', filename: 'pedido.pdf' }],
     });
-    const conversation = await waitFor(
-      async () =>
-        (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
-    );
+    const conversation = await stack.conversationSeenBy(channel, agent);
     expect(conversation.client).toMatchObject({ name: 'Viber User', viberId: 'viberContract==' });
     const items = await waitFor(async () => {
       const list = await timeline(conversation.id, agent.token);

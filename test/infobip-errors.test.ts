@@ -11,13 +11,7 @@ afterAll(async () => {
 
 async function openConversation(customer: string) {
   await stack.sim('DELETE', '/_sim/faults');
-  const channel = await stack.createChannel('whatsapp');
-  const agent = await stack.createAgent([channel.id]);
-  await stack.customerWrites(channel, customer, 'preciso de ajuda');
-  const conversation = await waitFor(
-    async () =>
-      (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
-  );
+  const { channel, agent, conversation } = await stack.openConversation(customer, 'preciso de ajuda');
   return { channel, agent, conversation };
 }
 

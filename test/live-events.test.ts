@@ -118,10 +118,7 @@ describe('live events (GET /api/events)', () => {
     try {
       await stack.customerWrites(channel, '5511944440001', 'oi');
       await stack.customerWrites(elsewhere, '5511944440002', 'não é seu');
-      const conversation = await waitFor(
-        async () =>
-          (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
-      );
+      const conversation = await stack.conversationSeenBy(channel, agent);
       await waitFor(async () => stream.conversations.has(conversation.id), 10_000, 'the conversation event');
       const [inbound] = await Message.find({ conversationId: conversation.id }).lean();
       await waitFor(async () => stream.seen.has(inbound!._id), 10_000, 'the inbound message event');

@@ -27,10 +27,7 @@ describe('long-lived conversations', () => {
     const customer = '5511977770001';
     const workflowId = conversationWorkflowId(channel.id, customer);
     await stack.customerWrites(channel, customer, 'oi');
-    const conversation = await waitFor(
-      async () =>
-        (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
-    );
+    const conversation = await stack.conversationSeenBy(channel, agent);
     const handle = stack.temporal.workflow.getHandle(workflowId);
     // The window opens when the signal arrives; the ticket once the message is stored.
     const before = await waitFor(async () => {
@@ -223,10 +220,7 @@ describe('a conversation whose workflow has ended', () => {
     const customer = 'viberTicket==';
     const handle = stack.temporal.workflow.getHandle(conversationWorkflowId(channel.id, customer));
     await stack.customerWrites(channel, customer, 'preciso de ajuda');
-    const conversation = await waitFor(
-      async () =>
-        (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
-    );
+    const conversation = await stack.conversationSeenBy(channel, agent);
     const closed = await stack.call(
       'PATCH',
       `/api/conversations/${conversation.id}`,
@@ -280,10 +274,7 @@ describe('a conversation whose workflow has ended', () => {
     const customer = '5511977770002';
     const handle = stack.temporal.workflow.getHandle(conversationWorkflowId(channel.id, customer));
     await stack.customerWrites(channel, customer, 'oi');
-    const conversation = await waitFor(
-      async () =>
-        (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
-    );
+    const conversation = await stack.conversationSeenBy(channel, agent);
     await handle.terminate('ops test');
     const reply = await stack.call(
       'POST',

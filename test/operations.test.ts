@@ -64,13 +64,7 @@ describe('operations', () => {
   });
 
   it('/metrics exposes HTTP traffic by route pattern and sends by status, never a secret', async () => {
-    const channel = await stack.createChannel('whatsapp');
-    const agent = await stack.createAgent([channel.id]);
-    await stack.customerWrites(channel, '5511950000001', 'oi');
-    const conversation = await waitFor(
-      async () =>
-        (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
-    );
+    const { channel, agent, conversation } = await stack.openConversation('5511950000001', 'oi');
     const reply = await stack.call(
       'POST',
       `/api/conversations/${conversation.id}/messages`,
@@ -107,13 +101,7 @@ describe('operations', () => {
   });
 
   it('conversation workflows carry every search attribute, a memo and a summary, and no secret', async () => {
-    const channel = await stack.createChannel('whatsapp');
-    const agent = await stack.createAgent([channel.id]);
-    await stack.customerWrites(channel, '5511950000002', 'oi');
-    const conversation = await waitFor(
-      async () =>
-        (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
-    );
+    const { channel, conversation } = await stack.openConversation('5511950000002', 'oi');
     const handle = stack.temporal.workflow.getHandle(conversation.workflowId);
     const description = await waitFor(async () => {
       const d = await handle.describe();

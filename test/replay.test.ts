@@ -32,10 +32,7 @@ describe('workflow replay', () => {
     });
     const agent = await stack.createAgent([channel.id]);
     await stack.customerWrites(channel, '5511960000001', 'hi', { contactName: 'Replay' });
-    const conversation = await waitFor(
-      async () =>
-        (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
-    );
+    const conversation = await stack.conversationSeenBy(channel, agent);
     await stack.call('POST', `/api/conversations/${conversation.id}/messages`, { text: 'hello back' }, agent.token);
     await stack.call(
       'POST',

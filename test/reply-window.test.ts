@@ -14,13 +14,7 @@ afterAll(async () => {
 
 describe('the WhatsApp reply window', () => {
   it('open → reply ok; closed → 409 WINDOW_CLOSED and nothing sent; a new inbound message reopens it', async () => {
-    const channel = await stack.createChannel('whatsapp');
-    const agent = await stack.createAgent([channel.id]);
-    await stack.customerWrites(channel, '5511944440001', 'oi');
-    const conversation = await waitFor(
-      async () =>
-        (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
-    );
+    const { channel, agent, conversation } = await stack.openConversation('5511944440001', 'oi');
     const path = `/api/conversations/${conversation.id}/messages`;
 
     const open = await stack.call('POST', path, { text: 'dentro da janela' }, agent.token);
@@ -111,13 +105,7 @@ describe('the WhatsApp reply window', () => {
   });
 
   it('Viber has no window: replies are always allowed', async () => {
-    const channel = await stack.createChannel('viber');
-    const agent = await stack.createAgent([channel.id]);
-    await stack.customerWrites(channel, 'viberWindowUser', 'oi');
-    const conversation = await waitFor(
-      async () =>
-        (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
-    );
+    const { agent, conversation } = await stack.openConversation('viberWindowUser', 'oi', 'viber');
     await new Promise((r) => setTimeout(r, WINDOW_MS + 500));
     const reply = await stack.call(
       'POST',

@@ -120,10 +120,7 @@ describe('system lines through the API', () => {
     await stack.customerWrites(channel, '5511933330001', 'oi', {
       receivedAt: infobipTime(new Date(Date.now() - WINDOW_MS + 3_000)),
     });
-    const conversation = await waitFor(
-      async () =>
-        (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
-    );
+    const conversation = await stack.conversationSeenBy(channel, agent);
     const line = await waitFor(
       async () => (await timeline(conversation.id, agent.token)).find((m) => m.type === 'window_closed'),
       30_000,
@@ -146,10 +143,7 @@ describe('system lines through the API', () => {
     const agentName = (await stack.call('GET', '/api/me', undefined, agent.token)).body.name as string;
     const colleagueName = (await stack.call('GET', '/api/me', undefined, colleague.token)).body.name as string;
     await stack.customerWrites(channel, '5511933330002', 'preciso de ajuda');
-    const conversation = await waitFor(
-      async () =>
-        (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
-    );
+    const conversation = await stack.conversationSeenBy(channel, agent);
     const path = `/api/conversations/${conversation.id}`;
     expect((await stack.call('PATCH', path, { status: 'pending', assigneeId: colleague.id }, agent.token)).status).toBe(
       200,
@@ -199,13 +193,7 @@ describe('system lines through the API', () => {
   });
 
   it('a line stored before codes existed still comes back, with its text and no code', async () => {
-    const channel = await stack.createChannel('whatsapp');
-    const agent = await stack.createAgent([channel.id]);
-    await stack.customerWrites(channel, '5511933330003', 'olá');
-    const conversation = await waitFor(
-      async () =>
-        (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
-    );
+    const { channel, agent, conversation } = await stack.openConversation('5511933330003', 'olá');
     const old = 'The 24-hour reply window closed. Only approved templates can be sent until the customer writes again.';
     // Written the way the earlier version wrote it: no `system` field at all.
     await Message.collection.insertOne({

@@ -24,10 +24,7 @@ async function setup(customer: string) {
   const registered = await stack.call('POST', `/api/channels/${channel.id}/templates`, shippedTemplate);
   expect(registered.status).toBe(201);
   const inbound = await stack.customerWrites(channel, customer, 'oi', { contactName: 'Ivan' });
-  const conversation = await waitFor(
-    async () =>
-      (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
-  );
+  const conversation = await stack.conversationSeenBy(channel, agent);
   return { channel, agent, conversation, inbound };
 }
 

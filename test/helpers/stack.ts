@@ -262,6 +262,26 @@ export async function startStack(options: StackOptions = {}) {
       return response.body as { messageId: string; payload: any };
     },
 
+    /** The first conversation `agent` sees in the channel's list, once there is one (after a customer wrote). */
+    async conversationSeenBy(channel: { id: string }, agent: { token: string }) {
+      return waitFor(
+        async () =>
+          (await call('GET', `/api/conversations?channelId=${channel.id}`, undefined, agent.token)).body.items[0],
+      );
+    },
+
+    /**
+     * Where most stories start: a channel, an agent of it, a customer who writes; returns them and the conversation
+     * the agent sees.
+     */
+    async openConversation(customer: string, text: string, kind: 'whatsapp' | 'viber' = 'whatsapp') {
+      const channel = await stack.createChannel(kind);
+      const agent = await stack.createAgent([channel.id]);
+      await stack.customerWrites(channel, customer, text);
+      const conversation = await stack.conversationSeenBy(channel, agent);
+      return { channel, agent, conversation };
+    },
+
     async infobipRequests(pathPrefix = '/'): Promise<(RecordedRequest & { body: any })[]> {
       const response = await sim<RecordedRequest[]>('GET', '/_sim/requests');
       return response.body.filter((r) => r.path.startsWith(pathPrefix));
