@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isPortOpen } from '../scripts/services';
-import { printedLine, processesNaming, scriptEnvironment, startScript } from './helpers/scripts';
+import { printedLine, processesNaming, START_PORT_VARIABLES, scriptEnvironment, startScript } from './helpers/scripts';
 import { waitFor } from './helpers/stack';
 
 // `npm run cluster` as ops run it: PostgreSQL, the Temporal server one process per service, Temporal Web, FerretDB on
@@ -25,14 +25,7 @@ const json = async (url: string, init: RequestInit = {}) => {
 
 describe('npm run cluster', () => {
   it('brings the production profile up on this machine, serves a conversation, stops on Ctrl-C and finds its data again', async () => {
-    const { env, ports } = await scriptEnvironment(dataDir, [
-      'PORT',
-      'SIMULATOR_PORT',
-      'JANELA_TEMPORAL_PORT',
-      'JANELA_TEMPORAL_UI_PORT',
-      'JANELA_DB_PORT',
-      'JANELA_PG_PORT',
-    ] as const);
+    const { env, ports } = await scriptEnvironment(dataDir, [...START_PORT_VARIABLES, 'JANELA_PG_PORT'] as const);
 
     const first = await startScript('scripts/cluster.ts', env, running, 300_000);
     const out = first.output();

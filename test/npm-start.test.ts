@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isPortOpen } from '../scripts/services';
-import { printedLine, processesNaming, scriptEnvironment, startScript } from './helpers/scripts';
+import { printedLine, processesNaming, START_PORT_VARIABLES, scriptEnvironment, startScript } from './helpers/scripts';
 import { waitFor } from './helpers/stack';
 
 // `npm start` as a person runs it: the whole product on embedded services, on free ports and a data dir of its
@@ -18,13 +18,7 @@ afterAll(() => {
 
 describe('npm start', () => {
   it('brings everything up, prints its URLs, stops cleanly on Ctrl-C and finds its data again', async () => {
-    const { env, ports } = await scriptEnvironment(dataDir, [
-      'PORT',
-      'SIMULATOR_PORT',
-      'JANELA_TEMPORAL_PORT',
-      'JANELA_TEMPORAL_UI_PORT',
-      'JANELA_DB_PORT',
-    ] as const);
+    const { env, ports } = await scriptEnvironment(dataDir, START_PORT_VARIABLES);
 
     const first = await startScript('scripts/start.ts', env, running, 120_000);
     const out = first.output();

@@ -40,6 +40,15 @@ export async function startScript(
   return { child, output: () => output, exited };
 }
 
+/** The port variables `npm start` takes (README, Configuration); `npm run cluster` takes these and JANELA_PG_PORT. */
+export const START_PORT_VARIABLES = [
+  'PORT',
+  'SIMULATOR_PORT',
+  'JANELA_TEMPORAL_PORT',
+  'JANELA_TEMPORAL_UI_PORT',
+  'JANELA_DB_PORT',
+] as const;
+
 /**
  * The environment a person would start a script with on this machine: each named port variable on a free port, the
  * data in `dataDir`, and nothing inherited that would point it at other services (TEMPORAL_ADDRESS, MONGODB_URI)
