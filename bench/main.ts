@@ -12,7 +12,9 @@
  * Flags: --scenario new-customers|hot-customers|fill|memory|batch|all (or a list: fill,batch), --rate N (a list: 10,30,50),
  * --duration S, --count N, --targets floor,ceiling,janela, --catch-up S, --out DIR, --smoke, --profile embedded|cluster
  * (cluster: PostgreSQL, the Temporal server per service and FerretDB on PostgreSQL, as `npm run cluster`),
- * --workers N (Janela's worker processes on one task queue), --keep-logs (the processes' logs stay in the work dir).
+ * --workers N (Janela's worker processes on one task queue), --keep-logs (the processes' logs stay in the work dir),
+ * --rounds N (the inbound loads of the floor, ceiling and Janela N times, the ceiling and Janela taking turns to go
+ * first; the ratios then come from every round's samples together).
  * Bounded: every load has a fixed count, every wait a deadline, the whole run a hard limit; every child process
  * is killed at the end, on error and on Ctrl-C. Only 127.0.0.1.
  */
@@ -53,6 +55,7 @@ const { values } = parseArgs({
     profile: { type: 'string', default: 'embedded' },
     workers: { type: 'string', default: '1' },
     'keep-logs': { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '1' },
   },
 });
 
@@ -80,6 +83,7 @@ const flags = z
     profile: z.enum(['embedded', 'cluster']),
     workers: z.coerce.number().int().min(1).max(4),
     'keep-logs': z.boolean(),
+    rounds: z.coerce.number().int().min(1).max(10),
   })
   .parse(values);
 
@@ -138,6 +142,27 @@ function plan() {
       })
     : [];
   return { inbound, batches };
+}
+
+/** Results carry their round only when there are several. */
+const roundOf = (round: number) => (flags.rounds > 1 ? { round } : {});
+
+/** The loads every round repeats; the others (fill, memory, batches) run once, on the target's last visit. */
+const repeats = (scenario: string) => scenario === 'new-customers' || scenario === 'hot-customers';
+
+/**
+ * The order targets run in: the floor, then the ceiling and Janela, each round anew, the two taking turns to go first
+ * (ABBA: the Temporal server's growing history and the machine's drift fall on both alike).
+ */
+function visits(wanted: Set<(typeof targetNames)[number]>) {
+  const order: { name: (typeof targetNames)[number]; round: number; last: boolean }[] = [];
+  for (let round = 0; round < flags.rounds; round++) {
+    const engines = (['ceiling', 'janela'] as const).filter((name) => wanted.has(name));
+    if (round % 2 === 1) engines.reverse();
+    for (const name of [...(wanted.has('floor') ? (['floor'] as const) : []), ...engines])
+      order.push({ name, round, last: round === flags.rounds - 1 });
+  }
+  return order;
 }
 
 const HARD_LIMIT_MS = (smoke ? 20 : 240) * 60_000;
@@ -243,9 +268,8 @@ async function main(): Promise<void> {
       ...inbound.flatMap((s) => s.targets),
       ...(batches.length > 0 ? (['janela'] as const) : []),
     ]);
-    for (const name of targetNames) {
-      if (!wantedTargets.has(name)) continue;
-      say(`starting ${name}…`);
+    for (const { name, round, last } of visits(wantedTargets)) {
+      say(`starting ${name}${flags.rounds > 1 ? ` (round ${round + 1} of ${flags.rounds})` : ''}…`);
       const target =
         name === 'floor'
           ? await startFloor(stack)
@@ -253,33 +277,42 @@ async function main(): Promise<void> {
             ? await startCeiling(stack)
             : await startJanela(stack, { workers: flags.workers });
       current = target;
-      for (const scenario of inbound.filter((s) => s.targets.includes(name))) {
-        if (scenario.name === 'memory') continue;
+      // Ids unique per round: a target restarted for the next round meets none of its earlier messages.
+      const tag = flags.rounds > 1 ? `${stack.runTag}R${round}` : stack.runTag;
+      for (const scenario of inbound.filter((s) => s.targets.includes(name) && repeats(s.name))) {
         say(
           `${name}: ${scenario.name}, ${scenario.count} messages at ${scenario.rate}/s from ${scenario.customers} customer(s)`,
         );
-        const result = await runInbound(target, scenario, stack.runTag, shared);
-        inboundResults.push(result);
+        const result = await runInbound(target, scenario, tag, shared);
+        inboundResults.push({ ...result, ...roundOf(round) });
         console.log(inboundTable([result]));
       }
-      if (name === 'janela' && 'adminCall' in target) {
-        for (const batch of batches) {
-          say(`janela: batch of ${batch.recipients} at ${batch.rate}/s`);
-          const result = await runBatch(
-            target as Parameters<typeof runBatch>[0],
-            simulator.requests,
-            { ...batch, runTag: stack.runTag },
-            shared,
-          );
-          batchResults.push(result);
-          console.log(batchTable([result]));
+      // What runs once (fill, batches, then memory: it leaves thousands of open conversations behind) runs on the
+      // target's last visit.
+      if (last) {
+        for (const scenario of inbound.filter((s) => s.targets.includes(name) && s.name === 'fill')) {
+          say(`${name}: fill, ${scenario.count} messages at ${scenario.rate}/s`);
+          inboundResults.push({ ...(await runInbound(target, scenario, tag, shared)), ...roundOf(round) });
+          console.log(inboundTable([inboundResults.at(-1)!]));
         }
-      }
-      for (const scenario of inbound.filter((s) => s.targets.includes(name) && s.name === 'memory')) {
-        say(`${name}: memory, opening ${scenario.count} conversations at ${scenario.rate}/s`);
-        const result = await runInbound(target, scenario, stack.runTag, shared);
-        inboundResults.push(result);
-        console.log(inboundTable([result]));
+        if (name === 'janela' && 'adminCall' in target) {
+          for (const batch of batches) {
+            say(`janela: batch of ${batch.recipients} at ${batch.rate}/s`);
+            const result = await runBatch(
+              target as Parameters<typeof runBatch>[0],
+              simulator.requests,
+              { ...batch, runTag: tag },
+              shared,
+            );
+            batchResults.push(result);
+            console.log(batchTable([result]));
+          }
+        }
+        for (const scenario of inbound.filter((s) => s.targets.includes(name) && s.name === 'memory')) {
+          say(`${name}: memory, opening ${scenario.count} conversations at ${scenario.rate}/s`);
+          inboundResults.push({ ...(await runInbound(target, scenario, tag, shared)), ...roundOf(round) });
+          console.log(inboundTable([inboundResults.at(-1)!]));
+        }
       }
       await target.stop();
       current = null;
@@ -305,7 +338,8 @@ async function main(): Promise<void> {
         database,
       },
       janelaProcesses: `api/main.ts and ${flags.workers} worker/main.ts, each its own process`,
-      inbound: inboundResults,
+      // The raw latencies stay out: the ratios pool them already.
+      inbound: inboundResults.map(({ ackLatenciesMs: _samples, ...result }) => result),
       ratios: ratios(inboundResults),
       batches: batchResults,
     };

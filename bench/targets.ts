@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mongoose from 'mongoose';
@@ -14,7 +14,7 @@ import { request } from 'undici';
 import { conversationIdFor } from '../activities';
 import { mapConcurrently } from '../common/concurrency';
 import { freePort } from '../scripts/services';
-import { assertLocal, sleep, type WatchedProcess } from './harness';
+import { assertLocal, fileSize, readFrom, sleep, type WatchedProcess } from './harness';
 import { FLOOR_COLLECTION, floorDocumentId } from './targets/floor-collection';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -46,6 +46,8 @@ export async function spawnTs(options: {
   timeoutMs?: number;
 }): Promise<Spawned> {
   const logFile = join(options.logDir, `${options.name}.log`);
+  // A target started again (--rounds) appends to its log: only what this start writes says it is ready.
+  const startOffset = fileSize(logFile);
   const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, ['--import', 'tsx', join(root, options.entry), ...(options.args ?? [])], {
     cwd: root,
@@ -58,7 +60,7 @@ export async function spawnTs(options: {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + (options.timeoutMs ?? 120_000);
   for (;;) {
-    const log = readFileSync(logFile, 'utf8');
+    const log = readFrom(logFile, startOffset);
     if (options.readyLine.test(log)) break;
     if (child.exitCode !== null || child.signalCode !== null)
       throw new Error(`${options.name} exited during start-up:\n${log.slice(-2000)}`);
