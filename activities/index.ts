@@ -1,10 +1,21 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client as TemporalClient } from '@temporalio/client';
 import { DialogRefusedError, handOverTemplatedDialog } from '../client';
+import { capabilitiesOf } from '../common/channels';
 import { mapConcurrently, oneAtATime } from '../common/concurrency';
+import type {
+  AttachmentRef,
+  ChannelKind,
+  ConversationStatus,
+  InboundMessage,
+  MessageView,
+  TemplateButton,
+  TemplateHeader,
+} from '../common/domain';
 import { newId, sha256 } from '../common/ids';
 import { log } from '../common/log';
 import { classifyMedia, MEDIA_LIMITS, resolveMime } from '../common/media';
+import { replyWindowState } from '../common/reply-window';
 import { type SystemLine, systemLineEnglish } from '../common/system-lines';
 import { channelWebhookUrl } from '../common/urls';
 import { withBusyRetry } from '../db/connect';
@@ -45,16 +56,7 @@ import {
 import { providerFor } from '../providers';
 import { downloadInfobipMedia, InfobipError } from '../providers/infobip-http';
 import type { BatchFailure } from '../workflows/batch-definitions';
-import {
-  type AttachmentRef,
-  type ChannelKind,
-  type ConversationStatus,
-  conversationWorkflowId,
-  type InboundMessage,
-  type MessageView,
-  type TemplateButton,
-  type TemplateHeader,
-} from '../workflows/definitions';
+import { conversationWorkflowId } from '../workflows/definitions';
 import { SLOT_SPACING_MARGIN, SlottedCalls } from './send-pacing';
 
 export interface BatchRecipient {
@@ -192,7 +194,7 @@ async function findOrCreateClient(
   /** Insert without looking first (a customer with no conversation on this channel is usually new): one command. */
   likelyNew = false,
 ): Promise<{ clientId: string; created: boolean }> {
-  const addressKind = kind === 'whatsapp' ? 'phone' : 'viber';
+  const addressKind = capabilitiesOf(kind).customerAddress;
   const id = clientIdFor(addressKind, address);
   if (!likelyNew && (await Client.exists({ _id: id }))) return { clientId: id, created: false };
   try {
@@ -415,13 +417,15 @@ export function createActivities(deps: ActivityDeps) {
      */
     async recordInbound(input: RecordInboundInput): Promise<RecordInboundResult> {
       const receivedAt = new Date(input.message.receivedAt);
-      const windowState =
-        input.kind === 'whatsapp'
-          ? {
-              open: input.windowExpiresAt !== null && Date.parse(input.windowExpiresAt) > Date.now(),
-              expiresAt: input.windowExpiresAt ? new Date(input.windowExpiresAt) : null,
-            }
-          : { open: true, expiresAt: null };
+      const window = replyWindowState(
+        input.kind,
+        input.windowExpiresAt ? Date.parse(input.windowExpiresAt) : null,
+        Date.now(),
+      );
+      const windowState = {
+        open: window.open,
+        expiresAt: window.expiresAt === null ? null : new Date(window.expiresAt),
+      };
       const summary = {
         lastInboundAt: receivedAt,
         lastMessageAt: receivedAt,

@@ -3,13 +3,14 @@ import protos from '@temporalio/proto';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { routePath } from 'hono/route';
+import { codeForStatus } from '../common/error-codes';
 import { log } from '../common/log';
 import { pingDatabase } from '../db/connect';
 import { type AuthEnv, authenticate } from './auth';
 import { bodyLimits } from './body-limits';
 import type { ApiDeps } from './context';
 import { isDependencyDown } from './dependency-errors';
-import { ApiError, errorBody } from './errors';
+import { ApiError, errorResponse } from './errors';
 import { windowHelpPage } from './help';
 import { allowedMethods } from './method-not-allowed';
 import { httpMetrics, metricsContentType, renderMetrics } from './metrics';
@@ -56,13 +57,14 @@ export function createApp(deps: ApiDeps) {
 
   // Errors log the route pattern, never the raw path: a webhook path ends in the channel's secret.
   app.onError((err, c) => {
-    if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, err.details), err.status);
-    if (err instanceof HTTPException) return c.json(errorBody('HTTP_ERROR', err.message), err.status);
+    if (err instanceof ApiError) return errorResponse(c, err);
+    // A library's own HTTP error (Hono's middlewares): the table's code for its status.
+    if (err instanceof HTTPException) return errorResponse(c, new ApiError(codeForStatus(err.status), err.message));
     if (isDependencyDown(err)) {
       log.error('dependency unavailable', { method: c.req.method, route: routePath(c, -1), error: String(err) });
-      return c.json(
-        errorBody('SERVICE_UNAVAILABLE', 'A service Janela depends on is not reachable; try again shortly.'),
-        503,
+      return errorResponse(
+        c,
+        new ApiError('SERVICE_UNAVAILABLE', 'A service Janela depends on is not reachable; try again shortly.'),
       );
     }
     log.error('unhandled error', {
@@ -70,21 +72,24 @@ export function createApp(deps: ApiDeps) {
       route: routePath(c, -1),
       error: err instanceof Error ? err.stack : String(err),
     });
-    return c.json(errorBody('INTERNAL_ERROR', 'Something went wrong on our side; nothing was lost, try again.'), 500);
+    return errorResponse(
+      c,
+      new ApiError('INTERNAL_ERROR', 'Something went wrong on our side; nothing was lost, try again.'),
+    );
   });
   const allowed = allowedMethods(app);
   app.notFound((c) => {
     const methods = allowed(c.req.method, c.req.path);
     if (methods) {
-      return c.json(
-        errorBody('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed here; use ${methods.join(', ')}.`, {
+      return errorResponse(
+        c,
+        new ApiError('METHOD_NOT_ALLOWED', `${c.req.method} is not allowed here; use ${methods.join(', ')}.`, {
           allow: methods,
         }),
-        405,
         { allow: methods.join(', ') },
       );
     }
-    return c.json(errorBody('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}.`), 404);
+    return errorResponse(c, new ApiError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}.`));
   });
 
   app.use('*', httpMetrics());
@@ -120,7 +125,7 @@ export function createApp(deps: ApiDeps) {
   api.use('*', async (c, next) => {
     const principal = c.get('principal');
     if (principal.role === 'automation' && !/^\/api\/(dialogs(\/|$)|me$)/.test(c.req.path)) {
-      throw new ApiError(403, 'FORBIDDEN', 'Automation tokens can only start dialogs.');
+      throw new ApiError('FORBIDDEN', 'Automation tokens can only start dialogs.');
     }
     await next();
   });

@@ -49,16 +49,15 @@ export function authenticate(adminToken: string): MiddlewareHandler<AuthEnv> {
     let principal: Principal | null = null;
     if (header) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-      if (!match) throw new ApiError(401, 'UNAUTHORIZED', 'Send an agent token as "Authorization: Bearer <token>".');
+      if (!match) throw new ApiError('UNAUTHORIZED', 'Send an agent token as "Authorization: Bearer <token>".');
       principal = await principalForToken(match[1]!, adminToken);
-      if (!principal) throw new ApiError(401, 'UNAUTHORIZED', 'This token is not valid.');
+      if (!principal) throw new ApiError('UNAUTHORIZED', 'This token is not valid.');
     } else {
       principal = await principalForSession(c);
       if (!principal)
-        throw new ApiError(401, 'UNAUTHORIZED', 'Sign in, or send an agent token as "Authorization: Bearer <token>".');
+        throw new ApiError('UNAUTHORIZED', 'Sign in, or send an agent token as "Authorization: Bearer <token>".');
       if (!['GET', 'HEAD'].includes(c.req.method) && c.req.header(CSRF_HEADER) !== '1') {
         throw new ApiError(
-          403,
           'CSRF_HEADER_MISSING',
           `Console requests that change something must send "${CSRF_HEADER}: 1".`,
         );
@@ -70,7 +69,7 @@ export function authenticate(adminToken: string): MiddlewareHandler<AuthEnv> {
 }
 
 export function requireAdmin(principal: Principal): void {
-  if (principal.role !== 'admin') throw new ApiError(403, 'FORBIDDEN', 'Only an admin can do this.');
+  if (principal.role !== 'admin') throw new ApiError('FORBIDDEN', 'Only an admin can do this.');
 }
 
 /**

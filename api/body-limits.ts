@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono';
 import { ATTACHMENT_TOO_LARGE_MESSAGE, MEDIA_LIMITS } from '../common/media';
-import { errorBody } from './errors';
+import { ApiError, errorResponse } from './errors';
 
 /** The largest body any route takes: the largest attachment, plus room for the multipart envelope around it. */
 export const MAX_REQUEST_BYTES = MEDIA_LIMITS.document + 1024 * 1024;
@@ -24,13 +24,13 @@ export function bodyLimits(): MiddlewareHandler {
     const declared = Number(c.req.header('content-length') ?? 0);
     if (declared > MAX_REQUEST_BYTES) {
       const upload = c.req.path === '/api/attachments';
-      return c.json(
-        errorBody(
+      return errorResponse(
+        c,
+        new ApiError(
           upload ? 'ATTACHMENT_TOO_LARGE' : 'PAYLOAD_TOO_LARGE',
           upload ? ATTACHMENT_TOO_LARGE_MESSAGE : `Request bodies are limited to ${MAX_REQUEST_BYTES} bytes.`,
           { limitBytes: MAX_REQUEST_BYTES },
         ),
-        413,
         { connection: 'close' },
       );
     }

@@ -1,6 +1,6 @@
+import type { ChannelKind } from '../common/domain';
 import { safeEqual } from '../common/ids';
 import { Channel } from '../db/models';
-import type { ChannelKind } from '../workflows/definitions';
 
 /** What the webhook needs of a channel to accept a request for it. */
 export interface WebhookChannel {

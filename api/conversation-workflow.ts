@@ -2,24 +2,26 @@ import { WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporal
 import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
 import type { MiddlewareHandler } from 'hono';
 import { executeUpdateWithStartWithin, type UpdateBound, WorkerUnavailableError } from '../client';
+import type {
+  ChannelKind,
+  InboundMessage,
+  MessageView,
+  ReplyRequest,
+  TemplateRequest,
+  TicketChange,
+} from '../common/domain';
+import { failureCode, failureDetails } from '../common/error-codes';
 import { newId } from '../common/ids';
 import {
-  type ChannelKind,
   CONVERSATION_WORKFLOW,
   type ConversationInput,
   type ConversationSnapshot,
   changeTicketUpdate,
   conversationStartOptions,
-  type InboundMessage,
   inboundSignal,
-  type MessageView,
-  type ReplyRequest,
   type RestoredState,
   sendReplyUpdate,
   sendTemplateUpdate,
-  type TemplateRequest,
-  type TicketChange,
-  WorkflowErrors,
 } from '../workflows/definitions';
 import type { ApiDeps } from './context';
 import { ApiError } from './errors';
@@ -87,7 +89,6 @@ export function workerUnavailable(err: WorkerUnavailableError, retry: Record<str
       ? 'A worker accepted the request but did not finish it in time: it is recorded and will be sent.'
       : 'No worker picked the request up in time: it may still be sent once a worker runs again, or not at all.';
   return new ApiError(
-    503,
     'WORKER_UNAVAILABLE',
     `${what} Retry after ${WORKER_RETRY_AFTER_SECONDS} s with the same ${Object.keys(retry).join(', ') || 'request'}: it is sent at most once.`,
     { recorded: err.recorded, retryAfterSeconds: WORKER_RETRY_AFTER_SECONDS, ...retry },
@@ -127,14 +128,9 @@ async function updateConversation<Ret, Arg>(
     }
     if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
       const failure = err.cause;
-      if (failure.type === WorkflowErrors.WINDOW_CLOSED) {
-        throw new ApiError(409, 'WINDOW_CLOSED', failure.message, { helpUrl: deps.windowHelpUrl });
-      }
-      if (failure.type === WorkflowErrors.INVALID_REQUEST)
-        throw new ApiError(400, 'VALIDATION_FAILED', failure.message);
-      // Failures that carry their HTTP status (template checks done in the workflow) keep it.
-      const { status, ...details } = (failure.details?.[0] ?? {}) as { status?: 400 | 404 | 409 };
-      throw new ApiError(status ?? 409, failure.type ?? 'CONFLICT', failure.message, details);
+      const code = failureCode(failure.type);
+      const details = code === 'WINDOW_CLOSED' ? { helpUrl: deps.windowHelpUrl } : failureDetails(failure);
+      throw new ApiError(code, failure.message, details);
     }
     throw err;
   }

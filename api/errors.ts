@@ -1,24 +1,34 @@
 import type { Context } from 'hono';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { z } from 'zod';
+import { ERROR_CODES, type ErrorCode } from '../common/error-codes';
 
-/** An error the API answers with `{ error: { code, message, ...details } }` and its HTTP status. */
+/**
+ * An error the API answers with `{ error: { code, message, ...details } }`; its HTTP status is the code's, from
+ * the one table (`common/error-codes.ts`).
+ */
 export class ApiError extends Error {
   constructor(
-    readonly status: ContentfulStatusCode,
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly details: Record<string, unknown> = {},
   ) {
     super(message);
   }
+
+  get status() {
+    return ERROR_CODES[this.code].status;
+  }
 }
 
-export function errorBody(code: string, message: string, details: Record<string, unknown> = {}) {
+export function errorBody(code: ErrorCode, message: string, details: Record<string, unknown> = {}) {
   return { error: { code, message, ...details } };
 }
 
-export const notFound = (what: string) => new ApiError(404, 'NOT_FOUND', `${what} not found.`);
+/** The answer for an ApiError: its body with its code's status. */
+export const errorResponse = (c: Context, err: ApiError, headers?: Record<string, string>) =>
+  c.json(errorBody(err.code, err.message, err.details), err.status, headers);
+
+export const notFound = (what: string) => new ApiError('NOT_FOUND', `${what} not found.`);
 
 /** Reads the JSON body and validates it: 400 INVALID_JSON or VALIDATION_FAILED (zod issues in `details`). */
 export async function parseJson<S extends z.ZodType>(c: Context, schema: S): Promise<z.infer<S>> {
@@ -26,7 +36,7 @@ export async function parseJson<S extends z.ZodType>(c: Context, schema: S): Pro
   try {
     body = await c.req.json();
   } catch {
-    throw new ApiError(400, 'INVALID_JSON', 'The request body must be valid JSON.');
+    throw new ApiError('INVALID_JSON', 'The request body must be valid JSON.');
   }
   return parseWith(schema, body);
 }
@@ -36,7 +46,7 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown): z.inf
   if (!parsed.success) {
     const first = parsed.error.issues[0];
     const where = first?.path.length ? `${first.path.join('.')}: ` : '';
-    throw new ApiError(400, 'VALIDATION_FAILED', `Invalid input — ${where}${first?.message ?? 'invalid'}.`, {
+    throw new ApiError('VALIDATION_FAILED', `Invalid input — ${where}${first?.message ?? 'invalid'}.`, {
       details: parsed.error.issues.map((issue) => ({
         path: issue.path.join('.'),
         message: issue.message,

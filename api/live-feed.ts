@@ -1,3 +1,4 @@
+import type { StreamCloseCode } from '../common/error-codes';
 import { log } from '../common/log';
 import { Agent, Client, Conversation, Message, Session } from '../db/models';
 import { conversationView, messageView } from './routes/conversations';
@@ -30,7 +31,7 @@ export type LiveCredential =
   | { kind: 'session'; sessionHash: string; principalId: string };
 
 export interface LiveEnd {
-  code: 'UNAUTHORIZED' | 'FORBIDDEN' | 'STREAM_TOO_SLOW';
+  code: StreamCloseCode;
   message: string;
 }
 

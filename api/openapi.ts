@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ERROR_CODES } from '../common/error-codes';
 import { webhookBodySchema } from '../providers/webhook';
 import { CSRF_HEADER } from './auth';
 import {
@@ -150,7 +151,7 @@ export const operations: Operation[] = [
   {
     method: 'get',
     path: '/api/config',
-    summary: 'Console configuration (Temporal Web URL, help URL)',
+    summary: 'Console configuration (Temporal Web URL, help URL, what each channel kind can do: channelKinds)',
     auth: 'agent',
     responses: { 200: 'Config' },
   },
@@ -526,6 +527,8 @@ export function openApiDocument(serverUrl: string) {
       description: 'Helpdesk agents ↔ customers on WhatsApp Business and Viber through Infobip.',
     },
     servers: [{ url: serverUrl }],
+    // Every error code with its status and meaning: the table in common/error-codes.ts, as it is.
+    'x-janela-error-codes': ERROR_CODES,
     paths,
     components: {
       securitySchemes: {
@@ -544,7 +547,21 @@ export function openApiDocument(serverUrl: string) {
   };
 }
 
+/** The table's plain text as HTML: escaped, `code` spans as <code>. */
+const describeHtml = (text: string) =>
+  text
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replace(/`([^`]+)`/g, '<code>$1</code>');
+
 export function docsPage(): string {
+  const errorRows = Object.entries(ERROR_CODES)
+    .map(
+      ([code, { status, description }]) =>
+        `<tr><td><code>${code}</code></td><td>${status}</td><td>${describeHtml(description)}</td></tr>`,
+    )
+    .join('');
   const rows = operations
     .map(
       (op) =>
@@ -554,5 +571,6 @@ export function docsPage(): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Janela API</title>
 <style>body{font:15px/1.5 system-ui,sans-serif;margin:2rem;color:#1f2933}table{border-collapse:collapse}td,th{border-bottom:1px solid #dde3ea;padding:.35rem .6rem;text-align:left}</style></head>
 <body><h1>Janela API</h1><p>Machine-readable: <a href="/openapi.json">/openapi.json</a>. Errors are <code>{ "error": { "code", "message", … } }</code>.</p>
-<table><thead><tr><th>Method</th><th>Path</th><th>Who</th><th>What</th></tr></thead><tbody>${rows}</tbody></table></body></html>`;
+<table><thead><tr><th>Method</th><th>Path</th><th>Who</th><th>What</th></tr></thead><tbody>${rows}</tbody></table>
+<h2>Error codes</h2><table><thead><tr><th>Code</th><th>Status</th><th>Meaning</th></tr></thead><tbody>${errorRows}</tbody></table></body></html>`;
 }

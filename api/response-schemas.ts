@@ -2,13 +2,21 @@
  * The shapes of the API's JSON answers, for /openapi.json. Tests hold the real answers to these schemas (strict
  * where it matters: a channel never carries its API key), so the description cannot drift from the code.
  */
+
 import { z } from 'zod';
+import { CHANNEL_KINDS } from '../common/domain';
+import { ERROR_CODES, type ErrorCode } from '../common/error-codes';
 
 const iso = z.string().describe('ISO 8601 time');
 const status = z.enum(['open', 'pending', 'closed']);
 
 export const errorResponse = z.object({
-  error: z.looseObject({ code: z.string().regex(/^[A-Z0-9_]+$/), message: z.string().min(1) }),
+  error: z.looseObject({
+    code: z
+      .enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]])
+      .describe('One of the codes in `x-janela-error-codes` (each with its HTTP status)'),
+    message: z.string().min(1),
+  }),
 });
 
 export const healthResponse = z.object({
@@ -24,7 +32,7 @@ export const healthResponse = z.object({
 
 export const channelResponse = z.strictObject({
   id: z.string(),
-  kind: z.enum(['whatsapp', 'viber']),
+  kind: z.enum(CHANNEL_KINDS),
   name: z.string(),
   apiBaseUrl: z.string(),
   sender: z.string(),
@@ -66,7 +74,7 @@ export const templateResponse = z.strictObject({
 export const conversationResponse = z.strictObject({
   id: z.string(),
   channelId: z.string(),
-  kind: z.enum(['whatsapp', 'viber']),
+  kind: z.enum(CHANNEL_KINDS),
   ticketNumber: z.number().int(),
   status,
   client: z.strictObject({

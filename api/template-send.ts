@@ -1,6 +1,6 @@
 import { z } from 'zod';
+import type { TemplateRequest } from '../common/domain';
 import { checkTemplateSend } from '../db/template-send-check';
-import type { TemplateRequest } from '../workflows/definitions';
 import { ApiError } from './errors';
 
 export const templateSendSchema = z.object({
@@ -25,6 +25,6 @@ export async function prepareTemplateSend(
   authorId: string,
 ): Promise<TemplateRequest> {
   const check = await checkTemplateSend({ channelId, ...input });
-  if (!check.ok) throw new ApiError(check.status, check.code, check.message, check.details ?? {});
+  if (!check.ok) throw new ApiError(check.code, check.message, check.details ?? {});
   return { ...check.request, authorId };
 }

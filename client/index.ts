@@ -11,17 +11,18 @@
  *     idempotencyKey: 'order-A-17-shipped',
  *   });
  */
+
 import { type Client, WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure, type UpdateDefinition, type Workflow } from '@temporalio/common';
+import type { MessageView, TemplateRequest } from '../common/domain';
+import { type ErrorCode, failureCode, failureDetails } from '../common/error-codes';
 import { INVALID_PHONE_MESSAGE, PHONE_PATTERN } from '../common/phone';
 import {
   CONVERSATION_WORKFLOW,
   type ConversationInput,
   conversationStartOptions,
   dialogSignal,
-  type MessageView,
   sendTemplateUpdate,
-  type TemplateRequest,
 } from '../workflows/definitions';
 
 export interface TemplatedDialogInput {
@@ -117,12 +118,14 @@ export interface TemplatedDialogResult {
   message: MessageView;
 }
 
-/** Why a dialog was refused: `code` is Janela's error code (TEMPLATE_NOT_FOUND, INVALID_PHONE…). */
+/**
+ * Why a dialog was refused: `code` is Janela's error code (TEMPLATE_NOT_FOUND, INVALID_PHONE…); its HTTP status,
+ * where one is needed, is the code's in `common/error-codes.ts`.
+ */
 export class DialogRefusedError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
-    readonly status: number,
     readonly details: Record<string, unknown> = {},
   ) {
     super(message);
@@ -131,8 +134,8 @@ export class DialogRefusedError extends Error {
 }
 
 function dialogStart(input: TemplatedDialogInput, options: TemplatedDialogOptions) {
-  if (!PHONE_PATTERN.test(input.phone)) throw new DialogRefusedError('INVALID_PHONE', INVALID_PHONE_MESSAGE, 400);
-  if (!input.idempotencyKey) throw new DialogRefusedError('VALIDATION_FAILED', 'idempotencyKey is required.', 400);
+  if (!PHONE_PATTERN.test(input.phone)) throw new DialogRefusedError('INVALID_PHONE', INVALID_PHONE_MESSAGE);
+  if (!input.idempotencyKey) throw new DialogRefusedError('VALIDATION_FAILED', 'idempotencyKey is required.');
   const workflowInput: ConversationInput = {
     channelId: input.channelId,
     kind: 'whatsapp',
@@ -195,8 +198,8 @@ export async function startTemplatedDialog(
     return { workflowId, conversationId: message.conversationId, message };
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
-      const { status, ...details } = (err.cause.details?.[0] ?? {}) as { status?: number };
-      throw new DialogRefusedError(err.cause.type ?? 'REFUSED', err.cause.message, status ?? 409, details);
+      const failure = err.cause;
+      throw new DialogRefusedError(failureCode(failure.type), failure.message, failureDetails(failure));
     }
     throw err;
   }

@@ -1,5 +1,5 @@
-/** Attachment kinds and their WhatsApp limits (INFOBIP.md): what decides the send endpoint and the size check. */
-export type MediaKind = 'image' | 'video' | 'audio' | 'sticker' | 'document';
+/** Attachment kinds' WhatsApp limits (INFOBIP.md): what decides the send endpoint and the size check. */
+import type { MediaKind } from './domain';
 
 const MB = 1024 * 1024;
 
@@ -76,19 +76,3 @@ export function classifyMedia(mime: string): MediaKind {
   if (audioTypes.has(mime)) return 'audio';
   return 'document';
 }
-
-/** Viber's native FILE takes document extensions only; IMAGE takes jpg/png (INFOBIP.md). */
-export const VIBER_FILE_EXTENSIONS = new Set([
-  'pdf',
-  'doc',
-  'docx',
-  'xls',
-  'xlsx',
-  'csv',
-  'txt',
-  'odt',
-  'ods',
-  'rtf',
-  'ppt',
-  'pptx',
-]);

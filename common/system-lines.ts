@@ -3,7 +3,7 @@
  * language (ui/i18n.js `systemLineText`); the English `text` stored beside them is for API clients and is what
  * the console falls back to. Keep the English here and in ui/i18n.js identical (test/system-lines.test.ts checks).
  */
-import type { ConversationStatus } from '../workflows/definitions';
+import type { ConversationStatus } from './domain';
 
 export interface WindowClosedParams {
   /** The configured reply window (JANELA_REPLY_WINDOW) the line speaks of. */

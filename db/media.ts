@@ -2,8 +2,8 @@ import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import mongoose from 'mongoose';
+import type { MediaKind } from '../common/domain';
 import { newSecret } from '../common/ids';
-import type { MediaKind } from '../common/media';
 
 /**
  * Media (agents' attachments and customers' inbound media) lives in GridFS, which needs nothing beyond plain

@@ -1,13 +1,5 @@
-import type { MessageView } from '../workflows/definitions';
+import type { MessageError, MessageView } from '../common/domain';
 import { isDuplicateKeyError, Message, type MessageDoc, MessageStatusEvent, SendKey } from './models';
-
-export interface MessageError {
-  code: string;
-  message: string;
-  httpStatus?: number | null;
-  permanent?: boolean | null;
-  providerErrorId?: number;
-}
 
 type OutcomeStatus = 'sent' | 'delivered' | 'seen' | 'failed';
 

@@ -1,4 +1,5 @@
 import mongoose, { type InferSchemaType, Schema } from 'mongoose';
+import { CHANNEL_KINDS } from '../common/domain';
 
 // String ids with a readable prefix (ch_, ag_, cl_, cv_, msg_) make API payloads and workflow ids self-explaining.
 
@@ -13,7 +14,7 @@ export const DEFAULT_CHANNEL_SEND_RATE = 10;
 const channelSchema = new Schema(
   {
     _id: { type: String, required: true },
-    kind: { type: String, enum: ['whatsapp', 'viber'], required: true },
+    kind: { type: String, enum: CHANNEL_KINDS, required: true },
     name: { type: String, required: true },
     apiBaseUrl: { type: String, required: true },
     // Secrets are never selected unless asked for by name: only the Infobip activity and the webhook check do.
@@ -59,7 +60,7 @@ const conversationSchema = new Schema(
   {
     _id: { type: String, required: true },
     channelId: { type: String, required: true },
-    kind: { type: String, enum: ['whatsapp', 'viber'], required: true },
+    kind: { type: String, enum: CHANNEL_KINDS, required: true },
     customer: { type: String, required: true },
     clientId: { type: String, required: true },
     workflowId: { type: String, required: true },

@@ -1,5 +1,7 @@
+import { capabilitiesOf } from '../common/channels';
+import type { TemplateButton, TemplateRequest } from '../common/domain';
+import type { ErrorCode } from '../common/error-codes';
 import { countPlaceholders, renderTemplate } from '../common/template-text';
-import type { TemplateButton, TemplateRequest } from '../workflows/definitions';
 import { Channel, Template, type TemplateDoc } from './models';
 
 export interface TemplateSendInput {
@@ -14,7 +16,7 @@ export interface TemplateSendInput {
 
 export type TemplateCheck =
   | { ok: true; request: Omit<TemplateRequest, 'authorId'> }
-  | { ok: false; status: 400 | 404 | 409; code: string; message: string; details?: Record<string, unknown> };
+  | { ok: false; code: ErrorCode; message: string; details?: Record<string, unknown> };
 
 const mediaHeaders = new Set(['IMAGE', 'DOCUMENT', 'VIDEO']);
 
@@ -35,11 +37,10 @@ type LoadedTemplate = Extract<TemplateCheck, { ok: false }> | { ok: true; templa
  */
 export async function loadTemplateForSend(input: TemplateRef): Promise<LoadedTemplate> {
   const channel = await Channel.findOne({ _id: input.channelId, deletedAt: null }).lean();
-  if (!channel) return { ok: false, status: 404, code: 'NOT_FOUND', message: 'Channel not found.' };
-  if (channel.kind !== 'whatsapp') {
+  if (!channel) return { ok: false, code: 'NOT_FOUND', message: 'Channel not found.' };
+  if (!capabilitiesOf(channel.kind).templates) {
     return {
       ok: false,
-      status: 409,
       code: 'TEMPLATES_WHATSAPP_ONLY',
       message: 'Templates belong to WhatsApp channels.',
     };
@@ -52,7 +53,6 @@ export async function loadTemplateForSend(input: TemplateRef): Promise<LoadedTem
   if (!template) {
     return {
       ok: false,
-      status: 404,
       code: 'TEMPLATE_NOT_FOUND',
       message: `No template "${input.templateName}" (${input.language}) on this channel.`,
     };
@@ -60,7 +60,6 @@ export async function loadTemplateForSend(input: TemplateRef): Promise<LoadedTem
   if (template.status !== 'APPROVED') {
     return {
       ok: false,
-      status: 409,
       code: 'TEMPLATE_NOT_APPROVED',
       message: `Template "${template.name}" is ${template.status}; only approved templates can be sent.`,
     };
@@ -75,7 +74,6 @@ export function checkTemplateSendWith(loaded: LoadedTemplate, input: TemplateSen
   if (input.variables.length !== template.placeholders) {
     return {
       ok: false,
-      status: 400,
       code: 'TEMPLATE_VARIABLES_MISMATCH',
       message: `Template "${template.name}" needs ${template.placeholders} variable(s); ${input.variables.length} given.`,
       details: { expected: template.placeholders, received: input.variables.length },
@@ -89,7 +87,6 @@ export function checkTemplateSendWith(loaded: LoadedTemplate, input: TemplateSen
     if (!input.headerText) {
       return {
         ok: false,
-        status: 400,
         code: 'TEMPLATE_HEADER_REQUIRED',
         message: `Template "${template.name}" has a text header with a variable: give headerText.`,
       };
@@ -107,7 +104,6 @@ export function checkTemplateSendWith(loaded: LoadedTemplate, input: TemplateSen
   if (buttonParameters.length !== dynamicButtons.length) {
     return {
       ok: false,
-      status: 400,
       code: 'TEMPLATE_BUTTONS_MISMATCH',
       message: `Template "${template.name}" has ${dynamicButtons.length} URL button(s) with a variable; ${buttonParameters.length} value(s) given in buttonParameters.`,
       details: { expected: dynamicButtons.length, received: buttonParameters.length },
@@ -118,7 +114,6 @@ export function checkTemplateSendWith(loaded: LoadedTemplate, input: TemplateSen
     if (!input.headerMediaUrl) {
       return {
         ok: false,
-        status: 400,
         code: 'TEMPLATE_HEADER_REQUIRED',
         message: `Template "${template.name}" has a ${headerFormat} header: give headerMediaUrl.`,
       };

@@ -1,4 +1,4 @@
-import type { MessageError } from '../db/messages';
+import type { MessageError } from '../common/domain';
 import type { ParsedDeliveryReport } from './webhook';
 
 // Plain-language texts for Infobip's chat error registry (delivery-report `error.id`).

@@ -1,8 +1,9 @@
-import type { ChannelKind, ChannelProvider } from './types';
+import type { ChannelKind } from '../common/domain';
+import type { ChannelProvider } from './types';
 import { viberProvider } from './viber';
 import { whatsappProvider } from './whatsapp';
 
-export type { ChannelKind, ChannelProvider, OutboundText } from './types';
+export type { ChannelProvider, OutboundText } from './types';
 
 const providers: Record<ChannelKind, ChannelProvider> = { whatsapp: whatsappProvider, viber: viberProvider };
 

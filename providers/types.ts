@@ -1,6 +1,5 @@
+import type { ChannelKind, MediaKind, TemplateButton, TemplateHeader } from '../common/domain';
 import type { InfobipCredentials } from './infobip-http';
-
-export type ChannelKind = 'whatsapp' | 'viber';
 
 export interface OutboundEnvelope {
   /** The channel's sender: WhatsApp number or Viber sender name. */
@@ -14,17 +13,6 @@ export interface OutboundEnvelope {
 
 export interface OutboundText extends OutboundEnvelope {
   text: string;
-}
-
-/** A template's filled header as Infobip takes it: media by URL, or the value of a TEXT header's variable. */
-export type TemplateHeader =
-  | { type: 'IMAGE' | 'DOCUMENT' | 'VIDEO'; mediaUrl: string }
-  | { type: 'TEXT'; placeholder: string };
-
-/** The value of a dynamic URL button, as Infobip takes it. */
-export interface TemplateButton {
-  type: 'URL';
-  parameter: string;
 }
 
 export interface OutboundTemplate extends OutboundEnvelope {
@@ -42,7 +30,7 @@ export interface SendAccepted {
 }
 
 export interface OutboundMedia extends OutboundEnvelope {
-  kind: 'image' | 'video' | 'audio' | 'sticker' | 'document';
+  kind: MediaKind;
   mime: string;
   name: string;
   caption: string | null;

@@ -1,4 +1,4 @@
-import { VIBER_FILE_EXTENSIONS } from '../common/media';
+import { CHANNEL_CAPABILITIES } from '../common/channels';
 import type { InfobipCredentials } from './infobip-http';
 import { acceptedStatus, callInfobip, InfobipError } from './infobip-http';
 import type { ChannelProvider, OutboundEnvelope, OutboundMedia } from './types';
@@ -10,9 +10,7 @@ interface ViberResponse {
   }[];
 }
 
-/** Infobip's Viber TEXT content takes at most this many characters. */
-export const VIBER_TEXT_LIMIT = 1000;
-const VIBER_IMAGE_MIMES = new Set(['image/jpeg', 'image/png']);
+const { textLimit, nativeMediaOption } = CHANNEL_CAPABILITIES.viber;
 
 async function sendViber(credentials: InfobipCredentials, message: OutboundEnvelope, content: Record<string, unknown>) {
   const response = await callInfobip<ViberResponse>(credentials, 'POST', '/viber/2/messages', {
@@ -35,7 +33,7 @@ async function sendViber(credentials: InfobipCredentials, message: OutboundEnvel
 export function viberLinkText(message: Pick<OutboundMedia, 'caption' | 'name' | 'mediaUrl'>): string {
   const link = `${message.name}: ${message.mediaUrl}`;
   const caption = message.caption ? `${message.caption}\n` : '';
-  return `${caption.slice(0, Math.max(0, VIBER_TEXT_LIMIT - link.length - 1))}${link}`;
+  return `${caption.slice(0, Math.max(0, textLimit - link.length - 1))}${link}`;
 }
 
 export const viberProvider: ChannelProvider = {
@@ -48,9 +46,9 @@ export const viberProvider: ChannelProvider = {
     if (message.viberNativeMedia) {
       const extension = message.name.split('.').pop()?.toLowerCase() ?? '';
       // Native only where Infobip's Viber rules allow it: IMAGE takes jpg/png, FILE takes document extensions.
-      if (message.kind === 'image' && VIBER_IMAGE_MIMES.has(message.mime))
+      if (message.kind === 'image' && nativeMediaOption.imageMimes.includes(message.mime))
         return sendViber(credentials, message, { type: 'IMAGE', mediaUrl: message.mediaUrl });
-      if (message.kind === 'document' && VIBER_FILE_EXTENSIONS.has(extension)) {
+      if (message.kind === 'document' && nativeMediaOption.documentExtensions.includes(extension)) {
         return sendViber(credentials, message, { type: 'FILE', mediaUrl: message.mediaUrl, fileName: message.name });
       }
     }

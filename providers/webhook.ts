@@ -1,7 +1,15 @@
 import { z } from 'zod';
-import { normalizeInfobipTime } from '../workflows/window';
+import { capabilitiesOf } from '../common/channels';
+import type { ChannelKind, InboundMessage } from '../common/domain';
 import { statusGroup } from './infobip-http';
-import type { ChannelKind } from './types';
+
+/** Infobip (and tests) send `2024-01-01T00:00:00.000+0000`; JavaScript's Date wants `+00:00`. */
+export function normalizeInfobipTime(value: string | null | undefined): string | null {
+  if (!value) return null;
+  const fixed = value.replace(/([+-]\d{2})(\d{2})$/, '$1:$2');
+  const ms = Date.parse(fixed);
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+}
 
 /**
  * Limits on what one webhook body may hold. Infobip posts small batches; these bound the work a hostile or broken
@@ -18,8 +26,6 @@ export const WEBHOOK_LIMITS = {
   messageId: 200,
   /** The customer: a phone number (WhatsApp `from`) or a Viber id (`sender`). */
   customer: 64,
-  /** A customer's text, per channel: WhatsApp's text body limit, Viber's message limit. */
-  text: { whatsapp: 4096, viber: 7000 } as Record<ChannelKind, number>,
 } as const;
 
 // Infobip sends `null` for absent fields and adds fields over time: every field here is nullish and
@@ -91,17 +97,11 @@ export const webhookBodySchema = z.looseObject({
 /** The envelope only: a bad result must not fail the body, so results are read one by one afterwards. */
 export const webhookEnvelopeSchema = z.looseObject({ results: z.array(z.unknown()).nullish() });
 
+/** An inbound message, as its conversation workflow takes it, and the customer who sent it. */
 export interface ParsedInbound {
   kind: 'inbound';
-  providerMessageId: string;
   customer: string;
-  receivedAt: string;
-  type: string;
-  text: string | null;
-  media: { url: string; caption?: string | null; filename?: string | null } | null;
-  details: Record<string, unknown> | null;
-  raw: unknown;
-  contactName: string | null;
+  message: InboundMessage;
 }
 
 export interface ParsedDeliveryReport {
@@ -147,7 +147,10 @@ function toNumber(value: string | number | null | undefined): number | null {
 }
 
 type InboundMessageBody = z.infer<typeof inboundMessageSchema>;
-type Described = Pick<ParsedInbound, 'type' | 'text' | 'media' | 'details' | 'raw'>;
+type Described = Pick<InboundMessage, 'type' | 'text' | 'media'> & {
+  details: Record<string, unknown> | null;
+  raw: unknown;
+};
 
 // Loose access to the type-specific fields Infobip adds; each is checked where it is read.
 const field = (message: InboundMessageBody, key: string): unknown => (message as Record<string, unknown>)[key];
@@ -327,15 +330,17 @@ function unsupportedInbound(
   if (!providerMessageId || !customer) return null;
   return {
     kind: 'inbound',
-    providerMessageId,
     customer,
-    receivedAt: normalizeInfobipTime(boundedString(raw.receivedAt, 64)) ?? new Date().toISOString(),
-    type: 'unsupported',
-    text: `This message could not be shown: ${reason}.`,
-    media: null,
-    details: { invalid: reason },
-    raw: null,
-    contactName: null,
+    message: {
+      providerMessageId,
+      receivedAt: normalizeInfobipTime(boundedString(raw.receivedAt, 64)) ?? new Date().toISOString(),
+      type: 'unsupported',
+      text: `This message could not be shown: ${reason}.`,
+      media: null,
+      details: { invalid: reason },
+      raw: null,
+      contactName: null,
+    },
   };
 }
 
@@ -364,17 +369,19 @@ export function parseWebhookResult(channelKind: ChannelKind, raw: unknown): Resu
     const customer = channelKind === 'viber' ? (result.sender ?? result.from) : (result.from ?? result.sender);
     if (!customer) return { unrecognized: result };
     const described = describeInbound(result.message);
-    const textLimit = WEBHOOK_LIMITS.text[channelKind];
+    const textLimit = capabilitiesOf(channelKind).inboundTextLimit;
     if (described.text && described.text.length > textLimit)
       return invalidResult(channelKind, raw, `text longer than ${textLimit} characters`);
     return {
       event: {
         kind: 'inbound',
-        providerMessageId: result.messageId,
         customer,
-        receivedAt: normalizeInfobipTime(result.receivedAt) ?? new Date().toISOString(),
-        contactName: result.contact?.name ?? null,
-        ...described,
+        message: {
+          providerMessageId: result.messageId,
+          receivedAt: normalizeInfobipTime(result.receivedAt) ?? new Date().toISOString(),
+          contactName: result.contact?.name ?? null,
+          ...described,
+        },
       },
     };
   }

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app';
+import { CHANNEL_CAPABILITIES } from '../common/channels';
+import { ERROR_CODES } from '../common/error-codes';
 import { allSearchAttributeKeys } from '../workflows/definitions';
 import { assertDocumentedShape, type Stack, startStack, waitFor } from './helpers/stack';
 
@@ -60,7 +62,23 @@ describe('operations', () => {
     );
     expect(() => assertDocumentedShape('GET', '/api/channels/ch_x', 404, { message: 'no code' })).toThrow(/error body/);
     const docs = await fetch(`${stack.api.url}/docs`);
-    expect(await docs.text()).toContain('/api/dialogs/batch');
+    const page = await docs.text();
+    expect(page).toContain('/api/dialogs/batch');
+    // The error codes: the one table, in the document and on the page, and the only codes an error body may carry.
+    expect(doc['x-janela-error-codes']).toEqual(ERROR_CODES);
+    expect(doc.components.schemas.Error.properties.error.properties.code.enum).toEqual(Object.keys(ERROR_CODES));
+    expect(page).toContain('<code>WORKER_UNAVAILABLE</code></td><td>503</td>');
+    expect(() =>
+      assertDocumentedShape('GET', '/api/channels/ch_x', 404, { error: { code: 'NO_SUCH_CODE', message: 'x' } }),
+    ).toThrow();
+  });
+
+  it('GET /api/config hands the console what each channel kind can do: the one table', async () => {
+    const config = await stack.call('GET', '/api/config');
+    expect(config.status).toBe(200);
+    expect(config.body.channelKinds).toEqual(JSON.parse(JSON.stringify(CHANNEL_CAPABILITIES)));
+    expect(config.body.channelKinds.viber).toMatchObject({ replyWindow: false, templates: false, textLimit: 1000 });
+    expect(config.body.channelKinds.whatsapp).toMatchObject({ replyWindow: true, templates: true });
   });
 
   it('/metrics exposes HTTP traffic by route pattern and sends by status, never a secret', async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Conversation, Message } from '../db/models';
-import { normalizeInfobipTime } from '../workflows/window';
+import { normalizeInfobipTime } from '../providers/webhook';
 import { type Stack, startStack, timerOf, waitFor } from './helpers/stack';
 
 let stack: Stack;

@@ -1,10 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { SLOT_SPACING_MARGIN, SlottedCalls, slotWindow } from '../activities/send-pacing';
 import { isDependencyDown } from '../api/dependency-errors';
+import { ApiError } from '../api/errors';
+import { CHANNEL_CAPABILITIES, capabilitiesOf } from '../common/channels';
 import { ConfigError, loadEnv, parseDuration } from '../common/config';
+import { CHANNEL_KINDS } from '../common/domain';
+import { codeForStatus, ERROR_CODES, failureCode, failureDetails, statusOf } from '../common/error-codes';
+import { extendWindow, isWindowOpen, replyWindowState, windowExpiryAfterInbound } from '../common/reply-window';
 import { describeInfobipError, InfobipError } from '../providers/infobip-http';
-import { parseWebhookBody, webhookBodySchema } from '../providers/webhook';
-import { extendWindow, isWindowOpen, normalizeInfobipTime, windowExpiryAfterInbound } from '../workflows/window';
+import { normalizeInfobipTime, parseWebhookBody, webhookBodySchema } from '../providers/webhook';
 
 describe('configuration', () => {
   it('parses durations', () => {
@@ -58,11 +62,54 @@ describe('reply window helpers', () => {
     expect(isWindowOpen(10, 9)).toBe(true);
     expect(isWindowOpen(10, 10)).toBe(false);
   });
+  it('a kind without a window is always open; one with a window is open while its expiry lies ahead', () => {
+    expect(replyWindowState('viber', null, 5)).toEqual({ open: true, expiresAt: null });
+    expect(replyWindowState('viber', 3, 5)).toEqual({ open: true, expiresAt: null });
+    expect(replyWindowState('whatsapp', null, 5)).toEqual({ open: false, expiresAt: null });
+    expect(replyWindowState('whatsapp', 10, 5)).toEqual({ open: true, expiresAt: 10 });
+    expect(replyWindowState('whatsapp', 10, 10)).toEqual({ open: false, expiresAt: 10 });
+    expect(() => replyWindowState('telegram', 10, 5)).toThrow(/Unknown channel kind/);
+  });
   it('reads Infobip timestamps with +0000', () => {
     expect(normalizeInfobipTime('2024-01-01T10:00:00.000+0000')).toBe('2024-01-01T10:00:00.000Z');
     expect(normalizeInfobipTime('2024-01-01T10:00:00.000+0300')).toBe('2024-01-01T07:00:00.000Z');
     expect(normalizeInfobipTime(null)).toBeNull();
     expect(normalizeInfobipTime('nope')).toBeNull();
+  });
+});
+
+describe('channel capabilities and error codes (the one tables)', () => {
+  it('every kind is described, and the rules the API enforces read from it', () => {
+    expect(Object.keys(CHANNEL_CAPABILITIES).sort()).toEqual([...CHANNEL_KINDS].sort());
+    expect(capabilitiesOf('whatsapp')).toMatchObject({ replyWindow: true, templates: true, textLimit: 4096 });
+    expect(capabilitiesOf('viber')).toMatchObject({ replyWindow: false, templates: false, textLimit: 1000 });
+    expect(capabilitiesOf('whatsapp').captionlessMediaKinds).toEqual(['audio', 'sticker']);
+    expect(capabilitiesOf('viber').nativeMediaOption?.imageMimes).toEqual(['image/jpeg', 'image/png']);
+  });
+
+  it('a workflow failure answers with its code, legacy types and stray details included', () => {
+    expect(failureCode('WINDOW_CLOSED')).toBe('WINDOW_CLOSED');
+    expect(failureCode('TEMPLATE_NOT_FOUND')).toBe('TEMPLATE_NOT_FOUND');
+    // What runs before the table threw for invalid requests, and a type no table knows.
+    expect(failureCode('INVALID_REQUEST')).toBe('VALIDATION_FAILED');
+    expect(failureCode('SOMETHING_NEW')).toBe('CONFLICT');
+    expect(failureCode(null)).toBe('CONFLICT');
+    expect(failureDetails({ details: [{ status: 404, templateName: 'x' }] })).toEqual({ templateName: 'x' });
+    expect(failureDetails({ details: ['text'] })).toEqual({});
+    expect(failureDetails({})).toEqual({});
+    expect(statusOf('TEMPLATE_NOT_FOUND')).toBe(404);
+    expect(statusOf('NOPE')).toBe(409);
+    expect(codeForStatus(413)).toBe('PAYLOAD_TOO_LARGE');
+    expect(codeForStatus(418)).toBe('INTERNAL_ERROR');
+  });
+
+  it("an ApiError answers with its code's status", () => {
+    expect(new ApiError('WORKER_UNAVAILABLE', 'x').status).toBe(503);
+    expect(new ApiError('TEMPLATES_WHATSAPP_ONLY', 'x').status).toBe(409);
+    for (const [code, { status }] of Object.entries(ERROR_CODES)) {
+      expect(new ApiError(code as keyof typeof ERROR_CODES, 'x').status).toBe(status);
+      expect(code).toMatch(/^[A-Z][A-Z0-9_]+$/);
+    }
   });
 });
 
@@ -118,23 +165,17 @@ describe('webhook parsing', () => {
       pendingMessageCount: 0,
     });
     expect(unrecognized).toEqual([]);
-    expect(events.map((e) => `${e.kind}:${e.providerMessageId}`)).toEqual([
-      'inbound:a',
-      'delivery:b',
-      'seen:c',
-      'inbound:d',
-      'inbound:e',
-    ]);
+    expect(
+      events.map((e) => `${e.kind}:${e.kind === 'inbound' ? e.message.providerMessageId : e.providerMessageId}`),
+    ).toEqual(['inbound:a', 'delivery:b', 'seen:c', 'inbound:d', 'inbound:e']);
+    // The workflow's InboundMessage itself: the webhook route hands it over as it is.
     expect(events[0]).toMatchObject({
       customer: '5511',
-      text: 'um',
-      type: 'text',
-      receivedAt: '2024-01-01T10:00:00.000Z',
-      contactName: null,
+      message: { text: 'um', type: 'text', receivedAt: '2024-01-01T10:00:00.000Z', contactName: null },
     });
     expect(events[1]).toMatchObject({ groupName: 'DELIVERED', error: null });
-    expect(events[3]).toMatchObject({ type: 'location', text: 'Loja (1.5, -2)' });
-    expect(events[4]).toMatchObject({ type: 'unsupported' });
+    expect(events[3]).toMatchObject({ message: { type: 'location', text: 'Loja (1.5, -2)' } });
+    expect(events[4]).toMatchObject({ message: { type: 'unsupported' } });
   });
 
   it('reads the Viber customer from `sender`', () => {
@@ -150,7 +191,7 @@ describe('webhook parsing', () => {
         },
       ],
     });
-    expect(events[0]).toMatchObject({ kind: 'inbound', customer: 'vbr==', text: 'olá' });
+    expect(events[0]).toMatchObject({ kind: 'inbound', customer: 'vbr==', message: { text: 'olá' } });
   });
 
   it('keeps a failed report error', () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Connection, Client as TemporalClient } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app';
+import { CHANNEL_CAPABILITIES } from '../common/channels';
 import { listen } from '../common/http-server';
 import { redactSecrets } from '../common/log';
 import { Message } from '../db/models';
@@ -60,7 +61,7 @@ function capturedLog(): Record<string, unknown>[] {
 describe('one bad result never blocks a webhook body', () => {
   it('stores the good results, keeps identifiable bad ones as unsupported, skips and logs the rest', async () => {
     const hugeText = 'x'.repeat(300_000); // past the per-result size cap
-    const longText = 'y'.repeat(WEBHOOK_LIMITS.text.whatsapp + 1); // past WhatsApp's text limit
+    const longText = 'y'.repeat(CHANNEL_CAPABILITIES.whatsapp.inboundTextLimit + 1); // past WhatsApp's text limit
     const hostileFrom = '5'.repeat(2000);
     const good1 = inbound('5511900000001', 'first good one');
     const tooBig = inbound('5511900000002', hugeText);
@@ -97,7 +98,7 @@ describe('one bad result never blocks a webhook body', () => {
     expect(byId.get(tooBig.messageId)!.text).toContain('could not be shown');
     expect(byId.get(tooLong.messageId)).toMatchObject({
       type: 'unsupported',
-      details: { invalid: `text longer than ${WEBHOOK_LIMITS.text.whatsapp} characters` },
+      details: { invalid: `text longer than ${CHANNEL_CAPABILITIES.whatsapp.inboundTextLimit} characters` },
     });
     expect(JSON.stringify(stored)).not.toContain('xxxxxxxxxx');
     expect(stored).toHaveLength(4);

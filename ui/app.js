@@ -82,8 +82,11 @@ const channelName = (id) => state.channels.find((c) => c.id === id)?.name ?? id;
 const agentName = (id) =>
   id ? (state.agents.find((a) => a.id === id)?.name ?? (id === state.me?.id ? state.me.name : id)) : t('unassigned');
 const selected = () => state.conversations.find((c) => c.id === state.selectedId) ?? null;
-const whatsappChannels = () =>
-  state.channels.filter((c) => c.kind === 'whatsapp' && state.me.channelIds.includes(c.id));
+/** What a channel kind can do (reply window, templates, limits, media), from the API's one table (GET /api/config). */
+const can = (kind) => state.config?.channelKinds?.[kind] ?? {};
+/** The agent's channels that can start a conversation: starting one takes a template. */
+const templateChannels = () =>
+  state.channels.filter((c) => can(c.kind).templates && state.me.channelIds.includes(c.id));
 const renderTemplate = (body, vars) => body.replace(/\{\{\s*(\d+)\s*\}\}/g, (whole, n) => vars[Number(n) - 1] || whole);
 
 // ---------- start ----------
@@ -283,7 +286,7 @@ function render() {
 function chatsView() {
   return `<div class="layout">
     <aside class="sidebar">
-      ${whatsappChannels().length ? `<div class="actions"><button class="primary" id="create-chat">${esc(t('createChat'))}</button></div>` : ''}
+      ${templateChannels().length ? `<div class="actions"><button class="primary" id="create-chat">${esc(t('createChat'))}</button></div>` : ''}
       <div id="conv-list">${conversationItems()}</div>
     </aside>
     <section class="main" id="conversation">${state.selectedId ? conversationPanel() : `<div class="empty">${esc(t('pickConversation'))}</div>`}</section>
@@ -291,7 +294,7 @@ function chatsView() {
 }
 
 function windowBadge(conversation) {
-  if (conversation.kind !== 'whatsapp') return `<span class="badge">${esc(t('noWindow'))}</span>`;
+  if (!can(conversation.kind).replyWindow) return `<span class="badge">${esc(t('noWindow'))}</span>`;
   if (conversation.window.open && conversation.window.expiresAt) {
     return `<span class="badge open" data-window>${esc(t('windowOpen', { left: formatLeft(Date.parse(conversation.window.expiresAt) - Date.now()) }))}</span>`;
   }
@@ -482,7 +485,9 @@ function renderTimeline() {
 }
 
 function windowClosed(c) {
-  return c.kind === 'whatsapp' && !(c.window.open && c.window.expiresAt && Date.parse(c.window.expiresAt) > Date.now());
+  return (
+    can(c.kind).replyWindow && !(c.window.open && c.window.expiresAt && Date.parse(c.window.expiresAt) > Date.now())
+  );
 }
 
 function composer(c) {
@@ -494,9 +499,9 @@ function composer(c) {
       <label><input type="checkbox" id="note-toggle" ${state.noteMode ? 'checked' : ''} /> ${esc(t('note'))}</label>
       <label class="attach"><button type="button" id="attach-button">${esc(t('attach'))}</button><input type="file" id="attach-input" hidden /></label>
       <span id="attachment-chip"></span>
-      ${c.kind === 'viber' ? `<span class="window-info">${esc(t('viberLinkNote'))}</span>` : ''}
+      ${can(c.kind).mediaDelivery === 'link' ? `<span class="window-info">${esc(t('viberLinkNote'))}</span>` : ''}
       <span class="spacer"></span>
-      ${c.kind === 'whatsapp' ? `<button type="button" id="template-button">${esc(t('sendTemplate'))}</button>` : ''}
+      ${can(c.kind).templates ? `<button type="button" id="template-button">${esc(t('sendTemplate'))}</button>` : ''}
       <button class="primary" type="button" id="send-button">${esc(t('send'))}</button>
     </div>
     <div id="composer-alert"></div>
@@ -515,12 +520,11 @@ function updateComposerState() {
   text.placeholder = state.noteMode ? t('typeNote') : t('typeMessage');
   $('#window-hint').hidden = !freeFormBlocked;
   $('#attach-button').disabled = freeFormBlocked || state.noteMode;
-  $('#window-info').textContent =
-    c.kind !== 'whatsapp'
-      ? t('noWindow')
-      : closed
-        ? t('windowClosed')
-        : t('windowOpen', { left: formatLeft(Date.parse(c.window.expiresAt) - Date.now()) });
+  $('#window-info').textContent = !can(c.kind).replyWindow
+    ? t('noWindow')
+    : closed
+      ? t('windowClosed')
+      : t('windowOpen', { left: formatLeft(Date.parse(c.window.expiresAt) - Date.now()) });
   // While the window is closed the main button is "Send template" (SPEC §3); notes keep their own button.
   if (freeFormBlocked) {
     send.textContent = t('sendTemplate');
@@ -784,7 +788,7 @@ function newRequestId() {
 }
 
 async function openCreateChat() {
-  const channels = whatsappChannels();
+  const channels = templateChannels();
   const pick = { clientId: null, clientName: '' };
   // One id per form: a double click on Start sends the template once.
   const requestId = newRequestId();
@@ -982,7 +986,13 @@ async function adminChannels(message = '', editing = null, justSaved = null) {
   adminBody().innerHTML = `${message}${justSaved ? webhookBlock(justSaved) : ''}
     <div class="card"><h3>${esc(t(editing ? 'editChannel' : 'newChannel'))}</h3>
       <form class="form" id="channel-form">
-        <label>${esc(t('kind'))}<select name="kind" ${editing ? 'disabled' : ''}><option value="whatsapp" ${c.kind === 'whatsapp' ? 'selected' : ''}>WhatsApp</option><option value="viber" ${c.kind === 'viber' ? 'selected' : ''}>Viber</option></select></label>
+        <label>${esc(t('kind'))}<select name="kind" ${editing ? 'disabled' : ''}>${Object.entries(
+          state.config?.channelKinds ?? {},
+        )
+          .map(
+            ([kind, k]) => `<option value="${esc(kind)}" ${c.kind === kind ? 'selected' : ''}>${esc(k.label)}</option>`,
+          )
+          .join('')}</select></label>
         <label>${esc(t('name'))}<input name="name" required value="${esc(c.name ?? '')}" /></label>
         <label>${esc(t('apiBaseUrl'))}<input name="apiBaseUrl" required placeholder="https://xxxx.api.infobip.com" value="${esc(c.apiBaseUrl ?? '')}" /></label>
         <label>${esc(t(editing ? 'apiKeyKeep' : 'apiKey'))}<input name="apiKey" type="password" autocomplete="off" ${editing ? '' : 'required'} /></label>
@@ -1071,7 +1081,7 @@ async function adminAgents(message = '', editing = null) {
 
 async function adminTemplates(message = '', channelId = null) {
   state.channels = (await api('GET', '/api/channels')).items;
-  const whatsapp = state.channels.filter((c) => c.kind === 'whatsapp');
+  const whatsapp = state.channels.filter((c) => can(c.kind).templates);
   const current = channelId ?? whatsapp[0]?.id ?? null;
   const templates = current ? (await api('GET', `/api/channels/${current}/templates`)).items : [];
   adminBody().innerHTML = `${message}

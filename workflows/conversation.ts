@@ -16,6 +16,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { JanelaActivities } from '../activities';
+import { capabilitiesOf } from '../common/channels';
+import type { MessageView, TemplateRequest } from '../common/domain';
+import { extendWindow, isWindowOpen, windowExpiryAfterInbound } from '../common/reply-window';
 import { formatDuration } from '../common/system-lines';
 import {
   type CarriedState,
@@ -25,15 +28,12 @@ import {
   changeTicketUpdate,
   dialogSignal,
   inboundSignal,
-  type MessageView,
   SearchAttributes,
   sendReplyUpdate,
   sendTemplateUpdate,
   snapshotQuery,
-  type TemplateRequest,
   WorkflowErrors,
 } from './definitions';
-import { extendWindow, isWindowOpen, windowExpiryAfterInbound } from './window';
 
 const store = proxyActivities<JanelaActivities>({
   startToCloseTimeout: '30s',
@@ -129,7 +129,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       keysInFlight.delete(key);
     }
   };
-  const hasWindow = input.kind === 'whatsapp';
+  const hasWindow = capabilitiesOf(input.kind).replyWindow;
   const historyEventLimit = input.historyEventLimit ?? DEFAULT_HISTORY_EVENT_LIMIT;
   const idleTimeoutMs = input.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
 
@@ -279,7 +279,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
           message: check.message,
           type: check.code,
           nonRetryable: true,
-          details: [{ status: check.status, ...check.details }],
+          details: [check.details ?? {}],
         });
       resolved = { ...request, ...check.request };
     }

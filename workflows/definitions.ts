@@ -2,11 +2,20 @@
  * The conversation workflow's public surface: its input, signals, updates, queries and search attributes.
  * Imported by the workflow itself and by every caller (API, tests), so both sides always agree.
  */
+
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-
-export type ChannelKind = 'whatsapp' | 'viber';
-export type ConversationStatus = 'open' | 'pending' | 'closed';
+import { capabilitiesOf } from '../common/channels';
+import type {
+  ChannelKind,
+  ConversationStatus,
+  InboundMessage,
+  MessageView,
+  ReplyRequest,
+  TemplateRequest,
+  TicketChange,
+} from '../common/domain';
+import type { ErrorCode } from '../common/error-codes';
 
 export const CONVERSATION_WORKFLOW = 'conversationWorkflow';
 
@@ -62,7 +71,7 @@ export function conversationStartOptions(input: Omit<ConversationInput, 'patchBa
     workflowId: conversationWorkflowId(input.channelId, input.customer),
     taskQueue,
     args: [{ ...input, patchBaseline: CONVERSATION_PATCH_BASELINE }] as [ConversationInput],
-    staticSummary: `${input.kind === 'whatsapp' ? 'WhatsApp' : 'Viber'} conversation with ${input.customer}`,
+    staticSummary: `${capabilitiesOf(input.kind).label} conversation with ${input.customer}`,
     typedSearchAttributes: [
       { key: SearchAttributes.channelId, value: input.channelId },
       { key: SearchAttributes.channelKind, value: input.kind },
@@ -92,92 +101,6 @@ export interface CarriedState {
   dialogs?: Record<string, MessageView>;
 }
 
-/** One parsed inbound message, as the webhook hands it to the workflow. No secrets, no raw Infobip body. */
-export interface InboundMessage {
-  providerMessageId: string;
-  /** ISO time Infobip received the message. */
-  receivedAt: string;
-  type: string;
-  text: string | null;
-  media: { url: string; caption?: string | null; filename?: string | null } | null;
-  /** Type-specific facts: location, contacts, the chosen button/list/flow reply, reaction, order, replied-to id. */
-  details?: Record<string, unknown> | null;
-  /** For unsupported types: Infobip's message object as it came, so nothing is lost. */
-  raw?: unknown;
-  contactName: string | null;
-}
-
-export interface AttachmentRef {
-  id: string;
-  kind: 'image' | 'video' | 'audio' | 'sticker' | 'document';
-  mime: string;
-  name: string;
-  size: number;
-}
-
-/** A free-form reply: text, or an attachment with an optional caption (in `text`). */
-export interface ReplyRequest {
-  text: string;
-  authorId: string;
-  attachment?: AttachmentRef | null;
-  /** From the agent's requestId: a retried or double-clicked reply sends once and returns the first message. */
-  idempotencyKey?: string;
-}
-
-export type TemplateHeader =
-  | { type: 'IMAGE' | 'DOCUMENT' | 'VIDEO'; mediaUrl: string }
-  | { type: 'TEXT'; placeholder: string };
-export interface TemplateButton {
-  type: 'URL';
-  parameter: string;
-}
-
-/** A template send, already checked by the caller against the stored template (approved, variable count). */
-export interface TemplateRequest {
-  templateName: string;
-  language: string;
-  variables: string[];
-  /**
-   * The template body with its placeholders filled, for the timeline. Callers that checked the template already
-   * (the API) fill it; when it is absent (typed client, batches) the workflow checks the template itself.
-   */
-  renderedText?: string;
-  /** The template's header, filled: media (IMAGE / DOCUMENT / VIDEO) or the value of a TEXT header's {{1}}. */
-  header?: TemplateHeader | null;
-  /** Values of the template's dynamic URL buttons (a `{{1}}` in the button's URL), in the buttons' order. */
-  buttons?: TemplateButton[] | null;
-  /** Unchecked header media URL, header text and button parameters (used when the workflow checks the template). */
-  headerMediaUrl?: string;
-  headerText?: string;
-  buttonParameters?: string[];
-  authorId: string;
-  /** Automation's key: the same key never sends twice; a repeat returns the first send's message. */
-  idempotencyKey?: string;
-  /** For a conversation that does not exist yet (create chat, automation). */
-  client?: { clientId?: string; name?: string };
-}
-
-export interface TicketChange {
-  status?: ConversationStatus;
-  /** An agent id, or null to unassign. */
-  assigneeId?: string | null;
-  authorId: string;
-}
-
-/** What an update returns: the stored message, as the API shows it. */
-export interface MessageView {
-  id: string;
-  /** Set when an idempotency key had already sent this message: nothing new was queued. */
-  repeated?: boolean;
-  conversationId: string;
-  direction: 'inbound' | 'outbound' | 'note' | 'system';
-  type: string;
-  text: string | null;
-  status: string;
-  providerMessageId: string;
-  createdAt: string;
-}
-
 export interface ConversationSnapshot {
   conversationId: string | null;
   ticketNumber: number | null;
@@ -195,11 +118,14 @@ export const dialogSignal = defineSignal<[TemplateRequest]>('dialog');
 export const changeTicketUpdate = defineUpdate<ConversationSnapshot, [TicketChange]>('changeTicket');
 export const snapshotQuery = defineQuery<ConversationSnapshot>('snapshot');
 
-/** Error types the workflow raises to callers (ApplicationFailure.type); the API maps them to HTTP codes. */
+/**
+ * Error codes the workflow refuses updates with (ApplicationFailure.type): codes of the one table, whose status the
+ * API answers with (`common/error-codes.ts`).
+ */
 export const WorkflowErrors = {
   WINDOW_CLOSED: 'WINDOW_CLOSED',
-  INVALID_REQUEST: 'INVALID_REQUEST',
-} as const;
+  INVALID_REQUEST: 'VALIDATION_FAILED',
+} as const satisfies Record<string, ErrorCode>;
 
 /** Custom search attributes. Registered on the dev server at start; see README for a production cluster. */
 export const SearchAttributes = {

@@ -1,5 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { capabilitiesOf } from '../../common/channels';
+import { CHANNEL_KINDS } from '../../common/domain';
 import { newId, newSecret, sha256 } from '../../common/ids';
 import { channelWebhookUrl } from '../../common/urls';
 import { Agent, Channel, DEFAULT_CHANNEL_SEND_RATE, Extension, isDuplicateKeyError } from '../../db/models';
@@ -15,7 +17,7 @@ const apiBaseUrl = z
   .transform((url) => url.replace(/\/+$/, ''));
 
 export const channelCreateSchema = z.object({
-  kind: z.enum(['whatsapp', 'viber']),
+  kind: z.enum(CHANNEL_KINDS),
   name: z.string().trim().min(1).max(100),
   apiBaseUrl,
   apiKey: z.string().trim().min(1).max(500),
@@ -63,7 +65,8 @@ function channelView(channel: ChannelRecord, publicBaseUrl: string, withWebhook:
     name: channel.name,
     apiBaseUrl: channel.apiBaseUrl,
     sender: channel.sender,
-    ...(channel.kind === 'viber' ? { viberMediaMode: channel.viberMediaMode ?? 'link' } : {}),
+    // The media setting exists where the kind has a native-media option (Viber).
+    ...(capabilitiesOf(channel.kind).nativeMediaOption ? { viberMediaMode: channel.viberMediaMode ?? 'link' } : {}),
     sendRatePerSecond: channel.sendRatePerSecond ?? DEFAULT_CHANNEL_SEND_RATE,
     ...(withWebhook && channel.webhookSecret
       ? { webhookUrl: channelWebhookUrl(publicBaseUrl, channel._id, channel.webhookSecret) }
@@ -95,7 +98,7 @@ async function assertChannelsExist(channelIds: string[]): Promise<void> {
   const unique = [...new Set(channelIds)];
   const found = await Channel.countDocuments({ _id: { $in: unique }, deletedAt: null });
   if (found !== unique.length) {
-    throw new ApiError(409, 'UNKNOWN_CHANNEL', 'One or more channelIds do not name an existing channel.');
+    throw new ApiError('UNKNOWN_CHANNEL', 'One or more channelIds do not name an existing channel.');
   }
 }
 
@@ -125,11 +128,7 @@ export function adminRoutes(deps: ApiDeps) {
     const input = await parseJson(c, channelCreateSchema);
     const extension = await Extension.findById(INFOBIP).lean();
     if (!extension?.enabled) {
-      throw new ApiError(
-        409,
-        'EXTENSION_DISABLED',
-        'Enable the Infobip extension (Extensions) before creating channels.',
-      );
+      throw new ApiError('EXTENSION_DISABLED', 'Enable the Infobip extension (Extensions) before creating channels.');
     }
     const created = await Channel.create({ _id: newId('ch'), ...input, webhookSecret: newSecret() });
     return c.json(channelView(created.toObject(), deps.publicBaseUrl, true), 201);
@@ -187,7 +186,7 @@ export function adminRoutes(deps: ApiDeps) {
     const input = await parseJson(c, agentCreateSchema);
     await assertChannelsExist(input.channelIds);
     if (await Agent.exists({ email: input.email })) {
-      throw new ApiError(409, 'EMAIL_TAKEN', `An agent with email ${input.email} already exists.`);
+      throw new ApiError('EMAIL_TAKEN', `An agent with email ${input.email} already exists.`);
     }
     const token = `jnl_${newSecret(24)}`;
     const created = await Agent.create({ _id: newId('ag'), ...input, tokenHash: sha256(token) });

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { capabilitiesOf } from '../../common/channels';
 import { INVALID_PHONE_MESSAGE, PHONE_PATTERN } from '../../common/phone';
 import { Channel, Client, Conversation } from '../../db/models';
 import { conversationWorkflowId } from '../../workflows/definitions';
@@ -34,19 +35,15 @@ export function chatRoutes(deps: ApiDeps) {
     // Access first, for everyone: not even an admin starts a chat on a channel he has no access to.
     if (!hasChannelAccess(principal, input.channelId) || principal.role === 'automation') {
       throw new ApiError(
-        403,
         'CHANNEL_ACCESS_DENIED',
         'You do not have access to this channel, so you cannot start a chat on it.',
       );
     }
     const channel = await Channel.findOne({ _id: input.channelId, deletedAt: null }).lean();
-    if (!channel) throw new ApiError(404, 'NOT_FOUND', 'Channel not found.');
-    if (channel.kind !== 'whatsapp') {
-      throw new ApiError(
-        409,
-        'CHANNEL_NOT_WHATSAPP',
-        'Create chat starts WhatsApp conversations; pick a WhatsApp channel.',
-      );
+    if (!channel) throw new ApiError('NOT_FOUND', 'Channel not found.');
+    // Starting a conversation takes a template: only where templates exist.
+    if (!capabilitiesOf(channel.kind).templates) {
+      throw new ApiError('CHANNEL_NOT_WHATSAPP', 'Create chat starts WhatsApp conversations; pick a WhatsApp channel.');
     }
 
     let phone = input.phone;
@@ -57,25 +54,20 @@ export function chatRoutes(deps: ApiDeps) {
       const visible =
         client?.addressKind === 'phone' &&
         (await Conversation.exists({ clientId: client._id, channelId: { $in: principal.channelIds } }));
-      if (!client || !visible) throw new ApiError(404, 'CLIENT_NOT_FOUND', 'Client not found.');
+      if (!client || !visible) throw new ApiError('CLIENT_NOT_FOUND', 'Client not found.');
       if (phone && phone !== client.address) {
-        throw new ApiError(
-          400,
-          'PHONE_MISMATCH',
-          `This client's phone is ${client.address}; leave phone empty or use it.`,
-        );
+        throw new ApiError('PHONE_MISMATCH', `This client's phone is ${client.address}; leave phone empty or use it.`);
       }
       phone = client.address;
       clientName = client.name;
     }
     if (!phone || !PHONE_PATTERN.test(phone)) {
-      throw new ApiError(400, 'INVALID_PHONE', INVALID_PHONE_MESSAGE, {
+      throw new ApiError('INVALID_PHONE', INVALID_PHONE_MESSAGE, {
         field: 'phone',
       });
     }
     if (!input.clientId && !clientName && !(await Client.exists({ addressKind: 'phone', address: phone }))) {
       throw new ApiError(
-        400,
         'VALIDATION_FAILED',
         'No client has this phone yet: pick an existing client (clientId) or name the new one (clientName).',
         {

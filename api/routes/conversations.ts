@@ -1,10 +1,11 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { capabilitiesOf } from '../../common/channels';
+import type { ChannelKind, ConversationStatus, MessageView } from '../../common/domain';
 import { newId } from '../../common/ids';
+import { replyWindowState } from '../../common/reply-window';
 import { findMedia } from '../../db/media';
 import { Agent, Client, Conversation, isDuplicateKeyError, Message } from '../../db/models';
-import { VIBER_TEXT_LIMIT } from '../../providers/viber';
-import type { ChannelKind, ConversationStatus, MessageView } from '../../workflows/definitions';
 import { type AuthEnv, hasChannelAccess, type Principal } from '../auth';
 import type { ApiDeps } from '../context';
 import {
@@ -114,7 +115,8 @@ export function conversationView(
   client: { _id: string; name: string; address: string } | null,
 ) {
   const expiresAt = conversation.window?.expiresAt ?? null;
-  const isViber = conversation.kind === 'viber';
+  const byPhone = capabilitiesOf(conversation.kind).customerAddress === 'phone';
+  const window = replyWindowState(conversation.kind, expiresAt?.getTime() ?? null, Date.now());
   return {
     id: conversation._id,
     channelId: conversation.channelId,
@@ -124,13 +126,13 @@ export function conversationView(
     client: {
       id: conversation.clientId,
       name: client?.name ?? conversation.customer,
-      phone: isViber ? null : (client?.address ?? conversation.customer),
-      ...(isViber ? { viberId: conversation.customer } : {}),
+      phone: byPhone ? (client?.address ?? conversation.customer) : null,
+      ...(byPhone ? {} : { viberId: conversation.customer }),
     },
-    // Viber has no reply window; WhatsApp's is open while its expiry lies ahead.
-    window: isViber
-      ? { open: true, expiresAt: null }
-      : { open: expiresAt !== null && expiresAt.getTime() > Date.now(), expiresAt: expiresAt?.toISOString() ?? null },
+    window: {
+      open: window.open,
+      expiresAt: window.expiresAt === null ? null : new Date(window.expiresAt).toISOString(),
+    },
     assigneeId: conversation.assigneeId ?? null,
     lastMessageAt: conversation.lastMessageAt?.toISOString() ?? null,
     lastMessagePreview: conversation.lastMessagePreview ?? '',
@@ -278,12 +280,12 @@ export function conversationRoutes(deps: ApiDeps) {
     const principal = c.get('principal');
     const conversation = await loadAccessible(principal, c.req.param('id'));
     const input = await parseJson(c, replySchema);
-    if ('text' in input && conversation.kind === 'viber' && input.text.length > VIBER_TEXT_LIMIT) {
+    const can = capabilitiesOf(conversation.kind);
+    if ('text' in input && input.text.length > can.textLimit) {
       throw new ApiError(
-        400,
         'TEXT_TOO_LONG',
-        `Viber messages take at most ${VIBER_TEXT_LIMIT} characters; this one has ${input.text.length}. Split it.`,
-        { field: 'text', max: VIBER_TEXT_LIMIT },
+        `${can.label} messages take at most ${can.textLimit} characters; this one has ${input.text.length}. Split it.`,
+        { field: 'text', max: can.textLimit },
       );
     }
     const requestId = requestIdOr(input.requestId);
@@ -298,17 +300,12 @@ export function conversationRoutes(deps: ApiDeps) {
     }
     const media = await findMedia(input.attachmentId);
     if (!media || !canUseMedia(principal, media))
-      throw new ApiError(404, 'ATTACHMENT_NOT_FOUND', 'Attachment not found: upload it first.');
+      throw new ApiError('ATTACHMENT_NOT_FOUND', 'Attachment not found: upload it first.');
     const caption = input.caption ?? '';
-    if (
-      caption &&
-      (media.metadata.kind === 'audio' || media.metadata.kind === 'sticker') &&
-      conversation.kind === 'whatsapp'
-    ) {
+    if (caption && can.captionlessMediaKinds.includes(media.metadata.kind)) {
       throw new ApiError(
-        400,
         'CAPTION_NOT_SUPPORTED',
-        `WhatsApp sends ${media.metadata.kind} without a caption; send the text separately.`,
+        `${can.label} sends ${media.metadata.kind} without a caption; send the text separately.`,
       );
     }
     const message = await sendReply(
@@ -334,9 +331,8 @@ export function conversationRoutes(deps: ApiDeps) {
     const principal = c.get('principal');
     const conversation = await loadAccessible(principal, c.req.param('id'));
     const input = await parseJson(c, conversationTemplateSchema);
-    if (conversation.kind !== 'whatsapp') {
+    if (!capabilitiesOf(conversation.kind).templates) {
       throw new ApiError(
-        409,
         'TEMPLATES_WHATSAPP_ONLY',
         'Templates belong to WhatsApp; on Viber, reply with free-form text.',
       );
@@ -387,7 +383,7 @@ export function conversationRoutes(deps: ApiDeps) {
     if (change.assigneeId) {
       const assignee = await Agent.findById(change.assigneeId).lean();
       if (!assignee || assignee.role === 'automation' || !assignee.channelIds.includes(conversation.channelId)) {
-        throw new ApiError(409, 'INVALID_ASSIGNEE', 'The assignee must be an agent with access to this channel.');
+        throw new ApiError('INVALID_ASSIGNEE', 'The assignee must be an agent with access to this channel.');
       }
     }
     await changeTicket(deps, keyOf(conversation), { ...change, authorId: principal.id });

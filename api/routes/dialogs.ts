@@ -2,6 +2,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@te
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { DialogRefusedError, startTemplatedDialog, WorkerUnavailableError } from '../../client';
+import { capabilitiesOf } from '../../common/channels';
 import { newId } from '../../common/ids';
 import { INVALID_PHONE_MESSAGE, PHONE_PATTERN } from '../../common/phone';
 import {
@@ -65,9 +66,9 @@ export const batchSchema = templateSendSchema.omit({ variables: true }).extend({
 /** Automation tokens start dialogs on their own channels only; admins on any channel of the workspace. */
 export function assertMayStartDialogs(principal: Principal, channelId: string): void {
   if (principal.role === 'agent')
-    throw new ApiError(403, 'FORBIDDEN', 'Dialogs are started with an admin or automation token.');
+    throw new ApiError('FORBIDDEN', 'Dialogs are started with an admin or automation token.');
   if (principal.role === 'automation' && !hasChannelAccess(principal, channelId)) {
-    throw new ApiError(403, 'CHANNEL_ACCESS_DENIED', 'This automation token has no access to this channel.');
+    throw new ApiError('CHANNEL_ACCESS_DENIED', 'This automation token has no access to this channel.');
   }
 }
 
@@ -80,7 +81,7 @@ export async function runDialog(deps: ApiDeps, principal: Principal, input: z.in
       { taskQueue: deps.taskQueue, replyWindowMs: deps.replyWindowMs, bound: AGENT_ACTION_BOUND },
     );
   } catch (err) {
-    if (err instanceof DialogRefusedError) throw new ApiError(err.status as 400, err.code, err.message, err.details);
+    if (err instanceof DialogRefusedError) throw new ApiError(err.code, err.message, err.details);
     if (err instanceof WorkerUnavailableError) throw workerUnavailable(err, { idempotencyKey: input.idempotencyKey });
     throw err;
   }
@@ -96,12 +97,12 @@ export function dialogRoutes(deps: ApiDeps) {
     const input = await parseJson(c, dialogSchema);
     assertMayStartDialogs(principal, input.channelId);
     if (!PHONE_PATTERN.test(input.phone))
-      throw new ApiError(400, 'INVALID_PHONE', INVALID_PHONE_MESSAGE, { field: 'phone' });
+      throw new ApiError('INVALID_PHONE', INVALID_PHONE_MESSAGE, { field: 'phone' });
     // Templated dialogs are WhatsApp's: refused before any workflow starts for another kind of channel.
     const channel = await Channel.findOne({ _id: input.channelId, deletedAt: null }).lean();
     if (!channel) throw notFound('Channel');
-    if (channel.kind !== 'whatsapp')
-      throw new ApiError(409, 'CHANNEL_NOT_WHATSAPP', 'Templated dialogs start on WhatsApp channels.');
+    if (!capabilitiesOf(channel.kind).templates)
+      throw new ApiError('CHANNEL_NOT_WHATSAPP', 'Templated dialogs start on WhatsApp channels.');
     const workflowId = conversationWorkflowId(input.channelId, input.phone);
 
     // The key is claimed once for the whole workspace; a concurrent or later repeat finds the claim and joins the
@@ -119,7 +120,6 @@ export function dialogRoutes(deps: ApiDeps) {
       const claimed = await Dialog.findById(input.idempotencyKey).lean();
       if (claimed && claimed.workflowId !== workflowId) {
         throw new ApiError(
-          409,
           'IDEMPOTENCY_KEY_REUSED',
           'This idempotencyKey was already used for another channel or phone.',
           {
@@ -155,7 +155,7 @@ export function dialogRoutes(deps: ApiDeps) {
     if (existing) {
       // The same batchId is the same batch: a retried request starts nothing new.
       if (existing.channelId !== input.channelId)
-        throw new ApiError(409, 'BATCH_ID_REUSED', 'This batchId belongs to another batch.');
+        throw new ApiError('BATCH_ID_REUSED', 'This batchId belongs to another batch.');
       return c.json({ batchId, workflowId, total: existing.total, ratePerSecond: await effectiveRate(existing) }, 202);
     }
     // The template must exist and be approved; a recipient with the wrong variable count fails alone, later.
@@ -169,7 +169,7 @@ export function dialogRoutes(deps: ApiDeps) {
       buttonParameters: input.recipients[0]!.buttonParameters ?? input.buttonParameters,
     });
     if (!check.ok && !['TEMPLATE_VARIABLES_MISMATCH', 'TEMPLATE_BUTTONS_MISMATCH'].includes(check.code))
-      throw new ApiError(check.status, check.code, check.message, check.details ?? {});
+      throw new ApiError(check.code, check.message, check.details ?? {});
 
     // Recipients first, then the batch: a batch document exists only once all its recipients do.
     const recipients = input.recipients.map((r, index) => ({

@@ -4,11 +4,12 @@ import { Hono } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
+import { CHANNEL_CAPABILITIES } from '../../common/channels';
 import { safeEqual, sha256 } from '../../common/ids';
 import { Client, Conversation } from '../../db/models';
 import { type AuthEnv, type Principal, SESSION_COOKIE } from '../auth';
 import type { ApiDeps } from '../context';
-import { errorBody, parseWith } from '../errors';
+import { parseWith } from '../errors';
 import { type LiveCredential, liveFeed } from '../live-feed';
 
 /** The credential this request authenticated with (as `authenticate` chose it), for the feed to re-check. */
@@ -54,7 +55,10 @@ export function liveRoutes(deps: ApiDeps) {
         stream.abort();
       } else if (reason) {
         // Said before closing, so the console stops reconnecting with a credential that no longer works.
-        await stream.writeSSE({ event: 'closed', data: JSON.stringify(errorBody(reason.code, reason.message)) });
+        await stream.writeSSE({
+          event: 'closed',
+          data: JSON.stringify({ error: { code: reason.code, message: reason.message } }),
+        });
       }
     });
   });
@@ -88,6 +92,8 @@ export function liveRoutes(deps: ApiDeps) {
       temporalNamespace: deps.temporalNamespace ?? 'default',
       windowHelpUrl: deps.windowHelpUrl,
       replyWindowMs: deps.replyWindowMs,
+      // What each channel kind can do: the console decides its window badge, template button and limits by it.
+      channelKinds: CHANNEL_CAPABILITIES,
     }),
   );
 

@@ -75,11 +75,11 @@ export function mediaApiRoutes(deps: ApiDeps) {
   app.post('/attachments', async (c) => {
     const principal = c.get('principal');
     if (principal.role === 'automation')
-      throw new ApiError(403, 'FORBIDDEN', 'Automation tokens cannot upload attachments.');
+      throw new ApiError('FORBIDDEN', 'Automation tokens cannot upload attachments.');
     const contentType = c.req.header('content-type') ?? '';
     const body = c.req.raw.body;
     if (!contentType.toLowerCase().startsWith('multipart/form-data') || !body) {
-      throw new ApiError(400, 'FILE_REQUIRED', 'Send the file as multipart/form-data in a field named "file".');
+      throw new ApiError('FILE_REQUIRED', 'Send the file as multipart/form-data in a field named "file".');
     }
     let parser: busboy.Busboy;
     try {
@@ -89,7 +89,7 @@ export function mediaApiRoutes(deps: ApiDeps) {
       });
     } catch (err) {
       // e.g. "Multipart: Boundary not found": the client's mistake, not ours (the unread body is drained by bodyLimits).
-      throw new ApiError(400, 'INVALID_MULTIPART', `The upload could not be read: ${(err as Error).message}`);
+      throw new ApiError('INVALID_MULTIPART', `The upload could not be read: ${(err as Error).message}`);
     }
 
     // The whole body is read before answering, even after a refusal (a keep-alive client is still sending it and
@@ -133,7 +133,7 @@ export function mediaApiRoutes(deps: ApiDeps) {
         refuse();
         file.resume(); // busboy moves on to the end of the body only once this file is consumed
         throw err instanceof MediaTooLargeError
-          ? new ApiError(413, 'ATTACHMENT_TOO_LARGE', ATTACHMENT_TOO_LARGE_MESSAGE, {
+          ? new ApiError('ATTACHMENT_TOO_LARGE', ATTACHMENT_TOO_LARGE_MESSAGE, {
               kind,
               limitBytes: err.limitBytes,
             })
@@ -157,10 +157,9 @@ export function mediaApiRoutes(deps: ApiDeps) {
     });
     if (outcome instanceof Error) {
       if (media) await deleteMedia(media.id); // the file came whole but the form did not: nothing refers to it
-      throw new ApiError(400, 'INVALID_MULTIPART', `The upload could not be read: ${outcome.message}`);
+      throw new ApiError('INVALID_MULTIPART', `The upload could not be read: ${outcome.message}`);
     }
-    if (!media)
-      throw new ApiError(400, 'FILE_REQUIRED', 'Send the file as multipart/form-data in a field named "file".');
+    if (!media) throw new ApiError('FILE_REQUIRED', 'Send the file as multipart/form-data in a field named "file".');
     const found = await findMedia(media.id);
     return c.json(attachmentView(found!, deps.publicBaseUrl), 201);
   });

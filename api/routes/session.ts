@@ -12,7 +12,7 @@ const SESSION_DAYS = 7;
 export const loginSchema = z.object({ token: z.string().trim().min(1, 'paste your agent token') });
 
 const csrfHeaderMissing = () =>
-  new ApiError(403, 'CSRF_HEADER_MISSING', `Console requests that change something must send "${CSRF_HEADER}: 1".`);
+  new ApiError('CSRF_HEADER_MISSING', `Console requests that change something must send "${CSRF_HEADER}: 1".`);
 
 /**
  * Login CSRF: a form on any site can post `text/plain` (or urlencoded) without a preflight and sign the victim's
@@ -21,7 +21,7 @@ const csrfHeaderMissing = () =>
 function requireConsoleRequest(c: Context): void {
   const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json')
-    throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the sign-in as "content-type: application/json".');
+    throw new ApiError('UNSUPPORTED_MEDIA_TYPE', 'Send the sign-in as "content-type: application/json".');
   if (c.req.header(CSRF_HEADER) !== '1') throw csrfHeaderMissing();
 }
 
@@ -34,9 +34,9 @@ export function sessionRoutes(deps: ApiDeps) {
     requireConsoleRequest(c);
     const { token } = await parseJson(c, loginSchema);
     const principal = await principalForToken(token, deps.adminToken);
-    if (!principal) throw new ApiError(401, 'UNAUTHORIZED', 'This token is not valid.');
+    if (!principal) throw new ApiError('UNAUTHORIZED', 'This token is not valid.');
     if (principal.role === 'automation')
-      throw new ApiError(403, 'FORBIDDEN', 'Automation tokens cannot sign in to the console.');
+      throw new ApiError('FORBIDDEN', 'Automation tokens cannot sign in to the console.');
     const sessionId = newSecret(32);
     const expiresAt = new Date(Date.now() + SESSION_DAYS * 86_400_000);
     // Only the hash is stored: a database dump holds no usable session.

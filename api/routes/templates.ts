@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { capabilitiesOf } from '../../common/channels';
 import { newId } from '../../common/ids';
 import { countPlaceholders } from '../../common/template-text';
 import { Channel, Template } from '../../db/models';
@@ -83,12 +84,8 @@ async function loadChannel(principal: Principal, channelId: string, forWrite: bo
   else if (principal.role !== 'admin' && !hasChannelAccess(principal, channelId)) throw notFound('Channel');
   const channel = await Channel.findOne({ _id: channelId, deletedAt: null }).lean();
   if (!channel) throw notFound('Channel');
-  if (channel.kind !== 'whatsapp') {
-    throw new ApiError(
-      409,
-      'TEMPLATES_WHATSAPP_ONLY',
-      'Templates belong to WhatsApp channels; Viber takes free-form text.',
-    );
+  if (!capabilitiesOf(channel.kind).templates) {
+    throw new ApiError('TEMPLATES_WHATSAPP_ONLY', 'Templates belong to WhatsApp channels; Viber takes free-form text.');
   }
   return channel;
 }
@@ -108,7 +105,6 @@ export function templateRoutes() {
     const input = await parseJson(c, registerSchema);
     if (await Template.exists({ channelId: channel._id, name: input.name, language: input.language })) {
       throw new ApiError(
-        409,
         'TEMPLATE_EXISTS',
         `Template "${input.name}" (${input.language}) already exists on this channel.`,
       );
@@ -138,7 +134,7 @@ export function templateRoutes() {
       );
     } catch (err) {
       if (err instanceof InfobipError) {
-        throw new ApiError(502, 'INFOBIP_ERROR', `Infobip refused the template list: ${err.message}`, {
+        throw new ApiError('INFOBIP_ERROR', `Infobip refused the template list: ${err.message}`, {
           infobipStatus: err.httpStatus,
           infobipCode: err.code,
         });
@@ -147,7 +143,7 @@ export function templateRoutes() {
     }
     const parsed = infobipTemplatesSchema.safeParse(raw);
     if (!parsed.success)
-      throw new ApiError(502, 'INFOBIP_ERROR', 'Infobip answered the template list with an unexpected body.');
+      throw new ApiError('INFOBIP_ERROR', 'Infobip answered the template list with an unexpected body.');
     let synced = 0;
     for (const t of parsed.data.templates ?? []) {
       const body = typeof t.structure?.body === 'string' ? t.structure.body : (t.structure?.body?.text ?? '');

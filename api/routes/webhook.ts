@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import type { ChannelKind } from '../../common/domain';
 import { log } from '../../common/log';
 import { withBusyRetry } from '../../db/connect';
 import { advanceOutboundStatus, failOutbound } from '../../db/messages';
@@ -11,12 +12,11 @@ import {
   WEBHOOK_LIMITS,
   webhookEnvelopeSchema,
 } from '../../providers/webhook';
-import type { ChannelKind } from '../../workflows/definitions';
 import { webhookChannel } from '../channel-cache';
 import type { ApiDeps } from '../context';
 import { deliverInbound } from '../conversation-workflow';
 import { isDependencyDown } from '../dependency-errors';
-import { ApiError, errorBody, parseJson } from '../errors';
+import { ApiError, errorResponse, parseJson } from '../errors';
 
 /** Results handled at once: different customers (and reports of different messages) do not wait for each other. */
 const CONCURRENCY = 8;
@@ -40,13 +40,13 @@ export function webhookRoutes(deps: ApiDeps) {
   const limitBody = bodyLimit({
     maxSize: WEBHOOK_LIMITS.bodyBytes,
     onError: (c) =>
-      c.json(
-        errorBody(
+      errorResponse(
+        c,
+        new ApiError(
           'PAYLOAD_TOO_LARGE',
           `A webhook body may hold at most ${WEBHOOK_LIMITS.bodyBytes / 1024 / 1024} MB and ${WEBHOOK_LIMITS.results} results.`,
           { maxBytes: WEBHOOK_LIMITS.bodyBytes, maxResults: WEBHOOK_LIMITS.results },
         ),
-        413,
         // The rest of the body stays unread: the connection cannot be reused.
         { connection: 'close' },
       ),
@@ -57,19 +57,14 @@ export function webhookRoutes(deps: ApiDeps) {
     const channel = await webhookChannel(c.req.param('channelId'), c.req.param('secret'));
     // Unknown channel and wrong secret answer alike, so the URL space cannot be probed.
     if (!channel) {
-      throw new ApiError(401, 'INVALID_WEBHOOK_SECRET', 'This webhook URL is not valid.');
+      throw new ApiError('INVALID_WEBHOOK_SECRET', 'This webhook URL is not valid.');
     }
     const body = await parseJson(c, webhookEnvelopeSchema);
     if ((body.results?.length ?? 0) > WEBHOOK_LIMITS.results) {
-      throw new ApiError(
-        413,
-        'PAYLOAD_TOO_LARGE',
-        `A webhook body may hold at most ${WEBHOOK_LIMITS.results} results.`,
-        {
-          maxBytes: WEBHOOK_LIMITS.bodyBytes,
-          maxResults: WEBHOOK_LIMITS.results,
-        },
-      );
+      throw new ApiError('PAYLOAD_TOO_LARGE', `A webhook body may hold at most ${WEBHOOK_LIMITS.results} results.`, {
+        maxBytes: WEBHOOK_LIMITS.bodyBytes,
+        maxResults: WEBHOOK_LIMITS.results,
+      });
     }
     const kind = channel.kind as ChannelKind;
     // Each result on its own: a bad one is kept as `unsupported` (or skipped), the others are handled.
@@ -109,20 +104,7 @@ export function webhookRoutes(deps: ApiDeps) {
 
     const handle = async (event: (typeof events)[number]): Promise<void> => {
       if (event.kind === 'inbound') {
-        await deliverInbound(
-          deps,
-          { channelId: channel._id, kind, customer: event.customer },
-          {
-            providerMessageId: event.providerMessageId,
-            receivedAt: event.receivedAt,
-            type: event.type,
-            text: event.text,
-            media: event.media,
-            details: event.details,
-            raw: event.raw ?? null,
-            contactName: event.contactName,
-          },
-        );
+        await deliverInbound(deps, { channelId: channel._id, kind, customer: event.customer }, event.message);
       } else if (event.kind === 'delivery') {
         const at = event.doneAt ? new Date(event.doneAt) : new Date();
         if (event.groupName === 'DELIVERED') {

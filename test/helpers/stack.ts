@@ -2,6 +2,7 @@
  * One Janela per test file, on the shared real services: its own database name and task queue, its own API and
  * Infobip simulator on free ports, and a worker that a test can stop and start again.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
@@ -12,6 +13,7 @@ import { createApp } from '../../api/app';
 import { documentedResponses, operations, responseSchemas } from '../../api/openapi';
 import { errorResponse } from '../../api/response-schemas';
 import { loadEnv } from '../../common/config';
+import { ERROR_CODES } from '../../common/error-codes';
 import { listen, type RunningServer } from '../../common/http-server';
 import { connectDatabase } from '../../db/connect';
 import { freePort } from '../../scripts/services';
@@ -385,6 +387,12 @@ export function assertDocumentedShape(method: string, path: string, status: numb
       const checked = errorResponse.safeParse(body);
       if (!checked.success)
         throw new Error(`${method} ${pathname} ${status}: not the documented error body: ${JSON.stringify(body)}`);
+      // Every code answers with its own status, the table's (common/error-codes.ts).
+      const expected = ERROR_CODES[checked.data.error.code].status;
+      if (expected !== status)
+        throw new Error(
+          `${method} ${pathname} answered ${checked.data.error.code} with ${status}; its status is ${expected}`,
+        );
     }
     return;
   }

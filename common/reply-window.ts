@@ -1,4 +1,8 @@
-/** Pure helpers for WhatsApp's customer-service window; deterministic, shared by workflow and tests. */
+/**
+ * The reply-window rule, in one place (deterministic: the workflow keeps the window with it; the activities, the
+ * API's views and tests ask it too). Which channel kinds have a window is `replyWindow` in `common/channels.ts`.
+ */
+import { capabilitiesOf } from './channels';
 
 /**
  * When the window closes after an inbound message. The window counts from when the customer wrote
@@ -19,10 +23,15 @@ export function isWindowOpen(expiresAtMs: number | null, nowMs: number): boolean
   return expiresAtMs !== null && nowMs < expiresAtMs;
 }
 
-/** Infobip (and tests) send `2024-01-01T00:00:00.000+0000`; JavaScript's Date wants `+00:00`. */
-export function normalizeInfobipTime(value: string | null | undefined): string | null {
-  if (!value) return null;
-  const fixed = value.replace(/([+-]\d{2})(\d{2})$/, '$1:$2');
-  const ms = Date.parse(fixed);
-  return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+/**
+ * A conversation's window as stored and shown: a channel kind without a window is always open (no expiry); one
+ * with a window is open while its expiry lies ahead.
+ */
+export function replyWindowState(
+  kind: string,
+  expiresAtMs: number | null,
+  nowMs: number,
+): { open: boolean; expiresAt: number | null } {
+  if (!capabilitiesOf(kind).replyWindow) return { open: true, expiresAt: null };
+  return { open: isWindowOpen(expiresAtMs, nowMs), expiresAt: expiresAtMs };
 }
