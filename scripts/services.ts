@@ -348,6 +348,16 @@ export interface TemporalDevServerOptions {
   namespace?: string;
 }
 
+/**
+ * The embedded Temporal dev server's SQLite file in WAL mode, committing without an fsync each (the WAL is synced at
+ * checkpoints). Its default, a rollback journal synced on every commit, made the disk the bottleneck: about 15
+ * fsyncs and thousands of page writes per inbound message at 50 msg/s, and `signalWithStart` — what the webhook
+ * waits on — queued behind them (ACK p99 halved with WAL, for the Temporal ceiling and Janela alike; see README
+ * "Throughput"). A commit survives any process crashing (the chaos suite kills the server); an OS crash or power
+ * loss may lose the last ones. `npm run cluster` (PostgreSQL) keeps full durability.
+ */
+export const TEMPORAL_SQLITE_PRAGMAS = ['journal_mode=wal', 'synchronous=normal'];
+
 export function temporalDevServerArgs(options: TemporalDevServerOptions): string[] {
   return [
     'server',
@@ -362,7 +372,13 @@ export function temporalDevServerArgs(options: TemporalDevServerOptions): string
     options.namespace ?? 'default',
     '--log-level',
     'error',
-    ...(options.dbFilename ? ['--db-filename', resolve(options.dbFilename)] : []),
+    ...(options.dbFilename
+      ? [
+          '--db-filename',
+          resolve(options.dbFilename),
+          ...TEMPORAL_SQLITE_PRAGMAS.flatMap((p) => ['--sqlite-pragma', p]),
+        ]
+      : []),
     ...searchAttributeFlags().flatMap((flag) => ['--search-attribute', flag]),
   ];
 }
