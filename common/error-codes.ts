@@ -95,11 +95,6 @@ export function codeForStatus(status: number): ErrorCode {
   return codes.find((code) => ERROR_CODES[code].status === status) ?? 'INTERNAL_ERROR';
 }
 
-/** The HTTP status of a code; an unknown one (a failure from a newer worker) is a 409 CONFLICT. */
-export function statusOf(code: string): ErrorStatus {
-  return isErrorCode(code) ? ERROR_CODES[code].status : ERROR_CODES.CONFLICT.status;
-}
-
 /**
  * The code a workflow failure (an update's ApplicationFailure) answers with: its type, when the table has it.
  * `INVALID_REQUEST` is what runs before the table threw for VALIDATION_FAILED; any other type is a CONFLICT.

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DialogRefusedError, startTemplatedDialog } from '../client';
-import { statusOf } from '../common/error-codes';
+import { ERROR_CODES } from '../common/error-codes';
 import { Conversation } from '../db/models';
 import { type Stack, startStack, timerOf, waitFor } from './helpers/stack';
 
@@ -197,7 +197,7 @@ describe('the typed client (straight to Temporal)', () => {
     expect(refused).toBeInstanceOf(DialogRefusedError);
     // The refusal carries its code only; its HTTP status is the table's.
     expect(refused).toMatchObject({ code: 'TEMPLATE_VARIABLES_MISMATCH' });
-    expect(statusOf(refused.code)).toBe(400);
+    expect(ERROR_CODES[refused.code as keyof typeof ERROR_CODES].status).toBe(400);
     expect(refused).not.toHaveProperty('status');
     await expect(
       startTemplatedDialog(stack.temporal, { ...input, phone: '+7999' }, { taskQueue: stack.taskQueue }),

@@ -1081,11 +1081,11 @@ async function adminAgents(message = '', editing = null) {
 
 async function adminTemplates(message = '', channelId = null) {
   state.channels = (await api('GET', '/api/channels')).items;
-  const whatsapp = state.channels.filter((c) => can(c.kind).templates);
-  const current = channelId ?? whatsapp[0]?.id ?? null;
+  const templated = state.channels.filter((c) => can(c.kind).templates);
+  const current = channelId ?? templated[0]?.id ?? null;
   const templates = current ? (await api('GET', `/api/channels/${current}/templates`)).items : [];
   adminBody().innerHTML = `${message}
-    <div class="filters"><label>${esc(t('channel'))} <select id="tpl-channel">${whatsapp.map((c) => `<option value="${esc(c.id)}" ${c.id === current ? 'selected' : ''}>${esc(c.name)}</option>`).join('')}</select></label>
+    <div class="filters"><label>${esc(t('channel'))} <select id="tpl-channel">${templated.map((c) => `<option value="${esc(c.id)}" ${c.id === current ? 'selected' : ''}>${esc(c.name)}</option>`).join('')}</select></label>
       ${current ? `<button id="tpl-sync">${esc(t('sync'))}</button>` : esc(t('selectChannel'))}</div>
     <table><thead><tr><th>${esc(t('name'))}</th><th>Lang</th><th>${esc(t('category'))}</th><th>${esc(t('status'))}</th><th>${esc(t('placeholders'))}</th><th>${esc(t('preview'))}</th></tr></thead>
     <tbody>${templates.map((tpl) => `<tr><td>${esc(tpl.name)}</td><td>${esc(tpl.language)}</td><td>${esc(tpl.category)}</td><td>${esc(tpl.status)}</td><td>${tpl.placeholders}</td><td>${esc(tpl.body)}</td></tr>`).join('')}</tbody></table>

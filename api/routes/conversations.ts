@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { capabilitiesOf } from '../../common/channels';
+import { CHANNEL_CAPABILITIES, type ChannelCapabilities, capabilitiesOf } from '../../common/channels';
 import type { ChannelKind, ConversationStatus, MessageView } from '../../common/domain';
 import { newId } from '../../common/ids';
 import { replyWindowState } from '../../common/reply-window';
@@ -32,11 +32,26 @@ export const listQuerySchema = z.object({
 /** One per agent action (the console makes one per composed message and reuses it on retry): sent at most once. */
 export const requestIdSchema = z.string().trim().min(1).max(200);
 
+/** The longest a reply's text or caption may be on any channel kind (a kind's shorter text limit is checked below). */
+const longest = (limit: (can: ChannelCapabilities) => number) =>
+  Math.max(...Object.values(CHANNEL_CAPABILITIES).map(limit));
+
 export const replySchema = z.union([
-  z.object({ text: z.string().trim().min(1, 'must not be empty').max(4096), requestId: requestIdSchema.optional() }),
+  z.object({
+    text: z
+      .string()
+      .trim()
+      .min(1, 'must not be empty')
+      .max(longest((can) => can.textLimit)),
+    requestId: requestIdSchema.optional(),
+  }),
   z.object({
     attachmentId: z.string().min(1),
-    caption: z.string().trim().max(1024).optional(),
+    caption: z
+      .string()
+      .trim()
+      .max(longest((can) => can.captionLimit))
+      .optional(),
     requestId: requestIdSchema.optional(),
   }),
 ]);
