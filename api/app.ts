@@ -12,6 +12,7 @@ import type { ApiDeps } from './context';
 import { isDependencyDown } from './dependency-errors';
 import { ApiError, errorResponse } from './errors';
 import { windowHelpPage } from './help';
+import { inboundParking } from './inbound-parking';
 import { allowedMethods } from './method-not-allowed';
 import { httpMetrics, metricsContentType, renderMetrics } from './metrics';
 import { docsPage, openApiDocument } from './openapi';
@@ -54,6 +55,8 @@ async function pollingWorkers(deps: ApiDeps): Promise<number> {
 
 export function createApp(deps: ApiDeps) {
   const app = new Hono();
+  // Inbound messages parked before this process started (another one stopped meanwhile) go to their workflows.
+  inboundParking.resume(deps);
 
   // Errors log the route pattern, never the raw path: a webhook path ends in the channel's secret.
   app.onError((err, c) => {

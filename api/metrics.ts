@@ -3,6 +3,8 @@ import { routePath } from 'hono/route';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { log } from '../common/log';
 import { Conversation, Message } from '../db/models';
+import { countParkedInbound } from '../db/parked-inbound';
+import { inboundParking } from './inbound-parking';
 import { liveFeed } from './live-feed';
 
 /**
@@ -89,6 +91,24 @@ counterOf(
   'Database queries of the shared live feed (changes, clients, access checks).',
   () => liveFeed.queries,
 );
+counterOf(
+  'janela_inbound_parked_total',
+  'Inbound messages this process parked because their conversation refused signals for a moment.',
+  () => inboundParking.parked,
+);
+counterOf(
+  'janela_inbound_redelivered_total',
+  'Parked inbound messages this process handed to their conversations.',
+  () => inboundParking.redelivered,
+);
+new Gauge({
+  name: 'janela_inbound_parked',
+  help: 'Inbound messages parked now (all processes), waiting for their conversation to take signals.',
+  registers: [registry],
+  async collect() {
+    this.set(await countParkedInbound());
+  },
+});
 new Counter({
   name: 'janela_live_streams_closed_total',
   help: 'Streams the server closed, by reason (access gone, client too slow).',

@@ -230,6 +230,29 @@ const sendSlotSchema = new Schema(
   { versionKey: false },
 );
 
+// An inbound message the webhook accepted while Temporal refused its conversation's signal for a moment (the
+// workflow was busy continuing as new): stored before Infobip gets its 200, handed over by api/inbound-parking.ts
+// in arrival order, then removed. One document per Infobip message: a webhook retry of a parked message stays one.
+const parkedInboundSchema = new Schema(
+  {
+    _id: { type: String, required: true }, // `${channelId}:${providerMessageId}`
+    workflowId: { type: String, required: true },
+    channelId: { type: String, required: true },
+    kind: { type: String, required: true },
+    customer: { type: String, required: true },
+    /** The message as the workflow's signal carries it (common/domain.ts InboundMessage). */
+    message: { type: Schema.Types.Mixed, required: true },
+    parkedAt: { type: Date, required: true },
+    /** When a redeliverer may try it next; a redeliverer working on it holds it by moving this ahead. */
+    retryAt: { type: Date, required: true },
+    attempts: { type: Number, required: true, default: 0 },
+    lastError: { type: String, default: null },
+  },
+  { versionKey: false, minimize: false },
+);
+parkedInboundSchema.index({ retryAt: 1 });
+parkedInboundSchema.index({ workflowId: 1, parkedAt: 1 });
+
 // Console sessions (http-only cookie). FerretDB 1.x has no TTL indexes: expiry is checked on read.
 const sessionSchema = new Schema(
   {
@@ -276,6 +299,7 @@ export const SendKey = mongoose.model('SendKey', sendKeySchema, 'send_keys');
 export const Batch = mongoose.model('Batch', batchSchema, 'batches');
 export const BatchRecipientRecord = mongoose.model('BatchRecipient', batchRecipientSchema, 'batch_recipients');
 export const SendSlot = mongoose.model('SendSlot', sendSlotSchema, 'send_slots');
+export const ParkedInbound = mongoose.model('ParkedInbound', parkedInboundSchema, 'parked_inbound');
 
 export type ChannelDoc = InferSchemaType<typeof channelSchema>;
 export type AgentDoc = InferSchemaType<typeof agentSchema>;
@@ -299,6 +323,7 @@ export const allModels = [
   Batch,
   BatchRecipientRecord,
   SendSlot,
+  ParkedInbound,
 ];
 
 /** The next value of a named counter (an atomic `$inc`); callers keep a unique index as the final guarantee. */

@@ -14,9 +14,9 @@ import {
 } from '../../providers/webhook';
 import { webhookChannel } from '../channel-cache';
 import type { ApiDeps } from '../context';
-import { deliverInbound } from '../conversation-workflow';
 import { isDependencyDown } from '../dependency-errors';
 import { ApiError, errorResponse, parseJson } from '../errors';
+import { inboundParking } from '../inbound-parking';
 
 /** Results handled at once: different customers (and reports of different messages) do not wait for each other. */
 const CONCURRENCY = 8;
@@ -104,7 +104,7 @@ export function webhookRoutes(deps: ApiDeps) {
 
     const handle = async (event: (typeof events)[number]): Promise<void> => {
       if (event.kind === 'inbound') {
-        await deliverInbound(deps, { channelId: channel._id, kind, customer: event.customer }, event.message);
+        await inboundParking.deliver(deps, { channelId: channel._id, kind, customer: event.customer }, event.message);
       } else if (event.kind === 'delivery') {
         const at = event.doneAt ? new Date(event.doneAt) : new Date();
         if (event.groupName === 'DELIVERED') {

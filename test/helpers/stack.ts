@@ -5,16 +5,17 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import mongoose from 'mongoose';
 import { inject } from 'vitest';
 import { createApp } from '../../api/app';
+import { inboundParking } from '../../api/inbound-parking';
 import { documentedResponses, operations, responseSchemas } from '../../api/openapi';
 import { errorResponse } from '../../api/response-schemas';
 import { loadEnv } from '../../common/config';
 import { ERROR_CODES } from '../../common/error-codes';
 import { listen, type RunningServer } from '../../common/http-server';
+import { connectTemporalClient } from '../../common/temporal';
 import { connectDatabase } from '../../db/connect';
 import { freePort } from '../../scripts/services';
 import { createSimulator, type RecordedRequest } from '../../simulator/app';
@@ -31,6 +32,8 @@ export interface StackOptions {
   historyEventLimit?: number;
   idleTimeoutMs?: number;
   infobipTimeoutMs?: number;
+  /** Where the API reaches Temporal (e.g. through a fault proxy); the worker always talks to it directly. */
+  apiTemporalAddress?: string;
 }
 
 export interface ApiResponse<T = any> {
@@ -54,8 +57,8 @@ export async function startStack(options: StackOptions = {}) {
   const temporalAddress = inject('temporalAddress');
 
   await connectDatabase(inject('mongoUri'), dbName);
-  const connection = await Connection.connect({ address: temporalAddress });
-  const temporal = new Client({ connection, namespace: 'default' });
+  // The API's own client (common/temporal.ts): its retry rules are part of what the tests exercise.
+  const temporal = await connectTemporalClient(options.apiTemporalAddress ?? temporalAddress, 'default');
 
   const simulator = createSimulator({ reportDelayMs: 20 });
   const simServer = await listen(simulator.app.fetch, 0);
@@ -301,7 +304,8 @@ export async function startStack(options: StackOptions = {}) {
       // MongoDB keeps its databases, so they are dropped there.
       if (process.env.MONGODB_URI) await mongoose.connection.db?.dropDatabase().catch(() => {});
       await mongoose.disconnect();
-      await connection.close();
+      await inboundParking.idle();
+      await temporal.connection.close();
     },
   };
   return stack;
