@@ -49,7 +49,7 @@ export async function spawnTs(options: {
   // A target started again (--rounds) appends to its log: only what this start writes says it is ready.
   const startOffset = fileSize(logFile);
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, options.entry), ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), '--import', 'tsx', join(root, options.entry), ...(options.args ?? [])], {
     cwd: root,
     env: { ...process.env, ...options.env },
     // Straight to a file: the bench does not spend its own CPU draining the targets' logs.
