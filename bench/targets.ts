@@ -36,6 +36,9 @@ export interface Spawned {
 }
 
 /** Runs a TypeScript entry with node + tsx (one process: its pid is the one whose CPU counts). */
+/** Node flags for every target process, e.g. BENCH_NODE_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (a profile each). */
+const nodeFlags = process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : [];
+
 export async function spawnTs(options: {
   name: string;
   entry: string;
@@ -49,12 +52,16 @@ export async function spawnTs(options: {
   // A target started again (--rounds) appends to its log: only what this start writes says it is ready.
   const startOffset = fileSize(logFile);
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.split(' ') : []), '--import', 'tsx', join(root, options.entry), ...(options.args ?? [])], {
-    cwd: root,
-    env: { ...process.env, ...options.env },
-    // Straight to a file: the bench does not spend its own CPU draining the targets' logs.
-    stdio: ['ignore', fd, fd],
-  });
+  const child = spawn(
+    process.execPath,
+    [...nodeFlags, '--import', 'tsx', join(root, options.entry), ...(options.args ?? [])],
+    {
+      cwd: root,
+      env: { ...process.env, ...options.env },
+      // Straight to a file: the bench does not spend its own CPU draining the targets' logs.
+      stdio: ['ignore', fd, fd],
+    },
+  );
   closeSync(fd);
   children.add(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -6,8 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import mongoose from 'mongoose';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createActivities } from '../activities';
+import { conversationIdFor, createConversationActivities } from '../activities';
 import { withBusyRetry } from '../db/connect';
+import { LegacyConversationIds } from '../db/legacy-conversations';
 import {
   advanceOutboundStatus,
   failOutbound,
@@ -240,7 +241,8 @@ describe('a workflow task lost after its local activities stored a message', () 
   // is lost (the Temporal history service died before recording it: seen in `npm run test:chaos`), it runs again
   // and the workflow's random ids fall differently: the id the lost attempt claimed for one reply can be drawn
   // for another. Each reply must still end as its own message, stored once.
-  const activities = () => createActivities({ publicBaseUrl: stack.api.url });
+  const activities = () =>
+    createConversationActivities({ legacyConversationIds: new LegacyConversationIds(conversationIdFor) });
   const outbound = (conversationId: string, channelId: string, key: string, messageId: string, text: string) => ({
     conversationId,
     channelId,

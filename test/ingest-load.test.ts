@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { conversationIdFor, createActivities, type RecordInboundInput } from '../activities';
+import { conversationIdFor, createConversationActivities, type RecordInboundInput } from '../activities';
 import { CHANNEL_CACHE_TTL_MS } from '../api/channel-cache';
 import { loadEnv } from '../common/config';
 import { newId, newSecret } from '../common/ids';
 import { profileCommands } from '../db/command-profile';
+import { LegacyConversationIds } from '../db/legacy-conversations';
 import { Channel, Client, Conversation, Message } from '../db/models';
 import { createJanelaWorker } from '../worker/worker';
 import { DIALOG_LEAD_MS, MAX_BATCH_RATE } from '../workflows/batch-definitions';
@@ -55,6 +56,7 @@ describe('database concurrency is bounded', () => {
         namespace: 'default',
         taskQueue: `${stack.taskQueue}-options`,
         publicBaseUrl: stack.api.url,
+        client: stack.temporal,
         workflowBundle: { codePath: inject('workflowBundlePath') },
       });
       const tuner = worker.options.tuner as unknown as Record<string, { numSlots?: number }>;
@@ -119,7 +121,8 @@ describe('database concurrency is bounded', () => {
 });
 
 describe('recordInbound', () => {
-  const activities = () => createActivities({ publicBaseUrl: stack.api.url });
+  const activities = () =>
+    createConversationActivities({ legacyConversationIds: new LegacyConversationIds(conversationIdFor) });
   const input = (customer: string, providerMessageId: string): RecordInboundInput => ({
     channelId: channel.id,
     kind: 'whatsapp',

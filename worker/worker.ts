@@ -12,7 +12,7 @@ export interface JanelaWorkerOptions {
   /** Timeout of one Infobip HTTP call (JANELA_INFOBIP_TIMEOUT). */
   infobipTimeoutMs?: number;
   /** A Temporal client: batches reach the conversation workflows through it. */
-  client?: Client;
+  client: Client;
   /** The reply window for conversations a batch starts (JANELA_REPLY_WINDOW). */
   replyWindowMs?: number;
   /** A pre-built workflow bundle (tests build it once); otherwise the workflows are bundled at start. */

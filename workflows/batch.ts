@@ -7,7 +7,7 @@ import {
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { JanelaActivities } from '../activities';
+import type { BatchActivities } from '../activities';
 import {
   type BatchFailure,
   type BatchInput,
@@ -18,7 +18,7 @@ import {
   MAX_LISTED_FAILURES,
 } from './batch-definitions';
 
-const batchActivities = proxyActivities<JanelaActivities>({
+const batchActivities = proxyActivities<BatchActivities>({
   startToCloseTimeout: '3m',
   heartbeatTimeout: '20s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },

@@ -15,7 +15,7 @@ import {
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { JanelaActivities } from '../activities';
+import type { ConversationActivities, SendingActivities } from '../activities';
 import { capabilitiesOf } from '../common/channels';
 import type { MessageView, TemplateRequest } from '../common/domain';
 import { extendWindow, isWindowOpen, windowExpiryAfterInbound } from '../common/reply-window';
@@ -35,7 +35,7 @@ import {
   WorkflowErrors,
 } from './definitions';
 
-const store = proxyActivities<JanelaActivities>({
+const store = proxyActivities<ConversationActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' },
 });
@@ -44,7 +44,7 @@ const store = proxyActivities<JanelaActivities>({
 // outbound message carries its id from the workflow): as local activities they run inside the workflow task that
 // took the signal or update, one history event each and no round trip through the task queue, instead of
 // scheduled/started/completed plus a second workflow task.
-const storeLocally = proxyLocalActivities<JanelaActivities>({
+const storeLocally = proxyLocalActivities<ConversationActivities>({
   startToCloseTimeout: '30s',
   // Retries that go on longer than this wait on a durable timer instead of holding the workflow task.
   localRetryThreshold: '10s',
@@ -53,13 +53,13 @@ const storeLocally = proxyLocalActivities<JanelaActivities>({
 
 // Sends to Infobip: 429/5xx/timeouts are retried with backoff (the activity honours Retry-After);
 // permanent errors are not retried — the activity records them on the message itself.
-const infobip = proxyActivities<JanelaActivities>({
+const infobip = proxyActivities<SendingActivities>({
   startToCloseTimeout: '45s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 8 },
 });
 
 // Inbound media downloads run beside the conversation (they must not hold up the next message).
-const mediaFetch = proxyActivities<JanelaActivities>({
+const mediaFetch = proxyActivities<SendingActivities>({
   startToCloseTimeout: '5m',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '2m', maximumAttempts: 10 },
 });

@@ -1,0 +1,471 @@
+/**
+ * The conversation's database work: storing inbound and outbound messages, creating conversations, ticket changes,
+ * the window's end and the template rule. Short and idempotent, so the conversation workflow runs them as local
+ * activities (workflows/conversation.ts `store`, `storeLocally`).
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import { capabilitiesOf } from '../common/channels';
+import { oneAtATime } from '../common/concurrency';
+import type {
+  AttachmentRef,
+  ChannelKind,
+  ConversationStatus,
+  InboundMessage,
+  MessageView,
+  TemplateButton,
+  TemplateHeader,
+} from '../common/domain';
+import { newId, sha256 } from '../common/ids';
+import { replyWindowState } from '../common/reply-window';
+import { type SystemLine, systemLineEnglish } from '../common/system-lines';
+import type { LegacyConversationIds } from '../db/legacy-conversations';
+import { claimSendKey, failOutbound, toMessageView } from '../db/messages';
+import { Agent, Client, Conversation, Counter, isDuplicateKeyError, Message, nextSequence } from '../db/models';
+import { checkTemplateSend, type TemplateCheck, type TemplateSendInput } from '../db/template-send-check';
+import { conversationWorkflowId } from '../workflows/definitions';
+
+export interface RecordInboundInput {
+  channelId: string;
+  kind: ChannelKind;
+  customer: string;
+  message: InboundMessage;
+  windowExpiresAt: string | null;
+}
+
+export interface ConversationRef {
+  conversationId: string;
+  ticketNumber: number;
+  status: ConversationStatus;
+  assigneeId: string | null;
+  /** The stored WhatsApp window's expiry (ISO), for a run that starts without it (e.g. after ops terminated one). */
+  windowExpiresAt?: string | null;
+}
+
+export interface RecordInboundResult extends ConversationRef {
+  duplicate: boolean;
+  messageId: string;
+}
+
+/*
+ * FerretDB 1.x on SQLite reads by index only a filter that is exactly `{ _id: value }`: any other filter scans and
+ * decodes the whole collection, so a lookup by (channel, customer) costs more with every conversation stored and
+ * a growing backlog slowed itself down. Clients and conversations therefore get ids derived from their unique key
+ * (`clientIdFor`, `conversationIdFor`) and are found by `_id`. Conversations stored before (random ids) are listed
+ * once per worker and looked up in memory (`LegacyConversationIds`); a client stored before is found by its fields
+ * only when creating the derived one collides with it.
+ */
+
+/** The id of the client with this address (records stored before derived ids have random ones). */
+export function clientIdFor(addressKind: string, address: string): string {
+  return `cl_${sha256(`${addressKind}\n${address}`).slice(0, 28)}`;
+}
+
+/** The id of the outbound message sent under this idempotency key in this conversation (see persistOutbound). */
+export function keyedMessageId(conversationId: string, idempotencyKey: string): string {
+  return `msg_${sha256(`${conversationId}\n${idempotencyKey}`).slice(0, 32)}`;
+}
+
+/** The id of the conversation of (channel, customer) (records stored before derived ids have random ones). */
+export function conversationIdFor(channelId: string, customer: string): string {
+  return `cv_${sha256(`${channelId}\n${customer}`).slice(0, 28)}`;
+}
+
+/**
+ * Finds the client by address, or creates it named from the contact name Infobip gave. Race-safe by unique index.
+ * `created` says no client had this address, hence no conversation with it exists yet either.
+ */
+async function findOrCreateClient(
+  kind: ChannelKind,
+  address: string,
+  contactName: string | null,
+  /** Insert without looking first (a customer with no conversation on this channel is usually new): one command. */
+  likelyNew = false,
+): Promise<{ clientId: string; created: boolean }> {
+  const addressKind = capabilitiesOf(kind).customerAddress;
+  const id = clientIdFor(addressKind, address);
+  if (!likelyNew && (await Client.exists({ _id: id }))) return { clientId: id, created: false };
+  try {
+    await Client.create({ _id: id, addressKind, address, name: contactName || address });
+    return { clientId: id, created: true };
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err;
+    if (likelyNew && (await Client.exists({ _id: id }))) return { clientId: id, created: false };
+    // A client stored with a random id (before derived ids): found by its fields (a scan, once per new conversation).
+    const existing = await Client.findOne({ addressKind, address }).lean();
+    return { clientId: existing!._id, created: false };
+  }
+}
+
+/**
+ * The next ticket number, one caller at a time in this process: FerretDB's `$inc` is a read-then-write, so
+ * concurrent increments hand out the same number, and each collision cost a retry that scanned the conversations.
+ */
+const nextTicketNumber = oneAtATime(() => nextSequence('ticketNumber'));
+
+/** The conversation of (channel, customer), created with the next ticket number when it does not exist yet. */
+async function findOrCreateConversation(
+  key: { channelId: string; kind: ChannelKind; customer: string },
+  /** The conversation's client, asked for only when the conversation does not exist yet (`created`: just now). */
+  clientOf: () => Promise<{ clientId: string; created: boolean }>,
+  legacyIds: LegacyConversationIds,
+  /** Fields a new conversation starts with (its reply window, so it never shows closed for an instant). */
+  initial: Record<string, unknown> = {},
+) {
+  const id = conversationIdFor(key.channelId, key.customer);
+  const byId = await Conversation.findById(id).lean();
+  if (byId) return { conversation: byId, created: false };
+  const { clientId, created: clientIsNew } = await clientOf();
+  // The unique indexes are the guarantee: (channelId, customer) makes one conversation per customer, ticketNumber
+  // makes numbers unique. A collision on the number (counter upserts are not atomic on every backend) takes the next.
+  for (let attempt = 0; ; attempt++) {
+    // Stored before derived ids: known from the legacy list, unless the client is new. After a collision, one
+    // created meanwhile has the derived id, or (rarely) one an older worker made is found by its fields.
+    let existing = null;
+    if (attempt === 0) {
+      const legacyId = clientIsNew ? null : await legacyIds.find(key.channelId, key.customer);
+      existing = legacyId ? await Conversation.findById(legacyId).lean() : null;
+    } else {
+      existing = await Conversation.findById(id).lean();
+      if (!existing && attempt === 1)
+        existing = await Conversation.findOne({ channelId: key.channelId, customer: key.customer }).lean(); // a scan, once
+    }
+    if (existing) return { conversation: existing, created: false };
+    try {
+      const created = await Conversation.create({
+        _id: id,
+        channelId: key.channelId,
+        kind: key.kind,
+        customer: key.customer,
+        clientId,
+        workflowId: conversationWorkflowId(key.channelId, key.customer),
+        ticketNumber: await nextTicketNumber(),
+        status: 'open',
+        ...initial,
+      });
+      return { conversation: created.toObject(), created: true };
+    } catch (err) {
+      if (!isDuplicateKeyError(err) || attempt >= 50) throw err;
+      // Created meanwhile (the loop finds it), or the ticket number was taken (another process incremented at
+      // the same moment: the next number is usually free). Repeated collisions mean the counter fell behind the
+      // numbers in use: move it past the highest ticket (a scan).
+      if (attempt < 2) continue;
+      const highest = await Conversation.findOne({}, { ticketNumber: 1 }).sort({ ticketNumber: -1 }).lean();
+      if (highest) await Counter.updateOne({ _id: 'ticketNumber' }, { $max: { seq: highest.ticketNumber } });
+    }
+  }
+}
+
+function refOf(conversation: {
+  _id: string;
+  ticketNumber: number;
+  status: string;
+  assigneeId?: string | null;
+  window?: { expiresAt?: Date | null } | null;
+}): ConversationRef {
+  return {
+    conversationId: conversation._id,
+    ticketNumber: conversation.ticketNumber,
+    status: conversation.status as ConversationStatus,
+    assigneeId: conversation.assigneeId ?? null,
+    windowExpiresAt: conversation.window?.expiresAt?.toISOString() ?? null,
+  };
+}
+
+export interface TemplateRef {
+  name: string;
+  language: string;
+  variables: string[];
+  header: TemplateHeader | null;
+  buttons?: TemplateButton[] | null;
+}
+
+/**
+ * A system line in the timeline: its code and parameters (the console renders them in the agent's language) and
+ * the English text for API clients. `key` makes it idempotent across activity retries.
+ */
+async function recordSystemLine(conversationId: string, channelId: string, line: SystemLine, key: string, at: Date) {
+  try {
+    await Message.create({
+      _id: `msg_sys_${key.replace(/[^A-Za-z0-9]/g, '_')}`,
+      conversationId,
+      channelId,
+      direction: 'system',
+      type: line.code,
+      text: systemLineEnglish(line),
+      system: line,
+      status: 'recorded',
+      providerMessageId: `system:${key}`,
+      createdAt: at,
+    });
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err;
+  }
+}
+
+export interface ConversationActivityDeps {
+  /** Conversations stored before derived ids, listed once per worker (shared with the batch activities). */
+  legacyConversationIds: LegacyConversationIds;
+  /** The worker's JANELA_REPLY_WINDOW, for the "window closed" line (unset: WhatsApp's 24 hours). */
+  replyWindowMs?: number;
+}
+
+export function createConversationActivities(deps: ConversationActivityDeps) {
+  const { legacyConversationIds } = deps;
+  return {
+    /**
+     * Persists one inbound message (once: a duplicate Infobip messageId is recognised) and its conversation.
+     * A new customer's conversation is created already holding this message's summary (one write fewer: the
+     * database is what limits ingest under load).
+     */
+    async recordInbound(input: RecordInboundInput): Promise<RecordInboundResult> {
+      const receivedAt = new Date(input.message.receivedAt);
+      const window = replyWindowState(
+        input.kind,
+        input.windowExpiresAt ? Date.parse(input.windowExpiresAt) : null,
+        Date.now(),
+      );
+      const windowState = {
+        open: window.open,
+        expiresAt: window.expiresAt === null ? null : new Date(window.expiresAt),
+      };
+      const summary = {
+        lastInboundAt: receivedAt,
+        lastMessageAt: receivedAt,
+        lastMessagePreview: (input.message.text ?? `[${input.message.type}]`).slice(0, 140),
+        window: windowState,
+      };
+      // A known conversation costs one read; a new customer's, an insert each for client, conversation and message.
+      const { conversation, created } = await findOrCreateConversation(
+        input,
+        () => findOrCreateClient(input.kind, input.customer, input.message.contactName, true),
+        legacyConversationIds,
+        { ...summary, unreadCount: 1, lastInboundMessageId: input.message.providerMessageId },
+      );
+
+      let duplicate = false;
+      // Time-ordered (not derived like the conversation's): messages received in the same instant keep their order.
+      let messageId = newId('msg');
+      try {
+        await Message.create({
+          _id: messageId,
+          conversationId: conversation._id,
+          channelId: input.channelId,
+          direction: 'inbound',
+          type: input.message.type,
+          text: input.message.text,
+          media: input.message.media,
+          details: input.message.details ?? null,
+          raw: input.message.raw ?? null,
+          status: 'received',
+          providerMessageId: input.message.providerMessageId,
+          createdAt: receivedAt,
+        });
+      } catch (err) {
+        if (!isDuplicateKeyError(err)) throw err;
+        duplicate = true;
+        // A scan on FerretDB, but only for a repeated delivery.
+        const existing = await Message.findOne({
+          channelId: input.channelId,
+          providerMessageId: input.message.providerMessageId,
+        }).lean();
+        messageId = existing!._id;
+      }
+
+      if (duplicate) {
+        // Infobip delivered it again (or this activity is retried after a crash): nothing new to store, but the
+        // window the workflow computed from the same receivedAt is made sure of.
+        // Compared here, not in the filter: a filter beyond `_id` scans (see above); the conversation's messages
+        // are recorded one at a time, so the read is current.
+        const storedExpiry = conversation.window?.expiresAt ?? null;
+        if (windowState.expiresAt && (storedExpiry === null || storedExpiry < windowState.expiresAt)) {
+          await Conversation.updateOne({ _id: conversation._id }, { $set: { window: windowState } });
+        }
+        return { ...refOf(conversation), duplicate, messageId };
+      }
+      if (created) return { ...refOf(conversation), duplicate, messageId };
+
+      if (conversation.status === 'closed') {
+        await recordSystemLine(
+          conversation._id,
+          input.channelId,
+          { code: 'reopened', params: {} },
+          `reopened:${messageId}`,
+          receivedAt,
+        );
+      }
+
+      // Counted once: an earlier attempt of this activity may have created the conversation with this message
+      // already counted, then failed before storing the message. (A conversation's messages are recorded one at a
+      // time by its workflow, so the read above is still current.)
+      if (conversation.lastInboundMessageId === input.message.providerMessageId) {
+        return { ...refOf(conversation), duplicate, messageId };
+      }
+      // A new message on a closed conversation reopens it. The filter is `_id` alone: read by index (see above).
+      const updated =
+        (await Conversation.findOneAndUpdate(
+          { _id: conversation._id },
+          {
+            $set: {
+              ...summary,
+              status: conversation.status === 'closed' ? 'open' : conversation.status,
+              lastInboundMessageId: input.message.providerMessageId,
+            },
+            $inc: { unreadCount: 1 },
+          },
+          { returnDocument: 'after' },
+        ).lean()) ?? conversation;
+      return { ...refOf(updated), duplicate, messageId };
+    },
+    /** Stores an agent's message as `queued`. Idempotent on the workflow-chosen id, so a retried activity stores it once. */
+    async persistOutbound(input: {
+      conversationId: string;
+      channelId: string;
+      messageId: string;
+      type: string;
+      text: string;
+      media: AttachmentRef | null;
+      template: TemplateRef | null;
+      authorId: string;
+      idempotencyKey?: string | null;
+    }): Promise<MessageView> {
+      if (input.idempotencyKey) {
+        // A keyed message's id comes from its key (`keyedMessageId`), not from the workflow's random ids. This runs as
+        // a local activity, inside a workflow task: when that task is lost (its history service died before
+        // recording it), the task runs again and its random ids can fall to other messages, so a random id claimed
+        // in the lost attempt could name another request's message. The key names the same request every time.
+        const messageId = keyedMessageId(input.conversationId, input.idempotencyKey);
+        // The key is claimed once; a later run (the workflow forgets when it ends idle) finds the claim and answers
+        // the first message instead of sending again.
+        const owner = await claimSendKey(input.conversationId, input.idempotencyKey, messageId);
+        const claimed = owner === messageId ? null : await Message.findById(owner).lean(); // claimed by a random id
+        const first =
+          claimed?.idempotencyKey === input.idempotencyKey ? claimed : await Message.findById(messageId).lean();
+        // A first message still queued (its run ended before sending it) is queued again by this run
+        // (sendOutbound skips a message that is no longer queued).
+        if (first) return { ...toMessageView(first), repeated: first.status !== 'queued' };
+        input = { ...input, messageId };
+      } else {
+        const existing = await Message.findById(input.messageId).lean();
+        if (existing) return toMessageView(existing);
+      }
+      const now = new Date();
+      const created = await Message.create({
+        _id: input.messageId,
+        conversationId: input.conversationId,
+        channelId: input.channelId,
+        direction: 'outbound',
+        type: input.type,
+        text: input.text,
+        media: input.media,
+        template: input.template,
+        status: 'queued',
+        providerMessageId: input.messageId,
+        authorId: input.authorId,
+        idempotencyKey: input.idempotencyKey ?? null,
+        createdAt: now,
+      });
+      await Conversation.updateOne(
+        { _id: input.conversationId },
+        {
+          $set: {
+            lastMessageAt: now,
+            lastMessagePreview: (input.text || `[${input.media?.name ?? input.type}]`).slice(0, 140),
+            unreadCount: 0,
+          },
+        },
+      );
+      return toMessageView(created.toObject());
+    },
+    /** The conversation for (channel, customer), created when an agent or automation starts it. Idempotent. */
+    async ensureConversation(input: {
+      channelId: string;
+      kind: ChannelKind;
+      customer: string;
+      clientId?: string;
+      clientName?: string;
+    }): Promise<ConversationRef> {
+      const clientOf = async () => {
+        if (input.clientId && (await Client.exists({ _id: input.clientId })))
+          return { clientId: input.clientId, created: false };
+        return findOrCreateClient(input.kind, input.customer, input.clientName ?? null);
+      };
+      return refOf((await findOrCreateConversation(input, clientOf, legacyConversationIds)).conversation);
+    },
+    /** Persists a status/assignee change and says so in the timeline. Idempotent on changeId. */
+    async recordTicketChange(input: {
+      conversationId: string;
+      from: { status: ConversationStatus; assigneeId: string | null };
+      to: { status: ConversationStatus; assigneeId: string | null };
+      authorId: string;
+      changeId: string;
+    }): Promise<void> {
+      const conversation = await Conversation.findById(input.conversationId).lean();
+      if (!conversation)
+        throw ApplicationFailure.nonRetryable(`conversation ${input.conversationId} not found`, 'NOT_FOUND');
+      const statusChanged = input.from.status !== input.to.status;
+      const assigneeChanged = input.from.assigneeId !== input.to.assigneeId;
+      const assignee = assigneeChanged && input.to.assigneeId ? await Agent.findById(input.to.assigneeId).lean() : null;
+      const author = input.authorId === 'admin' ? null : await Agent.findById(input.authorId).lean();
+      await recordSystemLine(
+        input.conversationId,
+        conversation.channelId,
+        {
+          code: 'ticket_changed',
+          params: {
+            statusFrom: statusChanged ? input.from.status : null,
+            statusTo: statusChanged ? input.to.status : null,
+            assigneeChanged,
+            assigneeId: assigneeChanged ? input.to.assigneeId : null,
+            assigneeName: assignee?.name ?? null,
+            authorId: input.authorId,
+            authorName: author?.name ?? null,
+          },
+        },
+        `ticket:${input.changeId}`,
+        new Date(),
+      );
+      await Conversation.updateOne(
+        { _id: input.conversationId },
+        { $set: { status: input.to.status, assigneeId: input.to.assigneeId } },
+      );
+    },
+    /** The template rule, for callers that reach the workflow without the API (typed client, batches). */
+    checkTemplate(input: TemplateSendInput): Promise<TemplateCheck> {
+      return checkTemplateSend(input);
+    },
+    async markSendFailed(input: { messageId: string; reason: string }): Promise<void> {
+      await failOutbound(
+        { _id: input.messageId },
+        {
+          code: 'INFOBIP_UNAVAILABLE',
+          message: `Infobip could not be reached after several attempts: ${input.reason}`,
+        },
+      );
+    },
+    /** The reply window closed: say so in the timeline and in the conversation. */
+    async recordWindowClosed(input: { conversationId: string; closedAt: string }): Promise<void> {
+      const conversation = await Conversation.findById(input.conversationId).lean();
+      if (!conversation) return;
+      const closedAt = new Date(input.closedAt);
+      await recordSystemLine(
+        input.conversationId,
+        conversation.channelId,
+        // The worker's JANELA_REPLY_WINDOW (the setting the API gives the workflows); unset: WhatsApp's 24 hours.
+        { code: 'window_closed', params: { windowMs: deps.replyWindowMs ?? 24 * 3_600_000 } },
+        `window_closed:${input.conversationId}:${closedAt.getTime()}`,
+        closedAt,
+      );
+      // Closed unless a later expiry is stored (a newer message's, the workflow's to close). Not "only this exact
+      // expiry": a workflow task lost and run again can leave an earlier message's expiry stored, when the lost
+      // attempt's local activity writes after the re-run's; the window must close all the same.
+      const storedExpiry = conversation.window?.expiresAt ?? null;
+      if (storedExpiry === null || storedExpiry.getTime() <= closedAt.getTime())
+        await Conversation.updateOne(
+          { _id: input.conversationId },
+          { $set: { window: { open: false, expiresAt: closedAt } } },
+        );
+    },
+  };
+}
+
+export type ConversationActivities = ReturnType<typeof createConversationActivities>;

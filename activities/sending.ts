@@ -1,0 +1,324 @@
+/**
+ * Calls to Infobip: sending a stored outbound message (a batch's at its slot) and downloading a customer's media.
+ * Retried under the Infobip policy (workflows/conversation.ts `infobip`, `mediaFetch`).
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { AttachmentRef, ChannelKind } from '../common/domain';
+import { log } from '../common/log';
+import { classifyMedia, MEDIA_LIMITS, resolveMime } from '../common/media';
+import { channelWebhookUrl } from '../common/urls';
+import { withBusyRetry } from '../db/connect';
+import { deleteMedia, findMedia, MediaTooLargeError, setMediaChannel, storeMedia } from '../db/media';
+import {
+  failOutbound,
+  lastSendAttempt,
+  recordOutboundOutcome,
+  recordSendAttempt,
+  recordSendRefused,
+  settleOutboundStatus,
+} from '../db/messages';
+import { Batch, Channel, Conversation, Message, SendSlot } from '../db/models';
+import { providerFor } from '../providers';
+import { downloadInfobipMedia, InfobipError } from '../providers/infobip-http';
+import type { TemplateRef } from './conversation';
+import { SlottedCalls } from './send-pacing';
+
+function retryableFailure(err: InfobipError): ApplicationFailure {
+  const retryAfter = err.retryAfterMs ? Math.min(err.retryAfterMs, 300_000) : 0;
+  return ApplicationFailure.create({
+    message: err.message,
+    type: `INFOBIP_${err.code}`,
+    ...(retryAfter > 0 ? { nextRetryDelay: retryAfter } : {}),
+  });
+}
+
+/**
+ * How long a send whose earlier call may have reached Infobip (outcome unknown) waits for Infobip's report on our
+ * messageId before calling again. Infobip does not deduplicate by messageId: a report slower than this still
+ * lets the message go out twice.
+ */
+export const UNKNOWN_OUTCOME_REPORT_WAIT_MS = 8_000;
+
+/** Polls for any recorded outcome (our `sent`, or one of Infobip's reports); returns the status it settled to. */
+async function waitForReport(
+  ref: { channelId: string; providerMessageId: string },
+  waitMs: number,
+): Promise<string | null> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    const state = await settleOutboundStatus(ref.channelId, ref.providerMessageId);
+    if (state && state.status !== 'queued') return state.status;
+    if (Date.now() >= until) return null;
+    await Context.current().sleep(250); // rejects when the activity is cancelled (worker shutdown)
+  }
+}
+
+/**
+ * Retries a database write (FerretDB's "database is locked", a connection lost while the database restarts)
+ * with backoff until `deadline`, then gives up with its last error. Used for what must be recorded once Infobip
+ * has answered, so a failed write is retried without calling Infobip again.
+ */
+async function retryWrite<T>(deadline: number, write: () => Promise<T>): Promise<T> {
+  for (let delay = 100; ; delay = Math.min(delay * 2, 2_000)) {
+    try {
+      return await write();
+    } catch (err) {
+      if (Date.now() + delay >= deadline) throw err;
+      log.warn('recording a send outcome failed; retrying the write', { error: String(err) });
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/** How stale a batch's cancel state may be when a dialog's slot comes (one read per batch and second, not per send). */
+const CANCEL_STATE_MAX_AGE_MS = 1_000;
+const batchCancelStates = new Map<string, { readAt: number; cancelled: boolean; reading: Promise<boolean> | null }>();
+
+/** Whether the batch was cancelled, read at most once per CANCEL_STATE_MAX_AGE_MS by this process. */
+function batchCancelled(batchId: string): boolean | Promise<boolean> {
+  const known = batchCancelStates.get(batchId);
+  if (known && Date.now() - known.readAt < CANCEL_STATE_MAX_AGE_MS) return known.cancelled;
+  if (known?.reading) return known.reading;
+  for (const [id, state] of batchCancelStates)
+    if (Date.now() - state.readAt > 10 * 60_000 && !state.reading) batchCancelStates.delete(id);
+  const entry = known ?? { readAt: 0, cancelled: false, reading: null };
+  batchCancelStates.set(batchId, entry);
+  entry.reading = Batch.findById(batchId, { cancelledAt: 1 })
+    .lean()
+    .then((batch) => {
+      entry.cancelled = Boolean(batch?.cancelledAt);
+      entry.readAt = Date.now();
+      return entry.cancelled;
+    })
+    .finally(() => {
+      entry.reading = null;
+    });
+  return entry.reading;
+}
+
+/** This process's slotted calls: each channel's recent ones. */
+const slottedCalls = new SlottedCalls();
+
+/**
+ * A batch's dialog waits for the send slot its batch gave it (send_slots), so Infobip receives the batch at its
+ * rate whatever time each conversation workflow took to get here, and until this process's window of calls on the
+ * channel has room (SlottedCalls): a dialog that arrives after its slot (a busy worker) goes as soon as the window
+ * lets it. Never past `deadline`. Nothing but memory stands between the end of the wait and the call.
+ */
+async function waitForSendSlot(
+  channelId: string,
+  idempotencyKey: string,
+  deadline: number,
+): Promise<'send' | 'batch cancelled'> {
+  const slot = await SendSlot.findById(`${channelId}:${idempotencyKey}`).lean();
+  if (!slot) return 'send';
+  const at = slot.at.getTime();
+  const intervalMs = slot.intervalMs ?? 0;
+  for (;;) {
+    if (slot.batchId && (await batchCancelled(slot.batchId))) return 'batch cancelled';
+    // Synchronous from here to the return: no other send of this process can slip in between.
+    const now = Date.now();
+    const due = Math.min(slottedCalls.dueAt(channelId, at, intervalMs), deadline);
+    if (due <= now) {
+      slottedCalls.called(channelId, now);
+      return 'send';
+    }
+    await Context.current().sleep(due - now); // rejects when the activity is cancelled (worker shutdown)
+  }
+}
+
+export interface SendingActivityDeps {
+  /** How Infobip reaches Janela: the base of every webhook (report) and media URL. */
+  publicBaseUrl: string;
+  /** How long one Infobip HTTP call may take before it counts as a (retryable) timeout. */
+  infobipTimeoutMs?: number;
+}
+
+export function createSendingActivities(deps: SendingActivityDeps) {
+  return {
+    /**
+     * Sends one stored outbound message through its channel's provider. The API key is loaded here, by channel id,
+     * so it never enters workflow history. Permanent Infobip errors end the message `failed`; transient ones throw
+     * so Temporal retries with backoff (Infobip's Retry-After, when present, sets the next delay).
+     *
+     * Recording the outcome never sends again: every call is preceded by a `sending` event; once Infobip took the
+     * message, writing `sent` is retried here, on its own, until the attempt's time is nearly up. An attempt that
+     * finds an earlier call whose outcome is unknown (the worker died, the call timed out, the write never landed)
+     * first waits a while for Infobip's report on our messageId before calling again.
+     */
+    async sendOutbound(input: { messageId: string }): Promise<{ status: string }> {
+      const info = Context.current().info;
+      // Leaves the activity a moment to answer before Temporal gives the attempt up.
+      const deadline = Date.now() + info.startToCloseTimeoutMs - 2_000;
+      const message = await Message.findById(input.messageId).lean();
+      if (!message) throw ApplicationFailure.nonRetryable(`message ${input.messageId} not found`, 'NOT_FOUND');
+      const ref = { channelId: message.channelId, providerMessageId: message.providerMessageId };
+      if (message.status !== 'queued') return { status: message.status }; // sent (or failed) by an earlier attempt
+      const lastAttempt = await lastSendAttempt(ref.channelId, ref.providerMessageId, info.attempt > 1);
+      // An earlier attempt may have recorded an outcome without settling it (it died in between): settle first. A
+      // first attempt with no call recorded has no earlier outcome to settle (5 reads fewer per send).
+      if (lastAttempt.number > 0 || info.attempt > 1) {
+        const settled = await settleOutboundStatus(ref.channelId, ref.providerMessageId);
+        if (settled && settled.status !== 'queued') return { status: settled.status };
+      }
+      if (lastAttempt.outcomeUnknown) {
+        const reported = await waitForReport(ref, Math.min(UNKNOWN_OUTCOME_REPORT_WAIT_MS, deadline - Date.now()));
+        if (reported) return { status: reported };
+      }
+      const [channel, conversation] = await Promise.all([
+        Channel.findById(message.channelId).select('+apiKey +webhookSecret').lean(),
+        Conversation.findById(message.conversationId).lean(),
+      ]);
+      if (!channel || channel.deletedAt) {
+        await failOutbound(
+          { _id: message._id },
+          { code: 'CHANNEL_NOT_FOUND', message: 'The channel of this conversation no longer exists.' },
+        );
+        return { status: 'failed' };
+      }
+      const provider = providerFor(channel.kind as ChannelKind);
+      const credentials = {
+        apiBaseUrl: channel.apiBaseUrl,
+        apiKey: channel.apiKey,
+        timeoutMs: deps.infobipTimeoutMs,
+      };
+      const envelope = {
+        sender: channel.sender,
+        to: conversation!.customer,
+        messageId: message.providerMessageId,
+        reportUrl: channelWebhookUrl(deps.publicBaseUrl, channel._id, channel.webhookSecret),
+      };
+      const attachment = message.media as AttachmentRef | null;
+      const stored = attachment ? await findMedia(attachment.id) : null;
+      if (attachment && !stored) {
+        await failOutbound(
+          { _id: message._id },
+          { code: 'ATTACHMENT_MISSING', message: 'The attachment is no longer stored.' },
+        );
+        return { status: 'failed' };
+      }
+      // Agents of the channel may now open it too (it is part of the conversation).
+      if (stored) await setMediaChannel(stored.id, channel._id);
+
+      // No call without this mark: if it cannot be written, nothing is sent and the attempt is retried.
+      const attemptId = await recordSendAttempt(ref.channelId, ref.providerMessageId, lastAttempt.number);
+
+      // The batch's send slot, waited for last: nothing read or written before it delays the call past the slot. (A
+      // crash while waiting leaves a mark with no call: the retry waits for a report that never comes, then sends.)
+      if (
+        message.type === 'template' &&
+        message.idempotencyKey &&
+        (await waitForSendSlot(ref.channelId, message.idempotencyKey, deadline - 15_000)) === 'batch cancelled'
+      ) {
+        await failOutbound(
+          { _id: message._id },
+          { code: 'BATCH_CANCELLED', message: 'The batch was cancelled before this dialog was sent.', permanent: true },
+        );
+        return { status: 'failed' };
+      }
+      try {
+        if (message.type === 'template') {
+          const template = message.template as TemplateRef;
+          await provider.sendTemplate(credentials, { ...envelope, ...template });
+        } else if (attachment && stored) {
+          await provider.sendMedia(credentials, {
+            ...envelope,
+            kind: attachment.kind,
+            mime: attachment.mime,
+            name: attachment.name,
+            caption: message.text || null,
+            mediaUrl: `${deps.publicBaseUrl.replace(/\/+$/, '')}/media/${stored.metadata.publicToken}`,
+            viberNativeMedia: channel.viberMediaMode === 'native',
+          });
+        } else {
+          await provider.sendText(credentials, { ...envelope, text: message.text ?? '' });
+        }
+      } catch (err) {
+        if (err instanceof InfobipError && !err.retryable) {
+          const failed = await retryWrite(deadline, () =>
+            failOutbound(
+              { _id: message._id },
+              { code: err.code, message: err.message, httpStatus: err.httpStatus, permanent: true },
+            ),
+          );
+          return { status: failed ? 'failed' : ((await Message.findById(message._id).lean())?.status ?? 'failed') };
+        }
+        if (err instanceof InfobipError) {
+          // Infobip answered (429, 5xx): it did not take the message, so the retry need not wait for a report.
+          // Best effort: without this note the retry only waits a little longer.
+          if (err.httpStatus !== null)
+            await withBusyRetry(() => recordSendRefused(ref.channelId, ref.providerMessageId, attemptId)).catch(
+              () => {},
+            );
+          throw retryableFailure(err);
+        }
+        throw err;
+      }
+      // Infobip has the message: from here on only the bookkeeping is retried, never the call.
+      const state = await retryWrite(deadline, () =>
+        recordOutboundOutcome(ref.channelId, ref.providerMessageId, 'sent', new Date()),
+      );
+      return { status: state?.status ?? 'sent' };
+    },
+    /** Downloads a customer's media from Infobip (with the channel key) into storage, so agents can open it. */
+    async fetchInboundMedia(input: { messageId: string }): Promise<{ stored: boolean }> {
+      const message = await Message.findById(input.messageId).lean();
+      const media = message?.media as { url?: string; filename?: string | null; id?: string } | null | undefined;
+      if (!message || !media?.url) return { stored: false };
+      if (media.id) return { stored: true };
+      const channel = await Channel.findById(message.channelId).select('+apiKey').lean();
+      if (!channel) return { stored: false };
+      let download: Awaited<ReturnType<typeof downloadInfobipMedia>> | null = null;
+      try {
+        download = await downloadInfobipMedia(
+          { apiBaseUrl: channel.apiBaseUrl, apiKey: channel.apiKey, timeoutMs: deps.infobipTimeoutMs },
+          media.url,
+        );
+        const name = download.filename ?? media.filename ?? `${message.type}-${message._id}`;
+        const mime = resolveMime(download.contentType, name);
+        const stored = await storeMedia(
+          download.body,
+          { kind: classifyMedia(mime), mime, name, source: 'inbound', channelId: channel._id, uploadedBy: null },
+          MEDIA_LIMITS.document,
+        );
+        const updated = await Message.updateOne(
+          { _id: message._id, 'media.id': { $exists: false } },
+          {
+            $set: {
+              'media.id': stored.id,
+              'media.mime': mime,
+              'media.size': stored.size,
+              'media.name': name,
+              'media.error': null,
+            },
+          },
+        );
+        if (updated.modifiedCount === 0) await deleteMedia(stored.id); // an earlier attempt got there first
+        return { stored: true };
+      } catch (err) {
+        // A refused or broken download is read no further; a body that broke mid-way fails this attempt and the
+        // retry policy downloads it again (storeMedia has deleted what it had written).
+        download?.body.destroy();
+        const permanent = err instanceof MediaTooLargeError || (err instanceof InfobipError && !err.retryable);
+        if (permanent) {
+          await Message.updateOne(
+            { _id: message._id },
+            {
+              $set: {
+                'media.error':
+                  err instanceof MediaTooLargeError
+                    ? 'The file is larger than 100 MB and was not stored.'
+                    : `Infobip would not hand over the file: ${(err as Error).message}`,
+              },
+            },
+          );
+          return { stored: false };
+        }
+        if (err instanceof InfobipError) throw retryableFailure(err);
+        throw err;
+      }
+    },
+  };
+}
+
+export type SendingActivities = ReturnType<typeof createSendingActivities>;
