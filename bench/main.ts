@@ -15,6 +15,7 @@
  * --workers N (Janela's worker processes on one task queue), --keep-logs (the processes' logs stay in the work dir),
  * --rounds N (the inbound loads of the floor, ceiling and Janela N times, the ceiling and Janela taking turns to go
  * first; the ratios then come from every round's samples together).
+ * BENCH_NODE_FLAGS (environment): Node flags for every target process, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
  * Bounded: every load has a fixed count, every wait a deadline, the whole run a hard limit; every child process
  * is killed at the end, on error and on Ctrl-C. Only 127.0.0.1.
  */
