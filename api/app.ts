@@ -16,12 +16,15 @@ import { inboundParking } from './inbound-parking';
 import { allowedMethods } from './method-not-allowed';
 import { httpMetrics, metricsContentType, renderMetrics } from './metrics';
 import { docsPage, openApiDocument } from './openapi';
-import { adminRoutes } from './routes/admin';
+import { agentRoutes } from './routes/agents';
+import { channelRoutes } from './routes/channels';
 import { chatRoutes } from './routes/chats';
 import { consoleRoutes } from './routes/console';
 import { conversationRoutes } from './routes/conversations';
 import { dialogRoutes } from './routes/dialogs';
+import { extensionRoutes } from './routes/extensions';
 import { liveRoutes } from './routes/live';
+import { meRoutes } from './routes/me';
 import { mediaApiRoutes, publicMediaRoutes } from './routes/media';
 import { sessionRoutes } from './routes/session';
 import { templateRoutes } from './routes/templates';
@@ -132,7 +135,10 @@ export function createApp(deps: ApiDeps) {
     }
     await next();
   });
-  api.route('/', adminRoutes(deps));
+  api.route('/extensions', extensionRoutes());
+  api.route('/channels', channelRoutes(deps));
+  api.route('/agents', agentRoutes());
+  api.route('/me', meRoutes());
   api.route('/channels', templateRoutes());
   api.route('/conversations', conversationRoutes(deps));
   api.route('/chats', chatRoutes(deps));

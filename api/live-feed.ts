@@ -1,7 +1,7 @@
 import type { StreamCloseCode } from '../common/error-codes';
 import { log } from '../common/log';
 import { Agent, Client, Conversation, Message, Session } from '../db/models';
-import { conversationView, messageView } from './routes/conversations';
+import { conversationView, messageView } from './views';
 
 /**
  * One database poller per API process for every open `GET /api/events` stream. FerretDB has no change streams

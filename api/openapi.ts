@@ -17,7 +17,8 @@ import {
   messageResponse,
   templateResponse,
 } from './response-schemas';
-import { agentCreateSchema, agentPatchSchema, channelCreateSchema, channelPatchSchema } from './routes/admin';
+import { agentCreateSchema, agentPatchSchema } from './routes/agents';
+import { channelCreateSchema, channelPatchSchema } from './routes/channels';
 import { createChatSchema } from './routes/chats';
 import {
   conversationTemplateSchema,

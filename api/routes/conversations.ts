@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { CHANNEL_CAPABILITIES, type ChannelCapabilities, capabilitiesOf } from '../../common/channels';
 import type { ChannelKind, ConversationStatus, MessageView } from '../../common/domain';
 import { newId } from '../../common/ids';
-import { replyWindowState } from '../../common/reply-window';
 import { findMedia } from '../../db/media';
 import { Agent, Client, Conversation, isDuplicateKeyError, Message } from '../../db/models';
 import { type AuthEnv, hasChannelAccess, type Principal } from '../auth';
@@ -18,6 +17,7 @@ import {
 } from '../conversation-workflow';
 import { ApiError, notFound, parseJson, parseWith } from '../errors';
 import { prepareTemplateSend, templateSendSchema } from '../template-send';
+import { type ConversationRecord, conversationView, messageView } from '../views';
 import { canUseMedia } from './media';
 
 export const listQuerySchema = z.object({
@@ -106,123 +106,6 @@ function keyOf(conversation: ConversationRecord): ConversationKey {
       assigneeId: conversation.assigneeId ?? null,
       windowExpiresAt: conversation.window?.expiresAt?.getTime() ?? null,
     },
-  };
-}
-
-type ConversationRecord = {
-  _id: string;
-  channelId: string;
-  kind: string;
-  ticketNumber: number;
-  status: string;
-  clientId: string;
-  customer: string;
-  assigneeId?: string | null;
-  window?: { open?: boolean | null; expiresAt?: Date | null } | null;
-  lastMessageAt?: Date | null;
-  lastMessagePreview?: string | null;
-  unreadCount?: number | null;
-  workflowId: string;
-};
-
-export function conversationView(
-  conversation: ConversationRecord,
-  client: { _id: string; name: string; address: string } | null,
-) {
-  const expiresAt = conversation.window?.expiresAt ?? null;
-  const byPhone = capabilitiesOf(conversation.kind).customerAddress === 'phone';
-  const window = replyWindowState(conversation.kind, expiresAt?.getTime() ?? null, Date.now());
-  return {
-    id: conversation._id,
-    channelId: conversation.channelId,
-    kind: conversation.kind,
-    ticketNumber: conversation.ticketNumber,
-    status: conversation.status,
-    client: {
-      id: conversation.clientId,
-      name: client?.name ?? conversation.customer,
-      phone: byPhone ? (client?.address ?? conversation.customer) : null,
-      ...(byPhone ? {} : { viberId: conversation.customer }),
-    },
-    window: {
-      open: window.open,
-      expiresAt: window.expiresAt === null ? null : new Date(window.expiresAt).toISOString(),
-    },
-    assigneeId: conversation.assigneeId ?? null,
-    lastMessageAt: conversation.lastMessageAt?.toISOString() ?? null,
-    lastMessagePreview: conversation.lastMessagePreview ?? '',
-    unreadCount: conversation.unreadCount ?? 0,
-    workflowId: conversation.workflowId,
-  };
-}
-
-/** Media as agents see it: Janela's own URL once stored (never needing Infobip's key), plus what is known. */
-function mediaView(media: unknown) {
-  if (!media || typeof media !== 'object') return null;
-  const m = media as {
-    id?: string;
-    url?: string;
-    caption?: string | null;
-    filename?: string | null;
-    name?: string;
-    mime?: string;
-    size?: number;
-    kind?: string;
-    error?: string | null;
-  };
-  return {
-    url: m.id ? `/api/media/${m.id}` : null,
-    name: m.name ?? m.filename ?? null,
-    mime: m.mime ?? null,
-    size: m.size ?? null,
-    kind: m.kind ?? null,
-    caption: m.caption ?? null,
-    stored: Boolean(m.id),
-    error: m.error ?? null,
-  };
-}
-
-export function messageView(message: {
-  _id: string;
-  conversationId: string;
-  direction: string;
-  type: string;
-  text?: string | null;
-  media?: unknown;
-  template?: unknown;
-  details?: unknown;
-  raw?: unknown;
-  system?: { code: string; params?: Record<string, unknown> } | null;
-  status: string;
-  error?: unknown;
-  providerMessageId: string;
-  authorId?: string | null;
-  createdAt: Date;
-  sentAt?: Date | null;
-  deliveredAt?: Date | null;
-  seenAt?: Date | null;
-}) {
-  return {
-    id: message._id,
-    conversationId: message.conversationId,
-    direction: message.direction,
-    type: message.type,
-    text: message.text ?? null,
-    media: mediaView(message.media),
-    template: message.template ?? null,
-    details: message.details ?? null,
-    // System lines: { code, params } to render in the reader's language (null on lines stored before codes);
-    // mongoose does not store an empty params object, so it is put back.
-    system: message.system ? { params: {}, ...message.system } : null,
-    ...(message.raw ? { raw: message.raw } : {}),
-    status: message.status,
-    error: message.error ?? null,
-    providerMessageId: message.providerMessageId,
-    authorId: message.authorId ?? null,
-    createdAt: message.createdAt.toISOString(),
-    sentAt: message.sentAt?.toISOString() ?? null,
-    deliveredAt: message.deliveredAt?.toISOString() ?? null,
-    seenAt: message.seenAt?.toISOString() ?? null,
   };
 }
 

@@ -24,17 +24,7 @@ import { type AuthEnv, hasChannelAccess, type Principal } from '../auth';
 import { DRAIN_LIMIT_BYTES, DRAIN_TIMEOUT_MS } from '../body-limits';
 import type { ApiDeps } from '../context';
 import { ApiError, notFound } from '../errors';
-
-export function attachmentView(media: StoredMedia, publicBaseUrl: string) {
-  return {
-    id: media.id,
-    url: `${publicBaseUrl.replace(/\/+$/, '')}/media/${media.metadata.publicToken}`,
-    mime: media.metadata.mime,
-    size: media.size,
-    name: media.metadata.name,
-    kind: media.metadata.kind,
-  };
-}
+import { attachmentView } from '../views';
 
 /** An attachment an agent may use or open: his own upload, or media of a channel he has access to. */
 export function canUseMedia(principal: Principal, media: StoredMedia): boolean {

@@ -7,6 +7,7 @@ import { Channel, Template } from '../../db/models';
 import { callInfobip, InfobipError } from '../../providers/infobip-http';
 import { type AuthEnv, hasChannelAccess, type Principal, requireAdmin } from '../auth';
 import { ApiError, notFound, parseJson } from '../errors';
+import { templateView } from '../views';
 
 export const registerSchema = z.object({
   name: z
@@ -46,38 +47,6 @@ const infobipTemplatesSchema = z.looseObject({
     )
     .nullish(),
 });
-
-export function templateView(t: {
-  _id: string;
-  channelId: string;
-  name: string;
-  language: string;
-  category?: string | null;
-  status: string;
-  body: string;
-  placeholders: number;
-  header?: unknown;
-  footer?: string | null;
-  buttons?: unknown;
-  source: string;
-  updatedAt?: Date;
-}) {
-  return {
-    id: t._id,
-    channelId: t.channelId,
-    name: t.name,
-    language: t.language,
-    category: t.category ?? null,
-    status: t.status,
-    body: t.body,
-    placeholders: t.placeholders,
-    header: t.header ?? null,
-    footer: t.footer ?? null,
-    buttons: t.buttons ?? null,
-    source: t.source,
-    updatedAt: t.updatedAt?.toISOString() ?? null,
-  };
-}
 
 async function loadChannel(principal: Principal, channelId: string, forWrite: boolean) {
   if (forWrite) requireAdmin(principal);

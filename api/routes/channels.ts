@@ -1,0 +1,94 @@
+/** `/api/channels`: the WhatsApp and Viber channels (admins manage them; agents read their own). Templates: templates.ts. */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { CHANNEL_KINDS } from '../../common/domain';
+import { newId, newSecret } from '../../common/ids';
+import { Channel, Extension } from '../../db/models';
+import { type AuthEnv, hasChannelAccess, requireAdmin } from '../auth';
+import { forgetWebhookChannel } from '../channel-cache';
+import type { ApiDeps } from '../context';
+import { ApiError, notFound, parseJson } from '../errors';
+import { channelView } from '../views';
+import { INFOBIP_EXTENSION } from './extensions';
+
+const apiBaseUrl = z
+  .url({ protocol: /^https?$/, message: 'must be an http(s) URL such as https://xxxx.api.infobip.com' })
+  .transform((url) => url.replace(/\/+$/, ''));
+
+export const channelCreateSchema = z.object({
+  kind: z.enum(CHANNEL_KINDS),
+  name: z.string().trim().min(1).max(100),
+  apiBaseUrl,
+  apiKey: z.string().trim().min(1).max(500),
+  sender: z.string().trim().min(1).max(100),
+  /** Viber: agents' images/files as a link in a text (default) or native IMAGE/FILE where the account allows. */
+  viberMediaMode: z.enum(['link', 'native']).optional(),
+  /** The most messages per second batches may send through this channel, all batches together (default 10). */
+  sendRatePerSecond: z.number().min(0.1).max(1000).optional(),
+});
+
+export const channelPatchSchema = channelCreateSchema.omit({ kind: true }).partial();
+
+export function channelRoutes(deps: ApiDeps) {
+  const app = new Hono<AuthEnv>();
+
+  app.post('/', async (c) => {
+    requireAdmin(c.get('principal'));
+    const input = await parseJson(c, channelCreateSchema);
+    const extension = await Extension.findById(INFOBIP_EXTENSION).lean();
+    if (!extension?.enabled) {
+      throw new ApiError('EXTENSION_DISABLED', 'Enable the Infobip extension (Extensions) before creating channels.');
+    }
+    const created = await Channel.create({ _id: newId('ch'), ...input, webhookSecret: newSecret() });
+    return c.json(channelView(created.toObject(), deps.publicBaseUrl, true), 201);
+  });
+
+  app.get('/', async (c) => {
+    const principal = c.get('principal');
+    const isAdmin = principal.role === 'admin';
+    const filter = isAdmin ? { deletedAt: null } : { deletedAt: null, _id: { $in: principal.channelIds } };
+    const channels = await Channel.find(filter)
+      .select(isAdmin ? '+webhookSecret' : '')
+      .sort({ createdAt: 1 })
+      .lean();
+    return c.json({ items: channels.map((channel) => channelView(channel, deps.publicBaseUrl, isAdmin)) });
+  });
+
+  app.get('/:id', async (c) => {
+    const principal = c.get('principal');
+    const isAdmin = principal.role === 'admin';
+    const id = c.req.param('id');
+    if (!isAdmin && !hasChannelAccess(principal, id)) throw notFound('Channel');
+    const channel = await Channel.findOne({ _id: id, deletedAt: null })
+      .select(isAdmin ? '+webhookSecret' : '')
+      .lean();
+    if (!channel) throw notFound('Channel');
+    return c.json(channelView(channel, deps.publicBaseUrl, isAdmin));
+  });
+
+  app.patch('/:id', async (c) => {
+    requireAdmin(c.get('principal'));
+    const input = await parseJson(c, channelPatchSchema);
+    // updateOne then read: FerretDB 1.x's findAndModify cannot apply the projection that hides secret fields.
+    const id = c.req.param('id');
+    const result = await Channel.updateOne({ _id: id, deletedAt: null }, { $set: input });
+    forgetWebhookChannel(id);
+    const channel = result.matchedCount ? await Channel.findById(id).select('+webhookSecret').lean() : null;
+    if (!channel) throw notFound('Channel');
+    return c.json(channelView(channel, deps.publicBaseUrl, true));
+  });
+
+  app.delete('/:id', async (c) => {
+    requireAdmin(c.get('principal'));
+    // Soft delete: conversations and their history stay readable; the webhook stops accepting.
+    const result = await Channel.updateOne(
+      { _id: c.req.param('id'), deletedAt: null },
+      { $set: { deletedAt: new Date() } },
+    );
+    forgetWebhookChannel(c.req.param('id')); // the webhook refuses it from now on, not after the cache's TTL
+    if (result.matchedCount === 0) throw notFound('Channel');
+    return c.body(null, 204);
+  });
+
+  return app;
+}

@@ -1,0 +1,32 @@
+/** `/api/extensions`: the integrations an admin switches on (Infobip, the one there is). */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { Extension, isDuplicateKeyError } from '../../db/models';
+import { type AuthEnv, requireAdmin } from '../auth';
+import { parseJson } from '../errors';
+
+export const INFOBIP_EXTENSION = 'infobip';
+
+export function extensionRoutes() {
+  const app = new Hono<AuthEnv>();
+
+  app.get('/infobip', async (c) => {
+    const extension = await Extension.findById(INFOBIP_EXTENSION).lean();
+    return c.json({ name: INFOBIP_EXTENSION, enabled: extension?.enabled ?? false });
+  });
+
+  app.put('/infobip', async (c) => {
+    requireAdmin(c.get('principal'));
+    const { enabled } = await parseJson(c, z.object({ enabled: z.boolean() }));
+    try {
+      await Extension.updateOne({ _id: INFOBIP_EXTENSION }, { $set: { enabled } }, { upsert: true });
+    } catch (err) {
+      // Two upserts at once: the loser's insert meets the winner's document; the update itself then applies.
+      if (!isDuplicateKeyError(err)) throw err;
+      await Extension.updateOne({ _id: INFOBIP_EXTENSION }, { $set: { enabled } });
+    }
+    return c.json({ name: INFOBIP_EXTENSION, enabled });
+  });
+
+  return app;
+}

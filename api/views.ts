@@ -1,0 +1,220 @@
+/**
+ * How the API shows each resource: one function per resource, from its stored record to the JSON an answer
+ * carries (never a secret: API keys never, webhook URLs only to admins). Their shapes are in
+ * api/response-schemas.ts, which the OpenAPI description and the tests check answers against.
+ */
+import { capabilitiesOf } from '../common/channels';
+import { replyWindowState } from '../common/reply-window';
+import { channelWebhookUrl } from '../common/urls';
+import type { StoredMedia } from '../db/media';
+import { DEFAULT_CHANNEL_SEND_RATE } from '../db/models';
+
+export type ChannelRecord = {
+  _id: string;
+  kind: string;
+  name: string;
+  apiBaseUrl: string;
+  sender: string;
+  viberMediaMode?: string | null;
+  sendRatePerSecond?: number | null;
+  webhookSecret?: string;
+  createdAt?: Date;
+  updatedAt?: Date;
+};
+
+/** A channel as the API shows it: never the API key; the webhook URL (which holds the secret) only to admins. */
+export function channelView(channel: ChannelRecord, publicBaseUrl: string, withWebhook: boolean) {
+  return {
+    id: channel._id,
+    kind: channel.kind,
+    name: channel.name,
+    apiBaseUrl: channel.apiBaseUrl,
+    sender: channel.sender,
+    // The media setting exists where the kind has a native-media option (Viber).
+    ...(capabilitiesOf(channel.kind).nativeMediaOption ? { viberMediaMode: channel.viberMediaMode ?? 'link' } : {}),
+    sendRatePerSecond: channel.sendRatePerSecond ?? DEFAULT_CHANNEL_SEND_RATE,
+    ...(withWebhook && channel.webhookSecret
+      ? { webhookUrl: channelWebhookUrl(publicBaseUrl, channel._id, channel.webhookSecret) }
+      : {}),
+    createdAt: channel.createdAt?.toISOString() ?? null,
+    updatedAt: channel.updatedAt?.toISOString() ?? null,
+  };
+}
+
+export function agentView(agent: {
+  _id: string;
+  name: string;
+  email: string;
+  role: string;
+  channelIds: string[];
+  createdAt?: Date;
+}) {
+  return {
+    id: agent._id,
+    name: agent.name,
+    email: agent.email,
+    role: agent.role,
+    channelIds: agent.channelIds,
+    createdAt: agent.createdAt?.toISOString() ?? null,
+  };
+}
+
+export type ConversationRecord = {
+  _id: string;
+  channelId: string;
+  kind: string;
+  ticketNumber: number;
+  status: string;
+  clientId: string;
+  customer: string;
+  assigneeId?: string | null;
+  window?: { open?: boolean | null; expiresAt?: Date | null } | null;
+  lastMessageAt?: Date | null;
+  lastMessagePreview?: string | null;
+  unreadCount?: number | null;
+  workflowId: string;
+};
+
+export function conversationView(
+  conversation: ConversationRecord,
+  client: { _id: string; name: string; address: string } | null,
+) {
+  const expiresAt = conversation.window?.expiresAt ?? null;
+  const byPhone = capabilitiesOf(conversation.kind).customerAddress === 'phone';
+  const window = replyWindowState(conversation.kind, expiresAt?.getTime() ?? null, Date.now());
+  return {
+    id: conversation._id,
+    channelId: conversation.channelId,
+    kind: conversation.kind,
+    ticketNumber: conversation.ticketNumber,
+    status: conversation.status,
+    client: {
+      id: conversation.clientId,
+      name: client?.name ?? conversation.customer,
+      phone: byPhone ? (client?.address ?? conversation.customer) : null,
+      ...(byPhone ? {} : { viberId: conversation.customer }),
+    },
+    window: {
+      open: window.open,
+      expiresAt: window.expiresAt === null ? null : new Date(window.expiresAt).toISOString(),
+    },
+    assigneeId: conversation.assigneeId ?? null,
+    lastMessageAt: conversation.lastMessageAt?.toISOString() ?? null,
+    lastMessagePreview: conversation.lastMessagePreview ?? '',
+    unreadCount: conversation.unreadCount ?? 0,
+    workflowId: conversation.workflowId,
+  };
+}
+
+/** Media as agents see it: Janela's own URL once stored (never needing Infobip's key), plus what is known. */
+export function mediaView(media: unknown) {
+  if (!media || typeof media !== 'object') return null;
+  const m = media as {
+    id?: string;
+    url?: string;
+    caption?: string | null;
+    filename?: string | null;
+    name?: string;
+    mime?: string;
+    size?: number;
+    kind?: string;
+    error?: string | null;
+  };
+  return {
+    url: m.id ? `/api/media/${m.id}` : null,
+    name: m.name ?? m.filename ?? null,
+    mime: m.mime ?? null,
+    size: m.size ?? null,
+    kind: m.kind ?? null,
+    caption: m.caption ?? null,
+    stored: Boolean(m.id),
+    error: m.error ?? null,
+  };
+}
+
+export function messageView(message: {
+  _id: string;
+  conversationId: string;
+  direction: string;
+  type: string;
+  text?: string | null;
+  media?: unknown;
+  template?: unknown;
+  details?: unknown;
+  raw?: unknown;
+  system?: { code: string; params?: Record<string, unknown> } | null;
+  status: string;
+  error?: unknown;
+  providerMessageId: string;
+  authorId?: string | null;
+  createdAt: Date;
+  sentAt?: Date | null;
+  deliveredAt?: Date | null;
+  seenAt?: Date | null;
+}) {
+  return {
+    id: message._id,
+    conversationId: message.conversationId,
+    direction: message.direction,
+    type: message.type,
+    text: message.text ?? null,
+    media: mediaView(message.media),
+    template: message.template ?? null,
+    details: message.details ?? null,
+    // System lines: { code, params } to render in the reader's language (null on lines stored before codes);
+    // mongoose does not store an empty params object, so it is put back.
+    system: message.system ? { params: {}, ...message.system } : null,
+    ...(message.raw ? { raw: message.raw } : {}),
+    status: message.status,
+    error: message.error ?? null,
+    providerMessageId: message.providerMessageId,
+    authorId: message.authorId ?? null,
+    createdAt: message.createdAt.toISOString(),
+    sentAt: message.sentAt?.toISOString() ?? null,
+    deliveredAt: message.deliveredAt?.toISOString() ?? null,
+    seenAt: message.seenAt?.toISOString() ?? null,
+  };
+}
+
+export function templateView(t: {
+  _id: string;
+  channelId: string;
+  name: string;
+  language: string;
+  category?: string | null;
+  status: string;
+  body: string;
+  placeholders: number;
+  header?: unknown;
+  footer?: string | null;
+  buttons?: unknown;
+  source: string;
+  updatedAt?: Date;
+}) {
+  return {
+    id: t._id,
+    channelId: t.channelId,
+    name: t.name,
+    language: t.language,
+    category: t.category ?? null,
+    status: t.status,
+    body: t.body,
+    placeholders: t.placeholders,
+    header: t.header ?? null,
+    footer: t.footer ?? null,
+    buttons: t.buttons ?? null,
+    source: t.source,
+    updatedAt: t.updatedAt?.toISOString() ?? null,
+  };
+}
+
+export function attachmentView(media: StoredMedia, publicBaseUrl: string) {
+  return {
+    id: media.id,
+    url: `${publicBaseUrl.replace(/\/+$/, '')}/media/${media.metadata.publicToken}`,
+    mime: media.metadata.mime,
+    size: media.size,
+    name: media.metadata.name,
+    kind: media.metadata.kind,
+  };
+}
