@@ -13,7 +13,7 @@ const POSTGRES_UNREACHABLE = /SQLSTATE (08[0-9A-Z]{3}|57P0[123])|failed to conne
  * client wraps the cause ("Failed to signalWithStart Workflow" ← UNAVAILABLE), so the whole cause chain is read.
  */
 export function isDependencyDown(err: unknown): boolean {
-  for (let current = err, depth = 0; current && depth < 5; depth++) {
+  return causesOf(err).some((current) => {
     const text = current instanceof Error ? `${current.name} ${current.message}` : String(current);
     if (
       /UNAVAILABLE|ECONNREFUSED|Connection refused|MongoServerSelectionError|MongoNetworkError|DEADLINE_EXCEEDED/i.test(
@@ -23,8 +23,25 @@ export function isDependencyDown(err: unknown): boolean {
     )
       return true;
     const code = (current as { code?: unknown }).code;
-    if (typeof code === 'number' && UNREACHABLE_GRPC_CODES.has(code)) return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
+    return typeof code === 'number' && UNREACHABLE_GRPC_CODES.has(code);
+  });
+}
+
+/** gRPC RESOURCE_EXHAUSTED. */
+const RESOURCE_EXHAUSTED = 8;
+
+/**
+ * Temporal answered RESOURCE_EXHAUSTED (a workflow busy for a moment, a rate limit): worth trying again shortly,
+ * not a dependency that is down (see api/inbound-parking.ts).
+ */
+export function isBusyRefusal(err: unknown): boolean {
+  return causesOf(err).some((current) => (current as { code?: unknown }).code === RESOURCE_EXHAUSTED);
+}
+
+/** The error and the causes it wraps (the first five). */
+function causesOf(err: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let current = err; current && chain.length < 5; current = (current as { cause?: unknown }).cause)
+    chain.push(current);
+  return chain;
 }

@@ -9,9 +9,9 @@
  * that died after signalling) is stored once, like any message Infobip posts again.
  */
 
+import { mapConcurrently } from '../common/concurrency';
 import type { InboundMessage } from '../common/domain';
 import { log } from '../common/log';
-import { isBusyRefusal } from '../common/temporal';
 import {
   claimParkedInbound,
   conversationsWithParkedInbound,
@@ -24,6 +24,7 @@ import {
 import { conversationWorkflowId } from '../workflows/definitions';
 import type { ApiDeps } from './context';
 import { type ConversationKey, deliverInbound } from './conversation-workflow';
+import { isBusyRefusal } from './dependency-errors';
 
 /** Parked messages looked at per pass (oldest first). */
 const PASS_SIZE = 200;
@@ -131,34 +132,30 @@ export class InboundParking {
       byConversation.set(entry.workflowId, [...(byConversation.get(entry.workflowId) ?? []), entry]);
 
     let nextDue = Number.POSITIVE_INFINITY;
-    const groups = [...byConversation.values()];
-    const runners = Array.from({ length: Math.min(CONCURRENCY, groups.length) }, async () => {
-      for (let group = groups.shift(); group; group = groups.shift()) {
-        for (const entry of group) {
-          // In order: a message waiting for its retry (or held by another process) holds back the later ones.
-          if (entry.retryAt.getTime() > Date.now()) {
-            nextDue = Math.min(nextDue, entry.retryAt.getTime());
-            break;
-          }
-          if (!(await claimParkedInbound(entry, new Date(Date.now() + HOLD_MS)))) break;
-          try {
-            await deliverInbound(
-              deps,
-              { channelId: entry.channelId, kind: entry.kind, customer: entry.customer },
-              entry.message,
-            );
-          } catch (err) {
-            const retryAt = Date.now() + parkedRetryDelayMs(entry.attempts, isBusyRefusal(err));
-            await deferParkedInbound(entry.id, new Date(retryAt), err instanceof Error ? err.message : String(err));
-            nextDue = Math.min(nextDue, retryAt);
-            break;
-          }
-          await releaseParkedInbound(entry.id);
-          this.redelivered++;
+    await mapConcurrently([...byConversation.values()], CONCURRENCY, async (group) => {
+      for (const entry of group) {
+        // In order: a message waiting for its retry (or held by another process) holds back the later ones.
+        if (entry.retryAt.getTime() > Date.now()) {
+          nextDue = Math.min(nextDue, entry.retryAt.getTime());
+          break;
         }
+        if (!(await claimParkedInbound(entry, new Date(Date.now() + HOLD_MS)))) break;
+        try {
+          await deliverInbound(
+            deps,
+            { channelId: entry.channelId, kind: entry.kind, customer: entry.customer },
+            entry.message,
+          );
+        } catch (err) {
+          const retryAt = Date.now() + parkedRetryDelayMs(entry.attempts, isBusyRefusal(err));
+          await deferParkedInbound(entry.id, new Date(retryAt), err instanceof Error ? err.message : String(err));
+          nextDue = Math.min(nextDue, retryAt);
+          break;
+        }
+        await releaseParkedInbound(entry.id);
+        this.redelivered++;
       }
     });
-    await Promise.all(runners);
 
     const stillParked = await conversationsWithParkedInbound();
     for (const workflowId of this.waiting) if (!stillParked.has(workflowId)) this.waiting.delete(workflowId);

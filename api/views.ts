@@ -9,7 +9,7 @@ import { channelWebhookUrl } from '../common/urls';
 import type { StoredMedia } from '../db/media';
 import { DEFAULT_CHANNEL_SEND_RATE } from '../db/models';
 
-export type ChannelRecord = {
+type ChannelRecord = {
   _id: string;
   kind: string;
   name: string;
@@ -107,7 +107,7 @@ export function conversationView(
 }
 
 /** Media as agents see it: Janela's own URL once stored (never needing Infobip's key), plus what is known. */
-export function mediaView(media: unknown) {
+function mediaView(media: unknown) {
   if (!media || typeof media !== 'object') return null;
   const m = media as {
     id?: string;

@@ -23,8 +23,8 @@ function retryInterceptor(): Interceptor {
     initialIntervalMs: (status: StatusObject) =>
       isResourceExhausted(status) && !WORKFLOW_CLOSING.test(status.details) ? 1000 : 100,
   };
-  const retryAll = makeGrpcRetryInterceptor(defaultGrpcRetryOptions(backoff));
   const base = defaultGrpcRetryOptions(backoff);
+  const retryAll = makeGrpcRetryInterceptor(base);
   const retryUnlessExhausted = makeGrpcRetryInterceptor({
     ...base,
     retryableDecider: (attempt, status) => !isResourceExhausted(status) && base.retryableDecider(attempt, status),
@@ -38,13 +38,4 @@ function retryInterceptor(): Interceptor {
 export async function connectTemporalClient(address: string, namespace: string): Promise<Client> {
   const connection = await Connection.connect({ address, interceptors: [retryInterceptor()] });
   return new Client({ connection, namespace });
-}
-
-/** Temporal answered RESOURCE_EXHAUSTED (a busy workflow, a rate limit): worth trying again shortly. */
-export function isBusyRefusal(err: unknown): boolean {
-  for (let current = err, depth = 0; current && depth < 5; depth++) {
-    if ((current as { code?: unknown }).code === grpcStatus.RESOURCE_EXHAUSTED) return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SLOT_SPACING_MARGIN, SlottedCalls, slotWindow } from '../activities/send-pacing';
-import { isDependencyDown } from '../api/dependency-errors';
+import { isBusyRefusal, isDependencyDown } from '../api/dependency-errors';
 import { ApiError } from '../api/errors';
 import { CHANNEL_CAPABILITIES, capabilitiesOf } from '../common/channels';
 import { ConfigError, loadEnv, parseDuration } from '../common/config';
@@ -278,6 +278,19 @@ describe('dependency errors', () => {
   it('a query error of any other kind is not', () => {
     expect(isDependencyDown(ferretError('ERROR: division by zero (SQLSTATE 22012)'))).toBe(false);
     expect(isDependencyDown(new Error('E11000 duplicate key error'))).toBe(false);
+  });
+
+  it("Temporal's RESOURCE_EXHAUSTED, wrapped as the client wraps it, is a busy refusal and not a dependency down", () => {
+    const grpc = (code: number, message: string) => Object.assign(new Error(`${code} ${message}`), { code });
+    const wrapped = (cause: Error) => new Error('Failed to signalWithStart Workflow', { cause });
+    const busy = wrapped(
+      grpc(8, 'RESOURCE_EXHAUSTED: workflow operation can not be applied because workflow is closing'),
+    );
+    expect(isBusyRefusal(busy)).toBe(true);
+    expect(isDependencyDown(busy)).toBe(false);
+    const down = wrapped(grpc(14, 'UNAVAILABLE: No connection established'));
+    expect(isBusyRefusal(down)).toBe(false);
+    expect(isDependencyDown(down)).toBe(true);
   });
 });
 

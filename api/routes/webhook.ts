@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { mapConcurrently } from '../../common/concurrency';
 import type { ChannelKind } from '../../common/domain';
 import { log } from '../../common/log';
 import { withBusyRetry } from '../../db/connect';
@@ -20,17 +21,6 @@ import { inboundParking } from '../inbound-parking';
 
 /** Results handled at once: different customers (and reports of different messages) do not wait for each other. */
 const CONCURRENCY = 8;
-
-/** Runs each group's tasks in order, up to `limit` groups at a time; every task runs, whatever others do. */
-async function runGrouped<T>(groups: Map<string, T[]>, limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  const queue = [...groups.values()];
-  const runners = Array.from({ length: Math.min(limit, queue.length) }, async () => {
-    for (let group = queue.shift(); group; group = queue.shift()) {
-      for (const item of group) await task(item);
-    }
-  });
-  await Promise.all(runners);
-}
 
 /** `POST /webhooks/infobip/:channelId/:secret` — everything Infobip posts for one channel. */
 export function webhookRoutes(deps: ApiDeps) {
@@ -136,21 +126,24 @@ export function webhookRoutes(deps: ApiDeps) {
     }
     let unavailable: unknown = null;
     let failed = 0;
-    await runGrouped(groups, CONCURRENCY, async (event) => {
-      try {
-        await handle(event);
-      } catch (err) {
-        // A dependency that is down fails the body (503: Infobip retries, duplicates are ignored on the way in);
-        // anything else is this one result's problem: logged, and the others still handled.
-        if (isDependencyDown(err)) unavailable ??= err;
-        else {
-          failed++;
-          log.error('webhook result not handled', {
-            channelId: channel._id,
-            index: event.index,
-            kind: event.kind,
-            error: err instanceof Error ? err.message : String(err),
-          });
+    // Each group in order, up to CONCURRENCY groups at once; every result is handled, whatever the others do.
+    await mapConcurrently([...groups.values()], CONCURRENCY, async (group) => {
+      for (const event of group) {
+        try {
+          await handle(event);
+        } catch (err) {
+          // A dependency that is down fails the body (503: Infobip retries, duplicates are ignored on the way in);
+          // anything else is this one result's problem: logged, and the others still handled.
+          if (isDependencyDown(err)) unavailable ??= err;
+          else {
+            failed++;
+            log.error('webhook result not handled', {
+              channelId: channel._id,
+              index: event.index,
+              kind: event.kind,
+              error: err instanceof Error ? err.message : String(err),
+            });
+          }
         }
       }
     });
