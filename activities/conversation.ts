@@ -30,6 +30,11 @@ export interface RecordInboundInput {
   customer: string;
   message: InboundMessage;
   windowExpiresAt: string | null;
+  /**
+   * The conversation as the workflow knows it (it decides every status change), or null before its first message
+   * was stored in this run: a known one is stored in two writes, without reading it first.
+   */
+  known?: { conversationId: string; status: ConversationStatus } | null;
 }
 
 export interface ConversationRef {
@@ -108,13 +113,24 @@ async function findOrCreateConversation(
   /** The conversation's client, asked for only when the conversation does not exist yet (`created`: just now). */
   clientOf: () => Promise<{ clientId: string; created: boolean }>,
   legacyIds: LegacyConversationIds,
-  /** Fields a new conversation starts with (its reply window, so it never shows closed for an instant). */
-  initial: Record<string, unknown> = {},
+  options: {
+    /** Fields a new conversation starts with (its reply window, so it never shows closed for an instant). */
+    initial?: Record<string, unknown>;
+    /**
+     * Create the client before looking for the conversation: for a customer who is likely new (a run's first
+     * message), a created client proves there is no conversation, and the lookup is saved.
+     */
+    clientFirst?: boolean;
+  } = {},
 ) {
   const id = conversationIdFor(key.channelId, key.customer);
-  const byId = await Conversation.findById(id).lean();
-  if (byId) return { conversation: byId, created: false };
-  const { clientId, created: clientIsNew } = await clientOf();
+  // A client created just now has no conversation yet: nothing to look up.
+  const newClient = options.clientFirst ? await clientOf() : null;
+  if (!newClient?.created) {
+    const byId = await Conversation.findById(id).lean();
+    if (byId) return { conversation: byId, created: false };
+  }
+  const { clientId, created: clientIsNew } = newClient ?? (await clientOf());
   // The unique indexes are the guarantee: (channelId, customer) makes one conversation per customer, ticketNumber
   // makes numbers unique. A collision on the number (counter upserts are not atomic on every backend) takes the next.
   for (let attempt = 0; ; attempt++) {
@@ -140,7 +156,7 @@ async function findOrCreateConversation(
         workflowId: conversationWorkflowId(key.channelId, key.customer),
         ticketNumber: await nextTicketNumber(),
         status: 'open',
-        ...initial,
+        ...options.initial,
       });
       return { conversation: created.toObject(), created: true };
     } catch (err) {
@@ -234,34 +250,80 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
         lastMessagePreview: (input.message.text ?? `[${input.message.type}]`).slice(0, 140),
         window: windowState,
       };
+      // Time-ordered (not derived like the conversation's): messages received in the same instant keep their order.
+      let messageId = newId('msg');
+      /** Stores the message (false: Infobip's id is stored already). */
+      const storeMessage = async (conversationId: string): Promise<boolean> => {
+        try {
+          await Message.create({
+            _id: messageId,
+            conversationId,
+            channelId: input.channelId,
+            direction: 'inbound',
+            type: input.message.type,
+            text: input.message.text,
+            media: input.message.media,
+            details: input.message.details ?? null,
+            raw: input.message.raw ?? null,
+            status: 'received',
+            providerMessageId: input.message.providerMessageId,
+            createdAt: receivedAt,
+          });
+          return true;
+        } catch (err) {
+          if (!isDuplicateKeyError(err)) throw err;
+          return false;
+        }
+      };
+      /** The conversation after this new message: its summary, one more unread, reopened if it was closed. */
+      const countMessage = (conversationId: string, status: ConversationStatus) =>
+        Conversation.findOneAndUpdate(
+          { _id: conversationId },
+          {
+            $set: {
+              ...summary,
+              ...(status === 'closed' ? { status: 'open' } : {}),
+              lastInboundMessageId: input.message.providerMessageId,
+            },
+            $inc: { unreadCount: 1 },
+          },
+          { returnDocument: 'after' },
+        ).lean();
+      const reopenedLine = (conversationId: string) =>
+        recordSystemLine(
+          conversationId,
+          input.channelId,
+          { code: 'reopened', params: {} },
+          `reopened:${messageId}`,
+          receivedAt,
+        );
+
+      // The workflow's own conversation: an insert and an update. (It exists: the workflow learnt its id from a
+      // write that stored it, and it was not created by this message, so the message was not counted yet.)
+      if (input.known) {
+        const { conversationId, status } = input.known;
+        if (await storeMessage(conversationId)) {
+          if (status === 'closed') await reopenedLine(conversationId);
+          const updated = await countMessage(conversationId, status);
+          if (!updated) throw new Error(`conversation ${conversationId} is not stored`);
+          return { ...refOf(updated), duplicate: false, messageId };
+        }
+        // A repeated delivery: the general path below recognises it.
+      }
+
       // A known conversation costs one read; a new customer's, an insert each for client, conversation and message.
       const { conversation, created } = await findOrCreateConversation(
         input,
         () => findOrCreateClient(input.kind, input.customer, input.message.contactName, true),
         legacyConversationIds,
-        { ...summary, unreadCount: 1, lastInboundMessageId: input.message.providerMessageId },
+        {
+          initial: { ...summary, unreadCount: 1, lastInboundMessageId: input.message.providerMessageId },
+          clientFirst: !input.known,
+        },
       );
 
       let duplicate = false;
-      // Time-ordered (not derived like the conversation's): messages received in the same instant keep their order.
-      let messageId = newId('msg');
-      try {
-        await Message.create({
-          _id: messageId,
-          conversationId: conversation._id,
-          channelId: input.channelId,
-          direction: 'inbound',
-          type: input.message.type,
-          text: input.message.text,
-          media: input.message.media,
-          details: input.message.details ?? null,
-          raw: input.message.raw ?? null,
-          status: 'received',
-          providerMessageId: input.message.providerMessageId,
-          createdAt: receivedAt,
-        });
-      } catch (err) {
-        if (!isDuplicateKeyError(err)) throw err;
+      if (!(await storeMessage(conversation._id))) {
         duplicate = true;
         // A scan on FerretDB, but only for a repeated delivery.
         const existing = await Message.findOne({
@@ -284,15 +346,8 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
       }
       if (created) return { ...refOf(conversation), duplicate, messageId };
 
-      if (conversation.status === 'closed') {
-        await recordSystemLine(
-          conversation._id,
-          input.channelId,
-          { code: 'reopened', params: {} },
-          `reopened:${messageId}`,
-          receivedAt,
-        );
-      }
+      const status = conversation.status as ConversationStatus;
+      if (status === 'closed') await reopenedLine(conversation._id);
 
       // Counted once: an earlier attempt of this activity may have created the conversation with this message
       // already counted, then failed before storing the message. (A conversation's messages are recorded one at a
@@ -301,19 +356,7 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
         return { ...refOf(conversation), duplicate, messageId };
       }
       // A new message on a closed conversation reopens it. The filter is `_id` alone: read by index (see above).
-      const updated =
-        (await Conversation.findOneAndUpdate(
-          { _id: conversation._id },
-          {
-            $set: {
-              ...summary,
-              status: conversation.status === 'closed' ? 'open' : conversation.status,
-              lastInboundMessageId: input.message.providerMessageId,
-            },
-            $inc: { unreadCount: 1 },
-          },
-          { returnDocument: 'after' },
-        ).lean()) ?? conversation;
+      const updated = (await countMessage(conversation._id, status)) ?? conversation;
       return { ...refOf(updated), duplicate, messageId };
     },
     /** Stores an agent's message as `queued`. Idempotent on the workflow-chosen id, so a retried activity stores it once. */

@@ -156,6 +156,52 @@ describe('recordInbound', () => {
     expect((await Conversation.findById(first.conversationId).lean())?.unreadCount).toBe(2);
   });
 
+  it('stores a new customer in four writes and a known conversation in two, reopening it and counting a repeat once', async () => {
+    const customer = `5522${String(Date.now()).slice(-8)}`;
+    const record = activities();
+    const commands: string[] = [];
+    mongoose.set('debug', (collection: string, method: string) => {
+      commands.push(`${method} ${collection}`);
+    });
+    let first: Awaited<ReturnType<typeof record.recordInbound>>;
+    let reopened: Awaited<ReturnType<typeof record.recordInbound>>;
+    let newCustomerCommands: string[];
+    try {
+      first = await record.recordInbound({ ...input(customer, `fast-${customer}-1`), known: null });
+      newCustomerCommands = commands.splice(0);
+      await Conversation.updateOne({ _id: first.conversationId }, { $set: { status: 'closed' } });
+      commands.length = 0;
+      reopened = await record.recordInbound({
+        ...input(customer, `fast-${customer}-2`),
+        known: { conversationId: first.conversationId, status: 'closed' },
+      });
+    } finally {
+      mongoose.set('debug', false);
+    }
+    expect(newCustomerCommands.filter((c) => /^(insertOne|findOneAndUpdate|findOne)/.test(c))).toEqual([
+      'insertOne clients',
+      'findOneAndUpdate counters',
+      'insertOne conversations',
+      'insertOne messages',
+    ]);
+    // Two writes for the message, one for the "reopened" line: no read of the conversation.
+    expect(commands).toEqual(['insertOne messages', 'insertOne messages', 'findOneAndUpdate conversations']);
+    expect(reopened.status).toBe('open');
+    expect(await Message.countDocuments({ conversationId: first.conversationId, type: 'reopened' })).toBe(1);
+
+    // Infobip repeats the message: recognised, not counted again, although the workflow passes what it knows.
+    const repeat = await record.recordInbound({
+      ...input(customer, `fast-${customer}-2`),
+      known: { conversationId: first.conversationId, status: 'open' },
+    });
+    expect(repeat.duplicate).toBe(true);
+    expect(repeat.messageId).toBe(reopened.messageId);
+    const stored = await Conversation.findById(first.conversationId).lean();
+    expect(stored?.unreadCount).toBe(2);
+    expect(stored?.status).toBe('open');
+    expect(await Message.countDocuments({ providerMessageId: `fast-${customer}-2` })).toBe(1);
+  });
+
   it('finds a client and conversation stored with random ids (before derived ids) instead of making new ones', async () => {
     const customer = `5531${String(Date.now()).slice(-8)}`;
     const clientId = newId('cl');

@@ -519,6 +519,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         customer: input.customer,
         message,
         windowExpiresAt: nextExpiry === null ? null : new Date(nextExpiry).toISOString(),
+        known: state.conversationId === null ? null : { conversationId: state.conversationId, status: state.status },
       });
       state.inbox.shift();
       if (!result.duplicate && message.media) {
