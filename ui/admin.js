@@ -1,0 +1,185 @@
+// Admin: extensions, channels, agents and templates.
+import { render } from './app.js';
+import { $, $$, api, can, channelName, errorText, esc, state, t } from './core.js';
+
+// ---------- admin ----------
+export function adminView() {
+  const tabs = ['extensions', 'channels', 'agents', 'templates'];
+  return `<div class="page">
+    <div class="tabs">${tabs.map((tab) => `<button data-tab="${tab}" class="${state.adminTab === tab ? 'active' : ''}">${esc(t(tab))}</button>`).join('')}</div>
+    <div id="admin-body"></div>
+  </div>`;
+}
+
+export function bindAdmin() {
+  $$('[data-tab]').forEach(
+    (button) =>
+      void button.addEventListener('click', () => {
+        state.adminTab = button.dataset.tab;
+        render();
+      }),
+  );
+  ({ extensions: adminExtensions, channels: adminChannels, agents: adminAgents, templates: adminTemplates })[
+    state.adminTab
+  ]();
+}
+
+const adminBody = () => $('#admin-body');
+const alertHtml = (kind, text) =>
+  `<div class="alert ${kind}" role="${kind === 'error' ? 'alert' : 'status'}">${esc(text)}</div>`;
+
+async function adminExtensions() {
+  const extension = await api('GET', '/api/extensions/infobip');
+  adminBody().innerHTML = `<div class="card"><h3>${esc(t('infobipExtension'))}</h3>
+    <p><span class="badge ${extension.enabled ? 'open' : 'closed'}">${esc(t(extension.enabled ? 'enabled' : 'disabled'))}</span></p>
+    <button class="primary" id="toggle-extension">${esc(t(extension.enabled ? 'disable' : 'enable'))}</button></div>`;
+  $('#toggle-extension').addEventListener('click', async () => {
+    await api('PUT', '/api/extensions/infobip', { enabled: !extension.enabled });
+    adminExtensions();
+  });
+}
+
+function webhookBlock(channel) {
+  return `<div class="card" id="webhook-card"><h3>${esc(channel.name)} — ${esc(t('webhookUrl'))}</h3>
+    <div class="copy-row"><input readonly id="webhook-url" value="${esc(channel.webhookUrl)}" /><button id="copy-webhook">${esc(t('copy'))}</button></div>
+    <p class="steps">${esc(t(channel.kind === 'whatsapp' ? 'setupWhatsapp' : 'setupViber'))}</p></div>`;
+}
+
+async function adminChannels(message = '', editing = null, justSaved = null) {
+  state.channels = (await api('GET', '/api/channels')).items;
+  const c = editing ?? {};
+  adminBody().innerHTML = `${message}${justSaved ? webhookBlock(justSaved) : ''}
+    <div class="card"><h3>${esc(t(editing ? 'editChannel' : 'newChannel'))}</h3>
+      <form class="form" id="channel-form">
+        <label>${esc(t('kind'))}<select name="kind" ${editing ? 'disabled' : ''}>${Object.entries(
+          state.config?.channelKinds ?? {},
+        )
+          .map(
+            ([kind, k]) => `<option value="${esc(kind)}" ${c.kind === kind ? 'selected' : ''}>${esc(k.label)}</option>`,
+          )
+          .join('')}</select></label>
+        <label>${esc(t('name'))}<input name="name" required value="${esc(c.name ?? '')}" /></label>
+        <label>${esc(t('apiBaseUrl'))}<input name="apiBaseUrl" required placeholder="https://xxxx.api.infobip.com" value="${esc(c.apiBaseUrl ?? '')}" /></label>
+        <label>${esc(t(editing ? 'apiKeyKeep' : 'apiKey'))}<input name="apiKey" type="password" autocomplete="off" ${editing ? '' : 'required'} /></label>
+        <label>${esc(t('sender'))}<input name="sender" required value="${esc(c.sender ?? '')}" /></label>
+        <label>${esc(t('sendRate'))}<input name="sendRatePerSecond" type="number" min="0.1" max="1000" step="0.1" value="${esc(String(c.sendRatePerSecond ?? 10))}" /></label>
+        <label>${esc(t('viberMedia'))}<select name="viberMediaMode"><option value="link">${esc(t('viberLink'))}</option><option value="native" ${c.viberMediaMode === 'native' ? 'selected' : ''}>${esc(t('viberNative'))}</option></select></label>
+        <div><button class="primary" type="submit">${esc(t('save'))}</button> ${editing ? `<button type="button" id="cancel-edit">${esc(t('cancel'))}</button>` : ''}</div>
+      </form></div>
+    <table><thead><tr><th>${esc(t('name'))}</th><th>${esc(t('kind'))}</th><th>${esc(t('sender'))}</th><th>${esc(t('webhookUrl'))}</th><th></th></tr></thead>
+      <tbody>${state.channels.map((ch) => `<tr><td>${esc(ch.name)}</td><td>${esc(ch.kind)}</td><td>${esc(ch.sender)}</td><td><code>${esc(ch.webhookUrl ?? '')}</code></td><td><button data-edit="${esc(ch.id)}">${esc(t('edit'))}</button></td></tr>`).join('')}</tbody></table>`;
+  $('#copy-webhook')?.addEventListener('click', async (event) => {
+    const input = $('#webhook-url');
+    input.select();
+    await navigator.clipboard?.writeText(input.value).catch(() => document.execCommand('copy'));
+    event.target.textContent = t('copied');
+  });
+  $('#cancel-edit')?.addEventListener('click', () => adminChannels());
+  $$('[data-edit]').forEach(
+    (button) =>
+      void button.addEventListener('click', () =>
+        adminChannels(
+          '',
+          state.channels.find((ch) => ch.id === button.dataset.edit),
+        ),
+      ),
+  );
+  $('#channel-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const form = Object.fromEntries(new FormData(event.target));
+    if (!form.apiKey) delete form.apiKey;
+    form.sendRatePerSecond = Number(form.sendRatePerSecond) || 10;
+    try {
+      const saved = editing
+        ? await api('PATCH', `/api/channels/${editing.id}`, form)
+        : await api('POST', '/api/channels', form);
+      await adminChannels(alertHtml('ok', t('saved')), null, saved);
+    } catch (err) {
+      adminBody().insertAdjacentHTML('afterbegin', alertHtml('error', errorText(err)));
+    }
+  });
+}
+
+async function adminAgents(message = '', editing = null) {
+  state.agents = (await api('GET', '/api/agents')).items;
+  state.channels = (await api('GET', '/api/channels')).items;
+  const a = editing ?? { role: 'agent', channelIds: [] };
+  const roles = ['agent', 'admin', 'automation'];
+  adminBody().innerHTML = `${message}<div class="card"><h3>${esc(t(editing ? 'editAgent' : 'newAgent'))}</h3>
+      <form class="form" id="agent-form">
+        <label>${esc(t('name'))}<input name="name" required value="${esc(a.name ?? '')}" /></label>
+        ${editing ? `<div>${esc(a.email)}</div>` : `<label>${esc(t('email'))}<input name="email" type="email" required /></label>`}
+        <label>${esc(t('role'))}<select name="role">${roles.map((r) => `<option value="${r}" ${a.role === r ? 'selected' : ''}>${r}</option>`).join('')}</select></label>
+        <fieldset><legend>${esc(t('channelAccess'))}</legend><div class="checks">${state.channels.map((c) => `<label><input type="checkbox" name="channelIds" value="${esc(c.id)}" ${a.channelIds.includes(c.id) ? 'checked' : ''} /> ${esc(c.name)}</label>`).join('')}</div></fieldset>
+        <div><button class="primary" type="submit">${esc(t('save'))}</button> ${editing ? `<button type="button" id="cancel-agent">${esc(t('cancel'))}</button>` : ''}</div>
+      </form></div>
+    <table><thead><tr><th>${esc(t('name'))}</th><th>${esc(t('email'))}</th><th>${esc(t('role'))}</th><th>${esc(t('channelAccess'))}</th><th></th></tr></thead>
+    <tbody>${state.agents.map((ag) => `<tr><td>${esc(ag.name)}</td><td>${esc(ag.email)}</td><td>${esc(ag.role)}</td><td>${esc(ag.channelIds.map(channelName).join(', '))}</td><td><button data-edit-agent="${esc(ag.id)}">${esc(t('edit'))}</button></td></tr>`).join('')}</tbody></table>`;
+  $('#cancel-agent')?.addEventListener('click', () => adminAgents());
+  $$('[data-edit-agent]').forEach((button) => {
+    button.addEventListener('click', () =>
+      adminAgents(
+        '',
+        state.agents.find((ag) => ag.id === button.dataset.editAgent),
+      ),
+    );
+  });
+  $('#agent-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const data = new FormData(event.target);
+    const fields = { name: data.get('name'), role: data.get('role'), channelIds: data.getAll('channelIds') };
+    try {
+      if (editing) {
+        await api('PATCH', `/api/agents/${editing.id}`, fields);
+        await adminAgents(alertHtml('ok', t('saved')));
+        return;
+      }
+      const created = await api('POST', '/api/agents', { ...fields, email: data.get('email') });
+      await adminAgents(
+        `<div class="card" id="token-card"><p>${esc(t('tokenOnce', { name: created.name }))}</p><div class="copy-row"><input readonly id="new-token" value="${esc(created.token)}" /></div></div>`,
+      );
+    } catch (err) {
+      adminBody().insertAdjacentHTML('afterbegin', alertHtml('error', errorText(err)));
+    }
+  });
+}
+
+async function adminTemplates(message = '', channelId = null) {
+  state.channels = (await api('GET', '/api/channels')).items;
+  const templated = state.channels.filter((c) => can(c.kind).templates);
+  const current = channelId ?? templated[0]?.id ?? null;
+  const templates = current ? (await api('GET', `/api/channels/${current}/templates`)).items : [];
+  adminBody().innerHTML = `${message}
+    <div class="filters"><label>${esc(t('channel'))} <select id="tpl-channel">${templated.map((c) => `<option value="${esc(c.id)}" ${c.id === current ? 'selected' : ''}>${esc(c.name)}</option>`).join('')}</select></label>
+      ${current ? `<button id="tpl-sync">${esc(t('sync'))}</button>` : esc(t('selectChannel'))}</div>
+    <table><thead><tr><th>${esc(t('name'))}</th><th>Lang</th><th>${esc(t('category'))}</th><th>${esc(t('status'))}</th><th>${esc(t('placeholders'))}</th><th>${esc(t('preview'))}</th></tr></thead>
+    <tbody>${templates.map((tpl) => `<tr><td>${esc(tpl.name)}</td><td>${esc(tpl.language)}</td><td>${esc(tpl.category)}</td><td>${esc(tpl.status)}</td><td>${tpl.placeholders}</td><td>${esc(tpl.body)}</td></tr>`).join('')}</tbody></table>
+    ${
+      current
+        ? `<div class="card" style="margin-top:1rem"><h3>${esc(t('register'))}</h3><form class="form" id="tpl-form">
+      <label>${esc(t('name'))}<input name="name" required pattern="[a-z0-9_]+" /></label>
+      <label>Language<input name="language" required value="pt_BR" /></label>
+      <label>${esc(t('category'))}<select name="category"><option>UTILITY</option><option>MARKETING</option><option>AUTHENTICATION</option></select></label>
+      <label>${esc(t('body'))}<textarea name="body" required></textarea></label>
+      <div><button class="primary" type="submit">${esc(t('save'))}</button></div></form></div>`
+        : ''
+    }`;
+  $('#tpl-channel')?.addEventListener('change', (event) => adminTemplates('', event.target.value));
+  $('#tpl-sync')?.addEventListener('click', async () => {
+    try {
+      const result = await api('POST', `/api/channels/${current}/templates/sync`);
+      await adminTemplates(alertHtml('ok', t('synced', { n: result.synced })), current);
+    } catch (err) {
+      await adminTemplates(alertHtml('error', errorText(err)), current);
+    }
+  });
+  $('#tpl-form')?.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      await api('POST', `/api/channels/${current}/templates`, Object.fromEntries(new FormData(event.target)));
+      await adminTemplates(alertHtml('ok', t('saved')), current);
+    } catch (err) {
+      adminBody().insertAdjacentHTML('afterbegin', alertHtml('error', errorText(err)));
+    }
+  });
+}

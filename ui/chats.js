@@ -1,0 +1,71 @@
+// Chats: the conversation list and opening a conversation.
+import { bindConversation, conversationPanel, loadLatestMessages } from './conversation.js';
+import { $, $$, api, can, channelName, esc, formatLeft, state, t, templateChannels } from './core.js';
+import { openCreateChat } from './modals.js';
+
+// ---------- chats ----------
+export function chatsView() {
+  return `<div class="layout">
+    <aside class="sidebar">
+      ${templateChannels().length ? `<div class="actions"><button class="primary" id="create-chat">${esc(t('createChat'))}</button></div>` : ''}
+      <div id="conv-list">${conversationItems()}</div>
+    </aside>
+    <section class="main" id="conversation">${state.selectedId ? conversationPanel() : `<div class="empty">${esc(t('pickConversation'))}</div>`}</section>
+  </div>`;
+}
+
+export function windowBadge(conversation) {
+  if (!can(conversation.kind).replyWindow) return `<span class="badge">${esc(t('noWindow'))}</span>`;
+  if (conversation.window.open && conversation.window.expiresAt) {
+    return `<span class="badge open" data-window>${esc(t('windowOpen', { left: formatLeft(Date.parse(conversation.window.expiresAt) - Date.now()) }))}</span>`;
+  }
+  return `<span class="badge closed" data-window>${esc(t('windowClosed'))}</span>`;
+}
+
+export function conversationItems() {
+  if (!state.conversations.length) return `<div class="empty">${esc(t('noConversations'))}</div>`;
+  return state.conversations
+    .map(
+      (
+        c,
+      ) => `<div class="conv-item ${c.id === state.selectedId ? 'selected' : ''}" data-id="${esc(c.id)}" role="button" tabindex="0">
+        <div class="row"><span class="name">${esc(c.client.name)}</span>${c.unreadCount ? `<span class="badge unread">${c.unreadCount}</span>` : ''}</div>
+        <div class="preview">${esc(c.lastMessagePreview)}</div>
+        <div class="row"><span class="badge">${esc(channelName(c.channelId))}</span>${windowBadge(c)}</div>
+      </div>`,
+    )
+    .join('');
+}
+
+export function bindConversationItems() {
+  $$('.conv-item').forEach((item) => {
+    const open = () => openConversation(item.dataset.id);
+    item.addEventListener('click', open);
+    item.addEventListener('keydown', (event) => event.key === 'Enter' && open());
+  });
+}
+
+export function bindChats() {
+  bindConversationItems();
+  $('#create-chat')?.addEventListener('click', openCreateChat);
+  if (state.selectedId) bindConversation();
+}
+
+export async function openConversation(id) {
+  state.selectedId = id;
+  state.attachment = null;
+  state.composerError = null;
+  state.composerInfo = null;
+  state.noteMode = false;
+  await loadLatestMessages(id);
+  if (!state.conversations.some((c) => c.id === id))
+    state.conversations.unshift(await api('GET', `/api/conversations/${id}`));
+  const container = state.view === 'tickets' ? $('#ticket-view') : $('#conversation');
+  if (state.view === 'chats')
+    $$('.conv-item').forEach((item) => void item.classList.toggle('selected', item.dataset.id === id));
+  if (container) {
+    container.innerHTML = conversationPanel();
+    container.hidden = false;
+    bindConversation();
+  }
+}

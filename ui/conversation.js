@@ -1,0 +1,331 @@
+// One conversation (in chats and tickets): header, timeline, composer and their actions.
+
+import { windowBadge } from './chats.js';
+import {
+  $,
+  agentName,
+  api,
+  can,
+  channelName,
+  errorText,
+  esc,
+  failureText,
+  formatLeft,
+  formatTime,
+  selected,
+  state,
+  t,
+} from './core.js';
+import { formatDuration, systemLineText } from './i18n.js';
+import { refreshLists } from './live.js';
+import { newRequestId, openTemplateModal } from './modals.js';
+
+// ---------- one conversation (chats and tickets) ----------
+/** The newest page of the timeline; older pages load when the agent scrolls to the top (or clicks "load older"). */
+export async function loadLatestMessages(id) {
+  const page = await api('GET', `/api/conversations/${id}/messages`);
+  state.messages = page.items;
+  state.olderCursor = page.nextCursor;
+}
+
+async function loadOlderMessages() {
+  const id = state.selectedId;
+  const timeline = $('#timeline');
+  if (!state.olderCursor || state.loadingOlder || !timeline) return;
+  state.loadingOlder = true;
+  try {
+    const page = await api('GET', `/api/conversations/${id}/messages?before=${encodeURIComponent(state.olderCursor)}`);
+    if (state.selectedId !== id) return;
+    const known = new Set(state.messages.map((m) => m.id));
+    state.messages = [...page.items.filter((m) => !known.has(m.id)), ...state.messages];
+    state.olderCursor = page.nextCursor;
+    // Keep what the agent was looking at in place while the older messages appear above it.
+    const fromBottom = timeline.scrollHeight - timeline.scrollTop;
+    timeline.innerHTML = timelineItems();
+    timeline.scrollTop = timeline.scrollHeight - fromBottom;
+  } catch (err) {
+    state.composerError = errorText(err);
+    updateComposerState();
+  } finally {
+    state.loadingOlder = false;
+  }
+}
+
+/**
+ * One requestId per composed action (conversation, kind and content), reused while that same action is retried —
+ * after an error, a timeout or a double click — so the server sends it once. A new action gets a new id.
+ */
+export function requestIdFor(action) {
+  const fingerprint = JSON.stringify(action);
+  if (state.pendingAction?.fingerprint !== fingerprint)
+    state.pendingAction = { fingerprint, requestId: newRequestId() };
+  return state.pendingAction.requestId;
+}
+
+export function conversationPanel() {
+  const conversation = selected();
+  if (!conversation) return `<div class="empty">${esc(t('pickConversation'))}</div>`;
+  return `${conversationHeader(conversation)}
+    <div class="timeline" id="timeline">${timelineItems()}</div>
+    ${composer(conversation)}`;
+}
+
+export function conversationHeader(c) {
+  const agents = state.agents.filter((a) => a.role !== 'automation' && a.channelIds.includes(c.channelId));
+  const temporalLink =
+    state.me.role === 'admin' && state.config?.temporalWebUrl
+      ? `<a target="_blank" rel="noopener" href="${esc(`${state.config.temporalWebUrl}/namespaces/${encodeURIComponent(state.config.temporalNamespace)}/workflows/${encodeURIComponent(c.workflowId)}`)}">${esc(t('openInTemporal'))}</a>`
+      : '';
+  const assigneeOptions = [
+    `<option value="">${esc(t('unassigned'))}</option>`,
+    ...(agents.some((a) => a.id === state.me.id) || state.me.role === 'admin'
+      ? []
+      : [
+          `<option value="${esc(state.me.id)}" ${c.assigneeId === state.me.id ? 'selected' : ''}>${esc(state.me.name)}</option>`,
+        ]),
+    ...agents.map(
+      (a) => `<option value="${esc(a.id)}" ${c.assigneeId === a.id ? 'selected' : ''}>${esc(a.name)}</option>`,
+    ),
+  ];
+  if (c.assigneeId && !agents.some((a) => a.id === c.assigneeId) && c.assigneeId !== state.me.id) {
+    assigneeOptions.push(`<option value="${esc(c.assigneeId)}" selected>${esc(agentName(c.assigneeId))}</option>`);
+  }
+  return `<div class="conv-header" id="conv-header">
+      <div>
+        <h2>${esc(c.client.name)}</h2>
+        <div class="meta">${esc(c.client.phone ?? c.client.viberId ?? '')} · ${esc(channelName(c.channelId))} · ${esc(t('ticket'))} #${c.ticketNumber}</div>
+      </div>
+      ${windowBadge(c)}
+      <div class="controls">
+        <label>${esc(t('status'))} <select id="ticket-status">${['open', 'pending', 'closed'].map((s) => `<option value="${s}" ${c.status === s ? 'selected' : ''}>${esc(t(s))}</option>`).join('')}</select></label>
+        <label>${esc(t('assignee'))} <select id="ticket-assignee">${assigneeOptions.join('')}</select></label>
+        ${temporalLink}
+      </div>
+    </div>`;
+}
+
+const statusMarks = { queued: '⏱', sent: '✓', delivered: '✓✓', seen: '✓✓', failed: '⚠' };
+
+function mediaBlock(media) {
+  if (!media) return '';
+  if (!media.url)
+    return media.error
+      ? `<div class="error">${esc(media.error)}</div>`
+      : `<div class="label">${esc(media.name ?? '')}</div>`;
+  if ((media.mime ?? '').startsWith('image/'))
+    return `<a href="${esc(media.url)}" target="_blank" rel="noopener"><img src="${esc(media.url)}" alt="${esc(media.name ?? '')}" /></a>`;
+  return `<a href="${esc(media.url)}" target="_blank" rel="noopener">📎 ${esc(media.name ?? 'file')}</a>`;
+}
+
+function timelineItems() {
+  const older = state.olderCursor
+    ? `<button type="button" class="load-older" id="load-older">${esc(t('loadOlder'))}</button>`
+    : '';
+  return `${older}${state.messages
+    .map((m) => {
+      const status =
+        m.direction === 'outbound'
+          ? `<span class="status ${esc(m.status)}" title="${esc(t(m.status))}">${statusMarks[m.status] ?? ''} ${esc(t(m.status))}</span>`
+          : '';
+      const label =
+        m.direction === 'note'
+          ? `<div class="label">${esc(t('note'))}</div>`
+          : m.type === 'template'
+            ? `<div class="label">${esc(t('template'))}: ${esc(m.template?.name ?? '')}</div>`
+            : '';
+      const error =
+        m.status === 'failed' && m.error
+          ? `<div class="error">${esc(t('failedBecause', { reason: failureText(m.error) }))}</div>`
+          : '';
+      if (m.direction === 'system')
+        return `<div class="msg system" data-message-id="${esc(m.id)}" data-code="${esc(m.system?.code ?? '')}">${esc(systemLineText(m, state.lang))}</div>`;
+      return `<div class="msg ${esc(m.direction)}" data-message-id="${esc(m.id)}" data-status="${esc(m.status)}">
+        ${label}${mediaBlock(m.media)}${m.text ? `<div class="text">${esc(m.text)}</div>` : ''}${error}
+        <div class="meta"><span>${esc(formatTime(m.createdAt))}</span>${status}</div>
+      </div>`;
+    })
+    .join('')}`;
+}
+
+export function renderTimeline() {
+  const timeline = $('#timeline');
+  if (!timeline) return;
+  const atBottom = timeline.scrollHeight - timeline.scrollTop - timeline.clientHeight < 40;
+  timeline.innerHTML = timelineItems();
+  if (atBottom) timeline.scrollTop = timeline.scrollHeight;
+}
+
+export function windowClosed(c) {
+  return (
+    can(c.kind).replyWindow && !(c.window.open && c.window.expiresAt && Date.parse(c.window.expiresAt) > Date.now())
+  );
+}
+
+export function composer(c) {
+  return `<div class="composer" id="composer">
+    <div class="window-info" id="window-info"></div>
+    <div class="hint" id="window-hint" hidden>${esc(t('windowHint', { window: formatDuration(state.config?.replyWindowMs ?? 86_400_000, state.lang) }))} <a href="${esc(state.config?.windowHelpUrl ?? '#')}" target="_blank" rel="noopener">${esc(t('learnMore'))}</a></div>
+    <textarea id="composer-text" aria-label="${esc(t('typeMessage'))}"></textarea>
+    <div class="bar">
+      <label><input type="checkbox" id="note-toggle" ${state.noteMode ? 'checked' : ''} /> ${esc(t('note'))}</label>
+      <label class="attach"><button type="button" id="attach-button">${esc(t('attach'))}</button><input type="file" id="attach-input" hidden /></label>
+      <span id="attachment-chip"></span>
+      ${can(c.kind).mediaDelivery === 'link' ? `<span class="window-info">${esc(t('viberLinkNote'))}</span>` : ''}
+      <span class="spacer"></span>
+      ${can(c.kind).templates ? `<button type="button" id="template-button">${esc(t('sendTemplate'))}</button>` : ''}
+      <button class="primary" type="button" id="send-button">${esc(t('send'))}</button>
+    </div>
+    <div id="composer-alert"></div>
+  </div>`;
+}
+
+/** Enables or disables the composer for the reply window, the note toggle and a pending attachment. */
+export function updateComposerState() {
+  const c = selected();
+  if (!c || !$('#composer')) return;
+  const closed = windowClosed(c);
+  const text = $('#composer-text');
+  const send = $('#send-button');
+  const freeFormBlocked = closed && !state.noteMode;
+  text.disabled = freeFormBlocked;
+  text.placeholder = state.noteMode ? t('typeNote') : t('typeMessage');
+  $('#window-hint').hidden = !freeFormBlocked;
+  $('#attach-button').disabled = freeFormBlocked || state.noteMode;
+  $('#window-info').textContent = !can(c.kind).replyWindow
+    ? t('noWindow')
+    : closed
+      ? t('windowClosed')
+      : t('windowOpen', { left: formatLeft(Date.parse(c.window.expiresAt) - Date.now()) });
+  // While the window is closed the main button is "Send template" (SPEC §3); notes keep their own button.
+  if (freeFormBlocked) {
+    send.textContent = t('sendTemplate');
+    send.dataset.action = 'template';
+    send.disabled = false;
+  } else {
+    send.textContent = state.noteMode ? t('addNote') : t('send');
+    send.dataset.action = state.noteMode ? 'note' : 'send';
+  }
+  const template = $('#template-button');
+  if (template) template.hidden = freeFormBlocked;
+  $('#attachment-chip').innerHTML = state.attachment
+    ? `<span class="attachment-chip">📎 ${esc(state.attachment.name)} <button type="button" id="remove-attachment">${esc(t('removeAttachment'))}</button></span>`
+    : '';
+  $('#remove-attachment')?.addEventListener('click', () => {
+    state.attachment = null;
+    updateComposerState();
+  });
+  const alert = $('#composer-alert');
+  alert.innerHTML = state.composerError
+    ? `<div class="alert error" role="alert">${esc(state.composerError)}</div>`
+    : state.composerInfo
+      ? `<div class="alert ok" role="status">${esc(state.composerInfo)}</div>`
+      : '';
+}
+
+export function bindHeader() {
+  const c = selected();
+  const change = async (patch) => {
+    try {
+      const updated = await api('PATCH', `/api/conversations/${c.id}`, patch);
+      Object.assign(c, updated);
+      state.composerError = null;
+    } catch (err) {
+      state.composerError = errorText(err);
+    }
+    refreshLists();
+  };
+  $('#ticket-status')?.addEventListener('change', (event) => change({ status: event.target.value }));
+  $('#ticket-assignee')?.addEventListener('change', (event) => change({ assigneeId: event.target.value || null }));
+}
+
+export function bindConversation() {
+  bindHeader();
+  renderTimeline();
+  const timeline = $('#timeline');
+  if (timeline) {
+    timeline.scrollTop = timeline.scrollHeight;
+    // The timeline is redrawn often (live events): one delegated listener for the "load older" button.
+    timeline.addEventListener('click', (event) => {
+      if (event.target.closest('#load-older')) void loadOlderMessages();
+    });
+    // Older messages load when the agent scrolls up to the top, not when a redraw moves the view: a timeline
+    // replaced meanwhile (detached, its scrollTop 0) or one put back to the bottom is not the agent scrolling up.
+    let lastTop = timeline.scrollTop;
+    timeline.addEventListener('scroll', () => {
+      if (!timeline.isConnected) return;
+      const movedUp = timeline.scrollTop < lastTop;
+      lastTop = timeline.scrollTop;
+      if (movedUp && timeline.scrollTop < 40) void loadOlderMessages();
+    });
+  }
+  updateComposerState();
+  $('#note-toggle').addEventListener('change', (event) => {
+    state.noteMode = event.target.checked;
+    updateComposerState();
+  });
+  $('#attach-button').addEventListener('click', () => $('#attach-input').click());
+  $('#attach-input').addEventListener('change', async (event) => {
+    const file = event.target.files[0];
+    event.target.value = '';
+    if (!file) return;
+    state.composerError = null;
+    state.composerInfo = null;
+    try {
+      const form = new FormData();
+      form.append('file', file);
+      state.attachment = await api('POST', '/api/attachments', form);
+    } catch (err) {
+      state.attachment = null;
+      state.composerError = errorText(err);
+    }
+    updateComposerState();
+  });
+  $('#template-button')?.addEventListener('click', () => openTemplateModal(selected()));
+  $('#send-button').addEventListener('click', sendFromComposer);
+  $('#composer-text').addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) sendFromComposer();
+  });
+}
+
+async function sendFromComposer() {
+  const c = selected();
+  const action = $('#send-button').dataset.action;
+  if (action === 'template') return openTemplateModal(c);
+  const text = $('#composer-text').value.trim();
+  state.composerError = null;
+  state.composerInfo = null;
+  try {
+    if (action === 'note') {
+      if (!text) return;
+      const requestId = requestIdFor({ conversation: c.id, note: text });
+      upsertMessage(await api('POST', `/api/conversations/${c.id}/notes`, { text, requestId }));
+    } else if (state.attachment) {
+      const attachmentId = state.attachment.id;
+      const requestId = requestIdFor({ conversation: c.id, attachmentId, caption: text });
+      const message = await api('POST', `/api/conversations/${c.id}/messages`, {
+        attachmentId,
+        ...(text ? { caption: text } : {}),
+        requestId,
+      });
+      state.attachment = null;
+      upsertMessage(message);
+    } else {
+      if (!text) return;
+      const requestId = requestIdFor({ conversation: c.id, reply: text });
+      upsertMessage(await api('POST', `/api/conversations/${c.id}/messages`, { text, requestId }));
+    }
+    state.pendingAction = null;
+    $('#composer-text').value = '';
+  } catch (err) {
+    state.composerError = errorText(err);
+    if (err.code === 'WINDOW_CLOSED') c.window = { open: false, expiresAt: c.window.expiresAt };
+  }
+  renderTimeline();
+  updateComposerState();
+}
+
+export function upsertMessage(message) {
+  const index = state.messages.findIndex((m) => m.id === message.id);
+  if (index >= 0) state.messages[index] = { ...state.messages[index], ...message };
+  else state.messages.push(message);
+}

@@ -1,0 +1,90 @@
+// The console's state and small helpers: texts, escaping, the API call, names and capabilities.
+import { errorTexts, failureTexts, texts } from './i18n.js';
+
+export const state = {
+  lang: localStorage.getItem('janela.lang') || (navigator.language?.startsWith('pt') ? 'pt-BR' : 'en'),
+  me: null,
+  config: null,
+  channels: [],
+  agents: [],
+  view: 'chats',
+  conversations: [],
+  selectedId: null,
+  messages: [],
+  noteMode: false,
+  attachment: null,
+  composerError: null,
+  composerInfo: null,
+  ticketFilters: { status: '', channelId: '', assigneeId: '' },
+  adminTab: 'extensions',
+  events: null,
+};
+
+// ---------- helpers ----------
+export const t = (key, vars = {}) => {
+  const dict = texts[state.lang] ?? texts.en;
+  const template = dict[key] ?? texts.en[key] ?? key;
+  return template.replace(/\{(\w+)\}/g, (_, name) => (name in vars ? String(vars[name]) : `{${name}}`));
+};
+export const esc = (value) =>
+  String(value ?? '').replace(
+    /[&<>"']/g,
+    (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch],
+  );
+export const $ = (selector, root = document) => root.querySelector(selector);
+export const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
+export const app = () => document.getElementById('app');
+
+class ApiError extends Error {
+  constructor(status, error) {
+    super(error?.message ?? `HTTP ${status}`);
+    this.status = status;
+    this.code = error?.code ?? 'ERROR';
+    this.details = error ?? {};
+  }
+}
+
+/** Plain words for an API error, in the agent's language where we have them. */
+/** A delivery failure in the agent's language where known (Infobip's error id, or the code), else the server's text. */
+export function failureText(error) {
+  const known = failureTexts[state.lang];
+  return known?.[error.providerErrorId] ?? known?.[error.code] ?? error.message;
+}
+
+export function errorText(err) {
+  if (!(err instanceof ApiError)) return String(err?.message ?? err);
+  return errorTexts[state.lang]?.[err.code] ?? err.message;
+}
+
+export async function api(method, path, body) {
+  const options = { method, headers: { 'x-janela-console': '1' }, credentials: 'same-origin' };
+  if (body instanceof FormData) options.body = body;
+  else if (body !== undefined) {
+    options.headers['content-type'] = 'application/json';
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!response.ok) throw new ApiError(response.status, data?.error);
+  return data;
+}
+
+export function formatLeft(ms) {
+  const minutes = Math.max(0, Math.floor(ms / 60000));
+  const hours = Math.floor(minutes / 60);
+  return hours > 0 ? `${hours}h ${String(minutes % 60).padStart(2, '0')}m` : `${minutes}m`;
+}
+export const formatTime = (iso) =>
+  iso ? new Date(iso).toLocaleString(state.lang, { dateStyle: 'short', timeStyle: 'short' }) : '';
+export const channelName = (id) => state.channels.find((c) => c.id === id)?.name ?? id;
+export const agentName = (id) =>
+  id ? (state.agents.find((a) => a.id === id)?.name ?? (id === state.me?.id ? state.me.name : id)) : t('unassigned');
+export const selected = () => state.conversations.find((c) => c.id === state.selectedId) ?? null;
+/** What a channel kind can do (reply window, templates, limits, media), from the API's one table (GET /api/config). */
+export const can = (kind) => state.config?.channelKinds?.[kind] ?? {};
+/** The agent's channels that can start a conversation: starting one takes a template. */
+export const templateChannels = () =>
+  state.channels.filter((c) => can(c.kind).templates && state.me.channelIds.includes(c.id));
+export const renderTemplate = (body, vars) =>
+  body.replace(/\{\{\s*(\d+)\s*\}\}/g, (whole, n) => vars[Number(n) - 1] || whole);

@@ -1,0 +1,105 @@
+// Live updates: the server-sent event stream (/api/events), and a resync after it drops.
+import { loadConversations, render, renderLogin } from './app.js';
+import { bindConversationItems, conversationItems } from './chats.js';
+import {
+  bindHeader,
+  conversationHeader,
+  loadLatestMessages,
+  renderTimeline,
+  updateComposerState,
+} from './conversation.js';
+import { $, api, selected, state } from './core.js';
+import { bindTicketRows, ticketRows } from './tickets.js';
+
+// ---------- live updates ----------
+export function connectEvents() {
+  state.events?.close();
+  const events = new EventSource('/api/events');
+  state.events = events;
+  // The first `ready` follows the lists just loaded; a later one is a reconnect, and changes may have been missed.
+  let connected = false;
+  events.addEventListener('ready', () => {
+    if (connected) void resync();
+    connected = true;
+  });
+  events.addEventListener('access', () => void resync());
+  events.addEventListener('closed', (event) => {
+    const { error } = JSON.parse(event.data);
+    if (error.code !== 'UNAUTHORIZED' && error.code !== 'FORBIDDEN') return; // anything else: it reconnects
+    events.close();
+    state.me = null;
+    renderLogin(error.message);
+  });
+  events.addEventListener('error', () => {
+    // A refused reconnect (401 after the session ended, 503) closes the EventSource for good: find out why.
+    if (events.readyState !== EventSource.CLOSED || state.events !== events) return;
+    void resync().then(() => {
+      if (state.me && state.events === events) setTimeout(connectEvents, 5000);
+    });
+  });
+  events.addEventListener('conversation', (event) => {
+    const conversation = JSON.parse(event.data);
+    const index = state.conversations.findIndex((c) => c.id === conversation.id);
+    if (index >= 0) state.conversations[index] = conversation;
+    else if (state.view === 'chats') state.conversations.unshift(conversation);
+    if (state.view === 'chats')
+      state.conversations.sort((a, b) => (b.lastMessageAt ?? '').localeCompare(a.lastMessageAt ?? ''));
+    refreshLists();
+  });
+  events.addEventListener('message', (event) => {
+    const { conversationId, message } = JSON.parse(event.data);
+    if (conversationId !== state.selectedId) return;
+    const index = state.messages.findIndex((m) => m.id === message.id);
+    if (index >= 0) state.messages[index] = message;
+    else state.messages.push(message);
+    state.messages.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+    renderTimeline();
+  });
+}
+
+/** The server's state again, after a reconnect or a change of the agent's channel access. */
+async function resync() {
+  try {
+    state.me = await api('GET', '/api/me');
+    state.channels = (await api('GET', '/api/channels')).items;
+    await loadConversations();
+    if (state.selectedId) {
+      try {
+        await loadLatestMessages(state.selectedId);
+      } catch (err) {
+        if (err.status !== 404) throw err;
+        // Its channel is no longer the agent's.
+        state.selectedId = null;
+        return render();
+      }
+    }
+  } catch (err) {
+    if (err.status === 401) {
+      state.events?.close();
+      state.me = null;
+      renderLogin();
+    }
+    return;
+  }
+  refreshLists();
+  if (state.selectedId) renderTimeline();
+}
+
+/** Redraws lists and the open conversation's header without touching the composer the agent is typing in. */
+export function refreshLists() {
+  if (state.view === 'chats') {
+    const list = $('#conv-list');
+    if (list) list.innerHTML = conversationItems();
+    bindConversationItems();
+  } else if (state.view === 'tickets') {
+    const body = $('#ticket-rows');
+    if (body) body.innerHTML = ticketRows();
+    bindTicketRows();
+  }
+  const header = $('#conv-header');
+  if (header && selected()) {
+    header.outerHTML = conversationHeader(selected());
+    bindHeader();
+  }
+  updateComposerState();
+}
