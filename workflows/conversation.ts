@@ -16,24 +16,22 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ConversationActivities, SendingActivities } from '../activities';
-import { capabilitiesOf } from '../common/channels';
 import type { MessageView, TemplateRequest } from '../common/domain';
-import { extendWindow, isWindowOpen, windowExpiryAfterInbound } from '../common/reply-window';
 import { formatDuration } from '../common/system-lines';
+import { ConversationState } from './conversation-state';
 import {
-  type CarriedState,
   CONVERSATION_PATCH_BASELINE,
   type ConversationInput,
   type ConversationSnapshot,
   changeTicketUpdate,
   dialogSignal,
   inboundSignal,
-  SearchAttributes,
   sendReplyUpdate,
   sendTemplateUpdate,
   snapshotQuery,
   WorkflowErrors,
 } from './definitions';
+import { Outbox } from './outbox';
 
 const store = proxyActivities<ConversationActivities>({
   startToCloseTimeout: '30s',
@@ -65,11 +63,6 @@ const mediaFetch = proxyActivities<SendingActivities>({
 });
 
 export const DEFAULT_HISTORY_EVENT_LIMIT = 2000;
-/**
- * Idempotency keys remembered per conversation (carried across continue-as-new); older ones are forgotten (the
- * database's send_keys still answers them).
- */
-const MAX_REMEMBERED_DIALOGS = 500;
 export const DEFAULT_IDLE_TIMEOUT_MS = 7 * 24 * 3_600_000;
 const EMPTY_RUN_TIMEOUT_MS = 60_000;
 
@@ -91,24 +84,15 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   // took three activities and four tasks. As local activities, the task that takes a dialog stores it and
   // schedules its send.
   const db = changed('store-in-workflow-task', 2) ? storeLocally : store;
-  const restored = input.conversationId ? (input.restored ?? null) : null;
-  const carried: CarriedState = input.carried ?? {
-    conversationId: input.conversationId ?? null,
-    ticketNumber: restored?.ticketNumber ?? null,
-    status: restored?.status ?? 'open',
-    assigneeId: restored?.assigneeId ?? null,
-    windowExpiresAt: restored?.windowExpiresAt ?? null,
-    // Date.now() is workflow time: a restored window still ahead is open (and its timer runs) again.
-    windowOpen: isWindowOpen(restored?.windowExpiresAt ?? null, Date.now()),
-    inbox: [],
-    outbox: [],
-  };
-  const state = {
-    ...carried,
-    inbox: [...carried.inbox],
-    outbox: [...carried.outbox],
-    dialogs: { ...(carried.dialogs ?? {}) },
-  };
+  // Date.now() is workflow time (deterministic): a restored window still ahead is open (and its timer runs) again.
+  const state = input.carried
+    ? new ConversationState(input, input.carried)
+    : ConversationState.start(
+        input,
+        input.conversationId ?? null,
+        input.conversationId ? (input.restored ?? null) : null,
+        Date.now(),
+      );
   const keysInFlight = new Map<string, Promise<MessageView>>();
   /** The same idempotency key never sends twice: a finished send is answered from memory, a running one is joined. */
   const sendOnce = async (key: string | undefined, send: () => Promise<MessageView>): Promise<MessageView> => {
@@ -121,49 +105,24 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     keysInFlight.set(key, sending);
     try {
       const message = await sending;
-      state.dialogs[key] = message;
-      const keys = Object.keys(state.dialogs);
-      for (const old of keys.slice(0, Math.max(0, keys.length - MAX_REMEMBERED_DIALOGS))) delete state.dialogs[old];
+      state.rememberDialog(key, message);
       return message;
     } finally {
       keysInFlight.delete(key);
     }
   };
-  const hasWindow = capabilitiesOf(input.kind).replyWindow;
   const historyEventLimit = input.historyEventLimit ?? DEFAULT_HISTORY_EVENT_LIMIT;
   const idleTimeoutMs = input.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
 
-  const snapshot = (): ConversationSnapshot => ({
-    conversationId: state.conversationId,
-    ticketNumber: state.ticketNumber,
-    window: {
-      open: hasWindow ? state.windowOpen : true,
-      expiresAt: state.windowExpiresAt === null ? null : new Date(state.windowExpiresAt).toISOString(),
-    },
-    status: state.status,
-    assigneeId: state.assigneeId,
-    pendingSends: state.outbox.length,
-  });
+  const snapshot = (): ConversationSnapshot => state.snapshot();
 
   // Runs recorded before upserted search attributes and memo on every publish, unchanged or not: they replay so.
   const publishOnlyChanges = changed('publish-only-changes');
   /** What this run last upserted (serialized), so an unchanged value costs no history event. */
   const published = { attributes: '', memo: '' };
   const publish = () => {
-    const attributes = [
-      { key: SearchAttributes.channelId, value: input.channelId },
-      { key: SearchAttributes.channelKind, value: input.kind },
-      { key: SearchAttributes.customer, value: input.customer },
-      { key: SearchAttributes.windowOpen, value: hasWindow ? state.windowOpen : true },
-      { key: SearchAttributes.status, value: state.status },
-      { key: SearchAttributes.assignee, value: state.assigneeId ?? 'unassigned' },
-      ...(state.ticketNumber === null ? [] : [{ key: SearchAttributes.ticketNumber, value: state.ticketNumber }]),
-    ];
-    const memo = {
-      conversationId: state.conversationId,
-      ticketNumber: state.ticketNumber,
-      summary: `${input.kind} conversation with ${input.customer}${state.ticketNumber ? `, ticket #${state.ticketNumber}` : ''}`,
-    };
+    const attributes = state.searchAttributes();
+    const memo = state.memo();
     if (!publishOnlyChanges) {
       upsertSearchAttributes(attributes);
       upsertMemo(memo);
@@ -182,7 +141,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   };
 
   /** The conversation's id, creating it (client included) when the first action is ours rather than the customer's. */
-  const ensureConversation = async (client?: { clientId?: string; name?: string }) => {
+  const ensureConversation = async (client?: { clientId?: string; name?: string }): Promise<string> => {
     if (state.conversationId === null) {
       const created = await db.ensureConversation({
         channelId: input.channelId,
@@ -192,30 +151,14 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         clientName: client?.name,
       });
       // Another handler may have created it meanwhile: the activity is idempotent and returns the same one.
-      state.conversationId = created.conversationId;
-      state.ticketNumber = created.ticketNumber;
-      state.status = created.status;
-      state.assigneeId = created.assigneeId;
-      // An existing conversation whose run had ended (e.g. terminated by ops) keeps its stored window.
-      if (hasWindow && created.windowExpiresAt && state.windowExpiresAt === null) {
-        state.windowExpiresAt = Date.parse(created.windowExpiresAt);
-        state.windowOpen = isWindowOpen(state.windowExpiresAt, Date.now());
-      }
+      state.adoptCreated(created, Date.now());
       publish();
+      return created.conversationId;
     }
     return state.conversationId;
   };
 
-  setHandler(inboundSignal, (message) => {
-    state.inbox.push(message);
-    // The window opens when the customer writes, not when the message is stored: an agent answering at once
-    // must not be refused while the recording activity is still running.
-    if (hasWindow) {
-      const candidate = windowExpiryAfterInbound(message.receivedAt, Date.now(), input.replyWindowMs);
-      state.windowExpiresAt = extendWindow(state.windowExpiresAt, candidate);
-      state.windowOpen = isWindowOpen(state.windowExpiresAt, Date.now());
-    }
-  });
+  setHandler(inboundSignal, (message) => state.receive(message, Date.now()));
 
   setHandler(snapshotQuery, snapshot);
 
@@ -251,7 +194,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         const key = request.idempotencyKey;
         if (key && (state.dialogs[key] || keysInFlight.has(key))) return;
         // Date.now() is workflow time here: deterministic, and the same clock the window timer uses.
-        if (hasWindow && !isWindowOpen(state.windowExpiresAt, Date.now())) {
+        if (!state.replyAllowed(Date.now())) {
           refuse(
             `The WhatsApp reply window is closed: the customer has not written in the last ${formatDuration(input.replyWindowMs, 'en')}, so only an approved template can be sent.`,
             WorkflowErrors.WINDOW_CLOSED,
@@ -319,7 +262,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
 
   setHandler(sendTemplateUpdate, (request) => sendTemplateOnce(request), {
     validator: (request) => {
-      if (!hasWindow) refuse('Templates are a WhatsApp feature; Viber replies are free-form.');
+      if (!state.hasWindow) refuse('Templates are a WhatsApp feature; Viber replies are free-form.');
       if (!request?.templateName || !request.language || !Array.isArray(request.variables)) {
         refuse('A template send needs templateName, language and variables.');
       }
@@ -330,11 +273,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     changeTicketUpdate,
     async (change) => {
       await condition(() => state.conversationId !== null);
-      const next = {
-        status: change.status ?? state.status,
-        assigneeId: change.assigneeId === undefined ? state.assigneeId : change.assigneeId,
-      };
-      if (next.status === state.status && next.assigneeId === state.assigneeId) return snapshot();
+      const next = state.ticketAfter(change);
+      if (next === null) return snapshot();
       const randomChangeId = uuid4();
       await db.recordTicketChange({
         conversationId: state.conversationId!,
@@ -346,8 +286,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         // ids after it stay what recorded histories hold.)
         changeId: currentUpdateInfo()?.id ?? randomChangeId,
       });
-      state.status = next.status;
-      state.assigneeId = next.assigneeId;
+      state.applyTicket(next);
       publish();
       return snapshot();
     },
@@ -367,39 +306,24 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   // the rest once it has its conversation; older runs published at once.
   if (state.conversationId !== null || (input.patchBaseline ?? 0) < 1) publish();
 
-  const hasWork = () => state.inbox.length > 0 || state.outbox.length > 0;
-
-  // One sender drains the outbox in order, beside the main loop: a send stuck in retries (an Infobip outage)
-  // never holds up recording the customer's messages or closing the window.
-  let sender: Promise<void> | null = null;
-  /** Set when the run is about to continue-as-new: the sender stops after the send in flight. */
-  let pauseSending = false;
-  const drainOutbox = async () => {
-    while (state.outbox.length > 0 && !pauseSending) {
-      const messageId = state.outbox[0]!;
-      try {
-        await infobip.sendOutbound({ messageId });
-      } catch (err) {
-        // Retries exhausted on a transient error: the message ends failed, visibly, instead of blocking the rest.
-        const reason = err instanceof ActivityFailure ? (err.cause?.message ?? err.message) : String(err);
-        log.warn('send failed after retries', { messageId, reason });
-        await db.markSendFailed({ messageId, reason });
-      }
-      state.outbox.shift();
-    }
-  };
-  const startSending = () => {
-    if (sender !== null || state.outbox.length === 0) return;
-    sender = drainOutbox().finally(() => {
-      sender = null;
-    });
-  };
+  // The send and the failure are the activities' own promises (no wrapper): the order of commands stays what
+  // recorded histories hold.
+  const outbox = new Outbox(
+    state.outbox,
+    (messageId) => infobip.sendOutbound({ messageId }),
+    (messageId, err) => {
+      // Retries exhausted on a transient error: the message ends failed, visibly, instead of blocking the rest.
+      const reason = err instanceof ActivityFailure ? (err.cause?.message ?? err.message) : String(err);
+      log.warn('send failed after retries', { messageId, reason });
+      return db.markSendFailed({ messageId, reason });
+    },
+  );
   // Runs recorded before the sender existed drained the outbox inline, after the inbox: they replay that way.
   const sendBesideMainLoop = changed('send-beside-main-loop');
   /** What wakes the main loop: customer messages to record, or queued sends with no sender running. */
   const needsMainLoop = sendBesideMainLoop
-    ? () => state.inbox.length > 0 || (sender === null && (state.outbox.length > 0 || pauseSending))
-    : hasWork;
+    ? () => state.inbox.length > 0 || (!outbox.sending && (state.outbox.length > 0 || outbox.paused))
+    : () => state.hasWork;
 
   const mediaDownloads = new Set<Promise<unknown>>();
   const finishMediaDownloads = async () => {
@@ -418,7 +342,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     return continueAsNew<typeof conversationWorkflow>({
       ...input,
       conversationId: state.conversationId ?? undefined,
-      carried: state,
+      carried: state.carry(),
       patchBaseline: CONVERSATION_PATCH_BASELINE, // a new history: no run of it predates the baseline
     });
   };
@@ -427,7 +351,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   const finishIdle = async (): Promise<boolean> => {
     await finishMediaDownloads();
     await condition(allHandlersFinished);
-    if (hasWork()) return false;
+    if (state.hasWork) return false;
     log.info('conversation idle; ending until the next message', { conversationId: state.conversationId });
     return true;
   };
@@ -455,7 +379,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   let wakeTimerArmed = false;
   /** The window's expiry while it is open, else the end of the idle time. */
   const wakeDeadline = () =>
-    hasWindow && state.windowOpen && state.windowExpiresAt !== null ? state.windowExpiresAt : idleSince + idleLimitMs();
+    state.windowWatched && state.windowExpiresAt !== null ? state.windowExpiresAt : idleSince + idleLimitMs();
   /**
    * One timer for the deadline, beside the main loop: a message that moves the deadline later does not restart it
    * (when it fires, it sleeps on to the new deadline); only a deadline moved earlier (a window opening while the
@@ -482,18 +406,17 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       idleSince = Date.now();
       armWakeTimer();
       await condition(
-        () => needsMainLoop() || deadlinePassed || (wakeOnHistoryLimit && sender === null && historyOverLimit()),
+        () => needsMainLoop() || deadlinePassed || (wakeOnHistoryLimit && !outbox.sending && historyOverLimit()),
       );
       const timedOut = deadlinePassed;
       deadlinePassed = false;
       // A deadline that passed while the loop was busy is stale: the loop waits again (same timer rules).
-      const windowWatched = hasWindow && state.windowOpen;
-      if (timedOut && !windowWatched && !needsMainLoop() && Date.now() >= idleSince + idleLimitMs()) {
+      if (timedOut && !state.windowWatched && !needsMainLoop() && Date.now() >= idleSince + idleLimitMs()) {
         if (await finishIdle()) return;
       }
     } else {
       const windowTimerMs =
-        hasWindow && state.windowOpen && state.windowExpiresAt !== null ? state.windowExpiresAt - Date.now() : null;
+        state.windowWatched && state.windowExpiresAt !== null ? state.windowExpiresAt - Date.now() : null;
       if (windowTimerMs === null) {
         // Nothing pending and no window to watch: wait for work, or end when idle for long enough.
         const gotWork = await condition(needsMainLoop, idleLimitMs());
@@ -505,14 +428,14 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
 
     if (continueBeforeStoring && historyOverLimit()) {
       // The send in flight finishes first; meanwhile the loop goes on serving the customer (see below).
-      pauseSending = true;
-      if (sender === null) await continueAsNewNow();
+      outbox.paused = true;
+      if (!outbox.sending) await continueAsNewNow();
     }
-    if (sendBesideMainLoop && !pauseSending) startSending();
+    if (sendBesideMainLoop && !outbox.paused) outbox.start();
 
     while (state.inbox.length > 0) {
       const message = state.inbox[0]!;
-      const nextExpiry: number | null = hasWindow ? state.windowExpiresAt : null;
+      const nextExpiry: number | null = state.hasWindow ? state.windowExpiresAt : null;
       const result = await (recordLocally ? storeLocally : store).recordInbound({
         channelId: input.channelId,
         kind: input.kind,
@@ -529,16 +452,12 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
           .finally(() => mediaDownloads.delete(download));
         mediaDownloads.add(download);
       }
-      state.conversationId = result.conversationId;
-      state.ticketNumber = result.ticketNumber;
-      state.status = result.status;
-      state.assigneeId = result.assigneeId;
+      state.adopt(result);
       publish();
     }
-    if (!sendBesideMainLoop) await drainOutbox();
+    if (!sendBesideMainLoop) await outbox.drain();
 
-    if (hasWindow && state.windowOpen && !isWindowOpen(state.windowExpiresAt, Date.now())) {
-      state.windowOpen = false;
+    if (state.closeWindowIfExpired(Date.now())) {
       await db.recordWindowClosed({
         conversationId: state.conversationId!,
         closedAt: new Date(state.windowExpiresAt!).toISOString(),
@@ -547,12 +466,12 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     }
 
     const info = workflowInfo();
-    if (pauseSending || info.continueAsNewSuggested || info.historyLength >= historyEventLimit) {
+    if (outbox.paused || info.continueAsNewSuggested || info.historyLength >= historyEventLimit) {
       // The send in flight (perhaps retrying through an Infobip outage) finishes first; queued ones are carried.
       // Until it does, the loop goes on serving the customer's messages (unless history grows far too long).
-      pauseSending = true;
-      if (sender !== null && info.historyLength < historyEventLimit * 4) continue;
-      await condition(() => sender === null);
+      outbox.paused = true;
+      if (outbox.sending && info.historyLength < historyEventLimit * 4) continue;
+      await condition(() => !outbox.sending);
       await continueAsNewNow();
     }
   }

@@ -1,0 +1,177 @@
+// The conversation workflow's state and rules, without a server: the workflow only feeds it and publishes it.
+import { describe, expect, it } from 'vitest';
+import type { InboundMessage, MessageView } from '../common/domain';
+import { ConversationState, MAX_REMEMBERED_DIALOGS } from '../workflows/conversation-state';
+import { Outbox } from '../workflows/outbox';
+
+const HOUR = 3_600_000;
+const T0 = Date.parse('2026-11-26T10:00:00.000Z');
+const whatsapp = { channelId: 'ch_w', kind: 'whatsapp' as const, customer: '5511999990000', replyWindowMs: 24 * HOUR };
+const viber = { channelId: 'ch_v', kind: 'viber' as const, customer: 'viber-user-1', replyWindowMs: 24 * HOUR };
+
+const inbound = (id: string, receivedAt: number): InboundMessage => ({
+  providerMessageId: id,
+  receivedAt: new Date(receivedAt).toISOString(),
+  type: 'text',
+  text: `message ${id}`,
+  media: null,
+  contactName: 'Ana',
+});
+const stored = { conversationId: 'cv_1', ticketNumber: 7, status: 'open' as const, assigneeId: null };
+
+describe('ConversationState', () => {
+  it('a WhatsApp reply is allowed only inside the window the customer opened, counted from when they wrote', () => {
+    const state = ConversationState.start(whatsapp, null, null, T0);
+    expect(state.replyAllowed(T0)).toBe(false);
+    // Received a minute ago, taken now: the window counts from the customer's message.
+    state.receive(inbound('m1', T0 - 60_000), T0);
+    expect(state.inbox.map((m) => m.providerMessageId)).toEqual(['m1']);
+    expect(state.windowExpiresAt).toBe(T0 - 60_000 + 24 * HOUR);
+    expect(state.replyAllowed(T0 + 23 * HOUR)).toBe(true);
+    expect(state.replyAllowed(T0 + 24 * HOUR)).toBe(false);
+    // An older message arriving late never shortens it; a newer one extends it.
+    state.receive(inbound('m0', T0 - 2 * HOUR), T0 + 1000);
+    expect(state.windowExpiresAt).toBe(T0 - 60_000 + 24 * HOUR);
+    state.receive(inbound('m2', T0 + HOUR), T0 + HOUR);
+    expect(state.windowExpiresAt).toBe(T0 + 25 * HOUR);
+    // A time in the future (clock skew) counts from now.
+    state.receive(inbound('m3', T0 + 10 * HOUR), T0 + 2 * HOUR);
+    expect(state.windowExpiresAt).toBe(T0 + 26 * HOUR);
+  });
+
+  it('closes the window once, when it has run out', () => {
+    const state = ConversationState.start(whatsapp, null, null, T0);
+    state.receive(inbound('m1', T0), T0);
+    expect(state.windowWatched).toBe(true);
+    expect(state.closeWindowIfExpired(T0 + 24 * HOUR - 1)).toBe(false);
+    expect(state.closeWindowIfExpired(T0 + 24 * HOUR)).toBe(true);
+    expect(state.closeWindowIfExpired(T0 + 25 * HOUR)).toBe(false);
+    expect(state.windowWatched).toBe(false);
+    expect(state.snapshot().window).toEqual({ open: false, expiresAt: new Date(T0 + 24 * HOUR).toISOString() });
+  });
+
+  it('Viber has no window: replies always allowed, the window shown open, nothing to close', () => {
+    const state = ConversationState.start(viber, null, null, T0);
+    expect(state.replyAllowed(T0)).toBe(true);
+    state.receive(inbound('v1', T0), T0);
+    expect(state.windowExpiresAt).toBeNull();
+    expect(state.closeWindowIfExpired(T0 + 100 * HOUR)).toBe(false);
+    expect(state.snapshot().window).toEqual({ open: true, expiresAt: null });
+    expect(state.searchAttributes().find((a) => a.key.name === 'JanelaWindowOpen')?.value).toBe(true);
+  });
+
+  it('a restored ticket keeps its number, status and assignee, and its window only while it is ahead', () => {
+    const restored = { ticketNumber: 12, status: 'pending' as const, assigneeId: 'ag_1', windowExpiresAt: T0 + HOUR };
+    const open = ConversationState.start(whatsapp, 'cv_1', restored, T0);
+    expect(open.snapshot()).toMatchObject({ conversationId: 'cv_1', ticketNumber: 12, status: 'pending' });
+    expect(open.windowOpen).toBe(true);
+    const late = ConversationState.start(whatsapp, 'cv_1', restored, T0 + 2 * HOUR);
+    expect(late.windowOpen).toBe(false);
+  });
+
+  it('a ticket change says what changes, and nothing when it changes nothing', () => {
+    const state = ConversationState.start(whatsapp, null, null, T0);
+    state.adopt(stored);
+    expect(state.ticketAfter({ status: 'open' })).toBeNull();
+    expect(state.ticketAfter({ assigneeId: null })).toBeNull();
+    const next = state.ticketAfter({ assigneeId: 'ag_2' });
+    expect(next).toEqual({ status: 'open', assigneeId: 'ag_2' });
+    state.applyTicket(next!);
+    // An explicit null unassigns; an absent field keeps its value.
+    expect(state.ticketAfter({ status: 'closed' })).toEqual({ status: 'closed', assigneeId: 'ag_2' });
+    expect(state.ticketAfter({ assigneeId: null })).toEqual({ status: 'open', assigneeId: null });
+  });
+
+  it('a conversation created by the run keeps the stored window when the run knows none', () => {
+    const state = ConversationState.start(whatsapp, null, null, T0);
+    state.adoptCreated({ ...stored, windowExpiresAt: new Date(T0 + HOUR).toISOString() }, T0);
+    expect(state.windowExpiresAt).toBe(T0 + HOUR);
+    expect(state.windowOpen).toBe(true);
+    // One the run already has (the customer wrote meanwhile) is not replaced by the stored one.
+    const writing = ConversationState.start(whatsapp, null, null, T0);
+    writing.receive(inbound('m1', T0), T0);
+    writing.adoptCreated({ ...stored, windowExpiresAt: new Date(T0 + HOUR).toISOString() }, T0);
+    expect(writing.windowExpiresAt).toBe(T0 + 24 * HOUR);
+  });
+
+  it('publishes search attributes and memo from the ticket, and carries everything into the next run', () => {
+    const state = ConversationState.start(whatsapp, null, null, T0);
+    expect(state.searchAttributes().map((a) => a.key.name)).not.toContain('JanelaTicketNumber');
+    expect(state.memo().summary).toBe('whatsapp conversation with 5511999990000');
+    state.adopt({ ...stored, assigneeId: 'ag_1' });
+    state.receive(inbound('m1', T0), T0);
+    state.outbox.push('msg_1');
+    const attributes = Object.fromEntries(state.searchAttributes().map((a) => [a.key.name, a.value]));
+    expect(attributes).toEqual({
+      JanelaChannelId: 'ch_w',
+      JanelaChannelKind: 'whatsapp',
+      JanelaCustomer: '5511999990000',
+      JanelaWindowOpen: true,
+      JanelaStatus: 'open',
+      JanelaAssignee: 'ag_1',
+      JanelaTicketNumber: 7,
+    });
+    expect(state.memo()).toEqual({
+      conversationId: 'cv_1',
+      ticketNumber: 7,
+      summary: 'whatsapp conversation with 5511999990000, ticket #7',
+    });
+    const carried = state.carry();
+    const next = new ConversationState(whatsapp, carried);
+    expect(next.snapshot()).toEqual(state.snapshot());
+    expect(next.inbox).toEqual(state.inbox);
+    expect(next.hasWork).toBe(true);
+    // The next run's queues are its own: the carried copy does not change with them.
+    next.inbox.shift();
+    expect(carried.inbox).toHaveLength(1);
+  });
+
+  it('remembers the newest idempotency keys only', () => {
+    const state = ConversationState.start(whatsapp, null, null, T0);
+    const message = { id: 'msg' } as MessageView;
+    for (let i = 0; i < MAX_REMEMBERED_DIALOGS + 3; i++) state.rememberDialog(`key-${i}`, message);
+    const keys = Object.keys(state.dialogs);
+    expect(keys).toHaveLength(MAX_REMEMBERED_DIALOGS);
+    expect(keys[0]).toBe('key-3');
+    expect(state.dialogs[`key-${MAX_REMEMBERED_DIALOGS + 2}`]).toBe(message);
+  });
+});
+
+describe('Outbox', () => {
+  it('sends in order with one sender, marks a failed send and goes on, and stops after the send in flight when paused', async () => {
+    const queue = ['a', 'b', 'c'];
+    const sent: string[] = [];
+    const failed: string[] = [];
+    let release: () => void = () => {};
+    const outbox = new Outbox(
+      queue,
+      async (id) => {
+        if (id === 'b') throw new Error('Infobip is down');
+        if (id === 'c') await new Promise<void>((resolve) => (release = resolve));
+        sent.push(id);
+      },
+      async (id) => {
+        failed.push(id);
+      },
+    );
+    outbox.start();
+    outbox.start(); // one sender at a time
+    expect(outbox.sending).toBe(true);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(sent).toEqual(['a']);
+    expect(failed).toEqual(['b']);
+    // 'c' is in flight: pausing lets it finish and sends nothing after it.
+    queue.push('d');
+    outbox.paused = true;
+    release();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(sent).toEqual(['a', 'c']);
+    expect(queue).toEqual(['d']);
+    expect(outbox.sending).toBe(false);
+    outbox.paused = false;
+    outbox.start();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(sent).toEqual(['a', 'c', 'd']);
+    expect(queue).toEqual([]);
+  });
+});

@@ -1,0 +1,216 @@
+/**
+ * What a conversation run knows, and every rule that changes it, without Temporal: the workflow
+ * (`conversation.ts`) feeds it signals, updates and activity results with the workflow clock's `now`, and asks it
+ * what to publish and what to carry into the next run. Unit-tested without a server (`test/conversation-state.test.ts`).
+ */
+import { capabilitiesOf } from '../common/channels';
+import type { ChannelKind, ConversationStatus, InboundMessage, MessageView } from '../common/domain';
+import { extendWindow, isWindowOpen, windowExpiryAfterInbound } from '../common/reply-window';
+import { type CarriedState, type ConversationSnapshot, type RestoredState, SearchAttributes } from './definitions';
+
+/**
+ * Idempotency keys remembered per conversation (carried across continue-as-new); older ones are forgotten (the
+ * database's send_keys still answers them).
+ */
+export const MAX_REMEMBERED_DIALOGS = 500;
+
+/** What the conversation's stored record says after a write (the activities' ConversationRef). */
+export interface StoredConversation {
+  conversationId: string;
+  ticketNumber: number;
+  status: ConversationStatus;
+  assigneeId: string | null;
+}
+
+export interface TicketState {
+  status: ConversationStatus;
+  assigneeId: string | null;
+}
+
+export interface ConversationIdentity {
+  channelId: string;
+  kind: ChannelKind;
+  customer: string;
+  replyWindowMs: number;
+}
+
+export class ConversationState {
+  conversationId: string | null;
+  ticketNumber: number | null;
+  status: ConversationStatus;
+  assigneeId: string | null;
+  /** Epoch ms when the WhatsApp window closes (or closed); null if the customer never wrote. */
+  windowExpiresAt: number | null;
+  windowOpen: boolean;
+  /** Customer messages taken but not yet stored, oldest first. */
+  readonly inbox: InboundMessage[];
+  /** Stored outbound messages not yet sent, in order. */
+  readonly outbox: string[];
+  /** Idempotency keys already answered, and the message each one sent (oldest first, bounded). */
+  readonly dialogs: Record<string, MessageView>;
+  /** Whether this channel kind has a reply window (WhatsApp) at all. */
+  readonly hasWindow: boolean;
+
+  constructor(
+    private readonly identity: ConversationIdentity,
+    carried: CarriedState,
+  ) {
+    this.conversationId = carried.conversationId;
+    this.ticketNumber = carried.ticketNumber;
+    this.status = carried.status;
+    this.assigneeId = carried.assigneeId;
+    this.windowExpiresAt = carried.windowExpiresAt;
+    this.windowOpen = carried.windowOpen;
+    this.inbox = [...carried.inbox];
+    this.outbox = [...carried.outbox];
+    this.dialogs = { ...(carried.dialogs ?? {}) };
+    this.hasWindow = capabilitiesOf(identity.kind).replyWindow;
+  }
+
+  /** A new run's state: empty, or the stored ticket a caller restored (its window open again if still ahead). */
+  static start(
+    identity: ConversationIdentity,
+    conversationId: string | null,
+    restored: RestoredState | null,
+    now: number,
+  ): ConversationState {
+    return new ConversationState(identity, {
+      conversationId,
+      ticketNumber: restored?.ticketNumber ?? null,
+      status: restored?.status ?? 'open',
+      assigneeId: restored?.assigneeId ?? null,
+      windowExpiresAt: restored?.windowExpiresAt ?? null,
+      windowOpen: isWindowOpen(restored?.windowExpiresAt ?? null, now),
+      inbox: [],
+      outbox: [],
+    });
+  }
+
+  /**
+   * The customer wrote. The window opens now, not when the message is stored: an agent answering at once must
+   * not be refused while the recording activity is still running.
+   */
+  receive(message: InboundMessage, now: number): void {
+    this.inbox.push(message);
+    if (!this.hasWindow) return;
+    const candidate = windowExpiryAfterInbound(message.receivedAt, now, this.identity.replyWindowMs);
+    this.windowExpiresAt = extendWindow(this.windowExpiresAt, candidate);
+    this.windowOpen = isWindowOpen(this.windowExpiresAt, now);
+  }
+
+  /** Whether a free-form reply may go now (WhatsApp: only inside the window; Viber: always). */
+  replyAllowed(now: number): boolean {
+    return !this.hasWindow || isWindowOpen(this.windowExpiresAt, now);
+  }
+
+  /** True when the window was open and has just run out (the caller records the "window closed" line). */
+  closeWindowIfExpired(now: number): boolean {
+    if (!this.hasWindow || !this.windowOpen || isWindowOpen(this.windowExpiresAt, now)) return false;
+    this.windowOpen = false;
+    return true;
+  }
+
+  /** Whether the window is open and watched by the run's timer. */
+  get windowWatched(): boolean {
+    return this.hasWindow && this.windowOpen;
+  }
+
+  /** Takes what a database write returned about the conversation. */
+  adopt(stored: StoredConversation): void {
+    this.conversationId = stored.conversationId;
+    this.ticketNumber = stored.ticketNumber;
+    this.status = stored.status;
+    this.assigneeId = stored.assigneeId;
+  }
+
+  /**
+   * A conversation this run created or found (first action ours): an existing one whose run had ended (e.g.
+   * terminated by ops) keeps its stored window when this run knows none.
+   */
+  adoptCreated(stored: StoredConversation & { windowExpiresAt?: string | null }, now: number): void {
+    this.adopt(stored);
+    if (this.hasWindow && stored.windowExpiresAt && this.windowExpiresAt === null) {
+      this.windowExpiresAt = Date.parse(stored.windowExpiresAt);
+      this.windowOpen = isWindowOpen(this.windowExpiresAt, now);
+    }
+  }
+
+  /** The ticket after a change (unset fields keep their value), or null when it changes nothing. */
+  ticketAfter(change: { status?: ConversationStatus; assigneeId?: string | null }): TicketState | null {
+    const next = {
+      status: change.status ?? this.status,
+      assigneeId: change.assigneeId === undefined ? this.assigneeId : change.assigneeId,
+    };
+    return next.status === this.status && next.assigneeId === this.assigneeId ? null : next;
+  }
+
+  applyTicket(next: TicketState): void {
+    this.status = next.status;
+    this.assigneeId = next.assigneeId;
+  }
+
+  /** Remembers what a keyed request sent; the oldest keys beyond the bound are forgotten. */
+  rememberDialog(key: string, message: MessageView): void {
+    this.dialogs[key] = message;
+    const keys = Object.keys(this.dialogs);
+    for (const old of keys.slice(0, Math.max(0, keys.length - MAX_REMEMBERED_DIALOGS))) delete this.dialogs[old];
+  }
+
+  /** Anything to do: customer messages to store or replies to send. */
+  get hasWork(): boolean {
+    return this.inbox.length > 0 || this.outbox.length > 0;
+  }
+
+  snapshot(): ConversationSnapshot {
+    return {
+      conversationId: this.conversationId,
+      ticketNumber: this.ticketNumber,
+      window: {
+        open: this.hasWindow ? this.windowOpen : true,
+        expiresAt: this.windowExpiresAt === null ? null : new Date(this.windowExpiresAt).toISOString(),
+      },
+      status: this.status,
+      assigneeId: this.assigneeId,
+      pendingSends: this.outbox.length,
+    };
+  }
+
+  /** What ops filter conversations by in Temporal Web (the ticket number once there is one). */
+  searchAttributes() {
+    const { channelId, kind, customer } = this.identity;
+    return [
+      { key: SearchAttributes.channelId, value: channelId },
+      { key: SearchAttributes.channelKind, value: kind },
+      { key: SearchAttributes.customer, value: customer },
+      { key: SearchAttributes.windowOpen, value: this.hasWindow ? this.windowOpen : true },
+      { key: SearchAttributes.status, value: this.status },
+      { key: SearchAttributes.assignee, value: this.assigneeId ?? 'unassigned' },
+      ...(this.ticketNumber === null ? [] : [{ key: SearchAttributes.ticketNumber, value: this.ticketNumber }]),
+    ];
+  }
+
+  /** What Temporal Web shows for the run. */
+  memo() {
+    const { kind, customer } = this.identity;
+    return {
+      conversationId: this.conversationId,
+      ticketNumber: this.ticketNumber,
+      summary: `${kind} conversation with ${customer}${this.ticketNumber ? `, ticket #${this.ticketNumber}` : ''}`,
+    };
+  }
+
+  /** What the next run (continue-as-new) starts from: messages not yet stored and queued sends included. */
+  carry(): CarriedState {
+    return {
+      conversationId: this.conversationId,
+      ticketNumber: this.ticketNumber,
+      status: this.status,
+      assigneeId: this.assigneeId,
+      windowExpiresAt: this.windowExpiresAt,
+      windowOpen: this.windowOpen,
+      inbox: [...this.inbox],
+      outbox: [...this.outbox],
+      dialogs: { ...this.dialogs },
+    };
+  }
+}
