@@ -4,8 +4,10 @@
  * activities (workflows/conversation.ts `store`, `storeLocally`).
  */
 import { ApplicationFailure } from '@temporalio/activity';
+import { type AutomaticKind, DEFAULT_REMINDER_TEXT } from '../common/automation-settings';
 import { capabilitiesOf } from '../common/channels';
 import { oneAtATime } from '../common/concurrency';
+import { parseDuration } from '../common/config';
 import type {
   AttachmentRef,
   ChannelKind,
@@ -20,7 +22,16 @@ import { replyWindowState } from '../common/reply-window';
 import { type SystemLine, systemLineEnglish } from '../common/system-lines';
 import type { LegacyConversationIds } from '../db/legacy-conversations';
 import { claimSendKey, failOutbound, toMessageView } from '../db/messages';
-import { Agent, Client, Conversation, Counter, isDuplicateKeyError, Message, nextSequence } from '../db/models';
+import {
+  Agent,
+  Channel,
+  Client,
+  Conversation,
+  Counter,
+  isDuplicateKeyError,
+  Message,
+  nextSequence,
+} from '../db/models';
 import { checkTemplateSend, type TemplateCheck, type TemplateSendInput } from '../db/template-send-check';
 import { conversationWorkflowId } from '../workflows/definitions';
 
@@ -218,6 +229,96 @@ async function recordSystemLine(conversationId: string, channelId: string, line:
   }
 }
 
+interface AgentMessageInput {
+  conversationId: string;
+  channelId: string;
+  messageId: string;
+  type: string;
+  text: string;
+  media: AttachmentRef | null;
+  template: TemplateRef | null;
+  authorId: string;
+  idempotencyKey?: string | null;
+}
+
+/** Stores an agent's (or automation's) message as `queued`, once per id or idempotency key. */
+async function persistAgentMessage(input: AgentMessageInput): Promise<MessageView> {
+  if (input.idempotencyKey) {
+    // A keyed message's id comes from its key (`keyedMessageId`), not from the workflow's random ids. This runs as
+    // a local activity, inside a workflow task: when that task is lost (its history service died before
+    // recording it), the task runs again and its random ids can fall to other messages, so a random id claimed
+    // in the lost attempt could name another request's message. The key names the same request every time.
+    const messageId = keyedMessageId(input.conversationId, input.idempotencyKey);
+    // The key is claimed once; a later run (the workflow forgets when it ends idle) finds the claim and answers
+    // the first message instead of sending again.
+    const owner = await claimSendKey(input.conversationId, input.idempotencyKey, messageId);
+    const claimed = owner === messageId ? null : await Message.findById(owner).lean(); // claimed by a random id
+    const first = claimed?.idempotencyKey === input.idempotencyKey ? claimed : await Message.findById(messageId).lean();
+    // A first message still queued (its run ended before sending it) is queued again by this run
+    // (sendOutbound skips a message that is no longer queued).
+    if (first) return { ...toMessageView(first), repeated: first.status !== 'queued' };
+    input = { ...input, messageId };
+  } else {
+    const existing = await Message.findById(input.messageId).lean();
+    if (existing) return toMessageView(existing);
+  }
+  // An agent answering has read the customer's messages.
+  return storeOutbound({ ...input, automatic: null }, { unreadCount: 0 });
+}
+
+/** Inserts a queued outbound message and makes it the conversation's latest. */
+async function storeOutbound(
+  input: {
+    messageId: string;
+    conversationId: string;
+    channelId: string;
+    type: string;
+    text: string;
+    media?: AttachmentRef | null;
+    template?: TemplateRef | null;
+    authorId: string | null;
+    idempotencyKey?: string | null;
+    automatic: AutomaticKind | null;
+  },
+  conversationChanges: Record<string, unknown> = {},
+): Promise<MessageView> {
+  const now = new Date();
+  const created = await Message.create({
+    _id: input.messageId,
+    conversationId: input.conversationId,
+    channelId: input.channelId,
+    direction: 'outbound',
+    type: input.type,
+    text: input.text,
+    media: input.media ?? null,
+    template: input.template ?? null,
+    status: 'queued',
+    providerMessageId: input.messageId,
+    authorId: input.authorId,
+    idempotencyKey: input.idempotencyKey ?? null,
+    automatic: input.automatic,
+    createdAt: now,
+  });
+  await Conversation.updateOne(
+    { _id: input.conversationId },
+    {
+      $set: {
+        lastMessageAt: now,
+        lastMessagePreview: (input.text || `[${input.media?.name ?? input.type}]`).slice(0, 140),
+        ...conversationChanges,
+      },
+    },
+  );
+  return toMessageView(created.toObject());
+}
+
+/** How long before the window's end the channel reminds the customer; null when it does not (or has no window). */
+async function reminderBeforeMs(channelId: string): Promise<number | null> {
+  const channel = await Channel.findById(channelId).select('kind windowReminder').lean();
+  if (!channel || !capabilitiesOf(channel.kind).replyWindow || !channel.windowReminder?.enabled) return null;
+  return parseDuration(channel.windowReminder.before) ?? null;
+}
+
 export interface ConversationActivityDeps {
   /** Conversations stored before derived ids, listed once per worker (shared with the batch activities). */
   legacyConversationIds: LegacyConversationIds;
@@ -360,64 +461,41 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
       return { ...refOf(updated), duplicate, messageId };
     },
     /** Stores an agent's message as `queued`. Idempotent on the workflow-chosen id, so a retried activity stores it once. */
-    async persistOutbound(input: {
+    async persistOutbound(
+      input: AgentMessageInput & {
+        /** Also say how long before the window's end the channel reminds the customer (null: it does not). */
+        withReminderPlan?: boolean;
+      },
+    ): Promise<MessageView & { reminderBeforeMs?: number | null }> {
+      const view = await persistAgentMessage(input);
+      return input.withReminderPlan ? { ...view, reminderBeforeMs: await reminderBeforeMs(input.channelId) } : view;
+    },
+    /**
+     * The reminder before the window closes, stored as a queued outbound message the workflow sends like a reply —
+     * unless the channel's setting was turned off meanwhile or the ticket is closed (null). Idempotent per window.
+     */
+    async prepareWindowReminder(input: {
       conversationId: string;
       channelId: string;
-      messageId: string;
-      type: string;
-      text: string;
-      media: AttachmentRef | null;
-      template: TemplateRef | null;
-      authorId: string;
-      idempotencyKey?: string | null;
-    }): Promise<MessageView> {
-      if (input.idempotencyKey) {
-        // A keyed message's id comes from its key (`keyedMessageId`), not from the workflow's random ids. This runs as
-        // a local activity, inside a workflow task: when that task is lost (its history service died before
-        // recording it), the task runs again and its random ids can fall to other messages, so a random id claimed
-        // in the lost attempt could name another request's message. The key names the same request every time.
-        const messageId = keyedMessageId(input.conversationId, input.idempotencyKey);
-        // The key is claimed once; a later run (the workflow forgets when it ends idle) finds the claim and answers
-        // the first message instead of sending again.
-        const owner = await claimSendKey(input.conversationId, input.idempotencyKey, messageId);
-        const claimed = owner === messageId ? null : await Message.findById(owner).lean(); // claimed by a random id
-        const first =
-          claimed?.idempotencyKey === input.idempotencyKey ? claimed : await Message.findById(messageId).lean();
-        // A first message still queued (its run ended before sending it) is queued again by this run
-        // (sendOutbound skips a message that is no longer queued).
-        if (first) return { ...toMessageView(first), repeated: first.status !== 'queued' };
-        input = { ...input, messageId };
-      } else {
-        const existing = await Message.findById(input.messageId).lean();
-        if (existing) return toMessageView(existing);
-      }
-      const now = new Date();
-      const created = await Message.create({
-        _id: input.messageId,
+      windowExpiresAt: string;
+    }): Promise<MessageView | null> {
+      const channel = await Channel.findById(input.channelId).select('kind windowReminder deletedAt').lean();
+      const settings = channel?.windowReminder;
+      if (!channel || channel.deletedAt || !capabilitiesOf(channel.kind).replyWindow || !settings?.enabled) return null;
+      const conversation = await Conversation.findById(input.conversationId).select('status').lean();
+      if (!conversation || conversation.status === 'closed') return null;
+      const messageId = `msg_rem_${sha256(`${input.conversationId}\n${input.windowExpiresAt}`).slice(0, 28)}`;
+      const existing = await Message.findById(messageId).lean();
+      if (existing) return { ...toMessageView(existing), repeated: existing.status !== 'queued' };
+      return storeOutbound({
+        messageId,
         conversationId: input.conversationId,
         channelId: input.channelId,
-        direction: 'outbound',
-        type: input.type,
-        text: input.text,
-        media: input.media,
-        template: input.template,
-        status: 'queued',
-        providerMessageId: input.messageId,
-        authorId: input.authorId,
-        idempotencyKey: input.idempotencyKey ?? null,
-        createdAt: now,
+        type: 'text',
+        text: settings.text || DEFAULT_REMINDER_TEXT['pt-BR'],
+        authorId: null,
+        automatic: 'reminder',
       });
-      await Conversation.updateOne(
-        { _id: input.conversationId },
-        {
-          $set: {
-            lastMessageAt: now,
-            lastMessagePreview: (input.text || `[${input.media?.name ?? input.type}]`).slice(0, 140),
-            unreadCount: 0,
-          },
-        },
-      );
-      return toMessageView(created.toObject());
     },
     /** The conversation for (channel, customer), created when an agent or automation starts it. Idempotent. */
     async ensureConversation(input: {

@@ -4,6 +4,7 @@
  */
 
 import { z } from 'zod';
+import { AUTOMATIC_KINDS } from '../common/automation-settings';
 import { CHANNEL_KINDS } from '../common/domain';
 import { ERROR_CODES, type ErrorCode } from '../common/error-codes';
 
@@ -38,6 +39,14 @@ export const channelResponse = z.strictObject({
   sender: z.string(),
   viberMediaMode: z.enum(['link', 'native']).optional(),
   sendRatePerSecond: z.number(),
+  /** WhatsApp: the reminder sent to the customer before the reply window closes. */
+  windowReminder: z
+    .strictObject({
+      enabled: z.boolean(),
+      before: z.string().describe('how long before the window closes, e.g. "1h", "30m"'),
+      text: z.string().nullable().describe("null: Janela's default text (pt-BR)"),
+    })
+    .optional(),
   /** Admins only: it holds the channel's secret. */
   webhookUrl: z.string().optional(),
   createdAt: iso.nullable(),
@@ -83,7 +92,11 @@ export const conversationResponse = z.strictObject({
     phone: z.string().nullable(),
     viberId: z.string().optional(),
   }),
-  window: z.strictObject({ open: z.boolean(), expiresAt: iso.nullable() }),
+  window: z.strictObject({
+    open: z.boolean(),
+    expiresAt: iso.nullable(),
+    closingSoon: z.boolean().describe('open, and closing within the hour'),
+  }),
   assigneeId: z.string().nullable(),
   lastMessageAt: iso.nullable(),
   lastMessagePreview: z.string(),
@@ -145,6 +158,10 @@ export const messageResponse = z.strictObject({
   error: z.looseObject({ code: z.string(), message: z.string() }).nullable(),
   providerMessageId: z.string(),
   authorId: z.string().nullable(),
+  automatic: z
+    .enum(AUTOMATIC_KINDS)
+    .nullable()
+    .describe("sent by Janela itself (a channel's automation), not by an agent; null otherwise"),
   createdAt: iso,
   sentAt: iso.nullable(),
   deliveredAt: iso.nullable(),

@@ -3,6 +3,7 @@
  * carries (never a secret: API keys never, webhook URLs only to admins). Their shapes are in
  * api/response-schemas.ts, which the OpenAPI description and the tests check answers against.
  */
+import { CLOSING_SOON_MS, DEFAULT_REMINDER_BEFORE, type WindowReminderSettings } from '../common/automation-settings';
 import { capabilitiesOf } from '../common/channels';
 import { replyWindowState } from '../common/reply-window';
 import { channelWebhookUrl } from '../common/urls';
@@ -17,6 +18,7 @@ type ChannelRecord = {
   sender: string;
   viberMediaMode?: string | null;
   sendRatePerSecond?: number | null;
+  windowReminder?: WindowReminderSettings | null;
   webhookSecret?: string;
   createdAt?: Date;
   updatedAt?: Date;
@@ -33,6 +35,16 @@ export function channelView(channel: ChannelRecord, publicBaseUrl: string, withW
     // The media setting exists where the kind has a native-media option (Viber).
     ...(capabilitiesOf(channel.kind).nativeMediaOption ? { viberMediaMode: channel.viberMediaMode ?? 'link' } : {}),
     sendRatePerSecond: channel.sendRatePerSecond ?? DEFAULT_CHANNEL_SEND_RATE,
+    // Window-aware automation exists where the kind has a reply window (WhatsApp).
+    ...(capabilitiesOf(channel.kind).replyWindow
+      ? {
+          windowReminder: {
+            enabled: channel.windowReminder?.enabled ?? false,
+            before: channel.windowReminder?.before ?? DEFAULT_REMINDER_BEFORE,
+            text: channel.windowReminder?.text ?? null,
+          },
+        }
+      : {}),
     ...(withWebhook && channel.webhookSecret
       ? { webhookUrl: channelWebhookUrl(publicBaseUrl, channel._id, channel.webhookSecret) }
       : {}),
@@ -81,7 +93,8 @@ export function conversationView(
 ) {
   const expiresAt = conversation.window?.expiresAt ?? null;
   const byPhone = capabilitiesOf(conversation.kind).customerAddress === 'phone';
-  const window = replyWindowState(conversation.kind, expiresAt?.getTime() ?? null, Date.now());
+  const now = Date.now();
+  const window = replyWindowState(conversation.kind, expiresAt?.getTime() ?? null, now);
   return {
     id: conversation._id,
     channelId: conversation.channelId,
@@ -97,6 +110,7 @@ export function conversationView(
     window: {
       open: window.open,
       expiresAt: window.expiresAt === null ? null : new Date(window.expiresAt).toISOString(),
+      closingSoon: window.open && window.expiresAt !== null && window.expiresAt - now <= CLOSING_SOON_MS,
     },
     assigneeId: conversation.assigneeId ?? null,
     lastMessageAt: conversation.lastMessageAt?.toISOString() ?? null,
@@ -147,6 +161,7 @@ export function messageView(message: {
   error?: unknown;
   providerMessageId: string;
   authorId?: string | null;
+  automatic?: string | null;
   createdAt: Date;
   sentAt?: Date | null;
   deliveredAt?: Date | null;
@@ -169,6 +184,7 @@ export function messageView(message: {
     error: message.error ?? null,
     providerMessageId: message.providerMessageId,
     authorId: message.authorId ?? null,
+    automatic: message.automatic ?? null,
     createdAt: message.createdAt.toISOString(),
     sentAt: message.sentAt?.toISOString() ?? null,
     deliveredAt: message.deliveredAt?.toISOString() ?? null,

@@ -1,4 +1,5 @@
 import mongoose, { type InferSchemaType, Schema } from 'mongoose';
+import { AUTOMATIC_KINDS } from '../common/automation-settings';
 import { CHANNEL_KINDS } from '../common/domain';
 
 // String ids with a readable prefix (ch_, ag_, cl_, cv_, msg_) make API payloads and workflow ids self-explaining.
@@ -25,6 +26,14 @@ const channelSchema = new Schema(
     viberMediaMode: { type: String, enum: ['link', 'native'], default: 'link' },
     // Batches send through a per-channel limiter: at most this many messages per second, all batches together.
     sendRatePerSecond: { type: Number, default: DEFAULT_CHANNEL_SEND_RATE },
+    // WhatsApp: a reminder to the customer before the reply window closes (common/automation-settings.ts).
+    windowReminder: {
+      type: new Schema(
+        { enabled: { type: Boolean, required: true }, before: { type: String, required: true }, text: String },
+        { _id: false },
+      ),
+      default: null,
+    },
     nextSendAt: { type: Date, default: null },
     deletedAt: { type: Date, default: null },
   },
@@ -105,6 +114,8 @@ const messageSchema = new Schema(
     // Infobip's messageId: the customer's message id inbound, our own id outbound (so reports match).
     providerMessageId: { type: String, required: true },
     authorId: { type: String, default: null },
+    // Sent by Janela itself, not an agent: reminder, survey, welcome or away (common/automation-settings.ts).
+    automatic: { type: String, enum: [...AUTOMATIC_KINDS, null], default: null },
     // Automation's idempotency key, on template messages of dialogs (batches follow their sends by it).
     idempotencyKey: { type: String, default: null },
     raw: { type: Schema.Types.Mixed, default: null },

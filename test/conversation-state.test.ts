@@ -126,6 +126,45 @@ describe('ConversationState', () => {
     expect(carried.inbox).toHaveLength(1);
   });
 
+  it('plans the window reminder: once per window, while the business waits on the customer and the ticket is open', () => {
+    const state = ConversationState.start(whatsapp, null, null, T0);
+    state.adopt(stored);
+    state.receive(inbound('m1', T0), T0);
+    // Nobody has answered: nobody waits on the customer.
+    expect(state.reminderAt()).toBeNull();
+    state.businessWrote(T0 + 60_000, HOUR);
+    expect(state.reminderAt()).toBe(T0 + 23 * HOUR);
+    expect(state.reminderDue(T0 + 23 * HOUR - 1)).toBe(false);
+    expect(state.reminderDue(T0 + 23 * HOUR)).toBe(true);
+    state.markReminded();
+    expect(state.reminderAt()).toBeNull();
+    // The customer writes: the window is a new one, and nobody waits on them until the business writes again.
+    state.receive(inbound('m2', T0 + 23.5 * HOUR), T0 + 23.5 * HOUR);
+    expect(state.reminderAt()).toBeNull();
+    state.businessWrote(T0 + 23.6 * HOUR, undefined); // the setting as read before stays
+    expect(state.reminderAt()).toBe(T0 + 46.5 * HOUR);
+    // A closed ticket is not reminded; reopened, it is again.
+    state.applyTicket({ status: 'closed', assigneeId: null });
+    expect(state.reminderAt()).toBeNull();
+    state.applyTicket({ status: 'open', assigneeId: null });
+    // The business writing after the reminder's moment (in the last hour): no reminder in this window.
+    state.businessWrote(T0 + 47 * HOUR, HOUR);
+    expect(state.reminderAt()).toBeNull();
+    // Turned off on the channel (read as the business wrote): none.
+    state.receive(inbound('m3', T0 + 48 * HOUR), T0 + 48 * HOUR);
+    state.businessWrote(T0 + 48 * HOUR, null);
+    expect(state.reminderAt()).toBeNull();
+    // Carried into the next run.
+    state.businessWrote(T0 + 48 * HOUR, 2 * HOUR);
+    const next = new ConversationState(whatsapp, state.carry());
+    expect(next.reminderAt()).toBe(T0 + 70 * HOUR);
+    // Viber has no window: never.
+    const onViber = ConversationState.start(viber, 'cv_2', null, T0);
+    onViber.receive(inbound('v1', T0), T0);
+    onViber.businessWrote(T0 + 1000, HOUR);
+    expect(onViber.reminderAt()).toBeNull();
+  });
+
   it('remembers the newest idempotency keys only', () => {
     const state = ConversationState.start(whatsapp, null, null, T0);
     const message = { id: 'msg' } as MessageView;

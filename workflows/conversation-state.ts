@@ -50,6 +50,12 @@ export class ConversationState {
   readonly dialogs: Record<string, MessageView>;
   /** Whether this channel kind has a reply window (WhatsApp) at all. */
   readonly hasWindow: boolean;
+  /** When the business last wrote (an agent, automation) since the customer's last message; null: the customer wrote last. */
+  awaitingSince: number | null;
+  /** How long before the window's end the channel reminds the customer, as of the business's last message; null: off. */
+  reminderBeforeMs: number | null;
+  /** The window (its expiry) the reminder went out for: one per window. */
+  remindedWindow: number | null;
 
   constructor(
     private readonly identity: ConversationIdentity,
@@ -65,6 +71,9 @@ export class ConversationState {
     this.outbox = [...carried.outbox];
     this.dialogs = { ...(carried.dialogs ?? {}) };
     this.hasWindow = capabilitiesOf(identity.kind).replyWindow;
+    this.awaitingSince = carried.awaitingSince ?? null;
+    this.reminderBeforeMs = carried.reminderBeforeMs ?? null;
+    this.remindedWindow = carried.remindedWindow ?? null;
   }
 
   /** A new run's state: empty, or the stored ticket a caller restored (its window open again if still ahead). */
@@ -92,6 +101,7 @@ export class ConversationState {
    */
   receive(message: InboundMessage, now: number): void {
     this.inbox.push(message);
+    this.awaitingSince = null; // the customer answered: nobody waits on them
     if (!this.hasWindow) return;
     const candidate = windowExpiryAfterInbound(message.receivedAt, now, this.identity.replyWindowMs);
     this.windowExpiresAt = extendWindow(this.windowExpiresAt, candidate);
@@ -108,6 +118,38 @@ export class ConversationState {
     if (!this.hasWindow || !this.windowOpen || isWindowOpen(this.windowExpiresAt, now)) return false;
     this.windowOpen = false;
     return true;
+  }
+
+  /**
+   * The business wrote (an agent's reply or template, automation's dialog): from now on it waits on the customer.
+   * `reminderBeforeMs` is the channel's reminder setting read as the message was stored (undefined: not read).
+   */
+  businessWrote(now: number, reminderBeforeMs: number | null | undefined): void {
+    this.awaitingSince = now;
+    if (reminderBeforeMs !== undefined) this.reminderBeforeMs = reminderBeforeMs;
+  }
+
+  /**
+   * When to remind the customer that the window closes: once per window, while the ticket is not closed and the
+   * business wrote last, and only if it wrote before that moment (an agent answering in the last hour is not
+   * followed by a reminder). Null: no reminder due in this window.
+   */
+  reminderAt(): number | null {
+    if (!this.hasWindow || !this.windowOpen || this.windowExpiresAt === null) return null;
+    if (this.reminderBeforeMs === null || this.awaitingSince === null || this.status === 'closed') return null;
+    if (this.remindedWindow === this.windowExpiresAt) return null;
+    const at = this.windowExpiresAt - this.reminderBeforeMs;
+    return this.awaitingSince < at ? at : null;
+  }
+
+  reminderDue(now: number): boolean {
+    const at = this.reminderAt();
+    return at !== null && now >= at && this.conversationId !== null;
+  }
+
+  /** The reminder of this window is taken care of (sent, or refused by the settings as they are now). */
+  markReminded(): void {
+    this.remindedWindow = this.windowExpiresAt;
   }
 
   /** Whether the window is open and watched by the run's timer. */
@@ -211,6 +253,9 @@ export class ConversationState {
       inbox: [...this.inbox],
       outbox: [...this.outbox],
       dialogs: { ...this.dialogs },
+      awaitingSince: this.awaitingSince,
+      reminderBeforeMs: this.reminderBeforeMs,
+      remindedWindow: this.remindedWindow,
     };
   }
 }

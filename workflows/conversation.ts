@@ -158,6 +158,23 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     return state.conversationId;
   };
 
+  // Runs recorded before had no reminder before the window closes (nor its timer).
+  const remindBeforeClose = changed('window-reminder', 3);
+  /** Asks the stored message's activity for the channel's reminder setting, where there is a window to remind of. */
+  const reminderPlan = () => (remindBeforeClose && state.hasWindow ? { withReminderPlan: true } : {});
+  /**
+   * A message the business wrote, stored: queued (unless a key's earlier run sent it already), and from now on the
+   * conversation waits on the customer (the reminder's condition).
+   */
+  const queueBusinessMessage = (message: MessageView & { reminderBeforeMs?: number | null }): MessageView => {
+    // A key whose message another run stored and sent already (send_keys) queues nothing new.
+    if (!message.repeated) state.outbox.push(message.id);
+    if (!remindBeforeClose) return message;
+    const { reminderBeforeMs, ...view } = message;
+    if (!message.repeated) state.businessWrote(Date.now(), reminderBeforeMs);
+    return view;
+  };
+
   setHandler(inboundSignal, (message) => state.receive(message, Date.now()));
 
   setHandler(snapshotQuery, snapshot);
@@ -179,10 +196,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
           template: null,
           authorId: request.authorId,
           ...(key ? { idempotencyKey: key } : {}),
+          ...reminderPlan(),
         });
-        // A key whose message another run stored and sent already (send_keys) queues nothing new.
-        if (!message.repeated) state.outbox.push(message.id);
-        return message;
+        return queueBusinessMessage(message);
       });
     },
     {
@@ -243,9 +259,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       },
       authorId: request.authorId,
       idempotencyKey: request.idempotencyKey ?? null,
+      ...reminderPlan(),
     });
-    if (!message.repeated) state.outbox.push(message.id);
-    return message;
+    return queueBusinessMessage(message);
   };
 
   const sendTemplateOnce = (request: TemplateRequest): Promise<MessageView> =>
@@ -378,8 +394,12 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   let deadlinePassed = false;
   let wakeTimerArmed = false;
   /** The window's expiry while it is open, else the end of the idle time. */
-  const wakeDeadline = () =>
-    state.windowWatched && state.windowExpiresAt !== null ? state.windowExpiresAt : idleSince + idleLimitMs();
+  const wakeDeadline = () => {
+    const deadline =
+      state.windowWatched && state.windowExpiresAt !== null ? state.windowExpiresAt : idleSince + idleLimitMs();
+    const reminderAt = remindBeforeClose ? state.reminderAt() : null;
+    return reminderAt === null ? deadline : Math.min(deadline, reminderAt);
+  };
   /**
    * One timer for the deadline, beside the main loop: a message that moves the deadline later does not restart it
    * (when it fires, it sleeps on to the new deadline); only a deadline moved earlier (a window opening while the
@@ -456,6 +476,19 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       publish();
     }
     if (!sendBesideMainLoop) await outbox.drain();
+
+    if (remindBeforeClose && state.reminderDue(Date.now())) {
+      // Once per window, whatever comes of it: the activity reads the setting and the ticket as they are now.
+      const windowExpiresAt = new Date(state.windowExpiresAt!).toISOString();
+      state.markReminded();
+      const reminder = await db.prepareWindowReminder({
+        conversationId: state.conversationId!,
+        channelId: input.channelId,
+        windowExpiresAt,
+      });
+      if (reminder && !reminder.repeated) state.outbox.push(reminder.id);
+      else log.info('window reminder not sent', { conversationId: state.conversationId, windowExpiresAt });
+    }
 
     if (state.closeWindowIfExpired(Date.now())) {
       await db.recordWindowClosed({

@@ -56,10 +56,10 @@ export interface ConversationInput {
 /**
  * The conversation workflow's patches every new run takes as given (see ConversationInput.patchBaseline).
  * Baseline 1: publish-only-changes, reply-request-ids, send-beside-main-loop, record-inbound-local, one-wake-timer,
- * wake-on-history-limit. Baseline 2: continue-before-storing, store-in-workflow-task. A later change raises the baseline and names the
+ * wake-on-history-limit. Baseline 2: continue-before-storing, store-in-workflow-task. Baseline 3: window-reminder. A later change raises the baseline and names the
  * baseline it joins (`changed(id, 3)`): runs started at a lower one ask `patched()` for it.
  */
-export const CONVERSATION_PATCH_BASELINE = 2;
+export const CONVERSATION_PATCH_BASELINE = 3;
 
 /**
  * How every caller starts a conversation run (webhook, agent actions, automation, batches): one workflow id per
@@ -99,6 +99,10 @@ export interface CarriedState {
   outbox: string[];
   /** Recent idempotency keys (dialogs, create chat, agents' replies and templates) and the message each one sent. */
   dialogs?: Record<string, MessageView>;
+  /** The window reminder's state (see ConversationState); absent in runs from before it. */
+  awaitingSince?: number | null;
+  reminderBeforeMs?: number | null;
+  remindedWindow?: number | null;
 }
 
 export interface ConversationSnapshot {

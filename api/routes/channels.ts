@@ -1,6 +1,8 @@
 /** `/api/channels`: the WhatsApp and Viber channels (admins manage them; agents read their own). Templates: templates.ts. */
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { capabilitiesOf } from '../../common/channels';
+import { parseDuration } from '../../common/config';
 import { CHANNEL_KINDS } from '../../common/domain';
 import { newId, newSecret } from '../../common/ids';
 import { Channel, Extension } from '../../db/models';
@@ -15,6 +17,23 @@ const apiBaseUrl = z
   .url({ protocol: /^https?$/, message: 'must be an http(s) URL such as https://xxxx.api.infobip.com' })
   .transform((url) => url.replace(/\/+$/, ''));
 
+/** WhatsApp: a reminder to the customer before the reply window closes (set as a whole; see README). */
+const windowReminderSchema = z.strictObject({
+  enabled: z.boolean(),
+  before: z
+    .string()
+    .refine((value) => parseDuration(value) !== undefined, 'must be a duration such as 1h, 30m or 45s')
+    .describe('how long before the window closes, e.g. "1h" (shorter than the reply window)'),
+  text: z
+    .string()
+    .trim()
+    .min(1)
+    .max(capabilitiesOf('whatsapp').textLimit)
+    .nullable()
+    .optional()
+    .describe("what the customer reads; unset or null: Janela's default (pt-BR)"),
+});
+
 export const channelCreateSchema = z.object({
   kind: z.enum(CHANNEL_KINDS),
   name: z.string().trim().min(1).max(100),
@@ -25,7 +44,32 @@ export const channelCreateSchema = z.object({
   viberMediaMode: z.enum(['link', 'native']).optional(),
   /** The most messages per second batches may send through this channel, all batches together (default 10). */
   sendRatePerSecond: z.number().min(0.1).max(1000).optional(),
+  windowReminder: windowReminderSchema.optional(),
 });
+
+/**
+ * The settings that need the channel's kind and the reply window (JANELA_REPLY_WINDOW) to be checked, as stored.
+ * Refused, not dropped: a Viber channel has no window to remind of.
+ */
+function automationSettings(kind: string, input: z.infer<typeof channelPatchSchema>, replyWindowMs: number) {
+  if (!input.windowReminder) return {};
+  if (!capabilitiesOf(kind).replyWindow) {
+    throw new ApiError(
+      'VALIDATION_FAILED',
+      `A ${capabilitiesOf(kind).label} channel has no reply window to remind of.`,
+      {
+        details: [{ path: 'windowReminder', message: 'only channels with a reply window (WhatsApp)', code: 'custom' }],
+      },
+    );
+  }
+  const { enabled, before, text } = input.windowReminder;
+  if (parseDuration(before)! >= replyWindowMs) {
+    throw new ApiError('VALIDATION_FAILED', 'windowReminder.before must be shorter than the reply window.', {
+      details: [{ path: 'windowReminder.before', message: `shorter than ${replyWindowMs} ms`, code: 'custom' }],
+    });
+  }
+  return { windowReminder: { enabled, before, text: text ?? null } };
+}
 
 export const channelPatchSchema = channelCreateSchema.omit({ kind: true }).partial();
 
@@ -39,7 +83,12 @@ export function channelRoutes(deps: ApiDeps) {
     if (!extension?.enabled) {
       throw new ApiError('EXTENSION_DISABLED', 'Enable the Infobip extension (Extensions) before creating channels.');
     }
-    const created = await Channel.create({ _id: newId('ch'), ...input, webhookSecret: newSecret() });
+    const created = await Channel.create({
+      _id: newId('ch'),
+      ...input,
+      ...automationSettings(input.kind, input, deps.replyWindowMs),
+      webhookSecret: newSecret(),
+    });
     return c.json(channelView(created.toObject(), deps.publicBaseUrl, true), 201);
   });
 
@@ -71,7 +120,10 @@ export function channelRoutes(deps: ApiDeps) {
     const input = await parseJson(c, channelPatchSchema);
     // updateOne then read: FerretDB 1.x's findAndModify cannot apply the projection that hides secret fields.
     const id = c.req.param('id');
-    const result = await Channel.updateOne({ _id: id, deletedAt: null }, { $set: input });
+    const stored = await Channel.findOne({ _id: id, deletedAt: null }).select('kind').lean();
+    if (!stored) throw notFound('Channel');
+    const changes = { ...input, ...automationSettings(stored.kind, input, deps.replyWindowMs) };
+    const result = await Channel.updateOne({ _id: id, deletedAt: null }, { $set: changes });
     forgetWebhookChannel(id);
     const channel = result.matchedCount ? await Channel.findById(id).select('+webhookSecret').lean() : null;
     if (!channel) throw notFound('Channel');
