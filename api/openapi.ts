@@ -20,6 +20,7 @@ import {
 import { agentCreateSchema, agentPatchSchema } from './routes/agents';
 import { channelCreateSchema, channelPatchSchema } from './routes/channels';
 import { createChatSchema } from './routes/chats';
+import { clientSearchQuerySchema } from './routes/clients';
 import {
   conversationTemplateSchema,
   listQuerySchema,
@@ -29,7 +30,6 @@ import {
   ticketPatchSchema,
 } from './routes/conversations';
 import { batchSchema, dialogSchema } from './routes/dialogs';
-import { clientSearchQuerySchema } from './routes/live';
 import { loginSchema } from './routes/session';
 import { registerSchema } from './routes/templates';
 
