@@ -10,12 +10,14 @@ import { type AuthEnv, authenticate } from './auth';
 import { bodyLimits } from './body-limits';
 import type { ApiDeps } from './context';
 import { isDependencyDown } from './dependency-errors';
+import { describeRoute } from './describe-route';
 import { ApiError, errorResponse } from './errors';
 import { windowHelpPage } from './help';
 import { inboundParking } from './inbound-parking';
 import { allowedMethods } from './method-not-allowed';
 import { httpMetrics, metricsContentType, renderMetrics } from './metrics';
 import { docsPage, openApiDocument } from './openapi';
+import { healthResponse } from './response-schemas';
 import { agentRoutes } from './routes/agents';
 import { attachmentRoutes } from './routes/attachments';
 import { channelRoutes } from './routes/channels';
@@ -103,11 +105,20 @@ export function createApp(deps: ApiDeps) {
 
   app.use('*', httpMetrics());
   app.use('*', bodyLimits());
-  app.get('/metrics', async (c) =>
-    c.text(await renderMetrics(deps.workerMetricsUrl), 200, { 'content-type': metricsContentType }),
+  app.get(
+    '/metrics',
+    describeRoute({ summary: 'Prometheus metrics', auth: 'none', returns: 'text/plain; version=0.0.4' }),
+    async (c) => c.text(await renderMetrics(deps.workerMetricsUrl), 200, { 'content-type': metricsContentType }),
   );
 
-  app.get('/healthz', async (c) => {
+  const health = describeRoute({
+    summary: 'Health of the API, Temporal and the database',
+    auth: 'none',
+    returns: 'All ok',
+    response: healthResponse,
+    errors: ['SERVICE_UNAVAILABLE'],
+  });
+  app.get('/healthz', health, async (c) => {
     const [temporal, mongo, workers] = await Promise.all([
       check(() => deps.temporal.workflowService.getSystemInfo({})),
       check(() => pingDatabase()),
@@ -120,9 +131,17 @@ export function createApp(deps: ApiDeps) {
     );
   });
 
-  app.get('/help/whatsapp-window', (c) => c.html(windowHelpPage()));
-  app.get('/openapi.json', (c) => c.json(openApiDocument(deps.publicBaseUrl)));
-  app.get('/docs', (c) => c.html(docsPage()));
+  app.get(
+    '/help/whatsapp-window',
+    describeRoute({ summary: "The article on WhatsApp's 24-hour window", auth: 'none', returns: 'HTML' }),
+    (c) => c.html(windowHelpPage()),
+  );
+  app.get('/openapi.json', describeRoute({ summary: 'This document', auth: 'none', returns: 'OpenAPI 3.1' }), (c) =>
+    c.json(openApiDocument(deps.publicBaseUrl)),
+  );
+  app.get('/docs', describeRoute({ summary: 'Human-readable API reference', auth: 'none', returns: 'HTML' }), (c) =>
+    c.html(docsPage()),
+  );
 
   app.route('/webhooks/infobip', webhookRoutes(deps));
   app.route('/media', publicMediaRoutes());

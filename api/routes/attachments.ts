@@ -14,13 +14,26 @@ import { deleteMedia, findMedia, MediaTooLargeError, storeMedia } from '../../db
 import type { AuthEnv } from '../auth';
 import { DRAIN_LIMIT_BYTES, DRAIN_TIMEOUT_MS } from '../body-limits';
 import type { ApiDeps } from '../context';
+import { describeRoute } from '../describe-route';
 import { ApiError } from '../errors';
+import { attachmentResponse } from '../response-schemas';
 import { attachmentView } from '../views';
 
 export function attachmentRoutes(deps: ApiDeps) {
   const app = new Hono<AuthEnv>();
 
-  app.post('/', async (c) => {
+  const described = describeRoute({
+    summary: 'Upload an attachment (multipart field "file", streamed)',
+    auth: 'agent',
+    multipart: true,
+    success: 201,
+    returns: '{ id, url, mime, size, name, kind }',
+    response: attachmentResponse,
+    // ATTACHMENT_TOO_LARGE: over the limit of its kind while streaming, or at once (with Connection: close) when
+    // Content-Length exceeds 101 MB (api/body-limits.ts).
+    errors: ['FILE_REQUIRED', 'INVALID_MULTIPART', 'ATTACHMENT_TOO_LARGE'],
+  });
+  app.post('/', described, async (c) => {
     const principal = c.get('principal');
     if (principal.role === 'automation')
       throw new ApiError('FORBIDDEN', 'Automation tokens cannot upload attachments.');

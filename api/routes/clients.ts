@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { Client, Conversation } from '../../db/models';
 import type { AuthEnv } from '../auth';
+import { describeRoute } from '../describe-route';
 import { parseWith } from '../errors';
 
 export const clientSearchQuerySchema = z.object({
@@ -13,7 +14,13 @@ export const clientSearchQuerySchema = z.object({
 export function clientRoutes() {
   const app = new Hono<AuthEnv>();
 
-  app.get('/', async (c) => {
+  const described = describeRoute({
+    summary: "Clients of the agent's channels, by name",
+    auth: 'agent',
+    query: clientSearchQuerySchema,
+    returns: '{ items }',
+  });
+  app.get('/', described, async (c) => {
     const principal = c.get('principal');
     const query = parseWith(clientSearchQuerySchema, c.req.query());
     // Only clients of the agent's own channels: no $lookup on FerretDB, so two queries.

@@ -3,11 +3,17 @@ import { Hono } from 'hono';
 import { CHANNEL_CAPABILITIES } from '../../common/channels';
 import type { AuthEnv } from '../auth';
 import type { ApiDeps } from '../context';
+import { describeRoute } from '../describe-route';
 
 export function configRoutes(deps: ApiDeps) {
   const app = new Hono<AuthEnv>();
 
-  app.get('/', (c) =>
+  const described = describeRoute({
+    summary: 'Console configuration (Temporal Web URL, help URL, what each channel kind can do: channelKinds)',
+    auth: 'agent',
+    returns: 'Config',
+  });
+  app.get('/', described, (c) =>
     c.json({
       temporalWebUrl: deps.temporalWebUrl ?? null,
       temporalNamespace: deps.temporalNamespace ?? 'default',

@@ -11,6 +11,7 @@ import { streamSSE } from 'hono/streaming';
 import { safeEqual, sha256 } from '../../common/ids';
 import { type AuthEnv, type Principal, SESSION_COOKIE } from '../auth';
 import type { ApiDeps } from '../context';
+import { describeRoute } from '../describe-route';
 import { type LiveCredential, liveFeed } from '../live-feed';
 
 /** The credential this request authenticated with (as `authenticate` chose it), for the feed to re-check. */
@@ -27,7 +28,13 @@ function liveCredential(c: Context<AuthEnv>, principal: Principal, adminToken: s
 export function eventRoutes(deps: ApiDeps) {
   const app = new Hono<AuthEnv>();
 
-  app.get('/', (c) => {
+  const described = describeRoute({
+    summary: "Server-sent events for the agent's channels",
+    auth: 'agent',
+    returns:
+      "text/event-stream: `ready`, then `conversation` (as GET /api/conversations/{id}) and `message` ({ conversationId, message }) as they change in the agent's channels; `access` ({ channelIds }) when those change; `ping` every 15 s; `closed` ({ error: { code: UNAUTHORIZED | FORBIDDEN, message } }) right before the server ends the stream because the credential no longer holds. A client more than 8 MB behind is disconnected.",
+  });
+  app.get('/', described, (c) => {
     const principal = c.get('principal');
     const credential = liveCredential(c, principal, deps.adminToken);
     return streamSSE(c, async (stream) => {

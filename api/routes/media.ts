@@ -4,9 +4,11 @@
  */
 import { type Context, Hono } from 'hono';
 import { stream } from 'hono/streaming';
+import type { BlankEnv } from 'hono/types';
 import { log } from '../../common/log';
 import { findMedia, findMediaByToken, openMediaStream, type StoredMedia } from '../../db/media';
 import { type AuthEnv, hasChannelAccess, type Principal } from '../auth';
+import { describeRoute } from '../describe-route';
 import { notFound } from '../errors';
 
 /** An attachment an agent may use or open: his own upload, or media of a channel he has access to. */
@@ -45,11 +47,22 @@ function sendMedia(c: Context<any>, media: StoredMedia, disposition: 'inline' | 
 export function mediaApiRoutes() {
   const app = new Hono<AuthEnv>();
 
-  app.on(['GET', 'HEAD'], '/:id', async (c) => {
+  const read = async (c: Context<AuthEnv, '/:id'>) => {
     const media = await findMedia(c.req.param('id'));
     if (!media || !canUseMedia(c.get('principal'), media)) throw notFound('Media');
     return sendMedia(c, media, 'inline');
-  });
+  };
+  app.get(
+    '/:id',
+    describeRoute({ summary: 'A stored file (inbound media, attachments)', auth: 'agent', returns: 'The file' }),
+    read,
+  );
+  app.on(
+    'HEAD',
+    '/:id',
+    describeRoute({ summary: 'A stored file’s headers', auth: 'agent', returns: 'Headers' }),
+    read,
+  );
 
   return app;
 }
@@ -57,10 +70,25 @@ export function mediaApiRoutes() {
 /** `GET /media/:token` — the unguessable public link Infobip fetches outbound media from. */
 export function publicMediaRoutes() {
   const app = new Hono();
-  app.on(['GET', 'HEAD'], '/:token', async (c) => {
+  const read = async (c: Context<BlankEnv, '/:token'>) => {
     const media = await findMediaByToken(c.req.param('token'));
     if (!media) throw notFound('Media');
     return sendMedia(c, media, 'attachment');
-  });
+  };
+  app.get(
+    '/:token',
+    describeRoute({
+      summary: 'Outbound media, for Infobip (unguessable link)',
+      auth: 'public link',
+      returns: 'The file',
+    }),
+    read,
+  );
+  app.on(
+    'HEAD',
+    '/:token',
+    describeRoute({ summary: 'Outbound media headers', auth: 'public link', returns: 'Headers' }),
+    read,
+  );
   return app;
 }
