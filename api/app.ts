@@ -136,12 +136,17 @@ export function createApp(deps: ApiDeps) {
     describeRoute({ summary: "The article on WhatsApp's 24-hour window", auth: 'none', returns: 'HTML' }),
     (c) => c.html(windowHelpPage()),
   );
-  app.get('/openapi.json', describeRoute({ summary: 'This document', auth: 'none', returns: 'OpenAPI 3.1' }), (c) =>
-    c.json(openApiDocument(deps.publicBaseUrl)),
-  );
-  app.get('/docs', describeRoute({ summary: 'Human-readable API reference', auth: 'none', returns: 'HTML' }), (c) =>
-    c.html(docsPage()),
-  );
+  // Generated from this app's own routes, once, at the first request (every route is registered by then).
+  let description: ReturnType<typeof openApiDocument> | null = null;
+  let reference: string | null = null;
+  app.get('/openapi.json', describeRoute({ summary: 'This document', auth: 'none', returns: 'OpenAPI 3.1' }), (c) => {
+    description ??= openApiDocument(app, deps.publicBaseUrl);
+    return c.json(description);
+  });
+  app.get('/docs', describeRoute({ summary: 'Human-readable API reference', auth: 'none', returns: 'HTML' }), (c) => {
+    reference ??= docsPage(app);
+    return c.html(reference);
+  });
 
   app.route('/webhooks/infobip', webhookRoutes(deps));
   app.route('/media', publicMediaRoutes());

@@ -6,6 +6,7 @@
  *   app.post('/', describeRoute({ summary, auth: 'admin', body: channelCreateSchema, success: 201, … }), handler)
  */
 import type { MiddlewareHandler } from 'hono';
+import { COMPOSED_HANDLER } from 'hono/utils/constants';
 import type { z } from 'zod';
 import type { ErrorCode } from '../common/error-codes';
 
@@ -44,7 +45,12 @@ export function describeRoute(doc: RouteDoc): MiddlewareHandler {
   return Object.assign(passThrough, { [ROUTE_DOC]: doc });
 }
 
-/** The description a route handler carries, if it is a `describeRoute` middleware. */
+/**
+ * The description a route handler carries, if it is a `describeRoute` middleware (also once Hono wrapped it: a
+ * router with its own `onError` mounted with `app.route` keeps the original under COMPOSED_HANDLER).
+ */
 export function routeDocOf(handler: unknown): RouteDoc | undefined {
-  return typeof handler === 'function' ? (handler as { [ROUTE_DOC]?: RouteDoc })[ROUTE_DOC] : undefined;
+  if (typeof handler !== 'function') return undefined;
+  const marked = handler as { [ROUTE_DOC]?: RouteDoc; [COMPOSED_HANDLER]?: unknown };
+  return marked[ROUTE_DOC] ?? routeDocOf(marked[COMPOSED_HANDLER]);
 }
