@@ -10,20 +10,25 @@ import { type AuthEnv, authenticate } from './auth';
 import { bodyLimits } from './body-limits';
 import type { ApiDeps } from './context';
 import { isDependencyDown } from './dependency-errors';
+import { describeRoute } from './describe-route';
 import { ApiError, errorResponse } from './errors';
 import { windowHelpPage } from './help';
 import { inboundParking } from './inbound-parking';
 import { allowedMethods } from './method-not-allowed';
 import { httpMetrics, metricsContentType, renderMetrics } from './metrics';
 import { docsPage, openApiDocument } from './openapi';
+import { healthResponse } from './response-schemas';
 import { agentRoutes } from './routes/agents';
+import { attachmentRoutes } from './routes/attachments';
 import { channelRoutes } from './routes/channels';
 import { chatRoutes } from './routes/chats';
+import { clientRoutes } from './routes/clients';
+import { configRoutes } from './routes/config';
 import { consoleRoutes } from './routes/console';
 import { conversationRoutes } from './routes/conversations';
 import { dialogRoutes } from './routes/dialogs';
+import { eventRoutes } from './routes/events';
 import { extensionRoutes } from './routes/extensions';
-import { liveRoutes } from './routes/live';
 import { meRoutes } from './routes/me';
 import { mediaApiRoutes, publicMediaRoutes } from './routes/media';
 import { sessionRoutes } from './routes/session';
@@ -100,11 +105,20 @@ export function createApp(deps: ApiDeps) {
 
   app.use('*', httpMetrics());
   app.use('*', bodyLimits());
-  app.get('/metrics', async (c) =>
-    c.text(await renderMetrics(deps.workerMetricsUrl), 200, { 'content-type': metricsContentType }),
+  app.get(
+    '/metrics',
+    describeRoute({ summary: 'Prometheus metrics', auth: 'none', returns: 'text/plain; version=0.0.4' }),
+    async (c) => c.text(await renderMetrics(deps.workerMetricsUrl), 200, { 'content-type': metricsContentType }),
   );
 
-  app.get('/healthz', async (c) => {
+  const health = describeRoute({
+    summary: 'Health of the API, Temporal and the database',
+    auth: 'none',
+    returns: 'All ok',
+    response: healthResponse,
+    errors: ['SERVICE_UNAVAILABLE'],
+  });
+  app.get('/healthz', health, async (c) => {
     const [temporal, mongo, workers] = await Promise.all([
       check(() => deps.temporal.workflowService.getSystemInfo({})),
       check(() => pingDatabase()),
@@ -117,9 +131,22 @@ export function createApp(deps: ApiDeps) {
     );
   });
 
-  app.get('/help/whatsapp-window', (c) => c.html(windowHelpPage()));
-  app.get('/openapi.json', (c) => c.json(openApiDocument(deps.publicBaseUrl)));
-  app.get('/docs', (c) => c.html(docsPage()));
+  app.get(
+    '/help/whatsapp-window',
+    describeRoute({ summary: "The article on WhatsApp's 24-hour window", auth: 'none', returns: 'HTML' }),
+    (c) => c.html(windowHelpPage()),
+  );
+  // Generated from this app's own routes, once, at the first request (every route is registered by then).
+  let description: ReturnType<typeof openApiDocument> | null = null;
+  let reference: string | null = null;
+  app.get('/openapi.json', describeRoute({ summary: 'This document', auth: 'none', returns: 'OpenAPI 3.1' }), (c) => {
+    description ??= openApiDocument(app, deps.publicBaseUrl);
+    return c.json(description);
+  });
+  app.get('/docs', describeRoute({ summary: 'Human-readable API reference', auth: 'none', returns: 'HTML' }), (c) => {
+    reference ??= docsPage(app);
+    return c.html(reference);
+  });
 
   app.route('/webhooks/infobip', webhookRoutes(deps));
   app.route('/media', publicMediaRoutes());
@@ -143,8 +170,11 @@ export function createApp(deps: ApiDeps) {
   api.route('/conversations', conversationRoutes(deps));
   api.route('/chats', chatRoutes(deps));
   api.route('/dialogs', dialogRoutes(deps));
-  api.route('/', mediaApiRoutes(deps));
-  api.route('/', liveRoutes(deps));
+  api.route('/attachments', attachmentRoutes(deps));
+  api.route('/media', mediaApiRoutes());
+  api.route('/events', eventRoutes(deps));
+  api.route('/clients', clientRoutes());
+  api.route('/config', configRoutes(deps));
   app.route('/api', api);
   app.route('/', consoleRoutes());
 

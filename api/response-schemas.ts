@@ -170,6 +170,13 @@ export const messageResponse = z.strictObject({
 
 export const listOf = <T extends z.ZodType>(item: T) => z.strictObject({ items: z.array(item) });
 
+/** A page of a conversation's timeline (`GET /api/conversations/:id/messages`). */
+export const messagePageResponse = listOf(messageResponse).extend({
+  hasMore: z.boolean(),
+  /** Pass as `before` for the next (older) page; null on the oldest page. */
+  nextCursor: z.string().nullable(),
+});
+
 export const attachmentResponse = z.strictObject({
   id: z.string(),
   url: z.string(),

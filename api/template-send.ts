@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { TemplateRequest } from '../common/domain';
+import type { ErrorCode } from '../common/error-codes';
 import { checkTemplateSend } from '../db/template-send-check';
 import { ApiError } from './errors';
 
@@ -14,6 +15,15 @@ export const templateSendSchema = z.object({
   /** For templates with URL buttons that end in a variable: one value per such button, in order. */
   buttonParameters: z.array(z.string().trim().min(1).max(2000)).max(2).optional(),
 });
+
+/** What a template send is refused with when the template does not fit the request (the check below, or the workflow's). */
+export const TEMPLATE_SEND_ERRORS = [
+  'TEMPLATE_NOT_FOUND',
+  'TEMPLATE_NOT_APPROVED',
+  'TEMPLATE_VARIABLES_MISMATCH',
+  'TEMPLATE_HEADER_REQUIRED',
+  'TEMPLATE_BUTTONS_MISMATCH',
+] as const satisfies readonly ErrorCode[];
 
 /**
  * Checks a template send before anything happens: 404 TEMPLATE_NOT_FOUND, 409 TEMPLATE_NOT_APPROVED,

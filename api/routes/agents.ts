@@ -4,7 +4,9 @@ import { z } from 'zod';
 import { newId, newSecret, sha256 } from '../../common/ids';
 import { Agent, Channel } from '../../db/models';
 import { type AuthEnv, requireAdmin } from '../auth';
+import { describeRoute } from '../describe-route';
 import { ApiError, notFound, parseJson } from '../errors';
+import { agentResponse, listOf } from '../response-schemas';
 import { agentView } from '../views';
 
 export const agentCreateSchema = z.object({
@@ -32,7 +34,16 @@ async function assertChannelsExist(channelIds: string[]): Promise<void> {
 export function agentRoutes() {
   const app = new Hono<AuthEnv>();
 
-  app.post('/', async (c) => {
+  const create = describeRoute({
+    summary: 'Create an agent (token shown once)',
+    auth: 'admin',
+    body: agentCreateSchema,
+    success: 201,
+    returns: 'Agent with token',
+    response: agentResponse,
+    errors: ['EMAIL_TAKEN', 'UNKNOWN_CHANNEL'],
+  });
+  app.post('/', create, async (c) => {
     requireAdmin(c.get('principal'));
     const input = await parseJson(c, agentCreateSchema);
     await assertChannelsExist(input.channelIds);
@@ -44,13 +55,27 @@ export function agentRoutes() {
     return c.json({ ...agentView(created.toObject()), token }, 201);
   });
 
-  app.get('/', async (c) => {
+  const list = describeRoute({
+    summary: 'Agents',
+    auth: 'admin',
+    returns: '{ items }',
+    response: listOf(agentResponse),
+  });
+  app.get('/', list, async (c) => {
     requireAdmin(c.get('principal'));
     const agents = await Agent.find().sort({ createdAt: 1 }).lean();
     return c.json({ items: agents.map(agentView) });
   });
 
-  app.patch('/:id', async (c) => {
+  const edit = describeRoute({
+    summary: 'Edit an agent (role, channel access)',
+    auth: 'admin',
+    body: agentPatchSchema,
+    returns: 'Agent',
+    response: agentResponse,
+    errors: ['UNKNOWN_CHANNEL'],
+  });
+  app.patch('/:id', edit, async (c) => {
     requireAdmin(c.get('principal'));
     const input = await parseJson(c, agentPatchSchema);
     if (input.channelIds) await assertChannelsExist(input.channelIds);

@@ -9,7 +9,9 @@ import { Channel, Extension } from '../../db/models';
 import { type AuthEnv, hasChannelAccess, requireAdmin } from '../auth';
 import { forgetWebhookChannel } from '../channel-cache';
 import type { ApiDeps } from '../context';
+import { describeRoute } from '../describe-route';
 import { ApiError, notFound, parseJson } from '../errors';
+import { channelResponse, listOf } from '../response-schemas';
 import { channelView } from '../views';
 import { INFOBIP_EXTENSION } from './extensions';
 
@@ -76,7 +78,16 @@ export const channelPatchSchema = channelCreateSchema.omit({ kind: true }).parti
 export function channelRoutes(deps: ApiDeps) {
   const app = new Hono<AuthEnv>();
 
-  app.post('/', async (c) => {
+  const create = describeRoute({
+    summary: 'Create a channel (generates its webhook URL; the API key is write-only)',
+    auth: 'admin',
+    body: channelCreateSchema,
+    success: 201,
+    returns: 'Channel',
+    response: channelResponse,
+    errors: ['EXTENSION_DISABLED'],
+  });
+  app.post('/', create, async (c) => {
     requireAdmin(c.get('principal'));
     const input = await parseJson(c, channelCreateSchema);
     const extension = await Extension.findById(INFOBIP_EXTENSION).lean();
@@ -92,7 +103,13 @@ export function channelRoutes(deps: ApiDeps) {
     return c.json(channelView(created.toObject(), deps.publicBaseUrl, true), 201);
   });
 
-  app.get('/', async (c) => {
+  const list = describeRoute({
+    summary: 'Channels (agents: their own, without webhook URL)',
+    auth: 'agent',
+    returns: '{ items }',
+    response: listOf(channelResponse),
+  });
+  app.get('/', list, async (c) => {
     const principal = c.get('principal');
     const isAdmin = principal.role === 'admin';
     const filter = isAdmin ? { deletedAt: null } : { deletedAt: null, _id: { $in: principal.channelIds } };
@@ -103,7 +120,8 @@ export function channelRoutes(deps: ApiDeps) {
     return c.json({ items: channels.map((channel) => channelView(channel, deps.publicBaseUrl, isAdmin)) });
   });
 
-  app.get('/:id', async (c) => {
+  const read = describeRoute({ summary: 'One channel', auth: 'agent', returns: 'Channel', response: channelResponse });
+  app.get('/:id', read, async (c) => {
     const principal = c.get('principal');
     const isAdmin = principal.role === 'admin';
     const id = c.req.param('id');
@@ -115,7 +133,14 @@ export function channelRoutes(deps: ApiDeps) {
     return c.json(channelView(channel, deps.publicBaseUrl, isAdmin));
   });
 
-  app.patch('/:id', async (c) => {
+  const edit = describeRoute({
+    summary: 'Edit a channel',
+    auth: 'admin',
+    body: channelPatchSchema,
+    returns: 'Channel',
+    response: channelResponse,
+  });
+  app.patch('/:id', edit, async (c) => {
     requireAdmin(c.get('principal'));
     const input = await parseJson(c, channelPatchSchema);
     // updateOne then read: FerretDB 1.x's findAndModify cannot apply the projection that hides secret fields.
@@ -130,7 +155,13 @@ export function channelRoutes(deps: ApiDeps) {
     return c.json(channelView(channel, deps.publicBaseUrl, true));
   });
 
-  app.delete('/:id', async (c) => {
+  const remove = describeRoute({
+    summary: 'Delete a channel (history stays)',
+    auth: 'admin',
+    success: 204,
+    returns: 'Deleted',
+  });
+  app.delete('/:id', remove, async (c) => {
     requireAdmin(c.get('principal'));
     // Soft delete: conversations and their history stay readable; the webhook stops accepting.
     const result = await Channel.updateOne(

@@ -7,8 +7,10 @@ import { conversationWorkflowId } from '../../workflows/definitions';
 import { type AuthEnv, hasChannelAccess } from '../auth';
 import type { ApiDeps } from '../context';
 import { requestIdOr, retryAfterWhenWorkerUnavailable, sendTemplate } from '../conversation-workflow';
+import { describeRoute } from '../describe-route';
 import { ApiError, parseJson } from '../errors';
-import { prepareTemplateSend, templateSendSchema } from '../template-send';
+import { chatCreatedResponse } from '../response-schemas';
+import { prepareTemplateSend, TEMPLATE_SEND_ERRORS, templateSendSchema } from '../template-send';
 
 export const createChatSchema = templateSendSchema.extend({
   channelId: z.string().min(1),
@@ -29,7 +31,25 @@ export function chatRoutes(deps: ApiDeps) {
   const app = new Hono<AuthEnv>();
   app.use('*', retryAfterWhenWorkerUnavailable);
 
-  app.post('/', async (c) => {
+  const create = describeRoute({
+    summary: 'Create chat: start a WhatsApp conversation with a template',
+    auth: 'agent',
+    body: createChatSchema,
+    success: 201,
+    returns: '{ conversationId, messageId, workflowId }',
+    response: chatCreatedResponse,
+    errors: [
+      'CHANNEL_ACCESS_DENIED',
+      'NOT_FOUND',
+      'CHANNEL_NOT_WHATSAPP',
+      'CLIENT_NOT_FOUND',
+      'PHONE_MISMATCH',
+      'INVALID_PHONE',
+      ...TEMPLATE_SEND_ERRORS,
+      'WORKER_UNAVAILABLE',
+    ],
+  });
+  app.post('/', create, async (c) => {
     const principal = c.get('principal');
     const input = await parseJson(c, createChatSchema);
     // Access first, for everyone: not even an admin starts a chat on a channel he has no access to.

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
+import { describeRoute } from '../describe-route';
 import { notFound } from '../errors';
 
 const uiDir = fileURLToPath(new URL('../../ui/', import.meta.url));
@@ -30,11 +31,11 @@ export function consoleRoutes() {
     'content-security-policy':
       "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self'; script-src 'self'; connect-src 'self'",
   };
-  app.get('/', async (c) => {
+  app.get('/', describeRoute({ summary: 'The agent console', auth: 'none', returns: 'HTML' }), async (c) => {
     const file = await serve('index.html');
     return c.body(file.body, 200, { 'content-type': file.type, 'cache-control': 'no-cache', ...securityHeaders });
   });
-  app.get('/ui/:file', async (c) => {
+  app.get('/ui/:file', describeRoute({ summary: 'Console assets', auth: 'none', returns: 'JS/CSS' }), async (c) => {
     const file = await serve(c.req.param('file'));
     return c.body(file.body, 200, { 'content-type': file.type, 'cache-control': 'no-cache', ...securityHeaders });
   });

@@ -15,8 +15,10 @@ import {
   sendReply,
   sendTemplate,
 } from '../conversation-workflow';
+import { describeRoute } from '../describe-route';
 import { ApiError, notFound, parseJson, parseWith } from '../errors';
-import { prepareTemplateSend, templateSendSchema } from '../template-send';
+import { conversationResponse, listOf, messagePageResponse, messageResponse } from '../response-schemas';
+import { prepareTemplateSend, TEMPLATE_SEND_ERRORS, templateSendSchema } from '../template-send';
 import { type ConversationRecord, conversationView, messageView } from '../views';
 import { canUseMedia } from './media';
 
@@ -126,7 +128,14 @@ export function conversationRoutes(deps: ApiDeps) {
   const app = new Hono<AuthEnv>();
   app.use('*', retryAfterWhenWorkerUnavailable);
 
-  app.get('/', async (c) => {
+  const list = describeRoute({
+    summary: 'Chats or tickets of the agent’s channels',
+    auth: 'agent',
+    query: listQuerySchema,
+    returns: '{ items }',
+    response: listOf(conversationResponse),
+  });
+  app.get('/', list, async (c) => {
     const principal = c.get('principal');
     const query = parseWith(listQuerySchema, c.req.query());
     const channelIds = query.channelId
@@ -146,14 +155,27 @@ export function conversationRoutes(deps: ApiDeps) {
     return c.json({ items: conversations.map((cv) => conversationView(cv, byId.get(cv.clientId) ?? null)) });
   });
 
-  app.get('/:id', async (c) => {
+  const read = describeRoute({
+    summary: 'One conversation',
+    auth: 'agent',
+    returns: 'Conversation',
+    response: conversationResponse,
+  });
+  app.get('/:id', read, async (c) => {
     const conversation = await loadAccessible(c.get('principal'), c.req.param('id'));
     const client = await Client.findById(conversation.clientId).lean();
     return c.json(conversationView(conversation, client));
   });
 
   // Newest page first, each page oldest first (the timeline's order); `nextCursor` leads to the older messages.
-  app.get('/:id/messages', async (c) => {
+  const timeline = describeRoute({
+    summary: 'The timeline: newest page first, each page oldest first; `before=nextCursor` pages back',
+    auth: 'agent',
+    query: messagePageQuerySchema,
+    returns: '{ items, hasMore, nextCursor }',
+    response: messagePageResponse,
+  });
+  app.get('/:id/messages', timeline, async (c) => {
     const conversation = await loadAccessible(c.get('principal'), c.req.param('id'));
     const { limit, before } = parseWith(messagePageQuerySchema, c.req.query());
     const filter: Record<string, unknown> = { conversationId: conversation._id };
@@ -174,7 +196,16 @@ export function conversationRoutes(deps: ApiDeps) {
     });
   });
 
-  app.post('/:id/messages', async (c) => {
+  const reply = describeRoute({
+    summary: 'Reply with text or an attachment',
+    auth: 'agent',
+    body: replySchema,
+    success: 202,
+    returns: 'Message (queued)',
+    response: messageResponse,
+    errors: ['TEXT_TOO_LONG', 'ATTACHMENT_NOT_FOUND', 'CAPTION_NOT_SUPPORTED', 'WINDOW_CLOSED', 'WORKER_UNAVAILABLE'],
+  });
+  app.post('/:id/messages', reply, async (c) => {
     const principal = c.get('principal');
     const conversation = await loadAccessible(principal, c.req.param('id'));
     const input = await parseJson(c, replySchema);
@@ -225,7 +256,16 @@ export function conversationRoutes(deps: ApiDeps) {
     return c.json(await storedMessageView(message), 202);
   });
 
-  app.post('/:id/templates', async (c) => {
+  const template = describeRoute({
+    summary: 'Send an approved template',
+    auth: 'agent',
+    body: conversationTemplateSchema,
+    success: 202,
+    returns: 'Message (queued)',
+    response: messageResponse,
+    errors: ['TEMPLATES_WHATSAPP_ONLY', ...TEMPLATE_SEND_ERRORS, 'WORKER_UNAVAILABLE'],
+  });
+  app.post('/:id/templates', template, async (c) => {
     const principal = c.get('principal');
     const conversation = await loadAccessible(principal, c.req.param('id'));
     const input = await parseJson(c, conversationTemplateSchema);
@@ -244,7 +284,15 @@ export function conversationRoutes(deps: ApiDeps) {
   });
 
   // Internal notes never reach the customer or Temporal: they are written straight to the timeline.
-  app.post('/:id/notes', async (c) => {
+  const note = describeRoute({
+    summary: 'Add an internal note (never sent)',
+    auth: 'agent',
+    body: noteSchema,
+    success: 201,
+    returns: 'Note (the same note again for a repeated requestId)',
+    response: messageResponse,
+  });
+  app.post('/:id/notes', note, async (c) => {
     const principal = c.get('principal');
     const conversation = await loadAccessible(principal, c.req.param('id'));
     const { text, requestId } = await parseJson(c, noteSchema);
@@ -274,7 +322,15 @@ export function conversationRoutes(deps: ApiDeps) {
     }
   });
 
-  app.patch('/:id', async (c) => {
+  const ticket = describeRoute({
+    summary: 'Change ticket status or assignee (through the workflow)',
+    auth: 'agent',
+    body: ticketPatchSchema,
+    returns: 'Conversation',
+    response: conversationResponse,
+    errors: ['INVALID_ASSIGNEE', 'WORKER_UNAVAILABLE'],
+  });
+  app.patch('/:id', ticket, async (c) => {
     const principal = c.get('principal');
     const conversation = await loadAccessible(principal, c.req.param('id'));
     const change = await parseJson(c, ticketPatchSchema);

@@ -28,8 +28,10 @@ import { conversationWorkflowId } from '../../workflows/definitions';
 import { type AuthEnv, hasChannelAccess, type Principal } from '../auth';
 import type { ApiDeps } from '../context';
 import { AGENT_ACTION_BOUND, retryAfterWhenWorkerUnavailable, workerUnavailable } from '../conversation-workflow';
+import { describeRoute } from '../describe-route';
 import { ApiError, notFound, parseJson } from '../errors';
-import { templateSendSchema } from '../template-send';
+import { batchProgressResponse, batchStartedResponse, dialogStartedResponse } from '../response-schemas';
+import { TEMPLATE_SEND_ERRORS, templateSendSchema } from '../template-send';
 
 export const dialogSchema = templateSendSchema.extend({
   channelId: z.string().min(1),
@@ -92,7 +94,24 @@ export function dialogRoutes(deps: ApiDeps) {
   const app = new Hono<AuthEnv>();
   app.use('*', retryAfterWhenWorkerUnavailable);
 
-  app.post('/', async (c) => {
+  const start = describeRoute({
+    summary: 'Start a templated dialog (idempotent by idempotencyKey)',
+    auth: 'automation',
+    body: dialogSchema,
+    success: 202,
+    returns: '{ conversationId, workflowId, messageId }',
+    response: dialogStartedResponse,
+    errors: [
+      'CHANNEL_ACCESS_DENIED',
+      'INVALID_PHONE',
+      'NOT_FOUND',
+      'CHANNEL_NOT_WHATSAPP',
+      'IDEMPOTENCY_KEY_REUSED',
+      ...TEMPLATE_SEND_ERRORS,
+      'WORKER_UNAVAILABLE',
+    ],
+  });
+  app.post('/', start, async (c) => {
     const principal = c.get('principal');
     const input = await parseJson(c, dialogSchema);
     assertMayStartDialogs(principal, input.channelId);
@@ -145,7 +164,25 @@ export function dialogRoutes(deps: ApiDeps) {
     return Math.min(batch.ratePerSecond, channel?.sendRatePerSecond ?? DEFAULT_CHANNEL_SEND_RATE);
   };
 
-  app.post('/batch', async (c) => {
+  const startBatch = describeRoute({
+    summary: 'Start a batch of templated dialogs (up to 10 000 recipients)',
+    auth: 'automation',
+    body: batchSchema,
+    success: 202,
+    returns: '{ batchId, workflowId, total }',
+    response: batchStartedResponse,
+    // A recipient whose variables or buttons do not fit the template fails alone, later (in the batch's progress).
+    errors: [
+      'CHANNEL_ACCESS_DENIED',
+      'BATCH_ID_REUSED',
+      'NOT_FOUND',
+      'TEMPLATES_WHATSAPP_ONLY',
+      'TEMPLATE_NOT_FOUND',
+      'TEMPLATE_NOT_APPROVED',
+      'TEMPLATE_HEADER_REQUIRED',
+    ],
+  });
+  app.post('/batch', startBatch, async (c) => {
     const principal = c.get('principal');
     const input = await parseJson(c, batchSchema);
     assertMayStartDialogs(principal, input.channelId);
@@ -275,7 +312,13 @@ export function dialogRoutes(deps: ApiDeps) {
     } satisfies BatchProgress;
   };
 
-  app.get('/batch/:id', async (c) => {
+  const readProgress = describeRoute({
+    summary: 'Batch progress: total, sent, failed with reasons',
+    auth: 'automation',
+    returns: 'Progress',
+    response: batchProgressResponse,
+  });
+  app.get('/batch/:id', readProgress, async (c) => {
     const batch = await loadBatch(c.get('principal'), c.req.param('id'));
     const progress = await progressOf(batch);
     return c.json({
@@ -286,7 +329,14 @@ export function dialogRoutes(deps: ApiDeps) {
     });
   });
 
-  app.post('/batch/:id/cancel', async (c) => {
+  const cancel = describeRoute({
+    summary: 'Cancel a batch',
+    auth: 'automation',
+    success: 202,
+    returns: 'Progress',
+    response: batchProgressResponse,
+  });
+  app.post('/batch/:id/cancel', cancel, async (c) => {
     const batch = await loadBatch(c.get('principal'), c.req.param('id'));
     // First in the database: sends already handed to their conversations check it and are withdrawn.
     await Batch.updateOne({ _id: batch._id, cancelledAt: null }, { $set: { cancelledAt: new Date() } });

@@ -5,6 +5,7 @@ import { newSecret, sha256 } from '../../common/ids';
 import { Session } from '../../db/models';
 import { CSRF_HEADER, principalForToken, SESSION_COOKIE } from '../auth';
 import type { ApiDeps } from '../context';
+import { describeRoute } from '../describe-route';
 import { ApiError, parseJson } from '../errors';
 
 const SESSION_DAYS = 7;
@@ -30,7 +31,15 @@ export function sessionRoutes(deps: ApiDeps) {
   const app = new Hono();
   const secure = deps.publicBaseUrl.startsWith('https://');
 
-  app.post('/login', async (c) => {
+  const login = describeRoute({
+    summary: 'Console sign-in: sets an http-only session cookie (JSON body and `x-janela-console: 1` only: login CSRF)',
+    auth: 'none',
+    body: loginSchema,
+    headers: { [CSRF_HEADER]: '1' },
+    returns: 'Who signed in',
+    errors: ['UNAUTHORIZED', 'FORBIDDEN', 'CSRF_HEADER_MISSING', 'UNSUPPORTED_MEDIA_TYPE'],
+  });
+  app.post('/login', login, async (c) => {
     requireConsoleRequest(c);
     const { token } = await parseJson(c, loginSchema);
     const principal = await principalForToken(token, deps.adminToken);
@@ -51,7 +60,15 @@ export function sessionRoutes(deps: ApiDeps) {
     return c.json({ id: principal.id, name: principal.name, role: principal.role, channelIds: principal.channelIds });
   });
 
-  app.post('/logout', async (c) => {
+  const logout = describeRoute({
+    summary: 'Ends the console session (with `x-janela-console: 1`)',
+    auth: 'none',
+    headers: { [CSRF_HEADER]: '1' },
+    success: 204,
+    returns: 'Signed out',
+    errors: ['CSRF_HEADER_MISSING'],
+  });
+  app.post('/logout', logout, async (c) => {
     // Another site must not be able to sign an agent out either.
     if (c.req.header(CSRF_HEADER) !== '1') throw csrfHeaderMissing();
     const sessionId = getCookie(c, SESSION_COOKIE);

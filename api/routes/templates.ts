@@ -6,7 +6,9 @@ import { countPlaceholders } from '../../common/template-text';
 import { Channel, Template } from '../../db/models';
 import { callInfobip, InfobipError } from '../../providers/infobip-http';
 import { type AuthEnv, hasChannelAccess, type Principal, requireAdmin } from '../auth';
+import { describeRoute } from '../describe-route';
 import { ApiError, notFound, parseJson } from '../errors';
+import { listOf, templateResponse } from '../response-schemas';
 import { templateView } from '../views';
 
 export const registerSchema = z.object({
@@ -63,13 +65,29 @@ async function loadChannel(principal: Principal, channelId: string, forWrite: bo
 export function templateRoutes() {
   const app = new Hono<AuthEnv>();
 
-  app.get('/:channelId/templates', async (c) => {
+  const list = describeRoute({
+    summary: "A WhatsApp channel's templates",
+    auth: 'agent',
+    returns: '{ items }',
+    response: listOf(templateResponse),
+    errors: ['TEMPLATES_WHATSAPP_ONLY'],
+  });
+  app.get('/:channelId/templates', list, async (c) => {
     const channel = await loadChannel(c.get('principal'), c.req.param('channelId'), false);
     const templates = await Template.find({ channelId: channel._id }).sort({ name: 1, language: 1 }).lean();
     return c.json({ items: templates.map(templateView) });
   });
 
-  app.post('/:channelId/templates', async (c) => {
+  const register = describeRoute({
+    summary: 'Register a template by hand',
+    auth: 'admin',
+    body: registerSchema,
+    success: 201,
+    returns: 'Template',
+    response: templateResponse,
+    errors: ['TEMPLATES_WHATSAPP_ONLY', 'TEMPLATE_EXISTS'],
+  });
+  app.post('/:channelId/templates', register, async (c) => {
     const channel = await loadChannel(c.get('principal'), c.req.param('channelId'), true);
     const input = await parseJson(c, registerSchema);
     if (await Template.exists({ channelId: channel._id, name: input.name, language: input.language })) {
@@ -91,7 +109,13 @@ export function templateRoutes() {
     return c.json(templateView(created.toObject()), 201);
   });
 
-  app.post('/:channelId/templates/sync', async (c) => {
+  const sync = describeRoute({
+    summary: "Sync templates from Infobip's templates endpoint",
+    auth: 'admin',
+    returns: '{ synced, items }',
+    errors: ['TEMPLATES_WHATSAPP_ONLY', 'INFOBIP_ERROR'],
+  });
+  app.post('/:channelId/templates/sync', sync, async (c) => {
     const channel = await loadChannel(c.get('principal'), c.req.param('channelId'), true);
     const withKey = await Channel.findById(channel._id).select('+apiKey').lean();
     let raw: unknown;

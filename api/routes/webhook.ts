@@ -11,11 +11,13 @@ import {
   parseTemplateStatusEvent,
   parseWebhookBody,
   WEBHOOK_LIMITS,
+  webhookBodySchema,
   webhookEnvelopeSchema,
 } from '../../providers/webhook';
 import { webhookChannel } from '../channel-cache';
 import type { ApiDeps } from '../context';
 import { isDependencyDown } from '../dependency-errors';
+import { describeRoute } from '../describe-route';
 import { ApiError, errorResponse, parseJson } from '../errors';
 import { inboundParking } from '../inbound-parking';
 
@@ -42,7 +44,17 @@ export function webhookRoutes(deps: ApiDeps) {
       ),
   });
 
-  app.post('/:channelId/:secret', limitBody, async (c) => {
+  const described = describeRoute({
+    summary: 'Inbound messages, delivery and seen reports, template events from Infobip',
+    auth: 'webhook secret',
+    // What Infobip posts, with the result shape Janela reads; the handler reads the envelope first, then each
+    // result on its own (a bad one is kept or skipped, never a refused body), as this schema says.
+    body: webhookBodySchema,
+    returns:
+      'Accepted, counted: { accepted: { inbound, reports, templates, other, invalid, failed } } (a bad result is kept as unsupported or skipped, never a failed body)',
+    errors: ['INVALID_WEBHOOK_SECRET', 'PAYLOAD_TOO_LARGE'],
+  });
+  app.post('/:channelId/:secret', described, limitBody, async (c) => {
     // Read through a short cache (api/channel-cache.ts): one database round trip fewer per Infobip request.
     const channel = await webhookChannel(c.req.param('channelId'), c.req.param('secret'));
     // Unknown channel and wrong secret answer alike, so the URL space cannot be probed.

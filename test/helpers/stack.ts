@@ -8,9 +8,10 @@ import { randomBytes } from 'node:crypto';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import mongoose from 'mongoose';
 import { inject } from 'vitest';
+import type { z } from 'zod';
 import { createApp } from '../../api/app';
 import { inboundParking } from '../../api/inbound-parking';
-import { documentedResponses, operations, responseSchemas } from '../../api/openapi';
+import { describedOperations, documentedResponses } from '../../api/openapi';
 import { errorResponse } from '../../api/response-schemas';
 import { loadEnv } from '../../common/config';
 import { ERROR_CODES } from '../../common/error-codes';
@@ -83,6 +84,7 @@ export async function startStack(options: StackOptions = {}) {
     temporalNamespace: 'default',
     workerMetricsUrl,
   });
+  learnDocumentedOperations(app);
 
   let worker: Worker | null = null;
   let workerRun: Promise<void> | null = null;
@@ -363,22 +365,34 @@ export function timerOf(event: {
   return { startedAt, durationMs, firesAt: startedAt + durationMs };
 }
 
-const documentedOperations = operations.map((op) => ({
-  method: op.method,
-  regex: new RegExp(`^${op.path.replace(/\{\w+\}/g, '[^/]+')}$`),
-  responses: documentedResponses(op),
-}));
+interface DocumentedOperation {
+  method: string;
+  regex: RegExp;
+  /** Each status /openapi.json lists, with its description. */
+  responses: Record<number, string>;
+  /** The success answer's schema, when the route documents one. */
+  schema: z.ZodType | undefined;
+}
 
-const documentedRoutes = Object.entries(responseSchemas).map(([route, schema]) => {
-  const [method, pattern] = route.split(' ') as [string, string];
-  return { method, regex: new RegExp(`^${pattern.replace(/\{\w+\}/g, '[^/]+')}$`), schema };
-});
+/** What /openapi.json says of each route: read from the first stack's app (every app serves the same routes). */
+let documentedOperations: DocumentedOperation[] | null = null;
+
+function learnDocumentedOperations(app: ReturnType<typeof createApp>): void {
+  documentedOperations ??= describedOperations(app).map((op) => ({
+    method: op.method,
+    regex: new RegExp(`^${op.path.replace(/\{\w+\}/g, '[^/]+')}$`),
+    responses: documentedResponses(op),
+    schema: op.doc.response,
+  }));
+}
 
 /**
  * Every answer a test gets through the API is held to what /openapi.json says: the success schema of its route,
  * or the error body. So the published description cannot drift from what the code answers.
  */
 export function assertDocumentedShape(method: string, path: string, status: number, body: unknown): void {
+  if (!documentedOperations)
+    throw new Error('assertDocumentedShape: start a stack first (it reads the routes of its app)');
   const pathname = path.split('?')[0]!;
   const operation = documentedOperations.find((op) => op.method === method.toLowerCase() && op.regex.test(pathname));
   if (operation && !(status in operation.responses)) {
@@ -400,10 +414,8 @@ export function assertDocumentedShape(method: string, path: string, status: numb
     }
     return;
   }
-  if (status >= 300) return;
-  const route = documentedRoutes.find((r) => r.method === method.toLowerCase() && r.regex.test(pathname));
-  if (!route) return;
-  const checked = route.schema.safeParse(body);
+  if (status >= 300 || !operation?.schema) return;
+  const checked = operation.schema.safeParse(body);
   if (!checked.success) {
     throw new Error(
       `${method} ${pathname} ${status}: the answer does not match /openapi.json: ${checked.error.message}\n${JSON.stringify(body).slice(0, 2000)}`,

@@ -1,15 +1,17 @@
+/**
+ * `GET /api/events` — server-sent events for the console: conversations and messages of the agent's channels
+ * as they change. One poller per process (api/live-feed.ts) reads the database for every open stream and fans
+ * the changes out, filtered by each agent's current channels; a stream whose access is gone is closed.
+ */
 import type { IncomingMessage } from 'node:http';
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { streamSSE } from 'hono/streaming';
-import { z } from 'zod';
-import { CHANNEL_CAPABILITIES } from '../../common/channels';
 import { safeEqual, sha256 } from '../../common/ids';
-import { Client, Conversation } from '../../db/models';
 import { type AuthEnv, type Principal, SESSION_COOKIE } from '../auth';
 import type { ApiDeps } from '../context';
-import { parseWith } from '../errors';
+import { describeRoute } from '../describe-route';
 import { type LiveCredential, liveFeed } from '../live-feed';
 
 /** The credential this request authenticated with (as `authenticate` chose it), for the feed to re-check. */
@@ -23,21 +25,16 @@ function liveCredential(c: Context<AuthEnv>, principal: Principal, adminToken: s
   return { kind: 'session', sessionHash: sha256(getCookie(c, SESSION_COOKIE) ?? ''), principalId: principal.id };
 }
 
-/** `GET /api/clients`: create chat's client search. */
-export const clientSearchQuerySchema = z.object({
-  search: z.string().trim().max(100).default(''),
-  limit: z.coerce.number().int().min(1).max(50).default(20),
-});
-
-/**
- * `GET /api/events` — server-sent events for the console: conversations and messages of the agent's channels
- * as they change. One poller per process (api/live-feed.ts) reads the database for every open stream and fans
- * the changes out, filtered by each agent's current channels; a stream whose access is gone is closed.
- */
-export function liveRoutes(deps: ApiDeps) {
+export function eventRoutes(deps: ApiDeps) {
   const app = new Hono<AuthEnv>();
 
-  app.get('/events', (c) => {
+  const described = describeRoute({
+    summary: "Server-sent events for the agent's channels",
+    auth: 'agent',
+    returns:
+      "text/event-stream: `ready`, then `conversation` (as GET /api/conversations/{id}) and `message` ({ conversationId, message }) as they change in the agent's channels; `access` ({ channelIds }) when those change; `ping` every 15 s; `closed` ({ error: { code: UNAUTHORIZED | FORBIDDEN, message } }) right before the server ends the stream because the credential no longer holds. A client more than 8 MB behind is disconnected.",
+  });
+  app.get('/', described, (c) => {
     const principal = c.get('principal');
     const credential = liveCredential(c, principal, deps.adminToken);
     return streamSSE(c, async (stream) => {
@@ -62,40 +59,6 @@ export function liveRoutes(deps: ApiDeps) {
       }
     });
   });
-
-  app.get('/clients', async (c) => {
-    const principal = c.get('principal');
-    const query = parseWith(clientSearchQuerySchema, c.req.query());
-    // Only clients of the agent's own channels: no $lookup on FerretDB, so two queries.
-    const clientIds = await Conversation.distinct('clientId', { channelId: { $in: principal.channelIds } });
-    const escaped = query.search.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    const clients = await Client.find({
-      _id: { $in: clientIds },
-      ...(escaped ? { name: { $regex: escaped, $options: 'i' } } : {}),
-    })
-      .sort({ name: 1 })
-      .limit(query.limit)
-      .lean();
-    return c.json({
-      items: clients.map((client) => ({
-        id: client._id,
-        name: client.name,
-        phone: client.addressKind === 'phone' ? client.address : null,
-        viberId: client.addressKind === 'viber' ? client.address : null,
-      })),
-    });
-  });
-
-  app.get('/config', (c) =>
-    c.json({
-      temporalWebUrl: deps.temporalWebUrl ?? null,
-      temporalNamespace: deps.temporalNamespace ?? 'default',
-      windowHelpUrl: deps.windowHelpUrl,
-      replyWindowMs: deps.replyWindowMs,
-      // What each channel kind can do: the console decides its window badge, template button and limits by it.
-      channelKinds: CHANNEL_CAPABILITIES,
-    }),
-  );
 
   return app;
 }

@@ -1,0 +1,28 @@
+/** `GET /api/config`: what the console needs to know of this installation and of each channel kind. */
+import { Hono } from 'hono';
+import { CHANNEL_CAPABILITIES } from '../../common/channels';
+import type { AuthEnv } from '../auth';
+import type { ApiDeps } from '../context';
+import { describeRoute } from '../describe-route';
+
+export function configRoutes(deps: ApiDeps) {
+  const app = new Hono<AuthEnv>();
+
+  const described = describeRoute({
+    summary: 'Console configuration (Temporal Web URL, help URL, what each channel kind can do: channelKinds)',
+    auth: 'agent',
+    returns: 'Config',
+  });
+  app.get('/', described, (c) =>
+    c.json({
+      temporalWebUrl: deps.temporalWebUrl ?? null,
+      temporalNamespace: deps.temporalNamespace ?? 'default',
+      windowHelpUrl: deps.windowHelpUrl,
+      replyWindowMs: deps.replyWindowMs,
+      // What each channel kind can do: the console decides its window badge, template button and limits by it.
+      channelKinds: CHANNEL_CAPABILITIES,
+    }),
+  );
+
+  return app;
+}
