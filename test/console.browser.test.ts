@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Conversation, Message } from '../db/models';
 import { type Stack, startStack, waitFor } from './helpers/stack';
 
 // Browser tests: Debian's Chromium driven by playwright-core against a real Janela (API, worker, Temporal,
@@ -251,6 +252,78 @@ describe('agent console in a browser', () => {
     expect(link).toMatch(/^http:\/\/temporal-web\.test\/namespaces\/default\/workflows\/conversation%3Ach_/);
     await shot(page, '07-tickets');
     await page.context().close();
+  });
+
+  it('window automation: the admin sets the reminder; Chats marks and filters windows closing soon and automatic messages', async () => {
+    const page = await signIn(admin.token);
+    await page.click('nav button[data-view=admin]');
+    await page.click('[data-tab=channels]');
+    await page.locator(`[data-edit="${viber.id}"]`).click();
+    await page.locator('#cancel-edit').waitFor();
+    // A Viber channel has no window: no reminder to set.
+    expect(await page.locator('#automation-settings').isHidden()).toBe(true);
+    await page.click('#cancel-edit');
+    await page.locator('#cancel-edit').waitFor({ state: 'detached' });
+    await page.locator(`[data-edit="${whatsapp.id}"]`).click();
+    await page.locator('#cancel-edit').waitFor();
+    await page.locator('#automation-settings').waitFor();
+    await page.check('#channel-form input[name=reminderEnabled]');
+    await page.fill('#channel-form input[name=reminderBefore]', '30m');
+    await page.fill('#channel-form textarea[name=reminderText]', 'Ainda precisa de ajuda?');
+    await page.click('#channel-form button[type=submit]');
+    await expect
+      .poll(async () => (await stack.call('GET', `/api/channels/${whatsapp.id}`)).body.windowReminder, {
+        timeout: 15_000,
+      })
+      .toEqual({ enabled: true, before: '30m', text: 'Ainda precisa de ajuda?' });
+    await shot(page, '10-admin-window-reminder');
+    await page.context().close();
+
+    // Two conversations: one window closes in 20 minutes, the other in a day.
+    await stack.customerWrites(whatsapp, '5511977009001', 'oi, ainda estou aqui', { contactName: 'Rita Soon' });
+    await stack.customerWrites(whatsapp, '5511977009002', 'bom dia', { contactName: 'Otto Later' });
+    const listed = async (name: string) =>
+      waitFor(async () =>
+        (
+          await stack.call('GET', `/api/conversations?channelId=${whatsapp.id}`, undefined, agent.token)
+        ).body.items.find((c: any) => c.client.name === name && c.window.open),
+      );
+    const soon = await listed('Rita Soon');
+    await listed('Otto Later');
+    await Conversation.updateOne(
+      { _id: soon.id },
+      { $set: { 'window.expiresAt': new Date(Date.now() + 20 * 60_000), 'window.open': true } },
+    );
+    await Message.create({
+      _id: `msg_rem_browser_${soon.id}`,
+      conversationId: soon.id,
+      channelId: whatsapp.id,
+      direction: 'outbound',
+      type: 'text',
+      text: 'Ainda precisa de ajuda?',
+      status: 'delivered',
+      providerMessageId: `msg_rem_browser_${soon.id}`,
+      automatic: 'reminder',
+      createdAt: new Date(),
+    });
+    const agentPage = await signIn(agent.token);
+    const rita = agentPage.locator('.conv-item', { hasText: 'Rita Soon' });
+    await rita.locator('[data-closing-soon]').waitFor();
+    expect(await rita.locator('[data-closing-soon]').textContent()).toMatch(/Closes in (19|20)m/);
+    expect(
+      await agentPage.locator('.conv-item', { hasText: 'Otto Later' }).locator('[data-closing-soon]').count(),
+    ).toBe(0);
+    await agentPage.check('#closing-soon-only');
+    await expect.poll(() => agentPage.locator('.conv-item', { hasText: 'Otto Later' }).count()).toBe(0);
+    expect(await agentPage.locator('.conv-item', { hasText: 'Rita Soon' }).count()).toBe(1);
+    await agentPage.locator('.conv-item', { hasText: 'Rita Soon' }).click();
+    const automatic = agentPage.locator('.msg.outbound', { hasText: 'Ainda precisa de ajuda?' });
+    await automatic.waitFor();
+    expect(await automatic.locator('.label.automatic').textContent()).toBe(
+      'Automatic: reminder before the window closes',
+    );
+    await shot(agentPage, '11-chats-closing-soon');
+    await agentPage.context().close();
   });
 
   it('admin creates a channel and sees its webhook URL with the setup steps', async () => {

@@ -99,6 +99,11 @@ describe('the reminder before the window closes', () => {
     const seen = await stack.call('GET', `/api/conversations/${conversations.waiting.id}`, undefined, agent.token);
     expect(seen.body.window).toMatchObject({ open: true, closingSoon: true });
     const expiresAt = Date.parse(seen.body.window.expiresAt);
+    const closingSoon = async () =>
+      (
+        await stack.call('GET', `/api/conversations?channelId=${channel.id}&closingSoon=true`, undefined, agent.token)
+      ).body.items.map((c: any) => c.client.phone);
+    expect(await closingSoon()).toContain(customers.waiting);
 
     const reminderTo = async (phone: string) =>
       (await stack.infobipRequests('/whatsapp/1/message/text')).filter(
@@ -130,6 +135,8 @@ describe('the reminder before the window closes', () => {
     expect(await reminderTo(customers.answered)).toEqual([]);
     expect(await reminderTo(customers.closed)).toEqual([]);
     expect(await reminderTo(customers.unanswered)).toEqual([]);
+    // Closed windows are not "closing soon".
+    expect(await closingSoon()).not.toContain(customers.waiting);
     await waitFor(async () => {
       const message = (
         await stack.call('GET', `/api/conversations/${conversations.waiting.id}/messages`, undefined, agent.token)

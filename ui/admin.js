@@ -64,6 +64,7 @@ async function adminChannels(message = '', editing = null, justSaved = null) {
         <label>${esc(t('sender'))}<input name="sender" required value="${esc(c.sender ?? '')}" /></label>
         <label>${esc(t('sendRate'))}<input name="sendRatePerSecond" type="number" min="0.1" max="1000" step="0.1" value="${esc(String(c.sendRatePerSecond ?? 10))}" /></label>
         <label>${esc(t('viberMedia'))}<select name="viberMediaMode"><option value="link">${esc(t('viberLink'))}</option><option value="native" ${c.viberMediaMode === 'native' ? 'selected' : ''}>${esc(t('viberNative'))}</option></select></label>
+        ${automationFieldset(c)}
         <div><button class="primary" type="submit">${esc(t('save'))}</button> ${editing ? `<button type="button" id="cancel-edit">${esc(t('cancel'))}</button>` : ''}</div>
       </form></div>
     <table><thead><tr><th>${esc(t('name'))}</th><th>${esc(t('kind'))}</th><th>${esc(t('sender'))}</th><th>${esc(t('webhookUrl'))}</th><th></th></tr></thead>
@@ -75,6 +76,13 @@ async function adminChannels(message = '', editing = null, justSaved = null) {
     event.target.textContent = t('copied');
   });
   $('#cancel-edit')?.addEventListener('click', () => adminChannels());
+  // The automation settings exist for kinds with a reply window (WhatsApp).
+  const kindSelect = $('#channel-form select[name="kind"]');
+  const showAutomation = () => {
+    $('#automation-settings').hidden = !can(kindSelect.value).replyWindow;
+  };
+  kindSelect.addEventListener('change', showAutomation);
+  showAutomation();
   $$('[data-edit]').forEach(
     (button) =>
       void button.addEventListener('click', () =>
@@ -89,15 +97,39 @@ async function adminChannels(message = '', editing = null, justSaved = null) {
     const form = Object.fromEntries(new FormData(event.target));
     if (!form.apiKey) delete form.apiKey;
     form.sendRatePerSecond = Number(form.sendRatePerSecond) || 10;
+    const { reminderEnabled, reminderBefore, reminderText, ...fields } = form;
+    const kind = editing?.kind ?? form.kind;
+    const settings = can(kind).replyWindow
+      ? {
+          windowReminder: {
+            enabled: reminderEnabled === 'on',
+            before: reminderBefore || '1h',
+            text: reminderText?.trim() || null,
+          },
+        }
+      : {};
+    const body = { ...fields, ...settings };
     try {
       const saved = editing
-        ? await api('PATCH', `/api/channels/${editing.id}`, form)
-        : await api('POST', '/api/channels', form);
+        ? await api('PATCH', `/api/channels/${editing.id}`, body)
+        : await api('POST', '/api/channels', body);
       await adminChannels(alertHtml('ok', t('saved')), null, saved);
     } catch (err) {
       adminBody().insertAdjacentHTML('afterbegin', alertHtml('error', errorText(err)));
     }
   });
+}
+
+/** The channel's window-aware automation (WhatsApp): the reminder before the window closes. */
+function automationFieldset(c) {
+  const reminder = c.windowReminder ?? {};
+  const defaults = state.config?.automationDefaults?.windowReminder ?? {};
+  return `<fieldset id="automation-settings"><legend>${esc(t('automation'))}</legend>
+    <label class="check"><input type="checkbox" name="reminderEnabled" ${reminder.enabled ? 'checked' : ''} /> ${esc(t('reminderEnabled'))}</label>
+    <label>${esc(t('reminderBefore'))}<input name="reminderBefore" value="${esc(reminder.before ?? defaults.before ?? '1h')}" /></label>
+    <label>${esc(t('reminderText'))}<textarea name="reminderText" rows="3" placeholder="${esc(defaults.text?.['pt-BR'] ?? '')}">${esc(reminder.text ?? '')}</textarea></label>
+    <p class="hint">${esc(t('reminderHint'))}</p>
+  </fieldset>`;
 }
 
 async function adminAgents(message = '', editing = null) {

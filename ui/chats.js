@@ -1,6 +1,6 @@
 // Chats: the conversation list and opening a conversation.
 import { bindConversation, conversationPanel, loadLatestMessages } from './conversation.js';
-import { $, $$, api, can, channelName, esc, formatLeft, state, t, templateChannels } from './core.js';
+import { $, $$, api, can, channelName, closesSoon, esc, formatLeft, state, t, templateChannels } from './core.js';
 import { openCreateChat } from './modals.js';
 
 // ---------- chats ----------
@@ -8,6 +8,7 @@ export function chatsView() {
   return `<div class="layout">
     <aside class="sidebar">
       ${templateChannels().length ? `<div class="actions"><button class="primary" id="create-chat">${esc(t('createChat'))}</button></div>` : ''}
+      <label class="filter-toggle"><input type="checkbox" id="closing-soon-only" ${state.closingSoonOnly ? 'checked' : ''} /> ${esc(t('closingSoon'))}</label>
       <div id="conv-list">${conversationItems()}</div>
     </aside>
     <section class="main" id="conversation">${state.selectedId ? conversationPanel() : `<div class="empty">${esc(t('pickConversation'))}</div>`}</section>
@@ -16,6 +17,10 @@ export function chatsView() {
 
 export function windowBadge(conversation) {
   if (!can(conversation.kind).replyWindow) return `<span class="badge">${esc(t('noWindow'))}</span>`;
+  if (closesSoon(conversation)) {
+    const left = formatLeft(Date.parse(conversation.window.expiresAt) - Date.now());
+    return `<span class="badge closing-soon" data-window data-closing-soon title="${esc(t('closingSoon'))}">${esc(t('closesIn', { left }))}</span>`;
+  }
   if (conversation.window.open && conversation.window.expiresAt) {
     return `<span class="badge open" data-window>${esc(t('windowOpen', { left: formatLeft(Date.parse(conversation.window.expiresAt) - Date.now()) }))}</span>`;
   }
@@ -23,8 +28,9 @@ export function windowBadge(conversation) {
 }
 
 export function conversationItems() {
-  if (!state.conversations.length) return `<div class="empty">${esc(t('noConversations'))}</div>`;
-  return state.conversations
+  const shown = state.closingSoonOnly ? state.conversations.filter((c) => closesSoon(c)) : state.conversations;
+  if (!shown.length) return `<div class="empty">${esc(t('noConversations'))}</div>`;
+  return shown
     .map(
       (
         c,
@@ -47,6 +53,11 @@ export function bindConversationItems() {
 
 export function bindChats() {
   bindConversationItems();
+  $('#closing-soon-only')?.addEventListener('change', (event) => {
+    state.closingSoonOnly = event.target.checked;
+    $('#conv-list').innerHTML = conversationItems();
+    bindConversationItems();
+  });
   $('#create-chat')?.addEventListener('click', openCreateChat);
   if (state.selectedId) bindConversation();
 }

@@ -127,12 +127,20 @@ function timelineItems() {
         m.direction === 'outbound'
           ? `<span class="status ${esc(m.status)}" title="${esc(t(m.status))}">${statusMarks[m.status] ?? ''} ${esc(t(m.status))}</span>`
           : '';
+      const automaticLabel = {
+        reminder: 'automaticReminder',
+        survey: 'automaticSurvey',
+        welcome: 'automaticWelcome',
+        away: 'automaticAway',
+      }[m.automatic];
       const label =
         m.direction === 'note'
           ? `<div class="label">${esc(t('note'))}</div>`
-          : m.type === 'template'
-            ? `<div class="label">${esc(t('template'))}: ${esc(m.template?.name ?? '')}</div>`
-            : '';
+          : automaticLabel
+            ? `<div class="label automatic" data-automatic="${esc(m.automatic)}">${esc(t(automaticLabel))}</div>`
+            : m.type === 'template'
+              ? `<div class="label">${esc(t('template'))}: ${esc(m.template?.name ?? '')}</div>`
+              : '';
       const error =
         m.status === 'failed' && m.error
           ? `<div class="error">${esc(t('failedBecause', { reason: failureText(m.error) }))}</div>`

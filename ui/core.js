@@ -16,6 +16,8 @@ export const state = {
   composerError: null,
   composerInfo: null,
   ticketFilters: { status: '', channelId: '', assigneeId: '' },
+  /** Chats: only conversations whose window closes within the hour. */
+  closingSoonOnly: false,
   adminTab: 'extensions',
   events: null,
 };
@@ -83,6 +85,16 @@ export const agentName = (id) =>
 export const selected = () => state.conversations.find((c) => c.id === state.selectedId) ?? null;
 /** What a channel kind can do (reply window, templates, limits, media), from the API's one table (GET /api/config). */
 export const can = (kind) => state.config?.channelKinds?.[kind] ?? {};
+/** The window is open and closes within the hour (GET /api/config's closingSoonMs), as the API's window.closingSoon. */
+export function closesSoon(conversation, now = Date.now()) {
+  const expiresAt = conversation.window?.expiresAt ? Date.parse(conversation.window.expiresAt) : null;
+  return (
+    Boolean(conversation.window?.open) &&
+    expiresAt !== null &&
+    expiresAt > now &&
+    expiresAt - now <= (state.config?.closingSoonMs ?? 3_600_000)
+  );
+}
 /** The agent's channels that can start a conversation: starting one takes a template. */
 export const templateChannels = () =>
   state.channels.filter((c) => can(c.kind).templates && state.me.channelIds.includes(c.id));

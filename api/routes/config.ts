@@ -1,5 +1,6 @@
 /** `GET /api/config`: what the console needs to know of this installation and of each channel kind. */
 import { Hono } from 'hono';
+import { CLOSING_SOON_MS, DEFAULT_REMINDER_BEFORE, DEFAULT_REMINDER_TEXT } from '../../common/automation-settings';
 import { CHANNEL_CAPABILITIES } from '../../common/channels';
 import type { AuthEnv } from '../auth';
 import type { ApiDeps } from '../context';
@@ -21,6 +22,10 @@ export function configRoutes(deps: ApiDeps) {
       replyWindowMs: deps.replyWindowMs,
       // What each channel kind can do: the console decides its window badge, template button and limits by it.
       channelKinds: CHANNEL_CAPABILITIES,
+      // A window closing within this long is "closing soon" (badge and filter in Chats; window.closingSoon).
+      closingSoonMs: CLOSING_SOON_MS,
+      // What a channel's automation sends when it sets no text of its own (pt-BR), and the English the console offers.
+      automationDefaults: { windowReminder: { before: DEFAULT_REMINDER_BEFORE, text: DEFAULT_REMINDER_TEXT } },
     }),
   );
 

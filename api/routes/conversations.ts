@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { CLOSING_SOON_MS } from '../../common/automation-settings';
 import { CHANNEL_CAPABILITIES, type ChannelCapabilities, capabilitiesOf } from '../../common/channels';
 import type { ChannelKind, ConversationStatus, MessageView } from '../../common/domain';
 import { newId } from '../../common/ids';
@@ -28,6 +29,8 @@ export const listQuerySchema = z.object({
   status: z.enum(['open', 'pending', 'closed']).optional(),
   /** An agent id, `me`, or `unassigned`. */
   assigneeId: z.string().min(1).optional(),
+  /** `true`: only conversations whose reply window is open and closes within the hour (window.closingSoon). */
+  closingSoon: z.enum(['true', 'false']).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
@@ -143,6 +146,10 @@ export function conversationRoutes(deps: ApiDeps) {
       : principal.channelIds;
     const filter: Record<string, unknown> = { channelId: { $in: channelIds } };
     if (query.status) filter.status = query.status;
+    if (query.closingSoon === 'true') {
+      const now = Date.now();
+      filter['window.expiresAt'] = { $gt: new Date(now), $lte: new Date(now + CLOSING_SOON_MS) };
+    }
     if (query.assigneeId) {
       filter.assigneeId =
         query.assigneeId === 'unassigned' ? null : query.assigneeId === 'me' ? principal.id : query.assigneeId;
