@@ -45,6 +45,15 @@ export const ERROR_CODES = {
     description: "Outside WhatsApp's 24-hour window a free-form reply is refused: send a template (`helpUrl`).",
   },
   TEMPLATES_WHATSAPP_ONLY: { status: 409, description: 'Templates exist on WhatsApp channels only.' },
+  WINDOW_SETTINGS_WHATSAPP_ONLY: {
+    status: 409,
+    description: 'Window settings (the reminder) are for channels with a reply window: WhatsApp, not Viber.',
+  },
+  REMINDER_OUTSIDE_WINDOW: {
+    status: 409,
+    description:
+      'The reminder must come inside the window: `before` shorter than the reply window (JANELA_REPLY_WINDOW).',
+  },
   CHANNEL_NOT_WHATSAPP: { status: 409, description: 'Starting a conversation takes a template: a WhatsApp channel.' },
   TEMPLATE_NOT_APPROVED: { status: 409, description: 'The template is not approved (yet) by WhatsApp.' },
   TEMPLATE_EXISTS: { status: 409, description: 'A template of this name and language exists on the channel.' },

@@ -77,6 +77,7 @@ describe('admin API', () => {
       'sender',
       'updatedAt',
       'webhookUrl',
+      'windowReminder',
     ]);
     expect(JSON.stringify(created.body)).not.toContain('raw-secret-key-1');
     expect(a.webhookUrl).not.toBe(b.webhookUrl);

@@ -37,7 +37,7 @@ describe('window reminder settings', () => {
 
     for (const windowReminder of [
       { enabled: true, before: 'soon' },
-      { enabled: true, before: '12s' }, // not inside the window (JANELA_REPLY_WINDOW is 12 s here)
+      { enabled: true, before: '0s' },
       { enabled: true, before: '1h', text: '' },
       { enabled: 'yes', before: '1h' },
     ]) {
@@ -45,13 +45,19 @@ describe('window reminder settings', () => {
       expect(refused.status, JSON.stringify(windowReminder)).toBe(400);
       expect(refused.body.error.code).toBe('VALIDATION_FAILED');
     }
+    // Not inside the window (JANELA_REPLY_WINDOW is 12 s here): the installation's window decides.
+    const outside = await stack.call('PATCH', `/api/channels/${channel.id}`, {
+      windowReminder: { enabled: true, before: '12s' },
+    });
+    expect(outside.status).toBe(409);
+    expect(outside.body.error).toMatchObject({ code: 'REMINDER_OUTSIDE_WINDOW', replyWindowMs: WINDOW_MS });
     const viber = await stack.createChannel('viber');
     expect((viber as any).windowReminder).toBeUndefined();
     const onViber = await stack.call('PATCH', `/api/channels/${viber.id}`, {
       windowReminder: { enabled: true, before: '1h' },
     });
-    expect(onViber.status).toBe(400);
-    expect(onViber.body.error.message).toMatch(/no reply window/i);
+    expect(onViber.status).toBe(409);
+    expect(onViber.body.error.code).toBe('WINDOW_SETTINGS_WHATSAPP_ONLY');
   });
 });
 

@@ -24,7 +24,7 @@ const windowReminderSchema = z.strictObject({
   enabled: z.boolean(),
   before: z
     .string()
-    .refine((value) => parseDuration(value) !== undefined, 'must be a duration such as 1h, 30m or 45s')
+    .regex(/^[1-9][0-9]{0,6}(ms|s|m|h|d)$/, 'must be a duration such as 1h, 30m or 45s')
     .describe('how long before the window closes, e.g. "1h" (shorter than the reply window)'),
   text: z
     .string()
@@ -57,18 +57,17 @@ function automationSettings(kind: string, input: z.infer<typeof channelPatchSche
   if (!input.windowReminder) return {};
   if (!capabilitiesOf(kind).replyWindow) {
     throw new ApiError(
-      'VALIDATION_FAILED',
+      'WINDOW_SETTINGS_WHATSAPP_ONLY',
       `A ${capabilitiesOf(kind).label} channel has no reply window to remind of.`,
-      {
-        details: [{ path: 'windowReminder', message: 'only channels with a reply window (WhatsApp)', code: 'custom' }],
-      },
     );
   }
   const { enabled, before, text } = input.windowReminder;
   if (parseDuration(before)! >= replyWindowMs) {
-    throw new ApiError('VALIDATION_FAILED', 'windowReminder.before must be shorter than the reply window.', {
-      details: [{ path: 'windowReminder.before', message: `shorter than ${replyWindowMs} ms`, code: 'custom' }],
-    });
+    throw new ApiError(
+      'REMINDER_OUTSIDE_WINDOW',
+      `windowReminder.before (${before}) must be shorter than the reply window (${replyWindowMs} ms).`,
+      { replyWindowMs },
+    );
   }
   return { windowReminder: { enabled, before, text: text ?? null } };
 }
@@ -85,7 +84,7 @@ export function channelRoutes(deps: ApiDeps) {
     success: 201,
     returns: 'Channel',
     response: channelResponse,
-    errors: ['EXTENSION_DISABLED'],
+    errors: ['EXTENSION_DISABLED', 'WINDOW_SETTINGS_WHATSAPP_ONLY', 'REMINDER_OUTSIDE_WINDOW'],
   });
   app.post('/', create, async (c) => {
     requireAdmin(c.get('principal'));
@@ -139,6 +138,7 @@ export function channelRoutes(deps: ApiDeps) {
     body: channelPatchSchema,
     returns: 'Channel',
     response: channelResponse,
+    errors: ['WINDOW_SETTINGS_WHATSAPP_ONLY', 'REMINDER_OUTSIDE_WINDOW'],
   });
   app.patch('/:id', edit, async (c) => {
     requireAdmin(c.get('principal'));
