@@ -28,6 +28,7 @@ import {
   Client,
   Conversation,
   Counter,
+  EntryPoint,
   isDuplicateKeyError,
   Message,
   nextSequence,
@@ -350,6 +351,28 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
         lastMessageAt: receivedAt,
         lastMessagePreview: (input.message.text ?? `[${input.message.type}]`).slice(0, 140),
         window: windowState,
+        // An entry point: the conversation shows the ad or post the customer came from.
+        ...(input.message.referral ? { referral: input.message.referral } : {}),
+      };
+      /** An entry point is kept for the report (once per Infobip id). */
+      const recordEntryPoint = async (conversationId: string) => {
+        const referral = input.message.referral;
+        if (!referral) return;
+        try {
+          await EntryPoint.create({
+            _id: `${input.channelId}:${input.message.providerMessageId}`,
+            channelId: input.channelId,
+            conversationId,
+            providerMessageId: input.message.providerMessageId,
+            sourceType: referral.sourceType,
+            sourceId: referral.sourceId,
+            sourceUrl: referral.sourceUrl,
+            headline: referral.headline,
+            receivedAt,
+          });
+        } catch (err) {
+          if (!isDuplicateKeyError(err)) throw err;
+        }
       };
       // Time-ordered (not derived like the conversation's): messages received in the same instant keep their order.
       let messageId = newId('msg');
@@ -405,6 +428,7 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
         const { conversationId, status } = input.known;
         if (await storeMessage(conversationId)) {
           if (status === 'closed') await reopenedLine(conversationId);
+          await recordEntryPoint(conversationId);
           const updated = await countMessage(conversationId, status);
           if (!updated) throw new Error(`conversation ${conversationId} is not stored`);
           return { ...refOf(updated), duplicate: false, messageId };
@@ -445,6 +469,7 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
         }
         return { ...refOf(conversation), duplicate, messageId };
       }
+      await recordEntryPoint(conversation._id);
       if (created) return { ...refOf(conversation), duplicate, messageId };
 
       const status = conversation.status as ConversationStatus;
@@ -496,6 +521,31 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
         authorId: null,
         automatic: 'reminder',
       });
+    },
+    /**
+     * The free entry point window the business's answer in time opened: on the conversation (API), on the entry
+     * point (report) and as a timeline line. Idempotent.
+     */
+    async recordFreeEntryPoint(input: {
+      conversationId: string;
+      channelId: string;
+      providerMessageId: string;
+      startedAt: string;
+      until: string;
+    }): Promise<void> {
+      const window = { startedAt: new Date(input.startedAt), until: new Date(input.until) };
+      await Conversation.updateOne({ _id: input.conversationId }, { $set: { freeEntryPoint: window } });
+      await EntryPoint.updateOne(
+        { _id: `${input.channelId}:${input.providerMessageId}` },
+        { $set: { answeredAt: window.startedAt, freeUntil: window.until } },
+      );
+      await recordSystemLine(
+        input.conversationId,
+        input.channelId,
+        { code: 'free_entry_point', params: { startedAt: input.startedAt, until: input.until } },
+        `free:${input.providerMessageId}`,
+        window.startedAt,
+      );
     },
     /** The conversation for (channel, customer), created when an agent or automation starts it. Idempotent. */
     async ensureConversation(input: {

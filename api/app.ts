@@ -31,6 +31,7 @@ import { eventRoutes } from './routes/events';
 import { extensionRoutes } from './routes/extensions';
 import { meRoutes } from './routes/me';
 import { mediaApiRoutes, publicMediaRoutes } from './routes/media';
+import { reportRoutes } from './routes/reports';
 import { sessionRoutes } from './routes/session';
 import { templateRoutes } from './routes/templates';
 import { webhookRoutes } from './routes/webhook';
@@ -175,6 +176,7 @@ export function createApp(deps: ApiDeps) {
   api.route('/events', eventRoutes(deps));
   api.route('/clients', clientRoutes());
   api.route('/config', configRoutes(deps));
+  api.route('/reports', reportRoutes());
   app.route('/api', api);
   app.route('/', consoleRoutes());
 

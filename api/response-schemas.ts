@@ -102,6 +102,20 @@ export const conversationResponse = z.strictObject({
   lastMessagePreview: z.string(),
   unreadCount: z.number().int(),
   workflowId: z.string(),
+  referral: z
+    .strictObject({
+      sourceType: z.string().nullable().describe('AD, POST, … as Infobip says'),
+      sourceId: z.string().nullable(),
+      sourceUrl: z.string().nullable(),
+      headline: z.string().nullable(),
+      body: z.string().nullable(),
+    })
+    .nullable()
+    .describe('WhatsApp: the ad or post the customer last came from (an entry point); null otherwise'),
+  freeEntryPoint: z
+    .strictObject({ startedAt: iso, until: iso })
+    .nullable()
+    .describe("the free entry point window the business's answer in time opened (every message free until `until`)"),
 });
 
 const agentIdOrAdmin = z.string().describe("an agent's id, or `admin` for the bootstrap administrator");
@@ -125,6 +139,13 @@ export const systemLineResponse = z.discriminatedUnion('code', [
     }),
   }),
   z.strictObject({ code: z.literal('reopened'), params: z.strictObject({}) }),
+  z.strictObject({
+    code: z.literal('free_entry_point'),
+    params: z.strictObject({
+      startedAt: iso.describe("the business's first answer within the customer-service window"),
+      until: iso.describe('the free entry point window ends (72 hours later)'),
+    }),
+  }),
 ]);
 
 export const messageResponse = z.strictObject({
@@ -166,6 +187,28 @@ export const messageResponse = z.strictObject({
   sentAt: iso.nullable(),
   deliveredAt: iso.nullable(),
   seenAt: iso.nullable(),
+});
+
+export const entryPointReportResponse = z.strictObject({
+  from: iso,
+  to: iso,
+  items: z.array(
+    z.strictObject({
+      channelId: z.string(),
+      sourceType: z.string().nullable(),
+      sourceId: z.string().nullable(),
+      sourceUrl: z.string().nullable(),
+      headline: z.string().nullable(),
+      entryPoints: z.number().int().describe('customers who came from this source'),
+      answeredInTime: z
+        .number()
+        .int()
+        .describe('of those, answered within the customer-service window (each opened a free entry point window)'),
+      lastAt: iso,
+    }),
+  ),
+  /** More than 50,000 entry points in the range: the first 50,000 are counted. */
+  truncated: z.boolean(),
 });
 
 export const listOf = <T extends z.ZodType>(item: T) => z.strictObject({ items: z.array(item) });

@@ -5,6 +5,7 @@
  */
 import { CLOSING_SOON_MS, DEFAULT_REMINDER_BEFORE, type WindowReminderSettings } from '../common/automation-settings';
 import { capabilitiesOf } from '../common/channels';
+import type { Referral } from '../common/domain';
 import { replyWindowState } from '../common/reply-window';
 import { channelWebhookUrl } from '../common/urls';
 import type { StoredMedia } from '../db/media';
@@ -85,6 +86,8 @@ export type ConversationRecord = {
   lastMessagePreview?: string | null;
   unreadCount?: number | null;
   workflowId: string;
+  referral?: Referral | null;
+  freeEntryPoint?: { startedAt?: Date | null; until?: Date | null } | null;
 };
 
 export function conversationView(
@@ -117,6 +120,23 @@ export function conversationView(
     lastMessagePreview: conversation.lastMessagePreview ?? '',
     unreadCount: conversation.unreadCount ?? 0,
     workflowId: conversation.workflowId,
+    // WhatsApp entry points: the ad or post the customer came from, and the free window an answer in time opened.
+    referral: conversation.referral
+      ? {
+          sourceType: conversation.referral.sourceType ?? null,
+          sourceId: conversation.referral.sourceId ?? null,
+          sourceUrl: conversation.referral.sourceUrl ?? null,
+          headline: conversation.referral.headline ?? null,
+          body: conversation.referral.body ?? null,
+        }
+      : null,
+    freeEntryPoint:
+      conversation.freeEntryPoint?.startedAt && conversation.freeEntryPoint.until
+        ? {
+            startedAt: conversation.freeEntryPoint.startedAt.toISOString(),
+            until: conversation.freeEntryPoint.until.toISOString(),
+          }
+        : null,
   };
 }
 

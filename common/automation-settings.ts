@@ -28,5 +28,11 @@ export const DEFAULT_REMINDER_TEXT = {
   en: 'Hi! We are still waiting for your reply. If you need anything, just answer this message — soon this conversation can no longer continue here.',
 } as const;
 
+/**
+ * WhatsApp's free entry point window lasts 72 hours: three customer-service windows. Counted from the business's
+ * first answer to an entry point (an ad or Page call-to-action), given within the customer-service window.
+ */
+export const FREE_ENTRY_POINT_WINDOWS = 3;
+
 /** A conversation's window is "closing soon" in the console and the API within this long of its end. */
 export const CLOSING_SOON_MS = 3_600_000;

@@ -22,6 +22,24 @@ export interface InboundMessage {
   /** For unsupported types: Infobip's message object as it came, so nothing is lost. */
   raw?: unknown;
   contactName: string | null;
+  /** WhatsApp: the ad or post the customer came from (an entry point), on the first message after the click. */
+  referral?: Referral | null;
+}
+
+/**
+ * Where a customer came from: a Click-to-WhatsApp ad or a Facebook Page call-to-action (Infobip's `message.referral`).
+ * A business that answers within the customer-service window opens a free entry point window (see README).
+ */
+export interface Referral {
+  /** `AD`, `POST`, … as Infobip says. */
+  sourceType: string | null;
+  /** Facebook's id of the ad or post. */
+  sourceId: string | null;
+  sourceUrl: string | null;
+  headline: string | null;
+  body: string | null;
+  /** The click's id (Click-to-WhatsApp ads), for conversion reporting. */
+  ctwaClickId: string | null;
 }
 
 /** An uploaded file an agent sends (stored by Janela; the provider fetches it from Janela's public link). */

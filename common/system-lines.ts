@@ -23,8 +23,20 @@ export interface TicketChangedParams {
   authorName: string | null;
 }
 
+export interface FreeEntryPointParams {
+  /** When the business's answer opened the free window, and when it ends (ISO). */
+  startedAt: string;
+  until: string;
+}
+
+/** A time as the lines write it, the same in every language: "2026-11-29 12:00 UTC". */
+export function lineTime(iso: string): string {
+  return `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+}
+
 export type SystemLine =
   | { code: 'window_closed'; params: WindowClosedParams }
+  | { code: 'free_entry_point'; params: FreeEntryPointParams }
   | { code: 'ticket_changed'; params: TicketChangedParams }
   | { code: 'reopened'; params: Record<string, never> };
 
@@ -54,6 +66,8 @@ export function systemLineEnglish(line: SystemLine): string {
       return `The reply window closed: the customer has not written for ${formatDuration(line.params.windowMs, 'en')}. Only approved templates can be sent until the customer writes again.`;
     case 'reopened':
       return 'The customer wrote again: the ticket is open again.';
+    case 'free_entry_point':
+      return `The customer came from an ad and was answered in time: every message, templates included, is free until ${lineTime(line.params.until)}.`;
     case 'ticket_changed': {
       const p = line.params;
       const parts: string[] = [];

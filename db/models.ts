@@ -86,6 +86,10 @@ const conversationSchema = new Schema(
     unreadCount: { type: Number, default: 0 },
     // Infobip's id of the last inbound message counted in unreadCount: a retried recordInbound counts it once.
     lastInboundMessageId: { type: String, default: null },
+    // WhatsApp: the ad or post the customer last came from (common/domain.ts Referral), and the free entry point
+    // window the business's answer within the customer-service window opened (null: none).
+    referral: { type: Schema.Types.Mixed, default: null },
+    freeEntryPoint: { type: new Schema({ startedAt: Date, until: Date }, { _id: false }), default: null },
   },
   { timestamps: true, versionKey: false },
 );
@@ -286,6 +290,27 @@ const sendKeySchema = new Schema(
   { versionKey: false },
 );
 
+// One document per entry point: an inbound WhatsApp message carrying a referral (`<channelId>:<Infobip id>`). The
+// entry-points report counts them per ad source, and how many the business answered in time.
+const entryPointSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    channelId: { type: String, required: true },
+    conversationId: { type: String, required: true },
+    providerMessageId: { type: String, required: true },
+    sourceType: { type: String, default: null },
+    sourceId: { type: String, default: null },
+    sourceUrl: { type: String, default: null },
+    headline: { type: String, default: null },
+    receivedAt: { type: Date, required: true },
+    // The business's first answer within the customer-service window, and the free window it opened.
+    answeredAt: { type: Date, default: null },
+    freeUntil: { type: Date, default: null },
+  },
+  { versionKey: false },
+);
+entryPointSchema.index({ channelId: 1, receivedAt: 1 });
+
 const counterSchema = new Schema(
   { _id: { type: String, required: true }, seq: { type: Number, required: true, default: 0 } },
   { versionKey: false },
@@ -298,6 +323,7 @@ export const Client = mongoose.model('Client', clientSchema, 'clients');
 export const Conversation = mongoose.model('Conversation', conversationSchema, 'conversations');
 export const Message = mongoose.model('Message', messageSchema, 'messages');
 export const Counter = mongoose.model('Counter', counterSchema, 'counters');
+export const EntryPoint = mongoose.model('EntryPoint', entryPointSchema, 'entry_points');
 export const MessageStatusEvent = mongoose.model(
   'MessageStatusEvent',
   messageStatusEventSchema,

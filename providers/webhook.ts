@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { capabilitiesOf } from '../common/channels';
-import type { ChannelKind, InboundMessage } from '../common/domain';
+import type { ChannelKind, InboundMessage, Referral } from '../common/domain';
 import { statusGroup } from './infobip-http';
 
 /** Infobip (and tests) send `2024-01-01T00:00:00.000+0000`; JavaScript's Date wants `+00:00`. */
@@ -164,6 +164,31 @@ function contactLine(contact: unknown): { name: string; phones: string[] } {
   const name = c.name?.formattedName ?? ([c.name?.firstName, c.name?.lastName].filter(Boolean).join(' ') || 'Contact');
   const phones = (c.phones ?? []).map((p) => p?.phone).filter((p): p is string => typeof p === 'string');
   return { name, phones };
+}
+
+const boundedOrNull = (value: unknown, max: number): string | null =>
+  typeof value === 'string' && value.length > 0 ? value.slice(0, max) : null;
+
+/** Infobip's `message.referral` (an ad or a post the customer came from), or null when there is none. */
+export function referralOf(message: InboundMessageBody): Referral | null {
+  const referral = field(message, 'referral');
+  if (!referral || typeof referral !== 'object' || Array.isArray(referral)) return null;
+  const r = referral as Record<string, unknown>;
+  const found: Referral = {
+    sourceType: boundedOrNull(r.sourceType, 32),
+    sourceId: boundedOrNull(r.sourceId, 200),
+    sourceUrl: boundedOrNull(r.sourceUrl, 2048),
+    headline: boundedOrNull(r.headline, 500),
+    body: boundedOrNull(r.body, 2000),
+    ctwaClickId: boundedOrNull(r.ctwaClickId, 500),
+  };
+  return Object.values(found).some((value) => value !== null) ? found : null;
+}
+
+/** `{ referral }` when the message came from an ad or post; entry points exist where a reply window does (WhatsApp). */
+function referralField(channelKind: ChannelKind, message: InboundMessageBody): { referral?: Referral } {
+  const referral = capabilitiesOf(channelKind).replyWindow ? referralOf(message) : null;
+  return referral ? { referral } : {};
 }
 
 /** Infobip's inbound message object → Janela's message model. Unknown types are kept, never dropped. */
@@ -381,6 +406,7 @@ export function parseWebhookResult(channelKind: ChannelKind, raw: unknown): Resu
           receivedAt: normalizeInfobipTime(result.receivedAt) ?? new Date().toISOString(),
           contactName: result.contact?.name ?? null,
           ...described,
+          ...referralField(channelKind, result.message),
         },
       },
     };

@@ -165,6 +165,38 @@ describe('ConversationState', () => {
     expect(onViber.reminderAt()).toBeNull();
   });
 
+  it('an entry point answered within the window opens the free window from the answer; a late answer opens none', () => {
+    const referral = {
+      sourceType: 'AD',
+      sourceId: 'ad',
+      sourceUrl: null,
+      headline: 'Promo',
+      body: null,
+      ctwaClickId: null,
+    };
+    const state = ConversationState.start(whatsapp, null, null, T0);
+    expect(state.answerEntryPoint(T0)).toBeNull(); // no entry point
+    state.receive({ ...inbound('e1', T0), referral }, T0);
+    const opened = state.answerEntryPoint(T0 + 2 * HOUR);
+    expect(opened).toEqual({ providerMessageId: 'e1', startedAt: T0 + 2 * HOUR, until: T0 + 2 * HOUR + 72 * HOUR });
+    expect(state.answerEntryPoint(T0 + 3 * HOUR)).toBeNull(); // settled by the first answer
+    expect(state.searchAttributes().find((a) => a.key.name === 'JanelaFreeEntryPointUntil')?.value).toEqual(
+      new Date(T0 + 74 * HOUR),
+    );
+    const late = ConversationState.start(whatsapp, null, null, T0);
+    late.receive({ ...inbound('e2', T0), referral }, T0);
+    expect(late.answerEntryPoint(T0 + 24 * HOUR + 1)).toBeNull();
+    expect(late.freeEntryPoint).toBeNull();
+    expect(late.answerEntryPoint(T0 + 24 * HOUR + 2)).toBeNull();
+    // Carried into the next run; Viber has no entry points.
+    const waiting = ConversationState.start(whatsapp, null, null, T0);
+    waiting.receive({ ...inbound('e3', T0), referral }, T0);
+    expect(new ConversationState(whatsapp, waiting.carry()).answerEntryPoint(T0 + HOUR)?.providerMessageId).toBe('e3');
+    const onViber = ConversationState.start(viber, null, null, T0);
+    onViber.receive({ ...inbound('v', T0), referral }, T0);
+    expect(onViber.answerEntryPoint(T0 + 1000)).toBeNull();
+  });
+
   it('remembers the newest idempotency keys only', () => {
     const state = ConversationState.start(whatsapp, null, null, T0);
     const message = { id: 'msg' } as MessageView;

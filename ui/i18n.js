@@ -300,6 +300,8 @@ export const systemTexts = {
     window_closed:
       'The reply window closed: the customer has not written for {window}. Only approved templates can be sent until the customer writes again.',
     reopened: 'The customer wrote again: the ticket is open again.',
+    free_entry_point:
+      'The customer came from an ad and was answered in time: every message, templates included, is free until {until}.',
     ticket_changed: 'Ticket {changes} by {author}.',
     statusChange: 'status {from} → {to}',
     assignedTo: 'assigned to {name}',
@@ -311,6 +313,8 @@ export const systemTexts = {
     window_closed:
       'A janela de resposta fechou: o cliente não escreve há {window}. Só modelos aprovados podem ser enviados até o cliente escrever de novo.',
     reopened: 'O cliente escreveu de novo: o ticket foi reaberto.',
+    free_entry_point:
+      'O cliente veio de um anúncio e foi respondido a tempo: todas as mensagens, modelos incluídos, são gratuitas até {until}.',
     ticket_changed: 'Ticket: {changes}, por {author}.',
     statusChange: 'status {from} → {to}',
     assignedTo: 'atribuído a {name}',
@@ -349,6 +353,8 @@ export function systemLineText(message, lang) {
   if (code === 'window_closed' && Number.isFinite(p.windowMs))
     return fill(words.window_closed, { window: formatDuration(p.windowMs, lang) });
   if (code === 'reopened') return words.reopened;
+  if (code === 'free_entry_point' && typeof p.until === 'string')
+    return fill(words.free_entry_point, { until: `${p.until.slice(0, 16).replace('T', ' ')} UTC` });
   if (code === 'ticket_changed') {
     const changes = [];
     if (p.statusFrom !== p.statusTo)

@@ -3,6 +3,7 @@
  * (`conversation.ts`) feeds it signals, updates and activity results with the workflow clock's `now`, and asks it
  * what to publish and what to carry into the next run. Unit-tested without a server (`test/conversation-state.test.ts`).
  */
+import { FREE_ENTRY_POINT_WINDOWS } from '../common/automation-settings';
 import { capabilitiesOf } from '../common/channels';
 import type { ChannelKind, ConversationStatus, InboundMessage, MessageView } from '../common/domain';
 import { extendWindow, isWindowOpen, windowExpiryAfterInbound } from '../common/reply-window';
@@ -56,6 +57,10 @@ export class ConversationState {
   reminderBeforeMs: number | null;
   /** The window (its expiry) the reminder went out for: one per window. */
   remindedWindow: number | null;
+  /** An entry point (the customer came from an ad or post) waiting for the business's first answer. */
+  entryPoint: { receivedAt: number; providerMessageId: string } | null;
+  /** The free entry point window the business's answer in time opened (epoch ms). */
+  freeEntryPoint: { startedAt: number; until: number } | null;
 
   constructor(
     private readonly identity: ConversationIdentity,
@@ -74,6 +79,8 @@ export class ConversationState {
     this.awaitingSince = carried.awaitingSince ?? null;
     this.reminderBeforeMs = carried.reminderBeforeMs ?? null;
     this.remindedWindow = carried.remindedWindow ?? null;
+    this.entryPoint = carried.entryPoint ?? null;
+    this.freeEntryPoint = carried.freeEntryPoint ?? null;
   }
 
   /** A new run's state: empty, or the stored ticket a caller restored (its window open again if still ahead). */
@@ -104,6 +111,12 @@ export class ConversationState {
     this.awaitingSince = null; // the customer answered: nobody waits on them
     if (!this.hasWindow) return;
     const candidate = windowExpiryAfterInbound(message.receivedAt, now, this.identity.replyWindowMs);
+    // The window counts from the same moment: an answer within it is an answer in time.
+    if (message.referral)
+      this.entryPoint = {
+        receivedAt: candidate - this.identity.replyWindowMs,
+        providerMessageId: message.providerMessageId,
+      };
     this.windowExpiresAt = extendWindow(this.windowExpiresAt, candidate);
     this.windowOpen = isWindowOpen(this.windowExpiresAt, now);
   }
@@ -150,6 +163,20 @@ export class ConversationState {
   /** The reminder of this window is taken care of (sent, or refused by the settings as they are now). */
   markReminded(): void {
     this.remindedWindow = this.windowExpiresAt;
+  }
+
+  /**
+   * The business answered: an entry point waiting for it is answered now. In time (within the customer-service
+   * window of the entry point's message) it opens the free entry point window, FREE_ENTRY_POINT_WINDOWS windows
+   * long, which is returned for the record; a late answer opens none. Either way the entry point is settled.
+   */
+  answerEntryPoint(now: number): { providerMessageId: string; startedAt: number; until: number } | null {
+    const entry = this.entryPoint;
+    if (!entry) return null;
+    this.entryPoint = null;
+    if (now - entry.receivedAt > this.identity.replyWindowMs) return null;
+    this.freeEntryPoint = { startedAt: now, until: now + FREE_ENTRY_POINT_WINDOWS * this.identity.replyWindowMs };
+    return { providerMessageId: entry.providerMessageId, ...this.freeEntryPoint };
   }
 
   /** Whether the window is open and watched by the run's timer. */
@@ -228,6 +255,10 @@ export class ConversationState {
       { key: SearchAttributes.status, value: this.status },
       { key: SearchAttributes.assignee, value: this.assigneeId ?? 'unassigned' },
       ...(this.ticketNumber === null ? [] : [{ key: SearchAttributes.ticketNumber, value: this.ticketNumber }]),
+      // Only once a run has one (runs before free windows existed publish what they did).
+      ...(this.freeEntryPoint === null
+        ? []
+        : [{ key: SearchAttributes.freeEntryPointUntil, value: new Date(this.freeEntryPoint.until) }]),
     ];
   }
 
@@ -256,6 +287,8 @@ export class ConversationState {
       awaitingSince: this.awaitingSince,
       reminderBeforeMs: this.reminderBeforeMs,
       remindedWindow: this.remindedWindow,
+      entryPoint: this.entryPoint,
+      freeEntryPoint: this.freeEntryPoint,
     };
   }
 }

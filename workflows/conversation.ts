@@ -175,6 +175,25 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     return view;
   };
 
+  // Runs recorded before did not open free entry point windows.
+  const freeEntryPoints = changed('free-entry-point', 3);
+  /**
+   * The business's message answers an entry point waiting for it: in time, the free window it opens is recorded
+   * (conversation, report, timeline line) and published (search attribute) before the update answers.
+   */
+  const answerEntryPoint = async () => {
+    const opened = state.answerEntryPoint(Date.now());
+    if (!opened || state.conversationId === null) return;
+    await db.recordFreeEntryPoint({
+      conversationId: state.conversationId,
+      channelId: input.channelId,
+      providerMessageId: opened.providerMessageId,
+      startedAt: new Date(opened.startedAt).toISOString(),
+      until: new Date(opened.until).toISOString(),
+    });
+    publish();
+  };
+
   setHandler(inboundSignal, (message) => state.receive(message, Date.now()));
 
   setHandler(snapshotQuery, snapshot);
@@ -198,7 +217,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
           ...(key ? { idempotencyKey: key } : {}),
           ...reminderPlan(),
         });
-        return queueBusinessMessage(message);
+        const view = queueBusinessMessage(message);
+        if (freeEntryPoints && !message.repeated) await answerEntryPoint();
+        return view;
       });
     },
     {
@@ -261,7 +282,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       idempotencyKey: request.idempotencyKey ?? null,
       ...reminderPlan(),
     });
-    return queueBusinessMessage(message);
+    const view = queueBusinessMessage(message);
+    if (freeEntryPoints && !message.repeated) await answerEntryPoint();
+    return view;
   };
 
   const sendTemplateOnce = (request: TemplateRequest): Promise<MessageView> =>

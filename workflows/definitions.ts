@@ -56,7 +56,7 @@ export interface ConversationInput {
 /**
  * The conversation workflow's patches every new run takes as given (see ConversationInput.patchBaseline).
  * Baseline 1: publish-only-changes, reply-request-ids, send-beside-main-loop, record-inbound-local, one-wake-timer,
- * wake-on-history-limit. Baseline 2: continue-before-storing, store-in-workflow-task. Baseline 3: window-reminder. A later change raises the baseline and names the
+ * wake-on-history-limit. Baseline 2: continue-before-storing, store-in-workflow-task. Baseline 3: window-reminder, free-entry-point. A later change raises the baseline and names the
  * baseline it joins (`changed(id, 3)`): runs started at a lower one ask `patched()` for it.
  */
 export const CONVERSATION_PATCH_BASELINE = 3;
@@ -103,6 +103,9 @@ export interface CarriedState {
   awaitingSince?: number | null;
   reminderBeforeMs?: number | null;
   remindedWindow?: number | null;
+  /** An entry point waiting for the business's first answer, and the free window an answer opened. */
+  entryPoint?: { receivedAt: number; providerMessageId: string } | null;
+  freeEntryPoint?: { startedAt: number; until: number } | null;
 }
 
 export interface ConversationSnapshot {
@@ -140,12 +143,14 @@ export const SearchAttributes = {
   status: defineSearchAttributeKey('JanelaStatus', SearchAttributeType.KEYWORD),
   assignee: defineSearchAttributeKey('JanelaAssignee', SearchAttributeType.KEYWORD),
   ticketNumber: defineSearchAttributeKey('JanelaTicketNumber', SearchAttributeType.INT),
+  /** While WhatsApp's free entry point window lasts: when it ends. */
+  freeEntryPointUntil: defineSearchAttributeKey('JanelaFreeEntryPointUntil', SearchAttributeType.DATETIME),
 };
 
 export const allSearchAttributeKeys = Object.values(SearchAttributes);
 
 /** `NAME=Type` pairs for `temporal server start-dev --search-attribute` and `temporal operator search-attribute create`. */
 export function searchAttributeFlags(): string[] {
-  const typeName: Record<string, string> = { KEYWORD: 'Keyword', BOOL: 'Bool', INT: 'Int' };
+  const typeName: Record<string, string> = { KEYWORD: 'Keyword', BOOL: 'Bool', INT: 'Int', DATETIME: 'Datetime' };
   return allSearchAttributeKeys.map((key) => `${key.name}=${typeName[key.type] ?? key.type}`);
 }
