@@ -326,6 +326,34 @@ describe('agent console in a browser', () => {
     await agentPage.context().close();
   });
 
+  it('an entry-point conversation shows its ad, and "templates free until" while the free window lasts', async () => {
+    await stack.customerWrites(whatsapp, '5511977009101', 'vi o anúncio', {
+      contactName: 'Eva Ad',
+      message: {
+        referral: { sourceType: 'AD', sourceId: 'ad-77', sourceUrl: 'https://fb.me/ad-77', headline: 'Promo tênis' },
+      },
+    });
+    const listed = await waitFor(async () =>
+      (await stack.call('GET', `/api/conversations?channelId=${whatsapp.id}`, undefined, agent.token)).body.items.find(
+        (c: any) => c.client.name === 'Eva Ad' && c.referral,
+      ),
+    );
+    const until = new Date(Date.now() + 2 * 3_600_000);
+    await Conversation.updateOne({ _id: listed.id }, { $set: { freeEntryPoint: { startedAt: new Date(), until } } });
+    const page = await signIn(agent.token);
+    await page.locator('.conv-item', { hasText: 'Eva Ad' }).click();
+    const referral = page.locator('#referral');
+    await referral.waitFor();
+    expect(await referral.textContent()).toBe('From an ad: Promo tênis');
+    expect(await referral.locator('a').getAttribute('href')).toBe('https://fb.me/ad-77');
+    await expect.poll(() => page.textContent('#window-info')).toContain('templates free until');
+    await page.click('#template-button');
+    await page.waitForSelector('.modal #tpl-select');
+    expect(await page.textContent('.modal #free-until')).toContain('templates free until');
+    await shot(page, '12-entry-point');
+    await page.context().close();
+  });
+
   it('admin creates a channel and sees its webhook URL with the setup steps', async () => {
     const page = await signIn(admin.token);
     await page.click('nav button[data-view=admin]');

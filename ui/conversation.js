@@ -12,6 +12,7 @@ import {
   failureText,
   formatLeft,
   formatTime,
+  freeUntil,
   selected,
   state,
   t,
@@ -94,6 +95,7 @@ export function conversationHeader(c) {
       <div>
         <h2>${esc(c.client.name)}</h2>
         <div class="meta">${esc(c.client.phone ?? c.client.viberId ?? '')} · ${esc(channelName(c.channelId))} · ${esc(t('ticket'))} #${c.ticketNumber}</div>
+        ${referralLine(c)}
       </div>
       ${windowBadge(c)}
       <div class="controls">
@@ -102,6 +104,17 @@ export function conversationHeader(c) {
         ${temporalLink}
       </div>
     </div>`;
+}
+
+/** Where the customer came from (an ad or a post): the entry point WhatsApp told us of. */
+function referralLine(c) {
+  const r = c.referral;
+  if (!r) return '';
+  const what = r.headline || r.body || r.sourceId || '';
+  const source = r.sourceUrl
+    ? `<a href="${esc(r.sourceUrl)}" target="_blank" rel="noopener noreferrer">${esc(what || r.sourceUrl)}</a>`
+    : esc(what);
+  return `<div class="referral" id="referral">${esc(t(r.sourceType === 'POST' ? 'fromPost' : 'fromAd'))}: ${source}</div>`;
 }
 
 const statusMarks = { queued: '⏱', sent: '✓', delivered: '✓✓', seen: '✓✓', failed: '⚠' };
@@ -199,11 +212,15 @@ export function updateComposerState() {
   text.placeholder = state.noteMode ? t('typeNote') : t('typeMessage');
   $('#window-hint').hidden = !freeFormBlocked;
   $('#attach-button').disabled = freeFormBlocked || state.noteMode;
-  $('#window-info').textContent = !can(c.kind).replyWindow
+  const windowText = !can(c.kind).replyWindow
     ? t('noWindow')
     : closed
       ? t('windowClosed')
       : t('windowOpen', { left: formatLeft(Date.parse(c.window.expiresAt) - Date.now()) });
+  const free = freeUntil(c);
+  $('#window-info').textContent = free
+    ? `${windowText} · ${t('templatesFreeUntil', { time: formatTime(new Date(free).toISOString()) })}`
+    : windowText;
   // While the window is closed the main button is "Send template" (SPEC §3); notes keep their own button.
   if (freeFormBlocked) {
     send.textContent = t('sendTemplate');

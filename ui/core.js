@@ -95,6 +95,11 @@ export function closesSoon(conversation, now = Date.now()) {
     expiresAt - now <= (state.config?.closingSoonMs ?? 3_600_000)
   );
 }
+/** Until when WhatsApp's free entry point window makes every message free (null: none, or it ended). */
+export function freeUntil(conversation, now = Date.now()) {
+  const until = conversation.freeEntryPoint?.until ? Date.parse(conversation.freeEntryPoint.until) : null;
+  return until !== null && until > now ? until : null;
+}
 /** The agent's channels that can start a conversation: starting one takes a template. */
 export const templateChannels = () =>
   state.channels.filter((c) => can(c.kind).templates && state.me.channelIds.includes(c.id));

@@ -85,6 +85,9 @@ export const texts = {
     reminderHint:
       'Sent once per window, only while the ticket is not closed and the customer has not written since your last message.',
     closingSoon: 'Closing soon',
+    fromAd: 'From an ad',
+    fromPost: 'From a post',
+    templatesFreeUntil: 'templates free until {time} (entry point)',
     closesIn: 'Closes in {left}',
     automaticReminder: 'Automatic: reminder before the window closes',
     automaticSurvey: 'Automatic: satisfaction survey',
@@ -206,6 +209,9 @@ export const texts = {
     reminderHint:
       'Enviado uma vez por janela, só com o ticket não fechado e se o cliente não escreveu desde a sua última mensagem.',
     closingSoon: 'Fechando em breve',
+    fromAd: 'Veio de um anúncio',
+    fromPost: 'Veio de uma publicação',
+    templatesFreeUntil: 'modelos gratuitos até {time} (ponto de entrada)',
     closesIn: 'Fecha em {left}',
     automaticReminder: 'Automático: lembrete antes de a janela fechar',
     automaticSurvey: 'Automático: pesquisa de satisfação',

@@ -2,7 +2,19 @@
 import { loadConversations, render } from './app.js';
 import { openConversation } from './chats.js';
 import { renderTimeline, requestIdFor, updateComposerState, upsertMessage } from './conversation.js';
-import { $, $$, api, errorText, esc, renderTemplate, state, t, templateChannels } from './core.js';
+import {
+  $,
+  $$,
+  api,
+  errorText,
+  esc,
+  formatTime,
+  freeUntil,
+  renderTemplate,
+  state,
+  t,
+  templateChannels,
+} from './core.js';
 
 // ---------- modals ----------
 function openModal(html, bind) {
@@ -107,7 +119,7 @@ function bindTemplatePicker(modal, templates) {
 export async function openTemplateModal(c) {
   const templates = await approvedTemplates(c.channelId).catch(() => []);
   openModal(
-    `<h3>${esc(t('sendTemplate'))}</h3>${templatePicker(templates)}
+    `<h3>${esc(t('sendTemplate'))}</h3>${freeUntil(c) ? `<div class="hint free-until" id="free-until">${esc(t('templatesFreeUntil', { time: formatTime(new Date(freeUntil(c)).toISOString()) }))}</div>` : ''}${templatePicker(templates)}
      <div id="modal-alert"></div>
      <div class="bar" style="display:flex;gap:.5rem;justify-content:flex-end"><button data-close>${esc(t('cancel'))}</button><button class="primary" id="tpl-send">${esc(t('send'))}</button></div>`,
     (modal, close) => {
