@@ -258,6 +258,7 @@ describe('agent console in a browser', () => {
     const page = await signIn(admin.token);
     await page.click('nav button[data-view=admin]');
     await page.click('[data-tab=channels]');
+    await page.waitForSelector('#channel-form');
     await page.locator(`[data-edit="${viber.id}"]`).click();
     await page.locator('#cancel-edit').waitFor();
     // A Viber channel has no window: no reminder to set.

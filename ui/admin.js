@@ -25,11 +25,14 @@ export function bindAdmin() {
 }
 
 const adminBody = () => $('#admin-body');
+/** Whether this tab is still the one shown: a tab whose data arrives after the agent moved on draws nothing. */
+const stillOn = (tab) => state.view === 'admin' && state.adminTab === tab;
 const alertHtml = (kind, text) =>
   `<div class="alert ${kind}" role="${kind === 'error' ? 'alert' : 'status'}">${esc(text)}</div>`;
 
 async function adminExtensions() {
   const extension = await api('GET', '/api/extensions/infobip');
+  if (!stillOn('extensions')) return;
   adminBody().innerHTML = `<div class="card"><h3>${esc(t('infobipExtension'))}</h3>
     <p><span class="badge ${extension.enabled ? 'open' : 'closed'}">${esc(t(extension.enabled ? 'enabled' : 'disabled'))}</span></p>
     <button class="primary" id="toggle-extension">${esc(t(extension.enabled ? 'disable' : 'enable'))}</button></div>`;
@@ -47,6 +50,7 @@ function webhookBlock(channel) {
 
 async function adminChannels(message = '', editing = null, justSaved = null) {
   state.channels = (await api('GET', '/api/channels')).items;
+  if (!stillOn('channels')) return;
   const c = editing ?? {};
   adminBody().innerHTML = `${message}${justSaved ? webhookBlock(justSaved) : ''}
     <div class="card"><h3>${esc(t(editing ? 'editChannel' : 'newChannel'))}</h3>
@@ -135,6 +139,7 @@ function automationFieldset(c) {
 async function adminAgents(message = '', editing = null) {
   state.agents = (await api('GET', '/api/agents')).items;
   state.channels = (await api('GET', '/api/channels')).items;
+  if (!stillOn('agents')) return;
   const a = editing ?? { role: 'agent', channelIds: [] };
   const roles = ['agent', 'admin', 'automation'];
   adminBody().innerHTML = `${message}<div class="card"><h3>${esc(t(editing ? 'editAgent' : 'newAgent'))}</h3>
@@ -181,6 +186,7 @@ async function adminTemplates(message = '', channelId = null) {
   const templated = state.channels.filter((c) => can(c.kind).templates);
   const current = channelId ?? templated[0]?.id ?? null;
   const templates = current ? (await api('GET', `/api/channels/${current}/templates`)).items : [];
+  if (!stillOn('templates')) return;
   adminBody().innerHTML = `${message}
     <div class="filters"><label>${esc(t('channel'))} <select id="tpl-channel">${templated.map((c) => `<option value="${esc(c.id)}" ${c.id === current ? 'selected' : ''}>${esc(c.name)}</option>`).join('')}</select></label>
       ${current ? `<button id="tpl-sync">${esc(t('sync'))}</button>` : esc(t('selectChannel'))}</div>
