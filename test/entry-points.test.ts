@@ -1,5 +1,6 @@
 // Entry-point conversations on real Temporal with a short window: the customer came from an ad (Infobip's
 // `message.referral`); the business's first answer within the customer-service window opens the free window.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FREE_ENTRY_POINT_WINDOWS } from '../common/automation-settings';
 import { conversationWorkflowId } from '../workflows/definitions';
@@ -14,7 +15,6 @@ afterAll(async () => {
   await stack?.close();
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ad = (id: string, headline: string) => ({
   sourceType: 'AD',
   sourceId: id,

@@ -39,6 +39,7 @@ const samples: SystemLine[] = [
     authorId: 'admin',
     authorName: null,
   }),
+  { code: 'free_entry_point', params: { startedAt: '2026-11-26T12:00:00.000Z', until: '2026-11-29T12:00:00.000Z' } },
 ];
 
 describe('system lines, rendered', () => {

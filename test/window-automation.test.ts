@@ -1,4 +1,6 @@
 // Window-aware automation on real Temporal with a short window: the reminder before the window closes.
+
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DEFAULT_REMINDER_TEXT } from '../common/automation-settings';
@@ -14,8 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.close();
 });
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('window reminder settings', () => {
   it('a WhatsApp channel sets its reminder with PATCH and shows it; bad values and Viber channels are refused', async () => {

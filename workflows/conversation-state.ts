@@ -35,7 +35,8 @@ export interface ConversationIdentity {
   replyWindowMs: number;
 }
 
-export class ConversationState {
+/** Every field a run carries into the next (`carry()`), so the two cannot drift apart. */
+export class ConversationState implements Required<CarriedState> {
   conversationId: string | null;
   ticketNumber: number | null;
   status: ConversationStatus;

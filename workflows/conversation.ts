@@ -160,8 +160,12 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
 
   // Runs recorded before had no reminder before the window closes (nor its timer).
   const remindBeforeClose = changed('window-reminder', 3);
-  /** Asks the stored message's activity for the channel's reminder setting, where there is a window to remind of. */
-  const reminderPlan = () => (remindBeforeClose && state.hasWindow ? { withReminderPlan: true } : {});
+  /**
+   * Asks the stored message's activity for the channel's reminder setting while a window is open to remind of (a
+   * batch's dialog to a customer who has not written reads no channel): a window opens only when the customer
+   * writes, and the business's next message reads the setting then.
+   */
+  const reminderPlan = () => (remindBeforeClose && state.windowWatched ? { withReminderPlan: true } : {});
   /**
    * A message the business wrote, stored: queued (unless a key's earlier run sent it already), and from now on the
    * conversation waits on the customer (the reminder's condition).

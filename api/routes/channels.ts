@@ -145,9 +145,13 @@ export function channelRoutes(deps: ApiDeps) {
     const input = await parseJson(c, channelPatchSchema);
     // updateOne then read: FerretDB 1.x's findAndModify cannot apply the projection that hides secret fields.
     const id = c.req.param('id');
-    const stored = await Channel.findOne({ _id: id, deletedAt: null }).select('kind').lean();
-    if (!stored) throw notFound('Channel');
-    const changes = { ...input, ...automationSettings(stored.kind, input, deps.replyWindowMs) };
+    // The kind decides the automation settings: read only when the edit sets some.
+    let changes: Record<string, unknown> = input;
+    if (input.windowReminder) {
+      const stored = await Channel.findOne({ _id: id, deletedAt: null }).select('kind').lean();
+      if (!stored) throw notFound('Channel');
+      changes = { ...input, ...automationSettings(stored.kind, input, deps.replyWindowMs) };
+    }
     const result = await Channel.updateOne({ _id: id, deletedAt: null }, { $set: changes });
     forgetWebhookChannel(id);
     const channel = result.matchedCount ? await Channel.findById(id).select('+webhookSecret').lean() : null;
