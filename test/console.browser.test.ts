@@ -382,6 +382,8 @@ describe('agent console in a browser', () => {
     await page.waitForSelector('#new-token');
     expect(await page.inputValue('#new-token')).toMatch(/^jnl_/);
     await page.locator('tr', { hasText: 'bia@example.com' }).locator('[data-edit-agent]').click();
+    // The edit form replaces the creation form once the agents are read again: check the box in that one.
+    await page.locator('#cancel-agent').waitFor();
     await page.check(`#agent-form input[value="${whatsapp.id}"]`);
     await page.click('#agent-form button[type=submit]');
     // The creation's own "saved" alert may still be on the page: wait for the change itself.
