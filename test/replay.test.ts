@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 describe('workflow replay', () => {
-  it('replays a live conversation history (inbound, reply, template, ticket change, notes)', async () => {
+  it('replays a live conversation history (inbound, reply, template, ticket changes, close and reopen)', async () => {
     const channel = await stack.createChannel('whatsapp');
     await stack.call('POST', `/api/channels/${channel.id}/templates`, {
       name: 'hello',
@@ -46,6 +46,8 @@ describe('workflow replay', () => {
       { status: 'pending', assigneeId: agent.id },
       agent.token,
     );
+    // Closed, then reopened by the customer (a closed ticket's survey, when the channel asks one, goes here).
+    await stack.call('PATCH', `/api/conversations/${conversation.id}`, { status: 'closed' }, agent.token);
     await stack.customerWrites(channel, '5511960000001', 'thanks', { type: 'IMAGE', mediaSize: 500 });
     const handle = stack.temporal.workflow.getHandle(conversation.workflowId);
     await waitFor(async () => (await handle.query(snapshotQuery)).pendingSends === 0);
