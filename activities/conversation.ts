@@ -4,7 +4,7 @@
  * activities (workflows/conversation.ts `store`, `storeLocally`).
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { type AutomaticKind, DEFAULT_REMINDER_TEXT } from '../common/automation-settings';
+import { type AutomaticKind, DEFAULT_REMINDER_TEXT, surveyChoices } from '../common/automation-settings';
 import { capabilitiesOf } from '../common/channels';
 import { oneAtATime } from '../common/concurrency';
 import { parseDuration } from '../common/config';
@@ -32,6 +32,7 @@ import {
   isDuplicateKeyError,
   Message,
   nextSequence,
+  Survey,
 } from '../db/models';
 import { checkTemplateSend, type TemplateCheck, type TemplateSendInput } from '../db/template-send-check';
 import { conversationWorkflowId } from '../workflows/definitions';
@@ -47,6 +48,11 @@ export interface RecordInboundInput {
    * was stored in this run: a known one is stored in two writes, without reading it first.
    */
   known?: { conversationId: string; status: ConversationStatus } | null;
+  /**
+   * The message answers the satisfaction survey waiting in this conversation (the workflow decides): the score is
+   * recorded on the survey and the ticket, and the ticket is not reopened nor the message counted unread.
+   */
+  surveyAnswer?: { surveyId: string; score: number } | null;
 }
 
 export interface ConversationRef {
@@ -280,6 +286,8 @@ async function storeOutbound(
     authorId: string | null;
     idempotencyKey?: string | null;
     automatic: AutomaticKind | null;
+    /** An interactive message's choices (a survey). */
+    details?: Record<string, unknown> | null;
   },
   conversationChanges: Record<string, unknown> = {},
 ): Promise<MessageView> {
@@ -298,6 +306,7 @@ async function storeOutbound(
     authorId: input.authorId,
     idempotencyKey: input.idempotencyKey ?? null,
     automatic: input.automatic,
+    details: input.details ?? null,
     createdAt: now,
   });
   await Conversation.updateOne(
@@ -399,35 +408,54 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
           return false;
         }
       };
-      /** The conversation after this new message: its summary, one more unread, reopened if it was closed. */
+      const answer = input.surveyAnswer ?? null;
+      /**
+       * The conversation after this new message: its summary, one more unread, reopened if it was closed. A survey
+       * answer is neither: it carries the score instead.
+       */
       const countMessage = (conversationId: string, status: ConversationStatus) =>
         Conversation.findOneAndUpdate(
           { _id: conversationId },
           {
             $set: {
               ...summary,
-              ...(status === 'closed' ? { status: 'open' } : {}),
+              ...(status === 'closed' && !answer ? { status: 'open' } : {}),
+              ...(answer ? { csat: { score: answer.score, answeredAt: receivedAt } } : {}),
               lastInboundMessageId: input.message.providerMessageId,
             },
-            $inc: { unreadCount: 1 },
+            ...(answer ? {} : { $inc: { unreadCount: 1 } }),
           },
           { returnDocument: 'after' },
         ).lean();
-      const reopenedLine = (conversationId: string) =>
-        recordSystemLine(
-          conversationId,
-          input.channelId,
-          { code: 'reopened', params: {} },
-          `reopened:${messageId}`,
-          receivedAt,
-        );
+      /** Before the ticket moves (or not): a reopened line, or the survey's answer on the survey and the timeline. */
+      const beforeCounting = async (conversationId: string, status: ConversationStatus) => {
+        if (answer) {
+          // By `_id` alone (see above); the workflow answers each survey once.
+          await Survey.updateOne({ _id: answer.surveyId }, { $set: { score: answer.score, answeredAt: receivedAt } });
+          await recordSystemLine(
+            conversationId,
+            input.channelId,
+            { code: 'survey_answered', params: { score: answer.score } },
+            `survey:${answer.surveyId}`,
+            receivedAt,
+          );
+        } else if (status === 'closed') {
+          await recordSystemLine(
+            conversationId,
+            input.channelId,
+            { code: 'reopened', params: {} },
+            `reopened:${messageId}`,
+            receivedAt,
+          );
+        }
+      };
 
       // The workflow's own conversation: an insert and an update. (It exists: the workflow learnt its id from a
       // write that stored it, and it was not created by this message, so the message was not counted yet.)
       if (input.known) {
         const { conversationId, status } = input.known;
         if (await storeMessage(conversationId)) {
-          if (status === 'closed') await reopenedLine(conversationId);
+          await beforeCounting(conversationId, status);
           await recordEntryPoint(conversationId);
           const updated = await countMessage(conversationId, status);
           if (!updated) throw new Error(`conversation ${conversationId} is not stored`);
@@ -460,12 +488,20 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
 
       if (duplicate) {
         // Infobip delivered it again (or this activity is retried after a crash): nothing new to store, but the
-        // window the workflow computed from the same receivedAt is made sure of.
+        // window the workflow computed from the same receivedAt is made sure of, and a survey answer recorded
+        // (an attempt that stored the message may have failed before; each write is idempotent).
         // Compared here, not in the filter: a filter beyond `_id` scans (see above); the conversation's messages
         // are recorded one at a time, so the read is current.
         const storedExpiry = conversation.window?.expiresAt ?? null;
         if (windowState.expiresAt && (storedExpiry === null || storedExpiry < windowState.expiresAt)) {
           await Conversation.updateOne({ _id: conversation._id }, { $set: { window: windowState } });
+        }
+        if (answer) {
+          await beforeCounting(conversation._id, conversation.status as ConversationStatus);
+          await Conversation.updateOne(
+            { _id: conversation._id },
+            { $set: { csat: { score: answer.score, answeredAt: receivedAt } } },
+          );
         }
         return { ...refOf(conversation), duplicate, messageId };
       }
@@ -473,7 +509,7 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
       if (created) return { ...refOf(conversation), duplicate, messageId };
 
       const status = conversation.status as ConversationStatus;
-      if (status === 'closed') await reopenedLine(conversation._id);
+      await beforeCounting(conversation._id, status);
 
       // Counted once: an earlier attempt of this activity may have created the conversation with this message
       // already counted, then failed before storing the message. (A conversation's messages are recorded one at a
@@ -521,6 +557,94 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
         authorId: null,
         automatic: 'reminder',
       });
+    },
+    /**
+     * The satisfaction survey of a ticket that just closed, stored as a queued outbound message the workflow sends
+     * like a reply: free-form while the window is open (always on Viber), else the channel's survey template. Null
+     * when the channel asks no survey, or when it cannot go (the window is closed and no usable template is set: the
+     * timeline says so). Idempotent per close (`closeId`).
+     */
+    async prepareSurvey(input: {
+      conversationId: string;
+      channelId: string;
+      closeId: string;
+      /** Whether a free-form message may go now (the workflow's window). */
+      windowOpen: boolean;
+      /** Whom the answer counts for: the ticket's assignee, else the agent who closed it. */
+      agentId: string | null;
+    }): Promise<MessageView | null> {
+      const channel = await Channel.findById(input.channelId).select('kind satisfactionSurvey deletedAt').lean();
+      const settings = channel?.satisfactionSurvey;
+      if (!channel || channel.deletedAt || !settings?.enabled) return null;
+      const messageId = `msg_srv_${sha256(`${input.conversationId}\n${input.closeId}`).slice(0, 28)}`;
+      const existing = await Message.findById(messageId).lean();
+      if (existing) return { ...toMessageView(existing), repeated: existing.status !== 'queued' };
+      const capabilities = capabilitiesOf(channel.kind);
+      const now = new Date();
+      const notSent = async (reason: 'no_template' | 'template_unusable', detail: string | null) => {
+        await recordSystemLine(
+          input.conversationId,
+          input.channelId,
+          { code: 'survey_not_sent', params: { reason, detail } },
+          `survey_not_sent:${messageId}`,
+          now,
+        );
+        return null;
+      };
+      let message: Parameters<typeof storeOutbound>[0];
+      const base = {
+        messageId,
+        conversationId: input.conversationId,
+        channelId: input.channelId,
+        authorId: null,
+        automatic: 'survey' as const,
+      };
+      if (input.windowOpen || !capabilities.replyWindow) {
+        const survey = surveyChoices(settings);
+        message = {
+          ...base,
+          type: 'interactive',
+          text: survey.question,
+          details: { buttonTitle: survey.buttonTitle, choices: survey.choices, asText: survey.asText },
+        };
+      } else {
+        if (!settings.templateName || !settings.language) return notSent('no_template', null);
+        const check = await checkTemplateSend({
+          channelId: input.channelId,
+          templateName: settings.templateName,
+          language: settings.language,
+          variables: [],
+        });
+        if (!check.ok) return notSent('template_unusable', check.message);
+        const request = check.request;
+        message = {
+          ...base,
+          type: 'template',
+          text: request.renderedText ?? '',
+          template: {
+            name: request.templateName,
+            language: request.language,
+            variables: [],
+            header: request.header ?? null,
+            buttons: request.buttons ?? null,
+          },
+        };
+      }
+      const conversation = await Conversation.findById(input.conversationId).select('ticketNumber').lean();
+      try {
+        await Survey.create({
+          _id: messageId,
+          channelId: input.channelId,
+          conversationId: input.conversationId,
+          ticketNumber: conversation?.ticketNumber ?? 0,
+          agentId: input.agentId,
+          via: message.type === 'template' ? 'template' : capabilities.interactiveChoices ? 'interactive' : 'text',
+          sentAt: now,
+        });
+      } catch (err) {
+        if (!isDuplicateKeyError(err)) throw err;
+      }
+      return storeOutbound(message);
     },
     /**
      * The free entry point window the business's answer in time opened: on the conversation (API), on the entry

@@ -20,6 +20,7 @@ import {
 import { Batch, Channel, Conversation, Message, SendSlot } from '../db/models';
 import { providerFor } from '../providers';
 import { downloadInfobipMedia, InfobipError } from '../providers/infobip-http';
+import type { OutboundChoice } from '../providers/types';
 import type { TemplateRef } from './conversation';
 import { SlottedCalls } from './send-pacing';
 
@@ -229,6 +230,18 @@ export function createSendingActivities(deps: SendingActivityDeps) {
             caption: message.text || null,
             mediaUrl: `${deps.publicBaseUrl.replace(/\/+$/, '')}/media/${stored.metadata.publicToken}`,
             viberNativeMedia: channel.viberMediaMode === 'native',
+          });
+        } else if (message.type === 'interactive') {
+          const { buttonTitle, choices, asText } = message.details as Pick<
+            OutboundChoice,
+            'buttonTitle' | 'choices' | 'asText'
+          >;
+          await provider.sendChoice(credentials, {
+            ...envelope,
+            text: message.text ?? '',
+            buttonTitle,
+            choices,
+            asText,
           });
         } else {
           await provider.sendText(credentials, { ...envelope, text: message.text ?? '' });

@@ -47,6 +47,13 @@ export const channelResponse = z.strictObject({
       text: z.string().nullable().describe("null: Janela's default text (pt-BR)"),
     })
     .optional(),
+  /** The satisfaction survey sent when a ticket closes. */
+  satisfactionSurvey: z.strictObject({
+    enabled: z.boolean(),
+    question: z.string().nullable().describe("null: Janela's default question"),
+    templateName: z.string().nullable().describe('WhatsApp: the template for a ticket closed outside the window'),
+    language: z.string().nullable(),
+  }),
   /** Admins only: it holds the channel's secret. */
   webhookUrl: z.string().optional(),
   createdAt: iso.nullable(),
@@ -116,6 +123,10 @@ export const conversationResponse = z.strictObject({
     .strictObject({ startedAt: iso, until: iso })
     .nullable()
     .describe("the free entry point window the business's answer in time opened (every message free until `until`)"),
+  csat: z
+    .strictObject({ score: z.number().int().min(1).max(5), answeredAt: iso })
+    .nullable()
+    .describe("the customer's answer to the satisfaction survey sent when the ticket last closed"),
 });
 
 const agentIdOrAdmin = z.string().describe("an agent's id, or `admin` for the bootstrap administrator");
@@ -145,6 +156,19 @@ export const systemLineResponse = z.discriminatedUnion('code', [
       startedAt: iso.describe("the business's first answer within the customer-service window"),
       until: iso.describe('the free entry point window ends (72 hours later)'),
     }),
+  }),
+  z.strictObject({
+    code: z.literal('survey_not_sent'),
+    params: z.strictObject({
+      reason: z
+        .enum(['no_template', 'template_unusable'])
+        .describe('closed outside the window without a survey template, or the template check refused it'),
+      detail: z.string().nullable().describe("the template check's words (template_unusable)"),
+    }),
+  }),
+  z.strictObject({
+    code: z.literal('survey_answered'),
+    params: z.strictObject({ score: z.number().int().min(1).max(5) }),
   }),
 ]);
 
@@ -199,15 +223,49 @@ export const entryPointReportResponse = z.strictObject({
       sourceId: z.string().nullable(),
       sourceUrl: z.string().nullable(),
       headline: z.string().nullable(),
-      entryPoints: z.number().int().describe('customers who came from this source'),
-      answeredInTime: z
+      conversations: z.number().int().describe('conversations whose customer came from this source'),
+      answeredWithin24h: z
         .number()
         .int()
-        .describe('of those, answered within the customer-service window (each opened a free entry point window)'),
+        .describe(
+          'of those, answered within the customer-service window (24 h; each such answer opened a free entry point window)',
+        ),
       lastAt: iso,
     }),
   ),
   /** More than 50,000 entry points in the range: the first 50,000 are counted. */
+  truncated: z.boolean(),
+});
+
+const scoreAverage = z.number().nullable().describe('the mean score, two decimals; null without answers');
+export const csatReportResponse = z.strictObject({
+  from: iso,
+  to: iso,
+  sent: z.number().int().describe('surveys sent when tickets closed in the range'),
+  count: z.number().int().describe('of those, answered'),
+  average: scoreAverage,
+  distribution: z
+    .strictObject({
+      1: z.number().int(),
+      2: z.number().int(),
+      3: z.number().int(),
+      4: z.number().int(),
+      5: z.number().int(),
+    })
+    .describe('answers per score'),
+  byChannel: z.array(z.strictObject({ channelId: z.string(), count: z.number().int(), average: scoreAverage })),
+  byAgent: z.array(
+    z.strictObject({
+      agentId: z
+        .string()
+        .nullable()
+        .describe("the ticket's assignee when it closed, else who closed it; null: neither"),
+      name: z.string().nullable(),
+      count: z.number().int(),
+      average: scoreAverage,
+    }),
+  ),
+  /** More than 50,000 surveys in the range: the first 50,000 are counted. */
   truncated: z.boolean(),
 });
 

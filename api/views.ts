@@ -3,7 +3,12 @@
  * carries (never a secret: API keys never, webhook URLs only to admins). Their shapes are in
  * api/response-schemas.ts, which the OpenAPI description and the tests check answers against.
  */
-import { CLOSING_SOON_MS, DEFAULT_REMINDER_BEFORE, type WindowReminderSettings } from '../common/automation-settings';
+import {
+  CLOSING_SOON_MS,
+  DEFAULT_REMINDER_BEFORE,
+  type SatisfactionSurveySettings,
+  type WindowReminderSettings,
+} from '../common/automation-settings';
 import { capabilitiesOf } from '../common/channels';
 import type { Referral } from '../common/domain';
 import { replyWindowState } from '../common/reply-window';
@@ -20,6 +25,7 @@ type ChannelRecord = {
   viberMediaMode?: string | null;
   sendRatePerSecond?: number | null;
   windowReminder?: WindowReminderSettings | null;
+  satisfactionSurvey?: SatisfactionSurveySettings | null;
   webhookSecret?: string;
   createdAt?: Date;
   updatedAt?: Date;
@@ -46,6 +52,12 @@ export function channelView(channel: ChannelRecord, publicBaseUrl: string, withW
           },
         }
       : {}),
+    satisfactionSurvey: {
+      enabled: channel.satisfactionSurvey?.enabled ?? false,
+      question: channel.satisfactionSurvey?.question ?? null,
+      templateName: channel.satisfactionSurvey?.templateName ?? null,
+      language: channel.satisfactionSurvey?.language ?? null,
+    },
     ...(withWebhook && channel.webhookSecret
       ? { webhookUrl: channelWebhookUrl(publicBaseUrl, channel._id, channel.webhookSecret) }
       : {}),
@@ -88,6 +100,7 @@ export type ConversationRecord = {
   workflowId: string;
   referral?: Referral | null;
   freeEntryPoint?: { startedAt?: Date | null; until?: Date | null } | null;
+  csat?: { score?: number | null; answeredAt?: Date | null } | null;
 };
 
 export function conversationView(
@@ -136,6 +149,10 @@ export function conversationView(
             startedAt: conversation.freeEntryPoint.startedAt.toISOString(),
             until: conversation.freeEntryPoint.until.toISOString(),
           }
+        : null,
+    csat:
+      conversation.csat?.score && conversation.csat.answeredAt
+        ? { score: conversation.csat.score, answeredAt: conversation.csat.answeredAt.toISOString() }
         : null,
   };
 }

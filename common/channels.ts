@@ -37,6 +37,11 @@ export interface ChannelCapabilities {
   nativeMediaOption: { imageMimes: readonly string[]; documentExtensions: readonly string[] } | null;
   /** The customer's address: international phone digits, or a Viber user id. */
   customerAddress: 'phone' | 'viber';
+  /**
+   * Messages whose answers the customer taps (reply buttons, lists): a survey's scores. False: the choices are
+   * listed in a text and answered by number.
+   */
+  interactiveChoices: boolean;
 }
 
 const ALL_MEDIA: readonly MediaKind[] = ['image', 'video', 'audio', 'sticker', 'document'];
@@ -54,6 +59,7 @@ export const CHANNEL_CAPABILITIES = {
     mediaDelivery: 'native',
     nativeMediaOption: null,
     customerAddress: 'phone',
+    interactiveChoices: true,
   },
   viber: {
     label: 'Viber',
@@ -74,6 +80,8 @@ export const CHANNEL_CAPABILITIES = {
       documentExtensions: ['pdf', 'doc', 'docx', 'xls', 'xlsx', 'csv', 'txt', 'odt', 'ods', 'rtf', 'ppt', 'pptx'],
     },
     customerAddress: 'viber',
+    // Infobip's Viber TEXT button opens a URL; it cannot answer.
+    interactiveChoices: false,
   },
 } satisfies Record<ChannelKind, ChannelCapabilities>;
 

@@ -54,6 +54,11 @@ export const ERROR_CODES = {
     description:
       'The reminder must come inside the window: `before` shorter than the reply window (JANELA_REPLY_WINDOW).',
   },
+  SURVEY_TEMPLATE_UNUSABLE: {
+    status: 409,
+    description:
+      "The survey's template cannot be sent as it is: it needs a language, must exist on the channel (create it first), be approved and take no variables.",
+  },
   CHANNEL_NOT_WHATSAPP: { status: 409, description: 'Starting a conversation takes a template: a WhatsApp channel.' },
   TEMPLATE_NOT_APPROVED: { status: 409, description: 'The template is not approved (yet) by WhatsApp.' },
   TEMPLATE_EXISTS: { status: 409, description: 'A template of this name and language exists on the channel.' },

@@ -29,6 +29,17 @@ export interface FreeEntryPointParams {
   until: string;
 }
 
+export interface SurveyNotSentParams {
+  /** `no_template`: closed outside the window with no survey template set; `template_unusable`: the check refused it. */
+  reason: 'no_template' | 'template_unusable';
+  /** The template check's words (template_unusable), in English. */
+  detail: string | null;
+}
+
+export interface SurveyAnsweredParams {
+  score: number;
+}
+
 /** A time as the lines write it, the same in every language: "2026-11-29 12:00 UTC". */
 export function lineTime(iso: string): string {
   return `${iso.slice(0, 16).replace('T', ' ')} UTC`;
@@ -38,7 +49,9 @@ export type SystemLine =
   | { code: 'window_closed'; params: WindowClosedParams }
   | { code: 'free_entry_point'; params: FreeEntryPointParams }
   | { code: 'ticket_changed'; params: TicketChangedParams }
-  | { code: 'reopened'; params: Record<string, never> };
+  | { code: 'reopened'; params: Record<string, never> }
+  | { code: 'survey_not_sent'; params: SurveyNotSentParams }
+  | { code: 'survey_answered'; params: SurveyAnsweredParams };
 
 /**
  * A duration as words, in the largest whole unit up to hours: "24 hours", "2 minutes", "24 horas", "90 seconds"
@@ -68,6 +81,12 @@ export function systemLineEnglish(line: SystemLine): string {
       return 'The customer wrote again: the ticket is open again.';
     case 'free_entry_point':
       return `The customer came from an ad and was answered in time: every message, templates included, is free until ${lineTime(line.params.until)}.`;
+    case 'survey_not_sent':
+      return line.params.reason === 'no_template'
+        ? 'No satisfaction survey was sent: the reply window is closed and the channel has no survey template.'
+        : `No satisfaction survey was sent: the survey template cannot be sent (${line.params.detail ?? 'refused'}).`;
+    case 'survey_answered':
+      return `The customer rated the service ${line.params.score} out of 5.`;
     case 'ticket_changed': {
       const p = line.params;
       const parts: string[] = [];

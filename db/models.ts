@@ -34,6 +34,14 @@ const channelSchema = new Schema(
       ),
       default: null,
     },
+    // A satisfaction survey when a ticket closes (common/automation-settings.ts); WhatsApp and Viber.
+    satisfactionSurvey: {
+      type: new Schema(
+        { enabled: { type: Boolean, required: true }, question: String, templateName: String, language: String },
+        { _id: false },
+      ),
+      default: null,
+    },
     nextSendAt: { type: Date, default: null },
     deletedAt: { type: Date, default: null },
   },
@@ -90,6 +98,8 @@ const conversationSchema = new Schema(
     // window the business's answer within the customer-service window opened (null: none).
     referral: { type: Schema.Types.Mixed, default: null },
     freeEntryPoint: { type: new Schema({ startedAt: Date, until: Date }, { _id: false }), default: null },
+    // The customer's answer to the satisfaction survey sent when the ticket last closed (null: none yet).
+    csat: { type: new Schema({ score: Number, answeredAt: Date }, { _id: false }), default: null },
   },
   { timestamps: true, versionKey: false },
 );
@@ -311,6 +321,25 @@ const entryPointSchema = new Schema(
 );
 entryPointSchema.index({ channelId: 1, receivedAt: 1 });
 
+// One document per satisfaction survey sent (its id: the survey message's). The csat report counts the answers
+// per channel and per agent: the ticket's assignee when it closed (or the agent who closed it).
+const surveySchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    channelId: { type: String, required: true },
+    conversationId: { type: String, required: true },
+    ticketNumber: { type: Number, required: true },
+    agentId: { type: String, default: null },
+    // How it went: an interactive list (WhatsApp window open), a text (Viber) or the channel's template.
+    via: { type: String, enum: ['interactive', 'text', 'template'], required: true },
+    sentAt: { type: Date, required: true },
+    score: { type: Number, default: null },
+    answeredAt: { type: Date, default: null },
+  },
+  { versionKey: false },
+);
+surveySchema.index({ channelId: 1, sentAt: 1 });
+
 const counterSchema = new Schema(
   { _id: { type: String, required: true }, seq: { type: Number, required: true, default: 0 } },
   { versionKey: false },
@@ -324,6 +353,7 @@ export const Conversation = mongoose.model('Conversation', conversationSchema, '
 export const Message = mongoose.model('Message', messageSchema, 'messages');
 export const Counter = mongoose.model('Counter', counterSchema, 'counters');
 export const EntryPoint = mongoose.model('EntryPoint', entryPointSchema, 'entry_points');
+export const Survey = mongoose.model('Survey', surveySchema, 'surveys');
 export const MessageStatusEvent = mongoose.model(
   'MessageStatusEvent',
   messageStatusEventSchema,
@@ -361,6 +391,8 @@ export const allModels = [
   BatchRecipientRecord,
   SendSlot,
   ParkedInbound,
+  EntryPoint,
+  Survey,
 ];
 
 /** The next value of a named counter (an atomic `$inc`); callers keep a unique index as the final guarantee. */

@@ -40,10 +40,22 @@ export interface OutboundMedia extends OutboundEnvelope {
   viberNativeMedia: boolean;
 }
 
+/** A question with a few answers to pick from (a satisfaction survey's scores). */
+export interface OutboundChoice extends OutboundEnvelope {
+  text: string;
+  /** The list's button (WhatsApp lists of more than three choices). */
+  buttonTitle: string;
+  choices: { id: string; title: string }[];
+  /** The whole question and its choices as one text, for a channel without interactive messages. */
+  asText: string;
+}
+
 /** The one interface behind which WhatsApp and Viber differ. */
 export interface ChannelProvider {
   readonly kind: ChannelKind;
   sendText(credentials: InfobipCredentials, message: OutboundText): Promise<SendAccepted>;
   sendTemplate(credentials: InfobipCredentials, message: OutboundTemplate): Promise<SendAccepted>;
   sendMedia(credentials: InfobipCredentials, message: OutboundMedia): Promise<SendAccepted>;
+  /** WhatsApp: reply buttons (up to three choices) or a list; Viber: the text with the choices listed. */
+  sendChoice(credentials: InfobipCredentials, message: OutboundChoice): Promise<SendAccepted>;
 }

@@ -42,6 +42,11 @@ export const viberProvider: ChannelProvider = {
     return sendViber(credentials, message, { type: 'TEXT', text: message.text });
   },
 
+  sendChoice(credentials, message) {
+    // Viber's TEXT button opens a URL, it cannot answer: the choices are listed in the text, answered by number.
+    return sendViber(credentials, message, { type: 'TEXT', text: message.asText });
+  },
+
   sendMedia(credentials, message) {
     if (message.viberNativeMedia) {
       const extension = message.name.split('.').pop()?.toLowerCase() ?? '';

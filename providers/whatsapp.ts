@@ -34,6 +34,27 @@ export const whatsappProvider: ChannelProvider = {
     return acceptedStatus(response?.status);
   },
 
+  async sendChoice(credentials, message) {
+    // Reply buttons hold at most three choices; more go as a list behind one button.
+    const asButtons = message.choices.length <= 3;
+    const action = asButtons
+      ? { buttons: message.choices.map((choice) => ({ type: 'REPLY', id: choice.id, title: choice.title })) }
+      : { title: message.buttonTitle, sections: [{ rows: message.choices }] };
+    const response = await callInfobip<SingleResponse>(
+      credentials,
+      'POST',
+      `/whatsapp/1/message/interactive/${asButtons ? 'buttons' : 'list'}`,
+      {
+        from: message.sender,
+        to: message.to,
+        messageId: message.messageId,
+        content: { body: { text: message.text }, action },
+        notifyUrl: message.reportUrl,
+      },
+    );
+    return acceptedStatus(response?.status);
+  },
+
   async sendTemplate(credentials, message) {
     const response = await callInfobip<{ messages?: SingleResponse[] }>(
       credentials,

@@ -393,6 +393,54 @@ export function createSimulator(options: SimulatorOptions = {}) {
     );
   }
 
+  // Interactive messages, with WhatsApp's limits: up to 3 reply buttons (title ≤ 20), or a list (button title ≤ 20,
+  // 1–10 sections, at most 10 rows in all, row id ≤ 200 and title ≤ 24); the body text ≤ 1024.
+  const interactiveBody = (content: Record<string, any>) =>
+    typeof content.body?.text === 'string' && content.body.text.length > 0 && content.body.text.length <= 1024
+      ? null
+      : { 'content.body.text': ['size must be between 1 and 1024'] };
+  app.post(
+    '/whatsapp/1/message/interactive/buttons',
+    whatsappSingle((content): Record<string, string[]> | null => {
+      const problem = interactiveBody(content);
+      if (problem) return problem;
+      const buttons = content.action?.buttons;
+      if (!Array.isArray(buttons) || buttons.length < 1 || buttons.length > 3)
+        return { 'content.action.buttons': ['size must be between 1 and 3'] };
+      for (const [i, button] of buttons.entries()) {
+        if (button?.type !== 'REPLY' || typeof button.id !== 'string' || !button.id || button.id.length > 256)
+          return { [`content.action.buttons[${i}]`]: ['must be a REPLY button with an id of 1 to 256 characters'] };
+        if (typeof button.title !== 'string' || !button.title || button.title.length > 20)
+          return { [`content.action.buttons[${i}].title`]: ['size must be between 1 and 20'] };
+      }
+      return null;
+    }, true),
+  );
+  app.post(
+    '/whatsapp/1/message/interactive/list',
+    whatsappSingle((content): Record<string, string[]> | null => {
+      const problem = interactiveBody(content);
+      if (problem) return problem;
+      const action = content.action;
+      if (typeof action?.title !== 'string' || !action.title || action.title.length > 20)
+        return { 'content.action.title': ['size must be between 1 and 20'] };
+      const sections = action.sections;
+      if (!Array.isArray(sections) || sections.length < 1 || sections.length > 10)
+        return { 'content.action.sections': ['size must be between 1 and 10'] };
+      const rows = sections.flatMap((section: { rows?: unknown }) =>
+        Array.isArray(section?.rows) ? section.rows : [],
+      );
+      if (rows.length < 1 || rows.length > 10) return { 'content.action.sections': ['must hold 1 to 10 rows in all'] };
+      for (const [i, row] of rows.entries()) {
+        if (typeof row?.id !== 'string' || !row.id || row.id.length > 200)
+          return { [`content.action.sections.rows[${i}].id`]: ['size must be between 1 and 200'] };
+        if (typeof row.title !== 'string' || !row.title || row.title.length > 24)
+          return { [`content.action.sections.rows[${i}].title`]: ['size must be between 1 and 24'] };
+      }
+      return null;
+    }, true),
+  );
+
   app.post('/whatsapp/1/message/template', async (c) => {
     const b = body(c);
     if (!b || !Array.isArray(b.messages) || b.messages.length === 0)

@@ -1,5 +1,6 @@
 // The conversation workflow's state and rules, without a server: the workflow only feeds it and publishes it.
 import { describe, expect, it } from 'vitest';
+import { SURVEY_QUESTION_LIMIT, surveyChoices } from '../common/automation-settings';
 import type { InboundMessage, MessageView } from '../common/domain';
 import { ConversationState, MAX_REMEMBERED_DIALOGS } from '../workflows/conversation-state';
 import { Outbox } from '../workflows/outbox';
@@ -195,6 +196,48 @@ describe('ConversationState', () => {
     const onViber = ConversationState.start(viber, null, null, T0);
     onViber.receive({ ...inbound('v', T0), referral }, T0);
     expect(onViber.answerEntryPoint(T0 + 1000)).toBeNull();
+  });
+
+  it('takes a survey answer from a choice reply at any time, and from a bare digit only while the ticket is closed', () => {
+    const state = ConversationState.start(whatsapp, 'cv_1', null, T0);
+    const typed = (text: string): InboundMessage => ({ ...inbound('t', T0), text });
+    const tapped = (id: string): InboundMessage => ({
+      ...inbound('r', T0),
+      type: 'list_reply',
+      text: '4 – Bom',
+      details: { reply: { id, title: '4 – Bom' } },
+    });
+    // No survey waiting: nothing is an answer.
+    expect(state.surveyAnswerOf(tapped('csat:4'))).toBeNull();
+    state.applyTicket({ status: 'closed', assigneeId: null });
+    state.surveySent('msg_srv_1');
+    expect(state.surveyAnswerOf(typed(' 5 '))).toEqual({ surveyId: 'msg_srv_1', score: 5 });
+    expect(state.surveyAnswerOf(tapped('csat:4'))).toEqual({ surveyId: 'msg_srv_1', score: 4 });
+    for (const text of ['6', '0', '5 stars', '45', '', 'ótimo'])
+      expect(state.surveyAnswerOf(typed(text)), text).toBeNull();
+    expect(state.surveyAnswerOf(tapped('csat:9'))).toBeNull();
+    expect(state.surveyAnswerOf(tapped('other:4'))).toBeNull();
+    // The ticket reopened (the customer wrote something else): a digit is a message, a tap still answers.
+    state.applyTicket({ status: 'open', assigneeId: null });
+    expect(state.surveyAnswerOf(typed('5'))).toBeNull();
+    expect(state.surveyAnswerOf(tapped('csat:2'))).toEqual({ surveyId: 'msg_srv_1', score: 2 });
+    // Carried into the next run; answered, nothing more is an answer.
+    const next = new ConversationState(whatsapp, state.carry());
+    expect(next.surveyWaiting).toEqual({ surveyId: 'msg_srv_1' });
+    next.surveyAnswered();
+    expect(next.surveyAnswerOf(tapped('csat:2'))).toBeNull();
+  });
+
+  it("a survey's choices fit WhatsApp's list and Viber's text at the longest question, in both languages", () => {
+    for (const language of ['pt_BR', 'en_US', null]) {
+      const survey = surveyChoices({ question: 'x'.repeat(SURVEY_QUESTION_LIMIT), language });
+      expect(survey.choices.map((choice) => choice.id)).toEqual(['csat:5', 'csat:4', 'csat:3', 'csat:2', 'csat:1']);
+      for (const choice of survey.choices) expect(choice.title.length).toBeLessThanOrEqual(24);
+      expect(survey.buttonTitle.length).toBeLessThanOrEqual(20);
+      expect(survey.asText.length).toBeLessThanOrEqual(1000);
+    }
+    expect(surveyChoices({ language: 'en' }).question).toMatch(/^How would you rate/);
+    expect(surveyChoices({}).question).toMatch(/^Como você avalia/);
   });
 
   it('remembers the newest idempotency keys only', () => {

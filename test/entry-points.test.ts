@@ -102,7 +102,7 @@ describe('entry-point conversations', () => {
     expect(lateOne.freeEntryPoint).toBeNull();
     expect(lateOne.referral?.sourceId).toBe('ad-1');
 
-    // Per ad source: two entry points, one answered in time.
+    // Per ad source: two conversations, one answered in time.
     const report = await stack.call('GET', `/api/reports/entry-points?channelId=${channel.id}`, undefined, agent.token);
     expect(report.status).toBe(200);
     expect(report.body.items).toEqual([
@@ -112,8 +112,8 @@ describe('entry-point conversations', () => {
         sourceId: 'ad-1',
         sourceUrl: 'https://fb.me/ad-1',
         headline: 'Promo tênis',
-        entryPoints: 2,
-        answeredInTime: 1,
+        conversations: 2,
+        answeredWithin24h: 1,
       }),
     ]);
     // Another agent's channels are not in it; a range before today is empty.
@@ -143,6 +143,6 @@ describe('entry-point conversations', () => {
     await stack.conversationSeenBy(channel, agent);
     await sleep(500);
     const report = await stack.call('GET', `/api/reports/entry-points?channelId=${channel.id}`, undefined, agent.token);
-    expect(report.body.items.map((i: any) => [i.sourceId, i.entryPoints])).toEqual([['ad-2', 1]]);
+    expect(report.body.items.map((i: any) => [i.sourceId, i.conversations])).toEqual([['ad-2', 1]]);
   });
 });

@@ -40,6 +40,9 @@ const samples: SystemLine[] = [
     authorName: null,
   }),
   { code: 'free_entry_point', params: { startedAt: '2026-11-26T12:00:00.000Z', until: '2026-11-29T12:00:00.000Z' } },
+  { code: 'survey_not_sent', params: { reason: 'no_template', detail: null } },
+  { code: 'survey_not_sent', params: { reason: 'template_unusable', detail: 'The template is not approved.' } },
+  { code: 'survey_answered', params: { score: 4 } },
 ];
 
 describe('system lines, rendered', () => {

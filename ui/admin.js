@@ -80,10 +80,11 @@ async function adminChannels(message = '', editing = null, justSaved = null) {
     event.target.textContent = t('copied');
   });
   $('#cancel-edit')?.addEventListener('click', () => adminChannels());
-  // The automation settings exist for kinds with a reply window (WhatsApp).
+  // The reminder exists for kinds with a reply window (WhatsApp), the survey's template for kinds with templates.
   const kindSelect = $('#channel-form select[name="kind"]');
   const showAutomation = () => {
-    $('#automation-settings').hidden = !can(kindSelect.value).replyWindow;
+    $('#reminder-settings').hidden = !can(kindSelect.value).replyWindow;
+    $('#survey-template-settings').hidden = !can(kindSelect.value).templates;
   };
   kindSelect.addEventListener('change', showAutomation);
   showAutomation();
@@ -101,7 +102,16 @@ async function adminChannels(message = '', editing = null, justSaved = null) {
     const form = Object.fromEntries(new FormData(event.target));
     if (!form.apiKey) delete form.apiKey;
     form.sendRatePerSecond = Number(form.sendRatePerSecond) || 10;
-    const { reminderEnabled, reminderBefore, reminderText, ...fields } = form;
+    const {
+      reminderEnabled,
+      reminderBefore,
+      reminderText,
+      surveyEnabled,
+      surveyQuestion,
+      surveyTemplate,
+      surveyLanguage,
+      ...fields
+    } = form;
     const kind = editing?.kind ?? form.kind;
     const settings = can(kind).replyWindow
       ? {
@@ -112,7 +122,15 @@ async function adminChannels(message = '', editing = null, justSaved = null) {
           },
         }
       : {};
-    const body = { ...fields, ...settings };
+    const withTemplate = can(kind).templates && surveyTemplate?.trim();
+    const satisfactionSurvey = {
+      enabled: surveyEnabled === 'on',
+      question: surveyQuestion?.trim() || null,
+      // The template, and with it the language of the survey's words.
+      templateName: withTemplate ? surveyTemplate.trim() : null,
+      language: surveyLanguage?.trim() || null,
+    };
+    const body = { ...fields, ...settings, satisfactionSurvey };
     try {
       const saved = editing
         ? await api('PATCH', `/api/channels/${editing.id}`, body)
@@ -124,15 +142,31 @@ async function adminChannels(message = '', editing = null, justSaved = null) {
   });
 }
 
-/** The channel's window-aware automation (WhatsApp): the reminder before the window closes. */
+/**
+ * The channel's automation: the reminder before the window closes (WhatsApp) and the satisfaction survey when a
+ * ticket closes (its template for a closed window: WhatsApp).
+ */
 function automationFieldset(c) {
   const reminder = c.windowReminder ?? {};
-  const defaults = state.config?.automationDefaults?.windowReminder ?? {};
+  const survey = c.satisfactionSurvey ?? {};
+  const defaults = state.config?.automationDefaults ?? {};
+  const reminderDefaults = defaults.windowReminder ?? {};
   return `<fieldset id="automation-settings"><legend>${esc(t('automation'))}</legend>
+    <div id="reminder-settings">
     <label class="check"><input type="checkbox" name="reminderEnabled" ${reminder.enabled ? 'checked' : ''} /> ${esc(t('reminderEnabled'))}</label>
-    <label>${esc(t('reminderBefore'))}<input name="reminderBefore" value="${esc(reminder.before ?? defaults.before ?? '1h')}" /></label>
-    <label>${esc(t('reminderText'))}<textarea name="reminderText" rows="3" placeholder="${esc(defaults.text?.['pt-BR'] ?? '')}">${esc(reminder.text ?? '')}</textarea></label>
+    <label>${esc(t('reminderBefore'))}<input name="reminderBefore" value="${esc(reminder.before ?? reminderDefaults.before ?? '1h')}" /></label>
+    <label>${esc(t('reminderText'))}<textarea name="reminderText" rows="3" placeholder="${esc(reminderDefaults.text?.['pt-BR'] ?? '')}">${esc(reminder.text ?? '')}</textarea></label>
     <p class="hint">${esc(t('reminderHint'))}</p>
+    </div>
+    <div id="survey-settings">
+    <label class="check"><input type="checkbox" name="surveyEnabled" ${survey.enabled ? 'checked' : ''} /> ${esc(t('surveyEnabled'))}</label>
+    <label>${esc(t('surveyQuestion'))}<textarea name="surveyQuestion" rows="2" maxlength="800" placeholder="${esc(defaults.satisfactionSurvey?.question?.['pt-BR'] ?? '')}">${esc(survey.question ?? '')}</textarea></label>
+    <div id="survey-template-settings">
+    <label>${esc(t('surveyTemplate'))}<input name="surveyTemplate" value="${esc(survey.templateName ?? '')}" /></label>
+    </div>
+    <label>${esc(t('surveyLanguage'))}<input name="surveyLanguage" placeholder="pt_BR" value="${esc(survey.language ?? '')}" /></label>
+    <p class="hint">${esc(t('surveyHint'))}</p>
+    </div>
   </fieldset>`;
 }
 

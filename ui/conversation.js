@@ -95,7 +95,7 @@ export function conversationHeader(c) {
       <div>
         <h2>${esc(c.client.name)}</h2>
         <div class="meta">${esc(c.client.phone ?? c.client.viberId ?? '')} · ${esc(channelName(c.channelId))} · ${esc(t('ticket'))} #${c.ticketNumber}</div>
-        ${referralLine(c)}
+        ${referralLine(c)}${csatLine(c)}
       </div>
       ${windowBadge(c)}
       <div class="controls">
@@ -117,6 +117,12 @@ function referralLine(c) {
   return `<div class="referral" id="referral">${esc(t(r.sourceType === 'POST' ? 'fromPost' : 'fromAd'))}: ${source}</div>`;
 }
 
+/** The customer's score in the satisfaction survey sent when the ticket last closed. */
+function csatLine(c) {
+  if (!c.csat) return '';
+  return `<div class="csat" id="csat" data-score="${esc(String(c.csat.score))}">${esc(t('csatScore', { score: c.csat.score, time: formatTime(c.csat.answeredAt) }))}</div>`;
+}
+
 const statusMarks = { queued: '⏱', sent: '✓', delivered: '✓✓', seen: '✓✓', failed: '⚠' };
 
 function mediaBlock(media) {
@@ -128,6 +134,13 @@ function mediaBlock(media) {
   if ((media.mime ?? '').startsWith('image/'))
     return `<a href="${esc(media.url)}" target="_blank" rel="noopener"><img src="${esc(media.url)}" alt="${esc(media.name ?? '')}" /></a>`;
   return `<a href="${esc(media.url)}" target="_blank" rel="noopener">📎 ${esc(media.name ?? 'file')}</a>`;
+}
+
+/** The choices an interactive message offered (a survey's scores). */
+function choicesBlock(m) {
+  const choices = m.type === 'interactive' && Array.isArray(m.details?.choices) ? m.details.choices : [];
+  if (choices.length === 0) return '';
+  return `<ul class="choices">${choices.map((choice) => `<li>${esc(choice.title)}</li>`).join('')}</ul>`;
 }
 
 function timelineItems() {
@@ -161,7 +174,7 @@ function timelineItems() {
       if (m.direction === 'system')
         return `<div class="msg system" data-message-id="${esc(m.id)}" data-code="${esc(m.system?.code ?? '')}">${esc(systemLineText(m, state.lang))}</div>`;
       return `<div class="msg ${esc(m.direction)}" data-message-id="${esc(m.id)}" data-status="${esc(m.status)}">
-        ${label}${mediaBlock(m.media)}${m.text ? `<div class="text">${esc(m.text)}</div>` : ''}${error}
+        ${label}${mediaBlock(m.media)}${m.text ? `<div class="text">${esc(m.text)}</div>` : ''}${choicesBlock(m)}${error}
         <div class="meta"><span>${esc(formatTime(m.createdAt))}</span>${status}</div>
       </div>`;
     })

@@ -84,8 +84,15 @@ export const texts = {
     reminderText: 'Reminder text (empty: the default)',
     reminderHint:
       'Sent once per window, only while the ticket is not closed and the customer has not written since your last message.',
+    surveyEnabled: 'Ask the customer for a score (1–5) when a ticket closes',
+    surveyQuestion: 'Survey question (empty: the default)',
+    surveyTemplate: 'Template for a closed reply window (approved, without variables)',
+    surveyLanguage: "Template language (also the language of the scores' labels)",
+    surveyHint:
+      'Inside the reply window the scores go as a list to tap; outside it, the template (none set: no survey, and the timeline says so). A tap, or a message that is just a digit 1–5 while the ticket is closed, is the answer.',
     closingSoon: 'Closing soon',
     fromAd: 'From an ad',
+    csatScore: 'Satisfaction: {score}/5 ★ ({time})',
     fromPost: 'From a post',
     templatesFreeUntil: 'templates free until {time} (entry point)',
     closesIn: 'Closes in {left}',
@@ -208,8 +215,15 @@ export const texts = {
     reminderText: 'Texto do lembrete (vazio: o padrão)',
     reminderHint:
       'Enviado uma vez por janela, só com o ticket não fechado e se o cliente não escreveu desde a sua última mensagem.',
+    surveyEnabled: 'Pedir uma nota (1–5) ao cliente quando um ticket fecha',
+    surveyQuestion: 'Pergunta da pesquisa (vazio: a padrão)',
+    surveyTemplate: 'Modelo para a janela de resposta fechada (aprovado, sem variáveis)',
+    surveyLanguage: 'Idioma do modelo (também o dos rótulos das notas)',
+    surveyHint:
+      'Dentro da janela de resposta as notas vão como uma lista para tocar; fora dela, o modelo (sem modelo: nenhuma pesquisa, e a linha do tempo diz por quê). Um toque, ou uma mensagem que é só um dígito de 1 a 5 com o ticket fechado, é a resposta.',
     closingSoon: 'Fechando em breve',
     fromAd: 'Veio de um anúncio',
+    csatScore: 'Satisfação: {score}/5 ★ ({time})',
     fromPost: 'Veio de uma publicação',
     templatesFreeUntil: 'modelos gratuitos até {time} (ponto de entrada)',
     closesIn: 'Fecha em {left}',
@@ -308,6 +322,10 @@ export const systemTexts = {
     reopened: 'The customer wrote again: the ticket is open again.',
     free_entry_point:
       'The customer came from an ad and was answered in time: every message, templates included, is free until {until}.',
+    survey_no_template:
+      'No satisfaction survey was sent: the reply window is closed and the channel has no survey template.',
+    survey_template_unusable: 'No satisfaction survey was sent: the survey template cannot be sent ({detail}).',
+    survey_answered: 'The customer rated the service {score} out of 5.',
     ticket_changed: 'Ticket {changes} by {author}.',
     statusChange: 'status {from} → {to}',
     assignedTo: 'assigned to {name}',
@@ -321,6 +339,11 @@ export const systemTexts = {
     reopened: 'O cliente escreveu de novo: o ticket foi reaberto.',
     free_entry_point:
       'O cliente veio de um anúncio e foi respondido a tempo: todas as mensagens, modelos incluídos, são gratuitas até {until}.',
+    survey_no_template:
+      'A pesquisa de satisfação não foi enviada: a janela de resposta está fechada e o canal não tem modelo de pesquisa.',
+    survey_template_unusable:
+      'A pesquisa de satisfação não foi enviada: o modelo da pesquisa não pode ser enviado ({detail}).',
+    survey_answered: 'O cliente avaliou o atendimento com nota {score} de 5.',
     ticket_changed: 'Ticket: {changes}, por {author}.',
     statusChange: 'status {from} → {to}',
     assignedTo: 'atribuído a {name}',
@@ -361,6 +384,10 @@ export function systemLineText(message, lang) {
   if (code === 'reopened') return words.reopened;
   if (code === 'free_entry_point' && typeof p.until === 'string')
     return fill(words.free_entry_point, { until: `${p.until.slice(0, 16).replace('T', ' ')} UTC` });
+  if (code === 'survey_not_sent' && p.reason === 'no_template') return words.survey_no_template;
+  if (code === 'survey_not_sent' && p.reason === 'template_unusable')
+    return fill(words.survey_template_unusable, { detail: p.detail ?? 'refused' });
+  if (code === 'survey_answered' && Number.isFinite(p.score)) return fill(words.survey_answered, { score: p.score });
   if (code === 'ticket_changed') {
     const changes = [];
     if (p.statusFrom !== p.statusTo)

@@ -3,7 +3,7 @@
  * (`conversation.ts`) feeds it signals, updates and activity results with the workflow clock's `now`, and asks it
  * what to publish and what to carry into the next run. Unit-tested without a server (`test/conversation-state.test.ts`).
  */
-import { FREE_ENTRY_POINT_WINDOWS } from '../common/automation-settings';
+import { FREE_ENTRY_POINT_WINDOWS, surveyScoreOf } from '../common/automation-settings';
 import { capabilitiesOf } from '../common/channels';
 import type { ChannelKind, ConversationStatus, InboundMessage, MessageView } from '../common/domain';
 import { extendWindow, isWindowOpen, windowExpiryAfterInbound } from '../common/reply-window';
@@ -62,6 +62,8 @@ export class ConversationState implements Required<CarriedState> {
   entryPoint: { receivedAt: number; providerMessageId: string } | null;
   /** The free entry point window the business's answer in time opened (epoch ms). */
   freeEntryPoint: { startedAt: number; until: number } | null;
+  /** The satisfaction survey sent when the ticket last closed, while it waits for the customer's score. */
+  surveyWaiting: { surveyId: string } | null;
 
   constructor(
     private readonly identity: ConversationIdentity,
@@ -82,6 +84,7 @@ export class ConversationState implements Required<CarriedState> {
     this.remindedWindow = carried.remindedWindow ?? null;
     this.entryPoint = carried.entryPoint ?? null;
     this.freeEntryPoint = carried.freeEntryPoint ?? null;
+    this.surveyWaiting = carried.surveyWaiting ?? null;
   }
 
   /** A new run's state: empty, or the stored ticket a caller restored (its window open again if still ahead). */
@@ -178,6 +181,27 @@ export class ConversationState implements Required<CarriedState> {
     if (now - entry.receivedAt > this.identity.replyWindowMs) return null;
     this.freeEntryPoint = { startedAt: now, until: now + FREE_ENTRY_POINT_WINDOWS * this.identity.replyWindowMs };
     return { providerMessageId: entry.providerMessageId, ...this.freeEntryPoint };
+  }
+
+  /** A survey went to the customer (or was sent before, by an earlier attempt): its answer is waited for. */
+  surveySent(surveyId: string): void {
+    this.surveyWaiting = { surveyId };
+  }
+
+  /**
+   * The score this customer message gives the waiting survey, or null (not an answer): a reply to one of its
+   * choices at any time, or a bare digit while the ticket is still closed (once the customer wrote something else,
+   * the ticket reopened and a digit is just a message).
+   */
+  surveyAnswerOf(message: InboundMessage): { surveyId: string; score: number } | null {
+    if (this.surveyWaiting === null) return null;
+    const score = surveyScoreOf(message, this.status === 'closed');
+    return score === null ? null : { surveyId: this.surveyWaiting.surveyId, score };
+  }
+
+  /** The survey has its score: later messages are messages. */
+  surveyAnswered(): void {
+    this.surveyWaiting = null;
   }
 
   /** Whether the window is open and watched by the run's timer. */
@@ -290,6 +314,7 @@ export class ConversationState implements Required<CarriedState> {
       remindedWindow: this.remindedWindow,
       entryPoint: this.entryPoint,
       freeEntryPoint: this.freeEntryPoint,
+      surveyWaiting: this.surveyWaiting,
     };
   }
 }

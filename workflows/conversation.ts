@@ -198,6 +198,25 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     publish();
   };
 
+  // Runs recorded before sent no satisfaction survey when a ticket closed.
+  const surveys = changed('satisfaction-survey', 4);
+  /**
+   * The ticket just closed: the channel's survey (if it asks one) is stored and queued, and its answer waited for.
+   * The answer counts for the ticket's assignee, else for the agent who closed it.
+   */
+  const askSurvey = async (closeId: string, authorId: string) => {
+    const survey = await db.prepareSurvey({
+      conversationId: state.conversationId!,
+      channelId: input.channelId,
+      closeId,
+      windowOpen: state.replyAllowed(Date.now()),
+      agentId: state.assigneeId ?? (authorId === 'admin' ? null : authorId),
+    });
+    if (!survey) return;
+    if (!survey.repeated) state.outbox.push(survey.id);
+    state.surveySent(survey.id);
+  };
+
   setHandler(inboundSignal, (message) => state.receive(message, Date.now()));
 
   setHandler(snapshotQuery, snapshot);
@@ -319,18 +338,21 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       const next = state.ticketAfter(change);
       if (next === null) return snapshot();
       const randomChangeId = uuid4();
+      // Named by its update (one per request): the record is a local activity, and a workflow task lost before
+      // it was recorded runs again with its random ids falling to other changes. (uuid4 is still drawn, so the
+      // ids after it stay what recorded histories hold.)
+      const changeId = currentUpdateInfo()?.id ?? randomChangeId;
+      const closes = next.status === 'closed' && state.status !== 'closed';
       await db.recordTicketChange({
         conversationId: state.conversationId!,
         from: { status: state.status, assigneeId: state.assigneeId },
         to: next,
         authorId: change.authorId,
-        // Named by its update (one per request): the record is a local activity, and a workflow task lost before
-        // it was recorded runs again with its random ids falling to other changes. (uuid4 is still drawn, so the
-        // ids after it stay what recorded histories hold.)
-        changeId: currentUpdateInfo()?.id ?? randomChangeId,
+        changeId,
       });
       state.applyTicket(next);
       publish();
+      if (surveys && closes) await askSurvey(changeId, change.authorId);
       return snapshot();
     },
     {
@@ -483,6 +505,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     while (state.inbox.length > 0) {
       const message = state.inbox[0]!;
       const nextExpiry: number | null = state.hasWindow ? state.windowExpiresAt : null;
+      const surveyAnswer = surveys ? state.surveyAnswerOf(message) : null;
       const result = await (recordLocally ? storeLocally : store).recordInbound({
         channelId: input.channelId,
         kind: input.kind,
@@ -490,8 +513,10 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         message,
         windowExpiresAt: nextExpiry === null ? null : new Date(nextExpiry).toISOString(),
         known: state.conversationId === null ? null : { conversationId: state.conversationId, status: state.status },
+        ...(surveyAnswer ? { surveyAnswer } : {}),
       });
       state.inbox.shift();
+      if (surveyAnswer) state.surveyAnswered();
       if (!result.duplicate && message.media) {
         const download = mediaFetch
           .fetchInboundMedia({ messageId: result.messageId })

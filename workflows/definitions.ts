@@ -56,10 +56,10 @@ export interface ConversationInput {
 /**
  * The conversation workflow's patches every new run takes as given (see ConversationInput.patchBaseline).
  * Baseline 1: publish-only-changes, reply-request-ids, send-beside-main-loop, record-inbound-local, one-wake-timer,
- * wake-on-history-limit. Baseline 2: continue-before-storing, store-in-workflow-task. Baseline 3: window-reminder, free-entry-point. A later change raises the baseline and names the
- * baseline it joins (`changed(id, 3)`): runs started at a lower one ask `patched()` for it.
+ * wake-on-history-limit. Baseline 2: continue-before-storing, store-in-workflow-task. Baseline 3: window-reminder, free-entry-point. Baseline 4: satisfaction-survey. A later change raises the
+ * baseline and names the baseline it joins (`changed(id, 4)`): runs started at a lower one ask `patched()` for it.
  */
-export const CONVERSATION_PATCH_BASELINE = 3;
+export const CONVERSATION_PATCH_BASELINE = 4;
 
 /**
  * How every caller starts a conversation run (webhook, agent actions, automation, batches): one workflow id per
@@ -106,6 +106,8 @@ export interface CarriedState {
   /** An entry point waiting for the business's first answer, and the free window an answer opened. */
   entryPoint?: { receivedAt: number; providerMessageId: string } | null;
   freeEntryPoint?: { startedAt: number; until: number } | null;
+  /** The satisfaction survey waiting for the customer's score. */
+  surveyWaiting?: { surveyId: string } | null;
 }
 
 export interface ConversationSnapshot {

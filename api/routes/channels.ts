@@ -1,11 +1,13 @@
 /** `/api/channels`: the WhatsApp and Viber channels (admins manage them; agents read their own). Templates: templates.ts. */
 import { Hono } from 'hono';
 import { z } from 'zod';
+import { SURVEY_QUESTION_LIMIT } from '../../common/automation-settings';
 import { capabilitiesOf } from '../../common/channels';
 import { parseDuration } from '../../common/config';
 import { CHANNEL_KINDS } from '../../common/domain';
 import { newId, newSecret } from '../../common/ids';
 import { Channel, Extension } from '../../db/models';
+import { checkTemplateSend } from '../../db/template-send-check';
 import { type AuthEnv, hasChannelAccess, requireAdmin } from '../auth';
 import { forgetWebhookChannel } from '../channel-cache';
 import type { ApiDeps } from '../context';
@@ -36,6 +38,35 @@ const windowReminderSchema = z.strictObject({
     .describe("what the customer reads; unset or null: Janela's default (pt-BR)"),
 });
 
+/** A satisfaction survey when a ticket closes (set as a whole; see README). */
+const satisfactionSurveySchema = z.strictObject({
+  enabled: z.boolean(),
+  question: z
+    .string()
+    .trim()
+    .min(1)
+    .max(SURVEY_QUESTION_LIMIT)
+    .nullable()
+    .optional()
+    .describe("what the customer reads above the scores; unset or null: Janela's default"),
+  templateName: z
+    .string()
+    .trim()
+    .min(1)
+    .max(512)
+    .nullable()
+    .optional()
+    .describe('WhatsApp: an approved template without variables, sent when the ticket closes outside the window'),
+  language: z
+    .string()
+    .trim()
+    .min(2)
+    .max(20)
+    .nullable()
+    .optional()
+    .describe("the template's language; also the language of the score labels (en…: English, else pt-BR)"),
+});
+
 export const channelCreateSchema = z.object({
   kind: z.enum(CHANNEL_KINDS),
   name: z.string().trim().min(1).max(100),
@@ -47,13 +78,63 @@ export const channelCreateSchema = z.object({
   /** The most messages per second batches may send through this channel, all batches together (default 10). */
   sendRatePerSecond: z.number().min(0.1).max(1000).optional(),
   windowReminder: windowReminderSchema.optional(),
+  satisfactionSurvey: satisfactionSurveySchema.optional(),
 });
 
 /**
  * The settings that need the channel's kind and the reply window (JANELA_REPLY_WINDOW) to be checked, as stored.
  * Refused, not dropped: a Viber channel has no window to remind of.
  */
-function automationSettings(kind: string, input: z.infer<typeof channelPatchSchema>, replyWindowMs: number) {
+async function automationSettings(
+  channel: { id: string | null; kind: string },
+  input: z.infer<typeof channelPatchSchema>,
+  replyWindowMs: number,
+) {
+  return {
+    ...reminderSettings(channel.kind, input, replyWindowMs),
+    ...(input.satisfactionSurvey
+      ? { satisfactionSurvey: await surveySettings(channel, input.satisfactionSurvey) }
+      : {}),
+  };
+}
+
+/**
+ * The survey as stored. Its template is checked now (it must exist on the channel, be approved and need nothing
+ * filled in), so an admin learns of a template the survey could not send before a ticket closes; a template that
+ * changes later is checked again at every close (the timeline says when it cannot go).
+ */
+async function surveySettings(
+  channel: { id: string | null; kind: string },
+  survey: z.infer<typeof satisfactionSurveySchema>,
+) {
+  const settings = {
+    enabled: survey.enabled,
+    question: survey.question ?? null,
+    templateName: survey.templateName ?? null,
+    language: survey.language ?? null,
+  };
+  if (!settings.templateName) return settings;
+  if (!capabilitiesOf(channel.kind).templates)
+    throw new ApiError(
+      'TEMPLATES_WHATSAPP_ONLY',
+      `A ${capabilitiesOf(channel.kind).label} channel has no templates: its survey always goes free-form.`,
+    );
+  const unusable = (message: string, details?: Record<string, unknown>) =>
+    new ApiError('SURVEY_TEMPLATE_UNUSABLE', message, details);
+  if (!settings.language) throw unusable('satisfactionSurvey.language is needed with templateName.');
+  if (!channel.id)
+    throw unusable('A new channel has no templates yet: create the channel and its template, then set the survey.');
+  const check = await checkTemplateSend({
+    channelId: channel.id,
+    templateName: settings.templateName,
+    language: settings.language,
+    variables: [],
+  });
+  if (!check.ok) throw unusable(`The survey template cannot be sent: ${check.message}`, { reason: check.code });
+  return settings;
+}
+
+function reminderSettings(kind: string, input: z.infer<typeof channelPatchSchema>, replyWindowMs: number) {
   if (!input.windowReminder) return {};
   if (!capabilitiesOf(kind).replyWindow) {
     throw new ApiError(
@@ -84,7 +165,13 @@ export function channelRoutes(deps: ApiDeps) {
     success: 201,
     returns: 'Channel',
     response: channelResponse,
-    errors: ['EXTENSION_DISABLED', 'WINDOW_SETTINGS_WHATSAPP_ONLY', 'REMINDER_OUTSIDE_WINDOW'],
+    errors: [
+      'EXTENSION_DISABLED',
+      'WINDOW_SETTINGS_WHATSAPP_ONLY',
+      'REMINDER_OUTSIDE_WINDOW',
+      'TEMPLATES_WHATSAPP_ONLY',
+      'SURVEY_TEMPLATE_UNUSABLE',
+    ],
   });
   app.post('/', create, async (c) => {
     requireAdmin(c.get('principal'));
@@ -96,7 +183,7 @@ export function channelRoutes(deps: ApiDeps) {
     const created = await Channel.create({
       _id: newId('ch'),
       ...input,
-      ...automationSettings(input.kind, input, deps.replyWindowMs),
+      ...(await automationSettings({ id: null, kind: input.kind }, input, deps.replyWindowMs)),
       webhookSecret: newSecret(),
     });
     return c.json(channelView(created.toObject(), deps.publicBaseUrl, true), 201);
@@ -138,7 +225,12 @@ export function channelRoutes(deps: ApiDeps) {
     body: channelPatchSchema,
     returns: 'Channel',
     response: channelResponse,
-    errors: ['WINDOW_SETTINGS_WHATSAPP_ONLY', 'REMINDER_OUTSIDE_WINDOW'],
+    errors: [
+      'WINDOW_SETTINGS_WHATSAPP_ONLY',
+      'REMINDER_OUTSIDE_WINDOW',
+      'TEMPLATES_WHATSAPP_ONLY',
+      'SURVEY_TEMPLATE_UNUSABLE',
+    ],
   });
   app.patch('/:id', edit, async (c) => {
     requireAdmin(c.get('principal'));
@@ -147,10 +239,10 @@ export function channelRoutes(deps: ApiDeps) {
     const id = c.req.param('id');
     // The kind decides the automation settings: read only when the edit sets some.
     let changes: Record<string, unknown> = input;
-    if (input.windowReminder) {
+    if (input.windowReminder || input.satisfactionSurvey) {
       const stored = await Channel.findOne({ _id: id, deletedAt: null }).select('kind').lean();
       if (!stored) throw notFound('Channel');
-      changes = { ...input, ...automationSettings(stored.kind, input, deps.replyWindowMs) };
+      changes = { ...input, ...(await automationSettings({ id, kind: stored.kind }, input, deps.replyWindowMs)) };
     }
     const result = await Channel.updateOne({ _id: id, deletedAt: null }, { $set: changes });
     forgetWebhookChannel(id);

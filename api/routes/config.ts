@@ -1,6 +1,11 @@
 /** `GET /api/config`: what the console needs to know of this installation and of each channel kind. */
 import { Hono } from 'hono';
-import { CLOSING_SOON_MS, DEFAULT_REMINDER_BEFORE, DEFAULT_REMINDER_TEXT } from '../../common/automation-settings';
+import {
+  CLOSING_SOON_MS,
+  DEFAULT_REMINDER_BEFORE,
+  DEFAULT_REMINDER_TEXT,
+  DEFAULT_SURVEY_QUESTION,
+} from '../../common/automation-settings';
 import { CHANNEL_CAPABILITIES } from '../../common/channels';
 import type { AuthEnv } from '../auth';
 import type { ApiDeps } from '../context';
@@ -25,7 +30,10 @@ export function configRoutes(deps: ApiDeps) {
       // A window closing within this long is "closing soon" (badge and filter in Chats; window.closingSoon).
       closingSoonMs: CLOSING_SOON_MS,
       // What a channel's automation sends when it sets no text of its own (pt-BR), and the English the console offers.
-      automationDefaults: { windowReminder: { before: DEFAULT_REMINDER_BEFORE, text: DEFAULT_REMINDER_TEXT } },
+      automationDefaults: {
+        windowReminder: { before: DEFAULT_REMINDER_BEFORE, text: DEFAULT_REMINDER_TEXT },
+        satisfactionSurvey: { question: DEFAULT_SURVEY_QUESTION },
+      },
     }),
   );
 

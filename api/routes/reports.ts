@@ -1,11 +1,11 @@
-/** `/api/reports`: what the window-aware automation achieved, per channel (entry points; CSAT to come). */
+/** `/api/reports`: what the window-aware automation achieved, per channel: entry points and satisfaction (CSAT). */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { EntryPoint } from '../../db/models';
-import type { AuthEnv } from '../auth';
+import { Agent, Channel, EntryPoint, Survey } from '../../db/models';
+import type { AuthEnv, Principal } from '../auth';
 import { describeRoute } from '../describe-route';
 import { parseWith } from '../errors';
-import { entryPointReportResponse } from '../response-schemas';
+import { csatReportResponse, entryPointReportResponse } from '../response-schemas';
 
 const DAY_MS = 86_400_000;
 
@@ -17,8 +17,30 @@ export const reportQuerySchema = z.object({
   to: z.iso.datetime({ offset: true }).optional(),
 });
 
-/** At most this many entry points are counted in one report (a narrower range counts the rest). */
-const MAX_ENTRY_POINTS = 50_000;
+/** At most this many records are counted in one report (a narrower range counts the rest). */
+const MAX_REPORT_RECORDS = 50_000;
+
+/** The report's range and the channels it covers: the caller's (an admin's: every channel), or the one asked for. */
+async function reportScope(principal: Principal, query: Record<string, string>) {
+  const parsed = parseWith(reportQuerySchema, query);
+  const to = parsed.to ? new Date(parsed.to) : new Date();
+  const from = parsed.from ? new Date(parsed.from) : new Date(to.getTime() - 30 * DAY_MS);
+  const visible =
+    principal.role === 'admin'
+      ? (await Channel.find({ deletedAt: null }).select('_id').lean()).map((channel) => channel._id)
+      : principal.channelIds;
+  const channelIds = parsed.channelId ? visible.filter((id) => id === parsed.channelId) : visible;
+  return { from, to, channelIds };
+}
+
+function addScore<K>(groups: Map<K, { count: number; sum: number }>, key: K, score: number) {
+  const group = groups.get(key) ?? { count: 0, sum: 0 };
+  group.count += 1;
+  group.sum += score;
+  groups.set(key, group);
+}
+
+const average = (sum: number, count: number) => (count === 0 ? null : Math.round((sum / count) * 100) / 100);
 
 export function reportRoutes() {
   const app = new Hono<AuthEnv>();
@@ -32,19 +54,13 @@ export function reportRoutes() {
     response: entryPointReportResponse,
   });
   app.get('/entry-points', entryPoints, async (c) => {
-    const principal = c.get('principal');
-    const query = parseWith(reportQuerySchema, c.req.query());
-    const to = query.to ? new Date(query.to) : new Date();
-    const from = query.from ? new Date(query.from) : new Date(to.getTime() - 30 * DAY_MS);
-    const channelIds = query.channelId
-      ? principal.channelIds.filter((id) => id === query.channelId)
-      : principal.channelIds;
+    const { from, to, channelIds } = await reportScope(c.get('principal'), c.req.query());
     // Grouped here: a bounded read of one indexed range, no aggregation pipeline (FerretDB 1.x has few stages).
     const found = await EntryPoint.find({ channelId: { $in: channelIds }, receivedAt: { $gte: from, $lt: to } })
       .sort({ receivedAt: 1 })
-      .limit(MAX_ENTRY_POINTS + 1)
+      .limit(MAX_REPORT_RECORDS + 1)
       .lean();
-    const truncated = found.length > MAX_ENTRY_POINTS;
+    const truncated = found.length > MAX_REPORT_RECORDS;
     const groups = new Map<
       string,
       {
@@ -53,12 +69,12 @@ export function reportRoutes() {
         sourceId: string | null;
         sourceUrl: string | null;
         headline: string | null;
-        entryPoints: number;
-        answeredInTime: number;
+        conversations: Set<string>;
+        answered: Set<string>;
         lastAt: Date;
       }
     >();
-    for (const entry of found.slice(0, MAX_ENTRY_POINTS)) {
+    for (const entry of found.slice(0, MAX_REPORT_RECORDS)) {
       const key = JSON.stringify([
         entry.channelId,
         entry.sourceType ?? null,
@@ -70,12 +86,13 @@ export function reportRoutes() {
         sourceId: entry.sourceId ?? null,
         sourceUrl: null,
         headline: null,
-        entryPoints: 0,
-        answeredInTime: 0,
+        conversations: new Set<string>(),
+        answered: new Set<string>(),
         lastAt: entry.receivedAt,
       };
-      group.entryPoints += 1;
-      if (entry.answeredAt) group.answeredInTime += 1;
+      // A customer who clicked the same ad twice is one conversation (answered if either click was answered in time).
+      group.conversations.add(entry.conversationId);
+      if (entry.answeredAt) group.answered.add(entry.conversationId);
       // The newest entry point's words describe the source (an ad's headline can change).
       group.sourceUrl = entry.sourceUrl ?? group.sourceUrl;
       group.headline = entry.headline ?? group.headline;
@@ -83,9 +100,74 @@ export function reportRoutes() {
       groups.set(key, group);
     }
     const items = [...groups.values()]
-      .sort((a, b) => b.entryPoints - a.entryPoints)
-      .map(({ lastAt, ...group }) => ({ ...group, lastAt: lastAt.toISOString() }));
+      .map(({ conversations, answered, lastAt, ...group }) => ({
+        ...group,
+        conversations: conversations.size,
+        answeredWithin24h: answered.size,
+        lastAt: lastAt.toISOString(),
+      }))
+      .sort((a, b) => b.conversations - a.conversations);
     return c.json({ from: from.toISOString(), to: to.toISOString(), items, truncated });
+  });
+
+  const csat = describeRoute({
+    summary:
+      'Customer satisfaction: the answers to the surveys sent when tickets closed in the range (count, average, distribution of scores 1–5), per channel and per agent (the ticket’s assignee when it closed, else who closed it)',
+    auth: 'agent',
+    query: reportQuerySchema,
+    returns: '{ from, to, sent, count, average, distribution, byChannel, byAgent, truncated }',
+    response: csatReportResponse,
+  });
+  app.get('/csat', csat, async (c) => {
+    const { from, to, channelIds } = await reportScope(c.get('principal'), c.req.query());
+    // Surveys sent in the range, by the (channelId, sentAt) index; their answers may come after `to`.
+    const found = await Survey.find({ channelId: { $in: channelIds }, sentAt: { $gte: from, $lt: to } })
+      .sort({ sentAt: 1 })
+      .limit(MAX_REPORT_RECORDS + 1)
+      .lean();
+    const truncated = found.length > MAX_REPORT_RECORDS;
+    const surveys = found.slice(0, MAX_REPORT_RECORDS);
+    const distribution: Record<string, number> = { '1': 0, '2': 0, '3': 0, '4': 0, '5': 0 };
+    let count = 0;
+    let sum = 0;
+    const byChannel = new Map<string, { count: number; sum: number }>();
+    const byAgent = new Map<string | null, { count: number; sum: number }>();
+    for (const survey of surveys) {
+      if (!survey.score) continue;
+      count += 1;
+      sum += survey.score;
+      distribution[String(survey.score)] = (distribution[String(survey.score)] ?? 0) + 1;
+      addScore(byChannel, survey.channelId, survey.score);
+      addScore(byAgent, survey.agentId ?? null, survey.score);
+    }
+    const agentIds = [...byAgent.keys()].filter((id): id is string => id !== null);
+    const names = new Map(
+      (
+        await Agent.find({ _id: { $in: agentIds } })
+          .select('name')
+          .lean()
+      ).map((agent) => [agent._id, agent.name]),
+    );
+    return c.json({
+      from: from.toISOString(),
+      to: to.toISOString(),
+      sent: surveys.length,
+      count,
+      average: average(sum, count),
+      distribution,
+      byChannel: [...byChannel.entries()]
+        .map(([channelId, group]) => ({ channelId, count: group.count, average: average(group.sum, group.count) }))
+        .sort((a, b) => b.count - a.count),
+      byAgent: [...byAgent.entries()]
+        .map(([agentId, group]) => ({
+          agentId,
+          name: agentId === null ? null : (names.get(agentId) ?? null),
+          count: group.count,
+          average: average(group.sum, group.count),
+        }))
+        .sort((a, b) => b.count - a.count),
+      truncated,
+    });
   });
 
   return app;
