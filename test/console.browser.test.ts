@@ -261,8 +261,10 @@ describe('agent console in a browser', () => {
     await page.waitForSelector('#channel-form');
     await page.locator(`[data-edit="${viber.id}"]`).click();
     await page.locator('#cancel-edit').waitFor();
-    // A Viber channel has no window: no reminder to set.
-    expect(await page.locator('#automation-settings').isHidden()).toBe(true);
+    // A Viber channel has no window: no reminder to set; a survey, without a template.
+    expect(await page.locator('#reminder-settings').isHidden()).toBe(true);
+    expect(await page.locator('#survey-settings').isVisible()).toBe(true);
+    expect(await page.locator('#survey-template-settings').isHidden()).toBe(true);
     await page.click('#cancel-edit');
     await page.locator('#cancel-edit').waitFor({ state: 'detached' });
     await page.locator(`[data-edit="${whatsapp.id}"]`).click();
@@ -271,14 +273,25 @@ describe('agent console in a browser', () => {
     await page.check('#channel-form input[name=reminderEnabled]');
     await page.fill('#channel-form input[name=reminderBefore]', '30m');
     await page.fill('#channel-form textarea[name=reminderText]', 'Ainda precisa de ajuda?');
+    expect(await page.locator('#survey-template-settings').isVisible()).toBe(true);
+    await page.check('#channel-form input[name=surveyEnabled]');
+    await page.fill('#channel-form textarea[name=surveyQuestion]', 'Que nota você dá ao atendimento?');
     await page.click('#channel-form button[type=submit]');
     await expect
       .poll(async () => (await stack.call('GET', `/api/channels/${whatsapp.id}`)).body.windowReminder, {
         timeout: 15_000,
       })
       .toEqual({ enabled: true, before: '30m', text: 'Ainda precisa de ajuda?' });
+    expect((await stack.call('GET', `/api/channels/${whatsapp.id}`)).body.satisfactionSurvey).toEqual({
+      enabled: true,
+      question: 'Que nota você dá ao atendimento?',
+      templateName: null,
+      language: null,
+    });
     await shot(page, '10-admin-window-reminder');
     await page.context().close();
+    // The other tests close tickets on this channel without a survey.
+    await stack.call('PATCH', `/api/channels/${whatsapp.id}`, { satisfactionSurvey: { enabled: false } });
 
     // Two conversations: one window closes in 20 minutes, the other in a day.
     await stack.customerWrites(whatsapp, '5511977009001', 'oi, ainda estou aqui', { contactName: 'Rita Soon' });
@@ -325,6 +338,51 @@ describe('agent console in a browser', () => {
     );
     await shot(agentPage, '11-chats-closing-soon');
     await agentPage.context().close();
+  });
+
+  it("a closed ticket's survey shows its choices, and the customer's score shows on the conversation", async () => {
+    await stack.call('PATCH', `/api/channels/${whatsapp.id}`, { satisfactionSurvey: { enabled: true } });
+    try {
+      await stack.customerWrites(whatsapp, '5511977009201', 'resolvido, obrigada', { contactName: 'Iris Score' });
+      const listed = await waitFor(async () =>
+        (
+          await stack.call('GET', `/api/conversations?channelId=${whatsapp.id}`, undefined, agent.token)
+        ).body.items.find((c: any) => c.client.name === 'Iris Score'),
+      );
+      await stack.call('PATCH', `/api/conversations/${listed.id}`, { status: 'closed' }, agent.token);
+      const survey = await waitFor(async () =>
+        (await stack.call('GET', `/api/conversations/${listed.id}/messages`, undefined, agent.token)).body.items.find(
+          (m: any) => m.automatic === 'survey' && m.status !== 'queued',
+        ),
+      );
+      await stack.customerWrites(whatsapp, '5511977009201', '', {
+        type: 'INTERACTIVE_LIST_REPLY',
+        message: { id: 'csat:5', title: '5 – Excelente', context: { id: survey.providerMessageId } },
+      });
+      await waitFor(
+        async () => (await stack.call('GET', `/api/conversations/${listed.id}`, undefined, agent.token)).body.csat,
+      );
+      const page = await signIn(agent.token);
+      await page.locator('.conv-item', { hasText: 'Iris Score' }).click();
+      await page.locator('#csat').waitFor();
+      expect(await page.locator('#csat').textContent()).toMatch(/^Satisfaction: 5\/5 ★/);
+      const surveyMessage = page.locator(`.msg.outbound[data-message-id="${survey.id}"]`);
+      expect(await surveyMessage.locator('.label.automatic').textContent()).toBe('Automatic: satisfaction survey');
+      expect(await surveyMessage.locator('.choices li').allTextContents()).toEqual([
+        '5 – Excelente',
+        '4 – Bom',
+        '3 – Regular',
+        '2 – Ruim',
+        '1 – Péssimo',
+      ]);
+      expect(await page.locator('.msg.system[data-code=survey_answered]').textContent()).toBe(
+        'The customer rated the service 5 out of 5.',
+      );
+      await shot(page, '13-survey-answered');
+      await page.context().close();
+    } finally {
+      await stack.call('PATCH', `/api/channels/${whatsapp.id}`, { satisfactionSurvey: { enabled: false } });
+    }
   });
 
   it('an entry-point conversation shows its ad, and "templates free until" while the free window lasts', async () => {
