@@ -13,7 +13,7 @@ let stack: Stack;
 let browser: Browser;
 let whatsapp: Awaited<ReturnType<Stack['createChannel']>>;
 let viber: Awaited<ReturnType<Stack['createChannel']>>;
-let agent: { id: string; token: string };
+let agent: { id: string; name: string; token: string };
 let viberOnlyAgent: { id: string; token: string };
 let admin: { id: string; token: string };
 
@@ -379,6 +379,16 @@ describe('agent console in a browser', () => {
         'The customer rated the service 5 out of 5.',
       );
       await shot(page, '13-survey-answered');
+      // Reports: the channel's satisfaction, with the answer counted for the agent who closed the ticket.
+      await page.click('nav button[data-view=reports]');
+      await page.selectOption('#report-channel', whatsapp.id);
+      await expect
+        .poll(() => page.locator('#csat-summary').textContent(), { timeout: 10_000 })
+        .toBe('Average 5.00 of 5 · answers: 1 · surveys sent: 1');
+      expect(await page.locator('#csat-report tr[data-score="5"] progress').getAttribute('value')).toBe('1');
+      expect(await page.locator('#csat-by-agent').textContent()).toContain(agent.name);
+      await page.locator('#entry-points-report').waitFor();
+      await shot(page, '14-reports');
       await page.context().close();
     } finally {
       await stack.call('PATCH', `/api/channels/${whatsapp.id}`, { satisfactionSurvey: { enabled: false } });

@@ -5,6 +5,7 @@ import { adminView, bindAdmin } from './admin.js';
 import { bindChats, chatsView } from './chats.js';
 import { $, $$, api, app, errorText, esc, state, t } from './core.js';
 import { connectEvents, refreshLists } from './live.js';
+import { bindReports, reportsView } from './reports.js';
 import { bindTickets, ticketsView } from './tickets.js';
 
 // ---------- start ----------
@@ -74,9 +75,11 @@ function bindLanguage() {
 }
 
 // ---------- layout ----------
+const views = { chats: chatsView, tickets: ticketsView, reports: reportsView, admin: adminView };
+
 export function render() {
   document.documentElement.lang = state.lang;
-  const nav = ['chats', 'tickets', ...(state.me.role === 'admin' ? ['admin'] : [])];
+  const nav = ['chats', 'tickets', 'reports', ...(state.me.role === 'admin' ? ['admin'] : [])];
   app().innerHTML = `
     <header class="topbar">
       <span class="brand">Janela</span>
@@ -85,14 +88,14 @@ export function render() {
       <span class="me">${esc(state.me.name)}</span>
       <button id="sign-out">${esc(t('signOut'))}</button>
     </header>
-    <div id="view">${state.view === 'chats' ? chatsView() : state.view === 'tickets' ? ticketsView() : adminView()}</div>`;
+    <div id="view">${views[state.view]?.() ?? adminView()}</div>`;
   bindLanguage();
   $$('nav button').forEach(
     (button) =>
       void button.addEventListener('click', async () => {
         state.view = button.dataset.view;
         state.selectedId = null;
-        if (state.view !== 'admin') await loadConversations();
+        if (state.view === 'chats' || state.view === 'tickets') await loadConversations();
         render();
       }),
   );
@@ -104,12 +107,13 @@ export function render() {
   });
   if (state.view === 'chats') bindChats();
   if (state.view === 'tickets') bindTickets();
+  if (state.view === 'reports') bindReports();
   if (state.view === 'admin') bindAdmin();
 }
 
 // Keep "time left" fresh without a reload.
 setInterval(() => {
-  if (state.me && state.view !== 'admin') refreshLists();
+  if (state.me && (state.view === 'chats' || state.view === 'tickets')) refreshLists();
 }, 30_000);
 
 boot();

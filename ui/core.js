@@ -16,6 +16,8 @@ export const state = {
   composerError: null,
   composerInfo: null,
   ticketFilters: { status: '', channelId: '', assigneeId: '' },
+  /** Reports: one channel or all, over the last `days` days. */
+  reportFilters: { channelId: '', days: 30 },
   /** Chats: only conversations whose window closes within the hour. */
   closingSoonOnly: false,
   adminTab: 'extensions',

@@ -246,7 +246,7 @@ export async function startStack(options: StackOptions = {}) {
         channelIds,
       });
       if (response.status !== 201) throw new Error(`createAgent: ${response.status} ${JSON.stringify(response.body)}`);
-      return response.body as { id: string; token: string; channelIds: string[] };
+      return response.body as { id: string; name: string; token: string; channelIds: string[] };
     },
 
     /** The customer writes: the simulator posts an Infobip-shaped inbound message to the channel webhook. */
