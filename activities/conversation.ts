@@ -20,6 +20,13 @@ import type {
 import { newId, sha256 } from '../common/ids';
 import { replyWindowState } from '../common/reply-window';
 import { type SystemLine, systemLineEnglish } from '../common/system-lines';
+import {
+  fromStoredHours,
+  isOpenAt,
+  nextOpeningAfter,
+  type StoredWorkingHours,
+  type WorkingHours,
+} from '../common/working-hours';
 import type { LegacyConversationIds } from '../db/legacy-conversations';
 import { claimSendKey, failOutbound, toMessageView } from '../db/messages';
 import {
@@ -53,6 +60,11 @@ export interface RecordInboundInput {
    * recorded on the survey and the ticket, and the ticket is not reopened nor the message counted unread.
    */
   surveyAnswer?: { surveyId: string; score: number } | null;
+  /**
+   * Asked by runs that send automatic replies (the channel's working hours): whether a reply may go now (the
+   * window), and the away period the conversation was last told of (`RecordInboundResult.autoReplies`).
+   */
+  autoReplies?: { windowOpen: boolean; awayNotifiedPeriod: number | null } | null;
 }
 
 export interface ConversationRef {
@@ -67,6 +79,12 @@ export interface ConversationRef {
 export interface RecordInboundResult extends ConversationRef {
   duplicate: boolean;
   messageId: string;
+  /**
+   * The automatic replies this message called for, stored as queued outbound messages for the workflow to send (a
+   * welcome on the customer's first conversation, an away message outside working hours), and the away period the
+   * conversation has now been told of (null: none yet).
+   */
+  autoReplies?: { messages: MessageView[]; awayNotifiedPeriod: number | null };
 }
 
 /*
@@ -322,6 +340,27 @@ async function storeOutbound(
   return toMessageView(created.toObject());
 }
 
+/** How long a worker trusts a channel's working hours it read (an edit applies within this long). */
+const WORKING_HOURS_TTL_MS = 5_000;
+const workingHoursRead = new Map<string, { at: number; hours: Promise<WorkingHours | null> }>();
+
+/** The channel's working hours (null: always open), read at most once per WORKING_HOURS_TTL_MS by this worker. */
+function workingHoursOf(channelId: string): Promise<WorkingHours | null> {
+  const known = workingHoursRead.get(channelId);
+  if (known && Date.now() - known.at < WORKING_HOURS_TTL_MS) return known.hours;
+  const hours = Channel.findById(channelId)
+    .select('workingHours')
+    .lean()
+    .then((channel) => {
+      const stored = channel?.workingHours as StoredWorkingHours | null | undefined;
+      return stored ? fromStoredHours(stored) : null;
+    });
+  workingHoursRead.set(channelId, { at: Date.now(), hours });
+  // A failed read is not remembered.
+  hours.catch(() => workingHoursRead.delete(channelId));
+  return hours;
+}
+
 /** How long before the window's end the channel reminds the customer; null when it does not (or has no window). */
 async function reminderBeforeMs(channelId: string): Promise<number | null> {
   const channel = await Channel.findById(channelId).select('kind windowReminder').lean();
@@ -409,6 +448,9 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
         }
       };
       const answer = input.surveyAnswer ?? null;
+      // The channel's working hours, for runs that send automatic replies (read at most every few seconds).
+      const hours = input.autoReplies ? await workingHoursOf(input.channelId) : null;
+      const outsideHours = hours !== null && !isOpenAt(hours, receivedAt.getTime());
       /**
        * The conversation after this new message: its summary, one more unread, reopened if it was closed. A survey
        * answer is neither: it carries the score instead.
@@ -419,7 +461,9 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
           {
             $set: {
               ...summary,
-              ...(status === 'closed' && !answer ? { status: 'open' } : {}),
+              ...(status === 'closed' && !answer
+                ? { status: 'open', ...(input.autoReplies ? { arrivedOutsideHours: outsideHours } : {}) }
+                : {}),
               ...(answer ? { csat: { score: answer.score, answeredAt: receivedAt } } : {}),
               lastInboundMessageId: input.message.providerMessageId,
             },
@@ -450,6 +494,50 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
         }
       };
 
+      /**
+       * The automatic replies this new message calls for, stored (idempotent by their ids): only for runs that ask,
+       * only inside the window, never for a survey's answer. A welcome on the customer's first conversation (the one
+       * this message created); an away message outside working hours, once per away period (named by when the
+       * channel opens next).
+       */
+      const autoRepliesFor = async (
+        conversationId: string,
+        firstConversation: boolean,
+      ): Promise<Pick<RecordInboundResult, 'autoReplies'>> => {
+        const ask = input.autoReplies;
+        if (!ask) return {};
+        let awayNotifiedPeriod = ask.awayNotifiedPeriod;
+        const messages: MessageView[] = [];
+        if (!hours || !ask.windowOpen || answer) return { autoReplies: { messages, awayNotifiedPeriod } };
+        const reply = async (id: string, text: string, automatic: 'welcome' | 'away') => {
+          const messageId = `msg_${automatic}_${sha256(id).slice(0, 28)}`;
+          const existing = await Message.findById(messageId).lean();
+          messages.push(
+            existing
+              ? { ...toMessageView(existing), repeated: existing.status !== 'queued' }
+              : await storeOutbound({
+                  messageId,
+                  conversationId,
+                  channelId: input.channelId,
+                  type: 'text',
+                  text,
+                  authorId: null,
+                  automatic,
+                }),
+          );
+        };
+        if (firstConversation && hours.welcomeText) await reply(conversationId, hours.welcomeText, 'welcome');
+        if (outsideHours && hours.awayText) {
+          // Null (the channel does not open within the look-ahead): one away period until the settings change.
+          const period = nextOpeningAfter(hours, receivedAt.getTime()) ?? -1;
+          if (period !== awayNotifiedPeriod) {
+            await reply(`${conversationId}\n${period}`, hours.awayText, 'away');
+            awayNotifiedPeriod = period;
+          }
+        }
+        return { autoReplies: { messages, awayNotifiedPeriod } };
+      };
+
       // The workflow's own conversation: an insert and an update. (It exists: the workflow learnt its id from a
       // write that stored it, and it was not created by this message, so the message was not counted yet.)
       if (input.known) {
@@ -459,7 +547,7 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
           await recordEntryPoint(conversationId);
           const updated = await countMessage(conversationId, status);
           if (!updated) throw new Error(`conversation ${conversationId} is not stored`);
-          return { ...refOf(updated), duplicate: false, messageId };
+          return { ...refOf(updated), duplicate: false, messageId, ...(await autoRepliesFor(conversationId, false)) };
         }
         // A repeated delivery: the general path below recognises it.
       }
@@ -470,7 +558,12 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
         () => findOrCreateClient(input.kind, input.customer, input.message.contactName, true),
         legacyConversationIds,
         {
-          initial: { ...summary, unreadCount: 1, lastInboundMessageId: input.message.providerMessageId },
+          initial: {
+            ...summary,
+            unreadCount: 1,
+            lastInboundMessageId: input.message.providerMessageId,
+            arrivedOutsideHours: outsideHours,
+          },
           clientFirst: !input.known,
         },
       );
@@ -506,7 +599,8 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
         return { ...refOf(conversation), duplicate, messageId };
       }
       await recordEntryPoint(conversation._id);
-      if (created) return { ...refOf(conversation), duplicate, messageId };
+      if (created)
+        return { ...refOf(conversation), duplicate, messageId, ...(await autoRepliesFor(conversation._id, true)) };
 
       const status = conversation.status as ConversationStatus;
       await beforeCounting(conversation._id, status);
@@ -515,11 +609,11 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
       // already counted, then failed before storing the message. (A conversation's messages are recorded one at a
       // time by its workflow, so the read above is still current.)
       if (conversation.lastInboundMessageId === input.message.providerMessageId) {
-        return { ...refOf(conversation), duplicate, messageId };
+        return { ...refOf(conversation), duplicate, messageId, ...(await autoRepliesFor(conversation._id, false)) };
       }
       // A new message on a closed conversation reopens it. The filter is `_id` alone: read by index (see above).
       const updated = (await countMessage(conversation._id, status)) ?? conversation;
-      return { ...refOf(updated), duplicate, messageId };
+      return { ...refOf(updated), duplicate, messageId, ...(await autoRepliesFor(conversation._id, false)) };
     },
     /** Stores an agent's message as `queued`. Idempotent on the workflow-chosen id, so a retried activity stores it once. */
     async persistOutbound(

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { AUTOMATIC_KINDS } from '../common/automation-settings';
 import { CHANNEL_KINDS } from '../common/domain';
 import { ERROR_CODES, type ErrorCode } from '../common/error-codes';
+import { WEEKDAYS, type Weekday } from '../common/working-hours';
 
 const iso = z.string().describe('ISO 8601 time');
 const status = z.enum(['open', 'pending', 'closed']);
@@ -54,6 +55,21 @@ export const channelResponse = z.strictObject({
     templateName: z.string().nullable().describe('WhatsApp: the template for a ticket closed outside the window'),
     language: z.string().nullable(),
   }),
+  /** Working hours and the automatic replies they drive; null: always open, no automatic replies. */
+  workingHours: z
+    .strictObject({
+      timeZone: z.string(),
+      weekly: z.strictObject(
+        Object.fromEntries(WEEKDAYS.map((day) => [day, z.array(z.tuple([z.string(), z.string()]))])) as Record<
+          Weekday,
+          z.ZodArray<z.ZodTuple<[z.ZodString, z.ZodString]>>
+        >,
+      ),
+      datesOff: z.array(z.string()),
+      welcomeText: z.string().nullable(),
+      awayText: z.string().nullable(),
+    })
+    .nullable(),
   /** Admins only: it holds the channel's secret. */
   webhookUrl: z.string().optional(),
   createdAt: iso.nullable(),
@@ -123,6 +139,9 @@ export const conversationResponse = z.strictObject({
     .strictObject({ startedAt: iso, until: iso })
     .nullable()
     .describe("the free entry point window the business's answer in time opened (every message free until `until`)"),
+  arrivedOutsideHours: z
+    .boolean()
+    .describe("the customer message that opened (or reopened) the ticket came outside the channel's working hours"),
   csat: z
     .strictObject({ score: z.number().int().min(1).max(5), answeredAt: iso })
     .nullable()

@@ -13,6 +13,7 @@ import { capabilitiesOf } from '../common/channels';
 import type { Referral } from '../common/domain';
 import { replyWindowState } from '../common/reply-window';
 import { channelWebhookUrl } from '../common/urls';
+import { fromStoredHours, type StoredWorkingHours } from '../common/working-hours';
 import type { StoredMedia } from '../db/media';
 import { DEFAULT_CHANNEL_SEND_RATE } from '../db/models';
 
@@ -26,6 +27,7 @@ type ChannelRecord = {
   sendRatePerSecond?: number | null;
   windowReminder?: WindowReminderSettings | null;
   satisfactionSurvey?: SatisfactionSurveySettings | null;
+  workingHours?: StoredWorkingHours | null;
   webhookSecret?: string;
   createdAt?: Date;
   updatedAt?: Date;
@@ -58,6 +60,7 @@ export function channelView(channel: ChannelRecord, publicBaseUrl: string, withW
       templateName: channel.satisfactionSurvey?.templateName ?? null,
       language: channel.satisfactionSurvey?.language ?? null,
     },
+    workingHours: channel.workingHours ? fromStoredHours(channel.workingHours) : null,
     ...(withWebhook && channel.webhookSecret
       ? { webhookUrl: channelWebhookUrl(publicBaseUrl, channel._id, channel.webhookSecret) }
       : {}),
@@ -101,6 +104,7 @@ export type ConversationRecord = {
   referral?: Referral | null;
   freeEntryPoint?: { startedAt?: Date | null; until?: Date | null } | null;
   csat?: { score?: number | null; answeredAt?: Date | null } | null;
+  arrivedOutsideHours?: boolean | null;
 };
 
 export function conversationView(
@@ -150,6 +154,7 @@ export function conversationView(
             until: conversation.freeEntryPoint.until.toISOString(),
           }
         : null,
+    arrivedOutsideHours: conversation.arrivedOutsideHours ?? false,
     csat:
       conversation.csat?.score && conversation.csat.answeredAt
         ? { score: conversation.csat.score, answeredAt: conversation.csat.answeredAt.toISOString() }

@@ -54,6 +54,9 @@ export interface SatisfactionSurveySettings {
 
 export const SURVEY_SCORES = [5, 4, 3, 2, 1] as const;
 
+/** The longest welcome or away text: Viber's text limit (WhatsApp takes more). */
+export const AUTO_REPLY_LIMIT = 1000;
+
 /** The question's longest: a WhatsApp interactive body takes 1024, a Viber text 1000 with the scores listed below. */
 export const SURVEY_QUESTION_LIMIT = 800;
 

@@ -59,6 +59,10 @@ export const ERROR_CODES = {
     description:
       "The survey's template cannot be sent as it is: it needs a language, must exist on the channel (create it first), be approved and take no variables.",
   },
+  WORKING_HOURS_INVALID: {
+    status: 409,
+    description: 'An interval of `workingHours.weekly` ends before it starts, or overlaps another on the same day.',
+  },
   CHANNEL_NOT_WHATSAPP: { status: 409, description: 'Starting a conversation takes a template: a WhatsApp channel.' },
   TEMPLATE_NOT_APPROVED: { status: 409, description: 'The template is not approved (yet) by WhatsApp.' },
   TEMPLATE_EXISTS: { status: 409, description: 'A template of this name and language exists on the channel.' },

@@ -42,6 +42,8 @@ const channelSchema = new Schema(
       ),
       default: null,
     },
+    // Working hours and the automatic replies they drive (common/working-hours.ts); null: always open, no replies.
+    workingHours: { type: Schema.Types.Mixed, default: null },
     nextSendAt: { type: Date, default: null },
     deletedAt: { type: Date, default: null },
   },
@@ -98,6 +100,8 @@ const conversationSchema = new Schema(
     // window the business's answer within the customer-service window opened (null: none).
     referral: { type: Schema.Types.Mixed, default: null },
     freeEntryPoint: { type: new Schema({ startedAt: Date, until: Date }, { _id: false }), default: null },
+    // Whether the customer message that opened (or reopened) the ticket came outside the channel's working hours.
+    arrivedOutsideHours: { type: Boolean, default: false },
     // The customer's answer to the satisfaction survey sent when the ticket last closed (null: none yet).
     csat: { type: new Schema({ score: Number, answeredAt: Date }, { _id: false }), default: null },
   },

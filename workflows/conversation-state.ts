@@ -64,6 +64,8 @@ export class ConversationState implements Required<CarriedState> {
   freeEntryPoint: { startedAt: number; until: number } | null;
   /** The satisfaction survey sent when the ticket last closed, while it waits for the customer's score. */
   surveyWaiting: { surveyId: string } | null;
+  /** The away period (when the channel opens next, epoch ms; -1: not within a year) the customer was told of. */
+  awayNotifiedPeriod: number | null;
 
   constructor(
     private readonly identity: ConversationIdentity,
@@ -85,6 +87,7 @@ export class ConversationState implements Required<CarriedState> {
     this.entryPoint = carried.entryPoint ?? null;
     this.freeEntryPoint = carried.freeEntryPoint ?? null;
     this.surveyWaiting = carried.surveyWaiting ?? null;
+    this.awayNotifiedPeriod = carried.awayNotifiedPeriod ?? null;
   }
 
   /** A new run's state: empty, or the stored ticket a caller restored (its window open again if still ahead). */
@@ -315,6 +318,7 @@ export class ConversationState implements Required<CarriedState> {
       entryPoint: this.entryPoint,
       freeEntryPoint: this.freeEntryPoint,
       surveyWaiting: this.surveyWaiting,
+      awayNotifiedPeriod: this.awayNotifiedPeriod,
     };
   }
 }

@@ -217,6 +217,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     state.surveySent(survey.id);
   };
 
+  // Runs recorded before sent no automatic replies (welcome, away) when the customer wrote.
+  const autoReplies = changed('automatic-replies', 4);
+
   setHandler(inboundSignal, (message) => state.receive(message, Date.now()));
 
   setHandler(snapshotQuery, snapshot);
@@ -514,9 +517,24 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         windowExpiresAt: nextExpiry === null ? null : new Date(nextExpiry).toISOString(),
         known: state.conversationId === null ? null : { conversationId: state.conversationId, status: state.status },
         ...(surveyAnswer ? { surveyAnswer } : {}),
+        // A survey's answer gets no automatic reply (it is the last word of a closed ticket).
+        ...(autoReplies && !surveyAnswer
+          ? {
+              autoReplies: { windowOpen: state.replyAllowed(Date.now()), awayNotifiedPeriod: state.awayNotifiedPeriod },
+            }
+          : {}),
       });
       state.inbox.shift();
       if (surveyAnswer) state.surveyAnswered();
+      let autoReplied = false;
+      if (result.autoReplies) {
+        state.awayNotifiedPeriod = result.autoReplies.awayNotifiedPeriod;
+        for (const reply of result.autoReplies.messages) {
+          if (reply.repeated) continue;
+          state.outbox.push(reply.id);
+          autoReplied = true;
+        }
+      }
       if (!result.duplicate && message.media) {
         const download = mediaFetch
           .fetchInboundMedia({ messageId: result.messageId })
@@ -526,6 +544,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       }
       state.adopt(result);
       publish();
+      // An automatic reply is the business answering: an entry point it answers in time opens the free window.
+      if (autoReplied && freeEntryPoints) await answerEntryPoint();
     }
     if (!sendBesideMainLoop) await outbox.drain();
 

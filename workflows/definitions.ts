@@ -56,7 +56,7 @@ export interface ConversationInput {
 /**
  * The conversation workflow's patches every new run takes as given (see ConversationInput.patchBaseline).
  * Baseline 1: publish-only-changes, reply-request-ids, send-beside-main-loop, record-inbound-local, one-wake-timer,
- * wake-on-history-limit. Baseline 2: continue-before-storing, store-in-workflow-task. Baseline 3: window-reminder, free-entry-point. Baseline 4: satisfaction-survey. A later change raises the
+ * wake-on-history-limit. Baseline 2: continue-before-storing, store-in-workflow-task. Baseline 3: window-reminder, free-entry-point. Baseline 4: satisfaction-survey, automatic-replies. A later change raises the
  * baseline and names the baseline it joins (`changed(id, 4)`): runs started at a lower one ask `patched()` for it.
  */
 export const CONVERSATION_PATCH_BASELINE = 4;
@@ -108,6 +108,8 @@ export interface CarriedState {
   freeEntryPoint?: { startedAt: number; until: number } | null;
   /** The satisfaction survey waiting for the customer's score. */
   surveyWaiting?: { surveyId: string } | null;
+  /** The away period the customer was last told of (automatic replies). */
+  awayNotifiedPeriod?: number | null;
 }
 
 export interface ConversationSnapshot {

@@ -1,11 +1,19 @@
 /** `/api/channels`: the WhatsApp and Viber channels (admins manage them; agents read their own). Templates: templates.ts. */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { SURVEY_QUESTION_LIMIT } from '../../common/automation-settings';
+import { AUTO_REPLY_LIMIT, SURVEY_QUESTION_LIMIT } from '../../common/automation-settings';
 import { capabilitiesOf } from '../../common/channels';
 import { parseDuration } from '../../common/config';
 import { CHANNEL_KINDS } from '../../common/domain';
 import { newId, newSecret } from '../../common/ids';
+import {
+  knownTimeZones,
+  minutesOf,
+  toStoredHours,
+  WEEKDAYS,
+  type Weekday,
+  weeklyProblem,
+} from '../../common/working-hours';
 import { Channel, Extension } from '../../db/models';
 import { checkTemplateSend } from '../../db/template-send-check';
 import { type AuthEnv, hasChannelAccess, requireAdmin } from '../auth';
@@ -67,6 +75,46 @@ const satisfactionSurveySchema = z.strictObject({
     .describe("the template's language; also the language of the score labels (en…: English, else pt-BR)"),
 });
 
+const localTime = z
+  .string()
+  .regex(/^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$/, 'must be a time HH:MM (24:00 ends a day)');
+/** Open intervals of one weekday: [start, end] local times. */
+const dayHours = z
+  .array(z.tuple([localTime, localTime]))
+  .max(12)
+  .default([]);
+
+/** Working hours and the automatic replies they drive (set as a whole; null: always open, no automatic replies). */
+const workingHoursSchema = z
+  .strictObject({
+    timeZone: z.enum(knownTimeZones() as [string, ...string[]]).describe('an IANA time zone, e.g. America/Sao_Paulo'),
+    weekly: z
+      .strictObject(Object.fromEntries(WEEKDAYS.map((day) => [day, dayHours])) as Record<Weekday, typeof dayHours>)
+      .describe('open intervals per weekday, e.g. { "mon": [["09:00","12:00"],["13:00","18:00"]], "sun": [] }'),
+    datesOff: z
+      .array(z.string().regex(/^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$/, 'must be a date YYYY-MM-DD'))
+      .max(366)
+      .default([])
+      .describe('local dates closed all day (holidays)'),
+    welcomeText: z
+      .string()
+      .trim()
+      .min(1)
+      .max(AUTO_REPLY_LIMIT)
+      .nullable()
+      .optional()
+      .describe("sent on a customer's first conversation; unset or null: none"),
+    awayText: z
+      .string()
+      .trim()
+      .min(1)
+      .max(AUTO_REPLY_LIMIT)
+      .nullable()
+      .optional()
+      .describe('sent when a customer writes outside working hours, once per away period; unset or null: none'),
+  })
+  .nullable();
+
 export const channelCreateSchema = z.object({
   kind: z.enum(CHANNEL_KINDS),
   name: z.string().trim().min(1).max(100),
@@ -79,6 +127,7 @@ export const channelCreateSchema = z.object({
   sendRatePerSecond: z.number().min(0.1).max(1000).optional(),
   windowReminder: windowReminderSchema.optional(),
   satisfactionSurvey: satisfactionSurveySchema.optional(),
+  workingHours: workingHoursSchema.optional(),
 });
 
 /**
@@ -91,6 +140,7 @@ async function automationSettings(
   replyWindowMs: number,
 ) {
   return {
+    ...hoursSettings(input),
     ...reminderSettings(channel.kind, input, replyWindowMs),
     ...(input.satisfactionSurvey
       ? { satisfactionSurvey: await surveySettings(channel, input.satisfactionSurvey) }
@@ -134,6 +184,27 @@ async function surveySettings(
   return settings;
 }
 
+/** Working hours as stored: intervals sorted, refused when one ends before it starts or two overlap. */
+function hoursSettings(input: z.infer<typeof channelPatchSchema>) {
+  if (input.workingHours === undefined) return {};
+  const hours = input.workingHours;
+  if (hours === null) return { workingHours: null };
+  const problem = weeklyProblem(hours.weekly);
+  if (problem) throw new ApiError('WORKING_HOURS_INVALID', `workingHours.weekly — ${problem}`);
+  const weekly = Object.fromEntries(
+    WEEKDAYS.map((day) => [day, [...hours.weekly[day]].sort((a, b) => minutesOf(a[0]) - minutesOf(b[0]))]),
+  );
+  return {
+    workingHours: toStoredHours({
+      timeZone: hours.timeZone,
+      weekly,
+      datesOff: [...new Set(hours.datesOff)].sort(),
+      welcomeText: hours.welcomeText ?? null,
+      awayText: hours.awayText ?? null,
+    }),
+  };
+}
+
 function reminderSettings(kind: string, input: z.infer<typeof channelPatchSchema>, replyWindowMs: number) {
   if (!input.windowReminder) return {};
   if (!capabilitiesOf(kind).replyWindow) {
@@ -171,6 +242,7 @@ export function channelRoutes(deps: ApiDeps) {
       'REMINDER_OUTSIDE_WINDOW',
       'TEMPLATES_WHATSAPP_ONLY',
       'SURVEY_TEMPLATE_UNUSABLE',
+      'WORKING_HOURS_INVALID',
     ],
   });
   app.post('/', create, async (c) => {
@@ -230,6 +302,7 @@ export function channelRoutes(deps: ApiDeps) {
       'REMINDER_OUTSIDE_WINDOW',
       'TEMPLATES_WHATSAPP_ONLY',
       'SURVEY_TEMPLATE_UNUSABLE',
+      'WORKING_HOURS_INVALID',
     ],
   });
   app.patch('/:id', edit, async (c) => {
@@ -239,7 +312,7 @@ export function channelRoutes(deps: ApiDeps) {
     const id = c.req.param('id');
     // The kind decides the automation settings: read only when the edit sets some.
     let changes: Record<string, unknown> = input;
-    if (input.windowReminder || input.satisfactionSurvey) {
+    if (input.windowReminder || input.satisfactionSurvey || input.workingHours !== undefined) {
       const stored = await Channel.findOne({ _id: id, deletedAt: null }).select('kind').lean();
       if (!stored) throw notFound('Channel');
       changes = { ...input, ...(await automationSettings({ id, kind: stored.kind }, input, deps.replyWindowMs)) };

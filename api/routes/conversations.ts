@@ -31,6 +31,8 @@ export const listQuerySchema = z.object({
   assigneeId: z.string().min(1).optional(),
   /** `true`: only conversations whose reply window is open and closes within the hour (window.closingSoon). */
   closingSoon: z.enum(['true', 'false']).optional(),
+  /** `true`: only tickets whose opening (or reopening) message came outside the channel's working hours. */
+  arrivedOutsideHours: z.enum(['true', 'false']).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
@@ -150,6 +152,9 @@ export function conversationRoutes(deps: ApiDeps) {
       const now = Date.now();
       filter['window.expiresAt'] = { $gt: new Date(now), $lte: new Date(now + CLOSING_SOON_MS) };
     }
+    // `$ne: true` also finds conversations stored before the flag existed.
+    if (query.arrivedOutsideHours)
+      filter.arrivedOutsideHours = query.arrivedOutsideHours === 'true' ? true : { $ne: true };
     if (query.assigneeId) {
       filter.assigneeId =
         query.assigneeId === 'unassigned' ? null : query.assigneeId === 'me' ? principal.id : query.assigneeId;
