@@ -59,11 +59,11 @@ export const channelResponse = z.strictObject({
   workingHours: z
     .strictObject({
       timeZone: z.string(),
+      // Pairs, not tuples: the OpenAPI document has no tuples.
       weekly: z.strictObject(
-        Object.fromEntries(WEEKDAYS.map((day) => [day, z.array(z.tuple([z.string(), z.string()]))])) as Record<
-          Weekday,
-          z.ZodArray<z.ZodTuple<[z.ZodString, z.ZodString]>>
-        >,
+        Object.fromEntries(
+          WEEKDAYS.map((day) => [day, z.array(z.array(z.string()).length(2).describe('[start, end]'))]),
+        ) as Record<Weekday, z.ZodArray<z.ZodArray<z.ZodString>>>,
       ),
       datesOff: z.array(z.string()),
       welcomeText: z.string().nullable(),

@@ -340,6 +340,73 @@ describe('agent console in a browser', () => {
     await agentPage.context().close();
   });
 
+  it('working hours: the admin sets them in the channel form; tickets that arrived outside hours are marked and filtered', async () => {
+    const page = await signIn(admin.token);
+    await page.click('nav button[data-view=admin]');
+    await page.click('[data-tab=channels]');
+    await page.waitForSelector('#channel-form');
+    await page.locator(`[data-edit="${whatsapp.id}"]`).click();
+    await page.locator('#cancel-edit').waitFor();
+    await page.check('#channel-form input[name=hoursEnabled]');
+    await page.fill('#channel-form input[name=hoursTimeZone]', 'America/Sao_Paulo');
+    await page.fill('#channel-form input[name=hours_mon]', '09:00-12:00, 13:00-18:00');
+    await page.fill('#channel-form input[name=hours_sat]', '9:30-13:00');
+    await page.fill('#channel-form input[name=hours_tue]', 'nine to five');
+    await page.click('#channel-form button[type=submit]');
+    // A day that is not intervals is refused in the form, in words.
+    await expect
+      .poll(() => page.locator('.alert.error').first().textContent())
+      .toBe('Tuesday: "nine to five" is not an interval like 09:00-18:00.');
+    await page.fill('#channel-form input[name=hours_tue]', '');
+    await page.fill('#channel-form input[name=hoursDatesOff]', '2026-12-25, 2027-01-01');
+    await page.fill('#channel-form textarea[name=hoursAway]', 'Voltamos às 9h.');
+    await page.click('#channel-form button[type=submit]');
+    await expect
+      .poll(async () => (await stack.call('GET', `/api/channels/${whatsapp.id}`)).body.workingHours, {
+        timeout: 15_000,
+      })
+      .toEqual({
+        timeZone: 'America/Sao_Paulo',
+        weekly: {
+          mon: [
+            ['09:00', '12:00'],
+            ['13:00', '18:00'],
+          ],
+          tue: [],
+          wed: [],
+          thu: [],
+          fri: [],
+          sat: [['09:30', '13:00']],
+          sun: [],
+        },
+        datesOff: ['2026-12-25', '2027-01-01'],
+        welcomeText: null,
+        awayText: 'Voltamos às 9h.',
+      });
+    await shot(page, '15-admin-working-hours');
+    // The other tests' customers write at any hour: no away messages for them.
+    await stack.call('PATCH', `/api/channels/${whatsapp.id}`, { workingHours: null });
+
+    await stack.customerWrites(whatsapp, '5511977009301', 'escrevi de madrugada', { contactName: 'Nilo Noite' });
+    const night = await waitFor(async () =>
+      (await stack.call('GET', `/api/conversations?channelId=${whatsapp.id}`, undefined, agent.token)).body.items.find(
+        (c: any) => c.client.name === 'Nilo Noite',
+      ),
+    );
+    await Conversation.updateOne({ _id: night.id }, { $set: { arrivedOutsideHours: true } });
+    await page.click('nav button[data-view=tickets]');
+    await page.locator('#ticket-rows tr', { hasText: 'Nilo Noite' }).locator('[data-outside-hours]').waitFor();
+    await page.selectOption('[data-filter=arrivedOutsideHours]', 'true');
+    await expect
+      .poll(() => page.locator('#ticket-rows tr').allTextContents())
+      .toEqual([expect.stringContaining('Nilo Noite')]);
+    await page.selectOption('[data-filter=arrivedOutsideHours]', 'false');
+    await expect.poll(() => page.locator('#ticket-rows tr', { hasText: 'Nilo Noite' }).count()).toBe(0);
+    expect(await page.locator('#ticket-rows tr').count()).toBeGreaterThan(1);
+    await shot(page, '16-tickets-outside-hours');
+    await page.context().close();
+  });
+
   it("a closed ticket's survey shows its choices, and the customer's score shows on the conversation", async () => {
     await stack.call('PATCH', `/api/channels/${whatsapp.id}`, { satisfactionSurvey: { enabled: true } });
     try {

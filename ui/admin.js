@@ -110,8 +110,14 @@ async function adminChannels(message = '', editing = null, justSaved = null) {
       surveyQuestion,
       surveyTemplate,
       surveyLanguage,
-      ...fields
+      hoursEnabled,
+      hoursTimeZone,
+      hoursDatesOff,
+      hoursWelcome,
+      hoursAway,
+      ...rest
     } = form;
+    const fields = Object.fromEntries(Object.entries(rest).filter(([key]) => !key.startsWith('hours_')));
     const kind = editing?.kind ?? form.kind;
     const settings = can(kind).replyWindow
       ? {
@@ -130,8 +136,8 @@ async function adminChannels(message = '', editing = null, justSaved = null) {
       templateName: withTemplate ? surveyTemplate.trim() : null,
       language: surveyLanguage?.trim() || null,
     };
-    const body = { ...fields, ...settings, satisfactionSurvey };
     try {
+      const body = { ...fields, ...settings, satisfactionSurvey, workingHours: workingHoursOf(form) };
       const saved = editing
         ? await api('PATCH', `/api/channels/${editing.id}`, body)
         : await api('POST', '/api/channels', body);
@@ -167,7 +173,55 @@ function automationFieldset(c) {
     <label>${esc(t('surveyLanguage'))}<input name="surveyLanguage" placeholder="pt_BR" value="${esc(survey.language ?? '')}" /></label>
     <p class="hint">${esc(t('surveyHint'))}</p>
     </div>
+    ${workingHoursFields(c.workingHours)}
   </fieldset>`;
+}
+
+const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+
+/** Working hours: a time zone, each weekday's intervals as "09:00-12:00, 13:00-18:00", dates off, the two texts. */
+function workingHoursFields(hours) {
+  const h = hours ?? { timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone, weekly: {}, datesOff: [] };
+  const zones = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
+  return `<div id="hours-settings">
+    <label class="check"><input type="checkbox" name="hoursEnabled" ${hours ? 'checked' : ''} /> ${esc(t('hoursEnabled'))}</label>
+    <label>${esc(t('timeZone'))}<input name="hoursTimeZone" list="time-zones" value="${esc(h.timeZone)}" /></label>
+    <datalist id="time-zones">${zones.map((zone) => `<option value="${esc(zone)}"></option>`).join('')}</datalist>
+    <div class="weekly">${WEEKDAYS.map(
+      (day) =>
+        `<label>${esc(t(`day_${day}`))}<input name="hours_${day}" placeholder="09:00-18:00" value="${esc((h.weekly?.[day] ?? []).map(([from, to]) => `${from}-${to}`).join(', '))}" /></label>`,
+    ).join('')}</div>
+    <label>${esc(t('datesOff'))}<input name="hoursDatesOff" placeholder="2026-12-25, 2027-01-01" value="${esc((h.datesOff ?? []).join(', '))}" /></label>
+    <label>${esc(t('welcomeText'))}<textarea name="hoursWelcome" rows="2" maxlength="1000">${esc(h.welcomeText ?? '')}</textarea></label>
+    <label>${esc(t('awayText'))}<textarea name="hoursAway" rows="2" maxlength="1000">${esc(h.awayText ?? '')}</textarea></label>
+    <p class="hint">${esc(t('hoursHint'))}</p>
+  </div>`;
+}
+
+/** The form's working hours as the API takes them (null: always open); throws a readable error for a bad day. */
+function workingHoursOf(form) {
+  if (form.hoursEnabled !== 'on') return null;
+  const weekly = {};
+  for (const day of WEEKDAYS) {
+    const pieces = String(form[`hours_${day}`] ?? '')
+      .split(',')
+      .map((piece) => piece.trim())
+      .filter(Boolean);
+    weekly[day] = pieces.map((piece) => {
+      const match = /^(\d{1,2}:\d{2})\s*[-–]\s*(\d{1,2}:\d{2})$/.exec(piece);
+      if (!match) throw new Error(t('hoursFormat', { day: t(`day_${day}`), piece }));
+      return [match[1].padStart(5, '0'), match[2].padStart(5, '0')];
+    });
+  }
+  return {
+    timeZone: String(form.hoursTimeZone ?? '').trim(),
+    weekly,
+    datesOff: String(form.hoursDatesOff ?? '')
+      .split(/[,\s]+/)
+      .filter(Boolean),
+    welcomeText: String(form.hoursWelcome ?? '').trim() || null,
+    awayText: String(form.hoursAway ?? '').trim() || null,
+  };
 }
 
 async function adminAgents(message = '', editing = null) {

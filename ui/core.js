@@ -15,7 +15,7 @@ export const state = {
   attachment: null,
   composerError: null,
   composerInfo: null,
-  ticketFilters: { status: '', channelId: '', assigneeId: '' },
+  ticketFilters: { status: '', channelId: '', assigneeId: '', arrivedOutsideHours: '' },
   /** Reports: one channel or all, over the last `days` days. */
   reportFilters: { channelId: '', days: 30 },
   /** Chats: only conversations whose window closes within the hour. */

@@ -9,6 +9,7 @@ import { newId, newSecret } from '../../common/ids';
 import {
   knownTimeZones,
   minutesOf,
+  type OpenInterval,
   toStoredHours,
   WEEKDAYS,
   type Weekday,
@@ -78,11 +79,8 @@ const satisfactionSurveySchema = z.strictObject({
 const localTime = z
   .string()
   .regex(/^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$/, 'must be a time HH:MM (24:00 ends a day)');
-/** Open intervals of one weekday: [start, end] local times. */
-const dayHours = z
-  .array(z.tuple([localTime, localTime]))
-  .max(12)
-  .default([]);
+/** Open intervals of one weekday: [start, end] local times (pairs, not tuples: the OpenAPI document has no tuples). */
+const dayHours = z.array(z.array(localTime).length(2).describe('[start, end]')).max(12).default([]);
 
 /** Working hours and the automatic replies they drive (set as a whole; null: always open, no automatic replies). */
 const workingHoursSchema = z
@@ -189,10 +187,11 @@ function hoursSettings(input: z.infer<typeof channelPatchSchema>) {
   if (input.workingHours === undefined) return {};
   const hours = input.workingHours;
   if (hours === null) return { workingHours: null };
-  const problem = weeklyProblem(hours.weekly);
+  const weeklyPairs = hours.weekly as Record<Weekday, OpenInterval[]>; // each a pair: checked by the schema
+  const problem = weeklyProblem(weeklyPairs);
   if (problem) throw new ApiError('WORKING_HOURS_INVALID', `workingHours.weekly — ${problem}`);
   const weekly = Object.fromEntries(
-    WEEKDAYS.map((day) => [day, [...hours.weekly[day]].sort((a, b) => minutesOf(a[0]) - minutesOf(b[0]))]),
+    WEEKDAYS.map((day) => [day, [...weeklyPairs[day]].sort((a, b) => minutesOf(a[0]) - minutesOf(b[0]))]),
   );
   return {
     workingHours: toStoredHours({
