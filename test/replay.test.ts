@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { WEEKDAYS } from '../common/working-hours';
 import { snapshotQuery } from '../workflows/definitions';
 import { type Stack, startStack, waitFor } from './helpers/stack';
 
@@ -23,12 +24,22 @@ afterAll(async () => {
 });
 
 describe('workflow replay', () => {
-  it('replays a live conversation history (inbound, reply, template, ticket changes, close and reopen)', async () => {
+  it('replays a live conversation history (welcome, reply, template, ticket changes, survey and its answer, reopen)', async () => {
     const channel = await stack.createChannel('whatsapp');
     await stack.call('POST', `/api/channels/${channel.id}/templates`, {
       name: 'hello',
       language: 'en',
       body: 'Hello {{1}}',
+    });
+    // Automation on: a welcome (open around the clock, so no away message) and a survey when the ticket closes.
+    await stack.call('PATCH', `/api/channels/${channel.id}`, {
+      satisfactionSurvey: { enabled: true },
+      workingHours: {
+        timeZone: 'UTC',
+        weekly: Object.fromEntries(WEEKDAYS.map((day) => [day, [['00:00', '24:00']]])),
+        welcomeText: 'Welcome!',
+        awayText: 'We are closed.',
+      },
     });
     const agent = await stack.createAgent([channel.id]);
     await stack.customerWrites(channel, '5511960000001', 'hi', { contactName: 'Replay' });
@@ -46,8 +57,15 @@ describe('workflow replay', () => {
       { status: 'pending', assigneeId: agent.id },
       agent.token,
     );
-    // Closed, then reopened by the customer (a closed ticket's survey, when the channel asks one, goes here).
+    // Closed (the survey goes), answered with a tap, then reopened by the customer.
     await stack.call('PATCH', `/api/conversations/${conversation.id}`, { status: 'closed' }, agent.token);
+    await stack.customerWrites(channel, '5511960000001', '', {
+      type: 'INTERACTIVE_LIST_REPLY',
+      message: { id: 'csat:4', title: '4 – Good' },
+    });
+    await waitFor(
+      async () => (await stack.call('GET', `/api/conversations/${conversation.id}`, undefined, agent.token)).body.csat,
+    );
     await stack.customerWrites(channel, '5511960000001', 'thanks', { type: 'IMAGE', mediaSize: 500 });
     const handle = stack.temporal.workflow.getHandle(conversation.workflowId);
     await waitFor(async () => (await handle.query(snapshotQuery)).pendingSends === 0);
