@@ -73,11 +73,13 @@ describe('admin API', () => {
       'id',
       'kind',
       'name',
+      'satisfactionSurvey',
       'sendRatePerSecond',
       'sender',
       'updatedAt',
       'webhookUrl',
       'windowReminder',
+      'workingHours',
     ]);
     expect(JSON.stringify(created.body)).not.toContain('raw-secret-key-1');
     expect(a.webhookUrl).not.toBe(b.webhookUrl);

@@ -221,9 +221,11 @@ describe('ConversationState', () => {
     state.applyTicket({ status: 'open', assigneeId: null });
     expect(state.surveyAnswerOf(typed('5'))).toBeNull();
     expect(state.surveyAnswerOf(tapped('csat:2'))).toEqual({ surveyId: 'msg_srv_1', score: 2 });
-    // Carried into the next run; answered, nothing more is an answer.
+    // Carried into the next run (with the away period the customer was told of); answered, nothing more is an answer.
+    state.awayNotifiedPeriod = T0 + 9 * HOUR;
     const next = new ConversationState(whatsapp, state.carry());
     expect(next.surveyWaiting).toEqual({ surveyId: 'msg_srv_1' });
+    expect(next.awayNotifiedPeriod).toBe(T0 + 9 * HOUR);
     next.surveyAnswered();
     expect(next.surveyAnswerOf(tapped('csat:2'))).toBeNull();
   });

@@ -53,6 +53,8 @@ describe('operations', () => {
       apiBaseUrl: 'http://x',
       sender: '1',
       sendRatePerSecond: 10,
+      satisfactionSurvey: { enabled: false, question: null, templateName: null, language: null },
+      workingHours: null,
       createdAt: null,
       updatedAt: null,
     };
