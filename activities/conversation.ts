@@ -563,6 +563,7 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
             unreadCount: 1,
             lastInboundMessageId: input.message.providerMessageId,
             arrivedOutsideHours: outsideHours,
+            openedByMessageId: input.message.providerMessageId,
           },
           clientFirst: !input.known,
         },
@@ -596,7 +597,10 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
             { $set: { csat: { score: answer.score, answeredAt: receivedAt } } },
           );
         }
-        return { ...refOf(conversation), duplicate, messageId };
+        // Its automatic replies too (their ids make them once each): the attempt that stored the message may have
+        // failed before storing them. A repeated delivery finds them sent and queues nothing.
+        const first = conversation.openedByMessageId === input.message.providerMessageId;
+        return { ...refOf(conversation), duplicate, messageId, ...(await autoRepliesFor(conversation._id, first)) };
       }
       await recordEntryPoint(conversation._id);
       if (created)

@@ -100,6 +100,8 @@ const conversationSchema = new Schema(
     // window the business's answer within the customer-service window opened (null: none).
     referral: { type: Schema.Types.Mixed, default: null },
     freeEntryPoint: { type: new Schema({ startedAt: Date, until: Date }, { _id: false }), default: null },
+    // Infobip's id of the customer message that created the conversation (null: the business started it).
+    openedByMessageId: { type: String, default: null },
     // Whether the customer message that opened (or reopened) the ticket came outside the channel's working hours.
     arrivedOutsideHours: { type: Boolean, default: false },
     // The customer's answer to the satisfaction survey sent when the ticket last closed (null: none yet).

@@ -211,14 +211,16 @@ describe('automatic replies', () => {
       workingHours: hoursAround(true, { welcomeText: 'Olá! Já vamos te atender.', awayText: 'Estamos fechados.' }),
     });
     const newcomer = '5511988880001';
-    await stack.customerWrites(channel, newcomer, 'oi, primeira vez aqui');
+    const first = await stack.customerWrites(channel, newcomer, 'oi, primeira vez aqui');
     const conversation = await conversationOf(channel, newcomer, agent.token);
     const [welcome] = await automaticIn(conversation.id, agent.token, 1);
     expect(welcome).toMatchObject({ automatic: 'welcome', text: 'Olá! Já vamos te atender.', direction: 'outbound' });
     const sent = (await stack.infobipRequests('/whatsapp/1/message/text')).filter((r) => r.body.to === newcomer);
     expect(sent.map((r) => r.body.content.text)).toEqual(['Olá! Já vamos te atender.']);
     expect(conversation.arrivedOutsideHours).toBe(false);
-    // Later messages, and a later ticket of the same customer, get no welcome.
+    // Infobip delivers the first message again: still one welcome. Later messages, and a later ticket of the same
+    // customer, get none.
+    await stack.customerWrites(channel, newcomer, 'oi, primeira vez aqui', { messageId: first.messageId });
     await stack.customerWrites(channel, newcomer, 'tudo bem?');
     await stack.call('PATCH', `/api/conversations/${conversation.id}`, { status: 'closed' }, agent.token);
     await stack.customerWrites(channel, newcomer, 'voltei');
