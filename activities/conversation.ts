@@ -254,6 +254,17 @@ async function recordSystemLine(conversationId: string, channelId: string, line:
   }
 }
 
+/** A message stored before: its view, `repeated` once it left the queue (sent or failed), so no run queues it again. */
+function repeatedView(stored: Parameters<typeof toMessageView>[0]): MessageView {
+  return { ...toMessageView(stored), repeated: stored.status !== 'queued' };
+}
+
+/** The outbound message an earlier attempt (or run) stored under this derived id, or null. */
+async function storedEarlier(messageId: string): Promise<MessageView | null> {
+  const existing = await Message.findById(messageId).lean();
+  return existing ? repeatedView(existing) : null;
+}
+
 interface AgentMessageInput {
   conversationId: string;
   channelId: string;
@@ -281,7 +292,7 @@ async function persistAgentMessage(input: AgentMessageInput): Promise<MessageVie
     const first = claimed?.idempotencyKey === input.idempotencyKey ? claimed : await Message.findById(messageId).lean();
     // A first message still queued (its run ended before sending it) is queued again by this run
     // (sendOutbound skips a message that is no longer queued).
-    if (first) return { ...toMessageView(first), repeated: first.status !== 'queued' };
+    if (first) return repeatedView(first);
     input = { ...input, messageId };
   } else {
     const existing = await Message.findById(input.messageId).lean();
@@ -511,19 +522,17 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
         if (!hours || !ask.windowOpen || answer) return { autoReplies: { messages, awayNotifiedPeriod } };
         const reply = async (id: string, text: string, automatic: 'welcome' | 'away') => {
           const messageId = `msg_${automatic}_${sha256(id).slice(0, 28)}`;
-          const existing = await Message.findById(messageId).lean();
           messages.push(
-            existing
-              ? { ...toMessageView(existing), repeated: existing.status !== 'queued' }
-              : await storeOutbound({
-                  messageId,
-                  conversationId,
-                  channelId: input.channelId,
-                  type: 'text',
-                  text,
-                  authorId: null,
-                  automatic,
-                }),
+            (await storedEarlier(messageId)) ??
+              (await storeOutbound({
+                messageId,
+                conversationId,
+                channelId: input.channelId,
+                type: 'text',
+                text,
+                authorId: null,
+                automatic,
+              })),
           );
         };
         if (firstConversation && hours.welcomeText) await reply(conversationId, hours.welcomeText, 'welcome');
@@ -644,8 +653,8 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
       const conversation = await Conversation.findById(input.conversationId).select('status').lean();
       if (!conversation || conversation.status === 'closed') return null;
       const messageId = `msg_rem_${sha256(`${input.conversationId}\n${input.windowExpiresAt}`).slice(0, 28)}`;
-      const existing = await Message.findById(messageId).lean();
-      if (existing) return { ...toMessageView(existing), repeated: existing.status !== 'queued' };
+      const earlier = await storedEarlier(messageId);
+      if (earlier) return earlier;
       return storeOutbound({
         messageId,
         conversationId: input.conversationId,
@@ -675,8 +684,8 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
       const settings = channel?.satisfactionSurvey;
       if (!channel || channel.deletedAt || !settings?.enabled) return null;
       const messageId = `msg_srv_${sha256(`${input.conversationId}\n${input.closeId}`).slice(0, 28)}`;
-      const existing = await Message.findById(messageId).lean();
-      if (existing) return { ...toMessageView(existing), repeated: existing.status !== 'queued' };
+      const earlier = await storedEarlier(messageId);
+      if (earlier) return earlier;
       const capabilities = capabilitiesOf(channel.kind);
       const now = new Date();
       const notSent = async (reason: 'no_template' | 'template_unusable', detail: string | null) => {

@@ -5,6 +5,7 @@ import { AUTO_REPLY_LIMIT, SURVEY_QUESTION_LIMIT } from '../../common/automation
 import { capabilitiesOf } from '../../common/channels';
 import { parseDuration } from '../../common/config';
 import { CHANNEL_KINDS } from '../../common/domain';
+import type { ErrorCode } from '../../common/error-codes';
 import { newId, newSecret } from '../../common/ids';
 import {
   knownTimeZones,
@@ -132,6 +133,22 @@ export const channelCreateSchema = z.object({
  * The settings that need the channel's kind and the reply window (JANELA_REPLY_WINDOW) to be checked, as stored.
  * Refused, not dropped: a Viber channel has no window to remind of.
  */
+/** Why automationSettings may refuse a create or an edit. */
+const AUTOMATION_SETTING_ERRORS = [
+  'WINDOW_SETTINGS_WHATSAPP_ONLY',
+  'REMINDER_OUTSIDE_WINDOW',
+  'TEMPLATES_WHATSAPP_ONLY',
+  'SURVEY_TEMPLATE_UNUSABLE',
+  'WORKING_HOURS_INVALID',
+] as const satisfies readonly ErrorCode[];
+
+/** Whether a create or an edit sets any of the automation settings (those need the channel's kind). */
+function setsAutomation(input: z.infer<typeof channelPatchSchema>): boolean {
+  return (
+    input.windowReminder !== undefined || input.satisfactionSurvey !== undefined || input.workingHours !== undefined
+  );
+}
+
 async function automationSettings(
   channel: { id: string | null; kind: string },
   input: z.infer<typeof channelPatchSchema>,
@@ -235,14 +252,7 @@ export function channelRoutes(deps: ApiDeps) {
     success: 201,
     returns: 'Channel',
     response: channelResponse,
-    errors: [
-      'EXTENSION_DISABLED',
-      'WINDOW_SETTINGS_WHATSAPP_ONLY',
-      'REMINDER_OUTSIDE_WINDOW',
-      'TEMPLATES_WHATSAPP_ONLY',
-      'SURVEY_TEMPLATE_UNUSABLE',
-      'WORKING_HOURS_INVALID',
-    ],
+    errors: ['EXTENSION_DISABLED', ...AUTOMATION_SETTING_ERRORS],
   });
   app.post('/', create, async (c) => {
     requireAdmin(c.get('principal'));
@@ -296,13 +306,7 @@ export function channelRoutes(deps: ApiDeps) {
     body: channelPatchSchema,
     returns: 'Channel',
     response: channelResponse,
-    errors: [
-      'WINDOW_SETTINGS_WHATSAPP_ONLY',
-      'REMINDER_OUTSIDE_WINDOW',
-      'TEMPLATES_WHATSAPP_ONLY',
-      'SURVEY_TEMPLATE_UNUSABLE',
-      'WORKING_HOURS_INVALID',
-    ],
+    errors: AUTOMATION_SETTING_ERRORS,
   });
   app.patch('/:id', edit, async (c) => {
     requireAdmin(c.get('principal'));
@@ -311,7 +315,7 @@ export function channelRoutes(deps: ApiDeps) {
     const id = c.req.param('id');
     // The kind decides the automation settings: read only when the edit sets some.
     let changes: Record<string, unknown> = input;
-    if (input.windowReminder || input.satisfactionSurvey || input.workingHours !== undefined) {
+    if (setsAutomation(input)) {
       const stored = await Channel.findOne({ _id: id, deletedAt: null }).select('kind').lean();
       if (!stored) throw notFound('Channel');
       changes = { ...input, ...(await automationSettings({ id, kind: stored.kind }, input, deps.replyWindowMs)) };
