@@ -675,6 +675,7 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
       conversationId: string;
       channelId: string;
       closeId: string;
+      ticketNumber: number;
       /** Whether a free-form message may go now (the workflow's window). */
       windowOpen: boolean;
       /** Whom the answer counts for: the ticket's assignee, else the agent who closed it. */
@@ -737,13 +738,12 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
           },
         };
       }
-      const conversation = await Conversation.findById(input.conversationId).select('ticketNumber').lean();
       try {
         await Survey.create({
           _id: messageId,
           channelId: input.channelId,
           conversationId: input.conversationId,
-          ticketNumber: conversation?.ticketNumber ?? 0,
+          ticketNumber: input.ticketNumber,
           agentId: input.agentId,
           via: message.type === 'template' ? 'template' : capabilities.interactiveChoices ? 'interactive' : 'text',
           sentAt: now,

@@ -209,6 +209,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       conversationId: state.conversationId!,
       channelId: input.channelId,
       closeId,
+      ticketNumber: state.ticketNumber!,
       windowOpen: state.replyAllowed(Date.now()),
       agentId: state.assigneeId ?? (authorId === 'admin' ? null : authorId),
     });
