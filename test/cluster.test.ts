@@ -9,7 +9,7 @@ import { waitFor } from './helpers/stack';
 
 // `npm run cluster` as ops run it: PostgreSQL, the Temporal server one process per service, Temporal Web, FerretDB on
 // PostgreSQL, two workers and two APIs behind one address — on free ports and a data dir of its own, stopped with
-// Ctrl-C and started again. (`.ci/run` builds the binaries first: `npm run services build cluster`.)
+// Ctrl-C and started again. (The test setup builds the binaries first, once: test/setup/global.ts.)
 const dataDir = mkdtempSync(join(tmpdir(), 'janela-cluster-'));
 const running: ChildProcess[] = [];
 afterAll(() => {

@@ -9,7 +9,15 @@ import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
-import { freePort, type ManagedProcess, resolveTemporalBinary, startEmbeddedDatabase } from '../../scripts/services';
+import { resolveTemporalServer, resolveTemporalUi } from '../../scripts/cluster-services';
+import {
+  freePort,
+  type ManagedProcess,
+  resolveTemporalBinary,
+  SetupError,
+  startEmbeddedDatabase,
+} from '../../scripts/services';
+import { ensureDebianPackages, TEST_PACKAGES } from '../../scripts/system-packages';
 import { workflowsPath } from '../../worker/worker';
 import { allSearchAttributeKeys } from '../../workflows/definitions';
 import { findLeaks } from '../helpers/secrets';
@@ -27,7 +35,19 @@ export default async function setup(project: TestProject) {
   const workDir = mkdtempSync(join(tmpdir(), 'janela-test-'));
   const progress = (line: string) => console.log(`[test setup] ${line}`);
 
-  const temporalBinary = resolveTemporalBinary(progress);
+  // What a new machine lacks is installed (or named) here, so `npm test` alone holds there: Debian's packages,
+  // then the Go binaries, built once into ~/.cache/janela/bin (the production profile's too: its test runs it).
+  let temporalBinary: string;
+  try {
+    ensureDebianPackages(TEST_PACKAGES, progress);
+    temporalBinary = resolveTemporalBinary(progress);
+    resolveTemporalServer(progress);
+    resolveTemporalUi(progress);
+  } catch (err) {
+    if (!(err instanceof SetupError)) throw err;
+    console.error(`[test setup] ${err.message}`);
+    process.exit(2);
+  }
   const env = await TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: temporalBinary },
