@@ -1,11 +1,11 @@
 /**
  * Janela's own processes in the production profile: worker processes and API processes (the same entry points as
- * `npm run worker` and `npm run api`), and the one round-robin address in front of the APIs. Each is a
+ * `npm run worker` and `npm run api`), and the one address in front of the APIs (HAProxy, scripts/load-balancer.ts). Each is a
  * `RestartableProcess`, so `npm run cluster` stops them and the chaos suite can kill one and start it again.
  */
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type RunningProxy, startRoundRobinProxy } from './round-robin-proxy';
+import { type RunningLoadBalancer, startLoadBalancer } from './load-balancer';
 import { freePort, type RestartableProcess, restartable, startService } from './services';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -30,7 +30,7 @@ export interface JanelaProcesses {
   apis: RestartableProcess[];
   workerMetricsPorts: number[];
   apiPorts: number[];
-  proxy: RunningProxy;
+  proxy: RunningLoadBalancer;
 }
 
 /** node + tsx on one of Janela's entry points (one process each: the pid is the one to kill). */
@@ -40,7 +40,7 @@ function tsEntry(entry: string): string[] {
 
 /**
  * Starts the workers (each with its SDK metrics port), then the APIs (each on its own port, each showing one
- * worker's metrics), then the round-robin proxy. Every process is pushed into `started` as soon as it runs.
+ * worker's metrics), then the load balancer. Every process is pushed into `started` as soon as it runs.
  */
 export async function startJanelaProcesses(
   options: JanelaProcessesOptions,
@@ -84,6 +84,6 @@ export async function startJanelaProcesses(
     started.push(api);
     apis.push(api);
   }
-  const proxy = await startRoundRobinProxy(options.port, apiPorts);
+  const proxy = await startLoadBalancer(options.port, apiPorts, options.logDir, progress);
   return { workers, apis, workerMetricsPorts, apiPorts, proxy };
 }

@@ -99,7 +99,7 @@ await runMain(async () => {
       },
       processes,
     );
-    closers.unshift(() => proxy.close()); // closed first on shutdown
+    closers.unshift(() => proxy.stop()); // stopped first on shutdown
 
     // The demo workspace is written straight to the database, as `npm start` does.
     let seed: Awaited<ReturnType<typeof seedDemoWorkspace>> | null = null;
@@ -115,7 +115,7 @@ await runMain(async () => {
       [
         '',
         'Janela (cluster profile) is running.',
-        `  API + agent console   http://127.0.0.1:${proxy.port} (round robin over API processes on ${apiPorts.join(', ')})`,
+        `  API + agent console   http://127.0.0.1:${proxy.port} (HAProxy, round robin over API processes on ${apiPorts.join(', ')})`,
         `  Health                http://127.0.0.1:${proxy.port}/healthz`,
         `  Temporal frontend     ${temporalAddress} (namespace ${env.TEMPORAL_NAMESPACE}, task queue ${env.TEMPORAL_TASK_QUEUE}; ${TEMPORAL_HISTORY_SHARDS} history shards)`,
         `  Temporal history      127.0.0.1:${ports.grpc.history}`,

@@ -1,12 +1,23 @@
 /**
  * The Debian packages the test suite drives (Chromium for the console's browser tests, curl for the 100 MB uploads,
- * PostgreSQL for `npm run cluster`'s test): found, or installed from Debian's packages when this process may
+ * PostgreSQL and HAProxy for `npm run cluster`'s test): found, or installed from Debian's packages when this process may
  * (root, apt-get present), or a SetupError naming what to install — so `npm test` holds on a new machine by itself.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { SetupError, which } from './services';
+
+/** Debian puts HAProxy in /usr/sbin, which a non-root PATH often lacks. */
+export function haproxyBinary(): string | null {
+  return which('haproxy') ?? (existsSync('/usr/sbin/haproxy') ? '/usr/sbin/haproxy' : null);
+}
+
+export const HAPROXY_PACKAGE: DebianPackage = {
+  name: 'haproxy',
+  for: "the production profile's load balancer",
+  present: () => haproxyBinary() !== null,
+};
 
 type Progress = (line: string) => void;
 
@@ -28,6 +39,7 @@ export const TEST_PACKAGES: DebianPackage[] = [
   { name: 'chromium', for: 'the console browser tests', present: () => existsSync('/usr/bin/chromium') },
   { name: 'curl', for: 'the 100 MB attachment uploads', present: () => Boolean(which('curl')) },
   { name: 'postgresql', for: "the production profile's test", present: postgresInstalled },
+  HAPROXY_PACKAGE,
 ];
 
 /** Installs the missing packages with apt-get when running as root, else throws one line saying what to install. */

@@ -15,6 +15,7 @@ import {
   TEMPORAL_SERVICES,
   TEMPORAL_UI_VERSION,
 } from '../scripts/cluster-services';
+import { haproxyConfig } from '../scripts/load-balancer';
 import { allSearchAttributeKeys } from '../workflows/definitions';
 
 type Environment = Record<string, string | number | boolean>;
@@ -246,6 +247,9 @@ describe('docker-compose.yml mirrors `npm run cluster`', () => {
     const port = loadEnv({}).PORT;
     expect(config).toMatch(new RegExp(`^\\s*bind :${port}$`, 'm'));
     expect(named(proxy!).ports).toContain(`${port}:${port}`);
+    // The same HAProxy configuration `npm run cluster` runs, with Docker's resolver for the API containers.
+    const servers = apis.map((api) => ({ name: api, address: `${api}:${envOf(api).PORT}` }));
+    expect(config).toBe(haproxyConfig({ port, servers, dockerResolvers: true }));
   });
 
   it('gives Janela only variables common/config.ts reads, each a valid value', () => {

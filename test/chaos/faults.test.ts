@@ -13,7 +13,7 @@ import { createSimulator } from '../../simulator/app';
 import { chaosTable, type PhaseContext, type PhaseRow, type PhaseShape, runPhase } from './phase';
 
 // `npm run test:chaos`: the production profile (`npm run cluster`'s parts: PostgreSQL, the Temporal server one
-// process per service, FerretDB on PostgreSQL, two workers and two APIs behind the round-robin proxy) under load,
+// process per service, FerretDB on PostgreSQL, two workers and two APIs behind HAProxy) under load,
 // with one fault per phase. JANELA_CHAOS=bounded (CI) runs every fault on a shorter load.
 const bounded = process.env.JANELA_CHAOS === 'bounded';
 const REPLY_WINDOW_MS = 45_000;
@@ -121,7 +121,7 @@ afterAll(async () => {
   }
   await db?.close().catch(() => {});
   await temporalConnection?.close().catch(() => {});
-  await janela?.proxy.close().catch(() => {});
+  await janela?.proxy.stop().catch(() => {});
   for (const part of started.reverse()) await part.stop().catch(() => {});
   await simulatorServer?.close().catch(() => {});
   simulator?.close();
