@@ -175,27 +175,28 @@ describe('files that would run script, opened from the console', () => {
 });
 
 describe("a customer's file that could not be downloaded", () => {
-  it('says why in the timeline, in English and Portuguese, and the file is never fetched', async () => {
+  it('says why in the timeline, live, in English and Portuguese, and the file is never fetched', async () => {
     const customer = '5511955500003';
-    await stack.customerWrites(whatsapp, customer, '', {
-      contactName: 'Rita Refused',
-      type: 'IMAGE',
-      url: `${recorderUrl}/customer-photo.jpg`,
-    });
-    const { messages } = await timeline(customer);
-    await waitFor(async () => (await messages())[0]?.media?.status === 'failed');
-    for (const [lang, text] of [
-      ['en', "The customer's file could not be downloaded: its address is not on the channel's Infobip host"],
-      ['pt-BR', 'Não foi possível baixar o arquivo do cliente: o endereço não é do host Infobip do canal'],
-    ] as const) {
-      const { context, page } = await signIn(lang);
-      await page.locator('.conv-item', { hasText: 'Rita Refused' }).click();
-      const failure = page.locator('.msg .media-failed');
-      await failure.waitFor();
-      expect(await failure.textContent()).toContain(text);
-      expect(await failure.getAttribute('data-media-error')).toBe('MEDIA_HOST_REFUSED');
-      await context.close();
-    }
+    await stack.customerWrites(whatsapp, customer, 'vou mandar a foto', { contactName: 'Rita Refused' });
+    const english = await signIn('en');
+    await english.page.locator('.conv-item', { hasText: 'Rita Refused' }).click();
+    await english.page.locator('.msg.inbound', { hasText: 'vou mandar a foto' }).waitFor();
+    // The photo arrives while the agent looks at the conversation: its failure appears without a reload.
+    await stack.customerWrites(whatsapp, customer, '', { type: 'IMAGE', url: `${recorderUrl}/customer-photo.jpg` });
+    const texts = {
+      en: "The customer's file could not be downloaded: its address is not on the channel's Infobip host",
+      'pt-BR': 'Não foi possível baixar o arquivo do cliente: o endereço não é do host Infobip do canal',
+    };
+    const failure = english.page.locator('.msg .media-failed');
+    await failure.waitFor({ timeout: 15_000 });
+    expect(await failure.textContent()).toContain(texts.en);
+    expect(await failure.getAttribute('data-media-error')).toBe('MEDIA_HOST_REFUSED');
+    await english.context.close();
+    const portuguese = await signIn('pt-BR');
+    await portuguese.page.locator('.conv-item', { hasText: 'Rita Refused' }).click();
+    await portuguese.page.locator('.msg .media-failed').waitFor();
+    expect(await portuguese.page.locator('.msg .media-failed').textContent()).toContain(texts['pt-BR']);
+    await portuguese.context.close();
     expect(recorded).toEqual([]);
   });
 });
