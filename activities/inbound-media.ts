@@ -46,6 +46,9 @@ async function recordFailure(messageId: string, failure: { code: MediaFailureCod
   );
 }
 
+/** How long before the attempt's startToCloseTimeout a download still running is cut (to record the outcome). */
+const ATTEMPT_MARGIN_MS = 10_000;
+
 export function createInboundMediaActivities(deps: { infobipTimeoutMs?: number }) {
   return {
     /** Downloads a customer's media from the channel's Infobip host (with the channel key) into storage. */
@@ -57,6 +60,13 @@ export function createInboundMediaActivities(deps: { infobipTimeoutMs?: number }
       const channel = await Channel.findById(message.channelId).select('+apiKey').lean();
       if (!channel) return { stored: false };
       let download: Awaited<ReturnType<typeof downloadInfobipMedia>> | null = null;
+      // A trickling download is cut before Temporal gives the attempt up: past that, it would go on writing beside
+      // the retry's own download, and a last attempt would end without a word to the agent.
+      const info = Context.current().info;
+      const cutOff = setTimeout(
+        () => download?.body.destroy(new Error('the download took longer than an attempt may last')),
+        Math.max(1_000, info.startToCloseTimeoutMs - ATTEMPT_MARGIN_MS),
+      );
       try {
         download = await downloadInfobipMedia(
           { apiBaseUrl: channel.apiBaseUrl, apiKey: channel.apiKey, timeoutMs: deps.infobipTimeoutMs },
@@ -100,7 +110,6 @@ export function createInboundMediaActivities(deps: { infobipTimeoutMs?: number }
           return { stored: false };
         }
         // The last attempt: no retry follows, so the agent learns why rather than waiting for a file forever.
-        const info = Context.current().info;
         const maximumAttempts = info.retryPolicy?.maximumAttempts ?? 0;
         if (maximumAttempts > 0 && info.attempt >= maximumAttempts) {
           const reason = err instanceof Error ? err.message : String(err);
@@ -112,6 +121,8 @@ export function createInboundMediaActivities(deps: { infobipTimeoutMs?: number }
         }
         if (err instanceof InfobipError) throw retryableFailure(err);
         throw err;
+      } finally {
+        clearTimeout(cutOff);
       }
     },
   };

@@ -1,7 +1,7 @@
 /**
  * A customer's (or an agent's) file must never run script on Janela's origin, never be fetched from anywhere but
- * the channel's Infobip host, and never leave the agent a file that silently never opens; a killed upload must not
- * leave its chunks behind forever. Real API, worker, database, Temporal and simulator; the files are the ones that
+ * the channel's Infobip host, and never leave the agent a file that silently never opens (orphaned chunks:
+ * media-sweep.test.ts). Real API, worker, database, Temporal and simulator; the files are the ones that
  * caused issue 24: an HTML "document", an SVG "image" with script, a media URL pointing at Janela's own /metrics.
  */
 import { createServer, type Server } from 'node:http';
@@ -12,8 +12,7 @@ import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInboundMediaActivities } from '../activities/inbound-media';
 import { identifyMedia } from '../common/media';
-import { mediaBucket, storeMedia } from '../db/media';
-import { sweepOrphanedChunks } from '../db/media-sweep';
+import { storeMedia } from '../db/media';
 import { Message } from '../db/models';
 import { HTML_PAGE, PNG_1PX, SVG_WITH_SCRIPT } from './helpers/media-files';
 import { type Stack, startStack, waitFor } from './helpers/stack';
@@ -339,55 +338,40 @@ describe("where a customer's file may come from, and what the agent sees when it
     expect(shown.media).toMatchObject({ status: 'failed', errorCode: 'MEDIA_DOWNLOAD_FAILED', url: null });
     expect(shown.media.error).toMatch(/failed 10 times/);
   });
-});
-
-describe('chunks of files that were never finished', () => {
-  const chunks = () => mongoose.connection.db!.collection('media.chunks');
-  const ObjectId = mongoose.Types.ObjectId;
-
-  it('are deleted once old; a file being written and whole files are never touched', async () => {
-    const twoHoursAgo = Math.floor(Date.now() / 1000) - 7200;
-    // A process killed two hours ago mid-download: chunks, no file entry.
-    const killed = ObjectId.createFromTime(twoHoursAgo);
-    // A slow upload begun two hours ago and still writing: an old file id, a fresh chunk.
-    const stillWriting = ObjectId.createFromTime(twoHoursAgo + 1);
-    const data = new mongoose.mongo.Binary(Buffer.alloc(1024, 7));
-    await chunks().insertMany([
-      { _id: ObjectId.createFromTime(twoHoursAgo), files_id: killed, n: 0, data },
-      { _id: ObjectId.createFromTime(twoHoursAgo + 5), files_id: killed, n: 1, data },
-      { _id: ObjectId.createFromTime(twoHoursAgo + 2), files_id: stillWriting, n: 0, data },
-      { _id: new ObjectId(), files_id: stillWriting, n: 1, data },
-    ]);
-    // An upload cut off a moment ago, through the real GridFS stream: its chunks, no file entry yet.
-    const cutOff = mediaBucket().openUploadStream('cortado.bin');
-    cutOff.write(Buffer.alloc(600 * 1024, 1));
-    await waitFor(async () => (await chunks().countDocuments({ files_id: cutOff.id })) >= 2);
-    // A whole file.
-    const whole = await storeMedia(Readable.from([PNG_1PX]), (head) => ({
-      meta: {
-        ...identifyMedia('image/png', 'ok.png', head),
-        name: 'ok.png',
-        source: 'upload',
-        channelId: null,
-        uploadedBy: agent.id,
-      },
-      limitBytes: 1024 * 1024,
-    }));
-    const wholeId = new ObjectId(whole.id);
-
-    const swept = await sweepOrphanedChunks(); // the default age: an hour
-    expect(swept.files).toBe(1);
-    expect(await chunks().countDocuments({ files_id: killed })).toBe(0);
-    expect(await chunks().countDocuments({ files_id: stillWriting })).toBe(2);
-    expect(await chunks().countDocuments({ files_id: cutOff.id })).toBeGreaterThanOrEqual(2);
-    expect(await chunks().countDocuments({ files_id: wholeId })).toBe(1);
-
-    // Once the cut-off upload is old enough (here: any age), it goes too; the whole file stays and still opens.
-    await sweepOrphanedChunks(-5_000);
-    expect(await chunks().countDocuments({ files_id: cutOff.id })).toBe(0);
-    expect(await chunks().countDocuments({ files_id: stillWriting })).toBe(0);
-    const file = await open(`/api/media/${whole.id}`);
-    expect(file.body!.equals(PNG_1PX)).toBe(true);
-    await cutOff.abort().catch(() => {});
+  it('a trickling download is cut before Temporal gives its attempt up; on the last attempt the agent learns why', async () => {
+    // The channel's own Infobip host sends its file a few bytes at a time (for 6 s, then drops the connection).
+    const trickling = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': '1000000' });
+      const timer = setInterval(() => res.write(Buffer.alloc(600, 1)), 200);
+      setTimeout(() => {
+        clearInterval(timer);
+        res.destroy();
+      }, 6_000);
+      res.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => trickling.listen(0, '127.0.0.1', resolve));
+    try {
+      const slowHost = `http://127.0.0.1:${(trickling.address() as AddressInfo).port}`;
+      const slowChannel = await stack.createChannel('whatsapp', { apiBaseUrl: slowHost, sender: '447860011111' });
+      await stack.customerWrites(slowChannel, '5511960000015', '', {
+        type: 'VIDEO',
+        url: `${slowHost}/whatsapp/1/senders/447860011111/media/slow`,
+      });
+      const message = await waitFor(async () => Message.findOne({ channelId: slowChannel.id, type: 'video' }).lean());
+      const started = Date.now();
+      const outcome = await new MockActivityEnvironment({
+        attempt: 10,
+        retryPolicy: { maximumAttempts: 10 },
+        startToCloseTimeoutMs: 12_000,
+      }).run(createInboundMediaActivities({}).fetchInboundMedia, { messageId: message._id });
+      expect(outcome).toEqual({ stored: false });
+      expect(Date.now() - started).toBeLessThan(5_000); // cut at 12 s − 10 s, long before the host gave up
+      const stored = await Message.findById(message._id).lean();
+      expect(stored!.media).toMatchObject({ errorCode: 'MEDIA_DOWNLOAD_FAILED' });
+      expect((stored!.media as { error: string }).error).toContain('longer than an attempt may last');
+    } finally {
+      trickling.close();
+      trickling.closeAllConnections();
+    }
   });
 });
