@@ -1,14 +1,14 @@
 /**
- * Calls to Infobip: sending a stored outbound message (a batch's at its slot) and downloading a customer's media.
+ * Calls to Infobip: sending a stored outbound message (a batch's at its slot) and downloading a customer's media
+ * (inbound-media.ts).
  * Retried under the Infobip policy (workflows/conversation.ts `infobip`, `mediaFetch`).
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { AttachmentRef, ChannelKind } from '../common/domain';
 import { log } from '../common/log';
-import { classifyMedia, MEDIA_LIMITS, resolveMime } from '../common/media';
 import { channelWebhookUrl } from '../common/urls';
 import { withBusyRetry } from '../db/connect';
-import { deleteMedia, findMedia, MediaTooLargeError, setMediaChannel, storeMedia } from '../db/media';
+import { findMedia, setMediaChannel } from '../db/media';
 import {
   failOutbound,
   lastSendAttempt,
@@ -19,19 +19,11 @@ import {
 } from '../db/messages';
 import { Batch, Channel, Conversation, Message, SendSlot } from '../db/models';
 import { providerFor } from '../providers';
-import { downloadInfobipMedia, InfobipError } from '../providers/infobip-http';
+import { InfobipError } from '../providers/infobip-http';
 import type { OutboundChoice } from '../providers/types';
 import type { TemplateRef } from './conversation';
+import { createInboundMediaActivities, retryableFailure } from './inbound-media';
 import { SlottedCalls } from './send-pacing';
-
-function retryableFailure(err: InfobipError): ApplicationFailure {
-  const retryAfter = err.retryAfterMs ? Math.min(err.retryAfterMs, 300_000) : 0;
-  return ApplicationFailure.create({
-    message: err.message,
-    type: `INFOBIP_${err.code}`,
-    ...(retryAfter > 0 ? { nextRetryDelay: retryAfter } : {}),
-  });
-}
 
 /**
  * How long a send whose earlier call may have reached Infobip (outcome unknown) waits for Infobip's report on our
@@ -273,64 +265,8 @@ export function createSendingActivities(deps: SendingActivityDeps) {
       );
       return { status: state?.status ?? 'sent' };
     },
-    /** Downloads a customer's media from Infobip (with the channel key) into storage, so agents can open it. */
-    async fetchInboundMedia(input: { messageId: string }): Promise<{ stored: boolean }> {
-      const message = await Message.findById(input.messageId).lean();
-      const media = message?.media as { url?: string; filename?: string | null; id?: string } | null | undefined;
-      if (!message || !media?.url) return { stored: false };
-      if (media.id) return { stored: true };
-      const channel = await Channel.findById(message.channelId).select('+apiKey').lean();
-      if (!channel) return { stored: false };
-      let download: Awaited<ReturnType<typeof downloadInfobipMedia>> | null = null;
-      try {
-        download = await downloadInfobipMedia(
-          { apiBaseUrl: channel.apiBaseUrl, apiKey: channel.apiKey, timeoutMs: deps.infobipTimeoutMs },
-          media.url,
-        );
-        const name = download.filename ?? media.filename ?? `${message.type}-${message._id}`;
-        const mime = resolveMime(download.contentType, name);
-        const stored = await storeMedia(
-          download.body,
-          { kind: classifyMedia(mime), mime, name, source: 'inbound', channelId: channel._id, uploadedBy: null },
-          MEDIA_LIMITS.document,
-        );
-        const updated = await Message.updateOne(
-          { _id: message._id, 'media.id': { $exists: false } },
-          {
-            $set: {
-              'media.id': stored.id,
-              'media.mime': mime,
-              'media.size': stored.size,
-              'media.name': name,
-              'media.error': null,
-            },
-          },
-        );
-        if (updated.modifiedCount === 0) await deleteMedia(stored.id); // an earlier attempt got there first
-        return { stored: true };
-      } catch (err) {
-        // A refused or broken download is read no further; a body that broke mid-way fails this attempt and the
-        // retry policy downloads it again (storeMedia has deleted what it had written).
-        download?.body.destroy();
-        const permanent = err instanceof MediaTooLargeError || (err instanceof InfobipError && !err.retryable);
-        if (permanent) {
-          await Message.updateOne(
-            { _id: message._id },
-            {
-              $set: {
-                'media.error':
-                  err instanceof MediaTooLargeError
-                    ? 'The file is larger than 100 MB and was not stored.'
-                    : `Infobip would not hand over the file: ${(err as Error).message}`,
-              },
-            },
-          );
-          return { stored: false };
-        }
-        if (err instanceof InfobipError) throw retryableFailure(err);
-        throw err;
-      }
-    },
+    // Downloading a customer's media: activities/inbound-media.ts.
+    ...createInboundMediaActivities(deps),
   };
 }
 

@@ -206,7 +206,11 @@ export const messageResponse = z.strictObject({
       kind: z.string().nullable(),
       caption: z.string().nullable(),
       stored: z.boolean(),
+      /** `downloading` (a customer's file on its way), `stored`, `failed` (see errorCode and error), `none`. */
+      status: z.enum(['stored', 'downloading', 'failed', 'none']),
       error: z.string().nullable(),
+      /** Why a customer's file is not stored: MEDIA_HOST_REFUSED, MEDIA_REFUSED, MEDIA_TOO_LARGE, MEDIA_DOWNLOAD_FAILED. */
+      errorCode: z.enum(['MEDIA_HOST_REFUSED', 'MEDIA_REFUSED', 'MEDIA_TOO_LARGE', 'MEDIA_DOWNLOAD_FAILED']).nullable(),
     })
     .nullable(),
   template: z.unknown().nullable(),

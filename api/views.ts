@@ -162,6 +162,13 @@ export function conversationView(
   };
 }
 
+type MediaStatus = 'stored' | 'downloading' | 'failed' | 'none';
+
+/** The code of a media failure stored before failures had codes (its reason was one of two sentences). */
+function legacyFailureCode(reason: string): string {
+  return reason.startsWith('The file is larger') ? 'MEDIA_TOO_LARGE' : 'MEDIA_REFUSED';
+}
+
 /** Media as agents see it: Janela's own URL once stored (never needing Infobip's key), plus what is known. */
 function mediaView(media: unknown) {
   if (!media || typeof media !== 'object') return null;
@@ -175,7 +182,11 @@ function mediaView(media: unknown) {
     size?: number;
     kind?: string;
     error?: string | null;
+    errorCode?: string | null;
   };
+  // Failed for good: the download was refused or gave up (errorCode, and error says why); a failure stored before
+  // codes existed has its reason only.
+  const failed = !m.id && Boolean(m.error || m.errorCode);
   return {
     url: m.id ? `/api/media/${m.id}` : null,
     name: m.name ?? m.filename ?? null,
@@ -184,7 +195,9 @@ function mediaView(media: unknown) {
     kind: m.kind ?? null,
     caption: m.caption ?? null,
     stored: Boolean(m.id),
+    status: (m.id ? 'stored' : failed ? 'failed' : m.url ? 'downloading' : 'none') as MediaStatus,
     error: m.error ?? null,
+    errorCode: failed ? (m.errorCode ?? legacyFailureCode(m.error ?? '')) : null,
   };
 }
 

@@ -1,5 +1,6 @@
 /** Attachment kinds' WhatsApp limits (INFOBIP.md): what decides the send endpoint and the size check. */
 import type { MediaKind } from './domain';
+import { storedMimeType } from './media-safety';
 
 const MB = 1024 * 1024;
 
@@ -75,4 +76,17 @@ export function classifyMedia(mime: string): MediaKind {
   if (videoTypes.has(mime)) return 'video';
   if (audioTypes.has(mime)) return 'audio';
   return 'document';
+}
+
+/**
+ * What a file is, from what its sender declared, its name and its first bytes: its stored type (never one a browser
+ * could run script in: common/media-safety.ts) and the kind that decides its limit and how it is sent.
+ */
+export function identifyMedia(
+  declared: string | null | undefined,
+  filename: string,
+  head: Buffer,
+): { mime: string; kind: MediaKind } {
+  const mime = storedMimeType(resolveMime(declared, filename), filename, head);
+  return { mime, kind: classifyMedia(mime) };
 }

@@ -4,6 +4,7 @@ import { finished } from 'node:stream/promises';
 import mongoose from 'mongoose';
 import type { MediaKind } from '../common/domain';
 import { newSecret } from '../common/ids';
+import { SNIFF_BYTES } from '../common/media-safety';
 
 /**
  * Media (agents' attachments and customers' inbound media) lives in GridFS, which needs nothing beyond plain
@@ -20,9 +21,6 @@ export interface MediaMetadata {
   uploadedBy: string | null;
 }
 
-/** How many first bytes a size-limit function gets to look at (enough for a file header). */
-const HEAD_BYTES = 64;
-
 export class MediaTooLargeError extends Error {
   constructor(readonly limitBytes: number) {
     super(`media over ${limitBytes} bytes`);
@@ -35,61 +33,76 @@ export function mediaBucket() {
   return new mongoose.mongo.GridFSBucket(db, { bucketName: 'media' });
 }
 
+/** What a file is stored as and its size limit, decided from its first bytes (its real type, a sticker's header). */
+export interface MediaDecision {
+  meta: Omit<MediaMetadata, 'publicToken'>;
+  limitBytes: number;
+}
+
 /**
- * Streams `source` into GridFS; past `limitBytes` it stops, deletes what was written and throws MediaTooLargeError.
- * On any failure (too large, the source broke, the database refused) nothing stays stored, and `source` is left
- * undestroyed, paused, with a listener that swallows its later errors: the caller decides whether to drain it (an
- * upload, whose request must be read to its end to answer on the same connection) or destroy it (a download).
+ * Streams `source` into GridFS. `decide` gets the file's first SNIFF_BYTES (fewer for a smaller file) and says what
+ * it is stored as and its limit; past the limit the store stops, deletes what was written and throws
+ * MediaTooLargeError. On any failure (too large, the source broke, the database refused) nothing stays stored, and
+ * `source` is left undestroyed, paused, with a listener that swallows its later errors: the caller decides whether
+ * to drain it (an upload, whose request must be read to its end to answer on the same connection) or destroy it (a
+ * download). (A process killed midway leaves chunks without a file entry: sweepOrphanedChunks removes them.)
  */
 export async function storeMedia(
   source: Readable,
-  meta: Omit<MediaMetadata, 'publicToken'>,
-  /** The size limit, or a function that reads it from the file's first bytes (e.g. animated vs static sticker). */
-  limit: number | ((head: Buffer) => number),
-): Promise<{ id: string; size: number; publicToken: string }> {
+  decide: (head: Buffer) => MediaDecision,
+): Promise<{ id: string; size: number; publicToken: string; metadata: MediaMetadata }> {
   const bucket = mediaBucket();
   const publicToken = newSecret(24);
-  const upload = bucket.openUploadStream(meta.name, { metadata: { ...meta, publicToken } });
-  // After abort() a chunk write the driver still has queued fails with "Stream has been aborted"; an 'error'
-  // event without a listener would take the whole process down. The failure that matters is the one we throw.
-  upload.on('error', () => {});
+  // Opened once the first bytes have decided what the file is (a closure sets it: hence an object, not a let).
+  const open: { upload: mongoose.mongo.GridFSBucketWriteStream | null; metadata: MediaMetadata | null } = {
+    upload: null,
+    metadata: null,
+  };
   let size = 0;
   try {
-    let limitBytes = typeof limit === 'number' ? limit : null;
-    let head: Buffer[] = []; // held back until there are enough bytes to decide the limit from
+    let limitBytes = 0;
+    let head: Buffer[] = []; // held back until there are enough bytes to decide from
     let headBytes = 0;
     const write = async (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limitBytes!) throw new MediaTooLargeError(limitBytes!);
+      if (size > limitBytes) throw new MediaTooLargeError(limitBytes);
       // once() rejects on 'error': a failed write must not leave us waiting for a 'drain' that never comes.
-      if (!upload.write(chunk)) await once(upload, 'drain');
+      if (!open.upload!.write(chunk)) await once(open.upload!, 'drain');
     };
-    const decide = async () => {
+    const begin = async () => {
       const first = Buffer.concat(head);
       head = [];
-      limitBytes = (limit as (head: Buffer) => number)(first);
+      const decision = decide(first);
+      limitBytes = decision.limitBytes;
+      open.metadata = { ...decision.meta, publicToken };
+      open.upload = bucket.openUploadStream(open.metadata.name, { metadata: open.metadata });
+      // After abort() a chunk write the driver still has queued fails with "Stream has been aborted"; an 'error'
+      // event without a listener would take the whole process down. The failure that matters is the one we throw.
+      open.upload.on('error', () => {});
       await write(first);
     };
     // destroyOnReturn: false — leaving the loop early (too large) must not destroy the source; see above.
     for await (const chunk of source.iterator({ destroyOnReturn: false })) {
-      if (limitBytes !== null) {
+      if (open.upload) {
         await write(chunk as Buffer);
         continue;
       }
       head.push(chunk as Buffer);
       headBytes += (chunk as Buffer).length;
-      if (headBytes >= HEAD_BYTES) await decide();
+      if (headBytes >= SNIFF_BYTES) await begin();
     }
-    if (limitBytes === null) await decide();
+    if (!open.upload) await begin();
+    const upload = open.upload!;
     upload.end();
     await finished(upload);
+    return { id: upload.id.toString(), size, publicToken, metadata: open.metadata! };
   } catch (err) {
     source.on('error', () => {}); // the caller may drain it; a request cut off meanwhile is no crash
     source.pause();
-    await upload.abort().catch(() => {}); // deletes the chunks written so far (fails only if already finished)
+    // Deletes the chunks written so far (fails only if already finished).
+    await open.upload?.abort().catch(() => {});
     throw err;
   }
-  return { id: upload.id.toString(), size, publicToken };
 }
 
 export interface StoredMedia {

@@ -192,22 +192,45 @@ export interface DownloadedMedia {
   filename: string | null;
 }
 
+/** A Content-Disposition filename, percent-decoded when it is (a malformed escape is kept as sent). */
+function decodedFilename(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
 /**
- * Fetches an inbound media file. The API key goes only to the channel's own Infobip host: a media URL pointing
- * anywhere else is fetched without it. Errors are classified as in `callInfobip`.
+ * Fetches an inbound media file, only from the channel's own Infobip host (scheme, host and port of its
+ * `apiBaseUrl`), with the channel's API key. A media URL anywhere else — another host, or Janela's own API (its
+ * `/metrics`, another customer's media) — is a webhook body's word only, and is refused without a request
+ * (`MEDIA_HOST_REFUSED`, permanent). Other errors are classified as in `callInfobip`.
  */
 export async function downloadInfobipMedia(
   credentials: InfobipCredentials,
   mediaUrl: string,
 ): Promise<DownloadedMedia> {
   const timeoutMs = credentials.timeoutMs ?? 30_000;
-  const target = new URL(mediaUrl, credentials.apiBaseUrl);
-  const sameHost = target.origin === new URL(credentials.apiBaseUrl).origin;
+  const allowed = new URL(credentials.apiBaseUrl).origin;
+  let target: URL;
+  try {
+    target = new URL(mediaUrl, credentials.apiBaseUrl);
+  } catch {
+    throw new InfobipError('The media address is not a URL.', false, null, 'MEDIA_HOST_REFUSED');
+  }
+  if (target.origin !== allowed || target.username || target.password)
+    throw new InfobipError(
+      `The media address is not on the channel's Infobip host (${allowed}); it was not fetched.`,
+      false,
+      null,
+      'MEDIA_HOST_REFUSED',
+    );
   let response: Awaited<ReturnType<typeof request>>;
   try {
     response = await request(target, {
       method: 'GET',
-      headers: sameHost ? { authorization: `App ${credentials.apiKey}` } : {},
+      headers: { authorization: `App ${credentials.apiKey}` },
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
     });
@@ -231,6 +254,6 @@ export async function downloadInfobipMedia(
     body: response.body,
     contentType: header('content-type'),
     contentLength: length ? Number(length) : null,
-    filename: filename ? decodeURIComponent(filename) : null,
+    filename: filename ? decodedFilename(filename) : null,
   };
 }

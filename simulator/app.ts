@@ -66,6 +66,12 @@ const inboundSchema = z.object({
     .max(200 * 1024 * 1024)
     .optional(),
   mediaType: z.string().optional(),
+  /** For media types without `url`: the file's content (UTF-8, or base64 with `mediaBodyEncoding`), served as is. */
+  mediaBody: z
+    .string()
+    .max(1024 * 1024)
+    .optional(),
+  mediaBodyEncoding: z.enum(['utf8', 'base64']).optional(),
   /** The first `mediaBreaks` (default 1) downloads of that file stop after this many bytes: the connection drops. */
   mediaBreakAfter: z.number().int().min(0).optional(),
   mediaBreaks: z.number().int().min(0).optional(),
@@ -601,7 +607,7 @@ export function createSimulator(options: SimulatorOptions = {}) {
   // Inbound media the simulator serves, as Infobip serves a customer's media to the account (API key required).
   const media = new Map<
     string,
-    { size: number; mime: string; filename: string; breakAfter?: number; breaks: number }
+    { size: number; mime: string; filename: string; breakAfter?: number; breaks: number; content?: Buffer }
   >();
   app.on(['GET', 'HEAD'], '/whatsapp/1/senders/:sender/media/:mediaId', (c) => {
     const file = media.get(c.req.param('mediaId'));
@@ -615,6 +621,7 @@ export function createSimulator(options: SimulatorOptions = {}) {
     if (c.req.method === 'HEAD') return c.body(null, 200, headers);
     const breakAfter = file.breaks > 0 ? file.breakAfter : undefined;
     if (breakAfter !== undefined) file.breaks--;
+    if (file.content) return c.body(new Uint8Array(file.content), 200, headers);
     // A deterministic byte pattern, streamed: large files never sit in memory.
     let sent = 0;
     const body = new ReadableStream<Uint8Array>({
@@ -642,8 +649,11 @@ export function createSimulator(options: SimulatorOptions = {}) {
       const mediaId = randomUUID();
       const mime = entry.mediaType ?? defaultMime[type] ?? 'application/octet-stream';
       const filename = entry.filename ?? `${type.toLowerCase()}-${mediaId.slice(0, 8)}.${mime.split('/')[1] ?? 'bin'}`;
+      const content =
+        entry.mediaBody === undefined ? undefined : Buffer.from(entry.mediaBody, entry.mediaBodyEncoding ?? 'utf8');
       media.set(mediaId, {
-        size: entry.mediaSize ?? 2048,
+        size: content?.length ?? entry.mediaSize ?? 2048,
+        content,
         mime,
         filename,
         breakAfter: entry.mediaBreakAfter,

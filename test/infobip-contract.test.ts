@@ -243,7 +243,9 @@ describe('inbound: every WhatsApp type, over real HTTP, in one batched body', ()
       headers: { authorization: `Bearer ${agent.token}` },
     });
     expect(file.status).toBe(200);
-    expect(file.headers.get('content-type')).toBe('application/pdf');
+    // Agents download a PDF (served sandboxed, Chromium's viewer would not show it): test/media-safety.test.ts.
+    expect(file.headers.get('content-type')).toBe('application/octet-stream');
+    expect(file.headers.get('content-disposition')).toMatch(/^attachment; filename="nota-fiscal.pdf"/);
     expect((await file.arrayBuffer()).byteLength).toBe(5000);
     const outsider = await stack.createAgent([]);
     expect(
@@ -300,7 +302,7 @@ describe('inbound: every WhatsApp type, over real HTTP, in one batched body', ()
       'the media error',
     );
     expect(message.createdAt).toBe('2030-01-01T10:00:00.000Z');
-    expect(message.media).toMatchObject({ stored: false, url: null });
+    expect(message.media).toMatchObject({ stored: false, url: null, status: 'failed', errorCode: 'MEDIA_REFUSED' });
     expect(message.media.error).toContain('Media not found');
   });
 

@@ -125,15 +125,34 @@ function csatLine(c) {
 
 const statusMarks = { queued: '⏱', sent: '✓', delivered: '✓✓', seen: '✓✓', failed: '⚠' };
 
+/** Types the console shows in place (GET /api/config's inlineMediaTypes, the API's allow-list); else a link. */
+const inlineMedia = (mime) => (state.config?.inlineMediaTypes ?? []).includes((mime ?? '').toLowerCase());
+
+/**
+ * A message's file: an image, video or audio player only for the allow-listed types (which cannot run script), any
+ * other file a download link (the API serves it as an attachment anyway); a failed download says why.
+ */
 function mediaBlock(media) {
   if (!media) return '';
-  if (!media.url)
-    return media.error
-      ? `<div class="error">${esc(media.error)}</div>`
-      : `<div class="label">${esc(media.name ?? '')}</div>`;
-  if ((media.mime ?? '').startsWith('image/'))
-    return `<a href="${esc(media.url)}" target="_blank" rel="noopener"><img src="${esc(media.url)}" alt="${esc(media.name ?? '')}" /></a>`;
-  return `<a href="${esc(media.url)}" target="_blank" rel="noopener">📎 ${esc(media.name ?? 'file')}</a>`;
+  if (!media.url) {
+    if (media.status === 'failed' || media.error) {
+      const key = `mediaFailure_${media.errorCode}`;
+      const reason = media.errorCode && t(key) !== key ? t(key) : media.error;
+      return `<div class="error media-failed" data-media-error="${esc(media.errorCode ?? '')}" title="${esc(media.error ?? '')}">${esc(t('mediaFailed', { reason }))}</div>`;
+    }
+    const pending = media.status === 'downloading' ? ` <span class="hint">${esc(t('mediaDownloading'))}</span>` : '';
+    return `<div class="label">${esc(media.name ?? '')}${pending}</div>`;
+  }
+  const url = esc(media.url);
+  const name = esc(media.name ?? '');
+  if (inlineMedia(media.mime)) {
+    const mime = media.mime.toLowerCase();
+    if (mime.startsWith('image/'))
+      return `<a href="${url}" target="_blank" rel="noopener noreferrer"><img src="${url}" alt="${name}" /></a>`;
+    if (mime.startsWith('video/')) return `<video src="${url}" controls preload="metadata"></video>`;
+    if (mime.startsWith('audio/')) return `<audio src="${url}" controls preload="metadata"></audio>`;
+  }
+  return `<a href="${url}" download="${name}" rel="noopener noreferrer" data-media-download>📎 ${esc(media.name ?? t('file'))}</a>`;
 }
 
 /** The choices an interactive message offered (a survey's scores). */

@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { loadEnv } from '../common/config';
+import { startOrphanedChunkSweeper } from '../db/media-sweep';
 
 export interface JanelaWorkerOptions {
   connection: NativeConnection;
@@ -29,7 +30,7 @@ export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', impo
 
 export async function createJanelaWorker(options: JanelaWorkerOptions): Promise<Worker> {
   const env = loadEnv();
-  return Worker.create({
+  const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
     taskQueue: options.taskQueue,
@@ -57,4 +58,15 @@ export async function createJanelaWorker(options: JanelaWorkerOptions): Promise<
     }),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
   });
+  // While the worker runs, it also deletes the chunks of media files a killed process left unfinished.
+  const run = worker.run.bind(worker);
+  worker.run = async () => {
+    const stopSweeping = startOrphanedChunkSweeper();
+    try {
+      return await run();
+    } finally {
+      stopSweeping();
+    }
+  };
+  return worker;
 }

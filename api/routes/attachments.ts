@@ -3,13 +3,8 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import { Hono } from 'hono';
-import {
-  ATTACHMENT_TOO_LARGE_MESSAGE,
-  classifyMedia,
-  MEDIA_LIMITS,
-  resolveMime,
-  stickerLimit,
-} from '../../common/media';
+import type { MediaKind } from '../../common/domain';
+import { ATTACHMENT_TOO_LARGE_MESSAGE, identifyMedia, MEDIA_LIMITS, stickerLimit } from '../../common/media';
 import { deleteMedia, findMedia, MediaTooLargeError, storeMedia } from '../../db/media';
 import type { AuthEnv } from '../auth';
 import { DRAIN_LIMIT_BYTES, DRAIN_TIMEOUT_MS } from '../body-limits';
@@ -84,13 +79,16 @@ export function attachmentRoutes(deps: ApiDeps) {
         return;
       }
       const name = (info.filename || 'attachment').slice(0, 200);
-      const mime = resolveMime(info.mimeType, name);
-      const kind = classifyMedia(mime);
-      stored = storeMedia(
-        file,
-        { kind, mime, name, source: 'upload', channelId: null, uploadedBy: principal.id },
-        kind === 'sticker' ? stickerLimit : MEDIA_LIMITS[kind],
-      ).catch((err) => {
+      // The file's type and kind come from its first bytes too: a page or an SVG is never stored as one.
+      let kind: MediaKind = 'document';
+      stored = storeMedia(file, (head) => {
+        const identified = identifyMedia(info.mimeType, name, head);
+        kind = identified.kind;
+        return {
+          meta: { ...identified, name, source: 'upload', channelId: null, uploadedBy: principal.id },
+          limitBytes: kind === 'sticker' ? stickerLimit(head) : MEDIA_LIMITS[kind],
+        };
+      }).catch((err) => {
         refuse();
         file.resume(); // busboy moves on to the end of the body only once this file is consumed
         throw err instanceof MediaTooLargeError

@@ -7,6 +7,7 @@ import {
   DEFAULT_SURVEY_QUESTION,
 } from '../../common/automation-settings';
 import { CHANNEL_CAPABILITIES } from '../../common/channels';
+import { INLINE_MIME_TYPES } from '../../common/media-safety';
 import type { AuthEnv } from '../auth';
 import type { ApiDeps } from '../context';
 import { describeRoute } from '../describe-route';
@@ -29,6 +30,8 @@ export function configRoutes(deps: ApiDeps) {
       channelKinds: CHANNEL_CAPABILITIES,
       // A window closing within this long is "closing soon" (badge and filter in Chats; window.closingSoon).
       closingSoonMs: CLOSING_SOON_MS,
+      // The only media types the console shows in place (img, video, audio); any other file is a download link.
+      inlineMediaTypes: [...INLINE_MIME_TYPES],
       // What a channel's automation sends when it sets no text of its own (pt-BR), and the English the console offers.
       automationDefaults: {
         windowReminder: { before: DEFAULT_REMINDER_BEFORE, text: DEFAULT_REMINDER_TEXT },

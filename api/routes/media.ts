@@ -6,10 +6,22 @@ import { type Context, Hono } from 'hono';
 import { stream } from 'hono/streaming';
 import type { BlankEnv } from 'hono/types';
 import { log } from '../../common/log';
+import { MEDIA_SECURITY_HEADERS, mediaPresentation } from '../../common/media-safety';
 import { findMedia, findMediaByToken, openMediaStream, type StoredMedia } from '../../db/media';
 import { type AuthEnv, hasChannelAccess, type Principal } from '../auth';
 import { describeRoute } from '../describe-route';
 import { notFound } from '../errors';
+
+/**
+ * `inline` or `attachment` with the file's own name: an ASCII `filename` (quotes, backslashes and controls replaced)
+ * for old clients and the exact name as `filename*`.
+ */
+function contentDisposition(disposition: 'inline' | 'attachment', name: string): string {
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  // A lone surrogate (a customer's client may send one) cannot be percent-encoded: the ASCII name stands alone.
+  const exact = name.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+  return `${disposition}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(exact)}`;
+}
 
 /** An attachment an agent may use or open: his own upload, or media of a channel he has access to. */
 export function canUseMedia(principal: Principal, media: StoredMedia): boolean {
@@ -17,14 +29,19 @@ export function canUseMedia(principal: Principal, media: StoredMedia): boolean {
   return media.metadata.channelId !== null && hasChannelAccess(principal, media.metadata.channelId);
 }
 
-/** Streams a stored file as the response (never loading it whole). */
+/**
+ * Streams a stored file as the response (never loading it whole). Only the allow-listed types that cannot run script
+ * keep their type (and, for agents, `inline`); everything else is an `application/octet-stream` download, and every
+ * answer is sandboxed (common/media-safety.ts) — files stored before types were sniffed included.
+ */
 // biome-ignore lint/suspicious/noExplicitAny: any route's context (agent or public) can stream media.
-function sendMedia(c: Context<any>, media: StoredMedia, disposition: 'inline' | 'attachment') {
-  c.header('content-type', media.metadata.mime);
+function sendMedia(c: Context<any>, media: StoredMedia, route: 'agent' | 'public') {
+  const { contentType, disposition } = mediaPresentation(media.metadata.mime, route);
+  c.header('content-type', contentType);
   c.header('content-length', String(media.size));
-  c.header('content-disposition', `${disposition}; filename*=UTF-8''${encodeURIComponent(media.metadata.name)}`);
+  c.header('content-disposition', contentDisposition(disposition, media.metadata.name));
   c.header('cache-control', 'private, max-age=3600');
-  c.header('x-content-type-options', 'nosniff');
+  for (const [name, value] of Object.entries(MEDIA_SECURITY_HEADERS)) c.header(name, value);
   if (c.req.method === 'HEAD') return c.body(null, 200);
   return stream(
     c,
@@ -50,7 +67,7 @@ export function mediaApiRoutes() {
   const read = async (c: Context<AuthEnv, '/:id'>) => {
     const media = await findMedia(c.req.param('id'));
     if (!media || !canUseMedia(c.get('principal'), media)) throw notFound('Media');
-    return sendMedia(c, media, 'inline');
+    return sendMedia(c, media, 'agent');
   };
   app.get(
     '/:id',
@@ -73,7 +90,7 @@ export function publicMediaRoutes() {
   const read = async (c: Context<BlankEnv, '/:token'>) => {
     const media = await findMediaByToken(c.req.param('token'));
     if (!media) throw notFound('Media');
-    return sendMedia(c, media, 'attachment');
+    return sendMedia(c, media, 'public');
   };
   app.get(
     '/:token',
