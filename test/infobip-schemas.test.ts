@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { documentFilenameFromUrl, documentHeaderFilename } from '../common/document-filename';
+import { whatsappProvider } from '../providers/whatsapp';
 import { type Stack, startStack, waitFor } from './helpers/stack';
 
 /**
@@ -252,6 +253,25 @@ describe('a template with a DOCUMENT header goes out with a filename', () => {
     // The URL names no file: Infobip still gets a name.
     expect(request.body.messages[0].content.templateData.header.filename).toBe('document.pdf');
     expect(request.status).toBe(200);
+  });
+
+  it('a send queued before Janela named documents (its stored header has no filename) still goes with one', async () => {
+    const accepted = await whatsappProvider.sendTemplate(
+      { apiBaseUrl: stack.simulatorUrl, apiKey: 'any-key' },
+      {
+        sender: '447860099299',
+        to: '5511977770014',
+        messageId: 'queued-before-filenames',
+        reportUrl: 'http://127.0.0.1:9/nowhere',
+        name: 'invoice_pdf',
+        language: 'pt_BR',
+        variables: ['Ivan'],
+        header: { type: 'DOCUMENT', mediaUrl: 'https://cdn.example.com/boletos/boleto-17.pdf' },
+      },
+    );
+    expect(accepted.providerStatus).toBe('PENDING_ENROUTE');
+    const request = await sentTemplate('queued-before-filenames');
+    expect(request.body.messages[0].content.templateData.header.filename).toBe('boleto-17.pdf');
   });
 
   it('the default name: decoded, sanitised, with .pdf when it has none, at most 240 characters', () => {
