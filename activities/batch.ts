@@ -143,6 +143,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
           language: batch.language,
           variables: recipient.variables,
           headerMediaUrl: batch.headerMediaUrl ?? undefined,
+          headerFilename: batch.headerFilename ?? undefined,
           headerText: batch.headerText ?? undefined,
           buttonParameters: recipient.buttonParameters ?? batch.buttonParameters ?? undefined,
         });
@@ -247,6 +248,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
         language: batch.language,
         variables: input.recipient.variables,
         headerMediaUrl: batch.headerMediaUrl ?? undefined,
+        headerFilename: batch.headerFilename ?? undefined,
         headerText: batch.headerText ?? undefined,
         buttonParameters: input.recipient.buttonParameters ?? batch.buttonParameters ?? undefined,
       });

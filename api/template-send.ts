@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DOCUMENT_FILENAME_MAX } from '../common/document-filename';
 import type { TemplateRequest } from '../common/domain';
 import type { ErrorCode } from '../common/error-codes';
 import { checkTemplateSend } from '../db/template-send-check';
@@ -10,6 +11,14 @@ export const templateSendSchema = z.object({
   variables: z.array(z.string().max(1024)).default([]),
   /** For templates whose header is IMAGE / DOCUMENT / VIDEO. */
   headerMediaUrl: z.url().max(2048).optional(),
+  /** For templates whose header is DOCUMENT: the name the customer sees (default: read from headerMediaUrl). */
+  headerFilename: z
+    .string()
+    .trim()
+    .min(1)
+    .max(DOCUMENT_FILENAME_MAX)
+    .regex(/^[^\p{Cc}/\\]+$/u, 'A file name, without path separators or control characters.')
+    .optional(),
   /** For templates whose TEXT header has a variable ({{1}}): its value. */
   headerText: z.string().trim().min(1).max(60).optional(),
   /** For templates with URL buttons that end in a variable: one value per such button, in order. */

@@ -35,6 +35,8 @@ export interface TemplatedDialogInput {
   language: string;
   variables: string[];
   headerMediaUrl?: string;
+  /** For a template whose header is DOCUMENT: the name the customer sees (default: read from headerMediaUrl). */
+  headerFilename?: string;
   /** For a template whose TEXT header has a variable. */
   headerText?: string;
   /** For a template whose URL buttons end in a variable: one value per such button. */
@@ -147,6 +149,7 @@ function dialogStart(input: TemplatedDialogInput, options: TemplatedDialogOption
     language: input.language,
     variables: input.variables,
     headerMediaUrl: input.headerMediaUrl,
+    headerFilename: input.headerFilename,
     headerText: input.headerText,
     buttonParameters: input.buttonParameters,
     ...(input.checked ?? {}),

@@ -46,6 +46,15 @@ export interface ChannelCapabilities {
 
 const ALL_MEDIA: readonly MediaKind[] = ['image', 'video', 'audio', 'sticker', 'document'];
 
+/**
+ * The file types Viber's FILE content takes, from the `fileName` pattern of Infobip's published
+ * ViberOutboundFileContent (`.*\.(docx?|dotx?|xlsx?|f?ods|f?odt|rtf|odf|txt|info|pdf|xps|pdax|eps|csv|xlsm|xltx)$`).
+ */
+const VIBER_FILE_EXTENSIONS: readonly string[] = [
+  ...['doc', 'docx', 'dot', 'dotx', 'xls', 'xlsx', 'xlsm', 'xltx', 'ods', 'fods', 'odt', 'fodt', 'odf', 'rtf'],
+  ...['txt', 'info', 'pdf', 'xps', 'pdax', 'eps', 'csv'],
+];
+
 export const CHANNEL_CAPABILITIES = {
   whatsapp: {
     label: 'WhatsApp',
@@ -74,10 +83,11 @@ export const CHANNEL_CAPABILITIES = {
     captionlessMediaKinds: [],
     // The seed's rule: Viber through Infobip carries no files, so an attachment goes out as a link in a text.
     mediaDelivery: 'link',
-    // Infobip's Viber rules: IMAGE takes jpg/png, FILE takes document extensions.
+    // Infobip's Viber rules: IMAGE takes jpg/png; FILE takes the extensions its published fileName pattern lists
+    // (no presentations: ppt/pptx go as a link).
     nativeMediaOption: {
       imageMimes: ['image/jpeg', 'image/png'],
-      documentExtensions: ['pdf', 'doc', 'docx', 'xls', 'xlsx', 'csv', 'txt', 'odt', 'ods', 'rtf', 'ppt', 'pptx'],
+      documentExtensions: VIBER_FILE_EXTENSIONS,
     },
     customerAddress: 'viber',
     // Infobip's Viber TEXT button opens a URL; it cannot answer.

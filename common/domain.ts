@@ -62,7 +62,9 @@ export interface ReplyRequest {
 
 /** A template's filled header as Infobip takes it: media by URL, or the value of a TEXT header's variable. */
 export type TemplateHeader =
-  | { type: 'IMAGE' | 'DOCUMENT' | 'VIDEO'; mediaUrl: string }
+  | { type: 'IMAGE' | 'VIDEO'; mediaUrl: string }
+  /** `filename` (Infobip requires one) is absent only in sends queued before Janela set it: the sender fills it. */
+  | { type: 'DOCUMENT'; mediaUrl: string; filename?: string }
   | { type: 'TEXT'; placeholder: string };
 
 /** The value of a dynamic URL button (a `{{1}}` at the end of the button's URL), as Infobip takes it. */
@@ -87,6 +89,8 @@ export interface TemplateRequest {
   buttons?: TemplateButton[] | null;
   /** Unchecked header media URL, header text and button parameters (used when the workflow checks the template). */
   headerMediaUrl?: string;
+  /** A DOCUMENT header's file name; absent: read from `headerMediaUrl`. */
+  headerFilename?: string;
   headerText?: string;
   buttonParameters?: string[];
   authorId: string;

@@ -218,6 +218,7 @@ const batchSchema = new Schema(
     templateName: { type: String, required: true },
     language: { type: String, required: true },
     headerMediaUrl: { type: String, default: null },
+    headerFilename: { type: String, default: null },
     headerText: { type: String, default: null },
     buttonParameters: { type: [String], default: null },
     total: { type: Number, required: true },

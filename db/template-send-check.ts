@@ -1,4 +1,5 @@
 import { capabilitiesOf } from '../common/channels';
+import { documentHeaderFilename } from '../common/document-filename';
 import type { TemplateButton, TemplateRequest } from '../common/domain';
 import type { ErrorCode } from '../common/error-codes';
 import { countPlaceholders, renderTemplate } from '../common/template-text';
@@ -10,6 +11,7 @@ export interface TemplateSendInput {
   language: string;
   variables: string[];
   headerMediaUrl?: string | undefined;
+  headerFilename?: string | undefined;
   headerText?: string | undefined;
   buttonParameters?: string[] | undefined;
 }
@@ -118,7 +120,14 @@ export function checkTemplateSendWith(loaded: LoadedTemplate, input: TemplateSen
         message: `Template "${template.name}" has a ${headerFormat} header: give headerMediaUrl.`,
       };
     }
-    header = { type: headerFormat as 'IMAGE' | 'DOCUMENT' | 'VIDEO', mediaUrl: input.headerMediaUrl };
+    header =
+      headerFormat === 'DOCUMENT'
+        ? {
+            type: 'DOCUMENT',
+            mediaUrl: input.headerMediaUrl,
+            filename: documentHeaderFilename(input.headerMediaUrl, input.headerFilename),
+          }
+        : { type: headerFormat as 'IMAGE' | 'VIDEO', mediaUrl: input.headerMediaUrl };
   }
   return {
     ok: true,

@@ -49,12 +49,14 @@ export const viberProvider: ChannelProvider = {
 
   sendMedia(credentials, message) {
     if (message.viberNativeMedia) {
-      const extension = message.name.split('.').pop()?.toLowerCase() ?? '';
-      // Native only where Infobip's Viber rules allow it: IMAGE takes jpg/png, FILE takes document extensions.
+      const extension = message.name.includes('.') ? message.name.split('.').pop()!.toLowerCase() : '';
+      // Native only where Infobip's Viber rules allow it: IMAGE takes jpg/png, FILE the extensions its schema lists.
       if (message.kind === 'image' && nativeMediaOption.imageMimes.includes(message.mime))
         return sendViber(credentials, message, { type: 'IMAGE', mediaUrl: message.mediaUrl });
       if (message.kind === 'document' && nativeMediaOption.documentExtensions.includes(extension)) {
-        return sendViber(credentials, message, { type: 'FILE', mediaUrl: message.mediaUrl, fileName: message.name });
+        // Infobip's fileName pattern is case-sensitive: `Contrato.PDF` goes as `Contrato.pdf`.
+        const fileName = `${message.name.slice(0, message.name.length - extension.length)}${extension}`;
+        return sendViber(credentials, message, { type: 'FILE', mediaUrl: message.mediaUrl, fileName });
       }
     }
     return sendViber(credentials, message, { type: 'TEXT', text: viberLinkText(message) });

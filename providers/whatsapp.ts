@@ -1,9 +1,17 @@
+import { documentHeaderFilename } from '../common/document-filename';
+import type { TemplateHeader } from '../common/domain';
 import { acceptedStatus, callInfobip } from './infobip-http';
 import type { ChannelProvider } from './types';
 
 interface SingleResponse {
   messageId?: string;
   status?: { groupId?: number; groupName?: string; name?: string; description?: string };
+}
+
+/** Infobip requires a DOCUMENT header's filename; a send queued before Janela set one gets it from the URL. */
+function withDocumentFilename(header: TemplateHeader): TemplateHeader {
+  if (header.type !== 'DOCUMENT' || header.filename) return header;
+  return { ...header, filename: documentHeaderFilename(header.mediaUrl) };
 }
 
 export const whatsappProvider: ChannelProvider = {
@@ -70,7 +78,7 @@ export const whatsappProvider: ChannelProvider = {
               templateName: message.name,
               templateData: {
                 body: { placeholders: message.variables },
-                ...(message.header ? { header: message.header } : {}),
+                ...(message.header ? { header: withDocumentFilename(message.header) } : {}),
                 ...(message.buttons?.length ? { buttons: message.buttons } : {}),
               },
               language: message.language,

@@ -2,6 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import { request } from 'undici';
 import { z } from 'zod';
+import {
+  whatsappBadRequest as badRequest,
+  publishedSchemaRefusal,
+  type Violation,
+  viberBadRequest,
+} from './published-schemas';
 
 /**
  * The Infobip simulator (SPEC §9): serves the Infobip endpoints Janela uses with Infobip's request checks and
@@ -115,14 +121,6 @@ const chatErrorNames: Record<number, string> = {
 /** Infobip's timestamp format: `2024-01-01T00:00:00.000+0000`. */
 export function infobipTime(date = new Date()): string {
   return date.toISOString().replace('Z', '+0000');
-}
-
-function badRequest(text: string, validationErrors?: Record<string, string[]>) {
-  return {
-    requestError: {
-      serviceException: { messageId: 'BAD_REQUEST', text, ...(validationErrors ? { validationErrors } : {}) },
-    },
-  };
 }
 
 const pending = {
@@ -342,6 +340,13 @@ export function createSimulator(options: SimulatorOptions = {}) {
 
   const body = (c: { get: (key: never) => unknown }) => c.get('parsedBody' as never) as Record<string, any> | null;
 
+  // Every send is held to Infobip's published request schema first; the endpoints then check what it cannot say.
+  app.use('*', async (c, next) => {
+    const refusal = c.req.method === 'POST' ? publishedSchemaRefusal(c.req.path, body(c)) : null;
+    if (refusal) return c.json(refusal, 400);
+    await next();
+  });
+
   const isReportFault = (f: Fault) => f.reportErrorId !== undefined || f.suppressReports === true;
   /** A report fault for this path: `null` means post no reports; a number, a failed report with that error. */
   const takeReportFault = (path: string): number | null | undefined => {
@@ -354,14 +359,11 @@ export function createSimulator(options: SimulatorOptions = {}) {
   const whatsappSingle =
     (contentCheck: (content: Record<string, any>) => Record<string, string[]> | null, seen: boolean) =>
     async (c: any) => {
-      const b = body(c);
+      // The published schema has checked the shape; what it cannot say is checked here.
+      const b = body(c)!;
       const problems: Record<string, string[]> = {};
-      if (!b || typeof b !== 'object') return c.json(badRequest('Invalid request body'), 400);
-      if (typeof b.from !== 'string' || !b.from) problems.from = ['must not be blank'];
-      if (typeof b.to !== 'string' || !/^\d{6,15}$/.test(b.to))
-        problems.to = ['must be a phone number in international format'];
-      if (!b.content || typeof b.content !== 'object') problems.content = ['must not be null'];
-      else Object.assign(problems, contentCheck(b.content) ?? {});
+      if (!/^\d{6,15}$/.test(b.to)) problems.to = ['must be a phone number in international format'];
+      Object.assign(problems, contentCheck(b.content) ?? {});
       if (Object.keys(problems).length) return c.json(badRequest('Bad request', problems), 400);
       const messageId = typeof b.messageId === 'string' && b.messageId ? b.messageId : randomUUID();
       scheduleReports({
@@ -378,99 +380,45 @@ export function createSimulator(options: SimulatorOptions = {}) {
 
   app.post(
     '/whatsapp/1/message/text',
-    whatsappSingle(
-      (content) =>
-        typeof content.text === 'string' && content.text.length > 0 && content.text.length <= 4096
-          ? null
-          : { 'content.text': ['size must be between 1 and 4096'] },
-      true,
-    ),
+    whatsappSingle(() => null, true),
   );
+  // The published schema asks only for a URL of 1 to 2048 characters; Infobip fetches http(s) links only.
   for (const media of ['image', 'document', 'video', 'audio', 'sticker']) {
     app.post(
       `/whatsapp/1/message/${media}`,
       whatsappSingle(
-        (content) =>
-          typeof content.mediaUrl === 'string' && /^https?:\/\//.test(content.mediaUrl)
-            ? null
-            : { 'content.mediaUrl': ['must be a valid URL'] },
+        (content) => (/^https?:\/\//.test(content.mediaUrl) ? null : { 'content.mediaUrl': ['must be a valid URL'] }),
         false,
       ),
     );
   }
 
-  // Interactive messages, with WhatsApp's limits: up to 3 reply buttons (title ≤ 20), or a list (button title ≤ 20,
-  // 1–10 sections, at most 10 rows in all, row id ≤ 200 and title ≤ 24); the body text ≤ 1024.
-  const interactiveBody = (content: Record<string, any>) =>
-    typeof content.body?.text === 'string' && content.body.text.length > 0 && content.body.text.length <= 1024
-      ? null
-      : { 'content.body.text': ['size must be between 1 and 1024'] };
+  // Interactive messages: the published schema holds the buttons and sections to WhatsApp's limits; a list also
+  // holds at most 10 rows in all, across its sections.
   app.post(
     '/whatsapp/1/message/interactive/buttons',
-    whatsappSingle((content): Record<string, string[]> | null => {
-      const problem = interactiveBody(content);
-      if (problem) return problem;
-      const buttons = content.action?.buttons;
-      if (!Array.isArray(buttons) || buttons.length < 1 || buttons.length > 3)
-        return { 'content.action.buttons': ['size must be between 1 and 3'] };
-      for (const [i, button] of buttons.entries()) {
-        if (button?.type !== 'REPLY' || typeof button.id !== 'string' || !button.id || button.id.length > 256)
-          return { [`content.action.buttons[${i}]`]: ['must be a REPLY button with an id of 1 to 256 characters'] };
-        if (typeof button.title !== 'string' || !button.title || button.title.length > 20)
-          return { [`content.action.buttons[${i}].title`]: ['size must be between 1 and 20'] };
-      }
-      return null;
-    }, true),
+    whatsappSingle(() => null, true),
   );
   app.post(
     '/whatsapp/1/message/interactive/list',
-    whatsappSingle((content): Record<string, string[]> | null => {
-      const problem = interactiveBody(content);
-      if (problem) return problem;
-      const action = content.action;
-      if (typeof action?.title !== 'string' || !action.title || action.title.length > 20)
-        return { 'content.action.title': ['size must be between 1 and 20'] };
-      const sections = action.sections;
-      if (!Array.isArray(sections) || sections.length < 1 || sections.length > 10)
-        return { 'content.action.sections': ['size must be between 1 and 10'] };
-      const rows = sections.flatMap((section: { rows?: unknown }) =>
-        Array.isArray(section?.rows) ? section.rows : [],
+    whatsappSingle((content) => {
+      const rows = (content.action.sections as { rows: unknown[] }[]).reduce(
+        (n, section) => n + section.rows.length,
+        0,
       );
-      if (rows.length < 1 || rows.length > 10) return { 'content.action.sections': ['must hold 1 to 10 rows in all'] };
-      for (const [i, row] of rows.entries()) {
-        if (typeof row?.id !== 'string' || !row.id || row.id.length > 200)
-          return { [`content.action.sections.rows[${i}].id`]: ['size must be between 1 and 200'] };
-        if (typeof row.title !== 'string' || !row.title || row.title.length > 24)
-          return { [`content.action.sections.rows[${i}].title`]: ['size must be between 1 and 24'] };
-      }
-      return null;
+      return rows <= 10 ? null : { 'content.action.sections': ['must hold 1 to 10 rows in all'] };
     }, true),
   );
 
   app.post('/whatsapp/1/message/template', async (c) => {
-    const b = body(c);
-    if (!b || !Array.isArray(b.messages) || b.messages.length === 0)
-      return c.json(badRequest('Bad request', { messages: ['must not be empty'] }), 400);
-    const results = [];
+    const b = body(c)!;
+    const problems: Record<string, string[]> = {};
     for (const [i, m] of b.messages.entries()) {
-      const problems: Record<string, string[]> = {};
-      if (!m?.from) problems[`messages[${i}].from`] = ['must not be blank'];
-      if (!m?.to || !/^\d{6,15}$/.test(m.to))
-        problems[`messages[${i}].to`] = ['must be a phone number in international format'];
-      if (!m?.content?.templateName) problems[`messages[${i}].content.templateName`] = ['must not be blank'];
-      if (!m?.content?.language) problems[`messages[${i}].content.language`] = ['must not be blank'];
-      if (!Array.isArray(m?.content?.templateData?.body?.placeholders))
-        problems[`messages[${i}].content.templateData.body.placeholders`] = ['must not be null'];
-      const header = m?.content?.templateData?.header;
-      if (header && header.type === 'TEXT' && (typeof header.placeholder !== 'string' || !header.placeholder))
-        problems[`messages[${i}].content.templateData.header.placeholder`] = ['must not be blank'];
-      if (header && ['IMAGE', 'DOCUMENT', 'VIDEO'].includes(header.type) && !header.mediaUrl)
-        problems[`messages[${i}].content.templateData.header.mediaUrl`] = ['must not be blank'];
-      for (const [b, button] of (m?.content?.templateData?.buttons ?? []).entries()) {
-        if (!['URL', 'QUICK_REPLY'].includes(button?.type) || typeof button?.parameter !== 'string')
-          problems[`messages[${i}].content.templateData.buttons[${b}]`] = ['must have a type and a parameter'];
-      }
-      if (Object.keys(problems).length) return c.json(badRequest('Bad request', problems), 400);
+      if (!/^\d{6,15}$/.test(m.to)) problems[`messages[${i}].to`] = ['must be a phone number in international format'];
+    }
+    if (Object.keys(problems).length) return c.json(badRequest('Bad request', problems), 400);
+    const results = [];
+    for (const m of b.messages) {
       const messageId = m.messageId || randomUUID();
       scheduleReports({
         url: m.notifyUrl,
@@ -490,51 +438,18 @@ export function createSimulator(options: SimulatorOptions = {}) {
   );
 
   app.post('/viber/2/messages', async (c) => {
-    const b = body(c);
-    const violations: { property: string; violation: string }[] = [];
-    if (!b || !Array.isArray(b.messages) || b.messages.length === 0)
-      violations.push({ property: 'messages', violation: 'must not be empty' });
-    for (const [i, m] of (b?.messages ?? []).entries()) {
-      if (!m?.sender) violations.push({ property: `messages[${i}].sender`, violation: 'must not be blank' });
-      if (!Array.isArray(m?.destinations) || m.destinations.length === 0)
-        violations.push({ property: `messages[${i}].destinations`, violation: 'must not be empty' });
-      const type = m?.content?.type;
-      if (!['TEXT', 'IMAGE', 'FILE', 'VIDEO'].includes(type))
-        violations.push({
-          property: `messages[${i}].content.type`,
-          violation: 'must be one of TEXT, IMAGE, FILE, VIDEO',
-        });
-      if (
-        type === 'TEXT' &&
-        (typeof m.content.text !== 'string' || m.content.text.length === 0 || m.content.text.length > 1000)
-      ) {
-        violations.push({ property: `messages[${i}].content.text`, violation: 'size must be between 1 and 1000' });
-      }
-      // Infobip's Viber rules: transactional traffic is text only; FILE takes document extensions only.
-      if (m?.options?.label === 'TRANSACTIONAL' && type !== 'TEXT')
+    const b = body(c)!;
+    const violations: Violation[] = [];
+    for (const [i, m] of b.messages.entries()) {
+      if (m.content.type === 'OTP_TEMPLATE')
+        violations.push({ property: `messages[${i}].content.type`, violation: 'OTP_TEMPLATE is not simulated' });
+      // Infobip's Viber rules: transactional traffic is text only.
+      if (m.options?.label === 'TRANSACTIONAL' && m.content.type !== 'TEXT')
         violations.push({ property: `messages[${i}].options.label`, violation: 'TRANSACTIONAL messages must be TEXT' });
-      if ((type === 'IMAGE' || type === 'FILE') && !m.content.mediaUrl)
-        violations.push({ property: `messages[${i}].content.mediaUrl`, violation: 'must not be blank' });
-      if (
-        type === 'FILE' &&
-        !/\.(pdf|docx?|xlsx?|csv|txt|odt|ods|rtf|pptx?|xps|pdx|dot|dotx)$/i.test(String(m.content.fileName ?? ''))
-      )
-        violations.push({ property: `messages[${i}].content.fileName`, violation: 'must have a document extension' });
     }
-    if (violations.length) {
-      return c.json(
-        {
-          errorCode: 'E400',
-          description: 'Request cannot be processed.',
-          action: 'Check the syntax, violations and adjust the request.',
-          violations,
-          resources: [],
-        },
-        400,
-      );
-    }
+    if (violations.length) return c.json(viberBadRequest(violations), 400);
     const results = [];
-    for (const m of b!.messages) {
+    for (const m of b.messages) {
       for (const destination of m.destinations) {
         const messageId = destination.messageId || randomUUID();
         scheduleReports({
@@ -550,7 +465,7 @@ export function createSimulator(options: SimulatorOptions = {}) {
         results.push({ messageId, status: pending, destination: destination.to });
       }
     }
-    return c.json({ bulkId: b!.bulkId ?? randomUUID(), messages: results });
+    return c.json({ bulkId: b.bulkId ?? randomUUID(), messages: results });
   });
 
   // ---- control routes ----

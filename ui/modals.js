@@ -84,6 +84,12 @@ function bindTemplatePicker(modal, templates) {
                 `<label>${esc(t('headerMedia', { kind: extras.headerMedia }))}<input data-header-media type="url" required placeholder="https://" /></label>`,
               ]
             : []),
+          // Infobip sends a document with a file name; empty, Janela reads it from the link.
+          ...(extras.headerMedia === 'DOCUMENT'
+            ? [
+                `<label>${esc(t('headerFilename'))}<input data-header-filename maxlength="240" placeholder="${esc(t('headerFilenameHint'))}" /></label>`,
+              ]
+            : []),
           ...(extras.headerVariable
             ? [`<label>${esc(t('headerVariable'))}<input data-header-text maxlength="60" required /></label>`]
             : []),
@@ -104,12 +110,14 @@ function bindTemplatePicker(modal, templates) {
     const tpl = current();
     if (!tpl) return null;
     const media = $('[data-header-media]', modal)?.value.trim();
+    const filename = $('[data-header-filename]', modal)?.value.trim();
     const buttons = $$('[data-button-param]', modal).map((input) => input.value.trim());
     return {
       templateName: tpl.name,
       language: tpl.language,
       variables: values(),
       ...(media ? { headerMediaUrl: media } : {}),
+      ...(filename ? { headerFilename: filename } : {}),
       ...(headerText() ? { headerText: headerText().trim() } : {}),
       ...(buttons.length ? { buttonParameters: buttons } : {}),
     };

@@ -278,6 +278,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
         language: request.language,
         variables: request.variables,
         headerMediaUrl: request.headerMediaUrl,
+        headerFilename: request.headerFilename,
         headerText: request.headerText,
         buttonParameters: request.buttonParameters,
       });

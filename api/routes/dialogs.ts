@@ -202,6 +202,7 @@ export function dialogRoutes(deps: ApiDeps) {
       language: input.language,
       variables: input.recipients[0]!.variables,
       headerMediaUrl: input.headerMediaUrl,
+      headerFilename: input.headerFilename,
       headerText: input.headerText,
       buttonParameters: input.recipients[0]!.buttonParameters ?? input.buttonParameters,
     });
@@ -230,6 +231,7 @@ export function dialogRoutes(deps: ApiDeps) {
       templateName: input.templateName,
       language: input.language,
       headerMediaUrl: input.headerMediaUrl ?? null,
+      headerFilename: input.headerFilename ?? null,
       headerText: input.headerText ?? null,
       buttonParameters: input.buttonParameters ?? null,
       total: input.recipients.length,
