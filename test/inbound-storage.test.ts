@@ -270,7 +270,7 @@ describe('an inbound message the database could not store as it came', () => {
     const stored = await Message.findById(doc._id).lean();
     expect(stored?.text).toBe('Form submitted');
     expect(stored?.raw).toBeNull();
-    expect((stored?.details as any).storageNote).toMatch(/not stored/);
+    expect((stored?.details as { storageNote?: string } | null)?.storageNote).toMatch(/not stored/);
     expect(await insertInboundMessage(doc)).toBe('duplicate');
   });
 
