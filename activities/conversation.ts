@@ -45,7 +45,7 @@ import {
 } from '../db/models';
 import { checkTemplateSend, type TemplateCheck, type TemplateSendInput } from '../db/template-send-check';
 import { conversationWorkflowId } from '../workflows/definitions';
-import { alertIfStoreRetrying, countStoreTrouble, refusalIsFinal } from './inbound-alerts';
+import { alertIfStoreRetrying, countStoreTrouble, refusalIsFinal, withRetryAlerts } from './inbound-alerts';
 
 export interface RecordInboundInput {
   channelId: string;
@@ -622,7 +622,7 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
     return { ...refOf(updated), duplicate, messageId, ...(await autoRepliesFor(conversation._id, false)) };
   };
 
-  return {
+  return withRetryAlerts({
     /**
      * Persists one inbound message (once: a duplicate Infobip messageId is recognised) and its conversation.
      * A new customer's conversation is created already holding this message's summary (one write fewer: the
@@ -877,7 +877,7 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
           { $set: { window: { open: false, expiresAt: closedAt } } },
         );
     },
-  };
+  });
 }
 
 export type ConversationActivities = ReturnType<typeof createConversationActivities>;

@@ -1,8 +1,9 @@
 /**
- * Storing an inbound message that keeps failing is never silent. The conversation workflow retries recordInbound
- * for hours (a database restart must never lose a message), but from the ALERT_AT_ATTEMPT-th attempt on it is an
- * alert: a log error, a metric (this process's /metrics, and the worker's Temporal metrics) and, once per message,
- * a timeline line the agents see. A refusal of the document itself is not retried at all (`refusalIsFinal`).
+ * A database write of a conversation that keeps failing is never silent. The conversation workflow retries them
+ * (recordInbound for hours: a database restart must never lose a message), but from the ALERT_AT_ATTEMPT-th attempt
+ * on it is an alert: a log error, a metric (this process's /metrics, and the worker's Temporal metrics) and, for a
+ * customer's message, a timeline line the agents see (once per message). A refusal of the document itself is not
+ * retried at all (`refusalIsFinal`).
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { log } from '../common/log';
@@ -43,35 +44,56 @@ function currentContext(): Context | null {
   }
 }
 
+/** Whether this attempt raises the alert: the ALERT_AT_ATTEMPT-th, then every REPEAT_EVERY-th after it. */
+function alertDue(): number | null {
+  const attempt = currentContext()?.info.attempt ?? 1;
+  return attempt >= ALERT_AT_ATTEMPT && (attempt - ALERT_AT_ATTEMPT) % REPEAT_EVERY === 0 ? attempt : null;
+}
+
+/**
+ * Every conversation activity (database writes the workflow retries) alerts when it is still being retried at
+ * the ALERT_AT_ATTEMPT-th attempt: a log error and the metric, with the activity's name.
+ */
+export function withRetryAlerts<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
+  const wrapped: Record<string, (...args: never[]) => Promise<unknown>> = {};
+  for (const [name, activity] of Object.entries(activities)) {
+    wrapped[name] = (...args) => {
+      const attempt = alertDue();
+      if (attempt !== null) {
+        countStoreTrouble('retrying');
+        log.error('database write still failing: retrying', { activity: name, attempt });
+      }
+      return activity(...args);
+    };
+  }
+  return wrapped as T;
+}
+
 interface StoreAttempt {
   channelId: string;
-  customer: string;
   message: { providerMessageId: string };
 }
 
 /**
- * On a retry that has gone on too long: the alert. The line goes to the conversation's timeline when the database
- * takes it (it may be what is failing; then the log and metric are the alert).
+ * A customer's message still not stored at the alert's attempt: the agents see it on the timeline too, once per
+ * message, when the database takes the line (it may be what is failing; then the log and metric are the alert).
  */
 export async function alertIfStoreRetrying(
   input: StoreAttempt,
   recordLine: (line: SystemLine, key: string) => Promise<void>,
 ): Promise<void> {
-  const attempt = currentContext()?.info.attempt ?? 1;
-  if (attempt < ALERT_AT_ATTEMPT || (attempt - ALERT_AT_ATTEMPT) % REPEAT_EVERY !== 0) return;
-  countStoreTrouble('retrying');
-  log.error('inbound message not stored yet: still retrying', {
-    channelId: input.channelId,
-    providerMessageId: input.message.providerMessageId,
-    attempt,
-  });
+  const attempt = alertDue();
+  if (attempt === null) return;
   try {
     await recordLine(
       { code: 'inbound_store_failing', params: { attempt } },
       `store-failing:${input.message.providerMessageId}`,
     );
   } catch (err) {
-    log.warn('the store alert could not reach the timeline', { error: String(err).slice(0, 200) });
+    log.warn('the store alert could not reach the timeline', {
+      channelId: input.channelId,
+      error: String(err).slice(0, 200),
+    });
   }
 }
 

@@ -180,8 +180,13 @@ export function storableInbound(message: InboundMessage): InboundMessage {
       }
     : null;
   const referral = cleaned && Object.values(cleaned).some((value) => value !== null) ? cleaned : null;
+  // The file's name is shown to agents like a contact's: no bidi controls ("invoice\u202Efdp.exe").
+  const media = message.media
+    ? { ...message.media, filename: displayTextOrNull(message.media.filename, NAME_LENGTH) }
+    : message.media;
   return {
     ...message,
+    media,
     details: note ? { ...(keptDetails ?? {}), storageNote: note } : keptDetails,
     raw: raw?.value ?? null,
     contactName: displayTextOrNull(message.contactName, NAME_LENGTH),

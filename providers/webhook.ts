@@ -205,8 +205,10 @@ function referralField(channelKind: ChannelKind, message: InboundMessageBody): {
 /** Infobip's inbound message object → Janela's message model. Unknown types are kept, never dropped. */
 export function describeInbound(message: InboundMessageBody): Described {
   const type = (message.type ?? 'UNSUPPORTED').toUpperCase();
-  const context = field(message, 'context') as { id?: string } | null | undefined;
-  const replyTo = context && typeof context === 'object' && context.id ? { replyToProviderMessageId: context.id } : {};
+  const context = field(message, 'context') as { id?: unknown } | null | undefined;
+  // Infobip's id of the message replied to: a string, bounded like every id (anything else is not kept).
+  const repliedTo = context && typeof context === 'object' ? boundedOrNull(context.id, WEBHOOK_LIMITS.messageId) : null;
+  const replyTo = repliedTo ? { replyToProviderMessageId: repliedTo } : {};
   const withContext = (details: Record<string, unknown> | null) =>
     details || Object.keys(replyTo).length ? { ...(details ?? {}), ...replyTo } : null;
 

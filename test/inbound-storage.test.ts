@@ -2,6 +2,7 @@
 // or NUL and ~1,000 levels of nesting in a WhatsApp Flow's response and in an unsupported message kept whole; a
 // result nested 5,000 deep between two good ones; referral links of any scheme; right-to-left overrides in names.
 // The sanitiser's rules as unit tests; the rest on real services (Temporal, FerretDB, the Infobip simulator).
+import { readFileSync } from 'node:fs';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -134,6 +135,9 @@ describe('free-form JSON, made storable (unit)', () => {
       },
     });
     expect(message.contactName).toBe('Ana');
+    expect(
+      storableInbound({ ...message, media: { url: 'https://x/y', filename: `invoice${RLO}fdp.exe` } }).media?.filename,
+    ).toBe('invoicefdp.exe');
     expect(message.referral).toMatchObject({ sourceUrl: null, headline: 'Promo' });
     expect(message.details?.storageNote).toMatch(/keys renamed, nesting cut/);
     expect(storableInbound(message)).toEqual(message);
@@ -305,6 +309,19 @@ describe('an inbound message the database could not store as it came', () => {
     expect(items.some((m) => m.text === 'stored at last')).toBe(true);
     const metrics = await (await fetch(`${stack.api.url}/metrics`)).text();
     expect(metrics).toMatch(/janela_inbound_store_troubles_total\{kind="retrying"\} [1-9]/);
+    const logged = readFileSync(process.env.JANELA_LOG_FILE as string, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
+    expect(
+      logged.some(
+        (line) =>
+          line.level === 'error' &&
+          line.msg === 'database write still failing: retrying' &&
+          line.activity === 'recordInbound' &&
+          line.attempt === ALERT_AT_ATTEMPT,
+      ),
+    ).toBe(true);
   });
 });
 

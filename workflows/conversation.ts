@@ -31,7 +31,7 @@ import {
   snapshotQuery,
   WorkflowErrors,
 } from './definitions';
-import { STORE_RETRY, storeOrGiveUp } from './inbound-store';
+import { inboundStore, inboundStoreLocally, STORE_RETRY, storeOrGiveUp } from './inbound-store';
 import { Outbox } from './outbox';
 
 const store = proxyActivities<ConversationActivities>({
@@ -512,7 +512,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       const nextExpiry: number | null = state.hasWindow ? state.windowExpiresAt : null;
       const surveyAnswer = surveys ? state.surveyAnswerOf(message) : null;
       const recordInbound = () =>
-        (recordLocally ? storeLocally : store).recordInbound({
+        (recordLocally ? inboundStoreLocally : inboundStore).recordInbound({
           channelId: input.channelId,
           kind: input.kind,
           customer: input.customer,

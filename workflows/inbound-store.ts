@@ -1,21 +1,40 @@
 /**
  * How the conversation workflow stores a customer's message: retried for hours, never forever. Workflow code
- * (deterministic): imports only @temporalio/workflow.
+ * (deterministic): imports only @temporalio/workflow and activity types.
  */
-import { ActivityFailure, log } from '@temporalio/workflow';
+import { ActivityFailure, log, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import type { ConversationActivities } from '../activities';
+
+/** The backoff of the conversation's database writes: quickly at first, then every 30 s. */
+const BACKOFF = { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' } as const;
 
 /**
- * Retry policy of the conversation's database writes: for hours (at 30 s apart, about eight) — a database
- * restarting or locked for a while must never lose a customer's message — but not forever. From the fifth attempt
- * the activity raises an alert (log, metric, timeline line: activities/inbound-alerts.ts), and a document the
- * database refuses for its content is not retried at all (the activity stores it without its details instead).
+ * The conversation's other database writes keep retrying until the database answers: no call site handles their
+ * failure yet (one would fail the run and the messages it carries). From the fifth attempt every one of them
+ * raises an alert (log and metric: activities/inbound-alerts.ts).
  */
-export const STORE_RETRY = {
-  initialInterval: '500ms',
-  backoffCoefficient: 2,
-  maximumInterval: '30s',
-  maximumAttempts: 1000,
-} as const;
+export const STORE_RETRY = BACKOFF;
+
+/**
+ * Storing a customer's message retries for hours (at 30 s apart, about eight): a database restarting or locked for
+ * a while must never lose a message. Not forever: from the fifth attempt it raises an alert (log, metric and a
+ * timeline line), a document the database refuses for its content is not retried at all (the activity stores it
+ * without its details instead), and a message still not stored at the end is given up (`storeOrGiveUp`).
+ */
+const INBOUND_STORE_RETRY = { ...BACKOFF, maximumAttempts: 1000 } as const;
+
+/** recordInbound as a local activity (see `storeLocally` in workflows/conversation.ts), with the bounded retry. */
+export const inboundStoreLocally = proxyLocalActivities<Pick<ConversationActivities, 'recordInbound'>>({
+  startToCloseTimeout: '30s',
+  localRetryThreshold: '10s',
+  retry: INBOUND_STORE_RETRY,
+});
+
+/** recordInbound as a (remote) activity, for runs recorded before it ran locally. */
+export const inboundStore = proxyActivities<Pick<ConversationActivities, 'recordInbound'>>({
+  startToCloseTimeout: '30s',
+  retry: INBOUND_STORE_RETRY,
+});
 
 /**
  * The store's result, or null when it finally failed: a message that could not be stored in hours of retries (or
