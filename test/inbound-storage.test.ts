@@ -22,6 +22,7 @@ import { insertInboundMessage, isDocumentRefusal } from '../db/inbound-message';
 import { LegacyConversationIds } from '../db/legacy-conversations';
 import { Client, Message } from '../db/models';
 import { parseWebhookBody } from '../providers/webhook';
+import { conversationWorkflowId, inboundSignal } from '../workflows/definitions';
 import { type Stack, startStack, waitFor } from './helpers/stack';
 
 /** `{ k: { k: … } }` `depth` levels deep (built without recursion). */
@@ -322,6 +323,38 @@ describe('an inbound message the database could not store as it came', () => {
           line.attempt === ALERT_AT_ATTEMPT,
       ),
     ).toBe(true);
+  });
+});
+
+describe('a message the database refuses whatever it is stripped of', () => {
+  it('is given up at once (not retried), and the same run goes on storing the next message', async () => {
+    const { channel, agent, conversation } = await stack.openConversation(
+      `55117${String(Date.now()).slice(-8)}`,
+      'hello',
+    );
+    const customer = conversation.client.phone as string;
+    const handle = stack.temporal.workflow.getHandle(conversationWorkflowId(channel.id, customer));
+    const runBefore = (await handle.describe()).runId;
+    // Not something the webhook sends (it types every field), but any caller can signal: a type that is no string
+    // is refused by the database in the message and without its details alike.
+    await handle.signal(inboundSignal, {
+      providerMessageId: `unstorable-${Date.now()}`,
+      receivedAt: new Date().toISOString(),
+      type: { not: 'a string' } as unknown as string,
+      text: 'never stored',
+      media: null,
+      contactName: null,
+    });
+    await stack.customerWrites(channel, customer, 'the next one');
+    await waitFor(async () =>
+      (
+        await stack.call('GET', `/api/conversations/${conversation.id}/messages`, undefined, agent.token)
+      ).body.items.some((m: any) => m.text === 'the next one'),
+    );
+    const after = await handle.describe();
+    expect(after.runId).toBe(runBefore);
+    expect(after.status.name).toBe('RUNNING');
+    expect(await Message.countDocuments({ text: 'never stored' })).toBe(0);
   });
 });
 

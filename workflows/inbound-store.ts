@@ -2,7 +2,7 @@
  * How the conversation workflow stores a customer's message: retried for hours, never forever. Workflow code
  * (deterministic): imports only @temporalio/workflow and activity types.
  */
-import { ActivityFailure, log, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, log, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { ConversationActivities } from '../activities';
 
 /** The backoff of the conversation's database writes: quickly at first, then every 30 s. */
@@ -50,10 +50,13 @@ export async function storeOrGiveUp<T>(
   try {
     return await store();
   } catch (err) {
-    if (!(err instanceof ActivityFailure) || !mayGiveUp()) throw err;
+    // A remote activity's failure comes as an ActivityFailure, a local one's as the activity's ApplicationFailure;
+    // anything else (a cancellation, a bug in workflow code) is not the store's to give up on.
+    const failed = err instanceof ActivityFailure || err instanceof ApplicationFailure;
+    if (!failed || !mayGiveUp()) throw err;
     log.error('inbound message given up: it could not be stored', {
       ...facts,
-      error: err.cause?.message ?? err.message,
+      error: (err instanceof ActivityFailure ? err.cause?.message : undefined) ?? err.message,
     });
     return null;
   }
