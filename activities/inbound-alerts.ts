@@ -14,6 +14,11 @@ import { isDocumentRefusal } from '../db/inbound-message';
 export const ALERT_AT_ATTEMPT = 5;
 /** Past the first alert, the log and metric repeat every this many attempts (the timeline line is once). */
 const REPEAT_EVERY = 50;
+/**
+ * The attempt at which agents see a customer's message is not stored yet (about 30 s of failures): a database
+ * restarting for a few seconds alerts the operators, not every conversation it touched.
+ */
+export const TIMELINE_AT_ATTEMPT = 7;
 
 /** The ApplicationFailure type of a message the database refuses even without its details (not retried). */
 export const DOCUMENT_REFUSED = 'DocumentRefused';
@@ -82,8 +87,8 @@ export async function alertIfStoreRetrying(
   input: StoreAttempt,
   recordLine: (line: SystemLine, key: string) => Promise<void>,
 ): Promise<void> {
-  const attempt = alertDue();
-  if (attempt === null) return;
+  const attempt = currentContext()?.info.attempt ?? 1;
+  if (attempt !== TIMELINE_AT_ATTEMPT) return;
   try {
     await recordLine(
       { code: 'inbound_store_failing', params: { attempt } },

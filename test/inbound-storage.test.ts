@@ -7,7 +7,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conversationIdFor, createConversationActivities } from '../activities';
-import { ALERT_AT_ATTEMPT } from '../activities/inbound-alerts';
+import { ALERT_AT_ATTEMPT, TIMELINE_AT_ATTEMPT } from '../activities/inbound-alerts';
 import {
   DEEPER_MARK,
   displayText,
@@ -279,7 +279,7 @@ describe('an inbound message the database could not store as it came', () => {
     expect(await insertInboundMessage(doc)).toBe('duplicate');
   });
 
-  it('a store still failing at the fifth attempt raises the alert: timeline line, metric, log', async () => {
+  it('a store still failing raises the alert: log and metric at the fifth attempt, a timeline line at the seventh', async () => {
     const { channel, agent, conversation } = await stack.openConversation(
       `55118${String(Date.now()).slice(-8)}`,
       'hello',
@@ -289,24 +289,29 @@ describe('an inbound message the database could not store as it came', () => {
       legacyConversationIds: new LegacyConversationIds(conversationIdFor),
     });
     const providerMessageId = `retried-${Date.now()}`;
-    // The attempt number is Temporal's (the activity reads it from its context): the fifth attempt of a store.
-    await new MockActivityEnvironment({ attempt: ALERT_AT_ATTEMPT }).run(activities.recordInbound, {
-      channelId: channel.id,
-      kind: 'whatsapp' as const,
-      customer,
-      windowExpiresAt: null,
-      message: {
-        providerMessageId,
-        receivedAt: new Date().toISOString(),
-        type: 'text',
-        text: 'stored at last',
-        media: null,
-        contactName: null,
-      },
-    });
+    // The attempt number is Temporal's (the activity reads it from its context): the fifth attempt of a store
+    // alerts the operators; the seventh (about 30 s of failures) puts a line on the timeline too.
+    const attempt = (n: number, providerMessageId: string, text: string) =>
+      new MockActivityEnvironment({ attempt: n }).run(activities.recordInbound, {
+        channelId: channel.id,
+        kind: 'whatsapp' as const,
+        customer,
+        windowExpiresAt: null,
+        message: {
+          providerMessageId,
+          receivedAt: new Date().toISOString(),
+          type: 'text',
+          text,
+          media: null,
+          contactName: null,
+        },
+      });
+    await attempt(ALERT_AT_ATTEMPT, `${providerMessageId}-5`, 'stored at the fifth');
+    expect((await timeline(conversation.id, agent.token)).some((m) => m.direction === 'system')).toBe(false);
+    await attempt(TIMELINE_AT_ATTEMPT, providerMessageId, 'stored at last');
     const items = await timeline(conversation.id, agent.token);
     const line = items.find((m) => m.system?.code === 'inbound_store_failing');
-    expect(line?.system.params).toEqual({ attempt: ALERT_AT_ATTEMPT });
+    expect(line?.system.params).toEqual({ attempt: TIMELINE_AT_ATTEMPT });
     expect(items.some((m) => m.text === 'stored at last')).toBe(true);
     const metrics = await (await fetch(`${stack.api.url}/metrics`)).text();
     expect(metrics).toMatch(/janela_inbound_store_troubles_total\{kind="retrying"\} [1-9]/);

@@ -17,8 +17,8 @@ export const STORE_RETRY = BACKOFF;
 
 /**
  * Storing a customer's message retries for hours (at 30 s apart, about eight): a database restarting or locked for
- * a while must never lose a message. Not forever: from the fifth attempt it raises an alert (log, metric and a
- * timeline line), a document the database refuses for its content is not retried at all (the activity stores it
+ * a while must never lose a message. Not forever: from the fifth attempt it raises an alert (log and metric; a
+ * timeline line from the seventh, ~30 s), a document the database refuses for its content is not retried at all (the activity stores it
  * without its details instead), and a message still not stored at the end is given up (`storeOrGiveUp`).
  */
 const INBOUND_STORE_RETRY = { ...BACKOFF, maximumAttempts: 1000 } as const;
