@@ -28,7 +28,6 @@ import {
   type StoredWorkingHours,
   type WorkingHours,
 } from '../common/working-hours';
-import { insertInboundMessage } from '../db/inbound-message';
 import type { LegacyConversationIds } from '../db/legacy-conversations';
 import { claimSendKey, failOutbound, toMessageView } from '../db/messages';
 import {
@@ -43,9 +42,10 @@ import {
   nextSequence,
   Survey,
 } from '../db/models';
+import { insertInboundMessage } from '../db/inbound-message';
 import { checkTemplateSend, type TemplateCheck, type TemplateSendInput } from '../db/template-send-check';
 import { conversationWorkflowId } from '../workflows/definitions';
-import { alertIfStoreRetrying, countStoreTrouble, refusalIsFinal, withRetryAlerts } from './inbound-alerts';
+import { alertIfStoreRetrying, countStoreTrouble, withStoreGuards } from './inbound-alerts';
 
 export interface RecordInboundInput {
   channelId: string;
@@ -393,236 +393,7 @@ export interface ConversationActivityDeps {
 
 export function createConversationActivities(deps: ConversationActivityDeps) {
   const { legacyConversationIds } = deps;
-  const recordInboundNow = async (input: RecordInboundInput): Promise<RecordInboundResult> => {
-    const receivedAt = new Date(input.message.receivedAt);
-    const window = replyWindowState(
-      input.kind,
-      input.windowExpiresAt ? Date.parse(input.windowExpiresAt) : null,
-      Date.now(),
-    );
-    const windowState = {
-      open: window.open,
-      expiresAt: window.expiresAt === null ? null : new Date(window.expiresAt),
-    };
-    const summary = {
-      lastInboundAt: receivedAt,
-      lastMessageAt: receivedAt,
-      lastMessagePreview: (input.message.text ?? `[${input.message.type}]`).slice(0, 140),
-      window: windowState,
-      // An entry point: the conversation shows the ad or post the customer came from.
-      ...(input.message.referral ? { referral: input.message.referral } : {}),
-    };
-    /** An entry point is kept for the report (once per Infobip id). */
-    const recordEntryPoint = async (conversationId: string) => {
-      const referral = input.message.referral;
-      if (!referral) return;
-      try {
-        await EntryPoint.create({
-          _id: `${input.channelId}:${input.message.providerMessageId}`,
-          channelId: input.channelId,
-          conversationId,
-          providerMessageId: input.message.providerMessageId,
-          sourceType: referral.sourceType,
-          sourceId: referral.sourceId,
-          sourceUrl: referral.sourceUrl,
-          headline: referral.headline,
-          receivedAt,
-        });
-      } catch (err) {
-        if (!isDuplicateKeyError(err)) throw err;
-      }
-    };
-    // Time-ordered (not derived like the conversation's): messages received in the same instant keep their order.
-    let messageId = newId('msg');
-    /** Stores the message (false: Infobip's id is stored already); see db/inbound-message.ts for a refusal. */
-    const storeMessage = async (conversationId: string): Promise<boolean> => {
-      const stored = await insertInboundMessage({
-        _id: messageId,
-        conversationId,
-        channelId: input.channelId,
-        type: input.message.type,
-        text: input.message.text,
-        media: input.message.media,
-        details: input.message.details ?? null,
-        raw: input.message.raw ?? null,
-        providerMessageId: input.message.providerMessageId,
-        createdAt: receivedAt,
-      });
-      if (stored === 'stored without details') countStoreTrouble('refused');
-      return stored !== 'duplicate';
-    };
-    const answer = input.surveyAnswer ?? null;
-    // The channel's working hours, for runs that send automatic replies (read at most every few seconds).
-    const hours = input.autoReplies ? await workingHoursOf(input.channelId) : null;
-    const outsideHours = hours !== null && !isOpenAt(hours, receivedAt.getTime());
-    /**
-     * The conversation after this new message: its summary, one more unread, reopened if it was closed. A survey
-     * answer is neither: it carries the score instead.
-     */
-    const countMessage = (conversationId: string, status: ConversationStatus) =>
-      Conversation.findOneAndUpdate(
-        { _id: conversationId },
-        {
-          $set: {
-            ...summary,
-            ...(status === 'closed' && !answer
-              ? { status: 'open', ...(input.autoReplies ? { arrivedOutsideHours: outsideHours } : {}) }
-              : {}),
-            ...(answer ? { csat: { score: answer.score, answeredAt: receivedAt } } : {}),
-            lastInboundMessageId: input.message.providerMessageId,
-          },
-          ...(answer ? {} : { $inc: { unreadCount: 1 } }),
-        },
-        { returnDocument: 'after' },
-      ).lean();
-    /** Before the ticket moves (or not): a reopened line, or the survey's answer on the survey and the timeline. */
-    const beforeCounting = async (conversationId: string, status: ConversationStatus) => {
-      if (answer) {
-        // By `_id` alone (see above); the workflow answers each survey once.
-        await Survey.updateOne({ _id: answer.surveyId }, { $set: { score: answer.score, answeredAt: receivedAt } });
-        await recordSystemLine(
-          conversationId,
-          input.channelId,
-          { code: 'survey_answered', params: { score: answer.score } },
-          `survey:${answer.surveyId}`,
-          receivedAt,
-        );
-      } else if (status === 'closed') {
-        await recordSystemLine(
-          conversationId,
-          input.channelId,
-          { code: 'reopened', params: {} },
-          `reopened:${messageId}`,
-          receivedAt,
-        );
-      }
-    };
-
-    /**
-     * The automatic replies this new message calls for, stored (idempotent by their ids): only for runs that ask,
-     * only inside the window, never for a survey's answer. A welcome on the customer's first conversation (the one
-     * this message created); an away message outside working hours, once per away period (named by when the
-     * channel opens next).
-     */
-    const autoRepliesFor = async (
-      conversationId: string,
-      firstConversation: boolean,
-    ): Promise<Pick<RecordInboundResult, 'autoReplies'>> => {
-      const ask = input.autoReplies;
-      if (!ask) return {};
-      let awayNotifiedPeriod = ask.awayNotifiedPeriod;
-      const messages: MessageView[] = [];
-      if (!hours || !ask.windowOpen || answer) return { autoReplies: { messages, awayNotifiedPeriod } };
-      const reply = async (id: string, text: string, automatic: 'welcome' | 'away') => {
-        const messageId = `msg_${automatic}_${sha256(id).slice(0, 28)}`;
-        messages.push(
-          (await storedEarlier(messageId)) ??
-            (await storeOutbound({
-              messageId,
-              conversationId,
-              channelId: input.channelId,
-              type: 'text',
-              text,
-              authorId: null,
-              automatic,
-            })),
-        );
-      };
-      if (firstConversation && hours.welcomeText) await reply(conversationId, hours.welcomeText, 'welcome');
-      if (outsideHours && hours.awayText) {
-        // Null (the channel does not open within the look-ahead): one away period until the settings change.
-        const period = nextOpeningAfter(hours, receivedAt.getTime()) ?? -1;
-        if (period !== awayNotifiedPeriod) {
-          await reply(`${conversationId}\n${period}`, hours.awayText, 'away');
-          awayNotifiedPeriod = period;
-        }
-      }
-      return { autoReplies: { messages, awayNotifiedPeriod } };
-    };
-
-    // The workflow's own conversation: an insert and an update. (It exists: the workflow learnt its id from a
-    // write that stored it, and it was not created by this message, so the message was not counted yet.)
-    if (input.known) {
-      const { conversationId, status } = input.known;
-      if (await storeMessage(conversationId)) {
-        await beforeCounting(conversationId, status);
-        await recordEntryPoint(conversationId);
-        const updated = await countMessage(conversationId, status);
-        if (!updated) throw new Error(`conversation ${conversationId} is not stored`);
-        return { ...refOf(updated), duplicate: false, messageId, ...(await autoRepliesFor(conversationId, false)) };
-      }
-      // A repeated delivery: the general path below recognises it.
-    }
-
-    // A known conversation costs one read; a new customer's, an insert each for client, conversation and message.
-    const { conversation, created } = await findOrCreateConversation(
-      input,
-      () => findOrCreateClient(input.kind, input.customer, input.message.contactName, true),
-      legacyConversationIds,
-      {
-        initial: {
-          ...summary,
-          unreadCount: 1,
-          lastInboundMessageId: input.message.providerMessageId,
-          arrivedOutsideHours: outsideHours,
-          openedByMessageId: input.message.providerMessageId,
-        },
-        clientFirst: !input.known,
-      },
-    );
-
-    let duplicate = false;
-    if (!(await storeMessage(conversation._id))) {
-      duplicate = true;
-      // A scan on FerretDB, but only for a repeated delivery.
-      const existing = await Message.findOne({
-        channelId: input.channelId,
-        providerMessageId: input.message.providerMessageId,
-      }).lean();
-      messageId = existing!._id;
-    }
-
-    if (duplicate) {
-      // Infobip delivered it again (or this activity is retried after a crash): nothing new to store, but the
-      // window the workflow computed from the same receivedAt is made sure of, and a survey answer recorded
-      // (an attempt that stored the message may have failed before; each write is idempotent).
-      // Compared here, not in the filter: a filter beyond `_id` scans (see above); the conversation's messages
-      // are recorded one at a time, so the read is current.
-      const storedExpiry = conversation.window?.expiresAt ?? null;
-      if (windowState.expiresAt && (storedExpiry === null || storedExpiry < windowState.expiresAt)) {
-        await Conversation.updateOne({ _id: conversation._id }, { $set: { window: windowState } });
-      }
-      if (answer) {
-        await beforeCounting(conversation._id, conversation.status as ConversationStatus);
-        await Conversation.updateOne(
-          { _id: conversation._id },
-          { $set: { csat: { score: answer.score, answeredAt: receivedAt } } },
-        );
-      }
-      // Its automatic replies too (their ids make them once each): the attempt that stored the message may have
-      // failed before storing them. A repeated delivery finds them sent and queues nothing.
-      const first = conversation.openedByMessageId === input.message.providerMessageId;
-      return { ...refOf(conversation), duplicate, messageId, ...(await autoRepliesFor(conversation._id, first)) };
-    }
-    await recordEntryPoint(conversation._id);
-    if (created)
-      return { ...refOf(conversation), duplicate, messageId, ...(await autoRepliesFor(conversation._id, true)) };
-
-    const status = conversation.status as ConversationStatus;
-    await beforeCounting(conversation._id, status);
-
-    // Counted once: an earlier attempt of this activity may have created the conversation with this message
-    // already counted, then failed before storing the message. (A conversation's messages are recorded one at a
-    // time by its workflow, so the read above is still current.)
-    if (conversation.lastInboundMessageId === input.message.providerMessageId) {
-      return { ...refOf(conversation), duplicate, messageId, ...(await autoRepliesFor(conversation._id, false)) };
-    }
-    // A new message on a closed conversation reopens it. The filter is `_id` alone: read by index (see above).
-    const updated = (await countMessage(conversation._id, status)) ?? conversation;
-    return { ...refOf(updated), duplicate, messageId, ...(await autoRepliesFor(conversation._id, false)) };
-  };
-
-  return withRetryAlerts({
+  const activities = {
     /**
      * Persists one inbound message (once: a duplicate Infobip messageId is recognised) and its conversation.
      * A new customer's conversation is created already holding this message's summary (one write fewer: the
@@ -631,12 +402,237 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
     async recordInbound(given: RecordInboundInput): Promise<RecordInboundResult> {
       // Free-form parts storable, names bidi-safe: again here, for messages signalled before the webhook did so.
       const input = { ...given, message: storableInbound(given.message) };
-      // The conversation this message belongs to, as far as it is known before storing (legacy ids are not).
-      const conversationId = input.known?.conversationId ?? conversationIdFor(input.channelId, input.customer);
-      await alertIfStoreRetrying(input, (line, key) =>
-        recordSystemLine(conversationId, input.channelId, line, key, new Date()),
+      // Still failing after ~30 s of retries: the agents see it (the operators were alerted earlier).
+      await alertIfStoreRetrying(input, (line, key) => {
+        const conversationId = input.known?.conversationId ?? conversationIdFor(input.channelId, input.customer);
+        return recordSystemLine(conversationId, input.channelId, line, key, new Date());
+      });
+      const receivedAt = new Date(input.message.receivedAt);
+      const window = replyWindowState(
+        input.kind,
+        input.windowExpiresAt ? Date.parse(input.windowExpiresAt) : null,
+        Date.now(),
       );
-      return refusalIsFinal(() => recordInboundNow(input));
+      const windowState = {
+        open: window.open,
+        expiresAt: window.expiresAt === null ? null : new Date(window.expiresAt),
+      };
+      const summary = {
+        lastInboundAt: receivedAt,
+        lastMessageAt: receivedAt,
+        lastMessagePreview: (input.message.text ?? `[${input.message.type}]`).slice(0, 140),
+        window: windowState,
+        // An entry point: the conversation shows the ad or post the customer came from.
+        ...(input.message.referral ? { referral: input.message.referral } : {}),
+      };
+      /** An entry point is kept for the report (once per Infobip id). */
+      const recordEntryPoint = async (conversationId: string) => {
+        const referral = input.message.referral;
+        if (!referral) return;
+        try {
+          await EntryPoint.create({
+            _id: `${input.channelId}:${input.message.providerMessageId}`,
+            channelId: input.channelId,
+            conversationId,
+            providerMessageId: input.message.providerMessageId,
+            sourceType: referral.sourceType,
+            sourceId: referral.sourceId,
+            sourceUrl: referral.sourceUrl,
+            headline: referral.headline,
+            receivedAt,
+          });
+        } catch (err) {
+          if (!isDuplicateKeyError(err)) throw err;
+        }
+      };
+      // Time-ordered (not derived like the conversation's): messages received in the same instant keep their order.
+      let messageId = newId('msg');
+      /** Stores the message (false: Infobip's id is stored already); see db/inbound-message.ts for a refusal. */
+      const storeMessage = async (conversationId: string): Promise<boolean> => {
+        const stored = await insertInboundMessage({
+          _id: messageId,
+          conversationId,
+          channelId: input.channelId,
+          type: input.message.type,
+          text: input.message.text,
+          media: input.message.media,
+          details: input.message.details ?? null,
+          raw: input.message.raw ?? null,
+          providerMessageId: input.message.providerMessageId,
+          createdAt: receivedAt,
+        });
+        if (stored === 'stored without details') countStoreTrouble('refused');
+        return stored !== 'duplicate';
+      };
+      const answer = input.surveyAnswer ?? null;
+      // The channel's working hours, for runs that send automatic replies (read at most every few seconds).
+      const hours = input.autoReplies ? await workingHoursOf(input.channelId) : null;
+      const outsideHours = hours !== null && !isOpenAt(hours, receivedAt.getTime());
+      /**
+       * The conversation after this new message: its summary, one more unread, reopened if it was closed. A survey
+       * answer is neither: it carries the score instead.
+       */
+      const countMessage = (conversationId: string, status: ConversationStatus) =>
+        Conversation.findOneAndUpdate(
+          { _id: conversationId },
+          {
+            $set: {
+              ...summary,
+              ...(status === 'closed' && !answer
+                ? { status: 'open', ...(input.autoReplies ? { arrivedOutsideHours: outsideHours } : {}) }
+                : {}),
+              ...(answer ? { csat: { score: answer.score, answeredAt: receivedAt } } : {}),
+              lastInboundMessageId: input.message.providerMessageId,
+            },
+            ...(answer ? {} : { $inc: { unreadCount: 1 } }),
+          },
+          { returnDocument: 'after' },
+        ).lean();
+      /** Before the ticket moves (or not): a reopened line, or the survey's answer on the survey and the timeline. */
+      const beforeCounting = async (conversationId: string, status: ConversationStatus) => {
+        if (answer) {
+          // By `_id` alone (see above); the workflow answers each survey once.
+          await Survey.updateOne({ _id: answer.surveyId }, { $set: { score: answer.score, answeredAt: receivedAt } });
+          await recordSystemLine(
+            conversationId,
+            input.channelId,
+            { code: 'survey_answered', params: { score: answer.score } },
+            `survey:${answer.surveyId}`,
+            receivedAt,
+          );
+        } else if (status === 'closed') {
+          await recordSystemLine(
+            conversationId,
+            input.channelId,
+            { code: 'reopened', params: {} },
+            `reopened:${messageId}`,
+            receivedAt,
+          );
+        }
+      };
+
+      /**
+       * The automatic replies this new message calls for, stored (idempotent by their ids): only for runs that ask,
+       * only inside the window, never for a survey's answer. A welcome on the customer's first conversation (the one
+       * this message created); an away message outside working hours, once per away period (named by when the
+       * channel opens next).
+       */
+      const autoRepliesFor = async (
+        conversationId: string,
+        firstConversation: boolean,
+      ): Promise<Pick<RecordInboundResult, 'autoReplies'>> => {
+        const ask = input.autoReplies;
+        if (!ask) return {};
+        let awayNotifiedPeriod = ask.awayNotifiedPeriod;
+        const messages: MessageView[] = [];
+        if (!hours || !ask.windowOpen || answer) return { autoReplies: { messages, awayNotifiedPeriod } };
+        const reply = async (id: string, text: string, automatic: 'welcome' | 'away') => {
+          const messageId = `msg_${automatic}_${sha256(id).slice(0, 28)}`;
+          messages.push(
+            (await storedEarlier(messageId)) ??
+              (await storeOutbound({
+                messageId,
+                conversationId,
+                channelId: input.channelId,
+                type: 'text',
+                text,
+                authorId: null,
+                automatic,
+              })),
+          );
+        };
+        if (firstConversation && hours.welcomeText) await reply(conversationId, hours.welcomeText, 'welcome');
+        if (outsideHours && hours.awayText) {
+          // Null (the channel does not open within the look-ahead): one away period until the settings change.
+          const period = nextOpeningAfter(hours, receivedAt.getTime()) ?? -1;
+          if (period !== awayNotifiedPeriod) {
+            await reply(`${conversationId}\n${period}`, hours.awayText, 'away');
+            awayNotifiedPeriod = period;
+          }
+        }
+        return { autoReplies: { messages, awayNotifiedPeriod } };
+      };
+
+      // The workflow's own conversation: an insert and an update. (It exists: the workflow learnt its id from a
+      // write that stored it, and it was not created by this message, so the message was not counted yet.)
+      if (input.known) {
+        const { conversationId, status } = input.known;
+        if (await storeMessage(conversationId)) {
+          await beforeCounting(conversationId, status);
+          await recordEntryPoint(conversationId);
+          const updated = await countMessage(conversationId, status);
+          if (!updated) throw new Error(`conversation ${conversationId} is not stored`);
+          return { ...refOf(updated), duplicate: false, messageId, ...(await autoRepliesFor(conversationId, false)) };
+        }
+        // A repeated delivery: the general path below recognises it.
+      }
+
+      // A known conversation costs one read; a new customer's, an insert each for client, conversation and message.
+      const { conversation, created } = await findOrCreateConversation(
+        input,
+        () => findOrCreateClient(input.kind, input.customer, input.message.contactName, true),
+        legacyConversationIds,
+        {
+          initial: {
+            ...summary,
+            unreadCount: 1,
+            lastInboundMessageId: input.message.providerMessageId,
+            arrivedOutsideHours: outsideHours,
+            openedByMessageId: input.message.providerMessageId,
+          },
+          clientFirst: !input.known,
+        },
+      );
+
+      let duplicate = false;
+      if (!(await storeMessage(conversation._id))) {
+        duplicate = true;
+        // A scan on FerretDB, but only for a repeated delivery.
+        const existing = await Message.findOne({
+          channelId: input.channelId,
+          providerMessageId: input.message.providerMessageId,
+        }).lean();
+        messageId = existing!._id;
+      }
+
+      if (duplicate) {
+        // Infobip delivered it again (or this activity is retried after a crash): nothing new to store, but the
+        // window the workflow computed from the same receivedAt is made sure of, and a survey answer recorded
+        // (an attempt that stored the message may have failed before; each write is idempotent).
+        // Compared here, not in the filter: a filter beyond `_id` scans (see above); the conversation's messages
+        // are recorded one at a time, so the read is current.
+        const storedExpiry = conversation.window?.expiresAt ?? null;
+        if (windowState.expiresAt && (storedExpiry === null || storedExpiry < windowState.expiresAt)) {
+          await Conversation.updateOne({ _id: conversation._id }, { $set: { window: windowState } });
+        }
+        if (answer) {
+          await beforeCounting(conversation._id, conversation.status as ConversationStatus);
+          await Conversation.updateOne(
+            { _id: conversation._id },
+            { $set: { csat: { score: answer.score, answeredAt: receivedAt } } },
+          );
+        }
+        // Its automatic replies too (their ids make them once each): the attempt that stored the message may have
+        // failed before storing them. A repeated delivery finds them sent and queues nothing.
+        const first = conversation.openedByMessageId === input.message.providerMessageId;
+        return { ...refOf(conversation), duplicate, messageId, ...(await autoRepliesFor(conversation._id, first)) };
+      }
+      await recordEntryPoint(conversation._id);
+      if (created)
+        return { ...refOf(conversation), duplicate, messageId, ...(await autoRepliesFor(conversation._id, true)) };
+
+      const status = conversation.status as ConversationStatus;
+      await beforeCounting(conversation._id, status);
+
+      // Counted once: an earlier attempt of this activity may have created the conversation with this message
+      // already counted, then failed before storing the message. (A conversation's messages are recorded one at a
+      // time by its workflow, so the read above is still current.)
+      if (conversation.lastInboundMessageId === input.message.providerMessageId) {
+        return { ...refOf(conversation), duplicate, messageId, ...(await autoRepliesFor(conversation._id, false)) };
+      }
+      // A new message on a closed conversation reopens it. The filter is `_id` alone: read by index (see above).
+      const updated = (await countMessage(conversation._id, status)) ?? conversation;
+      return { ...refOf(updated), duplicate, messageId, ...(await autoRepliesFor(conversation._id, false)) };
     },
     /** Stores an agent's message as `queued`. Idempotent on the workflow-chosen id, so a retried activity stores it once. */
     async persistOutbound(
@@ -877,7 +873,9 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
           { $set: { window: { open: false, expiresAt: closedAt } } },
         );
     },
-  });
+  };
+  // Alerts when a write keeps failing; a refused document is final where the workflow handles that (inbound).
+  return withStoreGuards(activities, { refusalIsFinal: ['recordInbound'] });
 }
 
 export type ConversationActivities = ReturnType<typeof createConversationActivities>;

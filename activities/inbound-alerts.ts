@@ -56,19 +56,25 @@ function alertDue(): number | null {
 }
 
 /**
- * Every conversation activity (database writes the workflow retries) alerts when it is still being retried at
- * the ALERT_AT_ATTEMPT-th attempt: a log error and the metric, with the activity's name.
+ * Guards every conversation activity (database writes the workflow retries): one still failing at the
+ * ALERT_AT_ATTEMPT-th attempt raises the alert (a log error and the metric, with the activity's name). For the
+ * activities named in `refusalIsFinal` (those whose failure the workflow handles: recordInbound), a document the
+ * database refuses for its content fails at once, not retried; the others keep retrying as before.
  */
-export function withRetryAlerts<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): T {
+export function withStoreGuards<T extends Record<string, (...args: never[]) => Promise<unknown>>>(
+  activities: T,
+  options: { refusalIsFinal: (keyof T)[] },
+): T {
   const wrapped: Record<string, (...args: never[]) => Promise<unknown>> = {};
   for (const [name, activity] of Object.entries(activities)) {
+    const final = options.refusalIsFinal.includes(name);
     wrapped[name] = (...args) => {
       const attempt = alertDue();
       if (attempt !== null) {
         countStoreTrouble('retrying');
         log.error('database write still failing: retrying', { activity: name, attempt });
       }
-      return activity(...args);
+      return final ? refusalIsFinal(() => activity(...args)) : activity(...args);
     };
   }
   return wrapped as T;
