@@ -28,6 +28,7 @@ import {
   type StoredWorkingHours,
   type WorkingHours,
 } from '../common/working-hours';
+import { insertInboundMessage } from '../db/inbound-message';
 import type { LegacyConversationIds } from '../db/legacy-conversations';
 import { claimSendKey, failOutbound, toMessageView } from '../db/messages';
 import {
@@ -42,7 +43,6 @@ import {
   nextSequence,
   Survey,
 } from '../db/models';
-import { insertInboundMessage } from '../db/inbound-message';
 import { checkTemplateSend, type TemplateCheck, type TemplateSendInput } from '../db/template-send-check';
 import { conversationWorkflowId } from '../workflows/definitions';
 import { alertIfStoreRetrying, countStoreTrouble, withStoreGuards } from './inbound-alerts';
