@@ -17,6 +17,7 @@ import type {
   TemplateButton,
   TemplateHeader,
 } from '../common/domain';
+import { displayTextOrNull, storableInbound } from '../common/free-form';
 import { newId, sha256 } from '../common/ids';
 import { replyWindowState } from '../common/reply-window';
 import { type SystemLine, systemLineEnglish } from '../common/system-lines';
@@ -27,6 +28,7 @@ import {
   type StoredWorkingHours,
   type WorkingHours,
 } from '../common/working-hours';
+import { insertInboundMessage } from '../db/inbound-message';
 import type { LegacyConversationIds } from '../db/legacy-conversations';
 import { claimSendKey, failOutbound, toMessageView } from '../db/messages';
 import {
@@ -43,6 +45,7 @@ import {
 } from '../db/models';
 import { checkTemplateSend, type TemplateCheck, type TemplateSendInput } from '../db/template-send-check';
 import { conversationWorkflowId } from '../workflows/definitions';
+import { alertIfStoreRetrying, countStoreTrouble, withStoreGuards } from './inbound-alerts';
 
 export interface RecordInboundInput {
   channelId: string;
@@ -126,7 +129,9 @@ async function findOrCreateClient(
   const id = clientIdFor(addressKind, address);
   if (!likelyNew && (await Client.exists({ _id: id }))) return { clientId: id, created: false };
   try {
-    await Client.create({ _id: id, addressKind, address, name: contactName || address });
+    // Every client is created here (inbound contact names, names agents type in create chat, dialogs, batches):
+    // bidi controls stripped once, so no name reorders the console around it.
+    await Client.create({ _id: id, addressKind, address, name: displayTextOrNull(contactName, 200) ?? address });
     return { clientId: id, created: true };
   } catch (err) {
     if (!isDuplicateKeyError(err)) throw err;
@@ -388,13 +393,20 @@ export interface ConversationActivityDeps {
 
 export function createConversationActivities(deps: ConversationActivityDeps) {
   const { legacyConversationIds } = deps;
-  return {
+  const activities = {
     /**
      * Persists one inbound message (once: a duplicate Infobip messageId is recognised) and its conversation.
      * A new customer's conversation is created already holding this message's summary (one write fewer: the
      * database is what limits ingest under load).
      */
-    async recordInbound(input: RecordInboundInput): Promise<RecordInboundResult> {
+    async recordInbound(given: RecordInboundInput): Promise<RecordInboundResult> {
+      // Free-form parts storable, names bidi-safe: again here, for messages signalled before the webhook did so.
+      const input = { ...given, message: storableInbound(given.message) };
+      // Still failing after ~30 s of retries: the agents see it (the operators were alerted earlier).
+      await alertIfStoreRetrying(input, (line, key) => {
+        const conversationId = input.known?.conversationId ?? conversationIdFor(input.channelId, input.customer);
+        return recordSystemLine(conversationId, input.channelId, line, key, new Date());
+      });
       const receivedAt = new Date(input.message.receivedAt);
       const window = replyWindowState(
         input.kind,
@@ -435,28 +447,22 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
       };
       // Time-ordered (not derived like the conversation's): messages received in the same instant keep their order.
       let messageId = newId('msg');
-      /** Stores the message (false: Infobip's id is stored already). */
+      /** Stores the message (false: Infobip's id is stored already); see db/inbound-message.ts for a refusal. */
       const storeMessage = async (conversationId: string): Promise<boolean> => {
-        try {
-          await Message.create({
-            _id: messageId,
-            conversationId,
-            channelId: input.channelId,
-            direction: 'inbound',
-            type: input.message.type,
-            text: input.message.text,
-            media: input.message.media,
-            details: input.message.details ?? null,
-            raw: input.message.raw ?? null,
-            status: 'received',
-            providerMessageId: input.message.providerMessageId,
-            createdAt: receivedAt,
-          });
-          return true;
-        } catch (err) {
-          if (!isDuplicateKeyError(err)) throw err;
-          return false;
-        }
+        const stored = await insertInboundMessage({
+          _id: messageId,
+          conversationId,
+          channelId: input.channelId,
+          type: input.message.type,
+          text: input.message.text,
+          media: input.message.media,
+          details: input.message.details ?? null,
+          raw: input.message.raw ?? null,
+          providerMessageId: input.message.providerMessageId,
+          createdAt: receivedAt,
+        });
+        if (stored === 'stored without details') countStoreTrouble('refused');
+        return stored !== 'duplicate';
       };
       const answer = input.surveyAnswer ?? null;
       // The channel's working hours, for runs that send automatic replies (read at most every few seconds).
@@ -868,6 +874,8 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
         );
     },
   };
+  // Alerts when a write keeps failing; a refused document is final where the workflow handles that (inbound).
+  return withStoreGuards(activities, { refusalIsFinal: ['recordInbound'] });
 }
 
 export type ConversationActivities = ReturnType<typeof createConversationActivities>;

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { inboundStoreTroubles } from '../activities/inbound-alerts';
 import { log } from '../common/log';
 import { Conversation, Message } from '../db/models';
 import { countParkedInbound } from '../db/parked-inbound';
@@ -107,6 +108,16 @@ new Gauge({
   registers: [registry],
   async collect() {
     this.set(await countParkedInbound());
+  },
+});
+new Counter({
+  name: 'janela_inbound_store_troubles_total',
+  help: "Inbound messages (in this process's worker) whose store kept failing (retrying, an alert), was refused whole (refused: stored without details) or could not be stored (unstorable).",
+  labelNames: ['kind'] as const,
+  registers: [registry],
+  collect() {
+    this.reset();
+    for (const [kind, n] of inboundStoreTroubles) this.inc({ kind }, n);
   },
 });
 new Counter({

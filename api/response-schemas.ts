@@ -189,6 +189,10 @@ export const systemLineResponse = z.discriminatedUnion('code', [
     code: z.literal('survey_answered'),
     params: z.strictObject({ score: z.number().int().min(1).max(5) }),
   }),
+  z.strictObject({
+    code: z.literal('inbound_store_failing'),
+    params: z.strictObject({ attempt: z.number().int().min(1) }),
+  }),
 ]);
 
 export const messageResponse = z.strictObject({

@@ -40,6 +40,11 @@ export interface SurveyAnsweredParams {
   score: number;
 }
 
+export interface InboundStoreFailingParams {
+  /** The attempt that raised the alert. */
+  attempt: number;
+}
+
 /** A time as the lines write it, the same in every language: "2026-11-29 12:00 UTC". */
 export function lineTime(iso: string): string {
   return `${iso.slice(0, 16).replace('T', ' ')} UTC`;
@@ -51,7 +56,8 @@ export type SystemLine =
   | { code: 'ticket_changed'; params: TicketChangedParams }
   | { code: 'reopened'; params: Record<string, never> }
   | { code: 'survey_not_sent'; params: SurveyNotSentParams }
-  | { code: 'survey_answered'; params: SurveyAnsweredParams };
+  | { code: 'survey_answered'; params: SurveyAnsweredParams }
+  | { code: 'inbound_store_failing'; params: InboundStoreFailingParams };
 
 /**
  * A duration as words, in the largest whole unit up to hours: "24 hours", "2 minutes", "24 horas", "90 seconds"
@@ -87,6 +93,8 @@ export function systemLineEnglish(line: SystemLine): string {
         : `No satisfaction survey was sent: the survey template cannot be sent (${line.params.detail ?? 'refused'}).`;
     case 'survey_answered':
       return `The customer rated the service ${line.params.score} out of 5.`;
+    case 'inbound_store_failing':
+      return `A message from the customer could not be stored yet (attempt ${line.params.attempt}); Janela keeps trying and has alerted the operators.`;
     case 'ticket_changed': {
       const p = line.params;
       const parts: string[] = [];

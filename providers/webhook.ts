@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { capabilitiesOf } from '../common/channels';
 import type { ChannelKind, InboundMessage, Referral } from '../common/domain';
+import { displayText, displayTextOrNull, httpUrlOrNull, measureJson, storableInbound } from '../common/free-form';
 import { statusGroup } from './infobip-http';
 
 /** Infobip (and tests) send `2024-01-01T00:00:00.000+0000`; JavaScript's Date wants `+00:00`. */
@@ -22,6 +23,14 @@ export const WEBHOOK_LIMITS = {
   results: 1000,
   /** One result, serialized: beyond this it is kept as `unsupported` (or skipped) without its content. */
   resultBytes: 64 * 1024,
+  /**
+   * Levels of nesting in one result: deeper is refused as invalid. Infobip's results nest a few levels; a customer's
+   * app can nest its Flow response or an unknown message type as it likes, and what is kept of it is cut to a few
+   * levels anyway (common/free-form.ts). Far below what a recursive walk (JSON.stringify: ~5,000) overflows at.
+   */
+  depth: 2_000,
+  /** Levels of nesting in the body around its results (a template event is one or two): deeper is a 400. */
+  envelopeDepth: 64,
   /** `messageId`: Infobip's ids are UUID-sized; ours are shorter still. */
   messageId: 200,
   /** The customer: a phone number (WhatsApp `from`) or a Viber id (`sender`). */
@@ -161,7 +170,8 @@ function contactLine(contact: unknown): { name: string; phones: string[] } {
     name?: { formattedName?: string; firstName?: string; lastName?: string };
     phones?: { phone?: string }[];
   };
-  const name = c.name?.formattedName ?? ([c.name?.firstName, c.name?.lastName].filter(Boolean).join(' ') || 'Contact');
+  const given = c.name?.formattedName ?? [c.name?.firstName, c.name?.lastName].filter(Boolean).join(' ');
+  const name = (typeof given === 'string' ? displayText(given, 200) : '') || 'Contact';
   const phones = (c.phones ?? []).map((p) => p?.phone).filter((p): p is string => typeof p === 'string');
   return { name, phones };
 }
@@ -177,9 +187,10 @@ export function referralOf(message: InboundMessageBody): Referral | null {
   const found: Referral = {
     sourceType: boundedOrNull(r.sourceType, 32),
     sourceId: boundedOrNull(r.sourceId, 200),
-    sourceUrl: boundedOrNull(r.sourceUrl, 2048),
-    headline: boundedOrNull(r.headline, 500),
-    body: boundedOrNull(r.body, 2000),
+    // Only an http(s) link may become a link in the console; any other scheme (`javascript:`) is not kept.
+    sourceUrl: httpUrlOrNull(r.sourceUrl),
+    headline: displayTextOrNull(r.headline, 500),
+    body: displayTextOrNull(r.body, 2000),
     ctwaClickId: boundedOrNull(r.ctwaClickId, 500),
   };
   return Object.values(found).some((value) => value !== null) ? found : null;
@@ -194,8 +205,10 @@ function referralField(channelKind: ChannelKind, message: InboundMessageBody): {
 /** Infobip's inbound message object → Janela's message model. Unknown types are kept, never dropped. */
 export function describeInbound(message: InboundMessageBody): Described {
   const type = (message.type ?? 'UNSUPPORTED').toUpperCase();
-  const context = field(message, 'context') as { id?: string } | null | undefined;
-  const replyTo = context && typeof context === 'object' && context.id ? { replyToProviderMessageId: context.id } : {};
+  const context = field(message, 'context') as { id?: unknown } | null | undefined;
+  // Infobip's id of the message replied to: a string, bounded like every id (anything else is not kept).
+  const repliedTo = context && typeof context === 'object' ? boundedOrNull(context.id, WEBHOOK_LIMITS.messageId) : null;
+  const replyTo = repliedTo ? { replyToProviderMessageId: repliedTo } : {};
   const withContext = (details: Record<string, unknown> | null) =>
     details || Object.keys(replyTo).length ? { ...(details ?? {}), ...replyTo } : null;
 
@@ -382,9 +395,13 @@ function invalidResult(channelKind: ChannelKind, raw: unknown, reason: string): 
 /** One result of a webhook body: an inbound message, a delivery report, a seen report, or neither. */
 export function parseWebhookResult(channelKind: ChannelKind, raw: unknown): ResultOutcome {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return invalidResult(channelKind, raw, 'not an object');
-  // Checked before the schema: a huge unknown field would pass a loose object untouched.
-  if (JSON.stringify(raw).length > WEBHOOK_LIMITS.resultBytes)
+  // Checked before the schema: a huge unknown field would pass a loose object untouched. Measured without
+  // recursion (a result nested 5,000 deep in a 10 KB body overflowed JSON.stringify's stack and failed the body).
+  const size = measureJson(raw, { bytes: WEBHOOK_LIMITS.resultBytes, depth: WEBHOOK_LIMITS.depth });
+  if (size.bytes > WEBHOOK_LIMITS.resultBytes)
     return invalidResult(channelKind, raw, `larger than ${WEBHOOK_LIMITS.resultBytes / 1024} KB`);
+  if (size.depth > WEBHOOK_LIMITS.depth)
+    return invalidResult(channelKind, raw, `nested deeper than ${WEBHOOK_LIMITS.depth} levels`);
   const parsed = webhookResultSchema.safeParse(raw);
   if (!parsed.success) return invalidResult(channelKind, raw, describeIssues(parsed.error));
   const result = parsed.data;
@@ -401,13 +418,14 @@ export function parseWebhookResult(channelKind: ChannelKind, raw: unknown): Resu
       event: {
         kind: 'inbound',
         customer,
-        message: {
+        // Free-form parts made storable and names bidi-safe here, before the message travels to its workflow.
+        message: storableInbound({
           providerMessageId: result.messageId,
           receivedAt: normalizeInfobipTime(result.receivedAt) ?? new Date().toISOString(),
           contactName: result.contact?.name ?? null,
           ...described,
           ...referralField(channelKind, result.message),
-        },
+        }),
       },
     };
   }
@@ -446,7 +464,18 @@ export function parseWebhookBody(
 ): ParsedWebhook {
   const parsed: ParsedWebhook = { events: [], unrecognized: [], invalid: [] };
   (body.results ?? []).forEach((raw, index) => {
-    const outcome = parseWebhookResult(channelKind, raw);
+    let outcome: ResultOutcome;
+    try {
+      outcome = parseWebhookResult(channelKind, raw);
+    } catch (err) {
+      // Whatever one result throws is that result's problem: it counts as invalid, the others go on.
+      const reason = `could not be read (${err instanceof Error ? err.name : 'error'})`;
+      try {
+        outcome = invalidResult(channelKind, raw, reason);
+      } catch {
+        outcome = { invalid: reason, inbound: null };
+      }
+    }
     if ('event' in outcome) parsed.events.push({ ...outcome.event, index });
     else if ('unrecognized' in outcome) parsed.unrecognized.push(outcome.unrecognized);
     else {

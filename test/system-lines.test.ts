@@ -43,6 +43,7 @@ const samples: SystemLine[] = [
   { code: 'survey_not_sent', params: { reason: 'no_template', detail: null } },
   { code: 'survey_not_sent', params: { reason: 'template_unusable', detail: 'The template is not approved.' } },
   { code: 'survey_answered', params: { score: 4 } },
+  { code: 'inbound_store_failing', params: { attempt: 5 } },
 ];
 
 describe('system lines, rendered', () => {

@@ -1,6 +1,6 @@
 // Chats: the conversation list and opening a conversation.
 import { bindConversation, conversationPanel, loadLatestMessages } from './conversation.js';
-import { $, $$, api, can, channelName, closesSoon, esc, formatLeft, state, t, templateChannels } from './core.js';
+import { $, $$, api, can, channelName, closesSoon, esc, formatLeft, name, state, t, templateChannels } from './core.js';
 import { openCreateChat } from './modals.js';
 
 // ---------- chats ----------
@@ -35,7 +35,7 @@ export function conversationItems() {
       (
         c,
       ) => `<div class="conv-item ${c.id === state.selectedId ? 'selected' : ''}" data-id="${esc(c.id)}" role="button" tabindex="0">
-        <div class="row"><span class="name">${esc(c.client.name)}</span>${c.unreadCount ? `<span class="badge unread">${c.unreadCount}</span>` : ''}</div>
+        <div class="row"><span class="name">${name(c.client.name)}</span>${c.unreadCount ? `<span class="badge unread">${c.unreadCount}</span>` : ''}</div>
         <div class="preview">${esc(c.lastMessagePreview)}</div>
         <div class="row"><span class="badge">${esc(channelName(c.channelId))}</span>${windowBadge(c)}</div>
       </div>`,

@@ -13,6 +13,8 @@ import {
   formatLeft,
   formatTime,
   freeUntil,
+  httpUrl,
+  name,
   selected,
   state,
   t,
@@ -93,7 +95,7 @@ export function conversationHeader(c) {
   }
   return `<div class="conv-header" id="conv-header">
       <div>
-        <h2>${esc(c.client.name)}</h2>
+        <h2>${name(c.client.name)}</h2>
         <div class="meta">${esc(c.client.phone ?? c.client.viberId ?? '')} · ${esc(channelName(c.channelId))} · ${esc(t('ticket'))} #${c.ticketNumber}</div>
         ${referralLine(c)}${csatLine(c)}
       </div>
@@ -111,9 +113,11 @@ function referralLine(c) {
   const r = c.referral;
   if (!r) return '';
   const what = r.headline || r.body || r.sourceId || '';
-  const source = r.sourceUrl
-    ? `<a href="${esc(r.sourceUrl)}" target="_blank" rel="noopener noreferrer">${esc(what || r.sourceUrl)}</a>`
-    : esc(what);
+  // Only an http(s) URL becomes a link (a `javascript:` one stored before the server refused them stays text).
+  const link = httpUrl(r.sourceUrl);
+  const source = link
+    ? `<a href="${esc(link)}" target="_blank" rel="noopener noreferrer">${name(what || link)}</a>`
+    : name(what || r.sourceUrl || '');
   return `<div class="referral" id="referral">${esc(t(r.sourceType === 'POST' ? 'fromPost' : 'fromAd'))}: ${source}</div>`;
 }
 
@@ -155,6 +159,13 @@ function mediaBlock(media) {
   return `<a href="${url}" download="${name}" rel="noopener noreferrer" data-media-download>📎 ${esc(media.name ?? t('file'))}</a>`;
 }
 
+/** A message not stored exactly as it came (details the database could not keep): said, not hidden. */
+function storageNoteLine(m) {
+  const note = m.details?.storageNote;
+  if (typeof note !== 'string') return '';
+  return `<div class="storage-note" data-storage-note title="${esc(note)}">⚠ ${esc(t('storageNote'))}</div>`;
+}
+
 /** The choices an interactive message offered (a survey's scores). */
 function choicesBlock(m) {
   const choices = m.type === 'interactive' && Array.isArray(m.details?.choices) ? m.details.choices : [];
@@ -193,7 +204,7 @@ function timelineItems() {
       if (m.direction === 'system')
         return `<div class="msg system" data-message-id="${esc(m.id)}" data-code="${esc(m.system?.code ?? '')}">${esc(systemLineText(m, state.lang))}</div>`;
       return `<div class="msg ${esc(m.direction)}" data-message-id="${esc(m.id)}" data-status="${esc(m.status)}">
-        ${label}${mediaBlock(m.media)}${m.text ? `<div class="text">${esc(m.text)}</div>` : ''}${choicesBlock(m)}${error}
+        ${label}${mediaBlock(m.media)}${m.text ? `<div class="text">${esc(m.text)}</div>` : ''}${choicesBlock(m)}${storageNoteLine(m)}${error}
         <div class="meta"><span>${esc(formatTime(m.createdAt))}</span>${status}</div>
       </div>`;
     })

@@ -35,6 +35,20 @@ export const esc = (value) =>
     /[&<>"']/g,
     (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch],
   );
+/**
+ * A name or other string a customer or agent chose, isolated from the text around it: right-to-left and override
+ * characters inside it cannot reorder what follows (the server strips them too; names stored before may hold them).
+ */
+export const name = (value) => `<bdi>${esc(value)}</bdi>`;
+/** The URL when it is an absolute http(s) one (the only kind that may become a link), else null. */
+export const httpUrl = (value) => {
+  try {
+    const url = new URL(String(value ?? ''));
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null;
+  } catch {
+    return null;
+  }
+};
 export const $ = (selector, root = document) => root.querySelector(selector);
 export const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
 export const app = () => document.getElementById('app');

@@ -126,6 +126,7 @@ export const texts = {
       'Inside the reply window the scores go as a list to tap; outside it, the template (none set: no survey, and the timeline says so). A tap, or a message that is just a digit 1–5 while the ticket is closed, is the answer.',
     closingSoon: 'Closing soon',
     fromAd: 'From an ad',
+    storageNote: "Part of this message could not be stored as it came (the customer's app sent unusual data).",
     csatScore: 'Satisfaction: {score}/5 ★ ({time})',
     fromPost: 'From a post',
     templatesFreeUntil: 'templates free until {time} (entry point)',
@@ -300,6 +301,7 @@ export const texts = {
       'Dentro da janela de resposta as notas vão como uma lista para tocar; fora dela, o modelo (sem modelo: nenhuma pesquisa, e a linha do tempo diz por quê). Um toque, ou uma mensagem que é só um dígito de 1 a 5 com o ticket fechado, é a resposta.',
     closingSoon: 'Fechando em breve',
     fromAd: 'Veio de um anúncio',
+    storageNote: 'Parte desta mensagem não pôde ser guardada como veio (o app do cliente enviou dados incomuns).',
     csatScore: 'Satisfação: {score}/5 ★ ({time})',
     fromPost: 'Veio de uma publicação',
     templatesFreeUntil: 'modelos gratuitos até {time} (ponto de entrada)',
@@ -412,6 +414,8 @@ export const systemTexts = {
       'No satisfaction survey was sent: the reply window is closed and the channel has no survey template.',
     survey_template_unusable: 'No satisfaction survey was sent: the survey template cannot be sent ({detail}).',
     survey_answered: 'The customer rated the service {score} out of 5.',
+    inbound_store_failing:
+      'A message from the customer could not be stored yet (attempt {attempt}); Janela keeps trying and has alerted the operators.',
     ticket_changed: 'Ticket {changes} by {author}.',
     statusChange: 'status {from} → {to}',
     assignedTo: 'assigned to {name}',
@@ -430,6 +434,8 @@ export const systemTexts = {
     survey_template_unusable:
       'A pesquisa de satisfação não foi enviada: o modelo da pesquisa não pode ser enviado ({detail}).',
     survey_answered: 'O cliente avaliou o atendimento com nota {score} de 5.',
+    inbound_store_failing:
+      'Uma mensagem do cliente ainda não pôde ser guardada (tentativa {attempt}); o Janela continua tentando e alertou os operadores.',
     ticket_changed: 'Ticket: {changes}, por {author}.',
     statusChange: 'status {from} → {to}',
     assignedTo: 'atribuído a {name}',
@@ -474,6 +480,8 @@ export function systemLineText(message, lang) {
   if (code === 'survey_not_sent' && p.reason === 'template_unusable')
     return fill(words.survey_template_unusable, { detail: p.detail ?? 'refused' });
   if (code === 'survey_answered' && Number.isFinite(p.score)) return fill(words.survey_answered, { score: p.score });
+  if (code === 'inbound_store_failing' && Number.isFinite(p.attempt))
+    return fill(words.inbound_store_failing, { attempt: p.attempt });
   if (code === 'ticket_changed') {
     const changes = [];
     if (p.statusFrom !== p.statusTo)

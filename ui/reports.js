@@ -1,6 +1,6 @@
 // Reports: customer satisfaction (the surveys sent when tickets close) and entry points (customers from ads), for the
 // agent's channels (an admin's: every channel) over a chosen range.
-import { $, agentName, api, channelName, errorText, esc, state, t } from './core.js';
+import { $, agentName, api, channelName, errorText, esc, httpUrl, name, state, t } from './core.js';
 
 const RANGES = [7, 30, 90];
 
@@ -50,9 +50,11 @@ function entryPointsCard(report) {
   const rows = report.items
     .map((item) => {
       const what = item.headline || item.sourceId || item.sourceUrl || '—';
-      const source = item.sourceUrl
-        ? `<a href="${esc(item.sourceUrl)}" target="_blank" rel="noopener noreferrer">${esc(what)}</a>`
-        : esc(what);
+      // Only an http(s) URL becomes a link (the server keeps no other kind; entries stored before may hold one).
+      const link = httpUrl(item.sourceUrl);
+      const source = link
+        ? `<a href="${esc(link)}" target="_blank" rel="noopener noreferrer">${name(what)}</a>`
+        : name(what);
       return `<tr><td>${source}</td><td>${esc(item.sourceType ?? '')}</td><td>${esc(channelName(item.channelId))}</td><td>${item.conversations}</td><td>${item.answeredWithin24h}</td></tr>`;
     })
     .join('');

@@ -2,7 +2,7 @@
 import { loadConversations } from './app.js';
 import { openConversation } from './chats.js';
 import { bindConversation, conversationPanel } from './conversation.js';
-import { $, $$, agentName, channelName, esc, formatTime, state, t } from './core.js';
+import { $, $$, agentName, channelName, esc, formatTime, name, state, t } from './core.js';
 
 // ---------- tickets ----------
 export function ticketsView() {
@@ -29,7 +29,7 @@ export function ticketRows() {
     .map(
       (
         c,
-      ) => `<tr data-id="${esc(c.id)}"><td>${c.ticketNumber}</td><td>${esc(c.client.name)}${c.arrivedOutsideHours ? ` <span class="badge away" data-outside-hours title="${esc(t('outsideHours'))}">🌙 ${esc(t('outsideHours'))}</span>` : ''}</td><td>${esc(channelName(c.channelId))}</td>
+      ) => `<tr data-id="${esc(c.id)}"><td>${c.ticketNumber}</td><td>${name(c.client.name)}${c.arrivedOutsideHours ? ` <span class="badge away" data-outside-hours title="${esc(t('outsideHours'))}">🌙 ${esc(t('outsideHours'))}</span>` : ''}</td><td>${esc(channelName(c.channelId))}</td>
         <td><span class="badge ${c.status === 'closed' ? 'closed' : 'open'}">${esc(t(c.status))}</span></td><td>${esc(agentName(c.assigneeId))}</td><td>${esc(formatTime(c.lastMessageAt))}</td></tr>`,
     )
     .join('');

@@ -31,11 +31,12 @@ import {
   snapshotQuery,
   WorkflowErrors,
 } from './definitions';
+import { inboundStore, inboundStoreLocally, STORE_RETRY, storeOrGiveUp } from './inbound-store';
 import { Outbox } from './outbox';
 
 const store = proxyActivities<ConversationActivities>({
   startToCloseTimeout: '30s',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' },
+  retry: STORE_RETRY,
 });
 
 // The conversation's database writes are short and idempotent (a repeated providerMessageId is recognised, an
@@ -46,7 +47,7 @@ const storeLocally = proxyLocalActivities<ConversationActivities>({
   startToCloseTimeout: '30s',
   // Retries that go on longer than this wait on a durable timer instead of holding the workflow task.
   localRetryThreshold: '10s',
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' },
+  retry: STORE_RETRY,
 });
 
 // Sends to Infobip: 429/5xx/timeouts are retried with backoff (the activity honours Retry-After);
@@ -511,22 +512,29 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       const message = state.inbox[0]!;
       const nextExpiry: number | null = state.hasWindow ? state.windowExpiresAt : null;
       const surveyAnswer = surveys ? state.surveyAnswerOf(message) : null;
-      const result = await (recordLocally ? storeLocally : store).recordInbound({
-        channelId: input.channelId,
-        kind: input.kind,
-        customer: input.customer,
-        message,
-        windowExpiresAt: nextExpiry === null ? null : new Date(nextExpiry).toISOString(),
-        known: state.conversationId === null ? null : { conversationId: state.conversationId, status: state.status },
-        ...(surveyAnswer ? { surveyAnswer } : {}),
-        // A survey's answer gets no automatic reply (it is the last word of a closed ticket).
-        ...(autoReplies && !surveyAnswer
-          ? {
-              autoReplies: { windowOpen: state.replyAllowed(Date.now()), awayNotifiedPeriod: state.awayNotifiedPeriod },
-            }
-          : {}),
-      });
+      const recordInbound = () =>
+        (recordLocally ? inboundStoreLocally : inboundStore).recordInbound({
+          channelId: input.channelId,
+          kind: input.kind,
+          customer: input.customer,
+          message,
+          windowExpiresAt: nextExpiry === null ? null : new Date(nextExpiry).toISOString(),
+          known: state.conversationId === null ? null : { conversationId: state.conversationId, status: state.status },
+          ...(surveyAnswer ? { surveyAnswer } : {}),
+          // A survey's answer gets no automatic reply (it is the last word of a closed ticket).
+          ...(autoReplies && !surveyAnswer
+            ? {
+                autoReplies: {
+                  windowOpen: state.replyAllowed(Date.now()),
+                  awayNotifiedPeriod: state.awayNotifiedPeriod,
+                },
+              }
+            : {}),
+        });
+      const facts = { conversationId: state.conversationId, providerMessageId: message.providerMessageId };
+      const result = await storeOrGiveUp(recordInbound, () => changed('inbound-store-bounded', 5), facts);
       state.inbox.shift();
+      if (result === null) continue;
       if (surveyAnswer) state.surveyAnswered();
       let autoReplied = false;
       if (result.autoReplies) {

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { capabilitiesOf } from '../../common/channels';
+import { displayTextOrNull } from '../../common/free-form';
 import { INVALID_PHONE_MESSAGE, PHONE_PATTERN } from '../../common/phone';
 import { Channel, Client, Conversation } from '../../db/models';
 import { conversationWorkflowId } from '../../workflows/definitions';
@@ -67,7 +68,8 @@ export function chatRoutes(deps: ApiDeps) {
     }
 
     let phone = input.phone;
-    let clientName = input.clientName;
+    // Without bidi controls (a name that would reorder the console around it); nothing left is no name.
+    let clientName = displayTextOrNull(input.clientName, 100) ?? undefined;
     if (input.clientId) {
       const client = await Client.findById(input.clientId).lean();
       // Only clients the agent can see (those with a conversation on one of his channels), like the client search.

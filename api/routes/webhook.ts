@@ -2,6 +2,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { mapConcurrently } from '../../common/concurrency';
 import type { ChannelKind } from '../../common/domain';
+import { measureJson } from '../../common/free-form';
 import { log } from '../../common/log';
 import { withBusyRetry } from '../../db/connect';
 import { advanceOutboundStatus, failOutbound } from '../../db/messages';
@@ -52,7 +53,7 @@ export function webhookRoutes(deps: ApiDeps) {
     body: webhookBodySchema,
     returns:
       'Accepted, counted: { accepted: { inbound, reports, templates, other, invalid, failed } } (a bad result is kept as unsupported or skipped, never a failed body)',
-    errors: ['INVALID_WEBHOOK_SECRET', 'PAYLOAD_TOO_LARGE'],
+    errors: ['INVALID_WEBHOOK_SECRET', 'PAYLOAD_TOO_LARGE', 'VALIDATION_FAILED'],
   });
   app.post('/:channelId/:secret', described, limitBody, async (c) => {
     // Read through a short cache (api/channel-cache.ts): one database round trip fewer per Infobip request.
@@ -62,6 +63,16 @@ export function webhookRoutes(deps: ApiDeps) {
       throw new ApiError('INVALID_WEBHOOK_SECRET', 'This webhook URL is not valid.');
     }
     const body = await parseJson(c, webhookEnvelopeSchema);
+    // The body around its results is Infobip's envelope (a template event without results is one level or two):
+    // one nested deeper is refused whole. Each result's own depth is judged with that result (parseWebhookBody).
+    const { results: _results, ...envelope } = body;
+    const around = measureJson(envelope, { bytes: WEBHOOK_LIMITS.bodyBytes, depth: WEBHOOK_LIMITS.envelopeDepth });
+    if (around.depth > WEBHOOK_LIMITS.envelopeDepth)
+      throw new ApiError(
+        'VALIDATION_FAILED',
+        `A webhook body may nest at most ${WEBHOOK_LIMITS.envelopeDepth} levels around its results.`,
+        { maxDepth: WEBHOOK_LIMITS.envelopeDepth },
+      );
     if ((body.results?.length ?? 0) > WEBHOOK_LIMITS.results) {
       throw new ApiError('PAYLOAD_TOO_LARGE', `A webhook body may hold at most ${WEBHOOK_LIMITS.results} results.`, {
         maxBytes: WEBHOOK_LIMITS.bodyBytes,
