@@ -6,7 +6,7 @@ import type { ChannelKind, ConversationStatus, MessageView } from '../../common/
 import { newId } from '../../common/ids';
 import { findMedia } from '../../db/media';
 import { Agent, Client, Conversation, isDuplicateKeyError, Message } from '../../db/models';
-import { type AuthEnv, hasChannelAccess, type Principal } from '../auth';
+import { type AuthEnv, hasChannelAccess, type Principal, requireChannelAccess } from '../auth';
 import type { ApiDeps } from '../context';
 import {
   type ConversationKey,
@@ -139,13 +139,14 @@ export function conversationRoutes(deps: ApiDeps) {
     query: listQuerySchema,
     returns: '{ items }',
     response: listOf(conversationResponse),
+    errors: ['CHANNEL_ACCESS_DENIED'],
   });
   app.get('/', list, async (c) => {
     const principal = c.get('principal');
     const query = parseWith(listQuerySchema, c.req.query());
-    const channelIds = query.channelId
-      ? principal.channelIds.filter((id) => id === query.channelId)
-      : principal.channelIds;
+    // A channel named in the filter must be one of the caller's (admins too).
+    if (query.channelId) requireChannelAccess(principal, query.channelId);
+    const channelIds = query.channelId ? [query.channelId] : principal.channelIds;
     const filter: Record<string, unknown> = { channelId: { $in: channelIds } };
     if (query.status) filter.status = query.status;
     if (query.closingSoon === 'true') {

@@ -25,7 +25,7 @@ import {
   MAX_BATCH_RATE,
 } from '../../workflows/batch-definitions';
 import { conversationWorkflowId } from '../../workflows/definitions';
-import { type AuthEnv, hasChannelAccess, type Principal } from '../auth';
+import { type AuthEnv, hasChannelAccess, type Principal, requireChannelAccess } from '../auth';
 import type { ApiDeps } from '../context';
 import { AGENT_ACTION_BOUND, retryAfterWhenWorkerUnavailable, workerUnavailable } from '../conversation-workflow';
 import { describeRoute } from '../describe-route';
@@ -65,13 +65,14 @@ export const batchSchema = templateSendSchema.omit({ variables: true }).extend({
     .max(MAX_BATCH_RECIPIENTS),
 });
 
-/** Automation tokens start dialogs on their own channels only; admins on any channel of the workspace. */
+/**
+ * Dialogs and batches are started by automation tokens and admins, each on the channels in his own list only (the
+ * bootstrap admin token has none): the one channel-access rule of api/auth.ts.
+ */
 export function assertMayStartDialogs(principal: Principal, channelId: string): void {
   if (principal.role === 'agent')
     throw new ApiError('FORBIDDEN', 'Dialogs are started with an admin or automation token.');
-  if (principal.role === 'automation' && !hasChannelAccess(principal, channelId)) {
-    throw new ApiError('CHANNEL_ACCESS_DENIED', 'This automation token has no access to this channel.');
-  }
+  requireChannelAccess(principal, channelId);
 }
 
 /** Starts (or reuses) the conversation and sends the template through the typed client, mapping its refusals. */
@@ -262,8 +263,8 @@ export function dialogRoutes(deps: ApiDeps) {
 
   const loadBatch = async (principal: Principal, batchId: string) => {
     const batch = await Batch.findById(batchId).lean();
-    if (!batch || (principal.role !== 'admin' && !hasChannelAccess(principal, batch.channelId)))
-      throw notFound('Batch');
+    // A batch of a channel the caller lacks is not there for him (admins included).
+    if (!batch || !hasChannelAccess(principal, batch.channelId)) throw notFound('Batch');
     return batch;
   };
 

@@ -50,6 +50,11 @@ const infobipTemplatesSchema = z.looseObject({
     .nullish(),
 });
 
+/**
+ * Templates are channel administration (like the channel itself): admins list, register and sync them on any
+ * channel; an agent reads the templates of his own channels (to send them, each send checked against the
+ * conversation's channel).
+ */
 async function loadChannel(principal: Principal, channelId: string, forWrite: boolean) {
   if (forWrite) requireAdmin(principal);
   else if (principal.role !== 'admin' && !hasChannelAccess(principal, channelId)) throw notFound('Channel');
