@@ -76,6 +76,12 @@ export const ERROR_CODES = {
   PAYLOAD_TOO_LARGE: { status: 413, description: 'The body is larger than the route takes (`maxBytes`).' },
   ATTACHMENT_TOO_LARGE: { status: 413, description: "Over WhatsApp's limit for its kind (images 5 MB, files 100 MB)." },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The route takes another Content-Type.' },
+  // 429: too many at once.
+  TOO_MANY_STREAMS: {
+    status: 429,
+    description:
+      'This agent already has as many live streams open (on this API process) as it may (`max`, JANELA_MAX_STREAMS_PER_AGENT): close one first.',
+  },
   // 5xx: not the caller's fault; retrying later is safe (actions with a requestId send at most once).
   INTERNAL_ERROR: { status: 500, description: 'Something went wrong in Janela; nothing was lost.' },
   INFOBIP_ERROR: { status: 502, description: "Infobip refused or failed the call (Infobip's answer in details)." },
@@ -92,14 +98,14 @@ export const ERROR_CODES = {
  * answer (the stream had answered 200 already).
  */
 export const STREAM_CLOSE_CODES = {
-  UNAUTHORIZED: 'The session ended or the token is no longer valid.',
+  UNAUTHORIZED: 'The session ended, the token is no longer valid (renewed or the agent removed).',
   FORBIDDEN: 'Automation tokens can only start dialogs.',
   STREAM_TOO_SLOW: 'The client fell more than 8 MB behind: reconnect to catch up.',
 } as const;
 
 export type StreamCloseCode = keyof typeof STREAM_CLOSE_CODES;
 
-type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 500 | 502 | 503;
+type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 429 | 500 | 502 | 503;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 

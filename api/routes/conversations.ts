@@ -349,7 +349,12 @@ export function conversationRoutes(deps: ApiDeps) {
     const change = await parseJson(c, ticketPatchSchema);
     if (change.assigneeId) {
       const assignee = await Agent.findById(change.assigneeId).lean();
-      if (!assignee || assignee.role === 'automation' || !assignee.channelIds.includes(conversation.channelId)) {
+      if (
+        !assignee ||
+        assignee.removedAt ||
+        assignee.role === 'automation' ||
+        !assignee.channelIds.includes(conversation.channelId)
+      ) {
         throw new ApiError('INVALID_ASSIGNEE', 'The assignee must be an agent with access to this channel.');
       }
     }
