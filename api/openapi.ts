@@ -114,10 +114,12 @@ export function openApiDocument(app: Routed, serverUrl: string) {
               required: true,
               content: {
                 'multipart/form-data': {
+                  // The first `file` part is the upload; any other part is read past and ignored.
                   schema: {
                     type: 'object',
                     properties: { file: { type: 'string', format: 'binary' } },
                     required: ['file'],
+                    additionalProperties: true,
                   },
                 },
               },

@@ -11,7 +11,10 @@ export const ERROR_CODES = {
   VALIDATION_FAILED: { status: 400, description: 'The input failed its checks; `details` lists each issue.' },
   INVALID_JSON: { status: 400, description: 'The body is not valid JSON.' },
   INVALID_MULTIPART: { status: 400, description: 'The upload is not a readable multipart/form-data body.' },
-  FILE_REQUIRED: { status: 400, description: 'An upload needs exactly one `file` part.' },
+  FILE_REQUIRED: {
+    status: 400,
+    description: 'An upload needs a `file` part (the first one is the upload; other parts are ignored).',
+  },
   INVALID_PHONE: { status: 400, description: 'A phone is international digits without `+` (8–15 digits).' },
   PHONE_MISMATCH: { status: 400, description: "The phone given is not the client's." },
   TEXT_TOO_LONG: { status: 400, description: "Longer than the channel kind's text limit (`max` in details)." },
