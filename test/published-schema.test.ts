@@ -204,3 +204,40 @@ describe('an upload with parts besides `file`', () => {
     expect(refused.body.error.code).toBe('FILE_REQUIRED');
   });
 });
+
+describe('what the fuzzer sent next', () => {
+  it('a blank text field (NBSP, BOM) is one the schema calls invalid too, and is refused with 400', async () => {
+    const dialog = requestSchema('post', '/api/dialogs');
+    const pattern = new RegExp(dialog.properties.language.pattern);
+    for (const blank of ['\u00a0', '\u00a0\u00a0', ' \ufeff ', '\t']) expect(pattern.test(blank)).toBe(false);
+    expect(pattern.test('pt_BR')).toBe(true);
+    expect(requestSchema('post', '/api/chats').anyOf[0].properties.templateName.pattern).toBe(
+      dialog.properties.language.pattern,
+    );
+    const channel = await whatsappWithTemplates();
+    const automation = await stack.createAgent([channel.id], 'automation');
+    const base = { channelId: channel.id, phone: '5511944440009', templateName: withNone.name, language: 'pt_BR' };
+    for (const body of [
+      { ...base, language: '\u00a0', idempotencyKey: 'blank-language' },
+      { ...base, idempotencyKey: '\u00a0\ufeff' },
+    ]) {
+      const refused = await stack.call('POST', '/api/dialogs', body, automation.token);
+      expect(refused.status).toBe(400);
+      expect(refused.body.error.code).toBe('VALIDATION_FAILED');
+    }
+  });
+
+  it('a template registered with unknown keys in its buttons is stored without them (it was a 500)', async () => {
+    const channel = await stack.createChannel('whatsapp');
+    const registered = await stack.call('POST', `/api/channels/${channel.id}/templates`, {
+      name: 'odd_keys',
+      language: 'pt_BR',
+      body: 'Olá!',
+      header: { format: 'TEXT', text: 'Oi', $where: 'x', 'a.b': 1 },
+      buttons: [{ type: 'QUICK_REPLY', text: 'Sim', $gt: 1, 'x.y': { '\u0000': true } }],
+    });
+    expect(registered.status).toBe(201);
+    expect(registered.body.header).toEqual({ format: 'TEXT', text: 'Oi' });
+    expect(registered.body.buttons).toEqual([{ type: 'QUICK_REPLY', text: 'Sim' }]);
+  });
+});

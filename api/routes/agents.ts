@@ -11,10 +11,11 @@ import { describeRoute } from '../describe-route';
 import { ApiError, notFound, parseJson } from '../errors';
 import { liveFeed } from '../live-feed';
 import { agentResponse, listOf } from '../response-schemas';
+import { visibleText } from '../text-fields';
 import { agentView } from '../views';
 
 export const agentCreateSchema = z.object({
-  name: z.string().trim().min(1).max(100),
+  name: visibleText().min(1).max(100),
   // A pattern only (zod's own), no `format: email`: validators disagree on that format, the pattern is the rule.
   email: z
     .string()

@@ -11,6 +11,7 @@ import { describeRoute } from '../describe-route';
 import { ApiError, parseJson, parseWith } from '../errors';
 import { chatCreatedResponse } from '../response-schemas';
 import { prepareTemplateSend, TEMPLATE_SEND_ERRORS, templateSendSchema } from '../template-send';
+import { visibleText } from '../text-fields';
 
 /** Each field's own checks. */
 const createChatFields = templateSendSchema.extend({
@@ -22,9 +23,9 @@ const createChatFields = templateSendSchema.extend({
     .optional()
     .meta({ pattern: `^(${PHONE_PATTERN.source.slice(1, -1)})?$` }),
   clientId: z.string().min(1).optional(),
-  clientName: z.string().trim().min(1).max(100).optional(),
+  clientName: visibleText().min(1).max(100).optional(),
   /** One per Create chat form: a double click (or a retried request) with the same id sends the template once. */
-  requestId: z.string().trim().min(1).max(200).optional(),
+  requestId: visibleText().min(1).max(200).optional(),
 });
 
 /**
@@ -33,7 +34,7 @@ const createChatFields = templateSendSchema.extend({
  */
 export const createChatSchema = z.union([
   createChatFields.extend({
-    phone: z.string().trim().min(1).meta({ pattern: PHONE_PATTERN.source }),
+    phone: visibleText().min(1).meta({ pattern: PHONE_PATTERN.source }),
   }),
   createChatFields.extend({ clientId: z.string().min(1) }),
 ]);

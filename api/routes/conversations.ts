@@ -20,6 +20,7 @@ import { describeRoute } from '../describe-route';
 import { ApiError, notFound, parseJson, parseWith } from '../errors';
 import { conversationResponse, listOf, messagePageResponse, messageResponse } from '../response-schemas';
 import { prepareTemplateSend, TEMPLATE_SEND_ERRORS, templateSendSchema } from '../template-send';
+import { visibleText } from '../text-fields';
 import { type ConversationRecord, conversationView, messageView } from '../views';
 import { canUseMedia } from './media';
 
@@ -37,7 +38,7 @@ export const listQuerySchema = z.object({
 });
 
 /** One per agent action (the console makes one per composed message and reuses it on retry): sent at most once. */
-export const requestIdSchema = z.string().trim().min(1).max(200);
+export const requestIdSchema = visibleText().min(1).max(200);
 
 /** The longest a reply's text or caption may be on any channel kind (a kind's shorter text limit is checked below). */
 const longest = (limit: (can: ChannelCapabilities) => number) =>
@@ -45,9 +46,7 @@ const longest = (limit: (can: ChannelCapabilities) => number) =>
 
 export const replySchema = z.union([
   z.object({
-    text: z
-      .string()
-      .trim()
+    text: visibleText()
       .min(1, 'must not be empty')
       .max(longest((can) => can.textLimit)),
     requestId: requestIdSchema.optional(),
@@ -63,7 +62,7 @@ export const replySchema = z.union([
   }),
 ]);
 export const noteSchema = z.object({
-  text: z.string().trim().min(1, 'must not be empty').max(10_000),
+  text: visibleText().min(1, 'must not be empty').max(10_000),
   requestId: requestIdSchema.optional(),
 });
 export const conversationTemplateSchema = templateSendSchema.extend({ requestId: requestIdSchema.optional() });

@@ -32,12 +32,13 @@ import { describeRoute } from '../describe-route';
 import { ApiError, notFound, parseJson } from '../errors';
 import { batchProgressResponse, batchStartedResponse, dialogStartedResponse } from '../response-schemas';
 import { TEMPLATE_SEND_ERRORS, templateSendSchema } from '../template-send';
+import { visibleText } from '../text-fields';
 
 export const dialogSchema = templateSendSchema.extend({
   channelId: z.string().min(1),
   phone: z.string().trim().meta({ pattern: PHONE_PATTERN.source }),
-  clientName: z.string().trim().min(1).max(100).optional(),
-  idempotencyKey: z.string().trim().min(1).max(200),
+  clientName: visibleText().min(1).max(100).optional(),
+  idempotencyKey: visibleText().min(1).max(200),
 });
 
 export const MAX_BATCH_RECIPIENTS = 10_000;
@@ -54,11 +55,11 @@ export const batchSchema = templateSendSchema.omit({ variables: true }).extend({
     .array(
       z.object({
         phone: z.string().trim(),
-        clientName: z.string().trim().min(1).max(100).optional(),
+        clientName: visibleText().min(1).max(100).optional(),
         variables: z.array(z.string().max(1024)).default([]),
         /** This recipient's values for the template's dynamic URL buttons (else the batch's). */
-        buttonParameters: z.array(z.string().trim().min(1).max(2000)).max(2).optional(),
-        idempotencyKey: z.string().trim().min(1).max(200).optional(),
+        buttonParameters: z.array(visibleText().min(1).max(2000)).max(2).optional(),
+        idempotencyKey: visibleText().min(1).max(200).optional(),
       }),
     )
     .min(1)
