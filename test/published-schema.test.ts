@@ -196,6 +196,24 @@ describe('an upload with parts besides `file`', () => {
       });
       expect(await stored.text(), what).toContain('the upload');
     }
+    // A part whose name holds a control character cannot be read (its header is malformed): the schema's
+    // propertyNames say such names are not allowed, and the answer is the documented 400.
+    const names = new RegExp(schema.propertyNames.pattern);
+    expect(['caption', 'légende', 'a\tb'].every((name) => names.test(name))).toBe(true);
+    expect(['\u000e', 'a\u001db', '\u007f', 'a\r\nb'].some((name) => names.test(name))).toBe(false);
+    const boundary = 'published-schema-boundary';
+    const raw = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="odd\u000ename"\r\n\r\nvalue\r\n`),
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="order.pdf"\r\n`),
+      Buffer.from(`Content-Type: application/pdf\r\n\r\n%PDF-1.4\r\n--${boundary}--\r\n`),
+    ]);
+    const malformed = await fetch(`${stack.api.url}/api/attachments`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${agent.token}`, 'content-type': `multipart/form-data; boundary=${boundary}` },
+      body: raw,
+    });
+    expect(malformed.status).toBe(400);
+    expect(((await malformed.json()) as any).error.code).toBe('INVALID_MULTIPART');
     // Without any `file` part it stays the documented 400.
     const none = new FormData();
     none.append('other', pdf('not a file part named file'), 'other.pdf');
