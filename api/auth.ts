@@ -22,7 +22,8 @@ const BOOTSTRAP_ADMIN: Principal = { id: 'admin', name: 'Administrator', role: '
 async function principalById(id: string): Promise<Principal | null> {
   if (id === 'admin') return BOOTSTRAP_ADMIN;
   const agent = await Agent.findById(id).lean();
-  return agent
+  // A removed agent stays for the names on history (DELETE /api/agents/:id) but is nobody: refused at once.
+  return agent && !agent.removedAt
     ? { id: agent._id, name: agent.name, role: agent.role as Principal['role'], channelIds: agent.channelIds }
     : null;
 }
@@ -73,9 +74,20 @@ export function requireAdmin(principal: Principal): void {
 }
 
 /**
- * Channel access is explicit for everyone: an admin manages channels, but reads and acts on a channel's
- * conversations only when the channel is in his own list (SPEC §5, §7).
+ * The one channel-access rule, for every role: no access to a channel, no action on it and no data of it. An admin
+ * administers channels, agents, templates and settings, but reads and acts on a channel's conversations, dialogs,
+ * batches and reports only when the channel is in his own `channelIds`; the bootstrap admin token has none (SPEC §5,
+ * §7). Routes apply it one of two ways: an object found by its id (a conversation, a batch, a file) of a channel the
+ * caller lacks is `404` (never a hint that it exists); a channel the request names (create chat, a dialog, a batch,
+ * a list or report filtered by `channelId`) is `403 CHANNEL_ACCESS_DENIED` (requireChannelAccess).
  */
 export function hasChannelAccess(principal: Principal, channelId: string): boolean {
   return principal.channelIds.includes(channelId);
+}
+
+/** A request that names a channel: `403 CHANNEL_ACCESS_DENIED` unless the caller has access to it. */
+export function requireChannelAccess(principal: Principal, channelId: string): void {
+  if (!hasChannelAccess(principal, channelId)) {
+    throw new ApiError('CHANNEL_ACCESS_DENIED', 'You do not have access to this channel.', { channelId });
+  }
 }

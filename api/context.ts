@@ -18,6 +18,8 @@ export interface ApiDeps {
   workerMetricsUrl?: string | null;
   /** How Janela was started, for /healthz (JANELA_PROFILE): `npm start`, `npm run cluster`, or on its own. */
   profile?: string;
+  /** Live streams one agent may hold open at once in this process (JANELA_MAX_STREAMS_PER_AGENT; default 20). */
+  maxStreamsPerAgent?: number;
 }
 
 export function apiDepsFromEnv(
@@ -37,6 +39,7 @@ export function apiDepsFromEnv(
     temporalNamespace: env.TEMPORAL_NAMESPACE,
     workerMetricsUrl: given.workerMetricsUrl ?? env.JANELA_WORKER_METRICS_URL ?? null,
     profile: given.profile ?? env.JANELA_PROFILE,
+    maxStreamsPerAgent: env.JANELA_MAX_STREAMS_PER_AGENT,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     replyWindowMs: env.JANELA_REPLY_WINDOW,
     historyEventLimit: env.JANELA_HISTORY_EVENT_LIMIT,

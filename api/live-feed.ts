@@ -128,8 +128,13 @@ interface Announced {
 
 const sameSet = (a: ReadonlySet<string>, b: readonly string[]) => a.size === b.length && b.every((id) => a.has(id));
 
+/** Who a stream counts against for the per-agent cap: the agent (every token and session of his), or the admin token. */
+export const streamOwner = (credential: LiveCredential): string =>
+  credential.kind === 'token' ? credential.agentId : credential.kind === 'session' ? credential.principalId : 'admin';
+
 export class LiveFeed {
   private readonly subscriptions = new Set<LiveSubscription>();
+  private readonly perOwner = new Map<string, number>();
   private running: Promise<void> | null = null;
   // Counters for /metrics: polls and database queries must not grow with the number of streams.
   polls = 0;
@@ -140,19 +145,43 @@ export class LiveFeed {
     return this.subscriptions.size;
   }
 
+  /** Streams open in this process for one agent (or `admin`), for the per-agent cap. */
+  streamsOf(owner: string): number {
+    return this.perOwner.get(owner) ?? 0;
+  }
+
   /** Registers a stream; the first one starts the poller. Frames of the last few seconds are queued at once. */
   subscribe(credential: LiveCredential, channelIds: readonly string[]): LiveSubscription {
+    const owner = streamOwner(credential);
     const subscription = new LiveSubscription(credential, new Set(channelIds), MAX_QUEUED_BYTES, (s) => {
       this.subscriptions.delete(s);
+      const left = (this.perOwner.get(owner) ?? 1) - 1;
+      if (left > 0) this.perOwner.set(owner, left);
+      else this.perOwner.delete(owner);
       if (s.endedBy) this.closed.set(s.endedBy.code, (this.closed.get(s.endedBy.code) ?? 0) + 1);
     });
     this.subscriptions.add(subscription);
+    this.perOwner.set(owner, (this.perOwner.get(owner) ?? 0) + 1);
     // A console loads its lists and then opens the stream: what changed in between is in the recent frames.
     for (const frame of this.recent) {
       if (subscription.channelIds.has(frame.channelId)) subscription.push(frame.frame);
     }
     this.ensureRunning();
     return subscription;
+  }
+
+  /**
+   * Ends this process's streams of one agent at once, saying why (his token renewed, the agent removed); other API
+   * processes end theirs at their next poll, when the access check finds the credential gone.
+   */
+  endStreamsOf(agentId: string, reason: LiveEnd): number {
+    let ended = 0;
+    for (const subscription of [...this.subscriptions]) {
+      if (streamOwner(subscription.credential) !== agentId) continue;
+      subscription.end(reason);
+      ended++;
+    }
+    return ended;
   }
 
   private ensureRunning(): void {
@@ -302,7 +331,7 @@ export class LiveFeed {
       agentIds.size
         ? this.count(
             Agent.find({ _id: { $in: [...agentIds] } })
-              .select({ _id: 1, role: 1, channelIds: 1, tokenHash: 1 })
+              .select({ _id: 1, role: 1, channelIds: 1, tokenHash: 1, removedAt: 1 })
               .lean(),
           )
         : [],
@@ -323,7 +352,7 @@ export class LiveFeed {
         }
         if (credential.kind === 'session' && credential.principalId === 'admin') continue;
         const agent = agentById.get(credential.kind === 'token' ? credential.agentId : credential.principalId);
-        if (!agent || (credential.kind === 'token' && agent.tokenHash !== credential.tokenHash)) {
+        if (!agent || agent.removedAt || (credential.kind === 'token' && agent.tokenHash !== credential.tokenHash)) {
           stream.end({ code: 'UNAUTHORIZED', message: 'This token is not valid any more.' });
           continue;
         }

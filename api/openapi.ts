@@ -69,6 +69,9 @@ export function documentedResponses(operation: DescribedOperation): Record<numbe
   return responses;
 }
 
+/** Part names a multipart body can carry: no C0 control character but tab, no DEL (400 INVALID_MULTIPART). */
+export const MULTIPART_PART_NAME = '^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f]*$';
+
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'input') {
   return z.toJSONSchema(schema, { io, unrepresentable: 'any' });
 }
@@ -114,10 +117,14 @@ export function openApiDocument(app: Routed, serverUrl: string) {
               required: true,
               content: {
                 'multipart/form-data': {
+                  // The first `file` part is the upload; any other part is read past and ignored.
                   schema: {
                     type: 'object',
                     properties: { file: { type: 'string', format: 'binary' } },
                     required: ['file'],
+                    additionalProperties: true,
+                    // A part's name is a header value: control characters (tab aside) make the part unreadable.
+                    propertyNames: { pattern: MULTIPART_PART_NAME },
                   },
                 },
               },

@@ -85,6 +85,8 @@ export const agentResponse = z.strictObject({
   /** Only when the agent is created (or its token renewed): shown once. */
   token: z.string().optional(),
   createdAt: iso.nullable(),
+  /** When an admin removed the agent (DELETE /api/agents/:id): kept so history still names him; null while active. */
+  removedAt: iso.nullable(),
 });
 
 export const templateResponse = z.strictObject({

@@ -4,10 +4,11 @@ import type { TemplateRequest } from '../common/domain';
 import type { ErrorCode } from '../common/error-codes';
 import { checkTemplateSend } from '../db/template-send-check';
 import { ApiError } from './errors';
+import { visibleText } from './text-fields';
 
 export const templateSendSchema = z.object({
-  templateName: z.string().trim().min(1),
-  language: z.string().trim().min(1),
+  templateName: visibleText().min(1),
+  language: visibleText().min(1),
   variables: z.array(z.string().max(1024)).default([]),
   /** For templates whose header is IMAGE / DOCUMENT / VIDEO. */
   headerMediaUrl: z.url().max(2048).optional(),
@@ -20,9 +21,9 @@ export const templateSendSchema = z.object({
     .regex(/^[^\p{Cc}/\\]+$/u, 'A file name, without path separators or control characters.')
     .optional(),
   /** For templates whose TEXT header has a variable ({{1}}): its value. */
-  headerText: z.string().trim().min(1).max(60).optional(),
+  headerText: visibleText().min(1).max(60).optional(),
   /** For templates with URL buttons that end in a variable: one value per such button, in order. */
-  buttonParameters: z.array(z.string().trim().min(1).max(2000)).max(2).optional(),
+  buttonParameters: z.array(visibleText().min(1).max(2000)).max(2).optional(),
 });
 
 /** What a template send is refused with when the template does not fit the request (the check below, or the workflow's). */

@@ -76,6 +76,7 @@ export function agentView(agent: {
   role: string;
   channelIds: string[];
   createdAt?: Date;
+  removedAt?: Date | null;
 }) {
   return {
     id: agent._id,
@@ -84,6 +85,7 @@ export function agentView(agent: {
     role: agent.role,
     channelIds: agent.channelIds,
     createdAt: agent.createdAt?.toISOString() ?? null,
+    removedAt: agent.removedAt?.toISOString() ?? null,
   };
 }
 

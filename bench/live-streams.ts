@@ -10,7 +10,8 @@
  * (http://127.0.0.1:3100; `off` for no traffic), JANELA_ADMIN_TOKEN (else read from $JANELA_DATA_DIR/admin-token),
  * JANELA_BENCH_MONGODB_URI (the database npm start embeds, mongodb://127.0.0.1:27117: its command counters give the
  * whole database load, all clients together), JANELA_BENCH_STREAMS (`0,500,2000`), JANELA_BENCH_SECONDS (20).
- * Only local targets: it refuses any host but 127.0.0.1, ::1 and localhost. It creates one agent per run.
+ * Only local targets: it refuses any host but 127.0.0.1, ::1 and localhost. It creates agents as it goes: one per
+ * STREAMS_PER_AGENT streams (a console in a few tabs), under the API's per-agent cap (JANELA_MAX_STREAMS_PER_AGENT).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -19,6 +20,8 @@ import mongoose from 'mongoose';
 import { Agent, request } from 'undici';
 
 const HARD_LIMIT_MS = 6 * 60_000;
+/** Streams per agent: under the API's per-agent cap (JANELA_MAX_STREAMS_PER_AGENT, 20 by default). */
+const STREAMS_PER_AGENT = 10;
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 function localUrl(name: string, fallback: string): string {
@@ -171,12 +174,21 @@ async function main() {
     '/api/channels',
     adminToken,
   );
-  const agent = await api<{ token: string }>('POST', '/api/agents', adminToken, {
-    name: 'Bench agent',
-    email: `bench-${randomBytes(4).toString('hex')}@bench.janela`,
-    role: 'agent',
-    channelIds: channels.items.map((c) => c.id),
-  });
+  const newAgent = () =>
+    api<{ token: string }>('POST', '/api/agents', adminToken, {
+      name: 'Bench agent',
+      email: `bench-${randomBytes(4).toString('hex')}@bench.janela`,
+      role: 'agent',
+      channelIds: channels.items.map((c) => c.id),
+    });
+  const agent = await newAgent();
+  // The streams' agents: one per STREAMS_PER_AGENT streams, made once and reused by every step.
+  const streamAgents: { token: string }[] = [];
+  const streamToken = async (index: number) => {
+    const needed = Math.floor(index / STREAMS_PER_AGENT);
+    while (streamAgents.length <= needed) streamAgents.push(await newAgent());
+    return streamAgents[needed]!.token;
+  };
   const whatsapp = channels.items.find((c) => c.kind === 'whatsapp');
   console.log(
     `bench: ${apiUrl}, ${channels.items.length} channels, traffic ${simulatorUrl && whatsapp ? 'on' : 'off'}, ${seconds} s per step`,
@@ -187,7 +199,9 @@ async function main() {
     const streams: OpenStream[] = [];
     const openedAt = Date.now();
     for (let i = 0; i < count; i += 100) {
-      const batch = Array.from({ length: Math.min(100, count - i) }, () => openStream(agent.token));
+      const tokens: string[] = [];
+      for (let j = 0; j < Math.min(100, count - i); j++) tokens.push(await streamToken(i + j));
+      const batch = tokens.map((token) => openStream(token));
       streams.push(...batch);
       await Promise.all(batch.map((s) => s.ready));
     }

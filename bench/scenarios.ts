@@ -143,25 +143,42 @@ export async function runBatch(
     language: 'pt_BR',
     body: 'Olá {{1}}, temos novidades!',
   });
+  // Batches are started by an automation token of the channel (the bootstrap admin token has no channel access).
+  const automation = await janela.adminCall<{ token: string }>('POST', '/api/agents', {
+    name: `Bench automation ${options.runTag}`,
+    email: `bench-automation-${channel.id.toLowerCase()}@bench.janela`,
+    role: 'automation',
+    channelIds: [channel.id],
+  });
   const watch = watchProcesses([...janela.processes, ...shared]);
   const started = nowMs();
-  const batch = await janela.adminCall<{ batchId: string; ratePerSecond: number }>('POST', '/api/dialogs/batch', {
-    channelId: channel.id,
-    templateName: 'bench_promo',
-    language: 'pt_BR',
-    ratePerSecond: options.rate,
-    recipients: Array.from({ length: options.recipients }, (_, i) => ({
-      phone: `55118${String(i).padStart(8, '0')}`,
-      clientName: `Bench ${i}`,
-      variables: [`Bench ${i}`],
-    })),
-  });
+  const batch = await janela.adminCall<{ batchId: string; ratePerSecond: number }>(
+    'POST',
+    '/api/dialogs/batch',
+    {
+      channelId: channel.id,
+      templateName: 'bench_promo',
+      language: 'pt_BR',
+      ratePerSecond: options.rate,
+      recipients: Array.from({ length: options.recipients }, (_, i) => ({
+        phone: `55118${String(i).padStart(8, '0')}`,
+        clientName: `Bench ${i}`,
+        variables: [`Bench ${i}`],
+      })),
+    },
+    automation.token,
+  );
   const notes: string[] = [];
   if (batch.ratePerSecond !== options.rate) notes.push(`the batch runs at ${batch.ratePerSecond}/s`);
   let progress = { status: 'unknown', total: options.recipients, sent: 0, failed: 0 };
   const deadline = started + options.timeoutMs;
   while (nowMs() < deadline) {
-    progress = await janela.adminCall<typeof progress>('GET', `/api/dialogs/batch/${batch.batchId}`);
+    progress = await janela.adminCall<typeof progress>(
+      'GET',
+      `/api/dialogs/batch/${batch.batchId}`,
+      undefined,
+      automation.token,
+    );
     if (progress.status !== 'running' && progress.status !== 'cancelling') break;
     await new Promise((r) => setTimeout(r, 500));
   }

@@ -277,10 +277,10 @@ export async function startJanela(
     readyLine: /Janela API on/,
   });
   const base = assertLocal(`http://127.0.0.1:${port}`);
-  const adminCall: AdminCall = async <T>(method: string, path: string, body?: unknown) => {
+  const adminCall: AdminCall = async <T>(method: string, path: string, body?: unknown, token = adminToken) => {
     const response = await request(`${base}${path}`, {
       method: method as 'GET',
-      headers: { authorization: `Bearer ${adminToken}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,
     });
     const text = await response.body.text();
@@ -355,4 +355,5 @@ export async function startJanela(
   };
 }
 
-export type AdminCall = <T = unknown>(method: string, path: string, body?: unknown) => Promise<T>;
+/** A call with the bootstrap admin token, or with another token (an automation token for dialogs and batches). */
+export type AdminCall = <T = unknown>(method: string, path: string, body?: unknown, token?: string) => Promise<T>;

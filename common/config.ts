@@ -53,6 +53,8 @@ const envSchema = z.object({
   JANELA_WORKER_LOCAL_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(1000).default(8),
   JANELA_WORKER_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(100_000).default(1000),
   JANELA_DB_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(500).default(8),
+  /** Live streams (GET /api/events) one agent may hold open at once on one API process; more: 429 TOO_MANY_STREAMS. */
+  JANELA_MAX_STREAMS_PER_AGENT: z.coerce.number().int().min(1).max(10_000).default(20),
   /** A file to append database command statistics to every 10 s (db/command-profile.ts); unset: off. */
   JANELA_DB_PROFILE: z.string().min(1).optional(),
 });

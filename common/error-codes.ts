@@ -11,7 +11,10 @@ export const ERROR_CODES = {
   VALIDATION_FAILED: { status: 400, description: 'The input failed its checks; `details` lists each issue.' },
   INVALID_JSON: { status: 400, description: 'The body is not valid JSON.' },
   INVALID_MULTIPART: { status: 400, description: 'The upload is not a readable multipart/form-data body.' },
-  FILE_REQUIRED: { status: 400, description: 'An upload needs exactly one `file` part.' },
+  FILE_REQUIRED: {
+    status: 400,
+    description: 'An upload needs a `file` part (the first one is the upload; other parts are ignored).',
+  },
   INVALID_PHONE: { status: 400, description: 'A phone is international digits without `+` (8–15 digits).' },
   PHONE_MISMATCH: { status: 400, description: "The phone given is not the client's." },
   TEXT_TOO_LONG: { status: 400, description: "Longer than the channel kind's text limit (`max` in details)." },
@@ -76,6 +79,12 @@ export const ERROR_CODES = {
   PAYLOAD_TOO_LARGE: { status: 413, description: 'The body is larger than the route takes (`maxBytes`).' },
   ATTACHMENT_TOO_LARGE: { status: 413, description: "Over WhatsApp's limit for its kind (images 5 MB, files 100 MB)." },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The route takes another Content-Type.' },
+  // 429: too many at once.
+  TOO_MANY_STREAMS: {
+    status: 429,
+    description:
+      'This agent already has as many live streams open (on this API process) as it may (`max`, JANELA_MAX_STREAMS_PER_AGENT): close one first.',
+  },
   // 5xx: not the caller's fault; retrying later is safe (actions with a requestId send at most once).
   INTERNAL_ERROR: { status: 500, description: 'Something went wrong in Janela; nothing was lost.' },
   INFOBIP_ERROR: { status: 502, description: "Infobip refused or failed the call (Infobip's answer in details)." },
@@ -92,14 +101,14 @@ export const ERROR_CODES = {
  * answer (the stream had answered 200 already).
  */
 export const STREAM_CLOSE_CODES = {
-  UNAUTHORIZED: 'The session ended or the token is no longer valid.',
+  UNAUTHORIZED: 'The session ended, the token is no longer valid (renewed or the agent removed).',
   FORBIDDEN: 'Automation tokens can only start dialogs.',
   STREAM_TOO_SLOW: 'The client fell more than 8 MB behind: reconnect to catch up.',
 } as const;
 
 export type StreamCloseCode = keyof typeof STREAM_CLOSE_CODES;
 
-type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 500 | 502 | 503;
+type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 429 | 500 | 502 | 503;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 

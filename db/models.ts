@@ -58,6 +58,8 @@ const agentSchema = new Schema(
     role: { type: String, enum: ['admin', 'agent', 'automation'], required: true },
     channelIds: { type: [String], default: [] },
     tokenHash: { type: String, required: true, unique: true, select: false },
+    /** Set by DELETE /api/agents/:id: the agent stays for the names on history, but signs in and acts no more. */
+    removedAt: { type: Date, default: null },
   },
   { timestamps: true, versionKey: false },
 );

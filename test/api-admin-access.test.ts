@@ -214,8 +214,10 @@ describe('channel access on conversations', () => {
       const list = await stack.call('GET', '/api/conversations', undefined, token);
       expect(list.status).toBe(200);
       expect(list.body.items.map((c: any) => c.id)).not.toContain(conversation.id);
+      // Naming a channel one has no access to is refused outright (admins too).
       const filtered = await stack.call('GET', `/api/conversations?channelId=${mine.id}`, undefined, token);
-      expect(filtered.body.items).toEqual([]);
+      expect(filtered.status).toBe(403);
+      expect(filtered.body.error.code).toBe('CHANNEL_ACCESS_DENIED');
       expect((await stack.call('GET', `/api/conversations/${conversation.id}`, undefined, token)).status).toBe(404);
       const messages = await stack.call('GET', `/api/conversations/${conversation.id}/messages`, undefined, token);
       expect(messages.status).toBe(404);

@@ -50,15 +50,35 @@ async function workspace() {
   });
   expect(attachment.status).toBe(201);
   const media = (await attachment.json()) as { id: string; url: string };
-  const batch = await stack.call('POST', '/api/dialogs/batch', {
-    channelId: whatsapp.id,
-    templateName: template.name,
-    language: template.language,
-    recipients: [{ phone: '5511987650002', variables: ['Ivan', 'A-1'] }],
-  });
+  // Batches are an automation token's (or an admin's with access to the channel).
+  const automation = await stack.createAgent([whatsapp.id], 'automation');
+  const batch = await stack.call(
+    'POST',
+    '/api/dialogs/batch',
+    {
+      channelId: whatsapp.id,
+      templateName: template.name,
+      language: template.language,
+      recipients: [{ phone: '5511987650002', variables: ['Ivan', 'A-1'] }],
+    },
+    automation.token,
+  );
   expect(batch.status).toBe(202);
+  // The admin run may renew the token of, and remove, an agent nobody else uses.
+  const disposableAgent = await stack.createAgent([whatsapp.id]);
   const secret = new URL(whatsapp.webhookUrl).pathname.split('/').at(-1)!;
-  return { whatsapp, viber, disposable, agent, other, conversation, media, batchId: batch.body.batchId, secret };
+  return {
+    whatsapp,
+    viber,
+    disposable,
+    disposableAgent,
+    agent,
+    other,
+    conversation,
+    media,
+    batchId: batch.body.batchId,
+    secret,
+  };
 }
 
 function config(token: string, parameters: Record<string, Record<string, string>>): string {
@@ -133,6 +153,8 @@ describe('the API answers as /openapi.json says', () => {
       'POST /api/channels/{channelId}/templates': { channelId: ws.disposable.id },
       'POST /api/channels/{channelId}/templates/sync': { channelId: ws.disposable.id },
       'PATCH /api/agents/{id}': { id: ws.other.id },
+      'POST /api/agents/{id}/rotate-token': { id: ws.disposableAgent.id },
+      'DELETE /api/agents/{id}': { id: ws.disposableAgent.id },
       'POST /api/dialogs/batch/{id}/cancel': { id: ws.batchId },
     });
     expect(adminRun.output, adminRun.output.slice(-12_000)).toMatch(/Tested: \d+/);

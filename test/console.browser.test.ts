@@ -515,7 +515,8 @@ describe('agent console in a browser', () => {
     await page.fill('#agent-form input[name=email]', 'bia@example.com');
     await page.click('#agent-form button[type=submit]');
     await page.waitForSelector('#new-token');
-    expect(await page.inputValue('#new-token')).toMatch(/^jnl_/);
+    const createdToken = await page.inputValue('#new-token');
+    expect(createdToken).toMatch(/^jnl_/);
     await page.locator('tr', { hasText: 'bia@example.com' }).locator('[data-edit-agent]').click();
     // The edit form replaces the creation form once the agents are read again: check the box in that one.
     await page.locator('#cancel-agent').waitFor();
@@ -532,6 +533,23 @@ describe('agent console in a browser', () => {
       .toEqual([whatsapp.id]);
     await page.locator('.alert.ok').waitFor();
     await shot(page, '09-admin-agents');
+
+    // Renew Bia's token (confirmed in a dialog): the new one is shown once, the old one is refused at once.
+    const biaRow = () => page.locator('tr', { hasText: 'bia@example.com' });
+    // The save re-rendered the page without a token card: the one that appears now is the renewed token.
+    expect(await page.locator('#new-token').count()).toBe(0);
+    page.on('dialog', (dialog) => dialog.accept());
+    await biaRow().locator('[data-renew-agent]').click();
+    await page.locator('#new-token').waitFor({ timeout: 15_000 });
+    const renewedToken = await page.inputValue('#new-token');
+    expect(renewedToken).toMatch(/^jnl_/);
+    expect((await stack.call('GET', '/api/me', undefined, renewedToken)).status).toBe(200);
+    expect((await stack.call('GET', '/api/me', undefined, createdToken)).status).toBe(401);
+    // Remove her: the row stays (history names her), marked removed, without actions; her token is refused.
+    await biaRow().locator('[data-remove-agent]').click();
+    await expect.poll(async () => biaRow().textContent(), { timeout: 15_000 }).toContain('removed');
+    expect(await biaRow().locator('button').count()).toBe(0);
+    expect((await stack.call('GET', '/api/me', undefined, renewedToken)).status).toBe(401);
     await page.context().close();
   });
 

@@ -105,10 +105,13 @@ describe('POST /api/dialogs (automation)', () => {
     expect((await stack.call('POST', '/api/dialogs', { channelId: channel.id }, automation.token)).status).toBe(400);
     // Templated dialogs are WhatsApp's: a Viber channel is refused before any workflow starts.
     const viber = await stack.createChannel('viber');
-    const onViber = await stack.call('POST', '/api/dialogs', {
-      ...dialog('79990000011', 'crm-viber'),
-      channelId: viber.id,
-    });
+    const viberAutomation = await stack.createAgent([viber.id], 'automation');
+    const onViber = await stack.call(
+      'POST',
+      '/api/dialogs',
+      { ...dialog('79990000011', 'crm-viber'), channelId: viber.id },
+      viberAutomation.token,
+    );
     expect(onViber.status).toBe(409);
     expect(onViber.body.error.code).toBe('CHANNEL_NOT_WHATSAPP');
     await expect(
@@ -149,8 +152,14 @@ describe('POST /api/dialogs (automation)', () => {
     expect((await stack.call('POST', '/api/dialogs', dialog('79990000009', 'crm-agent'), agent.token)).status).toBe(
       403,
     );
-    // Admins may start dialogs too.
-    expect((await stack.call('POST', '/api/dialogs', dialog('79990000010', 'crm-admin'))).status).toBe(202);
+    // Admins may start dialogs too, on their own channels: not the bootstrap admin token, which has none.
+    const admin = await stack.createAgent([channel.id], 'admin');
+    expect((await stack.call('POST', '/api/dialogs', dialog('79990000010', 'crm-admin'), admin.token)).status).toBe(
+      202,
+    );
+    const byBootstrap = await stack.call('POST', '/api/dialogs', dialog('79990000012', 'crm-bootstrap'));
+    expect(byBootstrap.status).toBe(403);
+    expect(byBootstrap.body.error.code).toBe('CHANNEL_ACCESS_DENIED');
   });
 });
 

@@ -116,12 +116,13 @@ describe('entry-point conversations', () => {
         answeredWithin24h: 1,
       }),
     ]);
-    // Another agent's channels are not in it; a range before today is empty.
+    // Another agent's channel is refused, and not in his own report; a range before today is empty.
     const stranger = await stack.createAgent([(await stack.createChannel('whatsapp')).id]);
     expect(
       (await stack.call('GET', `/api/reports/entry-points?channelId=${channel.id}`, undefined, stranger.token)).body
-        .items,
-    ).toEqual([]);
+        .error.code,
+    ).toBe('CHANNEL_ACCESS_DENIED');
+    expect((await stack.call('GET', '/api/reports/entry-points', undefined, stranger.token)).body.items).toEqual([]);
     const before = await stack.call(
       'GET',
       `/api/reports/entry-points?channelId=${channel.id}&from=2020-01-01T00:00:00Z&to=2020-02-01T00:00:00Z`,

@@ -198,7 +198,8 @@ describe('live events (GET /api/events)', () => {
     const streams = await Promise.all([replaced, deleted, untouched].map((a) => listen({ token: a.token })));
     const [replacedStream, deletedStream, untouchedStream] = streams;
     try {
-      // No route revokes a token yet: the database changes as an admin tool would change it.
+      // Changed in the database, as another API process or an admin tool would (the routes that renew a token and
+      // remove an agent: agent-tokens.test.ts): the feed's own check finds it.
       await Agent.updateOne({ _id: replaced.id }, { $set: { tokenHash: sha256('a-new-token') } });
       await Agent.deleteOne({ _id: deleted.id });
       await waitFor(async () => replacedStream!.ended && deletedStream!.ended, 10_000, 'both streams to be closed');

@@ -351,13 +351,19 @@ describe('the survey when a ticket closes', () => {
       { agentId: ana.id, name: expect.any(String), count: 2, average: 4.5 },
       { agentId: bruno.id, name: expect.any(String), count: 1, average: 2 },
     ]);
-    // The administrator sees every channel; another agent's channel is not in an agent's report.
-    const asAdmin = await stack.call('GET', `/api/reports/csat?channelId=${channel.id}`);
-    expect(asAdmin.body.count).toBe(3);
-    const stranger = await stack.createAgent([(await stack.createChannel('whatsapp')).id]);
+    // An admin with access to the channel sees it; the bootstrap admin token (no channel of its own) and another
+    // channel's agent are refused it, and it is not in their reports.
+    const admin = await stack.createAgent([channel.id], 'admin');
     expect(
-      (await stack.call('GET', `/api/reports/csat?channelId=${channel.id}`, undefined, stranger.token)).body.count,
-    ).toBe(0);
+      (await stack.call('GET', `/api/reports/csat?channelId=${channel.id}`, undefined, admin.token)).body.count,
+    ).toBe(3);
+    const stranger = await stack.createAgent([(await stack.createChannel('whatsapp')).id]);
+    for (const token of [stack.adminToken, stranger.token]) {
+      const refused = await stack.call('GET', `/api/reports/csat?channelId=${channel.id}`, undefined, token);
+      expect(refused.status).toBe(403);
+      expect(refused.body.error.code).toBe('CHANNEL_ACCESS_DENIED');
+      expect((await stack.call('GET', '/api/reports/csat', undefined, token)).body.count).toBe(0);
+    }
     const before = await stack.call(
       'GET',
       `/api/reports/csat?channelId=${channel.id}&from=2020-01-01T00:00:00Z&to=2020-02-01T00:00:00Z`,

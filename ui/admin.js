@@ -239,7 +239,13 @@ async function adminAgents(message = '', editing = null) {
         <div><button class="primary" type="submit">${esc(t('save'))}</button> ${editing ? `<button type="button" id="cancel-agent">${esc(t('cancel'))}</button>` : ''}</div>
       </form></div>
     <table><thead><tr><th>${esc(t('name'))}</th><th>${esc(t('email'))}</th><th>${esc(t('role'))}</th><th>${esc(t('channelAccess'))}</th><th></th></tr></thead>
-    <tbody>${state.agents.map((ag) => `<tr><td>${esc(ag.name)}</td><td>${esc(ag.email)}</td><td>${esc(ag.role)}</td><td>${esc(ag.channelIds.map(channelName).join(', '))}</td><td><button data-edit-agent="${esc(ag.id)}">${esc(t('edit'))}</button></td></tr>`).join('')}</tbody></table>`;
+    <tbody>${state.agents
+      .map((ag) =>
+        ag.removedAt
+          ? `<tr class="removed"><td>${esc(ag.name)}</td><td>${esc(ag.email)}</td><td>${esc(ag.role)}</td><td>${esc(t('removed'))}</td><td></td></tr>`
+          : `<tr><td>${esc(ag.name)}</td><td>${esc(ag.email)}</td><td>${esc(ag.role)}</td><td>${esc(ag.channelIds.map(channelName).join(', '))}</td><td><button data-edit-agent="${esc(ag.id)}">${esc(t('edit'))}</button> <button data-renew-agent="${esc(ag.id)}">${esc(t('renewToken'))}</button> <button data-remove-agent="${esc(ag.id)}">${esc(t('removeAgent'))}</button></td></tr>`,
+      )
+      .join('')}</tbody></table>`;
   $('#cancel-agent')?.addEventListener('click', () => adminAgents());
   $$('[data-edit-agent]').forEach((button) => {
     button.addEventListener('click', () =>
@@ -248,6 +254,33 @@ async function adminAgents(message = '', editing = null) {
         state.agents.find((ag) => ag.id === button.dataset.editAgent),
       ),
     );
+  });
+  const agentOf = (id) => state.agents.find((ag) => ag.id === id);
+  $$('[data-renew-agent]').forEach((button) => {
+    button.addEventListener('click', async () => {
+      const agent = agentOf(button.dataset.renewAgent);
+      if (!agent || !confirm(t('renewTokenConfirm', { name: agent.name }))) return;
+      try {
+        const renewed = await api('POST', `/api/agents/${agent.id}/rotate-token`);
+        await adminAgents(
+          `<div class="card" id="token-card"><p>${esc(t('tokenOnce', { name: renewed.name }))}</p><div class="copy-row"><input readonly id="new-token" value="${esc(renewed.token)}" /></div></div>`,
+        );
+      } catch (err) {
+        adminBody().insertAdjacentHTML('afterbegin', alertHtml('error', errorText(err)));
+      }
+    });
+  });
+  $$('[data-remove-agent]').forEach((button) => {
+    button.addEventListener('click', async () => {
+      const agent = agentOf(button.dataset.removeAgent);
+      if (!agent || !confirm(t('removeAgentConfirm', { name: agent.name }))) return;
+      try {
+        await api('DELETE', `/api/agents/${agent.id}`);
+        await adminAgents(alertHtml('ok', t('saved')));
+      } catch (err) {
+        adminBody().insertAdjacentHTML('afterbegin', alertHtml('error', errorText(err)));
+      }
+    });
   });
   $('#agent-form').addEventListener('submit', async (event) => {
     event.preventDefault();

@@ -96,8 +96,13 @@ export function formatLeft(ms) {
 export const formatTime = (iso) =>
   iso ? new Date(iso).toLocaleString(state.lang, { dateStyle: 'short', timeStyle: 'short' }) : '';
 export const channelName = (id) => state.channels.find((c) => c.id === id)?.name ?? id;
-export const agentName = (id) =>
-  id ? (state.agents.find((a) => a.id === id)?.name ?? (id === state.me?.id ? state.me.name : id)) : t('unassigned');
+export const agentName = (id) => {
+  if (!id) return t('unassigned');
+  const agent = state.agents.find((a) => a.id === id);
+  if (!agent) return id === state.me?.id ? state.me.name : id;
+  // A removed agent still names old tickets and messages, marked as such.
+  return agent.removedAt ? `${agent.name} (${t('removed')})` : agent.name;
+};
 export const selected = () => state.conversations.find((c) => c.id === state.selectedId) ?? null;
 /** What a channel kind can do (reply window, templates, limits, media), from the API's one table (GET /api/config). */
 export const can = (kind) => state.config?.channelKinds?.[kind] ?? {};

@@ -1,13 +1,12 @@
 // Reports: customer satisfaction (the surveys sent when tickets close) and entry points (customers from ads), for the
-// agent's channels (an admin's: every channel) over a chosen range.
+// agent's own channels (admins too: channel access is explicit for everyone) over a chosen range.
 import { $, agentName, api, channelName, errorText, esc, httpUrl, name, state, t } from './core.js';
 
 const RANGES = [7, 30, 90];
 
 export function reportsView() {
   const f = state.reportFilters;
-  const channels =
-    state.me.role === 'admin' ? state.channels : state.channels.filter((c) => state.me.channelIds.includes(c.id));
+  const channels = state.channels.filter((c) => state.me.channelIds.includes(c.id));
   return `<div class="page reports">
     <div class="filters">
       <label>${esc(t('channel'))} <select id="report-channel"><option value="">${esc(t('all'))}</option>${channels.map((c) => `<option value="${esc(c.id)}" ${f.channelId === c.id ? 'selected' : ''}>${esc(c.name)}</option>`).join('')}</select></label>

@@ -1,16 +1,21 @@
-/** `/api/agents`: the people (and automations) who use Janela, and the channels each may see. Admins only. */
+/**
+ * `/api/agents`: the people (and automations) who use Janela, and the channels each may see. Admins only. Removing
+ * an agent is soft (history names him); renewing a token replaces it at once.
+ */
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { newId, newSecret, sha256 } from '../../common/ids';
-import { Agent, Channel } from '../../db/models';
+import { Agent, Channel, Session } from '../../db/models';
 import { type AuthEnv, requireAdmin } from '../auth';
 import { describeRoute } from '../describe-route';
 import { ApiError, notFound, parseJson } from '../errors';
+import { liveFeed } from '../live-feed';
 import { agentResponse, listOf } from '../response-schemas';
+import { visibleText } from '../text-fields';
 import { agentView } from '../views';
 
 export const agentCreateSchema = z.object({
-  name: z.string().trim().min(1).max(100),
+  name: visibleText().min(1).max(100),
   // A pattern only (zod's own), no `format: email`: validators disagree on that format, the pattern is the rule.
   email: z
     .string()
@@ -78,13 +83,66 @@ export function agentRoutes() {
   app.patch('/:id', edit, async (c) => {
     requireAdmin(c.get('principal'));
     const input = await parseJson(c, agentPatchSchema);
+    const id = (await activeAgent(c.req.param('id')))._id;
     if (input.channelIds) await assertChannelsExist(input.channelIds);
-    const id = c.req.param('id');
-    const result = await Agent.updateOne({ _id: id }, { $set: input });
-    const agent = result.matchedCount ? await Agent.findById(id).lean() : null;
+    await Agent.updateOne({ _id: id }, { $set: input });
+    const agent = await Agent.findById(id).lean();
     if (!agent) throw notFound('Agent');
     return c.json(agentView(agent));
   });
 
+  const rotate = describeRoute({
+    summary:
+      'Renew an agent’s token (shown once): the old token is refused at once, its live streams end (`closed` UNAUTHORIZED) and the agent’s console sessions end',
+    auth: 'admin',
+    returns: 'Agent with its new token',
+    response: agentResponse,
+  });
+  app.post('/:id/rotate-token', rotate, async (c) => {
+    requireAdmin(c.get('principal'));
+    const agent = await activeAgent(c.req.param('id'));
+    const token = `jnl_${newSecret(24)}`;
+    await Agent.updateOne({ _id: agent._id }, { $set: { tokenHash: sha256(token) } });
+    await endAccess(agent._id, 'This token was renewed: sign in with the new one.');
+    return c.json({ ...agentView(agent), token });
+  });
+
+  const remove = describeRoute({
+    summary:
+      'Remove an agent: refused at once (token, sessions, live streams), kept for the names on history; tickets keep the removed assignee until reassigned',
+    auth: 'admin',
+    success: 204,
+    returns: 'Removed',
+  });
+  app.delete('/:id', remove, async (c) => {
+    requireAdmin(c.get('principal'));
+    const agent = await activeAgent(c.req.param('id'));
+    // Soft: messages, tickets, ticket lines and reports name the agent, so the record stays (with `removedAt`). A
+    // hash of a secret nobody holds replaces the token's; without channels the agent is no valid assignee either.
+    await Agent.updateOne(
+      { _id: agent._id },
+      { $set: { removedAt: new Date(), tokenHash: sha256(`removed:${newSecret(24)}`), channelIds: [] } },
+    );
+    await endAccess(agent._id, 'This agent was removed.');
+    return c.body(null, 204);
+  });
+
   return app;
+}
+
+/** The agent the path names, unless removed (404 for both: a removed agent is not edited, renewed or removed again). */
+async function activeAgent(id: string) {
+  const agent = await Agent.findById(id).lean();
+  if (!agent || agent.removedAt) throw notFound('Agent');
+  return agent;
+}
+
+/**
+ * Ends what the agent's old credential opened: his console sessions (all of them: each was opened with the token
+ * being replaced) and his live streams in this process at once, with `closed` UNAUTHORIZED (other API processes
+ * end theirs at their next poll, within a second, when the feed finds the token or sessions gone).
+ */
+async function endAccess(agentId: string, message: string): Promise<void> {
+  await Session.deleteMany({ principalId: agentId });
+  liveFeed.endStreamsOf(agentId, { code: 'UNAUTHORIZED', message });
 }

@@ -18,7 +18,7 @@ export function attachmentRoutes(deps: ApiDeps) {
   const app = new Hono<AuthEnv>();
 
   const described = describeRoute({
-    summary: 'Upload an attachment (multipart field "file", streamed)',
+    summary: 'Upload an attachment (multipart field "file", streamed; other parts are ignored)',
     auth: 'agent',
     multipart: true,
     success: 201,
@@ -41,7 +41,9 @@ export function attachmentRoutes(deps: ApiDeps) {
     try {
       parser = busboy({
         headers: { 'content-type': contentType },
-        limits: { files: 1, fileSize: MEDIA_LIMITS.document + 1 },
+        // No count of file parts: the first one named `file` is the upload, any other part is read past and
+        // ignored (a limit on files would drop a `file` part that comes after another one).
+        limits: { fileSize: MEDIA_LIMITS.document + 1 },
       });
     } catch (err) {
       // e.g. "Multipart: Boundary not found": the client's mistake, not ours (the unread body is drained by bodyLimits).

@@ -24,6 +24,7 @@ import type { ApiDeps } from '../context';
 import { describeRoute } from '../describe-route';
 import { ApiError, notFound, parseJson } from '../errors';
 import { channelResponse, listOf } from '../response-schemas';
+import { visibleText } from '../text-fields';
 import { channelView } from '../views';
 import { INFOBIP_EXTENSION } from './extensions';
 
@@ -116,10 +117,10 @@ const workingHoursSchema = z
 
 export const channelCreateSchema = z.object({
   kind: z.enum(CHANNEL_KINDS),
-  name: z.string().trim().min(1).max(100),
+  name: visibleText().min(1).max(100),
   apiBaseUrl,
-  apiKey: z.string().trim().min(1).max(500),
-  sender: z.string().trim().min(1).max(100),
+  apiKey: visibleText().min(1).max(500),
+  sender: visibleText().min(1).max(100),
   /** Viber: agents' images/files as a link in a text (default) or native IMAGE/FILE where the account allows. */
   viberMediaMode: z.enum(['link', 'native']).optional(),
   /** The most messages per second batches may send through this channel, all batches together (default 10). */

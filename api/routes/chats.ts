@@ -5,15 +5,17 @@ import { displayTextOrNull } from '../../common/free-form';
 import { INVALID_PHONE_MESSAGE, PHONE_PATTERN } from '../../common/phone';
 import { Channel, Client, Conversation } from '../../db/models';
 import { conversationWorkflowId } from '../../workflows/definitions';
-import { type AuthEnv, hasChannelAccess } from '../auth';
+import { type AuthEnv, requireChannelAccess } from '../auth';
 import type { ApiDeps } from '../context';
 import { requestIdOr, retryAfterWhenWorkerUnavailable, sendTemplate } from '../conversation-workflow';
 import { describeRoute } from '../describe-route';
-import { ApiError, parseJson } from '../errors';
+import { ApiError, parseJson, parseWith } from '../errors';
 import { chatCreatedResponse } from '../response-schemas';
 import { prepareTemplateSend, TEMPLATE_SEND_ERRORS, templateSendSchema } from '../template-send';
+import { visibleText } from '../text-fields';
 
-export const createChatSchema = templateSendSchema.extend({
+/** Each field's own checks. */
+const createChatFields = templateSendSchema.extend({
   channelId: z.string().min(1),
   // Empty (or absent) when a clientId names the customer.
   phone: z
@@ -22,10 +24,21 @@ export const createChatSchema = templateSendSchema.extend({
     .optional()
     .meta({ pattern: `^(${PHONE_PATTERN.source.slice(1, -1)})?$` }),
   clientId: z.string().min(1).optional(),
-  clientName: z.string().trim().min(1).max(100).optional(),
+  clientName: visibleText().min(1).max(100).optional(),
   /** One per Create chat form: a double click (or a retried request) with the same id sends the template once. */
-  requestId: z.string().trim().min(1).max(200).optional(),
+  requestId: visibleText().min(1).max(200).optional(),
 });
+
+/**
+ * The customer is named by a phone or by a client (or both, when they agree): as two alternatives, so the
+ * published schema says "phone or clientId" too. (The pattern is documented; a phone off it is INVALID_PHONE.)
+ */
+export const createChatSchema = z.union([
+  createChatFields.extend({
+    phone: visibleText().min(1).meta({ pattern: PHONE_PATTERN.source }),
+  }),
+  createChatFields.extend({ clientId: z.string().min(1) }),
+]);
 
 /** `POST /api/chats` — an agent starts (or reuses) a WhatsApp conversation by sending an approved template. */
 export function chatRoutes(deps: ApiDeps) {
@@ -52,14 +65,16 @@ export function chatRoutes(deps: ApiDeps) {
   });
   app.post('/', create, async (c) => {
     const principal = c.get('principal');
-    const input = await parseJson(c, createChatSchema);
-    // Access first, for everyone: not even an admin starts a chat on a channel he has no access to.
-    if (!hasChannelAccess(principal, input.channelId) || principal.role === 'automation') {
-      throw new ApiError(
-        'CHANNEL_ACCESS_DENIED',
-        'You do not have access to this channel, so you cannot start a chat on it.',
-      );
+    // Fields first; then "phone or clientId", whose absence gets the code the console explains (INVALID_PHONE).
+    const fields = await parseJson(c, createChatFields);
+    if (!fields.phone && !fields.clientId) {
+      throw new ApiError('INVALID_PHONE', `Give the customer's phone or pick a client. ${INVALID_PHONE_MESSAGE}`, {
+        field: 'phone',
+      });
     }
+    const input = parseWith(createChatSchema, fields);
+    // Access first, for everyone: not even an admin starts a chat on a channel he has no access to.
+    requireChannelAccess(principal, input.channelId);
     const channel = await Channel.findOne({ _id: input.channelId, deletedAt: null }).lean();
     if (!channel) throw new ApiError('NOT_FOUND', 'Channel not found.');
     // Starting a conversation takes a template: only where templates exist.

@@ -6,7 +6,7 @@ import type { ChannelKind, ConversationStatus, MessageView } from '../../common/
 import { newId } from '../../common/ids';
 import { findMedia } from '../../db/media';
 import { Agent, Client, Conversation, isDuplicateKeyError, Message } from '../../db/models';
-import { type AuthEnv, hasChannelAccess, type Principal } from '../auth';
+import { type AuthEnv, hasChannelAccess, type Principal, requireChannelAccess } from '../auth';
 import type { ApiDeps } from '../context';
 import {
   type ConversationKey,
@@ -20,6 +20,7 @@ import { describeRoute } from '../describe-route';
 import { ApiError, notFound, parseJson, parseWith } from '../errors';
 import { conversationResponse, listOf, messagePageResponse, messageResponse } from '../response-schemas';
 import { prepareTemplateSend, TEMPLATE_SEND_ERRORS, templateSendSchema } from '../template-send';
+import { visibleText } from '../text-fields';
 import { type ConversationRecord, conversationView, messageView } from '../views';
 import { canUseMedia } from './media';
 
@@ -37,7 +38,7 @@ export const listQuerySchema = z.object({
 });
 
 /** One per agent action (the console makes one per composed message and reuses it on retry): sent at most once. */
-export const requestIdSchema = z.string().trim().min(1).max(200);
+export const requestIdSchema = visibleText().min(1).max(200);
 
 /** The longest a reply's text or caption may be on any channel kind (a kind's shorter text limit is checked below). */
 const longest = (limit: (can: ChannelCapabilities) => number) =>
@@ -45,9 +46,7 @@ const longest = (limit: (can: ChannelCapabilities) => number) =>
 
 export const replySchema = z.union([
   z.object({
-    text: z
-      .string()
-      .trim()
+    text: visibleText()
       .min(1, 'must not be empty')
       .max(longest((can) => can.textLimit)),
     requestId: requestIdSchema.optional(),
@@ -63,7 +62,7 @@ export const replySchema = z.union([
   }),
 ]);
 export const noteSchema = z.object({
-  text: z.string().trim().min(1, 'must not be empty').max(10_000),
+  text: visibleText().min(1, 'must not be empty').max(10_000),
   requestId: requestIdSchema.optional(),
 });
 export const conversationTemplateSchema = templateSendSchema.extend({ requestId: requestIdSchema.optional() });
@@ -139,13 +138,14 @@ export function conversationRoutes(deps: ApiDeps) {
     query: listQuerySchema,
     returns: '{ items }',
     response: listOf(conversationResponse),
+    errors: ['CHANNEL_ACCESS_DENIED'],
   });
   app.get('/', list, async (c) => {
     const principal = c.get('principal');
     const query = parseWith(listQuerySchema, c.req.query());
-    const channelIds = query.channelId
-      ? principal.channelIds.filter((id) => id === query.channelId)
-      : principal.channelIds;
+    // A channel named in the filter must be one of the caller's (admins too).
+    if (query.channelId) requireChannelAccess(principal, query.channelId);
+    const channelIds = query.channelId ? [query.channelId] : principal.channelIds;
     const filter: Record<string, unknown> = { channelId: { $in: channelIds } };
     if (query.status) filter.status = query.status;
     if (query.closingSoon === 'true') {
@@ -348,7 +348,12 @@ export function conversationRoutes(deps: ApiDeps) {
     const change = await parseJson(c, ticketPatchSchema);
     if (change.assigneeId) {
       const assignee = await Agent.findById(change.assigneeId).lean();
-      if (!assignee || assignee.role === 'automation' || !assignee.channelIds.includes(conversation.channelId)) {
+      if (
+        !assignee ||
+        assignee.removedAt ||
+        assignee.role === 'automation' ||
+        !assignee.channelIds.includes(conversation.channelId)
+      ) {
         throw new ApiError('INVALID_ASSIGNEE', 'The assignee must be an agent with access to this channel.');
       }
     }

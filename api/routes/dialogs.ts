@@ -25,19 +25,20 @@ import {
   MAX_BATCH_RATE,
 } from '../../workflows/batch-definitions';
 import { conversationWorkflowId } from '../../workflows/definitions';
-import { type AuthEnv, hasChannelAccess, type Principal } from '../auth';
+import { type AuthEnv, hasChannelAccess, type Principal, requireChannelAccess } from '../auth';
 import type { ApiDeps } from '../context';
 import { AGENT_ACTION_BOUND, retryAfterWhenWorkerUnavailable, workerUnavailable } from '../conversation-workflow';
 import { describeRoute } from '../describe-route';
 import { ApiError, notFound, parseJson } from '../errors';
 import { batchProgressResponse, batchStartedResponse, dialogStartedResponse } from '../response-schemas';
 import { TEMPLATE_SEND_ERRORS, templateSendSchema } from '../template-send';
+import { visibleText } from '../text-fields';
 
 export const dialogSchema = templateSendSchema.extend({
   channelId: z.string().min(1),
   phone: z.string().trim().meta({ pattern: PHONE_PATTERN.source }),
-  clientName: z.string().trim().min(1).max(100).optional(),
-  idempotencyKey: z.string().trim().min(1).max(200),
+  clientName: visibleText().min(1).max(100).optional(),
+  idempotencyKey: visibleText().min(1).max(200),
 });
 
 export const MAX_BATCH_RECIPIENTS = 10_000;
@@ -54,24 +55,25 @@ export const batchSchema = templateSendSchema.omit({ variables: true }).extend({
     .array(
       z.object({
         phone: z.string().trim(),
-        clientName: z.string().trim().min(1).max(100).optional(),
+        clientName: visibleText().min(1).max(100).optional(),
         variables: z.array(z.string().max(1024)).default([]),
         /** This recipient's values for the template's dynamic URL buttons (else the batch's). */
-        buttonParameters: z.array(z.string().trim().min(1).max(2000)).max(2).optional(),
-        idempotencyKey: z.string().trim().min(1).max(200).optional(),
+        buttonParameters: z.array(visibleText().min(1).max(2000)).max(2).optional(),
+        idempotencyKey: visibleText().min(1).max(200).optional(),
       }),
     )
     .min(1)
     .max(MAX_BATCH_RECIPIENTS),
 });
 
-/** Automation tokens start dialogs on their own channels only; admins on any channel of the workspace. */
+/**
+ * Dialogs and batches are started by automation tokens and admins, each on the channels in his own list only (the
+ * bootstrap admin token has none): the one channel-access rule of api/auth.ts.
+ */
 export function assertMayStartDialogs(principal: Principal, channelId: string): void {
   if (principal.role === 'agent')
     throw new ApiError('FORBIDDEN', 'Dialogs are started with an admin or automation token.');
-  if (principal.role === 'automation' && !hasChannelAccess(principal, channelId)) {
-    throw new ApiError('CHANNEL_ACCESS_DENIED', 'This automation token has no access to this channel.');
-  }
+  requireChannelAccess(principal, channelId);
 }
 
 /** Starts (or reuses) the conversation and sends the template through the typed client, mapping its refusals. */
@@ -264,8 +266,8 @@ export function dialogRoutes(deps: ApiDeps) {
 
   const loadBatch = async (principal: Principal, batchId: string) => {
     const batch = await Batch.findById(batchId).lean();
-    if (!batch || (principal.role !== 'admin' && !hasChannelAccess(principal, batch.channelId)))
-      throw notFound('Batch');
+    // A batch of a channel the caller lacks is not there for him (admins included).
+    if (!batch || !hasChannelAccess(principal, batch.channelId)) throw notFound('Batch');
     return batch;
   };
 

@@ -12,7 +12,11 @@ import { safeEqual, sha256 } from '../../common/ids';
 import { type AuthEnv, type Principal, SESSION_COOKIE } from '../auth';
 import type { ApiDeps } from '../context';
 import { describeRoute } from '../describe-route';
-import { type LiveCredential, liveFeed } from '../live-feed';
+import { ApiError } from '../errors';
+import { type LiveCredential, liveFeed, streamOwner } from '../live-feed';
+
+/** JANELA_MAX_STREAMS_PER_AGENT's default (common/config.ts), for an app built without it. */
+const DEFAULT_MAX_STREAMS_PER_AGENT = 20;
 
 /** The credential this request authenticated with (as `authenticate` chose it), for the feed to re-check. */
 function liveCredential(c: Context<AuthEnv>, principal: Principal, adminToken: string): LiveCredential {
@@ -32,14 +36,21 @@ export function eventRoutes(deps: ApiDeps) {
     summary: "Server-sent events for the agent's channels",
     auth: 'agent',
     returns:
-      "text/event-stream: `ready`, then `conversation` (as GET /api/conversations/{id}) and `message` ({ conversationId, message }) as they change in the agent's channels; `access` ({ channelIds }) when those change; `ping` every 15 s; `closed` ({ error: { code: UNAUTHORIZED | FORBIDDEN, message } }) right before the server ends the stream because the credential no longer holds. A client more than 8 MB behind is disconnected.",
+      "text/event-stream: `ready`, then `conversation` (as GET /api/conversations/{id}) and `message` ({ conversationId, message }) as they change in the agent's channels; `access` ({ channelIds }) when those change; `ping` every 15 s; `closed` ({ error: { code: UNAUTHORIZED | FORBIDDEN, message } }) right before the server ends the stream because the credential no longer holds (a session ended, the token renewed, the agent removed or made automation). A client more than 8 MB behind is disconnected. At most JANELA_MAX_STREAMS_PER_AGENT (20) streams per agent at once: more is 429 TOO_MANY_STREAMS.",
+    errors: ['TOO_MANY_STREAMS'],
   });
   app.get('/', described, (c) => {
     const principal = c.get('principal');
     const credential = liveCredential(c, principal, deps.adminToken);
+    // A cap per agent (all his tokens and sessions together), so one credential cannot hold the process's memory.
+    const max = deps.maxStreamsPerAgent ?? DEFAULT_MAX_STREAMS_PER_AGENT;
+    if (liveFeed.streamsOf(streamOwner(credential)) >= max) {
+      throw new ApiError('TOO_MANY_STREAMS', `You already have ${max} live streams open: close one first.`, { max });
+    }
+    // Subscribed now (before `ready`, so nothing that changes from here on is missed), in the same tick as the
+    // count above: concurrent requests cannot all pass the cap.
+    const subscription = liveFeed.subscribe(credential, principal.channelIds);
     return streamSSE(c, async (stream) => {
-      // Subscribed before `ready`, so nothing that changes from here on is missed.
-      const subscription = liveFeed.subscribe(credential, principal.channelIds);
       stream.onAbort(() => subscription.cancel());
       await stream.writeSSE({ event: 'ready', data: JSON.stringify({ at: new Date().toISOString() }) });
       for (let chunk = await subscription.next(); chunk; chunk = await subscription.next()) {

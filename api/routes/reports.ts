@@ -1,8 +1,8 @@
 /** `/api/reports`: what the window-aware automation achieved, per channel: entry points and satisfaction (CSAT). */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { Agent, Channel, EntryPoint, Survey } from '../../db/models';
-import type { AuthEnv, Principal } from '../auth';
+import { Agent, EntryPoint, Survey } from '../../db/models';
+import { type AuthEnv, type Principal, requireChannelAccess } from '../auth';
 import { describeRoute } from '../describe-route';
 import { parseWith } from '../errors';
 import { csatReportResponse, entryPointReportResponse } from '../response-schemas';
@@ -20,16 +20,16 @@ export const reportQuerySchema = z.object({
 /** At most this many records are counted in one report (a narrower range counts the rest). */
 const MAX_REPORT_RECORDS = 50_000;
 
-/** The report's range and the channels it covers: the caller's (an admin's: every channel), or the one asked for. */
-async function reportScope(principal: Principal, query: Record<string, string>) {
+/**
+ * The report's range and the channels it covers: the caller's own (admins too: channel access is explicit for
+ * everyone), or the one asked for, which must be one of them (`403 CHANNEL_ACCESS_DENIED`).
+ */
+function reportScope(principal: Principal, query: Record<string, string>) {
   const parsed = parseWith(reportQuerySchema, query);
   const to = parsed.to ? new Date(parsed.to) : new Date();
   const from = parsed.from ? new Date(parsed.from) : new Date(to.getTime() - 30 * DAY_MS);
-  const visible =
-    principal.role === 'admin'
-      ? (await Channel.find({ deletedAt: null }).select('_id').lean()).map((channel) => channel._id)
-      : principal.channelIds;
-  const channelIds = parsed.channelId ? visible.filter((id) => id === parsed.channelId) : visible;
+  if (parsed.channelId) requireChannelAccess(principal, parsed.channelId);
+  const channelIds = parsed.channelId ? [parsed.channelId] : principal.channelIds;
   return { from, to, channelIds };
 }
 
@@ -52,9 +52,10 @@ export function reportRoutes() {
     query: reportQuerySchema,
     returns: '{ from, to, items, truncated }',
     response: entryPointReportResponse,
+    errors: ['CHANNEL_ACCESS_DENIED'],
   });
   app.get('/entry-points', entryPoints, async (c) => {
-    const { from, to, channelIds } = await reportScope(c.get('principal'), c.req.query());
+    const { from, to, channelIds } = reportScope(c.get('principal'), c.req.query());
     // Grouped here: a bounded read of one indexed range, no aggregation pipeline (FerretDB 1.x has few stages).
     const found = await EntryPoint.find({ channelId: { $in: channelIds }, receivedAt: { $gte: from, $lt: to } })
       .sort({ receivedAt: 1 })
@@ -117,9 +118,10 @@ export function reportRoutes() {
     query: reportQuerySchema,
     returns: '{ from, to, sent, count, average, distribution, byChannel, byAgent, truncated }',
     response: csatReportResponse,
+    errors: ['CHANNEL_ACCESS_DENIED'],
   });
   app.get('/csat', csat, async (c) => {
-    const { from, to, channelIds } = await reportScope(c.get('principal'), c.req.query());
+    const { from, to, channelIds } = reportScope(c.get('principal'), c.req.query());
     // Surveys sent in the range, by the (channelId, sentAt) index; their answers may come after `to`.
     const found = await Survey.find({ channelId: { $in: channelIds }, sentAt: { $gte: from, $lt: to } })
       .sort({ sentAt: 1 })

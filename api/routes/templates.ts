@@ -9,6 +9,7 @@ import { type AuthEnv, hasChannelAccess, type Principal, requireAdmin } from '..
 import { describeRoute } from '../describe-route';
 import { ApiError, notFound, parseJson } from '../errors';
 import { listOf, templateResponse } from '../response-schemas';
+import { visibleText } from '../text-fields';
 import { templateView } from '../views';
 
 export const registerSchema = z.object({
@@ -19,12 +20,27 @@ export const registerSchema = z.object({
   language: z.string().trim().min(2).max(15),
   category: z.enum(['MARKETING', 'UTILITY', 'AUTHENTICATION']).default('UTILITY'),
   status: z.enum(['APPROVED', 'PENDING', 'REJECTED', 'PAUSED', 'DISABLED']).default('APPROVED'),
-  body: z.string().trim().min(1).max(1024),
+  body: visibleText().min(1).max(1024),
+  // Only the fields a template has: other keys are dropped, never stored as they came (a key the database refuses,
+  // `$…` or with a NUL, was a 500).
   header: z
-    .looseObject({ format: z.enum(['TEXT', 'IMAGE', 'DOCUMENT', 'VIDEO', 'LOCATION']), text: z.string().optional() })
+    .object({
+      format: z.enum(['TEXT', 'IMAGE', 'DOCUMENT', 'VIDEO', 'LOCATION']),
+      text: z.string().max(1024).optional(),
+    })
     .optional(),
   footer: z.string().max(60).optional(),
-  buttons: z.array(z.looseObject({ type: z.string(), text: z.string().optional() })).optional(),
+  buttons: z
+    .array(
+      z.object({
+        type: z.string().min(1).max(40),
+        text: z.string().max(200).optional(),
+        url: z.string().max(2000).optional(),
+        phoneNumber: z.string().max(20).optional(),
+      }),
+    )
+    .max(10)
+    .optional(),
 });
 
 // Infobip's GET /whatsapp/2/senders/{sender}/templates; unknown fields tolerated, nulls accepted.
@@ -50,6 +66,11 @@ const infobipTemplatesSchema = z.looseObject({
     .nullish(),
 });
 
+/**
+ * Templates are channel administration (like the channel itself): admins list, register and sync them on any
+ * channel; an agent reads the templates of his own channels (to send them, each send checked against the
+ * conversation's channel).
+ */
 async function loadChannel(principal: Principal, channelId: string, forWrite: boolean) {
   if (forWrite) requireAdmin(principal);
   else if (principal.role !== 'admin' && !hasChannelAccess(principal, channelId)) throw notFound('Channel');

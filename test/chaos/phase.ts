@@ -154,6 +154,18 @@ export async function runPhase(
   });
   if (agent.status !== 201) throw new Error(`agent: ${agent.status} ${JSON.stringify(agent.body)}`);
   const agentToken = (agent.body as { token: string }).token;
+  // Batches are started by an automation token of the channel (the bootstrap admin token has no channel access).
+  const automationAgent = await admin('POST', '/api/agents', {
+    name: `Chaos automation ${tag}`,
+    email: `chaos-automation-${tag.toLowerCase()}@example.com`,
+    role: 'automation',
+    channelIds: [channel.id],
+  });
+  if (automationAgent.status !== 201)
+    throw new Error(`automation: ${automationAgent.status} ${JSON.stringify(automationAgent.body)}`);
+  const automationToken = (automationAgent.body as { token: string }).token;
+  const automation = (method: string, path: string, body?: unknown) =>
+    call(pool, `${context.baseUrl}${path}`, { method, token: automationToken, body });
 
   const customerOf = (i: number) =>
     `55219${tag.replace(/\D/g, '0').slice(0, 2)}${String(i % shape.customers).padStart(6, '0')}`;
@@ -177,7 +189,7 @@ export async function runPhase(
   );
   const batchStart = await untilAccepted(
     () =>
-      admin('POST', '/api/dialogs/batch', {
+      automation('POST', '/api/dialogs/batch', {
         channelId: channel.id,
         templateName: 'chaos_promo',
         language: 'pt_BR',
@@ -279,7 +291,7 @@ export async function runPhase(
       if (c.window?.expiresAt) windowDue.set(c.customer, new Date(c.window.expiresAt).getTime());
       if (c.window?.open === false && !windowClosedSeenAt.has(c.customer)) windowClosedSeenAt.set(c.customer, now);
     }
-    const progress = await admin('GET', `/api/dialogs/batch/${batchId}`);
+    const progress = await automation('GET', `/api/dialogs/batch/${batchId}`);
     if (progress.status === 200) batchProgress = progress.body;
   };
   const settled = () =>

@@ -35,6 +35,8 @@ export interface StackOptions {
   infobipTimeoutMs?: number;
   /** Where the API reaches Temporal (e.g. through a fault proxy); the worker always talks to it directly. */
   apiTemporalAddress?: string;
+  /** Live streams one agent may hold open (JANELA_MAX_STREAMS_PER_AGENT). */
+  maxStreamsPerAgent?: number;
 }
 
 export interface ApiResponse<T = any> {
@@ -83,6 +85,7 @@ export async function startStack(options: StackOptions = {}) {
     temporalWebUrl: 'http://temporal-web.test',
     temporalNamespace: 'default',
     workerMetricsUrl,
+    maxStreamsPerAgent: options.maxStreamsPerAgent ?? productDefaults.JANELA_MAX_STREAMS_PER_AGENT,
   });
   learnDocumentedOperations(app);
 
