@@ -58,7 +58,21 @@ async function workspace() {
   });
   expect(batch.status).toBe(202);
   const secret = new URL(whatsapp.webhookUrl).pathname.split('/').at(-1)!;
-  return { whatsapp, viber, disposable, agent, other, conversation, media, batchId: batch.body.batchId, secret };
+  // The customer's message: a resend of it is refused (409), as the description says.
+  const timeline = await stack.call('GET', `/api/conversations/${conversation.id}/messages`, undefined, agent.token);
+  const inboundId = timeline.body.items[0].id as string;
+  return {
+    whatsapp,
+    viber,
+    disposable,
+    agent,
+    other,
+    conversation,
+    media,
+    batchId: batch.body.batchId,
+    secret,
+    inboundId,
+  };
 }
 
 function config(token: string, parameters: Record<string, Record<string, string>>): string {
@@ -115,6 +129,7 @@ describe('the API answers as /openapi.json says', () => {
       'POST /api/conversations/{id}/messages': { id: ws.conversation.id },
       'POST /api/conversations/{id}/templates': { id: ws.conversation.id },
       'POST /api/conversations/{id}/notes': { id: ws.conversation.id },
+      'POST /api/conversations/{id}/messages/{messageId}/resend': { id: ws.conversation.id, messageId: ws.inboundId },
       'GET /api/channels/{channelId}/templates': { channelId: ws.whatsapp.id },
       'GET /api/media/{id}': { id: ws.media.id },
       'HEAD /api/media/{id}': { id: ws.media.id },
