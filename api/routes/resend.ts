@@ -4,13 +4,13 @@
  * workflow's normal path (the reply window, the outbox, retries). The original stays as it is (a late report may
  * still settle it) and points at its resend.
  */
-import { Hono } from 'hono';
+import type { Hono } from 'hono';
 import type { AttachmentRef, TemplateButton, TemplateHeader } from '../../common/domain';
 import { findMedia } from '../../db/media';
 import { Message } from '../../db/models';
 import type { AuthEnv } from '../auth';
 import type { ApiDeps } from '../context';
-import { retryAfterWhenWorkerUnavailable, sendReply, sendTemplate } from '../conversation-workflow';
+import { sendReply, sendTemplate } from '../conversation-workflow';
 import { describeRoute } from '../describe-route';
 import { ApiError, notFound } from '../errors';
 import { messageResponse } from '../response-schemas';
@@ -19,10 +19,8 @@ import { keyOf, loadAccessible, storedMessageView } from './conversations';
 /** The statuses a message may be resent from. */
 export const RESENDABLE_STATUSES = ['unknown', 'failed'] as const;
 
-export function resendRoutes(deps: ApiDeps) {
-  const app = new Hono<AuthEnv>();
-  app.use('*', retryAfterWhenWorkerUnavailable);
-
+/** Adds the route to the conversations' router (which answers WORKER_UNAVAILABLE with its Retry-After). */
+export function addResendRoute(app: Hono<AuthEnv>, deps: ApiDeps): void {
   const resend = describeRoute({
     summary: 'Resend an outbound message whose outcome is unknown, or that failed, as a new message',
     auth: 'agent',
@@ -87,5 +85,4 @@ export function resendRoutes(deps: ApiDeps) {
     await Message.updateOne({ _id: original._id, resentAs: null }, { $set: { resentAs: sent.id } });
     return c.json(await storedMessageView(sent), 202);
   });
-  return app;
 }
