@@ -41,6 +41,31 @@ export interface BatchActivityDeps {
   legacyConversationIds: LegacyConversationIds;
 }
 
+/**
+ * A dialog's outcome as the batch reports it: sent (or further), failed with its reason, or — its call's outcome
+ * unknown (the worker died mid-call) — counted with the failures under OUTCOME_UNKNOWN: it is never sent again, and
+ * Infobip may or may not have it (a late report still shows on the message).
+ */
+function dialogOutcome(message: {
+  status: string;
+  error?: unknown;
+}): { ok: true } | { ok: false; code: string; reason: string } {
+  if (message.status === 'unknown')
+    return {
+      ok: false,
+      code: 'OUTCOME_UNKNOWN',
+      reason:
+        'The call to Infobip was cut off (the worker stopped): it may or may not have been sent, and is not sent again.',
+    };
+  if (message.status !== 'failed') return { ok: true };
+  const error = message.error as { code?: string; message?: string } | null;
+  return {
+    ok: false,
+    code: error?.code ?? 'SEND_FAILED',
+    reason: error?.message ?? 'Infobip did not accept the message.',
+  };
+}
+
 export function createBatchActivities(deps: BatchActivityDeps) {
   const { legacyConversationIds } = deps;
   /** Handed-over batch dialogs still followed by collectBatchOutcomes: the recipient and, once stored, its message. */
@@ -221,15 +246,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
         const message = await Message.findById(known.messageId).select('status error').lean();
         if (!message || message.status === 'queued') return null;
         batchDialogs.delete(cacheKey);
-        if (message.status !== 'failed') return { index, phone: known.phone, ok: true };
-        const error = message.error as { code?: string; message?: string } | null;
-        return {
-          index,
-          phone: known.phone,
-          ok: false,
-          code: error?.code ?? 'SEND_FAILED',
-          reason: error?.message ?? 'Infobip did not accept the message.',
-        };
+        return { index, phone: known.phone, ...dialogOutcome(message) };
       });
       return outcomes.filter((outcome): outcome is BatchOutcome => outcome !== null);
     },
@@ -281,17 +298,7 @@ export function createBatchActivities(deps: BatchActivityDeps) {
             channelId: input.channelId,
             idempotencyKey: input.recipient.idempotencyKey,
           }).lean();
-          if (message && message.status !== 'queued') {
-            if (message.status === 'failed') {
-              const error = message.error as { code?: string; message?: string } | null;
-              return {
-                ok: false,
-                code: error?.code ?? 'SEND_FAILED',
-                reason: error?.message ?? 'Infobip did not accept the message.',
-              };
-            }
-            return { ok: true };
-          }
+          if (message && message.status !== 'queued') return dialogOutcome(message);
           if (Date.now() > deadline)
             throw ApplicationFailure.retryable('the dialog was not sent in time', 'DIALOG_PENDING');
           Context.current().heartbeat();

@@ -20,7 +20,8 @@ export {
   type RecordInboundResult,
   type TemplateRef,
 } from './conversation';
-export { createSendingActivities, type SendingActivities, UNKNOWN_OUTCOME_REPORT_WAIT_MS } from './sending';
+export { createSendingActivities, type SendingActivities } from './sending';
+export { UNKNOWN_OUTCOME_REPORT_WAIT_MS } from './unknown-outcome';
 
 export interface ActivityDeps {
   /** Batches reach the conversation workflows through Temporal, like any other caller. */

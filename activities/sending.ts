@@ -19,32 +19,12 @@ import {
 } from '../db/messages';
 import { Batch, Channel, Conversation, Message, SendSlot } from '../db/models';
 import { providerFor } from '../providers';
-import { InfobipError } from '../providers/infobip-http';
+import { type InfobipCredentials, InfobipError } from '../providers/infobip-http';
 import type { OutboundChoice } from '../providers/types';
 import type { TemplateRef } from './conversation';
 import { createInboundMediaActivities, retryableFailure } from './inbound-media';
 import { SlottedCalls } from './send-pacing';
-
-/**
- * How long a send whose earlier call may have reached Infobip (outcome unknown) waits for Infobip's report on our
- * messageId before calling again. Infobip does not deduplicate by messageId: a report slower than this still
- * lets the message go out twice.
- */
-export const UNKNOWN_OUTCOME_REPORT_WAIT_MS = 8_000;
-
-/** Polls for any recorded outcome (our `sent`, or one of Infobip's reports); returns the status it settled to. */
-async function waitForReport(
-  ref: { channelId: string; providerMessageId: string },
-  waitMs: number,
-): Promise<string | null> {
-  const until = Date.now() + waitMs;
-  for (;;) {
-    const state = await settleOutboundStatus(ref.channelId, ref.providerMessageId);
-    if (state && state.status !== 'queued') return state.status;
-    if (Date.now() >= until) return null;
-    await Context.current().sleep(250); // rejects when the activity is cancelled (worker shutdown)
-  }
-}
+import { settleUnknownOutcome, UNKNOWN_OUTCOME_REPORT_WAIT_MS } from './unknown-outcome';
 
 /**
  * Retries a database write (FerretDB's "database is locked", a connection lost while the database restarts)
@@ -96,25 +76,37 @@ const slottedCalls = new SlottedCalls();
  * A batch's dialog waits for the send slot its batch gave it (send_slots), so Infobip receives the batch at its
  * rate whatever time each conversation workflow took to get here, and until this process's window of calls on the
  * channel has room (SlottedCalls): a dialog that arrives after its slot (a busy worker) goes as soon as the window
- * lets it. Never past `deadline`. Nothing but memory stands between the end of the wait and the call.
+ * lets it. Never past `deadline`. `markCall` (the call's `sending` mark) is written once the slot has come, not
+ * before: a worker that dies while a dialog waits leaves no mark, so the retry sends it rather than taking it for a
+ * call of unknown outcome. The window is checked again after that write, and nothing but memory stands between that
+ * check and the call.
  */
 async function waitForSendSlot(
   channelId: string,
   idempotencyKey: string,
   deadline: number,
-): Promise<'send' | 'batch cancelled'> {
+  markCall: () => Promise<void>,
+): Promise<{ outcome: 'send'; departed?: (at: number) => void } | { outcome: 'batch cancelled' }> {
   const slot = await SendSlot.findById(`${channelId}:${idempotencyKey}`).lean();
-  if (!slot) return 'send';
+  if (!slot) {
+    await markCall();
+    return { outcome: 'send' };
+  }
   const at = slot.at.getTime();
   const intervalMs = slot.intervalMs ?? 0;
+  let marked = false;
   for (;;) {
-    if (slot.batchId && (await batchCancelled(slot.batchId))) return 'batch cancelled';
+    if (slot.batchId && (await batchCancelled(slot.batchId))) return { outcome: 'batch cancelled' };
     // Synchronous from here to the return: no other send of this process can slip in between.
     const now = Date.now();
     const due = Math.min(slottedCalls.dueAt(channelId, at, intervalMs), deadline);
     if (due <= now) {
-      slottedCalls.called(channelId, now);
-      return 'send';
+      if (!marked) {
+        await markCall();
+        marked = true;
+        continue; // the write took time: the window is read again
+      }
+      return { outcome: 'send', departed: slottedCalls.called(channelId, now) };
     }
     await Context.current().sleep(due - now); // rejects when the activity is cancelled (worker shutdown)
   }
@@ -137,7 +129,8 @@ export function createSendingActivities(deps: SendingActivityDeps) {
      * Recording the outcome never sends again: every call is preceded by a `sending` event; once Infobip took the
      * message, writing `sent` is retried here, on its own, until the attempt's time is nearly up. An attempt that
      * finds an earlier call whose outcome is unknown (the worker died, the call timed out, the write never landed)
-     * first waits a while for Infobip's report on our messageId before calling again.
+     * never calls again: it learns the outcome (a report, Infobip's logs) or leaves the message `unknown`
+     * (activities/unknown-outcome.ts).
      */
     async sendOutbound(input: { messageId: string }): Promise<{ status: string }> {
       const info = Context.current().info;
@@ -155,8 +148,11 @@ export function createSendingActivities(deps: SendingActivityDeps) {
         if (settled && settled.status !== 'queued') return { status: settled.status };
       }
       if (lastAttempt.outcomeUnknown) {
-        const reported = await waitForReport(ref, Math.min(UNKNOWN_OUTCOME_REPORT_WAIT_MS, deadline - Date.now()));
-        if (reported) return { status: reported };
+        const status = await settleUnknownOutcome(ref, {
+          reportWaitMs: Math.max(0, Math.min(UNKNOWN_OUTCOME_REPORT_WAIT_MS, deadline - Date.now() - 20_000)),
+          infobipTimeoutMs: deps.infobipTimeoutMs,
+        });
+        return { status };
       }
       const [channel, conversation] = await Promise.all([
         Channel.findById(message.channelId).select('+apiKey +webhookSecret').lean(),
@@ -170,7 +166,7 @@ export function createSendingActivities(deps: SendingActivityDeps) {
         return { status: 'failed' };
       }
       const provider = providerFor(channel.kind as ChannelKind);
-      const credentials = {
+      const credentials: InfobipCredentials = {
         apiBaseUrl: channel.apiBaseUrl,
         apiKey: channel.apiKey,
         timeoutMs: deps.infobipTimeoutMs,
@@ -194,21 +190,26 @@ export function createSendingActivities(deps: SendingActivityDeps) {
       if (stored) await setMediaChannel(stored.id, channel._id);
 
       // No call without this mark: if it cannot be written, nothing is sent and the attempt is retried.
-      const attemptId = await recordSendAttempt(ref.channelId, ref.providerMessageId, lastAttempt.number);
-
-      // The batch's send slot, waited for last: nothing read or written before it delays the call past the slot. (A
-      // crash while waiting leaves a mark with no call: the retry waits for a report that never comes, then sends.)
-      if (
-        message.type === 'template' &&
-        message.idempotencyKey &&
-        (await waitForSendSlot(ref.channelId, message.idempotencyKey, deadline - 15_000)) === 'batch cancelled'
-      ) {
-        await failOutbound(
-          { _id: message._id },
-          { code: 'BATCH_CANCELLED', message: 'The batch was cancelled before this dialog was sent.', permanent: true },
-        );
-        return { status: 'failed' };
-      }
+      let attemptId = '';
+      const markCall = async () => {
+        attemptId = await recordSendAttempt(ref.channelId, ref.providerMessageId, lastAttempt.number);
+      };
+      // A batch's dialog waits for its send slot, last, and is marked once the slot has come.
+      if (message.type === 'template' && message.idempotencyKey) {
+        const slotted = await waitForSendSlot(ref.channelId, message.idempotencyKey, deadline - 15_000, markCall);
+        if (slotted.outcome === 'send') credentials.onRequestSent = slotted.departed;
+        else {
+          await failOutbound(
+            { _id: message._id },
+            {
+              code: 'BATCH_CANCELLED',
+              message: 'The batch was cancelled before this dialog was sent.',
+              permanent: true,
+            },
+          );
+          return { status: 'failed' };
+        }
+      } else await markCall();
       try {
         if (message.type === 'template') {
           const template = message.template as TemplateRef;
@@ -249,9 +250,9 @@ export function createSendingActivities(deps: SendingActivityDeps) {
           return { status: failed ? 'failed' : ((await Message.findById(message._id).lean())?.status ?? 'failed') };
         }
         if (err instanceof InfobipError) {
-          // Infobip answered (429, 5xx): it did not take the message, so the retry need not wait for a report.
-          // Best effort: without this note the retry only waits a little longer.
-          if (err.httpStatus !== null)
+          // Infobip answered (429, 5xx), or no connection was ever made: it did not take the message, so the retry
+          // may call again. Best effort: without this note the retry takes the outcome for unknown.
+          if (err.httpStatus !== null || err.neverSent)
             await withBusyRetry(() => recordSendRefused(ref.channelId, ref.providerMessageId, attemptId)).catch(
               () => {},
             );

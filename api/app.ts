@@ -32,6 +32,7 @@ import { extensionRoutes } from './routes/extensions';
 import { meRoutes } from './routes/me';
 import { mediaApiRoutes, publicMediaRoutes } from './routes/media';
 import { reportRoutes } from './routes/reports';
+import { addResendRoute } from './routes/resend';
 import { sessionRoutes } from './routes/session';
 import { templateRoutes } from './routes/templates';
 import { webhookRoutes } from './routes/webhook';
@@ -168,7 +169,9 @@ export function createApp(deps: ApiDeps) {
   api.route('/agents', agentRoutes());
   api.route('/me', meRoutes());
   api.route('/channels', templateRoutes());
-  api.route('/conversations', conversationRoutes(deps));
+  const conversations = conversationRoutes(deps);
+  addResendRoute(conversations, deps);
+  api.route('/conversations', conversations);
   api.route('/chats', chatRoutes(deps));
   api.route('/dialogs', dialogRoutes(deps));
   api.route('/attachments', attachmentRoutes(deps));

@@ -228,8 +228,13 @@ export const messageResponse = z.strictObject({
     ),
   /** Unsupported inbound types: Infobip's message object as it came. */
   raw: z.unknown().optional(),
-  status: z.string(),
+  status: z
+    .string()
+    .describe(
+      'Outbound: queued, sent, delivered, seen, failed, or unknown (a call whose outcome Janela could not learn: it may or may not have reached the customer, and is never sent again unless an agent resends it). Inbound: received.',
+    ),
   error: z.looseObject({ code: z.string(), message: z.string() }).nullable(),
+  resentAs: z.string().nullable().describe('An unknown or failed message an agent resent: the new message.'),
   providerMessageId: z.string(),
   authorId: z.string().nullable(),
   automatic: z

@@ -216,6 +216,7 @@ export function messageView(message: {
   system?: { code: string; params?: Record<string, unknown> } | null;
   status: string;
   error?: unknown;
+  resentAs?: string | null;
   providerMessageId: string;
   authorId?: string | null;
   automatic?: string | null;
@@ -239,6 +240,7 @@ export function messageView(message: {
     ...(message.raw ? { raw: message.raw } : {}),
     status: message.status,
     error: message.error ?? null,
+    resentAs: message.resentAs ?? null,
     providerMessageId: message.providerMessageId,
     authorId: message.authorId ?? null,
     automatic: message.automatic ?? null,

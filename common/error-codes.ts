@@ -48,6 +48,11 @@ export const ERROR_CODES = {
     description: "Outside WhatsApp's 24-hour window a free-form reply is refused: send a template (`helpUrl`).",
   },
   TEMPLATES_WHATSAPP_ONLY: { status: 409, description: 'Templates exist on WhatsApp channels only.' },
+  MESSAGE_NOT_RESENDABLE: {
+    status: 409,
+    description:
+      'Only an outbound reply or template whose status is `unknown` or `failed` can be resent (not a survey question).',
+  },
   WINDOW_SETTINGS_WHATSAPP_ONLY: {
     status: 409,
     description: 'Window settings (the reminder) are for channels with a reply window: WhatsApp, not Viber.',

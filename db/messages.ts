@@ -1,11 +1,16 @@
 import type { MessageError, MessageView } from '../common/domain';
 import { isDuplicateKeyError, Message, type MessageDoc, MessageStatusEvent, SendKey } from './models';
 
-type OutcomeStatus = 'sent' | 'delivered' | 'seen' | 'failed';
+/**
+ * `unknown`: a call to Infobip may have taken the message but nobody heard back (the worker died mid-call, the call
+ * timed out) and neither a report nor Infobip's logs told us since. It is never called again blindly; the agent
+ * sees it and may resend it as a new message; any later outcome (a late report, a late `sent`) still moves it on.
+ */
+type OutcomeStatus = 'sent' | 'delivered' | 'seen' | 'failed' | 'unknown';
 
 /** The status fields of an outbound message, as folded from its events. */
 export interface OutboundState {
-  status: 'queued' | 'sent' | 'delivered' | 'seen' | 'failed';
+  status: 'queued' | 'unknown' | 'sent' | 'delivered' | 'seen' | 'failed';
   sentAt: Date | null;
   deliveredAt: Date | null;
   seenAt: Date | null;
@@ -20,13 +25,14 @@ interface StatusEvent {
   error?: unknown;
 }
 
-const rank: Record<string, number> = { queued: 0, sent: 1, delivered: 2, seen: 3 };
+const rank: Record<string, number> = { queued: 0, unknown: 0.5, sent: 1, delivered: 2, seen: 3 };
 const timeField = { sent: 'sentAt', delivered: 'deliveredAt', seen: 'seenAt' } as const;
 
 /**
  * The status the recorded events add up to, whatever order they were written in: statuses only move forward
- * (queued → sent → delivered → seen), `failed` only from queued or sent and then final, so a failure recorded
- * after delivered/seen changes nothing. Each time is the one its event carries. `known` keeps the times of a
+ * (queued → unknown → sent → delivered → seen), `failed` only from queued, unknown or sent and then final, so a
+ * failure recorded after delivered/seen changes nothing; `unknown` only from queued, so any outcome, whenever it
+ * is recorded, wins over it. Each time is the one its event carries. `known` keeps the times of a
  * message stored before events existed.
  */
 export function foldOutboundEvents(events: StatusEvent[], known: Partial<OutboundState> = {}): OutboundState {
@@ -41,8 +47,10 @@ export function foldOutboundEvents(events: StatusEvent[], known: Partial<Outboun
     (a, b) => a.recordedAt.getTime() - b.recordedAt.getTime() || (a._id < b._id ? -1 : a._id > b._id ? 1 : 0),
   );
   for (const event of ordered) {
-    if (event.status === 'failed') {
-      if (state.status === 'queued' || state.status === 'sent') {
+    if (event.status === 'unknown') {
+      if (state.status === 'queued') state.status = 'unknown';
+    } else if (event.status === 'failed') {
+      if (state.status === 'queued' || state.status === 'unknown' || state.status === 'sent') {
         state.status = 'failed';
         state.error = (event.error as MessageError | null) ?? null;
       }
@@ -107,7 +115,7 @@ export async function settleOutboundStatus(
   throw new Error(`the status of message ${providerMessageId} did not settle (too many concurrent writers)`);
 }
 
-const OUTCOMES: OutcomeStatus[] = ['sent', 'delivered', 'seen', 'failed'];
+const OUTCOMES: OutcomeStatus[] = ['unknown', 'sent', 'delivered', 'seen', 'failed'];
 
 /**
  * The outcome events of a message, each read by its `_id` (`<channelId>:<providerMessageId>:<status>`, one per

@@ -130,8 +130,11 @@ const messageSchema = new Schema(
     // System lines: { code, params } the console renders in the agent's language (`text` is the English); null on
     // other messages and on system lines stored before codes existed.
     system: { type: Schema.Types.Mixed, default: null },
-    // Outbound: queued → sent → delivered → seen, or failed. Inbound: received.
+    // Outbound: queued → sent → delivered → seen, or failed; `unknown` when a call's outcome was never learnt
+    // (db/messages.ts). Inbound: received.
     status: { type: String, required: true },
+    // An unknown or failed outbound message the agent resent: the id of the new message that carries it again.
+    resentAs: { type: String, default: null },
     error: { type: Schema.Types.Mixed, default: null },
     // Infobip's messageId: the customer's message id inbound, our own id outbound (so reports match).
     providerMessageId: { type: String, required: true },
@@ -165,7 +168,11 @@ const messageStatusEventSchema = new Schema(
     _id: { type: String, required: true },
     channelId: { type: String, required: true },
     providerMessageId: { type: String, required: true },
-    status: { type: String, enum: ['sending', 'refused', 'sent', 'delivered', 'seen', 'failed'], required: true },
+    status: {
+      type: String,
+      enum: ['sending', 'refused', 'unknown', 'sent', 'delivered', 'seen', 'failed'],
+      required: true,
+    },
     /** When it happened (Infobip's doneAt / seenAt for reports). */
     at: { type: Date, required: true },
     /** When Janela recorded it: the order a late failure and a report are folded in. */

@@ -1,3 +1,4 @@
+import { channel as diagnosticsChannel } from 'node:diagnostics_channel';
 import { request } from 'undici';
 import { redactSecrets } from '../common/log';
 
@@ -7,6 +8,25 @@ export interface InfobipCredentials {
   apiKey: string;
   /** Per-call timeout; past it the call is a retryable NETWORK_ERROR. */
   timeoutMs?: number;
+  /**
+   * Told (once) when the request left: its headers written to the connection — or, if that was never seen, when
+   * the call ended. The batch limiter counts calls by it (activities/send-pacing.ts).
+   */
+  onRequestSent?: (at: number) => void;
+}
+
+/** Requests whose leaving someone waits for, by the body Buffer undici keeps as the request's body. */
+const awaitingSend = new WeakMap<Buffer, () => void>();
+let watchingSends = false;
+
+/** undici announces each request the moment its headers are written to the socket (the body follows at once). */
+function watchSends(): void {
+  if (watchingSends) return;
+  watchingSends = true;
+  diagnosticsChannel('undici:client:sendHeaders').subscribe((event) => {
+    const body = (event as { request?: { body?: unknown } }).request?.body;
+    if (Buffer.isBuffer(body)) awaitingSend.get(body)?.();
+  });
 }
 
 /**
@@ -15,6 +35,11 @@ export interface InfobipCredentials {
  */
 export class InfobipError extends Error {
   readonly details: unknown;
+  /**
+   * The request certainly never reached Infobip (no connection was made): a retry may call again. Any other failure
+   * without an answer (a timeout, a connection lost mid-call) leaves the outcome unknown.
+   */
+  neverSent = false;
   constructor(
     message: string,
     readonly retryable: boolean,
@@ -29,6 +54,24 @@ export class InfobipError extends Error {
     this.details = details == null ? null : JSON.parse(redactSecrets(JSON.stringify(details)));
     this.name = 'InfobipError';
   }
+}
+
+/** Connection errors raised before any byte of the request was sent. */
+const CONNECT_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+function neverReachedInfobip(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    if (CONNECT_ERRORS.has(String((e as { code?: unknown }).code))) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** Reads both of Infobip's error bodies: the older `requestError.serviceException` and the newer `errorCode`. */
@@ -136,6 +179,17 @@ export async function callInfobip<T>(
     credentials.apiBaseUrl.endsWith('/') ? credentials.apiBaseUrl : `${credentials.apiBaseUrl}/`,
   );
   const timeoutMs = options.timeoutMs ?? credentials.timeoutMs ?? 15_000;
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  let sent = false;
+  const requestSent = () => {
+    if (sent) return;
+    sent = true;
+    credentials.onRequestSent?.(Date.now());
+  };
+  if (payload && credentials.onRequestSent) {
+    watchSends();
+    awaitingSend.set(payload, requestSent);
+  }
   let response: Awaited<ReturnType<typeof request>>;
   try {
     response = await request(url, {
@@ -145,14 +199,18 @@ export async function callInfobip<T>(
         accept: 'application/json',
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: payload,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
     });
   } catch (err) {
+    requestSent();
     const reason = err instanceof Error ? err.message : String(err);
-    throw new InfobipError(`Could not reach Infobip: ${reason}`, true, null, 'NETWORK_ERROR');
+    const failure = new InfobipError(`Could not reach Infobip: ${reason}`, true, null, 'NETWORK_ERROR');
+    failure.neverSent = neverReachedInfobip(err);
+    throw failure;
   }
+  requestSent(); // (seen already, unless undici stopped announcing requests)
 
   const status = response.statusCode;
   if (status < 200 || status >= 300) throw await errorFromResponse(response);

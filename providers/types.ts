@@ -1,5 +1,6 @@
 import type { ChannelKind, MediaKind, TemplateButton, TemplateHeader } from '../common/domain';
 import type { InfobipCredentials } from './infobip-http';
+import type { ParsedDeliveryReport } from './webhook';
 
 export interface OutboundEnvelope {
   /** The channel's sender: WhatsApp number or Viber sender name. */
@@ -58,4 +59,10 @@ export interface ChannelProvider {
   sendMedia(credentials: InfobipCredentials, message: OutboundMedia): Promise<SendAccepted>;
   /** WhatsApp: reply buttons (up to three choices) or a list; Viber: the text with the choices listed. */
   sendChoice(credentials: InfobipCredentials, message: OutboundChoice): Promise<SendAccepted>;
+  /**
+   * What Infobip knows of a message we sent (our messageId), read from its message logs: the log entry as a
+   * delivery report, or null when Infobip shows none (logs lag behind sends: null does not mean "not sent").
+   * Absent where Infobip offers no such lookup (WhatsApp).
+   */
+  lookupOutcome?(credentials: InfobipCredentials, messageId: string): Promise<ParsedDeliveryReport | null>;
 }

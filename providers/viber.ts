@@ -2,6 +2,7 @@ import { CHANNEL_CAPABILITIES } from '../common/channels';
 import type { InfobipCredentials } from './infobip-http';
 import { acceptedStatus, callInfobip, InfobipError } from './infobip-http';
 import type { ChannelProvider, OutboundEnvelope, OutboundMedia } from './types';
+import { type ParsedDeliveryReport, parseWebhookResult } from './webhook';
 
 interface ViberResponse {
   messages?: {
@@ -60,6 +61,19 @@ export const viberProvider: ChannelProvider = {
       }
     }
     return sendViber(credentials, message, { type: 'TEXT', text: viberLinkText(message) });
+  },
+
+  async lookupOutcome(credentials, messageId) {
+    // Infobip's "Get Viber message logs": GET /viber/2/logs, filtered by our messageId. An entry carries the same
+    // status and error objects as a delivery report, so it is read the way the webhook reads one.
+    const query = new URLSearchParams({ messageId, limit: '1' });
+    const logs = await callInfobip<{ results?: unknown[] }>(credentials, 'GET', `/viber/2/logs?${query}`);
+    const entry = logs?.results?.find(
+      (result) => (result as { messageId?: unknown } | null)?.messageId === messageId,
+    ) as Record<string, unknown> | undefined;
+    if (!entry) return null;
+    const parsed = parseWebhookResult('viber', { ...entry, message: undefined, seenAt: undefined });
+    return 'event' in parsed && parsed.event.kind === 'delivery' ? (parsed.event as ParsedDeliveryReport) : null;
   },
 
   async sendTemplate() {

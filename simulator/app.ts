@@ -139,6 +139,8 @@ export function createSimulator(options: SimulatorOptions = {}) {
   let faults: Fault[] = [];
   let validKeys = new Set<string>();
   const templates = new Map<string, unknown[]>();
+  /** Infobip's Viber message logs (GET /viber/2/logs), by messageId: accepted, then the outcome its report tells. */
+  const viberLogs = new Map<string, Record<string, unknown>>();
   const timers = new Set<NodeJS.Timeout>();
   const app = new Hono();
 
@@ -202,6 +204,14 @@ export function createSimulator(options: SimulatorOptions = {}) {
         if (fetched.status !== 200) input.errorId = 7013;
       }
       const failed = input.errorId !== undefined;
+      const logged = viberLogs.get(input.messageId);
+      if (logged) {
+        logged.doneAt = infobipTime();
+        logged.status = failed
+          ? { groupId: 2, groupName: 'UNDELIVERABLE', id: 4, name: 'UNDELIVERABLE_NOT_DELIVERED' }
+          : { groupId: 3, groupName: 'DELIVERED', id: 5, name: 'DELIVERED_TO_HANDSET' };
+        if (failed) logged.error = { groupId: 1, groupName: 'HANDSET_ERRORS', id: input.errorId, permanent: true };
+      }
       await postReport(input.url!, {
         results: [
           {
@@ -272,6 +282,8 @@ export function createSimulator(options: SimulatorOptions = {}) {
   // Record every Infobip request, apply faults and check the API key, before any endpoint runs.
   app.use('*', async (c, next) => {
     if (c.req.path.startsWith('/_sim')) return next();
+    // When the request came, not when its body had been read (a busy event loop reads it later).
+    const receivedAt = new Date().toISOString();
     const raw = await c.req.text();
     const body = raw ? safeJson(raw) : null;
     const recorded: RecordedRequest = {
@@ -279,7 +291,7 @@ export function createSimulator(options: SimulatorOptions = {}) {
       path: c.req.path,
       headers: Object.fromEntries(c.req.raw.headers.entries()),
       body,
-      receivedAt: new Date().toISOString(),
+      receivedAt,
     };
     requests.push(recorded);
     c.set('parsedBody' as never, body as never);
@@ -449,9 +461,23 @@ export function createSimulator(options: SimulatorOptions = {}) {
     }
     if (violations.length) return c.json(viberBadRequest(violations), 400);
     const results = [];
+    const bulkId = b.bulkId ?? randomUUID();
     for (const m of b.messages) {
       for (const destination of m.destinations) {
         const messageId = destination.messageId || randomUUID();
+        viberLogs.set(messageId, {
+          sender: m.sender,
+          destination: destination.to,
+          bulkId,
+          messageId,
+          sentAt: infobipTime(),
+          doneAt: null,
+          messageCount: 1,
+          price: { pricePerMessage: 0, currency: 'EUR' },
+          status: pending,
+          error: { groupId: 0, groupName: 'OK', id: 0, name: 'NO_ERROR', description: 'No Error', permanent: false },
+          content: { type: m.content.type, ...(m.content.text ? { text: m.content.text } : {}) },
+        });
         scheduleReports({
           url: m.webhooks?.delivery?.url,
           seenUrl: m.webhooks?.seen?.url,
@@ -465,7 +491,38 @@ export function createSimulator(options: SimulatorOptions = {}) {
         results.push({ messageId, status: pending, destination: destination.to });
       }
     }
-    return c.json({ bulkId: b.bulkId ?? randomUUID(), messages: results });
+    return c.json({ bulkId, messages: results });
+  });
+
+  // Infobip's "Get Viber message logs": sent messages, newest first, filtered by any of the query's fields.
+  app.get('/viber/2/logs', (c) => {
+    const limit = Number(c.req.query('limit') ?? 50);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      return c.json(
+        {
+          errorCode: 'E400',
+          description: 'Request cannot be processed.',
+          action: 'Check the syntax, violations and adjust the request.',
+          violations: [{ property: 'limit', violation: 'must be between 1 and 1000' }],
+          resources: [],
+        },
+        400,
+      );
+    const messageIds = c.req.queries('messageId') ?? [];
+    const bulkIds = c.req.queries('bulkId') ?? [];
+    const sender = c.req.query('sender');
+    const destination = c.req.query('destination');
+    const results = [...viberLogs.values()]
+      .reverse()
+      .filter(
+        (entry) =>
+          (messageIds.length === 0 || messageIds.includes(entry.messageId as string)) &&
+          (bulkIds.length === 0 || bulkIds.includes(entry.bulkId as string)) &&
+          (!sender || entry.sender === sender) &&
+          (!destination || entry.destination === destination),
+      )
+      .slice(0, limit);
+    return c.json({ results });
   });
 
   // ---- control routes ----

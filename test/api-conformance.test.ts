@@ -67,6 +67,9 @@ async function workspace() {
   // The admin run may renew the token of, and remove, an agent nobody else uses.
   const disposableAgent = await stack.createAgent([whatsapp.id]);
   const secret = new URL(whatsapp.webhookUrl).pathname.split('/').at(-1)!;
+  // The customer's message: a resend of it is refused (409), as the description says.
+  const timeline = await stack.call('GET', `/api/conversations/${conversation.id}/messages`, undefined, agent.token);
+  const inboundId = timeline.body.items[0].id as string;
   return {
     whatsapp,
     viber,
@@ -78,6 +81,7 @@ async function workspace() {
     media,
     batchId: batch.body.batchId,
     secret,
+    inboundId,
   };
 }
 
@@ -135,6 +139,7 @@ describe('the API answers as /openapi.json says', () => {
       'POST /api/conversations/{id}/messages': { id: ws.conversation.id },
       'POST /api/conversations/{id}/templates': { id: ws.conversation.id },
       'POST /api/conversations/{id}/notes': { id: ws.conversation.id },
+      'POST /api/conversations/{id}/messages/{messageId}/resend': { id: ws.conversation.id, messageId: ws.inboundId },
       'GET /api/channels/{channelId}/templates': { channelId: ws.whatsapp.id },
       'GET /api/media/{id}': { id: ws.media.id },
       'HEAD /api/media/{id}': { id: ws.media.id },

@@ -1,17 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SimulatorProcess, spawnSimulatorProcess } from './helpers/simulator-process';
 import { type Stack, startStack, waitFor } from './helpers/stack';
 
 let stack: Stack;
+/**
+ * The batches' Infobip, in a process of its own: these tests measure when Infobip receives each send, which a
+ * simulator sharing the sending process's event loop stamps late, and bunched, whenever that loop is busy.
+ */
+let infobip: SimulatorProcess;
 let automation: { id: string; token: string };
 beforeAll(async () => {
-  stack = await startStack();
+  [stack, infobip] = await Promise.all([startStack(), spawnSimulatorProcess()]);
 });
 afterAll(async () => {
+  infobip?.close();
   await stack?.close();
 });
 
 async function batchChannel(sendRatePerSecond = 20) {
-  const channel = await stack.createChannel('whatsapp', { sendRatePerSecond });
+  const channel = await stack.createChannel('whatsapp', { sendRatePerSecond, apiBaseUrl: infobip.url });
   await stack.call('POST', `/api/channels/${channel.id}/templates`, {
     name: 'promo',
     language: 'pt_BR',
@@ -38,7 +45,7 @@ const recipients = (prefix: string, count: number) =>
   }));
 
 async function templateTimes(prefix: string) {
-  return (await stack.infobipRequests('/whatsapp/1/message/template'))
+  return (await infobip.requests('/whatsapp/1/message/template'))
     .filter((r) => r.body.messages[0].to.startsWith(prefix))
     .map((r) => ({ to: r.body.messages[0].to as string, at: Date.parse(r.receivedAt) }));
 }
@@ -117,7 +124,7 @@ describe('dialog batches', () => {
   it('a slow Infobip does not slow the batch: sends go out at the rate while earlier ones wait for their answer', async () => {
     const channel = await batchChannel(10);
     // Every accepted send is answered 3 s late: a batch that waited on each send would manage a handful per answer.
-    await stack.sim('PUT', '/_sim/settings', { answerDelayMs: 3_000 });
+    await infobip.control('PUT', '/_sim/settings', { answerDelayMs: 3_000 });
     try {
       const started = await startBatch(channel.id, recipients('5511707', 40), { ratePerSecond: 10 });
       expect(started.status).toBe(202);
@@ -137,7 +144,7 @@ describe('dialog batches', () => {
       // worker) still goes, but never puts more than the rate into one window of the worker's calls.
       expect(mostInAnyWindow(times, 1000)).toBeLessThanOrEqual(10);
     } finally {
-      await stack.sim('PUT', '/_sim/settings', {});
+      await infobip.control('PUT', '/_sim/settings', {});
     }
   }, 120_000);
 
@@ -195,8 +202,10 @@ describe('dialog batches', () => {
   it('cancel stops the batch', async () => {
     const channel = await batchChannel();
     const started = await startBatch(channel.id, recipients('5511702', 300), { ratePerSecond: 10 });
+    // Cancelled once Infobip has 10: the batch's progress can trail what went out by seconds on a loaded machine
+    // (workflow tasks of 5 s seen), and a cancel sent then came 100 sends in.
     await waitFor(
-      async () => (await progressOf(started.body.batchId)).sent >= 10,
+      async () => (await templateTimes('5511702')).length >= 10,
       30_000,
       standing(started.body.batchId, '10 sent'),
     );
@@ -266,7 +275,7 @@ describe('dialog batches', () => {
     const done = await batchReaching(started.body.batchId, 'completed', 30_000, 'the batch to complete');
     expect(done).toMatchObject({ sent: 2, failed: 1 });
     expect(done.failures[0]).toMatchObject({ phone: '5511706002', code: 'TEMPLATE_BUTTONS_MISMATCH' });
-    const sent = (await stack.infobipRequests('/whatsapp/1/message/template'))
+    const sent = (await infobip.requests('/whatsapp/1/message/template'))
       .map((r) => r.body.messages[0])
       .filter((m) => m.to.startsWith('5511706'));
     expect(sent.map((m) => [m.to, m.content.templateData.buttons, m.content.templateData.header]).sort()).toEqual([
@@ -341,11 +350,20 @@ describe('dialog batches', () => {
       150_000,
       'the batch to complete after the restart',
     );
-    expect(done).toMatchObject({ sent: 100, failed: 0 });
+    expect(done.sent + done.failed).toBe(100);
+    // A dialog whose call the kill cut off (marked, maybe not yet on the wire) is never called again: it is reported
+    // as OUTCOME_UNKNOWN, a handful at most (those in flight at the kill); every other one reached Infobip.
+    expect(done.failures.map((f: { code: string }) => f.code).every((code: string) => code === 'OUTCOME_UNKNOWN')).toBe(
+      true,
+    );
+    expect(done.failed).toBeLessThanOrEqual(10);
     const sends = await templateTimes('5511703');
     const perPhone = new Map<string, number>();
     for (const s of sends) perPhone.set(s.to, (perPhone.get(s.to) ?? 0) + 1);
-    expect(perPhone.size).toBe(100);
+    const unknown = new Set(done.failures.map((f: { phone: string }) => f.phone));
+    const everyOther = recipients('5511703', 100).filter((r) => !unknown.has(r.phone));
+    expect(everyOther.filter((r) => !perPhone.has(r.phone))).toEqual([]);
+    // Nobody twice.
     expect([...perPhone.values()].every((n) => n === 1)).toBe(true);
   }, 200_000);
 });

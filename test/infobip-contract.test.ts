@@ -594,8 +594,9 @@ describe('outbound media', () => {
 });
 
 describe('errors, retries and reports', () => {
-  it('a timeout is retried with the same messageId until it goes through', async () => {
+  it('a timed-out call is not made again (Infobip may have taken it): the reply ends unknown, and its resend is delivered', async () => {
     const { agent, conversation } = await openChat('whatsapp', '5511988880020');
+    // Infobip answers after 6 s, past the 4 s timeout, and sends no report: whether it took the message is unknown.
     await stack.sim('POST', '/_sim/faults', { path: '/whatsapp/1/message/text', status: 200, count: 1, delayMs: 6000 });
     const sent = await stack.call(
       'POST',
@@ -603,18 +604,30 @@ describe('errors, retries and reports', () => {
       { text: 'com timeout' },
       agent.token,
     );
+    const statusOf = async (id: string) =>
+      (await timeline(conversation.id, agent.token)).find((m) => m.id === id)?.status;
     await waitFor(
-      async () =>
-        ['delivered', 'seen'].includes(
-          (await timeline(conversation.id, agent.token)).find((m) => m.id === sent.body.id)?.status,
-        ),
+      async () => (await statusOf(sent.body.id)) === 'unknown',
+      60_000,
+      'the timed-out reply to end unknown',
+    );
+    const attemptsOf = async (id: string) =>
+      (await stack.infobipRequests('/whatsapp/1/message/text')).filter((r) => r.body.messageId === id);
+    expect(await attemptsOf(sent.body.id)).toHaveLength(1);
+    const resent = await stack.call(
+      'POST',
+      `/api/conversations/${conversation.id}/messages/${sent.body.id}/resend`,
+      undefined,
+      agent.token,
+    );
+    expect(resent.status).toBe(202);
+    await waitFor(
+      async () => ['delivered', 'seen'].includes(await statusOf(resent.body.id)),
       30_000,
-      'delivery after a timeout',
+      'delivery of the resend',
     );
-    const attempts = (await stack.infobipRequests('/whatsapp/1/message/text')).filter(
-      (r) => r.body.messageId === sent.body.id,
-    );
-    expect(attempts.length).toBe(2);
+    expect(await attemptsOf(resent.body.id)).toHaveLength(1);
+    expect(await attemptsOf(sent.body.id)).toHaveLength(1);
   });
 
   it('401 from Infobip is permanent and shown; the newer error body (Viber) is read too', async () => {

@@ -127,7 +127,14 @@ function csatLine(c) {
   return `<div class="csat" id="csat" data-score="${esc(String(c.csat.score))}">${esc(t('csatScore', { score: c.csat.score, time: formatTime(c.csat.answeredAt) }))}</div>`;
 }
 
-const statusMarks = { queued: '⏱', sent: '✓', delivered: '✓✓', seen: '✓✓', failed: '⚠' };
+const statusMarks = { queued: '⏱', unknown: '?', sent: '✓', delivered: '✓✓', seen: '✓✓', failed: '⚠' };
+
+/** A reply the agent may send again: its outcome unknown, or failed; not a survey question; not resent already. */
+const resendable = (m) =>
+  m.direction === 'outbound' &&
+  (m.status === 'unknown' || m.status === 'failed') &&
+  m.type !== 'interactive' &&
+  !m.resentAs;
 
 /** Types the console shows in place (GET /api/config's inlineMediaTypes, the API's allow-list); else a link. */
 const inlineMedia = (mime) => (state.config?.inlineMediaTypes ?? []).includes((mime ?? '').toLowerCase());
@@ -200,11 +207,18 @@ function timelineItems() {
       const error =
         m.status === 'failed' && m.error
           ? `<div class="error">${esc(t('failedBecause', { reason: failureText(m.error) }))}</div>`
+          : m.status === 'unknown'
+            ? `<div class="error unknown-outcome">${esc(t('unknownExplained'))}</div>`
+            : '';
+      const resend = resendable(m)
+        ? `<button type="button" class="resend" data-resend="${esc(m.id)}">${esc(t('resend'))}</button>`
+        : m.resentAs
+          ? `<div class="label resent">${esc(t('resent'))}</div>`
           : '';
       if (m.direction === 'system')
         return `<div class="msg system" data-message-id="${esc(m.id)}" data-code="${esc(m.system?.code ?? '')}">${esc(systemLineText(m, state.lang))}</div>`;
       return `<div class="msg ${esc(m.direction)}" data-message-id="${esc(m.id)}" data-status="${esc(m.status)}">
-        ${label}${mediaBlock(m.media)}${m.text ? `<div class="text">${esc(m.text)}</div>` : ''}${choicesBlock(m)}${storageNoteLine(m)}${error}
+        ${label}${mediaBlock(m.media)}${m.text ? `<div class="text">${esc(m.text)}</div>` : ''}${choicesBlock(m)}${storageNoteLine(m)}${error}${resend}
         <div class="meta"><span>${esc(formatTime(m.createdAt))}</span>${status}</div>
       </div>`;
     })
@@ -315,6 +329,8 @@ export function bindConversation() {
     // The timeline is redrawn often (live events): one delegated listener for the "load older" button.
     timeline.addEventListener('click', (event) => {
       if (event.target.closest('#load-older')) void loadOlderMessages();
+      const resend = event.target.closest('[data-resend]');
+      if (resend) void resendMessage(resend.dataset.resend, resend);
     });
     // Older messages load when the agent scrolls up to the top, not when a redraw moves the view: a timeline
     // replaced meanwhile (detached, its scrollTop 0) or one put back to the bottom is not the agent scrolling up.
@@ -387,6 +403,25 @@ async function sendFromComposer() {
   } catch (err) {
     state.composerError = errorText(err);
     if (err.code === 'WINDOW_CLOSED') c.window = { open: false, expiresAt: c.window.expiresAt };
+  }
+  renderTimeline();
+  updateComposerState();
+}
+
+/** Sends a message whose outcome is unknown (or that failed) again, as a new message; a repeat click is the same one. */
+async function resendMessage(messageId, button) {
+  const c = selected();
+  if (!c) return;
+  button.disabled = true;
+  state.composerError = null;
+  try {
+    const sent = await api('POST', `/api/conversations/${c.id}/messages/${encodeURIComponent(messageId)}/resend`);
+    const original = state.messages.find((m) => m.id === messageId);
+    if (original) original.resentAs = sent.id;
+    upsertMessage(sent);
+  } catch (err) {
+    state.composerError = errorText(err);
+    button.disabled = false;
   }
   renderTimeline();
   updateComposerState();

@@ -100,7 +100,7 @@ export const ticketPatchSchema = z.union([
   z.object({ status: ticketStatus.optional(), assigneeId: ticketAssignee }),
 ]);
 
-function keyOf(conversation: ConversationRecord): ConversationKey {
+export function keyOf(conversation: ConversationRecord): ConversationKey {
   return {
     channelId: conversation.channelId,
     kind: conversation.kind as ChannelKind,
@@ -116,13 +116,13 @@ function keyOf(conversation: ConversationRecord): ConversationKey {
 }
 
 /** The stored message as `GET …/messages` shows it (the workflow's answer carries only its core fields). */
-async function storedMessageView(sent: MessageView) {
+export async function storedMessageView(sent: MessageView) {
   const stored = await Message.findById(sent.id).lean();
   return stored ? messageView(stored) : sent;
 }
 
 /** The conversation, if this principal may see it; otherwise 404 (never a hint that it exists). */
-async function loadAccessible(principal: Principal, id: string) {
+export async function loadAccessible(principal: Principal, id: string) {
   const conversation = await Conversation.findById(id).lean();
   if (!conversation || !hasChannelAccess(principal, conversation.channelId)) throw notFound('Conversation');
   return conversation;

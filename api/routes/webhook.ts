@@ -5,9 +5,9 @@ import type { ChannelKind } from '../../common/domain';
 import { measureJson } from '../../common/free-form';
 import { log } from '../../common/log';
 import { withBusyRetry } from '../../db/connect';
-import { advanceOutboundStatus, failOutbound } from '../../db/messages';
+import { recordDeliveryReport } from '../../db/delivery-reports';
+import { advanceOutboundStatus } from '../../db/messages';
 import { Template } from '../../db/models';
-import { explainDeliveryError } from '../../providers/errors';
 import {
   parseTemplateStatusEvent,
   parseWebhookBody,
@@ -119,22 +119,7 @@ export function webhookRoutes(deps: ApiDeps) {
       if (event.kind === 'inbound') {
         await inboundParking.deliver(deps, { channelId: channel._id, kind, customer: event.customer }, event.message);
       } else if (event.kind === 'delivery') {
-        const at = event.doneAt ? new Date(event.doneAt) : new Date();
-        if (event.groupName === 'DELIVERED') {
-          await withBusyRetry(() => advanceOutboundStatus(channel._id, event.providerMessageId, 'delivered', at));
-        } else if (event.groupName === 'PENDING') {
-          await withBusyRetry(() => advanceOutboundStatus(channel._id, event.providerMessageId, 'sent', at));
-        } else if (event.groupName === 'UNKNOWN') {
-          // A report whose status says nothing we know must not fail a message: noted, not acted on.
-          log.warn('delivery report with an unknown status', { channelId: channel._id, status: event.statusName });
-        } else {
-          await withBusyRetry(() =>
-            failOutbound(
-              { channelId: channel._id, providerMessageId: event.providerMessageId },
-              explainDeliveryError(event),
-            ),
-          );
-        }
+        await recordDeliveryReport(channel._id, event);
       } else if (event.kind === 'seen') {
         const seenAt = event.seenAt ? new Date(event.seenAt) : new Date();
         await withBusyRetry(() => advanceOutboundStatus(channel._id, event.providerMessageId, 'seen', seenAt));

@@ -57,6 +57,12 @@ export interface PhaseRow {
   counts: { inbound: number; replies: number; batch: number; windows: number };
   lost: { inbound: number; replies: number; batch: number; windows: number; undelivered: number };
   duplicated: { inbound: number; replies: number; batch: number; conversations: number };
+  /**
+   * Sends whose call was cut off and whose outcome Janela could not learn: left `unknown` for the agent (a reply) or
+   * reported OUTCOME_UNKNOWN (a batch dialog), never called again. Not lost (visible, resendable); `reached` of them
+   * did reach Infobip.
+   */
+  unknown: { replies: number; batch: number; reached: number };
   late: { inbound: number; replies: number; windows: number };
   batchProgress: { status: string; total: number; sent: number; failed: number; true: boolean };
   /** What retrying cost the clients (Infobip's webhook posts, the agent's replies): non-2xx answers seen. */
@@ -272,6 +278,8 @@ export async function runPhase(
   const deliveredAt = new Map<string, number>();
   const windowClosedSeenAt = new Map<string, number>();
   const windowDue = new Map<string, number>();
+  /** Replies whose outcome Janela could not learn (never called again): settled, as far as Janela goes. */
+  const unknownReplies = new Set<string>();
   let batchProgress = { status: 'unknown', total: shape.batchRecipients, sent: 0, failed: 0 };
   const poll = async () => {
     const now = Date.now();
@@ -282,8 +290,11 @@ export async function runPhase(
     const outbound = await messages
       .find({ channelId: channel.id, direction: 'outbound', template: null }, { projection: { text: 1, status: 1 } })
       .toArray();
-    for (const m of outbound)
+    for (const m of outbound) {
       if ((m.status === 'delivered' || m.status === 'seen') && !deliveredAt.has(m.text)) deliveredAt.set(m.text, now);
+      if (m.status === 'unknown') unknownReplies.add(m.text);
+      else unknownReplies.delete(m.text);
+    }
     const convs = await conversations
       .find({ channelId: channel.id, customer: { $in: customers } }, { projection: { customer: 1, window: 1 } })
       .toArray();
@@ -296,7 +307,7 @@ export async function runPhase(
   };
   const settled = () =>
     inboundIds.every((id) => storedAt.has(id)) &&
-    replyTexts.every((text) => deliveredAt.has(text)) &&
+    replyTexts.every((text) => deliveredAt.has(text) || unknownReplies.has(text)) &&
     customers.every((c) => windowClosedSeenAt.has(c)) &&
     batchProgress.status !== 'running' &&
     batchProgress.status !== 'cancelling';
@@ -386,8 +397,17 @@ export async function runPhase(
 
   const lateBy = <K>(times: Map<K, number>, from: Map<K, number>, limit: number) =>
     [...times].filter(([key, at]) => at - (from.get(key) ?? at) > limit).length;
+  // Batch dialogs reported OUTCOME_UNKNOWN may or may not have reached Infobip: the progress is true when what it
+  // counts sent reached Infobip, and what reached Infobip beyond that is among those unknown.
+  const unknownPhones = new Set(
+    ((batchProgress as { failures?: { phone: string; code: string }[] }).failures ?? [])
+      .filter((f) => f.code === 'OUTCOME_UNKNOWN')
+      .map((f) => f.phone),
+  );
+  const unknownTexts = replyTexts.filter((text) => unknownReplies.has(text));
   const progressTrue =
-    batchProgress.sent === acceptedTemplates.length &&
+    batchProgress.sent <= acceptedTemplates.length &&
+    acceptedTemplates.length <= batchProgress.sent + unknownPhones.size &&
     batchProgress.sent + batchProgress.failed === batchProgress.total;
   return {
     fault: fault.name,
@@ -399,16 +419,23 @@ export async function runPhase(
     },
     lost: {
       inbound: inboundIds.filter((id) => !copiesOf.has(id)).length,
-      replies: replyTexts.filter((text) => !textCalls.has(text)).length,
-      batch: batchPhones.filter((phone) => !templateCalls.has(phone)).length,
+      replies: replyTexts.filter((text) => !textCalls.has(text) && !unknownReplies.has(text)).length,
+      batch: batchPhones.filter((phone) => !templateCalls.has(phone) && !unknownPhones.has(phone)).length,
       windows: customers.filter((c) => !windowClosedSeenAt.has(c)).length,
-      undelivered: replyTexts.filter((text) => !deliveredAt.has(text)).length,
+      undelivered: replyTexts.filter((text) => !deliveredAt.has(text) && !unknownReplies.has(text)).length,
     },
     duplicated: {
       inbound: [...copiesOf.values()].filter((n) => n > 1).length,
       replies: [...textCalls.values()].filter((n) => n > 1).length,
       batch: [...templateCalls.values()].filter((n) => n > 1).length,
       conversations: conversationCount - distinctCustomers,
+    },
+    unknown: {
+      replies: unknownTexts.length,
+      batch: unknownPhones.size,
+      reached:
+        unknownTexts.filter((text) => textCalls.has(text)).length +
+        [...unknownPhones].filter((phone) => templateCalls.has(phone)).length,
     },
     late: {
       inbound: lateBy(storedAt, firstSentAt, LATE_AFTER.storedMs),
@@ -453,13 +480,13 @@ export function chaosTable(rows: PhaseRow[]): string {
       .map(([k, n]) => `${k} ${n}`)
       .join(', ');
   const lines = [
-    '| fault | inbound / replies / batch / windows | lost | duplicated | late | batch progress | retries |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| fault | inbound / replies / batch / windows | lost | duplicated | outcome unknown | late | batch progress | retries |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of rows) {
     const cell = (o: Record<string, number>) => (sum(o) === 0 ? '0' : `${sum(o)} (${detail(o)})`);
     lines.push(
-      `| ${r.fault} | ${r.counts.inbound} / ${r.counts.replies} / ${r.counts.batch} / ${r.counts.windows} | ${cell(r.lost)} | ${cell(r.duplicated)} | ${cell(r.late)} | ${r.batchProgress.status} ${r.batchProgress.sent}/${r.batchProgress.total}${r.batchProgress.failed ? `, ${r.batchProgress.failed} failed` : ''}${r.batchProgress.true ? '' : ' (NOT TRUE)'} | webhook ${r.retries.webhook}, replies ${r.retries.replies}; Janela's calls Infobip refused ${r.retries.refusedByInfobip} |`,
+      `| ${r.fault} | ${r.counts.inbound} / ${r.counts.replies} / ${r.counts.batch} / ${r.counts.windows} | ${cell(r.lost)} | ${cell(r.duplicated)} | ${cell(r.unknown)} | ${cell(r.late)} | ${r.batchProgress.status} ${r.batchProgress.sent}/${r.batchProgress.total}${r.batchProgress.failed ? `, ${r.batchProgress.failed} failed` : ''}${r.batchProgress.true ? '' : ' (NOT TRUE)'} | webhook ${r.retries.webhook}, replies ${r.retries.replies}; Janela's calls Infobip refused ${r.retries.refusedByInfobip} |`,
     );
   }
   return lines.join('\n');
