@@ -56,10 +56,10 @@ export interface ConversationInput {
 /**
  * The conversation workflow's patches every new run takes as given (see ConversationInput.patchBaseline).
  * Baseline 1: publish-only-changes, reply-request-ids, send-beside-main-loop, record-inbound-local, one-wake-timer,
- * wake-on-history-limit. Baseline 2: continue-before-storing, store-in-workflow-task. Baseline 3: window-reminder, free-entry-point. Baseline 4: satisfaction-survey, automatic-replies. A later change raises the
+ * wake-on-history-limit. Baseline 2: continue-before-storing, store-in-workflow-task. Baseline 3: window-reminder, free-entry-point. Baseline 4: satisfaction-survey, automatic-replies. Baseline 5: inbound-store-bounded. A later change raises the
  * baseline and names the baseline it joins (`changed(id, 4)`): runs started at a lower one ask `patched()` for it.
  */
-export const CONVERSATION_PATCH_BASELINE = 4;
+export const CONVERSATION_PATCH_BASELINE = 5;
 
 /**
  * How every caller starts a conversation run (webhook, agent actions, automation, batches): one workflow id per
