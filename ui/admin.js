@@ -1,6 +1,5 @@
 // Admin: extensions, channels, agents and templates.
-import { render } from './app.js';
-import { $, $$, api, can, channelName, errorText, esc, state, t } from './core.js';
+import { $, $$, actions, api, can, channelName, errorText, esc, state, t } from './core.js';
 
 // ---------- admin ----------
 export function adminView() {
@@ -16,7 +15,7 @@ export function bindAdmin() {
     (button) =>
       void button.addEventListener('click', () => {
         state.adminTab = button.dataset.tab;
-        render();
+        actions.render();
       }),
   );
   ({ extensions: adminExtensions, channels: adminChannels, agents: adminAgents, templates: adminTemplates })[

@@ -3,7 +3,8 @@
 // This module starts it and lays out the page; each view is a module of its own (chats, conversation, tickets, admin).
 import { adminView, bindAdmin } from './admin.js';
 import { bindChats, chatsView } from './chats.js';
-import { $, $$, api, app, errorText, esc, state, t } from './core.js';
+import { openConversation } from './conversation.js';
+import { $, $$, actions, api, app, errorText, esc, state, t } from './core.js';
 import { connectEvents, refreshLists } from './live.js';
 import { bindReports, reportsView } from './reports.js';
 import { bindTickets, ticketsView } from './tickets.js';
@@ -110,6 +111,9 @@ export function render() {
   if (state.view === 'reports') bindReports();
   if (state.view === 'admin') bindAdmin();
 }
+
+// What the views and the conversation ask of the page (core.js `actions`): they never import this module.
+Object.assign(actions, { render, renderLogin, loadConversations, refreshLists, openConversation });
 
 // Keep "time left" fresh without a reload.
 setInterval(() => {

@@ -1,6 +1,6 @@
 // Chats: the conversation list and opening a conversation.
-import { bindConversation, conversationPanel, loadLatestMessages } from './conversation.js';
-import { $, $$, api, can, channelName, closesSoon, esc, formatLeft, name, state, t, templateChannels } from './core.js';
+import { bindConversation, conversationPanel, openConversation, updateComposerState } from './conversation.js';
+import { $, $$, actions, channelName, closesSoon, esc, name, state, t, templateChannels, windowBadge } from './core.js';
 import { openCreateChat } from './modals.js';
 
 // ---------- chats ----------
@@ -13,18 +13,6 @@ export function chatsView() {
     </aside>
     <section class="main" id="conversation">${state.selectedId ? conversationPanel() : `<div class="empty">${esc(t('pickConversation'))}</div>`}</section>
   </div>`;
-}
-
-export function windowBadge(conversation) {
-  if (!can(conversation.kind).replyWindow) return `<span class="badge">${esc(t('noWindow'))}</span>`;
-  if (closesSoon(conversation)) {
-    const left = formatLeft(Date.parse(conversation.window.expiresAt) - Date.now());
-    return `<span class="badge closing-soon" data-window data-closing-soon title="${esc(t('closingSoon'))}">${esc(t('closesIn', { left }))}</span>`;
-  }
-  if (conversation.window.open && conversation.window.expiresAt) {
-    return `<span class="badge open" data-window>${esc(t('windowOpen', { left: formatLeft(Date.parse(conversation.window.expiresAt) - Date.now()) }))}</span>`;
-  }
-  return `<span class="badge closed" data-window>${esc(t('windowClosed'))}</span>`;
 }
 
 export function conversationItems() {
@@ -58,25 +46,16 @@ export function bindChats() {
     $('#conv-list').innerHTML = conversationItems();
     bindConversationItems();
   });
-  $('#create-chat')?.addEventListener('click', openCreateChat);
+  $('#create-chat')?.addEventListener('click', () => openCreateChat(chatCreated));
   if (state.selectedId) bindConversation();
 }
 
-export async function openConversation(id) {
-  state.selectedId = id;
-  state.attachment = null;
-  state.composerError = null;
-  state.composerInfo = null;
-  state.noteMode = false;
-  await loadLatestMessages(id);
-  if (!state.conversations.some((c) => c.id === id))
-    state.conversations.unshift(await api('GET', `/api/conversations/${id}`));
-  const container = state.view === 'tickets' ? $('#ticket-view') : $('#conversation');
-  if (state.view === 'chats')
-    $$('.conv-item').forEach((item) => void item.classList.toggle('selected', item.dataset.id === id));
-  if (container) {
-    container.innerHTML = conversationPanel();
-    container.hidden = false;
-    bindConversation();
-  }
+/** Create chat started a conversation: the chats list, with it open and the template's confirmation. */
+async function chatCreated(conversationId) {
+  state.view = 'chats';
+  await actions.loadConversations();
+  actions.render();
+  await openConversation(conversationId);
+  state.composerInfo = t('templateSent');
+  updateComposerState();
 }

@@ -1,8 +1,8 @@
 // One conversation (in chats and tickets): header, timeline, composer and their actions.
 
-import { windowBadge } from './chats.js';
 import {
   $,
+  actions,
   agentName,
   api,
   can,
@@ -15,13 +15,14 @@ import {
   freeUntil,
   httpUrl,
   name,
+  requestIdFor,
   selected,
   state,
   t,
+  windowBadge,
 } from './core.js';
 import { formatDuration, systemLineText } from './i18n.js';
-import { refreshLists } from './live.js';
-import { newRequestId, openTemplateModal } from './modals.js';
+import { openTemplateModal } from './modals.js';
 
 // ---------- one conversation (chats and tickets) ----------
 /** The newest page of the timeline; older pages load when the agent scrolls to the top (or clicks "load older"). */
@@ -52,17 +53,6 @@ async function loadOlderMessages() {
   } finally {
     state.loadingOlder = false;
   }
-}
-
-/**
- * One requestId per composed action (conversation, kind and content), reused while that same action is retried —
- * after an error, a timeout or a double click — so the server sends it once. A new action gets a new id.
- */
-export function requestIdFor(action) {
-  const fingerprint = JSON.stringify(action);
-  if (state.pendingAction?.fingerprint !== fingerprint)
-    state.pendingAction = { fingerprint, requestId: newRequestId() };
-  return state.pendingAction.requestId;
 }
 
 export function conversationPanel() {
@@ -314,7 +304,7 @@ export function bindHeader() {
     } catch (err) {
       state.composerError = errorText(err);
     }
-    refreshLists();
+    actions.refreshLists();
   };
   $('#ticket-status')?.addEventListener('change', (event) => change({ status: event.target.value }));
   $('#ticket-assignee')?.addEventListener('change', (event) => change({ assigneeId: event.target.value || null }));
@@ -364,7 +354,7 @@ export function bindConversation() {
     }
     updateComposerState();
   });
-  $('#template-button')?.addEventListener('click', () => openTemplateModal(selected()));
+  $('#template-button')?.addEventListener('click', () => openTemplateModal(selected(), templateSent));
   $('#send-button').addEventListener('click', sendFromComposer);
   $('#composer-text').addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) sendFromComposer();
@@ -374,7 +364,7 @@ export function bindConversation() {
 async function sendFromComposer() {
   const c = selected();
   const action = $('#send-button').dataset.action;
-  if (action === 'template') return openTemplateModal(c);
+  if (action === 'template') return openTemplateModal(c, templateSent);
   const text = $('#composer-text').value.trim();
   state.composerError = null;
   state.composerInfo = null;
@@ -431,4 +421,30 @@ export function upsertMessage(message) {
   const index = state.messages.findIndex((m) => m.id === message.id);
   if (index >= 0) state.messages[index] = { ...state.messages[index], ...message };
   else state.messages.push(message);
+}
+
+export async function openConversation(id) {
+  state.selectedId = id;
+  state.attachment = null;
+  state.composerError = null;
+  state.composerInfo = null;
+  state.noteMode = false;
+  await loadLatestMessages(id);
+  if (!state.conversations.some((c) => c.id === id))
+    state.conversations.unshift(await api('GET', `/api/conversations/${id}`));
+  const container = state.view === 'tickets' ? $('#ticket-view') : $('#conversation');
+  if (state.view === 'chats')
+    $$('.conv-item').forEach((item) => void item.classList.toggle('selected', item.dataset.id === id));
+  if (container) {
+    container.innerHTML = conversationPanel();
+    container.hidden = false;
+    bindConversation();
+  }
+}
+
+/** The template modal sent one: it joins the timeline. */
+function templateSent(message) {
+  upsertMessage(message);
+  renderTimeline();
+  updateComposerState();
 }

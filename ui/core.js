@@ -126,3 +126,49 @@ export const templateChannels = () =>
   state.channels.filter((c) => can(c.kind).templates && state.me.channelIds.includes(c.id));
 export const renderTemplate = (body, vars) =>
   body.replace(/\{\{\s*(\d+)\s*\}\}/g, (whole, n) => vars[Number(n) - 1] || whole);
+
+/**
+ * What a lower module asks of the ones above it (imports point down only: app → views → conversation → modals →
+ * core → i18n). app.js fills these in at start; until then they do nothing.
+ */
+export const actions = {
+  /** Draws the whole page for the current view. */
+  render: () => {},
+  /** Draws the sign-in page, with an error if given. */
+  renderLogin: (_error) => {},
+  /** Reloads the conversation lists (chats, tickets) from the API. */
+  loadConversations: async () => {},
+  /** Redraws the open lists from the state. */
+  refreshLists: () => {},
+  /** Opens a conversation (loading it if the lists do not have it). */
+  openConversation: async (_id) => {},
+};
+
+export function windowBadge(conversation) {
+  if (!can(conversation.kind).replyWindow) return `<span class="badge">${esc(t('noWindow'))}</span>`;
+  if (closesSoon(conversation)) {
+    const left = formatLeft(Date.parse(conversation.window.expiresAt) - Date.now());
+    return `<span class="badge closing-soon" data-window data-closing-soon title="${esc(t('closingSoon'))}">${esc(t('closesIn', { left }))}</span>`;
+  }
+  if (conversation.window.open && conversation.window.expiresAt) {
+    return `<span class="badge open" data-window>${esc(t('windowOpen', { left: formatLeft(Date.parse(conversation.window.expiresAt) - Date.now()) }))}</span>`;
+  }
+  return `<span class="badge closed" data-window>${esc(t('windowClosed'))}</span>`;
+}
+
+/** A random id; crypto.randomUUID exists only on https or localhost, getRandomValues everywhere. */
+export function newRequestId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * One requestId per composed action (conversation, kind and content), reused while that same action is retried —
+ * after an error, a timeout or a double click — so the server sends it once. A new action gets a new id.
+ */
+export function requestIdFor(action) {
+  const fingerprint = JSON.stringify(action);
+  if (state.pendingAction?.fingerprint !== fingerprint)
+    state.pendingAction = { fingerprint, requestId: newRequestId() };
+  return state.pendingAction.requestId;
+}

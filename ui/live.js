@@ -1,5 +1,4 @@
 // Live updates: the server-sent event stream (/api/events), and a resync after it drops.
-import { loadConversations, render, renderLogin } from './app.js';
 import { bindConversationItems, conversationItems } from './chats.js';
 import {
   bindHeader,
@@ -8,7 +7,7 @@ import {
   renderTimeline,
   updateComposerState,
 } from './conversation.js';
-import { $, api, selected, state } from './core.js';
+import { $, actions, api, selected, state } from './core.js';
 import { bindTicketRows, ticketRows } from './tickets.js';
 
 // ---------- live updates ----------
@@ -28,7 +27,7 @@ export function connectEvents() {
     if (error.code !== 'UNAUTHORIZED' && error.code !== 'FORBIDDEN') return; // anything else: it reconnects
     events.close();
     state.me = null;
-    renderLogin(error.message);
+    actions.renderLogin(error.message);
   });
   events.addEventListener('error', () => {
     // A refused reconnect (401 after the session ended, 503) closes the EventSource for good: find out why.
@@ -62,7 +61,7 @@ async function resync() {
   try {
     state.me = await api('GET', '/api/me');
     state.channels = (await api('GET', '/api/channels')).items;
-    await loadConversations();
+    await actions.loadConversations();
     if (state.selectedId) {
       try {
         await loadLatestMessages(state.selectedId);
@@ -70,14 +69,14 @@ async function resync() {
         if (err.status !== 404) throw err;
         // Its channel is no longer the agent's.
         state.selectedId = null;
-        return render();
+        return actions.render();
       }
     }
   } catch (err) {
     if (err.status === 401) {
       state.events?.close();
       state.me = null;
-      renderLogin();
+      actions.renderLogin();
     }
     return;
   }

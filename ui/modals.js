@@ -1,7 +1,4 @@
 // Modals: the template picker and create chat.
-import { loadConversations, render } from './app.js';
-import { openConversation } from './chats.js';
-import { renderTimeline, requestIdFor, updateComposerState, upsertMessage } from './conversation.js';
 import {
   $,
   $$,
@@ -10,7 +7,9 @@ import {
   esc,
   formatTime,
   freeUntil,
+  newRequestId,
   renderTemplate,
+  requestIdFor,
   state,
   t,
   templateChannels,
@@ -124,7 +123,8 @@ function bindTemplatePicker(modal, templates) {
   };
 }
 
-export async function openTemplateModal(c) {
+/** The template modal for conversation `c`; `onSent(message)` when one went. */
+export async function openTemplateModal(c, onSent) {
   const templates = await approvedTemplates(c.channelId).catch(() => []);
   openModal(
     `<h3>${esc(t('sendTemplate'))}</h3>${freeUntil(c) ? `<div class="hint free-until" id="free-until">${esc(t('templatesFreeUntil', { time: formatTime(new Date(freeUntil(c)).toISOString()) }))}</div>` : ''}${templatePicker(templates)}
@@ -137,13 +137,12 @@ export async function openTemplateModal(c) {
         if (!choice) return;
         try {
           const requestId = requestIdFor({ conversation: c.id, template: choice });
-          upsertMessage(await api('POST', `/api/conversations/${c.id}/templates`, { ...choice, requestId }));
+          const message = await api('POST', `/api/conversations/${c.id}/templates`, { ...choice, requestId });
           state.pendingAction = null;
           close();
           state.composerError = null;
           state.composerInfo = t('templateSent');
-          renderTimeline();
-          updateComposerState();
+          onSent(message);
         } catch (err) {
           $('#modal-alert', modal).innerHTML = `<div class="alert error" role="alert">${esc(errorText(err))}</div>`;
         }
@@ -152,13 +151,8 @@ export async function openTemplateModal(c) {
   );
 }
 
-/** A random id; crypto.randomUUID exists only on https or localhost, getRandomValues everywhere. */
-export function newRequestId() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-export async function openCreateChat() {
+/** The create chat modal; `onCreated(conversationId)` once the conversation exists. */
+export async function openCreateChat(onCreated) {
   const channels = templateChannels();
   const pick = { clientId: null, clientName: '' };
   // One id per form: a double click on Start sends the template once.
@@ -244,12 +238,7 @@ export async function openCreateChat() {
             ...template,
           });
           close();
-          state.view = 'chats';
-          await loadConversations();
-          render();
-          await openConversation(created.conversationId);
-          state.composerInfo = t('templateSent');
-          updateComposerState();
+          await onCreated(created.conversationId);
         } catch (err) {
           alertBox.innerHTML = `<div class="alert error" role="alert" data-code="${esc(err.code)}">${esc(errorText(err))}</div>`;
         }

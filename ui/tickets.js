@@ -1,8 +1,6 @@
 // Tickets: the filtered list.
-import { loadConversations } from './app.js';
-import { openConversation } from './chats.js';
-import { bindConversation, conversationPanel } from './conversation.js';
-import { $, $$, agentName, channelName, esc, formatTime, name, state, t } from './core.js';
+import { bindConversation, conversationPanel, openConversation } from './conversation.js';
+import { $, $$, actions, agentName, channelName, esc, formatTime, name, state, t } from './core.js';
 
 // ---------- tickets ----------
 export function ticketsView() {
@@ -47,7 +45,7 @@ export function bindTickets() {
     (select) =>
       void select.addEventListener('change', async () => {
         state.ticketFilters[select.dataset.filter] = select.value;
-        await loadConversations();
+        await actions.loadConversations();
         $('#ticket-rows').innerHTML = ticketRows();
         bindTicketRows();
       }),
