@@ -19,7 +19,7 @@ import type {
 } from '../common/domain';
 import { displayTextOrNull, storableInbound } from '../common/free-form';
 import { newId, sha256 } from '../common/ids';
-import { replyWindowState } from '../common/reply-window';
+import { DEFAULT_REPLY_WINDOW_MS, replyWindowState } from '../common/reply-window';
 import { type SystemLine, systemLineEnglish } from '../common/system-lines';
 import {
   fromStoredHours,
@@ -859,7 +859,7 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
         input.conversationId,
         conversation.channelId,
         // The worker's JANELA_REPLY_WINDOW (the setting the API gives the workflows); unset: WhatsApp's 24 hours.
-        { code: 'window_closed', params: { windowMs: deps.replyWindowMs ?? 24 * 3_600_000 } },
+        { code: 'window_closed', params: { windowMs: deps.replyWindowMs ?? DEFAULT_REPLY_WINDOW_MS } },
         `window_closed:${input.conversationId}:${closedAt.getTime()}`,
         closedAt,
       );

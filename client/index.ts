@@ -17,6 +17,7 @@ import { ApplicationFailure, type UpdateDefinition, type Workflow } from '@tempo
 import type { MessageView, TemplateRequest } from '../common/domain';
 import { type ErrorCode, failureCode, failureDetails } from '../common/error-codes';
 import { INVALID_PHONE_MESSAGE, PHONE_PATTERN } from '../common/phone';
+import { DEFAULT_REPLY_WINDOW_MS } from '../common/reply-window';
 import {
   CONVERSATION_WORKFLOW,
   type ConversationInput,
@@ -142,7 +143,7 @@ function dialogStart(input: TemplatedDialogInput, options: TemplatedDialogOption
     channelId: input.channelId,
     kind: 'whatsapp',
     customer: input.phone,
-    replyWindowMs: options.replyWindowMs ?? 24 * 3_600_000,
+    replyWindowMs: options.replyWindowMs ?? DEFAULT_REPLY_WINDOW_MS,
   };
   const request: TemplateRequest = {
     templateName: input.templateName,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_REPLY_WINDOW_MS } from './reply-window';
 
 /** Parses durations such as `24h`, `90m`, `30s`, `1500ms` or a bare number of milliseconds. */
 export function parseDuration(value: string): number | undefined {
@@ -35,7 +36,7 @@ const envSchema = z.object({
     .optional(),
   JANELA_DATA_DIR: z.string().min(1).default('./.janela'),
   SIMULATOR_PORT: z.union([z.literal('off'), port]).default(3100),
-  JANELA_REPLY_WINDOW: duration.default(24 * 3_600_000),
+  JANELA_REPLY_WINDOW: duration.default(DEFAULT_REPLY_WINDOW_MS),
   JANELA_WINDOW_HELP_URL: z.url().optional(),
   JANELA_HISTORY_EVENT_LIMIT: z.coerce.number().int().min(50).max(50_000).default(2000),
   JANELA_IDLE_TIMEOUT: duration.default(7 * 24 * 3_600_000),
@@ -57,6 +58,9 @@ const envSchema = z.object({
   JANELA_MAX_STREAMS_PER_AGENT: z.coerce.number().int().min(1).max(10_000).default(20),
   /** A file to append database command statistics to every 10 s (db/command-profile.ts); unset: off. */
   JANELA_DB_PROFILE: z.string().min(1).optional(),
+  JANELA_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Every log line, whatever its level, is also appended here (the test suite scans it for leaked secrets). */
+  JANELA_LOG_FILE: z.string().min(1).optional(),
 });
 
 export type EnvConfig = z.infer<typeof envSchema>;
@@ -94,4 +98,15 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
     console.error(err);
     process.exit(1);
   }
+}
+
+export type LogLevel = EnvConfig['JANELA_LOG_LEVEL'];
+
+/**
+ * The log settings, read leniently: logging starts before the configuration is checked (and must work when it is
+ * invalid, to say so), so an unknown level is `info` here; `loadEnv` refuses it at start-up.
+ */
+export function logSettings(env: NodeJS.ProcessEnv = process.env): { level: LogLevel; captureFile: string | null } {
+  const level = envSchema.shape.JANELA_LOG_LEVEL.safeParse(env.JANELA_LOG_LEVEL || undefined);
+  return { level: level.success ? level.data : 'info', captureFile: env.JANELA_LOG_FILE || null };
 }

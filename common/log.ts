@@ -1,11 +1,13 @@
 import { appendFileSync } from 'node:fs';
+import { logSettings } from './config';
 
 /** Structured JSON logs, one line each. Never pass secrets (API keys, tokens, webhook URLs) in fields. */
 type Level = 'debug' | 'info' | 'warn' | 'error';
 const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-const threshold = order[(process.env.JANELA_LOG_LEVEL as Level) ?? 'info'] ?? order.info;
+const settings = logSettings();
+const threshold = order[settings.level];
 /** Every line, whatever the level, is also appended here (the test suite scans it for leaked secrets). */
-const captureFile = process.env.JANELA_LOG_FILE || null;
+const captureFile = settings.captureFile;
 
 /**
  * A webhook URL's last segment is the channel's secret. Routes log their pattern, never the raw path, but an

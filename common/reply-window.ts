@@ -4,6 +4,9 @@
  */
 import { capabilitiesOf } from './channels';
 
+/** WhatsApp's customer-service window: 24 hours after the customer's last message (JANELA_REPLY_WINDOW's default). */
+export const DEFAULT_REPLY_WINDOW_MS = 24 * 3_600_000;
+
 /**
  * When the window closes after an inbound message. The window counts from when the customer wrote
  * (Infobip's `receivedAt`), but never from the future (clock skew) nor from an unparseable time.

@@ -6,6 +6,7 @@ import {
   makeTelemetryFilterString,
   Runtime,
 } from '@temporalio/worker';
+import { logSettings } from '../common/config';
 import { log } from '../common/log';
 
 const levels: Record<LogLevel, 'debug' | 'info' | 'warn' | 'error'> = {
@@ -21,13 +22,10 @@ const levels: Record<LogLevel, 'debug' | 'info' | 'warn' | 'error'> = {
  * Janela's JSON lines: one format, and the same redaction of webhook secrets as every other line.
  */
 export function temporalLogger(quietest?: LogLevel): DefaultLogger {
-  const configured = (quietest ?? process.env.JANELA_LOG_LEVEL ?? 'info').toUpperCase();
+  const settings = logSettings();
+  const configured = (quietest ?? settings.level).toUpperCase();
   // With a capture file (the test suite's secret scan) the SDK's info lines are kept too: nothing escapes the scan.
-  const level: LogLevel = process.env.JANELA_LOG_FILE
-    ? 'INFO'
-    : configured in levels
-      ? (configured as LogLevel)
-      : 'INFO';
+  const level: LogLevel = settings.captureFile ? 'INFO' : configured in levels ? (configured as LogLevel) : 'INFO';
   return new DefaultLogger(level, (entry: LogEntry) => {
     const meta = Object.fromEntries(
       Object.entries(entry.meta ?? {}).map(([key, value]) => [
