@@ -1,4 +1,3 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { DialogRefusedError, startTemplatedDialog, WorkerUnavailableError } from '../../client';
@@ -15,17 +14,10 @@ import {
   Message,
 } from '../../db/models';
 import { checkTemplateSend } from '../../db/template-send-check';
-import {
-  type BatchInput,
-  type BatchProgress,
-  batchProgressQuery,
-  batchWorkflowId,
-  cancelBatchSignal,
-  DIALOG_BATCH_WORKFLOW,
-  MAX_BATCH_RATE,
-} from '../../workflows/batch-definitions';
+import { type BatchProgress, batchWorkflowId, MAX_BATCH_RATE } from '../../workflows/batch-definitions';
 import { conversationWorkflowId } from '../../workflows/definitions';
 import { type AuthEnv, hasChannelAccess, type Principal, requireChannelAccess } from '../auth';
+import { batchWorkflowProgress, cancelBatchWorkflow, startBatchWorkflow } from '../batch-workflow';
 import type { ApiDeps } from '../context';
 import { AGENT_ACTION_BOUND, retryAfterWhenWorkerUnavailable, workerUnavailable } from '../conversation-workflow';
 import { describeRoute } from '../describe-route';
@@ -244,23 +236,12 @@ export function dialogRoutes(deps: ApiDeps) {
       if (!isDuplicateKeyError(err)) throw err;
     });
     const ratePerSecond = await effectiveRate(input);
-    try {
-      await deps.temporal.workflow.start(DIALOG_BATCH_WORKFLOW, {
-        workflowId,
-        taskQueue: deps.taskQueue,
-        args: [
-          {
-            batchId,
-            channelId: input.channelId,
-            total: input.recipients.length,
-            ratePerSecond: input.ratePerSecond,
-          } satisfies BatchInput,
-        ],
-        staticSummary: `Batch of ${input.recipients.length} templated dialogs (${input.templateName})`,
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    }
+    await startBatchWorkflow(
+      deps,
+      workflowId,
+      { batchId, channelId: input.channelId, total: input.recipients.length, ratePerSecond: input.ratePerSecond },
+      input.templateName,
+    );
     return c.json({ batchId, workflowId, total: input.recipients.length, ratePerSecond }, 202);
   });
 
@@ -282,16 +263,8 @@ export function dialogRoutes(deps: ApiDeps) {
     workflowId: string;
     createdAt: Date;
   }) => {
-    const handle = deps.temporal.workflow.getHandle(batch.workflowId);
-    const status = await handle
-      .describe()
-      .then((d) => d.status.name)
-      .catch((err) => {
-        if (err instanceof WorkflowNotFoundError) return 'NOT_FOUND';
-        throw err;
-      });
-    if (status === 'RUNNING') return handle.query(batchProgressQuery);
-    if (status === 'COMPLETED') return handle.result() as Promise<BatchProgress>;
+    const fromWorkflow = await batchWorkflowProgress(deps, batch.workflowId);
+    if (fromWorkflow) return fromWorkflow;
     const keys = (await BatchRecipientRecord.find({ batchId: batch._id }).select('idempotencyKey').lean()).map(
       (r) => r.idempotencyKey,
     );
@@ -344,12 +317,7 @@ export function dialogRoutes(deps: ApiDeps) {
     const batch = await loadBatch(c.get('principal'), c.req.param('id'));
     // First in the database: sends already handed to their conversations check it and are withdrawn.
     await Batch.updateOne({ _id: batch._id, cancelledAt: null }, { $set: { cancelledAt: new Date() } });
-    const handle = deps.temporal.workflow.getHandle(batch.workflowId);
-    const running = await handle
-      .describe()
-      .then((d) => d.status.name === 'RUNNING')
-      .catch(() => false);
-    if (running) await handle.signal(cancelBatchSignal);
+    await cancelBatchWorkflow(deps, batch.workflowId);
     return c.json(await progressOf(batch), 202);
   });
 
