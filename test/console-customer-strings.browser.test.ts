@@ -1,12 +1,12 @@
 // What customers write into the console, opened in Chromium (playwright-core) against a real Janela: referral links
 // of any scheme never become links (the conversation header and the entry-points report), right-to-left overrides
 // in names reorder nothing around them, and a message stored with a note says so.
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Conversation, EntryPoint } from '../db/models';
+import { launchChromium, signInToConsole } from './helpers/browser';
 import { type Stack, startStack, waitFor } from './helpers/stack';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const RLO = '\u202E';
 
 let stack: Stack;
@@ -18,10 +18,7 @@ beforeAll(async () => {
   stack = await startStack();
   whatsapp = await stack.createChannel('whatsapp');
   agent = await stack.createAgent([whatsapp.id]);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -30,14 +27,7 @@ afterAll(async () => {
 });
 
 async function signIn(token: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en' });
-  const page = await context.newPage();
-  await page.addInitScript({ content: `localStorage.setItem('janela.lang', 'en')` });
-  await page.goto(stack.api.url);
-  await page.fill('#token', token);
-  await page.click('#login-form button[type=submit]');
-  await page.waitForSelector('.topbar');
-  return page;
+  return (await signInToConsole(browser, stack.api.url, token)).page;
 }
 
 /** The conversation of `phone` as the agent's list shows it, once it is there (with its referral, if any). */

@@ -1,13 +1,13 @@
 import { mkdirSync } from 'node:fs';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Conversation, Message } from '../db/models';
+import { launchChromium, signInToConsole } from './helpers/browser';
 import { type Stack, startStack, waitFor } from './helpers/stack';
 
 // Browser tests: Debian's Chromium driven by playwright-core against a real Janela (API, worker, Temporal,
 // database, simulator). Screenshots of the main screens go to test/artifacts/ (git-ignored).
 const artifacts = new URL('./artifacts/', import.meta.url).pathname;
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let stack: Stack;
 let browser: Browser;
@@ -37,17 +37,7 @@ beforeAll(async () => {
   agent = await stack.createAgent([whatsapp.id, viber.id]);
   viberOnlyAgent = await stack.createAgent([viber.id]);
   admin = await stack.createAgent([whatsapp.id], 'admin');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -56,14 +46,7 @@ afterAll(async () => {
 });
 
 async function signIn(token: string, lang: 'en' | 'pt-BR' = 'en'): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: lang });
-  const page = await context.newPage();
-  await page.addInitScript({ content: `localStorage.setItem('janela.lang', ${JSON.stringify(lang)})` });
-  await page.goto(stack.api.url);
-  await page.fill('#token', token);
-  await page.click('#login-form button[type=submit]');
-  await page.waitForSelector('.topbar');
-  return page;
+  return (await signInToConsole(browser, stack.api.url, token, { lang })).page;
 }
 
 const shot = (page: Page, name: string) => page.screenshot({ path: `${artifacts}${name}.png`, fullPage: true });

@@ -6,12 +6,11 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, signInToConsole } from './helpers/browser';
 import { beaconHtml, beaconSvg, PNG_1PX } from './helpers/media-files';
 import { type Stack, startStack, waitFor } from './helpers/stack';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let stack: Stack;
 let browser: Browser;
@@ -32,10 +31,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => recorder.listen(0, '127.0.0.1', resolve));
   recorderUrl = `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -44,19 +40,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-async function signIn(lang: 'en' | 'pt-BR' = 'en'): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await browser.newContext({
-    viewport: { width: 1280, height: 800 },
-    locale: lang,
-    acceptDownloads: true,
-  });
-  const page = await context.newPage();
-  await page.addInitScript({ content: `localStorage.setItem('janela.lang', ${JSON.stringify(lang)})` });
-  await page.goto(stack.api.url);
-  await page.fill('#token', agent.token);
-  await page.click('#login-form button[type=submit]');
-  await page.waitForSelector('.topbar');
-  return { context, page };
+function signIn(lang: 'en' | 'pt-BR' = 'en'): Promise<{ context: BrowserContext; page: Page }> {
+  return signInToConsole(browser, stack.api.url, agent.token, { lang, acceptDownloads: true });
 }
 
 /** The agent clicks the file's link in the timeline: Chromium downloads it under its own name, showing nothing. */

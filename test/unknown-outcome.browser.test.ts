@@ -3,12 +3,12 @@
  * report is held) is shown as "may not have been sent" with a Resend button; resending sends a new message once.
  */
 import { mkdirSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from './helpers/browser';
 import { type Stack, startStack, waitFor } from './helpers/stack';
 
 const artifacts = new URL('./artifacts/', import.meta.url).pathname;
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let stack: Stack;
 let browser: Browser;
@@ -16,10 +16,7 @@ beforeAll(async () => {
   mkdirSync(artifacts, { recursive: true });
   // A call Infobip answers after 1.5 s has timed out on our side: its outcome is unknown.
   stack = await startStack({ infobipTimeoutMs: 1_500 });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();

@@ -1,11 +1,11 @@
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Message } from '../db/models';
+import { launchChromium, signInToConsole } from './helpers/browser';
 import { type Stack, startStack, waitFor } from './helpers/stack';
 
 // The console's side of issue 9 items 4 and 13: one requestId per composed action (reused on its retry and by a
 // double click), and older timeline pages loaded on demand.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let stack: Stack;
 let browser: Browser;
@@ -16,10 +16,7 @@ beforeAll(async () => {
   stack = await startStack();
   whatsapp = await stack.createChannel('whatsapp');
   agent = await stack.createAgent([whatsapp.id]);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
@@ -29,14 +26,7 @@ afterAll(async () => {
 });
 
 async function signIn(token: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en' });
-  const page = await context.newPage();
-  await page.addInitScript({ content: `localStorage.setItem('janela.lang', 'en')` });
-  await page.goto(stack.api.url);
-  await page.fill('#token', token);
-  await page.click('#login-form button[type=submit]');
-  await page.waitForSelector('.topbar');
-  return page;
+  return (await signInToConsole(browser, stack.api.url, token)).page;
 }
 
 async function openConversation(page: Page, customer: string, name: string) {
