@@ -6,7 +6,6 @@ import {
   continueAsNew,
   currentUpdateInfo,
   log,
-  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -18,6 +17,7 @@ import {
 import type { ConversationActivities, SendingActivities } from '../activities';
 import type { MessageView, TemplateRequest } from '../common/domain';
 import { formatDuration } from '../common/system-lines';
+import { conversationPatches } from './conversation-patches';
 import { ConversationState } from './conversation-state';
 import {
   CONVERSATION_PATCH_BASELINE,
@@ -77,14 +77,12 @@ const refuse = (message: string, type: string = WorkflowErrors.INVALID_REQUEST) 
  * history grows large; ends when idle and is started again (same id) by the next message.
  */
 export async function conversationWorkflow(input: ConversationInput): Promise<void> {
-  /** A change runs started at its patch baseline (or later) take as given; older runs ask `patched()`. */
-  const changed = (patchId: string, sinceBaseline = 1) =>
-    (input.patchBaseline ?? 0) >= sinceBaseline || patched(patchId);
+  const patches = conversationPatches(input);
   // Runs recorded before ran these database writes (conversation, outbound message, ticket change, window close) as
   // activities through the task queue: three history events and one more workflow task each, so a templated dialog
   // took three activities and four tasks. As local activities, the task that takes a dialog stores it and
   // schedules its send.
-  const db = changed('store-in-workflow-task', 2) ? storeLocally : store;
+  const db = patches.storeInWorkflowTask ? storeLocally : store;
   // Date.now() is workflow time (deterministic): a restored window still ahead is open (and its timer runs) again.
   const state = input.carried
     ? new ConversationState(input, input.carried)
@@ -118,7 +116,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   const snapshot = (): ConversationSnapshot => state.snapshot();
 
   // Runs recorded before upserted search attributes and memo on every publish, unchanged or not: they replay so.
-  const publishOnlyChanges = changed('publish-only-changes');
+  const publishOnlyChanges = patches.publishOnlyChanges;
   /** What this run last upserted (serialized), so an unchanged value costs no history event. */
   const published = { attributes: '', memo: '' };
   const publish = () => {
@@ -160,7 +158,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   };
 
   // Runs recorded before had no reminder before the window closes (nor its timer).
-  const remindBeforeClose = changed('window-reminder', 3);
+  const remindBeforeClose = patches.windowReminder;
   /**
    * Asks the stored message's activity for the channel's reminder setting while a window is open to remind of (a
    * batch's dialog to a customer who has not written reads no channel): a window opens only when the customer
@@ -181,7 +179,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   };
 
   // Runs recorded before did not open free entry point windows.
-  const freeEntryPoints = changed('free-entry-point', 3);
+  const freeEntryPoints = patches.freeEntryPoint;
   /**
    * The business's message answers an entry point waiting for it: in time, the free window it opens is recorded
    * (conversation, report, timeline line) and published (search attribute) before the update answers.
@@ -200,7 +198,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   };
 
   // Runs recorded before sent no satisfaction survey when a ticket closed.
-  const surveys = changed('satisfaction-survey', 4);
+  const surveys = patches.satisfactionSurvey;
   /**
    * The ticket just closed: the channel's survey (if it asks one) is stored and queued, and its answer waited for.
    * The answer counts for the ticket's assignee, else for the agent who closed it.
@@ -220,7 +218,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   };
 
   // Runs recorded before sent no automatic replies (welcome, away) when the customer wrote.
-  const autoReplies = changed('automatic-replies', 4);
+  const autoReplies = patches.automaticReplies;
 
   setHandler(inboundSignal, (message) => state.receive(message, Date.now()));
 
@@ -230,7 +228,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     sendReplyUpdate,
     async (request) => {
       // Replies keyed by the agent's requestId: histories from before replay their keyless sends.
-      const key = request.idempotencyKey && changed('reply-request-ids') ? request.idempotencyKey : undefined;
+      const key = request.idempotencyKey && patches.replyRequestIds ? request.idempotencyKey : undefined;
       return sendOnce(key, async () => {
         await condition(() => state.conversationId !== null);
         const message = await db.persistOutbound({
@@ -390,7 +388,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     },
   );
   // Runs recorded before the sender existed drained the outbox inline, after the inbox: they replay that way.
-  const sendBesideMainLoop = changed('send-beside-main-loop');
+  const sendBesideMainLoop = patches.sendBesideMainLoop;
   /** What wakes the main loop: customer messages to record, or queued sends with no sender running. */
   const needsMainLoop = sendBesideMainLoop
     ? () => state.inbox.length > 0 || (!outbox.sending && (state.outbox.length > 0 || outbox.paused))
@@ -428,12 +426,12 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   };
 
   // Runs recorded before scheduled recordInbound as a (remote) activity.
-  const recordLocally = changed('record-inbound-local');
+  const recordLocally = patches.recordInboundLocally;
   // Runs recorded before started (and cancelled) a timer at every wake of the main loop, i.e. per inbound message.
-  const oneWakeTimer = changed('one-wake-timer');
+  const oneWakeTimer = patches.oneWakeTimer;
   // History that outgrew its limit while the sender worked wakes the loop once the sender is done, so the run
   // continues as new then rather than at the next message or timer (older runs replay without this wake).
-  const wakeOnHistoryLimit = changed('wake-on-history-limit');
+  const wakeOnHistoryLimit = patches.wakeOnHistoryLimit;
   const historyOverLimit = () => {
     const info = workflowInfo();
     return info.continueAsNewSuggested || info.historyLength >= historyEventLimit;
@@ -443,7 +441,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   // continue-as-new, and then refused the customer's signals (RESOURCE_EXHAUSTED, retried by the webhook after
   // 1 s and more) until a retry went through. Now a run over its limit continues as new first, in a short task
   // that stores nothing; the new run stores the carried messages.
-  const continueBeforeStoring = changed('continue-before-storing', 2);
+  const continueBeforeStoring = patches.continueBeforeStoring;
   /** When the main loop waited last: the idle time counts from there. */
   let idleSince = Date.now();
   let deadlinePassed = false;
@@ -532,7 +530,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
             : {}),
         });
       const facts = { conversationId: state.conversationId, providerMessageId: message.providerMessageId };
-      const result = await storeOrGiveUp(recordInbound, () => changed('inbound-store-bounded', 5), facts);
+      const result = await storeOrGiveUp(recordInbound, () => patches.inboundStoreBounded, facts);
       state.inbox.shift();
       if (result === null) continue;
       if (surveyAnswer) state.surveyAnswered();
