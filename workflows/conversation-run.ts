@@ -35,10 +35,10 @@ export class ConversationRun extends ConversationRequests {
   // The send and the failure are the activities' own promises (no wrapper): the order of commands stays what
   // recorded histories hold.
   readonly outbox: Outbox;
-  // The main loop's patch decisions, read (by `decideLoop`) after the run's first publish, as they always were.
-  sendBesideMainLoop = false;
+  // The main loop's patch decisions, read (by `start`) after the run's first publish, as they always were.
+  private sendsBesideMainLoop = false;
   private recordLocally = false;
-  oneWakeTimer = false;
+  private wakesOnOneTimer = false;
   private wakeOnHistoryLimit = false;
   private continueBeforeStoring = false;
   /** When the main loop waited last: the idle time counts from there. */
@@ -72,11 +72,11 @@ export class ConversationRun extends ConversationRequests {
     // the rest once it has its conversation; older runs published at once.
     if (this.state.conversationId !== null || (this.input.patchBaseline ?? 0) < 1) this.publish();
     // Runs recorded before the sender existed drained the outbox inline, after the inbox: they replay that way.
-    this.sendBesideMainLoop = this.patches.sendBesideMainLoop;
+    this.sendsBesideMainLoop = this.patches.sendBesideMainLoop;
     // Runs recorded before scheduled recordInbound as a (remote) activity.
     this.recordLocally = this.patches.recordInboundLocally;
     // Runs recorded before started (and cancelled) a timer at every wake of the main loop, i.e. per inbound message.
-    this.oneWakeTimer = this.patches.oneWakeTimer;
+    this.wakesOnOneTimer = this.patches.oneWakeTimer;
     // History that outgrew its limit while the sender worked wakes the loop once the sender is done, so the run
     // continues as new then rather than at the next message or timer (older runs replay without this wake).
     this.wakeOnHistoryLimit = this.patches.wakeOnHistoryLimit;
@@ -89,9 +89,19 @@ export class ConversationRun extends ConversationRequests {
     this.idleSince = Date.now();
   }
 
+  /** Queued sends go out beside the main loop (runs recorded before drain the outbox inline, after the inbox). */
+  get sendBesideMainLoop(): boolean {
+    return this.sendsBesideMainLoop;
+  }
+
+  /** The main loop waits on one wake timer (runs recorded before waited as `legacyWait` says). */
+  get oneWakeTimer(): boolean {
+    return this.wakesOnOneTimer;
+  }
+
   /** What wakes the main loop: customer messages to record, or queued sends with no sender running. */
   needsMainLoop(): boolean {
-    if (!this.sendBesideMainLoop) return this.state.hasWork;
+    if (!this.sendsBesideMainLoop) return this.state.hasWork;
     const { inbox, outbox } = this.state;
     return inbox.length > 0 || (!this.outbox.sending && (outbox.length > 0 || this.outbox.paused));
   }
@@ -182,7 +192,7 @@ export class ConversationRun extends ConversationRequests {
 
   /** Starts the sender beside the main loop (runs recorded before it drain the outbox inline). */
   startSender(): void {
-    if (this.sendBesideMainLoop && !this.outbox.paused) this.outbox.start();
+    if (this.sendsBesideMainLoop && !this.outbox.paused) this.outbox.start();
   }
 
   /** Stores the inbox's first message: the store's own promise (null when it was finally given up). */
