@@ -1,6 +1,6 @@
 /**
  * Downloading a customer's media into storage, so agents open it from Janela (never needing Infobip's key). Run
- * as an activity beside the conversation (workflows/conversation.ts `mediaFetch`), retried with backoff.
+ * as an activity beside the conversation (workflows/conversation-proxies.ts `mediaFetch`), retried with backoff.
  *
  * A download that fails for good leaves the message a visible failure — `media.errorCode` and `media.error`, which
  * the API shows as `media.status: "failed"` and the console as "The customer's file could not be downloaded:

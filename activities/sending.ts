@@ -1,7 +1,7 @@
 /**
  * Calls to Infobip: sending a stored outbound message (a batch's at its slot) and downloading a customer's media
  * (inbound-media.ts).
- * Retried under the Infobip policy (workflows/conversation.ts `infobip`, `mediaFetch`).
+ * Retried under the Infobip policy (workflows/conversation-proxies.ts `infobip`, `mediaFetch`).
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { AttachmentRef, ChannelKind } from '../common/domain';

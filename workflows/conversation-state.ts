@@ -1,6 +1,6 @@
 /**
  * What a conversation run knows, and every rule that changes it, without Temporal: the workflow
- * (`conversation.ts`) feeds it signals, updates and activity results with the workflow clock's `now`, and asks it
+ * (`conversation-run.ts`) feeds it signals, updates and activity results with the workflow clock's `now`, and asks it
  * what to publish and what to carry into the next run. Unit-tested without a server (`test/conversation-state.test.ts`).
  */
 import { FREE_ENTRY_POINT_WINDOWS, surveyScoreOf } from '../common/automation-settings';

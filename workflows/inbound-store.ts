@@ -23,7 +23,7 @@ export const STORE_RETRY = BACKOFF;
  */
 const INBOUND_STORE_RETRY = { ...BACKOFF, maximumAttempts: 1000 } as const;
 
-/** recordInbound as a local activity (see `storeLocally` in workflows/conversation.ts), with the bounded retry. */
+/** recordInbound as a local activity (see `storeLocally` in workflows/conversation-proxies.ts), with the bounded retry. */
 export const inboundStoreLocally = proxyLocalActivities<Pick<ConversationActivities, 'recordInbound'>>({
   startToCloseTimeout: '30s',
   localRetryThreshold: '10s',

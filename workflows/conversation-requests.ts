@@ -1,0 +1,335 @@
+/**
+ * What a conversation run answers: the customer's messages (signal), the agents' replies, templates and ticket
+ * changes (updates), batches' dialogs (signal) and the snapshot (query), around the pure ConversationState.
+ * Workflow code (deterministic): imports only @temporalio/workflow, pure helpers and activity types.
+ *
+ * The order of everything here (patch decisions, uuid4 draws, activities, upserts, awaits) is what recorded
+ * histories hold: a change to it needs a patch (conversation-patches.ts).
+ */
+import {
+  ApplicationFailure,
+  condition,
+  currentUpdateInfo,
+  log,
+  upsertMemo,
+  upsertSearchAttributes,
+  uuid4,
+} from '@temporalio/workflow';
+import type { InboundMessage, MessageView, ReplyRequest, TemplateRequest, TicketChange } from '../common/domain';
+import { formatDuration } from '../common/system-lines';
+import { type ConversationPatches, conversationPatches } from './conversation-patches';
+import { store, storeLocally } from './conversation-proxies';
+import { ConversationState } from './conversation-state';
+import { type ConversationInput, type ConversationSnapshot, WorkflowErrors } from './definitions';
+
+const refuse = (message: string, type: string = WorkflowErrors.INVALID_REQUEST) => {
+  throw ApplicationFailure.nonRetryable(message, type);
+};
+
+export class ConversationRequests {
+  protected readonly patches: ConversationPatches;
+  protected readonly db: typeof storeLocally;
+  readonly state: ConversationState;
+  /** Sends running under an idempotency key: a retry joins the running one. */
+  private readonly keysInFlight = new Map<string, Promise<MessageView>>();
+  // Runs recorded before upserted search attributes and memo on every publish, unchanged or not: they replay so.
+  private readonly publishOnlyChanges: boolean;
+  /** What this run last upserted (serialized), so an unchanged value costs no history event. */
+  private readonly published = { attributes: '', memo: '' };
+  // Runs recorded before had no reminder before the window closes (nor its timer).
+  protected readonly remindBeforeClose: boolean;
+  // Runs recorded before did not open free entry point windows.
+  protected readonly freeEntryPoints: boolean;
+  // Runs recorded before sent no satisfaction survey when a ticket closed.
+  protected readonly surveys: boolean;
+  // Runs recorded before sent no automatic replies (welcome, away) when the customer wrote.
+  protected readonly autoReplies: boolean;
+
+  constructor(readonly input: ConversationInput) {
+    this.patches = conversationPatches(input);
+    // Runs recorded before ran these database writes (conversation, outbound message, ticket change, window close)
+    // as activities through the task queue: three history events and one more workflow task each, so a templated
+    // dialog took three activities and four tasks. As local activities, the task that takes a dialog stores it and
+    // schedules its send.
+    this.db = this.patches.storeInWorkflowTask ? storeLocally : store;
+    // Date.now() is workflow time (deterministic): a restored window still ahead is open (and its timer runs) again.
+    this.state = input.carried
+      ? new ConversationState(input, input.carried)
+      : ConversationState.start(
+          input,
+          input.conversationId ?? null,
+          input.conversationId ? (input.restored ?? null) : null,
+          Date.now(),
+        );
+    this.publishOnlyChanges = this.patches.publishOnlyChanges;
+    this.remindBeforeClose = this.patches.windowReminder;
+    this.freeEntryPoints = this.patches.freeEntryPoint;
+    this.surveys = this.patches.satisfactionSurvey;
+    this.autoReplies = this.patches.automaticReplies;
+  }
+
+  /** The inbound signal: the message waits in the inbox for the main loop to store it. */
+  receive(message: InboundMessage): void {
+    this.state.receive(message, Date.now());
+  }
+
+  snapshot(): ConversationSnapshot {
+    return this.state.snapshot();
+  }
+
+  /** Upserts the search attributes and memo (only what changed, unless the run predates that). */
+  publish(): void {
+    const attributes = this.state.searchAttributes();
+    const memo = this.state.memo();
+    if (!this.publishOnlyChanges) {
+      upsertSearchAttributes(attributes);
+      upsertMemo(memo);
+      return;
+    }
+    const attributesNow = JSON.stringify(attributes);
+    if (attributesNow !== this.published.attributes) {
+      upsertSearchAttributes(attributes);
+      this.published.attributes = attributesNow;
+    }
+    const memoNow = JSON.stringify(memo);
+    if (memoNow !== this.published.memo) {
+      upsertMemo(memo);
+      this.published.memo = memoNow;
+    }
+  }
+
+  /** The same idempotency key never sends twice: a finished send is answered from memory, a running one is joined. */
+  private async sendOnce(key: string | undefined, send: () => Promise<MessageView>): Promise<MessageView> {
+    if (!key) return send();
+    const known = this.state.dialogs[key] ?? null;
+    if (known) return known;
+    const running = this.keysInFlight.get(key);
+    if (running) return running;
+    const sending = send();
+    this.keysInFlight.set(key, sending);
+    try {
+      const message = await sending;
+      this.state.rememberDialog(key, message);
+      return message;
+    } finally {
+      this.keysInFlight.delete(key);
+    }
+  }
+
+  /** The conversation's id, creating it (client included) when the first action is ours rather than the customer's. */
+  private async ensureConversation(client?: { clientId?: string; name?: string }): Promise<string> {
+    if (this.state.conversationId === null) {
+      const created = await this.db.ensureConversation({
+        channelId: this.input.channelId,
+        kind: this.input.kind,
+        customer: this.input.customer,
+        clientId: client?.clientId,
+        clientName: client?.name,
+      });
+      // Another handler may have created it meanwhile: the activity is idempotent and returns the same one.
+      this.state.adoptCreated(created, Date.now());
+      this.publish();
+      return created.conversationId;
+    }
+    return this.state.conversationId;
+  }
+
+  /**
+   * Asks the stored message's activity for the channel's reminder setting while a window is open to remind of (a
+   * batch's dialog to a customer who has not written reads no channel): a window opens only when the customer
+   * writes, and the business's next message reads the setting then.
+   */
+  private reminderPlan() {
+    return this.remindBeforeClose && this.state.windowWatched ? { withReminderPlan: true } : {};
+  }
+
+  /**
+   * A message the business wrote, stored: queued (unless a key's earlier run sent it already), and from now on the
+   * conversation waits on the customer (the reminder's condition).
+   */
+  private queueBusinessMessage(message: MessageView & { reminderBeforeMs?: number | null }): MessageView {
+    // A key whose message another run stored and sent already (send_keys) queues nothing new.
+    if (!message.repeated) this.state.outbox.push(message.id);
+    if (!this.remindBeforeClose) return message;
+    const { reminderBeforeMs, ...view } = message;
+    if (!message.repeated) this.state.businessWrote(Date.now(), reminderBeforeMs);
+    return view;
+  }
+
+  /**
+   * The business's message answers an entry point waiting for it: in time, the free window it opens is recorded
+   * (conversation, report, timeline line) and published (search attribute) before the update answers.
+   */
+  async answerEntryPoint(): Promise<void> {
+    const opened = this.state.answerEntryPoint(Date.now());
+    if (!opened || this.state.conversationId === null) return;
+    await this.db.recordFreeEntryPoint({
+      conversationId: this.state.conversationId,
+      channelId: this.input.channelId,
+      providerMessageId: opened.providerMessageId,
+      startedAt: new Date(opened.startedAt).toISOString(),
+      until: new Date(opened.until).toISOString(),
+    });
+    this.publish();
+  }
+
+  /**
+   * The ticket just closed: the channel's survey (if it asks one) is stored and queued, and its answer waited for.
+   * The answer counts for the ticket's assignee, else for the agent who closed it.
+   */
+  private async askSurvey(closeId: string, authorId: string): Promise<void> {
+    const survey = await this.db.prepareSurvey({
+      conversationId: this.state.conversationId!,
+      channelId: this.input.channelId,
+      closeId,
+      ticketNumber: this.state.ticketNumber!,
+      windowOpen: this.state.replyAllowed(Date.now()),
+      agentId: this.state.assigneeId ?? (authorId === 'admin' ? null : authorId),
+    });
+    if (!survey) return;
+    if (!survey.repeated) this.state.outbox.push(survey.id);
+    this.state.surveySent(survey.id);
+  }
+
+  /** The sendReply update: stores the agent's reply (once per requestId) and queues it. */
+  async sendReply(request: ReplyRequest): Promise<MessageView> {
+    // Replies keyed by the agent's requestId: histories from before replay their keyless sends.
+    const key = request.idempotencyKey && this.patches.replyRequestIds ? request.idempotencyKey : undefined;
+    return this.sendOnce(key, async () => {
+      await condition(() => this.state.conversationId !== null);
+      const message = await this.db.persistOutbound({
+        conversationId: this.state.conversationId!,
+        channelId: this.input.channelId,
+        messageId: `msg_${uuid4().replaceAll('-', '')}`,
+        type: request.attachment ? request.attachment.kind : 'text',
+        text: request.text,
+        media: request.attachment ?? null,
+        template: null,
+        authorId: request.authorId,
+        ...(key ? { idempotencyKey: key } : {}),
+        ...this.reminderPlan(),
+      });
+      const view = this.queueBusinessMessage(message);
+      if (this.freeEntryPoints && !message.repeated) await this.answerEntryPoint();
+      return view;
+    });
+  }
+
+  validateReply(request: ReplyRequest): void {
+    if (!request || typeof request.text !== 'string' || (!request.attachment && request.text.trim() === '')) {
+      refuse('A reply needs some text or an attachment.');
+    }
+    // A retry of a reply this run already took answers its message, even if the window closed since.
+    const key = request.idempotencyKey;
+    if (key && (this.state.dialogs[key] || this.keysInFlight.has(key))) return;
+    // Date.now() is workflow time here: deterministic, and the same clock the window timer uses.
+    if (!this.state.replyAllowed(Date.now())) {
+      refuse(
+        `The WhatsApp reply window is closed: the customer has not written in the last ${formatDuration(this.input.replyWindowMs, 'en')}, so only an approved template can be sent.`,
+        WorkflowErrors.WINDOW_CLOSED,
+      );
+    }
+  }
+
+  /** The sendTemplate update (and a batch's dialog): the template message, once per idempotency key. */
+  sendTemplate(request: TemplateRequest): Promise<MessageView> {
+    return this.sendOnce(request.idempotencyKey, () => this.storeTemplate(request));
+  }
+
+  validateTemplate(request: TemplateRequest): void {
+    if (!this.state.hasWindow) refuse('Templates are a WhatsApp feature; Viber replies are free-form.');
+    if (!request?.templateName || !request.language || !Array.isArray(request.variables)) {
+      refuse('A template send needs templateName, language and variables.');
+    }
+  }
+
+  /** The dialog signal (batches): a template send nobody waits for. */
+  async dialog(request: TemplateRequest): Promise<void> {
+    try {
+      await this.sendTemplate(request);
+    } catch (err) {
+      // A signal has no caller to answer: the refusal is logged (batches check templates before signalling).
+      log.warn('dialog not sent', { idempotencyKey: request.idempotencyKey, error: String(err) });
+    }
+  }
+
+  /** Checks (when the caller did not), creates the conversation if needed, stores the template message and queues it. */
+  private async storeTemplate(request: TemplateRequest): Promise<MessageView> {
+    let resolved: TemplateRequest = request;
+    if (request.renderedText === undefined) {
+      const check = await this.db.checkTemplate({
+        channelId: this.input.channelId,
+        templateName: request.templateName,
+        language: request.language,
+        variables: request.variables,
+        headerMediaUrl: request.headerMediaUrl,
+        headerFilename: request.headerFilename,
+        headerText: request.headerText,
+        buttonParameters: request.buttonParameters,
+      });
+      if (!check.ok)
+        throw ApplicationFailure.create({
+          message: check.message,
+          type: check.code,
+          nonRetryable: true,
+          details: [check.details ?? {}],
+        });
+      resolved = { ...request, ...check.request };
+    }
+    const conversationId = await this.ensureConversation(request.client);
+    const message = await this.db.persistOutbound({
+      conversationId,
+      channelId: this.input.channelId,
+      messageId: `msg_${uuid4().replaceAll('-', '')}`,
+      type: 'template',
+      text: resolved.renderedText ?? '',
+      media: null,
+      template: {
+        name: resolved.templateName,
+        language: resolved.language,
+        variables: resolved.variables,
+        header: resolved.header ?? null,
+        buttons: resolved.buttons ?? null,
+      },
+      authorId: request.authorId,
+      idempotencyKey: request.idempotencyKey ?? null,
+      ...this.reminderPlan(),
+    });
+    const view = this.queueBusinessMessage(message);
+    if (this.freeEntryPoints && !message.repeated) await this.answerEntryPoint();
+    return view;
+  }
+
+  /** The changeTicket update: records the status/assignee change, publishes it, asks the survey when it closes. */
+  async changeTicket(change: TicketChange): Promise<ConversationSnapshot> {
+    await condition(() => this.state.conversationId !== null);
+    const next = this.state.ticketAfter(change);
+    if (next === null) return this.snapshot();
+    const randomChangeId = uuid4();
+    // Named by its update (one per request): the record is a local activity, and a workflow task lost before
+    // it was recorded runs again with its random ids falling to other changes. (uuid4 is still drawn, so the
+    // ids after it stay what recorded histories hold.)
+    const changeId = currentUpdateInfo()?.id ?? randomChangeId;
+    const closes = next.status === 'closed' && this.state.status !== 'closed';
+    await this.db.recordTicketChange({
+      conversationId: this.state.conversationId!,
+      from: { status: this.state.status, assigneeId: this.state.assigneeId },
+      to: next,
+      authorId: change.authorId,
+      changeId,
+    });
+    this.state.applyTicket(next);
+    this.publish();
+    if (this.surveys && closes) await this.askSurvey(changeId, change.authorId);
+    return this.snapshot();
+  }
+
+  validateTicketChange(change: TicketChange): void {
+    if (!change || (change.status === undefined && change.assigneeId === undefined)) {
+      refuse('Say what to change: status and/or assigneeId.');
+    }
+    if (change.status !== undefined && !['open', 'pending', 'closed'].includes(change.status)) {
+      refuse('status must be open, pending or closed.');
+    }
+  }
+}

@@ -1,0 +1,327 @@
+/**
+ * A conversation run: what it answers (ConversationRequests) and the steps of its main loop — storing the
+ * customer's messages, the sender beside the loop, the one wake timer (window expiry, reminder, idle end), the
+ * window's close, and continuing as new. Workflow code (deterministic): imports only @temporalio/workflow, pure
+ * helpers and activity types.
+ *
+ * The steps are synchronous, or return the activity's (or helper's) own promise for the loop to await: the loop
+ * awaits exactly what it always did, so the order of commands stays what recorded histories hold.
+ */
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  log,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ConversationActivities } from '../activities';
+import { infobip, mediaFetch } from './conversation-proxies';
+import { ConversationRequests } from './conversation-requests';
+import { CONVERSATION_PATCH_BASELINE, type ConversationInput } from './definitions';
+import { inboundStore, inboundStoreLocally, storeOrGiveUp } from './inbound-store';
+import { Outbox } from './outbox';
+
+export const DEFAULT_HISTORY_EVENT_LIMIT = 2000;
+export const DEFAULT_IDLE_TIMEOUT_MS = 7 * 24 * 3_600_000;
+const EMPTY_RUN_TIMEOUT_MS = 60_000;
+
+type StoredInbound = Awaited<ReturnType<ConversationActivities['recordInbound']>>;
+
+export class ConversationRun extends ConversationRequests {
+  private readonly historyEventLimit: number;
+  private readonly idleTimeoutMs: number;
+  private readonly mediaDownloads = new Set<Promise<unknown>>();
+  // The send and the failure are the activities' own promises (no wrapper): the order of commands stays what
+  // recorded histories hold.
+  readonly outbox: Outbox;
+  // The main loop's patch decisions, read (by `start`) after the run's first publish, as they always were.
+  private sendsBesideMainLoop = false;
+  private recordLocally = false;
+  private wakesOnOneTimer = false;
+  private wakeOnHistoryLimit = false;
+  private continueBeforeStoring = false;
+  /** When the main loop waited last: the idle time counts from there. */
+  private idleSince = 0;
+  private deadlinePassed = false;
+  private wakeTimerArmed = false;
+  /** The survey the message being stored answers (set by `recordFirstInbound`). */
+  private surveyAnswer: { surveyId: string; score: number } | null = null;
+  /** The window expiry the reminder being prepared is for. */
+  private reminderWindow = '';
+
+  constructor(input: ConversationInput) {
+    super(input);
+    this.historyEventLimit = input.historyEventLimit ?? DEFAULT_HISTORY_EVENT_LIMIT;
+    this.idleTimeoutMs = input.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    this.outbox = new Outbox(
+      this.state.outbox,
+      (messageId) => infobip.sendOutbound({ messageId }),
+      (messageId, err) => {
+        // Retries exhausted on a transient error: the message ends failed, visibly, instead of blocking the rest.
+        const reason = err instanceof ActivityFailure ? (err.cause?.message ?? err.message) : String(err);
+        log.warn('send failed after retries', { messageId, reason });
+        return this.db.markSendFailed({ messageId, reason });
+      },
+    );
+  }
+
+  /** The run's first publish, then the main loop's patch decisions (in the order recorded histories hold them). */
+  start(): void {
+    // A new conversation's run starts with the search attributes it knows (conversationStartOptions) and publishes
+    // the rest once it has its conversation; older runs published at once.
+    if (this.state.conversationId !== null || (this.input.patchBaseline ?? 0) < 1) this.publish();
+    // Runs recorded before the sender existed drained the outbox inline, after the inbox: they replay that way.
+    this.sendsBesideMainLoop = this.patches.sendBesideMainLoop;
+    // Runs recorded before scheduled recordInbound as a (remote) activity.
+    this.recordLocally = this.patches.recordInboundLocally;
+    // Runs recorded before started (and cancelled) a timer at every wake of the main loop, i.e. per inbound message.
+    this.wakesOnOneTimer = this.patches.oneWakeTimer;
+    // History that outgrew its limit while the sender worked wakes the loop once the sender is done, so the run
+    // continues as new then rather than at the next message or timer (older runs replay without this wake).
+    this.wakeOnHistoryLimit = this.patches.wakeOnHistoryLimit;
+    // Runs recorded before stored the waiting messages first and continued as new in the same workflow task. A
+    // customer writing without pause then always had a message arrive during that long task: Temporal refused the
+    // continue-as-new, and then refused the customer's signals (RESOURCE_EXHAUSTED, retried by the webhook after
+    // 1 s and more) until a retry went through. Now a run over its limit continues as new first, in a short task
+    // that stores nothing; the new run stores the carried messages.
+    this.continueBeforeStoring = this.patches.continueBeforeStoring;
+    this.idleSince = Date.now();
+  }
+
+  /** Queued sends go out beside the main loop (runs recorded before drain the outbox inline, after the inbox). */
+  get sendBesideMainLoop(): boolean {
+    return this.sendsBesideMainLoop;
+  }
+
+  /** The main loop waits on one wake timer (runs recorded before waited as `legacyWait` says). */
+  get oneWakeTimer(): boolean {
+    return this.wakesOnOneTimer;
+  }
+
+  /** What wakes the main loop: customer messages to record, or queued sends with no sender running. */
+  needsMainLoop(): boolean {
+    if (!this.sendsBesideMainLoop) return this.state.hasWork;
+    const { inbox, outbox } = this.state;
+    return inbox.length > 0 || (!this.outbox.sending && (outbox.length > 0 || this.outbox.paused));
+  }
+
+  // A run that never got a conversation (its only request was refused, e.g. an unknown template) ends soon.
+  private idleLimitMs(): number {
+    return this.state.conversationId === null ? Math.min(this.idleTimeoutMs, EMPTY_RUN_TIMEOUT_MS) : this.idleTimeoutMs;
+  }
+
+  private historyOverLimit(): boolean {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength >= this.historyEventLimit;
+  }
+
+  /** The window's expiry while it is open, else the end of the idle time. */
+  private wakeDeadline(): number {
+    const { state } = this;
+    const deadline =
+      state.windowWatched && state.windowExpiresAt !== null
+        ? state.windowExpiresAt
+        : this.idleSince + this.idleLimitMs();
+    const reminderAt = this.remindBeforeClose ? state.reminderAt() : null;
+    return reminderAt === null ? deadline : Math.min(deadline, reminderAt);
+  }
+
+  /**
+   * One timer for the deadline, beside the main loop: a message that moves the deadline later does not restart it
+   * (when it fires, it sleeps on to the new deadline); only a deadline moved earlier (a window opening while the
+   * idle timer runs) replaces it.
+   */
+  private armWakeTimer(): void {
+    if (this.wakeTimerArmed) return;
+    // Set before the loop runs: a deadline already past ends it synchronously, and must leave it disarmed.
+    this.wakeTimerArmed = true;
+    void (async () => {
+      for (;;) {
+        const deadline = this.wakeDeadline();
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        await condition(() => this.wakeDeadline() < deadline, left);
+      }
+      this.wakeTimerArmed = false;
+      this.deadlinePassed = true;
+    })();
+  }
+
+  /** Arms the wake timer (idle time counting from now) and says what the main loop waits for. */
+  wakeCondition(): () => boolean {
+    this.idleSince = Date.now();
+    this.armWakeTimer();
+    return () =>
+      this.needsMainLoop() ||
+      this.deadlinePassed ||
+      (this.wakeOnHistoryLimit && !this.outbox.sending && this.historyOverLimit());
+  }
+
+  /** After the wake: whether the idle time ran out (a deadline that passed while the loop was busy is stale). */
+  idleTimedOut(): boolean {
+    const timedOut = this.deadlinePassed;
+    this.deadlinePassed = false;
+    return (
+      timedOut &&
+      !this.state.windowWatched &&
+      !this.needsMainLoop() &&
+      Date.now() >= this.idleSince + this.idleLimitMs()
+    );
+  }
+
+  /**
+   * How runs recorded before the one wake timer waited: on the window's expiry while it is open (none once it
+   * passed), else on the idle time (`endsIdle`: the run may end when nothing came).
+   */
+  legacyWait(): { timeoutMs: number; endsIdle: boolean } | null {
+    const { state } = this;
+    const windowTimerMs =
+      state.windowWatched && state.windowExpiresAt !== null ? state.windowExpiresAt - Date.now() : null;
+    if (windowTimerMs === null) return { timeoutMs: this.idleLimitMs(), endsIdle: true };
+    return windowTimerMs > 0 ? { timeoutMs: windowTimerMs, endsIdle: false } : null;
+  }
+
+  /** A run over its limit (newer runs) pauses the sender; true when it continues as new now, before storing. */
+  continueBeforeStoringNow(): boolean {
+    if (!this.continueBeforeStoring || !this.historyOverLimit()) return false;
+    // The send in flight finishes first; meanwhile the loop goes on serving the customer (see `pauseForLimit`).
+    this.outbox.paused = true;
+    return !this.outbox.sending;
+  }
+
+  /** Starts the sender beside the main loop (runs recorded before it drain the outbox inline). */
+  startSender(): void {
+    if (this.sendsBesideMainLoop && !this.outbox.paused) this.outbox.start();
+  }
+
+  /** Stores the inbox's first message: the store's own promise (null when it was finally given up). */
+  recordFirstInbound(): Promise<StoredInbound | null> {
+    const { state, input } = this;
+    const message = state.inbox[0]!;
+    const nextExpiry: number | null = state.hasWindow ? state.windowExpiresAt : null;
+    const surveyAnswer = this.surveys ? state.surveyAnswerOf(message) : null;
+    this.surveyAnswer = surveyAnswer;
+    const recordInbound = () =>
+      (this.recordLocally ? inboundStoreLocally : inboundStore).recordInbound({
+        channelId: input.channelId,
+        kind: input.kind,
+        customer: input.customer,
+        message,
+        windowExpiresAt: nextExpiry === null ? null : new Date(nextExpiry).toISOString(),
+        known: state.conversationId === null ? null : { conversationId: state.conversationId, status: state.status },
+        ...(surveyAnswer ? { surveyAnswer } : {}),
+        // A survey's answer gets no automatic reply (it is the last word of a closed ticket).
+        ...(this.autoReplies && !surveyAnswer
+          ? {
+              autoReplies: { windowOpen: state.replyAllowed(Date.now()), awayNotifiedPeriod: state.awayNotifiedPeriod },
+            }
+          : {}),
+      });
+    const facts = { conversationId: state.conversationId, providerMessageId: message.providerMessageId };
+    return storeOrGiveUp(recordInbound, () => this.patches.inboundStoreBounded, facts);
+  }
+
+  /**
+   * The stored message leaves the inbox: its automatic replies are queued, its media fetched beside the loop, the
+   * conversation adopted and published. True when an automatic reply may answer an entry point (`answerEntryPoint`).
+   */
+  adoptInbound(result: StoredInbound | null): boolean {
+    const { state } = this;
+    const message = state.inbox.shift()!;
+    if (result === null) return false;
+    if (this.surveyAnswer) state.surveyAnswered();
+    let autoReplied = false;
+    if (result.autoReplies) {
+      state.awayNotifiedPeriod = result.autoReplies.awayNotifiedPeriod;
+      for (const reply of result.autoReplies.messages) {
+        if (reply.repeated) continue;
+        state.outbox.push(reply.id);
+        autoReplied = true;
+      }
+    }
+    if (!result.duplicate && message.media) {
+      const download = mediaFetch
+        .fetchInboundMedia({ messageId: result.messageId })
+        .catch((err) => log.warn('inbound media not stored', { messageId: result.messageId, error: String(err) }))
+        .finally(() => this.mediaDownloads.delete(download));
+      this.mediaDownloads.add(download);
+    }
+    state.adopt(result);
+    this.publish();
+    // An automatic reply is the business answering: an entry point it answers in time opens the free window.
+    return autoReplied && this.freeEntryPoints;
+  }
+
+  /** Once per window, whatever comes of it: the activity reads the setting and the ticket as they are now. */
+  reminderDue(): boolean {
+    return this.remindBeforeClose && this.state.reminderDue(Date.now());
+  }
+
+  prepareReminder(): ReturnType<ConversationActivities['prepareWindowReminder']> {
+    this.reminderWindow = new Date(this.state.windowExpiresAt!).toISOString();
+    this.state.markReminded();
+    return this.db.prepareWindowReminder({
+      conversationId: this.state.conversationId!,
+      channelId: this.input.channelId,
+      windowExpiresAt: this.reminderWindow,
+    });
+  }
+
+  queueReminder(reminder: Awaited<ReturnType<ConversationActivities['prepareWindowReminder']>>): void {
+    if (reminder && !reminder.repeated) this.state.outbox.push(reminder.id);
+    else
+      log.info('window reminder not sent', {
+        conversationId: this.state.conversationId,
+        windowExpiresAt: this.reminderWindow,
+      });
+  }
+
+  /** The window's close, recorded (the state already closed it). */
+  recordWindowClosed(): Promise<void> {
+    return this.db.recordWindowClosed({
+      conversationId: this.state.conversationId!,
+      closedAt: new Date(this.state.windowExpiresAt!).toISOString(),
+    });
+  }
+
+  /**
+   * History at its limit: the send in flight (perhaps retrying through an Infobip outage) finishes first, queued
+   * ones are carried. Until it does, the loop goes on serving the customer's messages (unless history grows far
+   * too long). True when the run waits for the sender and continues as new now.
+   */
+  pauseForLimit(): boolean {
+    const info = workflowInfo();
+    if (!this.outbox.paused && !info.continueAsNewSuggested && info.historyLength < this.historyEventLimit)
+      return false;
+    this.outbox.paused = true;
+    return !(this.outbox.sending && info.historyLength < this.historyEventLimit * 4);
+  }
+
+  private async finishMediaDownloads(): Promise<void> {
+    await Promise.allSettled([...this.mediaDownloads]);
+  }
+
+  /** Ends this run for a new one carrying the state (messages not yet stored and queued sends included). */
+  async continueAsNewNow(): Promise<never> {
+    await this.finishMediaDownloads();
+    await condition(allHandlersFinished);
+    const { historyLength } = workflowInfo();
+    log.info('continuing as new', { historyLength, conversationId: this.state.conversationId });
+    return continueAsNew<(input: ConversationInput) => Promise<void>>({
+      ...this.input,
+      conversationId: this.state.conversationId ?? undefined,
+      carried: this.state.carry(),
+      patchBaseline: CONVERSATION_PATCH_BASELINE, // a new history: no run of it predates the baseline
+    });
+  }
+
+  /** Called when the idle time ran out: true when the run may end (nothing came in meanwhile). */
+  async finishIdle(): Promise<boolean> {
+    await this.finishMediaDownloads();
+    await condition(allHandlersFinished);
+    if (this.state.hasWork) return false;
+    log.info('conversation idle; ending until the next message', { conversationId: this.state.conversationId });
+    return true;
+  }
+}
