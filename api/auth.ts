@@ -85,6 +85,16 @@ export function hasChannelAccess(principal: Principal, channelId: string): boole
   return principal.channelIds.includes(channelId);
 }
 
+/**
+ * The bootstrap admin token (`JANELA_ADMIN_TOKEN`): the installation's own credential, not a person. It has no
+ * channel of its own, so it reads no conversation, message, file or report; but the public contract (API.md:
+ * `POST /api/dialogs` for an "admin or automation token") lets it start templated dialogs — and batches, and
+ * follow them — on any channel, as scripts that set a workspace up do.
+ */
+export function isBootstrapAdmin(principal: Principal): boolean {
+  return principal === BOOTSTRAP_ADMIN;
+}
+
 /** A request that names a channel: `403 CHANNEL_ACCESS_DENIED` unless the caller has access to it. */
 export function requireChannelAccess(principal: Principal, channelId: string): void {
   if (!hasChannelAccess(principal, channelId)) {
