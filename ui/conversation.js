@@ -2,6 +2,7 @@
 
 import {
   $,
+  $$,
   actions,
   agentName,
   api,
