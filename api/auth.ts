@@ -92,7 +92,7 @@ export function hasChannelAccess(principal: Principal, channelId: string): boole
  * follow them — on any channel, as scripts that set a workspace up do.
  */
 export function isBootstrapAdmin(principal: Principal): boolean {
-  return principal === BOOTSTRAP_ADMIN;
+  return principal.id === BOOTSTRAP_ADMIN.id && principal.role === 'admin';
 }
 
 /** A request that names a channel: `403 CHANNEL_ACCESS_DENIED` unless the caller has access to it. */
