@@ -140,8 +140,16 @@ describe('console: requestIds and paging', () => {
       el.scrollTop = 0;
     });
     await expect.poll(() => page.locator('#timeline .msg').count()).toBeGreaterThan(100);
-    if (await page.locator('#load-older').count()) await page.click('#load-older');
-    await expect.poll(() => page.locator('#timeline .msg').count()).toBe(151);
+    // The rest with the button, while it is there: the scroll may have loaded the last page meanwhile, and the
+    // button goes with it (a click on a button that just went waits for it in vain).
+    await expect
+      .poll(async () => {
+        const shown = await page.locator('#timeline .msg').count();
+        if (shown < 151 && (await page.locator('#load-older').count()))
+          await page.click('#load-older', { timeout: 1_000 }).catch(() => {});
+        return shown;
+      })
+      .toBe(151);
     expect(await page.locator('#load-older').count()).toBe(0);
     const texts = await page.locator('#timeline .msg .text').allTextContents();
     expect(texts.slice(0, 3)).toEqual(['old note 0', 'old note 1', 'old note 2']);
