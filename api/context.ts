@@ -18,8 +18,8 @@ export interface ApiDeps {
   workerMetricsUrl?: string | null;
   /** How Janela was started, for /healthz (JANELA_PROFILE): `npm start`, `npm run cluster`, or on its own. */
   profile?: string;
-  /** Live streams one agent may hold open at once in this process (JANELA_MAX_STREAMS_PER_AGENT; default 20). */
-  maxStreamsPerAgent?: number;
+  /** Live streams one agent may hold open at once in this process (JANELA_MAX_STREAMS_PER_AGENT). */
+  maxStreamsPerAgent: number;
 }
 
 export function apiDepsFromEnv(

@@ -7,7 +7,7 @@
  * Every walk here is iterative: a body nests as deep as its sender likes (JSON.parse does not mind), and a
  * recursive walk would overflow the stack on it.
  */
-import type { InboundMessage } from './domain';
+import type { InboundMessage, Referral } from './domain';
 
 /** The bounds of stored free-form JSON. A webhook result is at most 64 KB already; these keep any one part small. */
 export const FREE_FORM_LIMITS = {
@@ -157,6 +157,22 @@ export function httpUrlOrNull(value: unknown, maxLength = 2048): string | null {
 const NAME_LENGTH = 200;
 
 /**
+ * An ad or post referral as Janela keeps it (Infobip's `message.referral`, or one stored earlier): every field a
+ * bounded, bidi-safe string, the link http(s) only; null when nothing is left.
+ */
+export function storableReferral(referral: Partial<Record<keyof Referral, unknown>>): Referral | null {
+  const kept: Referral = {
+    sourceType: displayTextOrNull(referral.sourceType, 32),
+    sourceId: displayTextOrNull(referral.sourceId, 200),
+    sourceUrl: httpUrlOrNull(referral.sourceUrl),
+    headline: displayTextOrNull(referral.headline, 500),
+    body: displayTextOrNull(referral.body, 2000),
+    ctwaClickId: displayTextOrNull(referral.ctwaClickId, 500),
+  };
+  return Object.values(kept).some((value) => value !== null) ? kept : null;
+}
+
+/**
  * An inbound message as Janela stores it: its free-form parts (`details`, `raw`) through storableJson, its display
  * strings bidi-safe and bounded, its referral link http(s) only. What was altered is said in `details.storageNote`,
  * which the API returns and the console shows under the message. Idempotent: the webhook applies it before the
@@ -169,17 +185,7 @@ export function storableInbound(message: InboundMessage): InboundMessage {
   const keptDetails = (details?.value ?? null) as Record<string, unknown> | null;
   const earlierNote = typeof keptDetails?.storageNote === 'string' ? keptDetails.storageNote : null;
   const note = changes.length > 0 ? storageNote(`stored with ${changes.join(', ')}`) : earlierNote;
-  const cleaned = message.referral
-    ? {
-        sourceType: displayTextOrNull(message.referral.sourceType, 32),
-        sourceId: displayTextOrNull(message.referral.sourceId, 200),
-        sourceUrl: httpUrlOrNull(message.referral.sourceUrl),
-        headline: displayTextOrNull(message.referral.headline, 500),
-        body: displayTextOrNull(message.referral.body, 2000),
-        ctwaClickId: displayTextOrNull(message.referral.ctwaClickId, 500),
-      }
-    : null;
-  const referral = cleaned && Object.values(cleaned).some((value) => value !== null) ? cleaned : null;
+  const referral = message.referral ? storableReferral(message.referral) : null;
   // The file's name is shown to agents like a contact's: no bidi controls ("invoice\u202Efdp.exe").
   const media = message.media
     ? { ...message.media, filename: displayTextOrNull(message.media.filename, NAME_LENGTH) }

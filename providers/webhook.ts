@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { capabilitiesOf } from '../common/channels';
 import type { ChannelKind, InboundMessage, Referral } from '../common/domain';
-import { displayText, displayTextOrNull, httpUrlOrNull, measureJson, storableInbound } from '../common/free-form';
+import { displayText, measureJson, storableInbound, storableReferral } from '../common/free-form';
 import { statusGroup } from './infobip-http';
 
 /** Infobip (and tests) send `2024-01-01T00:00:00.000+0000`; JavaScript's Date wants `+00:00`. */
@@ -183,17 +183,8 @@ const boundedOrNull = (value: unknown, max: number): string | null =>
 export function referralOf(message: InboundMessageBody): Referral | null {
   const referral = field(message, 'referral');
   if (!referral || typeof referral !== 'object' || Array.isArray(referral)) return null;
-  const r = referral as Record<string, unknown>;
-  const found: Referral = {
-    sourceType: boundedOrNull(r.sourceType, 32),
-    sourceId: boundedOrNull(r.sourceId, 200),
-    // Only an http(s) link may become a link in the console; any other scheme (`javascript:`) is not kept.
-    sourceUrl: httpUrlOrNull(r.sourceUrl),
-    headline: displayTextOrNull(r.headline, 500),
-    body: displayTextOrNull(r.body, 2000),
-    ctwaClickId: boundedOrNull(r.ctwaClickId, 500),
-  };
-  return Object.values(found).some((value) => value !== null) ? found : null;
+  // Only an http(s) link may become a link in the console; any other scheme (`javascript:`) is not kept.
+  return storableReferral(referral as Record<string, unknown>);
 }
 
 /** `{ referral }` when the message came from an ad or post; entry points exist where a reply window does (WhatsApp). */

@@ -198,6 +198,7 @@ describe('secrets stay out of the logs', () => {
       windowHelpUrl: `${stack.api.url}/help/whatsapp-window`,
       temporalWebUrl: 'http://temporal-web.test',
       temporalNamespace: 'default',
+      maxStreamsPerAgent: 20,
       workerMetricsUrl: null,
     });
     const server = await listen((request) => app.fetch(request), 0);

@@ -15,9 +15,6 @@ import { describeRoute } from '../describe-route';
 import { ApiError } from '../errors';
 import { type LiveCredential, liveFeed, streamOwner } from '../live-feed';
 
-/** JANELA_MAX_STREAMS_PER_AGENT's default (common/config.ts), for an app built without it. */
-const DEFAULT_MAX_STREAMS_PER_AGENT = 20;
-
 /** The credential this request authenticated with (as `authenticate` chose it), for the feed to re-check. */
 function liveCredential(c: Context<AuthEnv>, principal: Principal, adminToken: string): LiveCredential {
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '')?.[1];
@@ -43,7 +40,7 @@ export function eventRoutes(deps: ApiDeps) {
     const principal = c.get('principal');
     const credential = liveCredential(c, principal, deps.adminToken);
     // A cap per agent (all his tokens and sessions together), so one credential cannot hold the process's memory.
-    const max = deps.maxStreamsPerAgent ?? DEFAULT_MAX_STREAMS_PER_AGENT;
+    const max = deps.maxStreamsPerAgent;
     if (liveFeed.streamsOf(streamOwner(credential)) >= max) {
       throw new ApiError('TOO_MANY_STREAMS', `You already have ${max} live streams open: close one first.`, { max });
     }

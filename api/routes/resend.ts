@@ -48,7 +48,7 @@ export function addResendRoute(app: Hono<AuthEnv>, deps: ApiDeps): void {
         status: original.status,
       });
     }
-    // One resend per original and agent: a repeated request (a double click, a retry after a 503) is the same one.
+    // One resend per original: a repeated request (a double click, a retry after a 503, another agent) is the same one.
     const requestId = `resend:${original._id}`;
     const key = keyOf(conversation);
     let sent: Awaited<ReturnType<typeof sendReply>>;
