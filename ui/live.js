@@ -50,11 +50,16 @@ export function connectEvents() {
     if (conversationId !== state.selectedId) return;
     const index = state.messages.findIndex((m) => m.id === message.id);
     if (index >= 0) state.messages[index] = message;
+    else if (state.olderCursor && state.messages.length && timelineOrder(message, state.messages[0]) < 0)
+      return; // older than the oldest shown: it belongs to a page not loaded yet, and comes with "load older"
     else state.messages.push(message);
-    state.messages.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+    state.messages.sort(timelineOrder);
     renderTimeline();
   });
 }
+
+/** The timeline's order: by time, then id (as the API pages it). */
+const timelineOrder = (a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id);
 
 /** The server's state again, after a reconnect or a change of the agent's channel access. */
 async function resync() {
