@@ -450,14 +450,14 @@ const median = (values: number[]) =>
  * every round's samples pooled (a p99 of 1,500 answers is its 15 slowest, which one busy second moves); each
  * round's own ratio is listed beside it.
  */
-export function ratios(results: InboundResult[]) {
+export function ratios(results: InboundResult[], target = 'janela') {
   const out: Record<string, unknown>[] = [];
   const keys = new Map<string, { scenario: string; rate: number }>();
-  for (const r of results) if (r.target === 'janela') keys.set(`${r.scenario}@${r.rate}`, r);
+  for (const r of results) if (r.target === target) keys.set(`${r.scenario}@${r.rate}`, r);
   for (const { scenario, rate } of keys.values()) {
     const of = (target: string) =>
       results.filter((r) => r.target === target && r.scenario === scenario && r.rate === rate);
-    const janela = of('janela');
+    const janela = of(target);
     const ceiling = of('ceiling');
     if (ceiling.length === 0) continue;
     const pooledP99 = (runs: InboundResult[]) =>

@@ -13,15 +13,18 @@
  * --duration S, --count N, --targets floor,ceiling,janela, --catch-up S, --out DIR, --smoke, --profile embedded|cluster
  * (cluster: PostgreSQL, the Temporal server per service and FerretDB on PostgreSQL, as `npm run cluster`),
  * --workers N (Janela's worker processes on one task queue), --keep-logs (the processes' logs stay in the work dir),
+ * --compare-with DIR (another checkout of Janela, e.g. a git worktree of an earlier commit with its node_modules, runs
+ * as the target janela-before in the same rotation: its ratios to the ceiling beside this checkout's),
  * --rounds N (the inbound loads of the floor, ceiling and Janela N times, the ceiling and Janela taking turns to go
  * first; the ratios then come from every round's samples together).
  * BENCH_NODE_FLAGS (environment): Node flags for every target process, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
  * Bounded: every load has a fixed count, every wait a deadline, the whole run a hard limit; every child process
  * is killed at the end, on error and on Ctrl-C. Only 127.0.0.1.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
@@ -57,6 +60,7 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
     'keep-logs': { type: 'boolean', default: false },
     rounds: { type: 'string', default: '1' },
+    'compare-with': { type: 'string' },
   },
 });
 
@@ -85,8 +89,20 @@ const flags = z
     workers: z.coerce.number().int().min(1).max(4),
     'keep-logs': z.boolean(),
     rounds: z.coerce.number().int().min(1).max(10),
+    'compare-with': z.string().min(1).optional(),
   })
   .parse(values);
+
+/** --compare-with DIR: another checkout of Janela (an earlier commit, its node_modules installed) as 'janela-before'. */
+const before = flags['compare-with'] ? checkoutOf(flags['compare-with']) : null;
+
+function checkoutOf(dir: string): { root: string; commit: string } {
+  const root = resolve(dir);
+  if (!existsSync(join(root, 'api', 'main.ts')) || !existsSync(join(root, 'node_modules')))
+    throw new Error(`--compare-with ${dir}: not a Janela checkout with node_modules (api/main.ts, node_modules)`);
+  const commit = execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+  return { root, commit };
+}
 
 const smoke = flags.smoke;
 const say = (line: string) => console.log(`[bench] ${line}`);
@@ -151,16 +167,20 @@ const roundOf = (round: number) => (flags.rounds > 1 ? { round } : {});
 /** The loads every round repeats; the others (fill, memory, batches) run once, on the target's last visit. */
 const repeats = (scenario: string) => scenario === 'new-customers' || scenario === 'hot-customers';
 
+type VisitedTarget = (typeof targetNames)[number] | 'janela-before';
+
 /**
- * The order targets run in: the floor, then the ceiling and Janela, each round anew, the two taking turns to go first
- * (ABBA: the Temporal server's growing history and the machine's drift fall on both alike).
+ * The order targets run in: the floor, then the ceiling and Janela (and the earlier Janela of --compare-with), each
+ * round anew, the engines taking turns to go first (each round rotates them by one: the Temporal server's growing
+ * history and the machine's drift fall on all alike).
  */
-function visits(wanted: Set<(typeof targetNames)[number]>) {
-  const order: { name: (typeof targetNames)[number]; round: number; last: boolean }[] = [];
+function visits(wanted: Set<VisitedTarget>) {
+  const order: { name: VisitedTarget; round: number; last: boolean }[] = [];
   for (let round = 0; round < flags.rounds; round++) {
-    const engines = (['ceiling', 'janela'] as const).filter((name) => wanted.has(name));
-    if (round % 2 === 1) engines.reverse();
-    for (const name of [...(wanted.has('floor') ? (['floor'] as const) : []), ...engines])
+    const engines = (['ceiling', 'janela', 'janela-before'] as const).filter((name) => wanted.has(name));
+    const turn = engines.length > 0 ? round % engines.length : 0;
+    const rotated = [...engines.slice(turn), ...engines.slice(0, turn)];
+    for (const name of [...(wanted.has('floor') ? (['floor'] as const) : []), ...rotated])
       order.push({ name, round, last: round === flags.rounds - 1 });
   }
   return order;
@@ -265,10 +285,17 @@ async function main(): Promise<void> {
 
     const inboundResults: InboundResult[] = [];
     const batchResults: BatchResult[] = [];
-    const wantedTargets = new Set([
+    const wantedTargets = new Set<VisitedTarget>([
       ...inbound.flatMap((s) => s.targets),
       ...(batches.length > 0 ? (['janela'] as const) : []),
+      ...(before ? (['janela-before'] as const) : []),
     ]);
+    if (before) say(`janela-before: the checkout at ${before.root} (commit ${before.commit})`);
+    // The earlier checkout runs the loads every round repeats (new-customers, hot-customers), as Janela does.
+    const runsScenario = (scenario: PlannedInbound, name: VisitedTarget) =>
+      name === 'janela-before'
+        ? repeats(scenario.name) && scenario.targets.includes('janela')
+        : scenario.targets.includes(name as (typeof targetNames)[number]);
     for (const { name, round, last } of visits(wantedTargets)) {
       say(`starting ${name}${flags.rounds > 1 ? ` (round ${round + 1} of ${flags.rounds})` : ''}…`);
       const target =
@@ -276,11 +303,13 @@ async function main(): Promise<void> {
           ? await startFloor(stack)
           : name === 'ceiling'
             ? await startCeiling(stack)
-            : await startJanela(stack, { workers: flags.workers });
+            : name === 'janela-before' && before
+              ? await startJanela(stack, { workers: flags.workers, root: before.root, name })
+              : await startJanela(stack, { workers: flags.workers });
       current = target;
       // Ids unique per round: a target restarted for the next round meets none of its earlier messages.
       const tag = flags.rounds > 1 ? `${stack.runTag}R${round}` : stack.runTag;
-      for (const scenario of inbound.filter((s) => s.targets.includes(name) && repeats(s.name))) {
+      for (const scenario of inbound.filter((s) => runsScenario(s, name) && repeats(s.name))) {
         say(
           `${name}: ${scenario.name}, ${scenario.count} messages at ${scenario.rate}/s from ${scenario.customers} customer(s)`,
         );
@@ -291,7 +320,7 @@ async function main(): Promise<void> {
       // What runs once (fill, batches, then memory: it leaves thousands of open conversations behind) runs on the
       // target's last visit.
       if (last) {
-        for (const scenario of inbound.filter((s) => s.targets.includes(name) && s.name === 'fill')) {
+        for (const scenario of inbound.filter((s) => runsScenario(s, name) && s.name === 'fill')) {
           say(`${name}: fill, ${scenario.count} messages at ${scenario.rate}/s`);
           inboundResults.push({ ...(await runInbound(target, scenario, tag, shared)), ...roundOf(round) });
           console.log(inboundTable([inboundResults.at(-1)!]));
@@ -309,7 +338,7 @@ async function main(): Promise<void> {
             console.log(batchTable([result]));
           }
         }
-        for (const scenario of inbound.filter((s) => s.targets.includes(name) && s.name === 'memory')) {
+        for (const scenario of inbound.filter((s) => runsScenario(s, name) && s.name === 'memory')) {
           say(`${name}: memory, opening ${scenario.count} conversations at ${scenario.rate}/s`);
           inboundResults.push({ ...(await runInbound(target, scenario, tag, shared)), ...roundOf(round) });
           console.log(inboundTable([inboundResults.at(-1)!]));
@@ -342,6 +371,9 @@ async function main(): Promise<void> {
       // The raw latencies stay out: the ratios pool them already.
       inbound: inboundResults.map(({ ackLatenciesMs: _samples, ...result }) => result),
       ratios: ratios(inboundResults),
+      ...(before
+        ? { before: { checkout: before.root, commit: before.commit, ratios: ratios(inboundResults, 'janela-before') } }
+        : {}),
       batches: batchResults,
     };
     console.log('');
@@ -350,6 +382,8 @@ async function main(): Promise<void> {
       console.log(inboundTable(inboundResults.filter((r) => r.scenario === scenario)));
     }
     if (run.ratios.length > 0) console.log('Janela / ceiling:', JSON.stringify(run.ratios));
+    if (run.before && run.before.ratios.length > 0)
+      console.log(`Janela at ${run.before.commit} / ceiling:`, JSON.stringify(run.before.ratios));
     if (batchResults.length > 0) console.log(`### batch\n${batchTable(batchResults)}`);
     const file = writeResults(flags.out ?? fileURLToPath(new URL('./results', import.meta.url)), run);
     say(`results written to ${file}`);

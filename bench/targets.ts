@@ -42,6 +42,8 @@ const nodeFlags = process.env.BENCH_NODE_FLAGS ? process.env.BENCH_NODE_FLAGS.sp
 export async function spawnTs(options: {
   name: string;
   entry: string;
+  /** The checkout the entry is in (another commit's, for --compare-with); this one by default. */
+  root?: string;
   args?: string[];
   env: Record<string, string>;
   logDir: string;
@@ -52,11 +54,12 @@ export async function spawnTs(options: {
   // A target started again (--rounds) appends to its log: only what this start writes says it is ready.
   const startOffset = fileSize(logFile);
   const fd = openSync(logFile, 'a');
+  const checkout = options.root ?? root;
   const child = spawn(
     process.execPath,
-    [...nodeFlags, '--import', 'tsx', join(root, options.entry), ...(options.args ?? [])],
+    [...nodeFlags, '--import', 'tsx', join(checkout, options.entry), ...(options.args ?? [])],
     {
-      cwd: root,
+      cwd: checkout,
       env: { ...process.env, ...options.env },
       // Straight to a file: the bench does not spend its own CPU draining the targets' logs.
       stdio: ['ignore', fd, fd],
@@ -112,7 +115,7 @@ export interface BenchChannel {
 }
 
 export interface Target {
-  name: 'floor' | 'ceiling' | 'janela';
+  name: 'floor' | 'ceiling' | 'janela' | 'janela-before';
   processes: WatchedProcess[];
   newChannel(options?: { sendRatePerSecond?: number }): Promise<BenchChannel>;
   /**
@@ -242,17 +245,24 @@ export async function startCeiling(stack: Stack): Promise<Target> {
 
 export async function startJanela(
   stack: Stack,
-  options: { workers?: number } = {},
+  options: {
+    workers?: number;
+    /** Another checkout of Janela (an earlier commit, with its node_modules) to run instead of this one. */
+    root?: string;
+    /** The target's name in the results: 'janela', or 'janela-before' for the other checkout. */
+    name?: 'janela' | 'janela-before';
+  } = {},
 ): Promise<Target & { adminCall: AdminCall }> {
+  const name = options.name ?? 'janela';
   const port = await freePort();
-  const uri = dbUri(stack.mongoServerUri, `janela_bench_${stack.runTag}`);
+  const uri = dbUri(stack.mongoServerUri, `${name.replace(/\W/g, '_')}_bench_${stack.runTag}`);
   const adminToken = `jnl_admin_bench_${randomBytes(12).toString('hex')}`;
   const env = {
     PORT: String(port),
     PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
     MONGODB_URI: uri,
     TEMPORAL_ADDRESS: stack.temporalAddress,
-    TEMPORAL_TASK_QUEUE: `janela-bench-${stack.runTag}`,
+    TEMPORAL_TASK_QUEUE: `${name}-bench-${stack.runTag}`,
     JANELA_ADMIN_TOKEN: adminToken,
   };
   // Several workers on one task queue (--workers): Temporal spreads the conversations over them.
@@ -261,8 +271,9 @@ export async function startJanela(
   for (let i = 1; i <= workerCount; i++)
     workers.push(
       await spawnTs({
-        name: workerCount === 1 ? 'janela-worker' : `janela-worker-${i}`,
+        name: workerCount === 1 ? `${name}-worker` : `${name}-worker-${i}`,
         entry: 'worker/main.ts',
+        root: options.root,
         env,
         logDir: stack.logDir,
         readyLine: /Janela worker on/,
@@ -270,8 +281,9 @@ export async function startJanela(
       }),
     );
   const api = await spawnTs({
-    name: 'janela-api',
+    name: `${name}-api`,
     entry: 'api/main.ts',
+    root: options.root,
     env,
     logDir: stack.logDir,
     readyLine: /Janela API on/,
@@ -291,7 +303,7 @@ export async function startJanela(
   const db = await mongoose.createConnection(uri).asPromise();
   const messages = db.collection('messages');
   return {
-    name: 'janela',
+    name,
     processes: [
       { name: 'API', pid: api.pid, logFile: api.logFile },
       ...workers.map((w, i) => ({
