@@ -11,8 +11,7 @@ import {
   automationSettings,
   setsAutomation,
 } from '../channel-automation';
-import { forgetWebhookChannel } from '../channel-cache';
-import type { ApiDeps } from '../context';
+import type { ApiDeps, ApiServices } from '../context';
 import { describeRoute } from '../describe-route';
 import { ApiError, notFound, parseJson } from '../errors';
 import { channelResponse, listOf } from '../response-schemas';
@@ -39,7 +38,7 @@ export const channelCreateSchema = z.object({
 
 export const channelPatchSchema = channelCreateSchema.omit({ kind: true }).partial();
 
-export function channelRoutes(deps: ApiDeps) {
+export function channelRoutes(deps: ApiDeps, { webhookChannels }: Pick<ApiServices, 'webhookChannels'>) {
   const app = new Hono<AuthEnv>();
 
   const create = describeRoute({
@@ -118,7 +117,7 @@ export function channelRoutes(deps: ApiDeps) {
       changes = { ...input, ...(await automationSettings({ id, kind: stored.kind }, input, deps.replyWindowMs)) };
     }
     const result = await Channel.updateOne({ _id: id, deletedAt: null }, { $set: changes });
-    forgetWebhookChannel(id);
+    webhookChannels.forget(id);
     const channel = result.matchedCount ? await Channel.findById(id).select('+webhookSecret').lean() : null;
     if (!channel) throw notFound('Channel');
     return c.json(channelView(channel, deps.publicBaseUrl, true));
@@ -137,7 +136,7 @@ export function channelRoutes(deps: ApiDeps) {
       { _id: c.req.param('id'), deletedAt: null },
       { $set: { deletedAt: new Date() } },
     );
-    forgetWebhookChannel(c.req.param('id')); // the webhook refuses it from now on, not after the cache's TTL
+    webhookChannels.forget(c.req.param('id')); // the webhook refuses it from now on, not after the cache's TTL
     if (result.matchedCount === 0) throw notFound('Channel');
     return c.body(null, 204);
   });

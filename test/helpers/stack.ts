@@ -10,7 +10,6 @@ import mongoose from 'mongoose';
 import { inject } from 'vitest';
 import type { z } from 'zod';
 import { createApp } from '../../api/app';
-import { inboundParking } from '../../api/inbound-parking';
 import { describedOperations, documentedResponses } from '../../api/openapi';
 import { errorResponse } from '../../api/response-schemas';
 import { loadEnv } from '../../common/config';
@@ -309,7 +308,7 @@ export async function startStack(options: StackOptions = {}) {
       // MongoDB keeps its databases, so they are dropped there.
       if (process.env.MONGODB_URI) await mongoose.connection.db?.dropDatabase().catch(() => {});
       await mongoose.disconnect();
-      await inboundParking.idle();
+      await app.services.inboundParking.idle();
       await temporal.connection.close();
     },
   };
