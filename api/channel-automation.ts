@@ -81,6 +81,10 @@ const localTime = z
 /** Open intervals of one weekday: [start, end] local times (pairs, not tuples: the OpenAPI document has no tuples). */
 const dayHours = z.array(z.array(localTime).length(2).describe('[start, end]')).max(12).default([]);
 
+/** The text of an automatic reply that working hours drive (welcome, away); unset or null: none is sent. */
+const autoReplyText = (description: string) =>
+  z.string().trim().min(1).max(AUTO_REPLY_LIMIT).nullable().optional().describe(description);
+
 /** Working hours and the automatic replies they drive (set as a whole; null: always open, no automatic replies). */
 const workingHoursSchema = z
   .strictObject({
@@ -93,22 +97,10 @@ const workingHoursSchema = z
       .max(366)
       .default([])
       .describe('local dates closed all day (holidays)'),
-    welcomeText: z
-      .string()
-      .trim()
-      .min(1)
-      .max(AUTO_REPLY_LIMIT)
-      .nullable()
-      .optional()
-      .describe("sent on a customer's first conversation; unset or null: none"),
-    awayText: z
-      .string()
-      .trim()
-      .min(1)
-      .max(AUTO_REPLY_LIMIT)
-      .nullable()
-      .optional()
-      .describe('sent when a customer writes outside working hours, once per away period; unset or null: none'),
+    welcomeText: autoReplyText("sent on a customer's first conversation; unset or null: none"),
+    awayText: autoReplyText(
+      'sent when a customer writes outside working hours, once per away period; unset or null: none',
+    ),
   })
   .nullable();
 

@@ -82,8 +82,30 @@ export class ApiMetrics {
       },
     });
 
-    /** A counter whose value another part of the app keeps (read at scrape time). */
-    const counterOf = (name: string, help: string, read: () => number): void => {
+    // Counters whose values another part of the app keeps (read at scrape time).
+    const keptElsewhere: [name: string, help: string, read: () => number][] = [
+      [
+        'janela_live_polls_total',
+        'Database polls of the shared live feed (one per second while streams are open).',
+        () => sources.liveFeed.polls,
+      ],
+      [
+        'janela_live_queries_total',
+        'Database queries of the shared live feed (changes, clients, access checks).',
+        () => sources.liveFeed.queries,
+      ],
+      [
+        'janela_inbound_parked_total',
+        'Inbound messages this process parked because their conversation refused signals for a moment.',
+        () => sources.inboundParking.parked,
+      ],
+      [
+        'janela_inbound_redelivered_total',
+        'Parked inbound messages this process handed to their conversations.',
+        () => sources.inboundParking.redelivered,
+      ],
+    ];
+    for (const [name, help, read] of keptElsewhere) {
       new Counter({
         name,
         help,
@@ -93,27 +115,7 @@ export class ApiMetrics {
           this.inc(read());
         },
       });
-    };
-    counterOf(
-      'janela_live_polls_total',
-      'Database polls of the shared live feed (one per second while streams are open).',
-      () => sources.liveFeed.polls,
-    );
-    counterOf(
-      'janela_live_queries_total',
-      'Database queries of the shared live feed (changes, clients, access checks).',
-      () => sources.liveFeed.queries,
-    );
-    counterOf(
-      'janela_inbound_parked_total',
-      'Inbound messages this process parked because their conversation refused signals for a moment.',
-      () => sources.inboundParking.parked,
-    );
-    counterOf(
-      'janela_inbound_redelivered_total',
-      'Parked inbound messages this process handed to their conversations.',
-      () => sources.inboundParking.redelivered,
-    );
+    }
     new Gauge({
       name: 'janela_inbound_parked',
       help: 'Inbound messages parked now (all processes), waiting for their conversation to take signals.',

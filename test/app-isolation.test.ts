@@ -14,19 +14,7 @@ let otherServer: RunningServer;
 beforeAll(async () => {
   stack = await startStack();
   // A second app on the same database and Temporal, allowing one stream per agent.
-  other = createApp({
-    temporal: stack.temporal,
-    taskQueue: stack.taskQueue,
-    publicBaseUrl: stack.api.url,
-    adminToken: stack.adminToken,
-    replyWindowMs: 86_400_000,
-    historyEventLimit: 2000,
-    idleTimeoutMs: 86_400_000,
-    windowHelpUrl: `${stack.api.url}/help/whatsapp-window`,
-    temporalNamespace: 'default',
-    maxStreamsPerAgent: 1,
-    workerMetricsUrl: null,
-  });
+  other = createApp({ ...stack.apiDeps, maxStreamsPerAgent: 1, workerMetricsUrl: null });
   otherServer = await listen((request) => other.fetch(request), 0);
 });
 afterAll(async () => {
