@@ -8,14 +8,12 @@ import { log } from '../common/log';
 import { pingDatabase } from '../db/connect';
 import { type AuthEnv, authenticate } from './auth';
 import { bodyLimits } from './body-limits';
-import type { ApiDeps } from './context';
+import { type ApiDeps, createApiServices } from './context';
 import { isDependencyDown } from './dependency-errors';
 import { describeRoute } from './describe-route';
 import { ApiError, errorResponse } from './errors';
 import { windowHelpPage } from './help';
-import { inboundParking } from './inbound-parking';
 import { allowedMethods } from './method-not-allowed';
-import { httpMetrics, metricsContentType, renderMetrics } from './metrics';
 import { docsPage, openApiDocument } from './openapi';
 import { healthResponse } from './response-schemas';
 import { agentRoutes } from './routes/agents';
@@ -63,10 +61,15 @@ async function pollingWorkers(deps: ApiDeps): Promise<number> {
   return new Set(identities).size;
 }
 
+/**
+ * The API and console on `deps`, with its own services (live feed, channel cache, parking, metrics), which the
+ * app carries as `services` for whoever built it: the in-process worker's gauge, a test waiting for the parking.
+ */
 export function createApp(deps: ApiDeps) {
-  const app = new Hono();
+  const services = createApiServices(deps);
+  const app = Object.assign(new Hono(), { services });
   // Inbound messages parked before this process started (another one stopped meanwhile) go to their workflows.
-  inboundParking.resume(deps);
+  services.inboundParking.resume();
 
   // Errors log the route pattern, never the raw path: a webhook path ends in the channel's secret.
   app.onError((err, c) => {
@@ -105,12 +108,15 @@ export function createApp(deps: ApiDeps) {
     return errorResponse(c, new ApiError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}.`));
   });
 
-  app.use('*', httpMetrics());
+  app.use('*', services.metrics.httpMiddleware());
   app.use('*', bodyLimits());
   app.get(
     '/metrics',
     describeRoute({ summary: 'Prometheus metrics', auth: 'none', returns: 'text/plain; version=0.0.4' }),
-    async (c) => c.text(await renderMetrics(deps.workerMetricsUrl), 200, { 'content-type': metricsContentType }),
+    async (c) =>
+      c.text(await services.metrics.render(deps.workerMetricsUrl), 200, {
+        'content-type': services.metrics.contentType,
+      }),
   );
 
   const health = describeRoute({
@@ -150,7 +156,7 @@ export function createApp(deps: ApiDeps) {
     return c.html(reference);
   });
 
-  app.route('/webhooks/infobip', webhookRoutes(deps));
+  app.route('/webhooks/infobip', webhookRoutes(services));
   app.route('/media', publicMediaRoutes());
   app.route('/auth', sessionRoutes(deps));
 
@@ -165,8 +171,8 @@ export function createApp(deps: ApiDeps) {
     await next();
   });
   api.route('/extensions', extensionRoutes());
-  api.route('/channels', channelRoutes(deps));
-  api.route('/agents', agentRoutes());
+  api.route('/channels', channelRoutes(deps, services));
+  api.route('/agents', agentRoutes(services));
   api.route('/me', meRoutes());
   api.route('/channels', templateRoutes());
   const conversations = conversationRoutes(deps);
@@ -176,7 +182,7 @@ export function createApp(deps: ApiDeps) {
   api.route('/dialogs', dialogRoutes(deps));
   api.route('/attachments', attachmentRoutes(deps));
   api.route('/media', mediaApiRoutes());
-  api.route('/events', eventRoutes(deps));
+  api.route('/events', eventRoutes(deps, services));
   api.route('/clients', clientRoutes());
   api.route('/config', configRoutes(deps));
   api.route('/reports', reportRoutes());

@@ -17,32 +17,38 @@ export interface WebhookChannel {
  */
 export const CHANNEL_CACHE_TTL_MS = 5_000;
 
-const cached = new Map<string, { channel: WebhookChannel; until: number }>();
-
-async function load(channelId: string): Promise<WebhookChannel | null> {
-  const channel = await Channel.findById(channelId).select('+webhookSecret').lean();
-  if (!channel || channel.deletedAt) {
-    cached.delete(channelId);
-    return null;
-  }
-  const entry = { _id: channel._id, kind: channel.kind as ChannelKind, webhookSecret: channel.webhookSecret };
-  cached.set(channelId, { channel: entry, until: Date.now() + CHANNEL_CACHE_TTL_MS });
-  return entry;
-}
-
 /**
- * The live channel whose webhook secret is `secret`, or null (unknown, deleted, or a wrong secret). Only channels
- * that exist are cached, so unknown ids cannot fill memory; a secret that does not match the cached one is
- * checked against the database before it is refused (a secret changed elsewhere is accepted at once).
+ * The webhook's channels read lately, with the secret each was read with. One per app (createApp): a channel
+ * changed through one app is forgotten by that app's cache, never by another's by accident.
  */
-export async function webhookChannel(channelId: string, secret: string): Promise<WebhookChannel | null> {
-  const hit = cached.get(channelId);
-  if (hit && hit.until > Date.now() && safeEqual(hit.channel.webhookSecret, secret)) return hit.channel;
-  const channel = await load(channelId);
-  return channel && safeEqual(channel.webhookSecret, secret) ? channel : null;
-}
+export class WebhookChannelCache {
+  private readonly cached = new Map<string, { channel: WebhookChannel; until: number }>();
 
-/** Forgets a channel changed or deleted in this process, so its next webhook request reads it again. */
-export function forgetWebhookChannel(channelId: string): void {
-  cached.delete(channelId);
+  /**
+   * The live channel whose webhook secret is `secret`, or null (unknown, deleted, or a wrong secret). Only channels
+   * that exist are cached, so unknown ids cannot fill memory; a secret that does not match the cached one is
+   * checked against the database before it is refused (a secret changed elsewhere is accepted at once).
+   */
+  async find(channelId: string, secret: string): Promise<WebhookChannel | null> {
+    const hit = this.cached.get(channelId);
+    if (hit && hit.until > Date.now() && safeEqual(hit.channel.webhookSecret, secret)) return hit.channel;
+    const channel = await this.load(channelId);
+    return channel && safeEqual(channel.webhookSecret, secret) ? channel : null;
+  }
+
+  /** Forgets a channel changed or deleted through this app, so its next webhook request reads it again. */
+  forget(channelId: string): void {
+    this.cached.delete(channelId);
+  }
+
+  private async load(channelId: string): Promise<WebhookChannel | null> {
+    const channel = await Channel.findById(channelId).select('+webhookSecret').lean();
+    if (!channel || channel.deletedAt) {
+      this.cached.delete(channelId);
+      return null;
+    }
+    const entry = { _id: channel._id, kind: channel.kind as ChannelKind, webhookSecret: channel.webhookSecret };
+    this.cached.set(channelId, { channel: entry, until: Date.now() + CHANNEL_CACHE_TTL_MS });
+    return entry;
+  }
 }

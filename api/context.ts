@@ -1,5 +1,9 @@
 import type { Client } from '@temporalio/client';
 import type { EnvConfig } from '../common/config';
+import { WebhookChannelCache } from './channel-cache';
+import { InboundParking } from './inbound-parking';
+import { LiveFeed } from './live-feed';
+import { ApiMetrics } from './metrics';
 
 /** What the API needs from the outside world; built once by api/main.ts, scripts/start.ts or a test. */
 export interface ApiDeps {
@@ -45,5 +49,28 @@ export function apiDepsFromEnv(
     historyEventLimit: env.JANELA_HISTORY_EVENT_LIMIT,
     idleTimeoutMs: env.JANELA_IDLE_TIMEOUT,
     windowHelpUrl: env.JANELA_WINDOW_HELP_URL ?? `${given.publicBaseUrl}/help/whatsapp-window`,
+  };
+}
+
+/**
+ * What an app keeps while it runs: its live feed, the webhook's channel cache, its parked inbound messages and its
+ * metrics. Built once per app by createApp and handed to the routes that use them, so two apps in one process
+ * (tests run several) never share one by accident.
+ */
+export interface ApiServices {
+  liveFeed: LiveFeed;
+  webhookChannels: WebhookChannelCache;
+  inboundParking: InboundParking;
+  metrics: ApiMetrics;
+}
+
+export function createApiServices(deps: ApiDeps): ApiServices {
+  const liveFeed = new LiveFeed();
+  const inboundParking = new InboundParking(deps);
+  return {
+    liveFeed,
+    webhookChannels: new WebhookChannelCache(),
+    inboundParking,
+    metrics: new ApiMetrics({ liveFeed, inboundParking }),
   };
 }

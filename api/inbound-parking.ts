@@ -41,22 +41,24 @@ export function parkedRetryDelayMs(attempts: number, busy: boolean): number {
   return Math.min(busy ? 2_000 : 10_000, 100 * 2 ** attempts);
 }
 
+/** One per app (createApp), with the app's Temporal client: messages are handed over through it. */
 export class InboundParking {
-  /** Messages parked by this process, and parked messages it handed over (from any process). */
+  /** Messages parked by this app, and parked messages it handed over (from any process). */
   parked = 0;
   redelivered = 0;
   /** Conversations this process parked messages of and has not seen handed over yet: their next ones queue. */
   private readonly waiting = new Set<string>();
-  private deps: ApiDeps | null = null;
   private running: Promise<void> | null = null;
   private wake: (() => void) | null = null;
 
+  constructor(private readonly deps: ApiDeps) {}
+
   /** Hands an inbound message to its conversation, or parks it if the conversation refuses signals for now. */
-  async deliver(deps: ApiDeps, key: ConversationKey, message: InboundMessage): Promise<'signalled' | 'parked'> {
+  async deliver(key: ConversationKey, message: InboundMessage): Promise<'signalled' | 'parked'> {
     const workflowId = conversationWorkflowId(key.channelId, key.customer);
     if (!this.waiting.has(workflowId)) {
       try {
-        await deliverInbound(deps, key, message);
+        await deliverInbound(this.deps, key, message);
         return 'signalled';
       } catch (err) {
         if (!isBusyRefusal(err)) throw err;
@@ -76,13 +78,12 @@ export class InboundParking {
       this.parked++;
       log.info('inbound message parked: its conversation is busy', { channelId: key.channelId });
     }
-    this.resume(deps);
+    this.resume();
     return 'parked';
   }
 
   /** Starts handing over whatever is parked (at start-up: what a stopped process left), or wakes the loop. */
-  resume(deps: ApiDeps): void {
-    this.deps = deps;
+  resume(): void {
     if (this.running) {
       this.wake?.();
       return;
@@ -125,7 +126,6 @@ export class InboundParking {
 
   /** One pass over the oldest parked messages; how long to sleep before the next, or null when none is left. */
   private async pass(): Promise<number | null> {
-    const deps = this.deps!;
     const queue = await oldestParkedInbound(PASS_SIZE);
     const byConversation = new Map<string, ParkedEntry[]>();
     for (const entry of queue)
@@ -142,7 +142,7 @@ export class InboundParking {
         if (!(await claimParkedInbound(entry, new Date(Date.now() + HOLD_MS)))) break;
         try {
           await deliverInbound(
-            deps,
+            this.deps,
             { channelId: entry.channelId, kind: entry.kind, customer: entry.customer },
             entry.message,
           );
@@ -164,5 +164,3 @@ export class InboundParking {
     return Math.max(MIN_SLEEP_MS, Math.min(MAX_SLEEP_MS, Number.isFinite(untilDue) ? untilDue : MAX_SLEEP_MS));
   }
 }
-
-export const inboundParking = new InboundParking();

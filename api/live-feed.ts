@@ -4,9 +4,10 @@ import { Agent, Client, Conversation, Message, Session } from '../db/models';
 import { conversationView, messageView } from './views';
 
 /**
- * One database poller per API process for every open `GET /api/events` stream. FerretDB has no change streams
- * and the worker may run elsewhere, so changes are polled by `updatedAt`; polling once for everyone (and fanning
- * out to each stream by its agent's channels) keeps the database load flat however many consoles are open.
+ * One database poller per API (createApp builds one) for every open `GET /api/events` stream. FerretDB has no
+ * change streams and the worker may run elsewhere, so changes are polled by `updatedAt`; polling once for everyone
+ * (and fanning out to each stream by its agent's channels) keeps the database load flat however many consoles are
+ * open.
  */
 
 const POLL_MS = 1000;
@@ -373,6 +374,3 @@ export class LiveFeed {
     return query;
   }
 }
-
-/** The process's one feed. */
-export const liveFeed = new LiveFeed();

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { AUTOMATIC_KINDS } from '../common/automation-settings';
 import { CHANNEL_KINDS } from '../common/domain';
 import { ERROR_CODES, type ErrorCode } from '../common/error-codes';
-import { WEEKDAYS, type Weekday } from '../common/working-hours';
+import { automationResponseFields } from './channel-automation';
 
 const iso = z.string().describe('ISO 8601 time');
 const status = z.enum(['open', 'pending', 'closed']);
@@ -40,36 +40,7 @@ export const channelResponse = z.strictObject({
   sender: z.string(),
   viberMediaMode: z.enum(['link', 'native']).optional(),
   sendRatePerSecond: z.number(),
-  /** WhatsApp: the reminder sent to the customer before the reply window closes. */
-  windowReminder: z
-    .strictObject({
-      enabled: z.boolean(),
-      before: z.string().describe('how long before the window closes, e.g. "1h", "30m"'),
-      text: z.string().nullable().describe("null: Janela's default text (pt-BR)"),
-    })
-    .optional(),
-  /** The satisfaction survey sent when a ticket closes. */
-  satisfactionSurvey: z.strictObject({
-    enabled: z.boolean(),
-    question: z.string().nullable().describe("null: Janela's default question"),
-    templateName: z.string().nullable().describe('WhatsApp: the template for a ticket closed outside the window'),
-    language: z.string().nullable(),
-  }),
-  /** Working hours and the automatic replies they drive; null: always open, no automatic replies. */
-  workingHours: z
-    .strictObject({
-      timeZone: z.string(),
-      // Pairs, not tuples: the OpenAPI document has no tuples.
-      weekly: z.strictObject(
-        Object.fromEntries(
-          WEEKDAYS.map((day) => [day, z.array(z.array(z.string()).length(2).describe('[start, end]'))]),
-        ) as Record<Weekday, z.ZodArray<z.ZodArray<z.ZodString>>>,
-      ),
-      datesOff: z.array(z.string()),
-      welcomeText: z.string().nullable(),
-      awayText: z.string().nullable(),
-    })
-    .nullable(),
+  ...automationResponseFields,
   /** Admins only: it holds the channel's secret. */
   webhookUrl: z.string().optional(),
   createdAt: iso.nullable(),

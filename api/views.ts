@@ -3,31 +3,22 @@
  * carries (never a secret: API keys never, webhook URLs only to admins). Their shapes are in
  * api/response-schemas.ts, which the OpenAPI description and the tests check answers against.
  */
-import {
-  CLOSING_SOON_MS,
-  DEFAULT_REMINDER_BEFORE,
-  type SatisfactionSurveySettings,
-  type WindowReminderSettings,
-} from '../common/automation-settings';
+import { CLOSING_SOON_MS } from '../common/automation-settings';
 import { capabilitiesOf } from '../common/channels';
 import type { Referral } from '../common/domain';
 import { replyWindowState } from '../common/reply-window';
 import { channelWebhookUrl } from '../common/urls';
-import { fromStoredHours, type StoredWorkingHours } from '../common/working-hours';
 import type { StoredMedia } from '../db/media';
 import { DEFAULT_CHANNEL_SEND_RATE } from '../db/models';
+import { automationView, type StoredAutomation } from './channel-automation';
 
-type ChannelRecord = {
+type ChannelRecord = StoredAutomation & {
   _id: string;
-  kind: string;
   name: string;
   apiBaseUrl: string;
   sender: string;
   viberMediaMode?: string | null;
   sendRatePerSecond?: number | null;
-  windowReminder?: WindowReminderSettings | null;
-  satisfactionSurvey?: SatisfactionSurveySettings | null;
-  workingHours?: StoredWorkingHours | null;
   webhookSecret?: string;
   createdAt?: Date;
   updatedAt?: Date;
@@ -44,23 +35,7 @@ export function channelView(channel: ChannelRecord, publicBaseUrl: string, withW
     // The media setting exists where the kind has a native-media option (Viber).
     ...(capabilitiesOf(channel.kind).nativeMediaOption ? { viberMediaMode: channel.viberMediaMode ?? 'link' } : {}),
     sendRatePerSecond: channel.sendRatePerSecond ?? DEFAULT_CHANNEL_SEND_RATE,
-    // Window-aware automation exists where the kind has a reply window (WhatsApp).
-    ...(capabilitiesOf(channel.kind).replyWindow
-      ? {
-          windowReminder: {
-            enabled: channel.windowReminder?.enabled ?? false,
-            before: channel.windowReminder?.before ?? DEFAULT_REMINDER_BEFORE,
-            text: channel.windowReminder?.text ?? null,
-          },
-        }
-      : {}),
-    satisfactionSurvey: {
-      enabled: channel.satisfactionSurvey?.enabled ?? false,
-      question: channel.satisfactionSurvey?.question ?? null,
-      templateName: channel.satisfactionSurvey?.templateName ?? null,
-      language: channel.satisfactionSurvey?.language ?? null,
-    },
-    workingHours: channel.workingHours ? fromStoredHours(channel.workingHours) : null,
+    ...automationView(channel),
     ...(withWebhook && channel.webhookSecret
       ? { webhookUrl: channelWebhookUrl(publicBaseUrl, channel._id, channel.webhookSecret) }
       : {}),

@@ -7,7 +7,6 @@ import { join, resolve } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { createApp } from '../api/app';
 import { apiDepsFromEnv } from '../api/context';
-import { registerGauge } from '../api/metrics';
 import { loadEnv, runMain } from '../common/config';
 import { listen, type RunningServer } from '../common/http-server';
 import { connectTemporalClient } from '../common/temporal';
@@ -133,7 +132,7 @@ await runMain(async () => {
     });
     workerRun = worker.run().finally(() => connection.close());
     const runningWorker = worker;
-    registerGauge(
+    app.services.metrics.registerGauge(
       'janela_worker_running',
       () => (runningWorker.getState() === 'RUNNING' ? 1 : 0),
       'Whether the worker in this process is running (1) or not (0).',

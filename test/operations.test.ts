@@ -25,7 +25,7 @@ describe('operations', () => {
     }
     // The routes as Hono registered them (a second app instance: routes do not depend on the connections).
     const app = createApp({
-      ...(stack as any).deps,
+      ...stack.apiDeps,
       temporal: stack.temporal,
       taskQueue: 'x',
       publicBaseUrl: 'http://x',

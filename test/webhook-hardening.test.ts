@@ -187,20 +187,7 @@ describe('secrets stay out of the logs', () => {
     const deadTemporal = new TemporalClient({
       connection: Connection.lazy({ address: `127.0.0.1:${await freePort()}`, connectTimeout: 500 }),
     });
-    const app = createApp({
-      temporal: deadTemporal,
-      taskQueue: stack.taskQueue,
-      publicBaseUrl: stack.api.url,
-      adminToken: stack.adminToken,
-      replyWindowMs: 86_400_000,
-      historyEventLimit: 2000,
-      idleTimeoutMs: 86_400_000,
-      windowHelpUrl: `${stack.api.url}/help/whatsapp-window`,
-      temporalWebUrl: 'http://temporal-web.test',
-      temporalNamespace: 'default',
-      maxStreamsPerAgent: 20,
-      workerMetricsUrl: null,
-    });
+    const app = createApp({ ...stack.apiDeps, temporal: deadTemporal, workerMetricsUrl: null });
     const server = await listen((request) => app.fetch(request), 0);
     try {
       const secret = new URL(channel.webhookUrl).pathname.split('/').at(-1)!;

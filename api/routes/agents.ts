@@ -7,9 +7,10 @@ import { z } from 'zod';
 import { newId, newSecret, sha256 } from '../../common/ids';
 import { Agent, Channel, Session } from '../../db/models';
 import { type AuthEnv, requireAdmin } from '../auth';
+import type { ApiServices } from '../context';
 import { describeRoute } from '../describe-route';
 import { ApiError, notFound, parseJson } from '../errors';
-import { liveFeed } from '../live-feed';
+import type { LiveFeed } from '../live-feed';
 import { agentResponse, listOf } from '../response-schemas';
 import { visibleText } from '../text-fields';
 import { agentView } from '../views';
@@ -36,7 +37,7 @@ async function assertChannelsExist(channelIds: string[]): Promise<void> {
   }
 }
 
-export function agentRoutes() {
+export function agentRoutes({ liveFeed }: Pick<ApiServices, 'liveFeed'>) {
   const app = new Hono<AuthEnv>();
 
   const create = describeRoute({
@@ -103,7 +104,7 @@ export function agentRoutes() {
     const agent = await activeAgent(c.req.param('id'));
     const token = `jnl_${newSecret(24)}`;
     await Agent.updateOne({ _id: agent._id }, { $set: { tokenHash: sha256(token) } });
-    await endAccess(agent._id, 'This token was renewed: sign in with the new one.');
+    await endAccess(liveFeed, agent._id, 'This token was renewed: sign in with the new one.');
     return c.json({ ...agentView(agent), token });
   });
 
@@ -123,7 +124,7 @@ export function agentRoutes() {
       { _id: agent._id },
       { $set: { removedAt: new Date(), tokenHash: sha256(`removed:${newSecret(24)}`), channelIds: [] } },
     );
-    await endAccess(agent._id, 'This agent was removed.');
+    await endAccess(liveFeed, agent._id, 'This agent was removed.');
     return c.body(null, 204);
   });
 
@@ -142,7 +143,7 @@ async function activeAgent(id: string) {
  * being replaced) and his live streams in this process at once, with `closed` UNAUTHORIZED (other API processes
  * end theirs at their next poll, within a second, when the feed finds the token or sessions gone).
  */
-async function endAccess(agentId: string, message: string): Promise<void> {
+async function endAccess(liveFeed: LiveFeed, agentId: string, message: string): Promise<void> {
   await Session.deleteMany({ principalId: agentId });
   liveFeed.endStreamsOf(agentId, { code: 'UNAUTHORIZED', message });
 }

@@ -1,6 +1,6 @@
 /**
  * `GET /api/events` — server-sent events for the console: conversations and messages of the agent's channels
- * as they change. One poller per process (api/live-feed.ts) reads the database for every open stream and fans
+ * as they change. One poller per app (api/live-feed.ts) reads the database for every open stream and fans
  * the changes out, filtered by each agent's current channels; a stream whose access is gone is closed.
  */
 import type { IncomingMessage } from 'node:http';
@@ -10,10 +10,10 @@ import { getCookie } from 'hono/cookie';
 import { streamSSE } from 'hono/streaming';
 import { safeEqual, sha256 } from '../../common/ids';
 import { type AuthEnv, type Principal, SESSION_COOKIE } from '../auth';
-import type { ApiDeps } from '../context';
+import type { ApiDeps, ApiServices } from '../context';
 import { describeRoute } from '../describe-route';
 import { ApiError } from '../errors';
-import { type LiveCredential, liveFeed, streamOwner } from '../live-feed';
+import { type LiveCredential, streamOwner } from '../live-feed';
 
 /** The credential this request authenticated with (as `authenticate` chose it), for the feed to re-check. */
 function liveCredential(c: Context<AuthEnv>, principal: Principal, adminToken: string): LiveCredential {
@@ -26,7 +26,7 @@ function liveCredential(c: Context<AuthEnv>, principal: Principal, adminToken: s
   return { kind: 'session', sessionHash: sha256(getCookie(c, SESSION_COOKIE) ?? ''), principalId: principal.id };
 }
 
-export function eventRoutes(deps: ApiDeps) {
+export function eventRoutes(deps: ApiDeps, { liveFeed }: Pick<ApiServices, 'liveFeed'>) {
   const app = new Hono<AuthEnv>();
 
   const described = describeRoute({

@@ -15,18 +15,19 @@ import {
   webhookBodySchema,
   webhookEnvelopeSchema,
 } from '../../providers/webhook';
-import { webhookChannel } from '../channel-cache';
-import type { ApiDeps } from '../context';
+import type { ApiServices } from '../context';
 import { isDependencyDown } from '../dependency-errors';
 import { describeRoute } from '../describe-route';
 import { ApiError, errorResponse, parseJson } from '../errors';
-import { inboundParking } from '../inbound-parking';
 
 /** Results handled at once: different customers (and reports of different messages) do not wait for each other. */
 const CONCURRENCY = 8;
 
 /** `POST /webhooks/infobip/:channelId/:secret` — everything Infobip posts for one channel. */
-export function webhookRoutes(deps: ApiDeps) {
+export function webhookRoutes({
+  webhookChannels,
+  inboundParking,
+}: Pick<ApiServices, 'webhookChannels' | 'inboundParking'>) {
   const app = new Hono();
 
   // Refused before parsing: by Content-Length up front, and while reading a body sent without one (chunked).
@@ -57,7 +58,7 @@ export function webhookRoutes(deps: ApiDeps) {
   });
   app.post('/:channelId/:secret', described, limitBody, async (c) => {
     // Read through a short cache (api/channel-cache.ts): one database round trip fewer per Infobip request.
-    const channel = await webhookChannel(c.req.param('channelId'), c.req.param('secret'));
+    const channel = await webhookChannels.find(c.req.param('channelId'), c.req.param('secret'));
     // Unknown channel and wrong secret answer alike, so the URL space cannot be probed.
     if (!channel) {
       throw new ApiError('INVALID_WEBHOOK_SECRET', 'This webhook URL is not valid.');
@@ -117,7 +118,7 @@ export function webhookRoutes(deps: ApiDeps) {
 
     const handle = async (event: (typeof events)[number]): Promise<void> => {
       if (event.kind === 'inbound') {
-        await inboundParking.deliver(deps, { channelId: channel._id, kind, customer: event.customer }, event.message);
+        await inboundParking.deliver({ channelId: channel._id, kind, customer: event.customer }, event.message);
       } else if (event.kind === 'delivery') {
         await recordDeliveryReport(channel._id, event);
       } else if (event.kind === 'seen') {

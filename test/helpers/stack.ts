@@ -10,7 +10,7 @@ import mongoose from 'mongoose';
 import { inject } from 'vitest';
 import type { z } from 'zod';
 import { createApp } from '../../api/app';
-import { inboundParking } from '../../api/inbound-parking';
+import type { ApiDeps } from '../../api/context';
 import { describedOperations, documentedResponses } from '../../api/openapi';
 import { errorResponse } from '../../api/response-schemas';
 import { loadEnv } from '../../common/config';
@@ -73,7 +73,7 @@ export async function startStack(options: StackOptions = {}) {
     registerSessionCookies(response);
     return response;
   }, 0);
-  app = createApp({
+  const apiDeps: ApiDeps = {
     temporal,
     taskQueue,
     publicBaseUrl: apiServer.url,
@@ -86,7 +86,8 @@ export async function startStack(options: StackOptions = {}) {
     temporalNamespace: 'default',
     workerMetricsUrl,
     maxStreamsPerAgent: options.maxStreamsPerAgent ?? productDefaults.JANELA_MAX_STREAMS_PER_AGENT,
-  });
+  };
+  app = createApp(apiDeps);
   learnDocumentedOperations(app);
 
   let worker: Worker | null = null;
@@ -212,6 +213,8 @@ export async function startStack(options: StackOptions = {}) {
     taskQueue,
     dbName,
     adminToken,
+    /** What this stack's API was built with: a test builds a second app on them (with its own overrides). */
+    apiDeps,
     call,
     sim,
     startWorker,
@@ -309,7 +312,7 @@ export async function startStack(options: StackOptions = {}) {
       // MongoDB keeps its databases, so they are dropped there.
       if (process.env.MONGODB_URI) await mongoose.connection.db?.dropDatabase().catch(() => {});
       await mongoose.disconnect();
-      await inboundParking.idle();
+      await app.services.inboundParking.idle();
       await temporal.connection.close();
     },
   };
