@@ -22,6 +22,7 @@ import { failOutbound } from '../db/messages';
 import { type AgentMessageInput, persistAgentMessage } from '../db/queued-outbound';
 import { checkTemplateSend, type TemplateCheck, type TemplateSendInput } from '../db/template-send-check';
 import { recordSystemLine } from '../db/timeline';
+import { conversationWorkflowId } from '../workflows/definitions';
 import { type AutomationActivities, reminderBeforeMs } from './automation';
 import { withStoreGuards } from './inbound-alerts';
 import { type RecordInboundInput, type RecordInboundResult, recordInbound } from './record-inbound';
@@ -66,7 +67,8 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
         if (input.clientId && (await clientExists(input.clientId))) return { clientId: input.clientId, created: false };
         return findOrCreateClient(input.kind, input.customer, input.clientName ?? null);
       };
-      return refOf((await findOrCreateConversation(input, clientOf, legacyConversationIds)).conversation);
+      const key = { ...input, workflowId: conversationWorkflowId(input.channelId, input.customer) };
+      return refOf((await findOrCreateConversation(key, clientOf, legacyConversationIds)).conversation);
     },
     /** Persists a status/assignee change and says so in the timeline. Idempotent on changeId. */
     async recordTicketChange(input: {

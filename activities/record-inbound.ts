@@ -25,6 +25,7 @@ import {
 } from '../db/inbound';
 import type { LegacyConversationIds } from '../db/legacy-conversations';
 import { recordSystemLine } from '../db/timeline';
+import { conversationWorkflowId } from '../workflows/definitions';
 import { type AutoReplies, autoRepliesTo, isOutsideHours, workingHoursOf } from './automation';
 import { alertIfStoreRetrying, countStoreTrouble } from './inbound-alerts';
 
@@ -148,7 +149,7 @@ async function recordOnKnownConversation(
 function findOrCreateInboundConversation(ingest: Ingest, legacyConversationIds: LegacyConversationIds) {
   const { input } = ingest;
   return findOrCreateConversation(
-    input,
+    { ...input, workflowId: conversationWorkflowId(input.channelId, input.customer) },
     () => findOrCreateClient(input.kind, input.customer, input.message.contactName, true),
     legacyConversationIds,
     { initial: newConversationFields(ingest.arrival, ingest.outsideHours), clientFirst: !input.known },

@@ -4,7 +4,6 @@
  */
 import { oneAtATime } from '../common/concurrency';
 import type { ChannelKind, ConversationStatus } from '../common/domain';
-import { conversationWorkflowId } from '../workflows/definitions';
 import type { ClientFound } from './clients';
 import { conversationIdFor } from './ids';
 import type { LegacyConversationIds } from './legacy-conversations';
@@ -47,7 +46,8 @@ const nextTicketNumber = oneAtATime(() => nextSequence('ticketNumber'));
 
 /** The conversation of (channel, customer), created with the next ticket number when it does not exist yet. */
 export async function findOrCreateConversation(
-  key: { channelId: string; kind: ChannelKind; customer: string },
+  /** The conversation's key, and the id of its workflow (workflows/definitions.ts `conversationWorkflowId`). */
+  key: { channelId: string; kind: ChannelKind; customer: string; workflowId: string },
   /** The conversation's client, asked for only when the conversation does not exist yet (`created`: just now). */
   clientOf: () => Promise<ClientFound>,
   legacyIds: LegacyConversationIds,
@@ -91,7 +91,7 @@ export async function findOrCreateConversation(
         kind: key.kind,
         customer: key.customer,
         clientId,
-        workflowId: conversationWorkflowId(key.channelId, key.customer),
+        workflowId: key.workflowId,
         ticketNumber: await nextTicketNumber(),
         status: 'open',
         ...options.initial,
