@@ -6,12 +6,12 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client as TemporalClient } from '@temporalio/client';
 import { DialogRefusedError, handOverTemplatedDialog } from '../client';
 import { mapConcurrently } from '../common/concurrency';
+import { conversationIdFor } from '../db/ids';
 import type { LegacyConversationIds } from '../db/legacy-conversations';
 import { Batch, BatchRecipientRecord, isDuplicateKeyError, Message, SendKey, SendSlot } from '../db/models';
 import { reserveChannelSlots } from '../db/send-slots';
 import { checkTemplateSend, checkTemplateSendWith, loadTemplateForSend } from '../db/template-send-check';
 import type { BatchFailure } from '../workflows/batch-definitions';
-import { conversationIdFor } from './conversation';
 import { SLOT_SPACING_MARGIN } from './send-pacing';
 
 export interface BatchRecipient {

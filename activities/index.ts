@@ -1,21 +1,22 @@
 /**
- * The worker's activities, in three groups with their own dependencies, each proxied in the workflows with its own
- * type and retry policy: conversation (database), sending (Infobip) and batch.
+ * The worker's activities, in groups with their own dependencies, each proxied in the workflows with its own type
+ * and retry policy: conversation (database) with its automatic messages (automation), sending (Infobip) and batch.
  */
 import type { Client as TemporalClient } from '@temporalio/client';
+import { conversationIdFor } from '../db/ids';
 import { LegacyConversationIds } from '../db/legacy-conversations';
+import { createAutomationActivities } from './automation';
 import { type BatchActivities, createBatchActivities } from './batch';
-import { type ConversationActivities, conversationIdFor, createConversationActivities } from './conversation';
+import { type ConversationActivities, createConversationActivities } from './conversation';
 import { createSendingActivities, type SendingActivities } from './sending';
 
+export { clientIdFor, conversationIdFor, keyedMessageId } from '../db/ids';
+export { type AutomationActivities, createAutomationActivities } from './automation';
 export type { BatchActivities, BatchOutcome, BatchRecipient } from './batch';
 export {
   type ConversationActivities,
   type ConversationRef,
-  clientIdFor,
-  conversationIdFor,
   createConversationActivities,
-  keyedMessageId,
   type RecordInboundInput,
   type RecordInboundResult,
   type TemplateRef,
@@ -39,6 +40,7 @@ export function createActivities(deps: ActivityDeps): JanelaActivities {
   const legacyConversationIds = new LegacyConversationIds(conversationIdFor);
   return {
     ...createConversationActivities({ legacyConversationIds, replyWindowMs: deps.replyWindowMs }),
+    ...createAutomationActivities(),
     ...createSendingActivities({ publicBaseUrl: deps.publicBaseUrl, infobipTimeoutMs: deps.infobipTimeoutMs }),
     ...createBatchActivities({
       temporal: deps.temporal,

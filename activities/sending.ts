@@ -18,10 +18,10 @@ import {
   settleOutboundStatus,
 } from '../db/messages';
 import { Batch, Channel, Conversation, Message, SendSlot } from '../db/models';
+import type { TemplateRef } from '../db/queued-outbound';
 import { providerFor } from '../providers';
 import { type InfobipCredentials, InfobipError } from '../providers/infobip-http';
 import type { OutboundChoice } from '../providers/types';
-import type { TemplateRef } from './conversation';
 import { createInboundMediaActivities, retryableFailure } from './inbound-media';
 import { SlottedCalls } from './send-pacing';
 import { settleUnknownOutcome, UNKNOWN_OUTCOME_REPORT_WAIT_MS } from './unknown-outcome';

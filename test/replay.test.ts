@@ -2,6 +2,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createActivities } from '../activities';
 import { WEEKDAYS } from '../common/working-hours';
 import { snapshotQuery } from '../workflows/definitions';
 import { type Stack, startStack, waitFor } from './helpers/stack';
@@ -10,6 +11,29 @@ import { type Stack, startStack, waitFor } from './helpers/stack';
 // histories in test/fixtures/histories were made by this file with RECORD_HISTORIES=<name>; a change to workflow
 // code that breaks them needs a versioned migration (patched()), not a re-recording.
 const fixtures = new URL('./fixtures/histories/', import.meta.url).pathname;
+
+/** The activity types a recorded history calls: scheduled ones, and local ones (in their markers' details). */
+function activityTypesIn(history: {
+  events: {
+    activityTaskScheduledEventAttributes?: { activityType: { name: string } };
+    markerRecordedEventAttributes?: {
+      markerName: string;
+      details?: { data?: { payloads?: { data: string }[] } };
+    };
+  }[];
+}): string[] {
+  const types = new Set<string>();
+  for (const event of history.events) {
+    const scheduled = event.activityTaskScheduledEventAttributes;
+    if (scheduled) types.add(scheduled.activityType.name);
+    const marker = event.markerRecordedEventAttributes;
+    if (marker?.markerName !== 'core_local_activity') continue;
+    for (const payload of marker.details?.data?.payloads ?? [])
+      types.add(JSON.parse(Buffer.from(payload.data, 'base64').toString('utf8')).activity_type);
+  }
+  return [...types];
+}
+
 const replayOptions = () => ({
   workflowBundle: { codePath: inject('workflowBundlePath') },
   replayName: 'janela-replay',
@@ -77,6 +101,20 @@ describe('workflow replay', () => {
     // RECORD_HISTORIES=<name> keeps this history as test/fixtures/histories/<name>.json.
     const recordAs = process.env.RECORD_HISTORIES;
     if (recordAs) writeFileSync(`${fixtures}${recordAs}.json`, historyToJSON(history));
+  });
+
+  it('the worker registers every activity a recorded history calls, under the name it was recorded with', () => {
+    const registered = Object.keys(
+      createActivities({ temporal: stack.temporal, taskQueue: 'janela-replay', publicBaseUrl: 'http://janela.test' }),
+    );
+    const files = readdirSync(fixtures).filter((f) => f.endsWith('.json'));
+    const called = new Set(
+      files.flatMap((file) => activityTypesIn(JSON.parse(readFileSync(`${fixtures}${file}`, 'utf8')))),
+    );
+    // Stored inbound, agent and automatic messages, ticket changes, the window's close, sends and media.
+    expect(called).toContain('recordInbound');
+    expect(called).toContain('prepareSurvey');
+    expect([...called].filter((type) => !registered.includes(type))).toEqual([]);
   });
 
   it('replays every recorded history in test/fixtures/histories', async () => {

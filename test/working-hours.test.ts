@@ -75,7 +75,7 @@ describe('working hours, computed', () => {
 
 // Integration: the window is 30 s, long enough for a test's messages to be answered inside it.
 const WINDOW_MS = 30_000;
-/** How long a worker trusts the working hours it read (activities/conversation.ts WORKING_HOURS_TTL_MS), plus margin. */
+/** How long a worker trusts the working hours it read (activities/automation.ts WORKING_HOURS_TTL_MS), plus margin. */
 const SETTINGS_APPLY_MS = 5_500;
 let stack: Stack;
 beforeAll(async () => {

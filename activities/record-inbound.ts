@@ -1,0 +1,217 @@
+/**
+ * recordInbound: one customer's message stored (once: a repeated Infobip messageId is recognised), counted on its
+ * conversation (created when new, already holding the message's summary: one write fewer, the database is what
+ * limits ingest under load), and the automatic replies it calls for (activities/automation.ts). Each step is a
+ * named storage operation of db/.
+ */
+import type { ChannelKind, ConversationStatus, InboundMessage } from '../common/domain';
+import { storableInbound } from '../common/free-form';
+import { newId } from '../common/ids';
+import type { WorkingHours } from '../common/working-hours';
+import { findOrCreateClient } from '../db/clients';
+import { type ConversationRef, findOrCreateConversation, refOf, storeWindowIfLater } from '../db/conversations';
+import { conversationIdFor } from '../db/ids';
+import {
+  countArrival,
+  describeArrival,
+  type InboundArrival,
+  insertArrival,
+  newConversationFields,
+  recordEntryPoint,
+  recordReopened,
+  recordSurveyAnswer,
+  recordTicketScore,
+  storedInboundMessageId,
+} from '../db/inbound';
+import type { LegacyConversationIds } from '../db/legacy-conversations';
+import { recordSystemLine } from '../db/timeline';
+import { conversationWorkflowId } from '../workflows/definitions';
+import { type AutoReplies, autoRepliesTo, isOutsideHours, workingHoursOf } from './automation';
+import { alertIfStoreRetrying, countStoreTrouble } from './inbound-alerts';
+
+export interface RecordInboundInput {
+  channelId: string;
+  kind: ChannelKind;
+  customer: string;
+  message: InboundMessage;
+  windowExpiresAt: string | null;
+  /**
+   * The conversation as the workflow knows it (it decides every status change), or null before its first message
+   * was stored in this run: a known one is stored in two writes, without reading it first.
+   */
+  known?: { conversationId: string; status: ConversationStatus } | null;
+  /**
+   * The message answers the satisfaction survey waiting in this conversation (the workflow decides): the score is
+   * recorded on the survey and the ticket, and the ticket is not reopened nor the message counted unread.
+   */
+  surveyAnswer?: { surveyId: string; score: number } | null;
+  /**
+   * Asked by runs that send automatic replies (the channel's working hours): whether a reply may go now (the
+   * window), and the away period the conversation was last told of (`RecordInboundResult.autoReplies`).
+   */
+  autoReplies?: { windowOpen: boolean; awayNotifiedPeriod: number | null } | null;
+}
+
+export interface RecordInboundResult extends ConversationRef {
+  duplicate: boolean;
+  messageId: string;
+  /**
+   * The automatic replies this message called for, stored as queued outbound messages for the workflow to send (a
+   * welcome on the customer's first conversation, an away message outside working hours), and the away period the
+   * conversation has now been told of (null: none yet).
+   */
+  autoReplies?: AutoReplies;
+}
+
+/** One recordInbound call: its input, the message as stored, and the working hours of runs that ask for them. */
+interface Ingest {
+  readonly input: RecordInboundInput;
+  readonly arrival: InboundArrival;
+  /** Time-ordered (not derived like the conversation's): messages received in the same instant keep their order. */
+  readonly messageId: string;
+  readonly hours: WorkingHours | null;
+  readonly outsideHours: boolean;
+}
+
+type StoredConversation = Awaited<ReturnType<typeof findOrCreateConversation>>['conversation'];
+
+export async function recordInbound(
+  given: RecordInboundInput,
+  legacyConversationIds: LegacyConversationIds,
+): Promise<RecordInboundResult> {
+  // Free-form parts storable, names bidi-safe: again here, for messages signalled before the webhook did so.
+  const input = { ...given, message: storableInbound(given.message) };
+  await alertAgentsIfStillFailing(input);
+  const ingest = await beginIngest(input);
+
+  if (input.known) {
+    const stored = await recordOnKnownConversation(ingest, input.known);
+    if (stored) return stored;
+    // A repeated delivery: the general path below recognises it.
+  }
+
+  const { conversation, created } = await findOrCreateInboundConversation(ingest, legacyConversationIds);
+  if (!(await storeMessage(ingest, conversation._id))) return completeRepeatedDelivery(ingest, conversation);
+  await recordEntryPoint(ingest.arrival, conversation._id);
+  if (created) return resultOf(ingest, conversation, false, true);
+
+  const status = conversation.status as ConversationStatus;
+  await recordBeforeCounting(ingest, conversation._id, status);
+  // Counted once: an earlier attempt of this activity may have created the conversation with this message already
+  // counted, then failed before storing the message. (A conversation's messages are recorded one at a time by its
+  // workflow, so the read above is still current.)
+  if (conversation.lastInboundMessageId === input.message.providerMessageId)
+    return resultOf(ingest, conversation, false, false);
+  const updated = (await countMessage(ingest, conversation._id, status)) ?? conversation;
+  return resultOf(ingest, updated, false, false);
+}
+
+/** Still failing after ~30 s of retries: the agents see it (the operators were alerted earlier). */
+function alertAgentsIfStillFailing(input: RecordInboundInput): Promise<void> {
+  return alertIfStoreRetrying(input, (line, key) => {
+    const conversationId = input.known?.conversationId ?? conversationIdFor(input.channelId, input.customer);
+    return recordSystemLine(conversationId, input.channelId, line, key, new Date());
+  });
+}
+
+/** The message as stored, and the channel's working hours for runs that send automatic replies (cached briefly). */
+async function beginIngest(input: RecordInboundInput): Promise<Ingest> {
+  const arrival = describeArrival(input);
+  const hours = input.autoReplies ? await workingHoursOf(input.channelId) : null;
+  return {
+    input,
+    arrival,
+    messageId: newId('msg'),
+    hours,
+    outsideHours: isOutsideHours(hours, arrival.receivedAt.getTime()),
+  };
+}
+
+/**
+ * The workflow's own conversation: an insert and an update. (It exists: the workflow learnt its id from a write
+ * that stored it, and it was not created by this message, so the message was not counted yet.) Null: the message
+ * is stored already.
+ */
+async function recordOnKnownConversation(
+  ingest: Ingest,
+  known: { conversationId: string; status: ConversationStatus },
+): Promise<RecordInboundResult | null> {
+  const { conversationId, status } = known;
+  if (!(await storeMessage(ingest, conversationId))) return null;
+  await recordBeforeCounting(ingest, conversationId, status);
+  await recordEntryPoint(ingest.arrival, conversationId);
+  const updated = await countMessage(ingest, conversationId, status);
+  if (!updated) throw new Error(`conversation ${conversationId} is not stored`);
+  return resultOf(ingest, updated, false, false);
+}
+
+/** A known conversation costs one read; a new customer's, an insert each for client, conversation and message. */
+function findOrCreateInboundConversation(ingest: Ingest, legacyConversationIds: LegacyConversationIds) {
+  const { input } = ingest;
+  return findOrCreateConversation(
+    { ...input, workflowId: conversationWorkflowId(input.channelId, input.customer) },
+    () => findOrCreateClient(input.kind, input.customer, input.message.contactName, true),
+    legacyConversationIds,
+    { initial: newConversationFields(ingest.arrival, ingest.outsideHours), clientFirst: !input.known },
+  );
+}
+
+/** Stores the message (false: Infobip's id is stored already); see db/inbound-message.ts for a refusal. */
+async function storeMessage(ingest: Ingest, conversationId: string): Promise<boolean> {
+  const stored = await insertArrival(ingest.arrival, ingest.messageId, conversationId);
+  if (stored === 'stored without details') countStoreTrouble('refused');
+  return stored !== 'duplicate';
+}
+
+/** Before the ticket moves (or not): the survey's answer on the survey and the timeline, or a reopened line. */
+async function recordBeforeCounting(ingest: Ingest, conversationId: string, status: ConversationStatus) {
+  if (ingest.arrival.answer) await recordSurveyAnswer(ingest.arrival, conversationId);
+  else if (status === 'closed') await recordReopened(ingest.arrival, conversationId, ingest.messageId);
+}
+
+/** The message counted on its conversation (reopening a closed one); the filter is `_id` alone. */
+function countMessage(ingest: Ingest, conversationId: string, status: ConversationStatus) {
+  return countArrival(ingest.arrival, conversationId, status, ingest.input.autoReplies ? ingest.outsideHours : null);
+}
+
+/**
+ * Infobip delivered it again (or this activity is retried after a crash): nothing new to store, but the window the
+ * workflow computed from the same receivedAt is made sure of, and a survey answer recorded (an attempt that stored
+ * the message may have failed before; each write is idempotent). Its automatic replies too (their ids make them
+ * once each): the attempt that stored the message may have failed before storing them; a repeated delivery finds
+ * them sent and queues nothing.
+ */
+async function completeRepeatedDelivery(
+  ingest: Ingest,
+  conversation: StoredConversation,
+): Promise<RecordInboundResult> {
+  const { arrival } = ingest;
+  const messageId = await storedInboundMessageId(arrival.channelId, arrival.message.providerMessageId);
+  await storeWindowIfLater(conversation, arrival.window);
+  await recordSurveyAnswer(arrival, conversation._id);
+  await recordTicketScore(arrival, conversation._id);
+  const first = conversation.openedByMessageId === arrival.message.providerMessageId;
+  return resultOf({ ...ingest, messageId }, conversation, true, first);
+}
+
+/** The result the workflow records: the conversation, the message and (for runs that ask) its automatic replies. */
+async function resultOf(
+  ingest: Ingest,
+  conversation: Parameters<typeof refOf>[0],
+  duplicate: boolean,
+  firstConversation: boolean,
+): Promise<RecordInboundResult> {
+  const ask = ingest.input.autoReplies;
+  const base = { ...refOf(conversation), duplicate, messageId: ingest.messageId };
+  if (!ask) return base;
+  const autoReplies = await autoRepliesTo({
+    conversationId: conversation._id,
+    channelId: ingest.input.channelId,
+    receivedAt: ingest.arrival.receivedAt,
+    ask,
+    hours: ingest.hours,
+    answersSurvey: ingest.arrival.answer !== null,
+    firstConversation,
+  });
+  return { ...base, autoReplies };
+}

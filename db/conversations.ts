@@ -1,0 +1,162 @@
+/**
+ * Conversations: found by their derived id (db/ids.ts), created with the next ticket number, and the ticket and
+ * window changes the conversation workflow decides.
+ */
+import { oneAtATime } from '../common/concurrency';
+import type { ChannelKind, ConversationStatus } from '../common/domain';
+import type { ClientFound } from './clients';
+import { conversationIdFor } from './ids';
+import type { LegacyConversationIds } from './legacy-conversations';
+import { Conversation, Counter, isDuplicateKeyError, nextSequence } from './models';
+
+/** A conversation as the workflow knows it (the result of every conversation activity that finds or creates one). */
+export interface ConversationRef {
+  conversationId: string;
+  ticketNumber: number;
+  status: ConversationStatus;
+  assigneeId: string | null;
+  /** The stored WhatsApp window's expiry (ISO), for a run that starts without it (e.g. after ops terminated one). */
+  windowExpiresAt?: string | null;
+}
+
+/** The fields of a stored conversation that make its ref. */
+export interface StoredConversationRef {
+  _id: string;
+  ticketNumber: number;
+  status: string;
+  assigneeId?: string | null;
+  window?: { expiresAt?: Date | null } | null;
+}
+
+export function refOf(conversation: StoredConversationRef): ConversationRef {
+  return {
+    conversationId: conversation._id,
+    ticketNumber: conversation.ticketNumber,
+    status: conversation.status as ConversationStatus,
+    assigneeId: conversation.assigneeId ?? null,
+    windowExpiresAt: conversation.window?.expiresAt?.toISOString() ?? null,
+  };
+}
+
+/**
+ * The next ticket number, one caller at a time in this process: FerretDB's `$inc` is a read-then-write, so
+ * concurrent increments hand out the same number, and each collision cost a retry that scanned the conversations.
+ */
+const nextTicketNumber = oneAtATime(() => nextSequence('ticketNumber'));
+
+/** The conversation of (channel, customer), created with the next ticket number when it does not exist yet. */
+export async function findOrCreateConversation(
+  /** The conversation's key, and the id of its workflow (workflows/definitions.ts `conversationWorkflowId`). */
+  key: { channelId: string; kind: ChannelKind; customer: string; workflowId: string },
+  /** The conversation's client, asked for only when the conversation does not exist yet (`created`: just now). */
+  clientOf: () => Promise<ClientFound>,
+  legacyIds: LegacyConversationIds,
+  options: {
+    /** Fields a new conversation starts with (its reply window, so it never shows closed for an instant). */
+    initial?: Record<string, unknown>;
+    /**
+     * Create the client before looking for the conversation: for a customer who is likely new (a run's first
+     * message), a created client proves there is no conversation, and the lookup is saved.
+     */
+    clientFirst?: boolean;
+  } = {},
+) {
+  const id = conversationIdFor(key.channelId, key.customer);
+  // A client created just now has no conversation yet: nothing to look up.
+  const newClient = options.clientFirst ? await clientOf() : null;
+  if (!newClient?.created) {
+    const byId = await Conversation.findById(id).lean();
+    if (byId) return { conversation: byId, created: false };
+  }
+  const { clientId, created: clientIsNew } = newClient ?? (await clientOf());
+  // The unique indexes are the guarantee: (channelId, customer) makes one conversation per customer, ticketNumber
+  // makes numbers unique. A collision on the number (counter upserts are not atomic on every backend) takes the next.
+  for (let attempt = 0; ; attempt++) {
+    // Stored before derived ids: known from the legacy list, unless the client is new. After a collision, one
+    // created meanwhile has the derived id, or (rarely) one an older worker made is found by its fields.
+    let existing = null;
+    if (attempt === 0) {
+      const legacyId = clientIsNew ? null : await legacyIds.find(key.channelId, key.customer);
+      existing = legacyId ? await Conversation.findById(legacyId).lean() : null;
+    } else {
+      existing = await Conversation.findById(id).lean();
+      if (!existing && attempt === 1)
+        existing = await Conversation.findOne({ channelId: key.channelId, customer: key.customer }).lean(); // a scan, once
+    }
+    if (existing) return { conversation: existing, created: false };
+    try {
+      const created = await Conversation.create({
+        _id: id,
+        channelId: key.channelId,
+        kind: key.kind,
+        customer: key.customer,
+        clientId,
+        workflowId: key.workflowId,
+        ticketNumber: await nextTicketNumber(),
+        status: 'open',
+        ...options.initial,
+      });
+      return { conversation: created.toObject(), created: true };
+    } catch (err) {
+      if (!isDuplicateKeyError(err) || attempt >= 50) throw err;
+      // Created meanwhile (the loop finds it), or the ticket number was taken (another process incremented at
+      // the same moment: the next number is usually free). Repeated collisions mean the counter fell behind the
+      // numbers in use: move it past the highest ticket (a scan).
+      if (attempt < 2) continue;
+      await moveTicketCounterPastHighest();
+    }
+  }
+}
+
+async function moveTicketCounterPastHighest(): Promise<void> {
+  const highest = await Conversation.findOne({}, { ticketNumber: 1 }).sort({ ticketNumber: -1 }).lean();
+  if (highest) await Counter.updateOne({ _id: 'ticketNumber' }, { $max: { seq: highest.ticketNumber } });
+}
+
+/** The stored conversation, or null. */
+export function findConversation(conversationId: string) {
+  return Conversation.findById(conversationId).lean();
+}
+
+/** Whether the conversation is stored with its ticket not closed. */
+export async function conversationIsOpen(conversationId: string): Promise<boolean> {
+  const conversation = await Conversation.findById(conversationId).select('status').lean();
+  return conversation !== null && conversation.status !== 'closed';
+}
+
+/** Any fields of the conversation, by `_id` alone (the only filter FerretDB reads by index). */
+export async function updateConversation(conversationId: string, fields: Record<string, unknown>): Promise<void> {
+  await Conversation.updateOne({ _id: conversationId }, { $set: fields });
+}
+
+/** The ticket's status and assignee, as the workflow decided them. */
+export function storeTicket(
+  conversationId: string,
+  ticket: { status: ConversationStatus; assigneeId: string | null },
+): Promise<void> {
+  return updateConversation(conversationId, { status: ticket.status, assigneeId: ticket.assigneeId });
+}
+
+/**
+ * The reply window closed at `closedAt`, unless a later expiry is stored (a newer message's, the workflow's to
+ * close). Not "only this exact expiry": a workflow task lost and run again can leave an earlier message's expiry
+ * stored, when the lost attempt's local activity writes after the re-run's; the window must close all the same.
+ */
+export async function storeWindowClosed(
+  conversation: { _id: string; window?: { expiresAt?: Date | null } | null },
+  closedAt: Date,
+): Promise<void> {
+  const storedExpiry = conversation.window?.expiresAt ?? null;
+  if (storedExpiry === null || storedExpiry.getTime() <= closedAt.getTime())
+    await updateConversation(conversation._id, { window: { open: false, expiresAt: closedAt } });
+}
+
+/** The stored window is made sure of: kept when a later expiry is stored already (compared here, not in a filter). */
+export async function storeWindowIfLater(
+  conversation: { _id: string; window?: { expiresAt?: Date | null } | null },
+  window: { open: boolean; expiresAt: Date | null },
+): Promise<void> {
+  const storedExpiry = conversation.window?.expiresAt ?? null;
+  if (window.expiresAt && (storedExpiry === null || storedExpiry < window.expiresAt))
+    await updateConversation(conversation._id, { window });
+}
