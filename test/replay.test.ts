@@ -10,6 +10,8 @@ import { type Stack, startStack, waitFor } from './helpers/stack';
 // histories in test/fixtures/histories were made by this file with RECORD_HISTORIES=<name>; a change to workflow
 // code that breaks them needs a versioned migration (patched()), not a re-recording.
 const fixtures = new URL('./fixtures/histories/', import.meta.url).pathname;
+// Histories below the oldest supported patch baseline that took a retired change's old path (README there).
+const retiredFixtures = `${fixtures}retired/`;
 const replayOptions = () => ({
   workflowBundle: { codePath: inject('workflowBundlePath') },
   replayName: 'janela-replay',
@@ -88,6 +90,17 @@ describe('workflow replay', () => {
     }));
     for await (const result of Worker.runReplayHistories(replayOptions(), histories)) {
       expect(result.error, `${result.workflowId}: ${result.error}`).toBeUndefined();
+    }
+  });
+
+  it('stops, naming the retired change, on a history below the oldest baseline that took its old path', async () => {
+    const files = readdirSync(retiredFixtures).filter((f) => f.endsWith('.json'));
+    expect(files.sort()).toEqual(['conversation-basic.json', 'conversation-sender.json']);
+    for (const file of files) {
+      const history = JSON.parse(readFileSync(`${retiredFixtures}${file}`, 'utf8'));
+      const replay = Worker.runReplayHistory(replayOptions(), history, file);
+      // conversation-sender.json recorded send-beside-main-loop, not publish-only-changes (asked first).
+      await expect(replay, file).rejects.toThrow(/took the old path of 'publish-only-changes'.*npm run patches/s);
     }
   });
 });

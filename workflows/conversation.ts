@@ -35,14 +35,8 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   run.start();
 
   for (;;) {
-    if (run.oneWakeTimer) {
-      await condition(run.wakeCondition());
-      if (run.idleTimedOut() && (await run.finishIdle())) return;
-    } else {
-      const wait = run.legacyWait();
-      const gotWork = wait === null || (await condition(() => run.needsMainLoop(), wait.timeoutMs));
-      if (!gotWork && wait?.endsIdle && (await run.finishIdle())) return;
-    }
+    await condition(run.wakeCondition());
+    if (run.idleTimedOut() && (await run.finishIdle())) return;
 
     if (run.continueBeforeStoringNow()) await run.continueAsNewNow();
     run.startSender();
@@ -51,7 +45,6 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       const stored = await run.recordFirstInbound();
       if (run.adoptInbound(stored)) await run.answerEntryPoint();
     }
-    if (!run.sendBesideMainLoop) await run.outbox.drain();
 
     if (run.reminderDue()) run.queueReminder(await run.prepareReminder());
 
