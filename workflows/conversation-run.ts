@@ -40,6 +40,8 @@ export class ConversationRun extends ConversationRequests {
   /** When the main loop waited last: the idle time counts from there. */
   private idleSince = 0;
   private deadlinePassed = false;
+  /** Asked to move to the current patch baseline (`upgradeBaseline`): continues as new at the next step. */
+  private upgradeRequested = false;
   private wakeTimerArmed = false;
   /** The survey the message being stored answers (set by `recordFirstInbound`). */
   private surveyAnswer: { surveyId: string; score: number } | null = null;
@@ -100,6 +102,11 @@ export class ConversationRun extends ConversationRequests {
     return info.continueAsNewSuggested || info.historyLength >= this.historyEventLimit;
   }
 
+  /** The upgradeBaseline signal: a run already at the current baseline has nothing to move to. */
+  upgradeBaseline(): void {
+    if ((this.input.patchBaseline ?? 0) < CONVERSATION_PATCH_BASELINE) this.upgradeRequested = true;
+  }
+
   /** The window's expiry while it is open, else the end of the idle time. */
   private wakeDeadline(): number {
     const { state } = this;
@@ -136,7 +143,10 @@ export class ConversationRun extends ConversationRequests {
   wakeCondition(): () => boolean {
     this.idleSince = Date.now();
     this.armWakeTimer();
-    return () => this.needsMainLoop() || this.deadlinePassed || (!this.outbox.sending && this.historyOverLimit());
+    return () =>
+      this.needsMainLoop() ||
+      this.deadlinePassed ||
+      (!this.outbox.sending && (this.upgradeRequested || this.historyOverLimit()));
   }
 
   /** After the wake: whether the idle time ran out (a deadline that passed while the loop was busy is stale). */
@@ -255,14 +265,13 @@ export class ConversationRun extends ConversationRequests {
   }
 
   /**
-   * History at its limit: the send in flight (perhaps retrying through an Infobip outage) finishes first, queued
+   * History at its limit (or the run asked to move to the current baseline): the send in flight (perhaps retrying through an Infobip outage) finishes first, queued
    * ones are carried. Until it does, the loop goes on serving the customer's messages (unless history grows far
    * too long). True when the run waits for the sender and continues as new now.
    */
   pauseForLimit(): boolean {
     const info = workflowInfo();
-    if (!this.outbox.paused && !info.continueAsNewSuggested && info.historyLength < this.historyEventLimit)
-      return false;
+    if (!this.outbox.paused && !this.historyOverLimit() && !this.upgradeRequested) return false;
     this.outbox.paused = true;
     return !(this.outbox.sending && info.historyLength < this.historyEventLimit * 4);
   }

@@ -8,6 +8,7 @@ import {
   sendReplyUpdate,
   sendTemplateUpdate,
   snapshotQuery,
+  upgradeBaselineSignal,
 } from './definitions';
 
 export { DEFAULT_HISTORY_EVENT_LIMIT, DEFAULT_IDLE_TIMEOUT_MS } from './conversation-run';
@@ -32,6 +33,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   setHandler(changeTicketUpdate, (change) => run.changeTicket(change), {
     validator: (change) => run.validateTicketChange(change),
   });
+  setHandler(upgradeBaselineSignal, () => run.upgradeBaseline());
   run.start();
 
   for (;;) {

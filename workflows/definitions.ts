@@ -138,6 +138,12 @@ export const sendTemplateUpdate = defineUpdate<MessageView, [TemplateRequest]>('
 export const dialogSignal = defineSignal<[TemplateRequest]>('dialog');
 export const changeTicketUpdate = defineUpdate<ConversationSnapshot, [TicketChange]>('changeTicket');
 export const snapshotQuery = defineQuery<ConversationSnapshot>('snapshot');
+/**
+ * `npm run patches -- --upgrade`: a run below the current patch baseline continues as new (at the current baseline)
+ * at its next step, its state carried. A handler only runs when the signal comes, so recorded histories (which never
+ * received it) replay unchanged.
+ */
+export const upgradeBaselineSignal = defineSignal('upgradeBaseline');
 
 /**
  * Error codes the workflow refuses updates with (ApplicationFailure.type): codes of the one table, whose status the
