@@ -2,7 +2,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { CONVERSATION_PATCHES, conversationPatches } from '../workflows/conversation-patches';
 import {
+  CONVERSATION_OLDEST_BASELINE,
   CONVERSATION_PATCH_BASELINE,
   CONVERSATION_WORKFLOW,
   type ConversationInput,
@@ -123,5 +125,20 @@ describe('npm run patches', () => {
     await stack.customerWrites(channel, '5511970000002', 'after the upgrade');
     await waitFor(async () => (await messagesOf('5511970000002')).length === 2, 20_000, 'message after the upgrade');
     expect(await messagesOf('5511970000003')).toEqual(['from baseline 3']);
+  });
+
+  it('retires exactly the patches up to the oldest baseline, and no patch is newer than the current baseline', () => {
+    const patches = conversationPatches({ channelId: 'c', kind: 'whatsapp', customer: '1', replyWindowMs: 1 });
+    const rows = Object.entries(CONVERSATION_PATCHES);
+    const retiredRows = rows.filter(([, row]) => row.baseline <= CONVERSATION_OLDEST_BASELINE).map(([name]) => name);
+    expect(Object.keys(patches.retired).sort()).toEqual(retiredRows.sort());
+    const activeRows = rows.filter(([, row]) => row.baseline > CONVERSATION_OLDEST_BASELINE).map(([name]) => name);
+    expect(
+      Object.keys(patches)
+        .filter((name) => name !== 'retired')
+        .sort(),
+    ).toEqual(activeRows.sort());
+    expect(Math.max(...rows.map(([, row]) => row.baseline))).toBe(CONVERSATION_PATCH_BASELINE);
+    expect(new Set(rows.map(([, row]) => row.id)).size).toBe(rows.length);
   });
 });

@@ -265,9 +265,10 @@ export class ConversationRun extends ConversationRequests {
   }
 
   /**
-   * History at its limit (or the run asked to move to the current baseline): the send in flight (perhaps retrying through an Infobip outage) finishes first, queued
-   * ones are carried. Until it does, the loop goes on serving the customer's messages (unless history grows far
-   * too long). True when the run waits for the sender and continues as new now.
+   * History at its limit (or the run asked to move to the current baseline): the send in flight (perhaps retrying
+   * through an Infobip outage) finishes first, queued ones are carried. Until it does, the loop goes on serving the
+   * customer's messages (unless history grows far too long). True when the run waits for the sender and continues
+   * as new now.
    */
   pauseForLimit(): boolean {
     const info = workflowInfo();
