@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CONVERSATION_PATCHES, conversationPatches } from '../workflows/conversation-patches';
@@ -18,6 +20,7 @@ import { type Stack, startStack, waitFor } from './helpers/stack';
 // show up under it, the patches they hold back are named, and `--upgrade` moves them to the current baseline with
 // their conversation intact.
 const run = promisify(execFile);
+const replayOptions = { workflowBundle: { codePath: inject('workflowBundlePath') }, replayName: 'patches-replay' };
 
 let stack: Stack;
 let channel: Awaited<ReturnType<Stack['createChannel']>>;
@@ -97,11 +100,7 @@ describe('npm run patches', () => {
     );
     expect(markerData).toContain('{"id":"publish-only-changes","deprecated":true}');
     expect(markerData).toContain('{"id":"record-inbound-local","deprecated":true}');
-    await Worker.runReplayHistory(
-      { workflowBundle: { codePath: inject('workflowBundlePath') }, replayName: 'patches-replay' },
-      zeroHistory,
-      zero.workflowId,
-    );
+    await Worker.runReplayHistory(replayOptions, zeroHistory, zero.workflowId);
 
     const upgraded = await patches('--upgrade');
     expect(upgraded).toContain(
@@ -117,6 +116,19 @@ describe('npm run patches', () => {
     );
     expect(after.openRuns).toBe(3);
     expect(after.patches.every((p: { safeNow: boolean }) => p.safeNow)).toBe(true);
+
+    // The run that moved (signal, sender done, continue-as-new) replays: the handler is part of its history now.
+    const movedHistory = await stack.temporal.workflow
+      .getHandle(three.workflowId, three.firstExecutionRunId)
+      .fetchHistory();
+    expect(movedHistory.events!.at(-1)!.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
+    await Worker.runReplayHistory(replayOptions, movedHistory, three.workflowId);
+    // RECORD_HISTORIES=<name> keeps it as a replay fixture (test/replay.test.ts replays every one).
+    if (process.env.RECORD_HISTORIES)
+      writeFileSync(
+        new URL(`./fixtures/histories/${process.env.RECORD_HISTORIES}-upgraded.json`, import.meta.url),
+        historyToJSON(movedHistory),
+      );
 
     // The moved runs carried their conversation: the next message joins it.
     const moved = stack.temporal.workflow.getHandle(zero.workflowId);
