@@ -34,6 +34,8 @@ function activityTypesIn(history: {
   return [...types];
 }
 
+// Histories below the oldest supported patch baseline that took a retired change's old path (README there).
+const retiredFixtures = `${fixtures}retired/`;
 const replayOptions = () => ({
   workflowBundle: { codePath: inject('workflowBundlePath') },
   replayName: 'janela-replay',
@@ -126,6 +128,17 @@ describe('workflow replay', () => {
     }));
     for await (const result of Worker.runReplayHistories(replayOptions(), histories)) {
       expect(result.error, `${result.workflowId}: ${result.error}`).toBeUndefined();
+    }
+  });
+
+  it('stops, naming the retired change, on a history below the oldest baseline that took its old path', async () => {
+    const files = readdirSync(retiredFixtures).filter((f) => f.endsWith('.json'));
+    expect(files.sort()).toEqual(['conversation-basic.json', 'conversation-sender.json']);
+    for (const file of files) {
+      const history = JSON.parse(readFileSync(`${retiredFixtures}${file}`, 'utf8'));
+      const replay = Worker.runReplayHistory(replayOptions(), history, file);
+      // conversation-sender.json recorded send-beside-main-loop, not publish-only-changes (asked first).
+      await expect(replay, file).rejects.toThrow(/took the old path of 'publish-only-changes'.*npm run patches/s);
     }
   });
 });

@@ -6,66 +6,161 @@
  * with true, and answers by whether the run is replaying then. The run reads each decision exactly where the
  * workflow always has (most once at its start, `replyRequestIds` per keyed reply, `inboundStoreBounded` only when a
  * store failed), so recorded histories replay with their markers where they are.
+ *
+ * Retired changes (those of baselines up to CONVERSATION_OLDEST_BASELINE) have no old path any more: every run
+ * takes them. A run below that baseline still calls them where it asked them, so the markers its history holds
+ * replay (`deprecatePatch`, as in Temporal's patching-api sample); one whose history took an old path stops with
+ * RetiredPatchError instead of misbehaving. See docs/operations.md, "Upgrading: patch baselines".
  */
-import { patched } from '@temporalio/workflow';
-import type { ConversationInput } from './definitions';
+import { deprecatePatch, patched, workflowInfo } from '@temporalio/workflow';
+import { CONVERSATION_OLDEST_BASELINE, type ConversationInput } from './definitions';
+
+/**
+ * A run below the oldest supported baseline whose history took the old path of a retired change: this release
+ * cannot replay it. A plain Error (not an ApplicationFailure) fails the workflow task, not the run: Temporal retries
+ * the task, the run and the messages it carries stay, and the older release's worker can finish it.
+ */
+export class RetiredPatchError extends Error {
+  constructor(patchId: string, baseline: number) {
+    super(
+      `This conversation run started at patch baseline ${baseline} and took the old path of '${patchId}', which ` +
+        `this release no longer has (oldest supported baseline: ${CONVERSATION_OLDEST_BASELINE}). Run it on the ` +
+        'previous release until it ends or continues as new; `npm run patches` lists the runs still below the ' +
+        'oldest baseline (docs/operations.md, "Upgrading: patch baselines").',
+    );
+    this.name = 'RetiredPatchError';
+  }
+}
+
+/**
+ * Every change the conversation workflow made since runs were recorded: its patch id, the baseline it joined, and
+ * its story (what it does; the old path in brackets). The changes of baselines up to CONVERSATION_OLDEST_BASELINE
+ * are retired. `npm run patches` reads this table.
+ */
+export const CONVERSATION_PATCHES = {
+  publishOnlyChanges: {
+    id: 'publish-only-changes',
+    baseline: 1,
+    story: 'Search attributes and memo upserted only when they changed (were upserted on every publish).',
+  },
+  replyRequestIds: {
+    id: 'reply-request-ids',
+    baseline: 1,
+    story: "Replies keyed by the agent's requestId (sends were keyless); asked per keyed reply.",
+  },
+  sendBesideMainLoop: {
+    id: 'send-beside-main-loop',
+    baseline: 1,
+    story: 'Queued sends go out beside the main loop (the outbox was drained inline, after the inbox).',
+  },
+  recordInboundLocally: {
+    id: 'record-inbound-local',
+    baseline: 1,
+    story: 'recordInbound as a local activity (was a remote activity).',
+  },
+  oneWakeTimer: {
+    id: 'one-wake-timer',
+    baseline: 1,
+    story: 'One wake timer beside the loop (a timer was started and cancelled per inbound message).',
+  },
+  wakeOnHistoryLimit: {
+    id: 'wake-on-history-limit',
+    baseline: 1,
+    story: 'History over its limit wakes the loop once the sender is done (it waited for the next message).',
+  },
+  storeInWorkflowTask: {
+    id: 'store-in-workflow-task',
+    baseline: 2,
+    story: 'Database writes as local activities inside the workflow task (were remote activities).',
+  },
+  continueBeforeStoring: {
+    id: 'continue-before-storing',
+    baseline: 2,
+    story: 'A run over its limit continues as new before storing (it stored first, in one long task).',
+  },
+  windowReminder: {
+    id: 'window-reminder',
+    baseline: 3,
+    story: 'A reminder (and its timer) before the WhatsApp window closes (there was none).',
+  },
+  freeEntryPoint: {
+    id: 'free-entry-point',
+    baseline: 3,
+    story: 'The business answering an entry point in time opens its free window (none was opened).',
+  },
+  satisfactionSurvey: {
+    id: 'satisfaction-survey',
+    baseline: 4,
+    story: 'A satisfaction survey when a ticket closes, and its answer recorded (none was sent).',
+  },
+  automaticReplies: {
+    id: 'automatic-replies',
+    baseline: 4,
+    story: 'Automatic replies (welcome, away) when the customer writes (none were sent).',
+  },
+  inboundStoreBounded: {
+    id: 'inbound-store-bounded',
+    baseline: 5,
+    story: 'A message not stored after hours of retries is given up (retries were endless); asked on failure.',
+  },
+} as const satisfies Record<string, { id: string; baseline: number; story: string }>;
+
+type PatchName = keyof typeof CONVERSATION_PATCHES;
 
 export function conversationPatches(input: ConversationInput) {
+  const baseline = input.patchBaseline ?? 0;
   /** A change runs started at its patch baseline (or later) take as given; older runs ask `patched()`. */
-  const changed = (patchId: string, sinceBaseline = 1) =>
-    (input.patchBaseline ?? 0) >= sinceBaseline || patched(patchId);
+  const changed = (name: PatchName) => {
+    const patch = CONVERSATION_PATCHES[name];
+    return baseline >= patch.baseline || patched(patch.id);
+  };
+  /**
+   * A retired change, asked where it always was. A run at the oldest baseline or later never asked it (no marker).
+   * An older run replaying its history must find the marker (it took the change) or it stops; live, it records a
+   * deprecated marker. `markerMayBeMissing`: the change's old path only differs in rare cases (Temporal's own
+   * determinism check still fails a history where it did), and runs from before it exist without its marker.
+   */
+  const retired = (name: PatchName, markerMayBeMissing = false) => {
+    if (baseline >= CONVERSATION_OLDEST_BASELINE) return;
+    const { id } = CONVERSATION_PATCHES[name];
+    if (workflowInfo().unsafe.isReplaying && !markerMayBeMissing) {
+      if (!patched(id)) throw new RetiredPatchError(id, baseline);
+      return;
+    }
+    deprecatePatch(id);
+  };
   return {
-    /** Database writes as local activities inside the workflow task (were remote activities). Baseline 2. */
     get storeInWorkflowTask() {
-      return changed('store-in-workflow-task', 2);
+      return changed('storeInWorkflowTask');
     },
-    /** Search attributes and memo upserted only when they changed (were upserted on every publish). Baseline 1. */
-    get publishOnlyChanges() {
-      return changed('publish-only-changes');
-    },
-    /** A reminder (and its timer) before the WhatsApp window closes (there was none). Baseline 3. */
     get windowReminder() {
-      return changed('window-reminder', 3);
+      return changed('windowReminder');
     },
-    /** The business answering an entry point in time opens its free window (none was opened). Baseline 3. */
     get freeEntryPoint() {
-      return changed('free-entry-point', 3);
+      return changed('freeEntryPoint');
     },
-    /** A satisfaction survey when a ticket closes, and its answer recorded (none was sent). Baseline 4. */
     get satisfactionSurvey() {
-      return changed('satisfaction-survey', 4);
+      return changed('satisfactionSurvey');
     },
-    /** Automatic replies (welcome, away) when the customer writes (none were sent). Baseline 4. */
     get automaticReplies() {
-      return changed('automatic-replies', 4);
+      return changed('automaticReplies');
     },
-    /** Replies keyed by the agent's requestId (sends were keyless). Baseline 1; read per keyed reply. */
-    get replyRequestIds() {
-      return changed('reply-request-ids');
-    },
-    /** Queued sends go out beside the main loop (the outbox was drained inline, after the inbox). Baseline 1. */
-    get sendBesideMainLoop() {
-      return changed('send-beside-main-loop');
-    },
-    /** recordInbound as a local activity (was a remote activity). Baseline 1. */
-    get recordInboundLocally() {
-      return changed('record-inbound-local');
-    },
-    /** One wake timer beside the loop (a timer was started and cancelled per inbound message). Baseline 1. */
-    get oneWakeTimer() {
-      return changed('one-wake-timer');
-    },
-    /** History over its limit wakes the loop once the sender is done (it waited for the next message). Baseline 1. */
-    get wakeOnHistoryLimit() {
-      return changed('wake-on-history-limit');
-    },
-    /** A run over its limit continues as new before storing (it stored first, in one long task). Baseline 2. */
     get continueBeforeStoring() {
-      return changed('continue-before-storing', 2);
+      return changed('continueBeforeStoring');
     },
-    /** A message not stored after hours of retries is given up (retries were endless). Baseline 5; read on failure. */
     get inboundStoreBounded() {
-      return changed('inbound-store-bounded', 5);
+      return changed('inboundStoreBounded');
+    },
+    /** Retired (baseline 1): every run takes these; each is called where its decision was read. */
+    retired: {
+      publishOnlyChanges: () => retired('publishOnlyChanges'),
+      replyRequestIds: () => retired('replyRequestIds'),
+      sendBesideMainLoop: () => retired('sendBesideMainLoop'),
+      recordInboundLocally: () => retired('recordInboundLocally'),
+      oneWakeTimer: () => retired('oneWakeTimer'),
+      // Runs recorded between one-wake-timer and this change have no marker: its old path only differed while
+      // history was over its limit with a send in flight.
+      wakeOnHistoryLimit: () => retired('wakeOnHistoryLimit', true),
     },
   };
 }

@@ -32,8 +32,6 @@ export class ConversationRequests {
   readonly state: ConversationState;
   /** Sends running under an idempotency key: a retry joins the running one. */
   private readonly keysInFlight = new Map<string, Promise<MessageView>>();
-  // Runs recorded before upserted search attributes and memo on every publish, unchanged or not: they replay so.
-  private readonly publishOnlyChanges: boolean;
   /** What this run last upserted (serialized), so an unchanged value costs no history event. */
   private readonly published = { attributes: '', memo: '' };
   // Runs recorded before had no reminder before the window closes (nor its timer).
@@ -61,7 +59,7 @@ export class ConversationRequests {
           input.conversationId ? (input.restored ?? null) : null,
           Date.now(),
         );
-    this.publishOnlyChanges = this.patches.publishOnlyChanges;
+    this.patches.retired.publishOnlyChanges();
     this.remindBeforeClose = this.patches.windowReminder;
     this.freeEntryPoints = this.patches.freeEntryPoint;
     this.surveys = this.patches.satisfactionSurvey;
@@ -77,15 +75,10 @@ export class ConversationRequests {
     return this.state.snapshot();
   }
 
-  /** Upserts the search attributes and memo (only what changed, unless the run predates that). */
+  /** Upserts the search attributes and memo, only what changed. */
   publish(): void {
     const attributes = this.state.searchAttributes();
     const memo = this.state.memo();
-    if (!this.publishOnlyChanges) {
-      upsertSearchAttributes(attributes);
-      upsertMemo(memo);
-      return;
-    }
     const attributesNow = JSON.stringify(attributes);
     if (attributesNow !== this.published.attributes) {
       upsertSearchAttributes(attributes);
@@ -193,8 +186,9 @@ export class ConversationRequests {
 
   /** The sendReply update: stores the agent's reply (once per requestId) and queues it. */
   async sendReply(request: ReplyRequest): Promise<MessageView> {
-    // Replies keyed by the agent's requestId: histories from before replay their keyless sends.
-    const key = request.idempotencyKey && this.patches.replyRequestIds ? request.idempotencyKey : undefined;
+    // Asked per keyed reply, where runs below the oldest baseline recorded it.
+    if (request.idempotencyKey) this.patches.retired.replyRequestIds();
+    const key = request.idempotencyKey || undefined;
     return this.sendOnce(key, async () => {
       await condition(() => this.state.conversationId !== null);
       const message = await this.db.persistOutbound({

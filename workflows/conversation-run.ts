@@ -19,7 +19,7 @@ import type { ConversationActivities } from '../activities';
 import { infobip, mediaFetch } from './conversation-proxies';
 import { ConversationRequests } from './conversation-requests';
 import { CONVERSATION_PATCH_BASELINE, type ConversationInput } from './definitions';
-import { inboundStore, inboundStoreLocally, storeOrGiveUp } from './inbound-store';
+import { inboundStoreLocally, storeOrGiveUp } from './inbound-store';
 import { Outbox } from './outbox';
 
 export const DEFAULT_HISTORY_EVENT_LIMIT = 2000;
@@ -35,15 +35,13 @@ export class ConversationRun extends ConversationRequests {
   // The send and the failure are the activities' own promises (no wrapper): the order of commands stays what
   // recorded histories hold.
   readonly outbox: Outbox;
-  // The main loop's patch decisions, read (by `start`) after the run's first publish, as they always were.
-  private sendsBesideMainLoop = false;
-  private recordLocally = false;
-  private wakesOnOneTimer = false;
-  private wakeOnHistoryLimit = false;
+  // The main loop's patch decision, read (by `start`) after the run's first publish, as it always was.
   private continueBeforeStoring = false;
   /** When the main loop waited last: the idle time counts from there. */
   private idleSince = 0;
   private deadlinePassed = false;
+  /** Asked to move to the current patch baseline (`upgradeBaseline`): continues as new at the next step. */
+  private upgradeRequested = false;
   private wakeTimerArmed = false;
   /** The survey the message being stored answers (set by `recordFirstInbound`). */
   private surveyAnswer: { surveyId: string; score: number } | null = null;
@@ -71,15 +69,14 @@ export class ConversationRun extends ConversationRequests {
     // A new conversation's run starts with the search attributes it knows (conversationStartOptions) and publishes
     // the rest once it has its conversation; older runs published at once.
     if (this.state.conversationId !== null || (this.input.patchBaseline ?? 0) < 1) this.publish();
-    // Runs recorded before the sender existed drained the outbox inline, after the inbox: they replay that way.
-    this.sendsBesideMainLoop = this.patches.sendBesideMainLoop;
-    // Runs recorded before scheduled recordInbound as a (remote) activity.
-    this.recordLocally = this.patches.recordInboundLocally;
-    // Runs recorded before started (and cancelled) a timer at every wake of the main loop, i.e. per inbound message.
-    this.wakesOnOneTimer = this.patches.oneWakeTimer;
-    // History that outgrew its limit while the sender worked wakes the loop once the sender is done, so the run
-    // continues as new then rather than at the next message or timer (older runs replay without this wake).
-    this.wakeOnHistoryLimit = this.patches.wakeOnHistoryLimit;
+    // Retired changes, called in the order runs below the oldest baseline recorded their markers: the sender beside
+    // the main loop, recordInbound as a local activity, one wake timer, and history over its limit waking the loop
+    // once the sender is done (so the run continues as new then rather than at the next message or timer).
+    const { retired } = this.patches;
+    retired.sendBesideMainLoop();
+    retired.recordInboundLocally();
+    retired.oneWakeTimer();
+    retired.wakeOnHistoryLimit();
     // Runs recorded before stored the waiting messages first and continued as new in the same workflow task. A
     // customer writing without pause then always had a message arrive during that long task: Temporal refused the
     // continue-as-new, and then refused the customer's signals (RESOURCE_EXHAUSTED, retried by the webhook after
@@ -89,19 +86,8 @@ export class ConversationRun extends ConversationRequests {
     this.idleSince = Date.now();
   }
 
-  /** Queued sends go out beside the main loop (runs recorded before drain the outbox inline, after the inbox). */
-  get sendBesideMainLoop(): boolean {
-    return this.sendsBesideMainLoop;
-  }
-
-  /** The main loop waits on one wake timer (runs recorded before waited as `legacyWait` says). */
-  get oneWakeTimer(): boolean {
-    return this.wakesOnOneTimer;
-  }
-
   /** What wakes the main loop: customer messages to record, or queued sends with no sender running. */
   needsMainLoop(): boolean {
-    if (!this.sendsBesideMainLoop) return this.state.hasWork;
     const { inbox, outbox } = this.state;
     return inbox.length > 0 || (!this.outbox.sending && (outbox.length > 0 || this.outbox.paused));
   }
@@ -114,6 +100,11 @@ export class ConversationRun extends ConversationRequests {
   private historyOverLimit(): boolean {
     const info = workflowInfo();
     return info.continueAsNewSuggested || info.historyLength >= this.historyEventLimit;
+  }
+
+  /** The upgradeBaseline signal: a run already at the current baseline has nothing to move to. */
+  upgradeBaseline(): void {
+    if ((this.input.patchBaseline ?? 0) < CONVERSATION_PATCH_BASELINE) this.upgradeRequested = true;
   }
 
   /** The window's expiry while it is open, else the end of the idle time. */
@@ -155,7 +146,7 @@ export class ConversationRun extends ConversationRequests {
     return () =>
       this.needsMainLoop() ||
       this.deadlinePassed ||
-      (this.wakeOnHistoryLimit && !this.outbox.sending && this.historyOverLimit());
+      (!this.outbox.sending && (this.upgradeRequested || this.historyOverLimit()));
   }
 
   /** After the wake: whether the idle time ran out (a deadline that passed while the loop was busy is stale). */
@@ -170,18 +161,6 @@ export class ConversationRun extends ConversationRequests {
     );
   }
 
-  /**
-   * How runs recorded before the one wake timer waited: on the window's expiry while it is open (none once it
-   * passed), else on the idle time (`endsIdle`: the run may end when nothing came).
-   */
-  legacyWait(): { timeoutMs: number; endsIdle: boolean } | null {
-    const { state } = this;
-    const windowTimerMs =
-      state.windowWatched && state.windowExpiresAt !== null ? state.windowExpiresAt - Date.now() : null;
-    if (windowTimerMs === null) return { timeoutMs: this.idleLimitMs(), endsIdle: true };
-    return windowTimerMs > 0 ? { timeoutMs: windowTimerMs, endsIdle: false } : null;
-  }
-
   /** A run over its limit (newer runs) pauses the sender; true when it continues as new now, before storing. */
   continueBeforeStoringNow(): boolean {
     if (!this.continueBeforeStoring || !this.historyOverLimit()) return false;
@@ -190,9 +169,9 @@ export class ConversationRun extends ConversationRequests {
     return !this.outbox.sending;
   }
 
-  /** Starts the sender beside the main loop (runs recorded before it drain the outbox inline). */
+  /** Starts the sender beside the main loop. */
   startSender(): void {
-    if (this.sendsBesideMainLoop && !this.outbox.paused) this.outbox.start();
+    if (!this.outbox.paused) this.outbox.start();
   }
 
   /** Stores the inbox's first message: the store's own promise (null when it was finally given up). */
@@ -203,7 +182,7 @@ export class ConversationRun extends ConversationRequests {
     const surveyAnswer = this.surveys ? state.surveyAnswerOf(message) : null;
     this.surveyAnswer = surveyAnswer;
     const recordInbound = () =>
-      (this.recordLocally ? inboundStoreLocally : inboundStore).recordInbound({
+      inboundStoreLocally.recordInbound({
         channelId: input.channelId,
         kind: input.kind,
         customer: input.customer,
@@ -286,14 +265,14 @@ export class ConversationRun extends ConversationRequests {
   }
 
   /**
-   * History at its limit: the send in flight (perhaps retrying through an Infobip outage) finishes first, queued
-   * ones are carried. Until it does, the loop goes on serving the customer's messages (unless history grows far
-   * too long). True when the run waits for the sender and continues as new now.
+   * History at its limit (or the run asked to move to the current baseline): the send in flight (perhaps retrying
+   * through an Infobip outage) finishes first, queued ones are carried. Until it does, the loop goes on serving the
+   * customer's messages (unless history grows far too long). True when the run waits for the sender and continues
+   * as new now.
    */
   pauseForLimit(): boolean {
     const info = workflowInfo();
-    if (!this.outbox.paused && !info.continueAsNewSuggested && info.historyLength < this.historyEventLimit)
-      return false;
+    if (!this.outbox.paused && !this.historyOverLimit() && !this.upgradeRequested) return false;
     this.outbox.paused = true;
     return !(this.outbox.sending && info.historyLength < this.historyEventLimit * 4);
   }

@@ -8,6 +8,7 @@ import {
   sendReplyUpdate,
   sendTemplateUpdate,
   snapshotQuery,
+  upgradeBaselineSignal,
 } from './definitions';
 
 export { DEFAULT_HISTORY_EVENT_LIMIT, DEFAULT_IDLE_TIMEOUT_MS } from './conversation-run';
@@ -32,17 +33,12 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
   setHandler(changeTicketUpdate, (change) => run.changeTicket(change), {
     validator: (change) => run.validateTicketChange(change),
   });
+  setHandler(upgradeBaselineSignal, () => run.upgradeBaseline());
   run.start();
 
   for (;;) {
-    if (run.oneWakeTimer) {
-      await condition(run.wakeCondition());
-      if (run.idleTimedOut() && (await run.finishIdle())) return;
-    } else {
-      const wait = run.legacyWait();
-      const gotWork = wait === null || (await condition(() => run.needsMainLoop(), wait.timeoutMs));
-      if (!gotWork && wait?.endsIdle && (await run.finishIdle())) return;
-    }
+    await condition(run.wakeCondition());
+    if (run.idleTimedOut() && (await run.finishIdle())) return;
 
     if (run.continueBeforeStoringNow()) await run.continueAsNewNow();
     run.startSender();
@@ -51,7 +47,6 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       const stored = await run.recordFirstInbound();
       if (run.adoptInbound(stored)) await run.answerEntryPoint();
     }
-    if (!run.sendBesideMainLoop) await run.outbox.drain();
 
     if (run.reminderDue()) run.queueReminder(await run.prepareReminder());
 

@@ -56,10 +56,20 @@ export interface ConversationInput {
 /**
  * The conversation workflow's patches every new run takes as given (see ConversationInput.patchBaseline).
  * Baseline 1: publish-only-changes, reply-request-ids, send-beside-main-loop, record-inbound-local, one-wake-timer,
- * wake-on-history-limit. Baseline 2: continue-before-storing, store-in-workflow-task. Baseline 3: window-reminder, free-entry-point. Baseline 4: satisfaction-survey, automatic-replies. Baseline 5: inbound-store-bounded. A later change raises the
- * baseline and names the baseline it joins (`changed(id, 4)`): runs started at a lower one ask `patched()` for it.
+ * wake-on-history-limit. Baseline 2: continue-before-storing, store-in-workflow-task. Baseline 3: window-reminder,
+ * free-entry-point. Baseline 4: satisfaction-survey, automatic-replies. Baseline 5: inbound-store-bounded. A later
+ * change raises the baseline and names the baseline it joins (`changed(id, 6)`): runs started at a lower one ask
+ * `patched()` for it.
  */
 export const CONVERSATION_PATCH_BASELINE = 5;
+
+/**
+ * The oldest baseline whose runs this release runs without condition: the changes of baselines up to it are retired
+ * (their old paths deleted, `deprecatePatch`). A run below it replays only if its history took every retired change
+ * (recorded the markers); one that took an old path stops (RetiredPatchError). Raise it only once `npm run patches`
+ * shows no open run below the new value (docs/operations.md, "Upgrading: patch baselines").
+ */
+export const CONVERSATION_OLDEST_BASELINE = 1;
 
 /**
  * How every caller starts a conversation run (webhook, agent actions, automation, batches): one workflow id per
@@ -128,6 +138,12 @@ export const sendTemplateUpdate = defineUpdate<MessageView, [TemplateRequest]>('
 export const dialogSignal = defineSignal<[TemplateRequest]>('dialog');
 export const changeTicketUpdate = defineUpdate<ConversationSnapshot, [TicketChange]>('changeTicket');
 export const snapshotQuery = defineQuery<ConversationSnapshot>('snapshot');
+/**
+ * `npm run patches -- --upgrade`: a run below the current patch baseline continues as new (at the current baseline)
+ * at its next step, its state carried. A handler only runs when the signal comes, so recorded histories (which never
+ * received it) replay unchanged.
+ */
+export const upgradeBaselineSignal = defineSignal('upgradeBaseline');
 
 /**
  * Error codes the workflow refuses updates with (ApplicationFailure.type): codes of the one table, whose status the

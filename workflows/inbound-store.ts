@@ -2,7 +2,7 @@
  * How the conversation workflow stores a customer's message: retried for hours, never forever. Workflow code
  * (deterministic): imports only @temporalio/workflow and activity types.
  */
-import { ActivityFailure, ApplicationFailure, log, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, log, proxyLocalActivities } from '@temporalio/workflow';
 import type { ConversationActivities } from '../activities';
 
 /** The backoff of the conversation's database writes: quickly at first, then every 30 s. */
@@ -27,12 +27,6 @@ const INBOUND_STORE_RETRY = { ...BACKOFF, maximumAttempts: 1000 } as const;
 export const inboundStoreLocally = proxyLocalActivities<Pick<ConversationActivities, 'recordInbound'>>({
   startToCloseTimeout: '30s',
   localRetryThreshold: '10s',
-  retry: INBOUND_STORE_RETRY,
-});
-
-/** recordInbound as a (remote) activity, for runs recorded before it ran locally. */
-export const inboundStore = proxyActivities<Pick<ConversationActivities, 'recordInbound'>>({
-  startToCloseTimeout: '30s',
   retry: INBOUND_STORE_RETRY,
 });
 
