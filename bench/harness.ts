@@ -18,6 +18,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
+import type { PostgresLoadCost } from './pg-statements';
 
 const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
@@ -341,6 +342,8 @@ export interface InboundResult {
   target: string;
   /** Which round of `--rounds` (0 when run once). */
   round?: number;
+  /** On the cluster profile: what PostgreSQL spent its time on during the load (bench/pg-statements.ts). */
+  postgres?: PostgresLoadCost;
   scenario: string;
   rate: number;
   sent: number;

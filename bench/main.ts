@@ -39,6 +39,7 @@ import {
 } from '../scripts/services';
 import { createSimulator } from '../simulator/app';
 import { type InboundResult, inboundTable, ratios, type WatchedProcess, writeResults } from './harness';
+import { readStatements, resetStatements, statementsTable } from './pg-statements';
 import { type BatchResult, batchTable, type InboundScenario, runBatch, runInbound } from './scenarios';
 import { killAllChildren, type Stack, startCeiling, startFloor, startJanela, type Target } from './targets';
 
@@ -227,14 +228,16 @@ async function main(): Promise<void> {
     let temporalAddress = process.env.TEMPORAL_ADDRESS;
     let mongoServerUri = process.env.MONGODB_URI;
     let database = 'external (MONGODB_URI)';
+    let postgresPort: number | null = null;
     if (flags.profile === 'cluster' && !temporalAddress) {
       const started: ManagedProcess[] = [];
+      postgresPort = await freeServicePort();
       try {
         const cluster = await startClusterServices({
           dataDir: join(workDir, 'cluster'),
           ownedRoot: workDir,
           logDir: workDir,
-          pgPort: await freeServicePort(),
+          pgPort: postgresPort,
           temporalPort: await freeServicePort(),
           uiPort: null,
           dbPort: mongoServerUri ? null : await freeServicePort(),
@@ -283,6 +286,15 @@ async function main(): Promise<void> {
       `stack (${flags.profile}): Temporal ${temporalAddress}, ${database}; Janela with ${flags.workers} worker(s); logs in ${workDir} (${flags['keep-logs'] ? 'kept' : 'removed at the end'})`,
     );
 
+    /** One inbound load; on the cluster, with what PostgreSQL spent its time on meanwhile. */
+    const measuredInbound = async (target: Target, scenario: PlannedInbound, tag: string): Promise<InboundResult> => {
+      if (postgresPort !== null) resetStatements(postgresPort);
+      const result = await runInbound(target, scenario, tag, shared);
+      if (postgresPort === null) return result;
+      const postgres = readStatements(postgresPort);
+      console.log(statementsTable(postgres));
+      return { ...result, postgres };
+    };
     const inboundResults: InboundResult[] = [];
     const batchResults: BatchResult[] = [];
     const wantedTargets = new Set<VisitedTarget>([
@@ -313,7 +325,7 @@ async function main(): Promise<void> {
         say(
           `${name}: ${scenario.name}, ${scenario.count} messages at ${scenario.rate}/s from ${scenario.customers} customer(s)`,
         );
-        const result = await runInbound(target, scenario, tag, shared);
+        const result = await measuredInbound(target, scenario, tag);
         inboundResults.push({ ...result, ...roundOf(round) });
         console.log(inboundTable([result]));
       }
@@ -322,7 +334,7 @@ async function main(): Promise<void> {
       if (last) {
         for (const scenario of inbound.filter((s) => runsScenario(s, name) && s.name === 'fill')) {
           say(`${name}: fill, ${scenario.count} messages at ${scenario.rate}/s`);
-          inboundResults.push({ ...(await runInbound(target, scenario, tag, shared)), ...roundOf(round) });
+          inboundResults.push({ ...(await measuredInbound(target, scenario, tag)), ...roundOf(round) });
           console.log(inboundTable([inboundResults.at(-1)!]));
         }
         if (name === 'janela' && 'adminCall' in target) {
@@ -340,7 +352,7 @@ async function main(): Promise<void> {
         }
         for (const scenario of inbound.filter((s) => runsScenario(s, name) && s.name === 'memory')) {
           say(`${name}: memory, opening ${scenario.count} conversations at ${scenario.rate}/s`);
-          inboundResults.push({ ...(await runInbound(target, scenario, tag, shared)), ...roundOf(round) });
+          inboundResults.push({ ...(await measuredInbound(target, scenario, tag)), ...roundOf(round) });
           console.log(inboundTable([inboundResults.at(-1)!]));
         }
       }

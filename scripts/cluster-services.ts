@@ -56,12 +56,18 @@ interface PostgresBinaries {
   initdb: string;
   postgres: string;
   createdb: string;
+  psql: string;
 }
 
-/** `initdb`, `postgres` and `createdb` on PATH, else Debian's /usr/lib/postgresql/<version>/bin (newest first). */
+/** PostgreSQL's programs on PATH, else Debian's /usr/lib/postgresql/<version>/bin (newest first). */
 function resolvePostgres(): PostgresBinaries {
-  const onPath = { initdb: which('initdb'), postgres: which('postgres'), createdb: which('createdb') };
-  if (onPath.initdb && onPath.postgres && onPath.createdb) return onPath as PostgresBinaries;
+  const onPath = {
+    initdb: which('initdb'),
+    postgres: which('postgres'),
+    createdb: which('createdb'),
+    psql: which('psql'),
+  };
+  if (onPath.initdb && onPath.postgres && onPath.createdb && onPath.psql) return onPath as PostgresBinaries;
   const base = '/usr/lib/postgresql';
   const versions = existsSync(base)
     ? readdirSync(base)
@@ -70,7 +76,12 @@ function resolvePostgres(): PostgresBinaries {
     : [];
   for (const version of versions) {
     const bin = join(base, version, 'bin');
-    const found = { initdb: join(bin, 'initdb'), postgres: join(bin, 'postgres'), createdb: join(bin, 'createdb') };
+    const found = {
+      initdb: join(bin, 'initdb'),
+      postgres: join(bin, 'postgres'),
+      createdb: join(bin, 'createdb'),
+      psql: join(bin, 'psql'),
+    };
     if (Object.values(found).every((path) => existsSync(path))) return found;
   }
   throw new SetupError('PostgreSQL is needed for `npm run cluster`: install it (Debian: apt-get install postgresql).');
@@ -115,7 +126,11 @@ export async function startPostgres(
   return startService(
     'PostgreSQL',
     binaries.postgres,
-    ['-D', dir, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    [
+      ...['-D', dir, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+      // What each statement costs, for the bench and operators (pg_stat_statements: Debian's package has it).
+      ...['-c', 'shared_preload_libraries=pg_stat_statements'],
+    ],
     port,
     // SIGINT is PostgreSQL's fast shutdown (SIGTERM waits for every client to disconnect).
     { spawnOptions: asUser, stopSignal: 'SIGINT', timeoutMs: 60_000, ...(logFile ? { logFile } : {}) },
@@ -143,6 +158,34 @@ function letUserReach(dir: string, user: { uid: number; gid: number }, ownedRoot
         `PostgreSQL runs as the postgres user, which cannot reach ${dir}: ${path} bars it. Set JANELA_DATA_DIR elsewhere, or allow it (chmod o+x ${path}).`,
       );
   }
+}
+
+/** Runs SQL on the local PostgreSQL as its superuser; returns psql's unaligned output (`|` between columns). */
+export function postgresQuery(port: number, database: string, sql: string): string {
+  const result = spawnSync(
+    resolvePostgres().psql,
+    [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-U',
+      'postgres',
+      '-d',
+      database,
+      '-X',
+      '-A',
+      '-t',
+      '-q',
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-c',
+      sql,
+    ],
+    { encoding: 'utf8' },
+  );
+  if (result.status !== 0) throw new Error(`psql failed: ${result.stderr || String(result.error)}`);
+  return result.stdout;
 }
 
 /** Creates a database on the local PostgreSQL unless it exists. */
