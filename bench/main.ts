@@ -15,6 +15,8 @@
  * --workers N (Janela's worker processes on one task queue), --keep-logs (the processes' logs stay in the work dir),
  * --compare-with DIR (another checkout of Janela, e.g. a git worktree of an earlier commit with its node_modules, runs
  * as the target janela-before in the same rotation: its ratios to the ceiling beside this checkout's),
+ * --preload N (Janela's database is filled with N messages before its first load, outside the measured run:
+ * the cost per message as data grows; bench/preload.ts),
  * --rounds N (the inbound loads of the floor, ceiling and Janela N times, the ceiling and Janela taking turns to go
  * first; the ratios then come from every round's samples together).
  * BENCH_NODE_FLAGS (environment): Node flags for every target process, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
@@ -40,6 +42,7 @@ import {
 import { createSimulator } from '../simulator/app';
 import { type InboundResult, inboundTable, ratios, type WatchedProcess, writeResults } from './harness';
 import { readStatements, resetStatements, statementsTable } from './pg-statements';
+import { preloadMessages } from './preload';
 import { type BatchResult, batchTable, type InboundScenario, runBatch, runInbound } from './scenarios';
 import { killAllChildren, type Stack, startCeiling, startFloor, startJanela, type Target } from './targets';
 
@@ -62,6 +65,7 @@ const { values } = parseArgs({
     'keep-logs': { type: 'boolean', default: false },
     rounds: { type: 'string', default: '1' },
     'compare-with': { type: 'string' },
+    preload: { type: 'string', default: '0' },
   },
 });
 
@@ -91,6 +95,7 @@ const flags = z
     'keep-logs': z.boolean(),
     rounds: z.coerce.number().int().min(1).max(10),
     'compare-with': z.string().min(1).optional(),
+    preload: z.coerce.number().int().min(0).max(5_000_000),
   })
   .parse(values);
 
@@ -319,6 +324,18 @@ async function main(): Promise<void> {
               ? await startJanela(stack, { workers: flags.workers, root: before.root, name })
               : await startJanela(stack, { workers: flags.workers });
       current = target;
+      // --preload: Janela's database holds that many messages before its first load (kept across rounds).
+      if (flags.preload > 0 && round === 0 && target.databaseUri) {
+        say(`${name}: preloading ${flags.preload} messages into its database…`);
+        const preloaded = await preloadMessages(target.databaseUri, {
+          channelId: `ch_preload_${stack.runTag.toLowerCase()}`,
+          count: flags.preload,
+          progress: (line) => say(`${name}: ${line}`),
+        });
+        say(
+          `${name}: preloaded ${preloaded.messages} messages in ${preloaded.conversations} conversations (${preloaded.seconds} s)`,
+        );
+      }
       // Ids unique per round: a target restarted for the next round meets none of its earlier messages.
       const tag = flags.rounds > 1 ? `${stack.runTag}R${round}` : stack.runTag;
       for (const scenario of inbound.filter((s) => runsScenario(s, name) && repeats(s.name))) {

@@ -116,6 +116,8 @@ export interface BenchChannel {
 
 export interface Target {
   name: 'floor' | 'ceiling' | 'janela' | 'janela-before';
+  /** Janela's database (for --preload). */
+  databaseUri?: string;
   processes: WatchedProcess[];
   newChannel(options?: { sendRatePerSecond?: number }): Promise<BenchChannel>;
   /**
@@ -304,6 +306,7 @@ export async function startJanela(
   const messages = db.collection('messages');
   return {
     name,
+    databaseUri: uri,
     processes: [
       { name: 'API', pid: api.pid, logFile: api.logFile },
       ...workers.map((w, i) => ({
