@@ -12,7 +12,6 @@ import { fileURLToPath } from 'node:url';
 import mongoose from 'mongoose';
 import { request } from 'undici';
 import { conversationIdFor } from '../activities';
-import { mapConcurrently } from '../common/concurrency';
 import { freePort } from '../scripts/services';
 import { assertLocal, fileSize, readFrom, sleep, type WatchedProcess } from './harness';
 import { FLOOR_COLLECTION, floorDocumentId } from './targets/floor-collection';
@@ -107,6 +106,26 @@ export interface PendingMessage {
 
 /** How many lookups one poll makes at most (a backlog is followed from its oldest messages). */
 const MAX_LOOKUPS_PER_POLL = 200;
+/** Lookups in flight at once, and the size of the chunk that ends a poll when none of it is stored. */
+const LOOKUP_LANES = 8;
+
+/**
+ * Looks `keys` up oldest first, LOOKUP_LANES at a time, and stops at the first chunk of which none is stored: the
+ * younger ones are then (nearly always) not stored either, and a target that has fallen behind is not also loaded
+ * with up to 800 lookups a second by the bench watching it (in a cluster run, 19 of every 32 statements in Janela's
+ * database were the bench's). The cost: while behind, a younger message stored before older ones is seen when they
+ * are.
+ */
+async function lookUpOldestFirst<K>(keys: K[], lookUp: (key: K) => Promise<string[]>): Promise<string[]> {
+  const found: string[] = [];
+  const limited = keys.slice(0, MAX_LOOKUPS_PER_POLL);
+  for (let i = 0; i < limited.length; i += LOOKUP_LANES) {
+    const hits = (await Promise.all(limited.slice(i, i + LOOKUP_LANES).map(lookUp))).flat();
+    found.push(...hits);
+    if (hits.length === 0) break;
+  }
+  return found;
+}
 
 export interface BenchChannel {
   id: string;
@@ -168,12 +187,11 @@ export async function startFloor(stack: Stack): Promise<Target> {
       return { id, webhookUrl: `http://127.0.0.1:${port}/webhooks/infobip/${id}/bench`, sender: '447860099299' };
     },
     async pollStored(channel, pending) {
-      const found = await mapConcurrently(pending.slice(0, MAX_LOOKUPS_PER_POLL), 8, async (m) =>
+      return lookUpOldestFirst(pending, async (m) =>
         (await collection.findOne({ _id: floorDocumentId(channel.id, m.id) as never }, { projection: { _id: 1 } }))
-          ? m.id
-          : null,
+          ? [m.id]
+          : [],
       );
-      return found.filter((id): id is string => id !== null);
     },
     async audit(channel) {
       const docs = await collection.find({ channelId: channel.id }, { projection: { providerMessageId: 1 } }).toArray();
@@ -334,9 +352,8 @@ export async function startJanela(
       // too (the final audit reads the messages themselves, once).
       const byCustomer = new Map<string, PendingMessage[]>();
       for (const m of pending) byCustomer.set(m.customer, [...(byCustomer.get(m.customer) ?? []), m]);
-      const customers = [...byCustomer.keys()].slice(0, MAX_LOOKUPS_PER_POLL);
       const conversations = db.collection<{ _id: string; lastInboundMessageId?: string }>('conversations');
-      const found = await mapConcurrently(customers, 8, async (customer) => {
+      return lookUpOldestFirst([...byCustomer.keys()], async (customer) => {
         const conversation = await conversations.findOne(
           { _id: conversationIdFor(channel.id, customer) },
           { projection: { lastInboundMessageId: 1 } },
@@ -347,7 +364,6 @@ export async function startJanela(
         const lastSeq = waiting.find((m) => m.id === last)?.seq ?? -1;
         return waiting.filter((m) => m.seq <= lastSeq).map((m) => m.id);
       });
-      return found.flat();
     },
     async audit(channel) {
       const docs = await messages
