@@ -4,7 +4,7 @@ import type { ChannelKind } from '../common/domain';
 import type { StoredWorkingHours } from '../common/working-hours';
 import { updateConversation } from './conversations';
 import { entryPointId } from './ids';
-import { Channel, EntryPoint, isDuplicateKeyError, Survey } from './models';
+import { Channel, EntryPoint, insertOnce, Survey } from './models';
 
 /** A channel's automation setting, with what decides whether it applies (its kind; deleted: none does). */
 export interface ChannelSetting<T> {
@@ -49,8 +49,8 @@ export async function recordSurveySent(survey: {
   via: 'interactive' | 'text' | 'template';
   sentAt: Date;
 }): Promise<void> {
-  try {
-    await Survey.create({
+  await insertOnce(() =>
+    Survey.create({
       _id: survey.surveyId,
       channelId: survey.channelId,
       conversationId: survey.conversationId,
@@ -58,10 +58,8 @@ export async function recordSurveySent(survey: {
       agentId: survey.agentId,
       via: survey.via,
       sentAt: survey.sentAt,
-    });
-  } catch (err) {
-    if (!isDuplicateKeyError(err)) throw err;
-  }
+    }),
+  );
 }
 
 /** The free entry point window an answer opened: on the conversation (API) and on the entry point (report). */

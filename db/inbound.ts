@@ -6,7 +6,7 @@ import type { ChannelKind, ConversationStatus, InboundMessage } from '../common/
 import { replyWindowState } from '../common/reply-window';
 import { entryPointId } from './ids';
 import { type InboundInsert, insertInboundMessage } from './inbound-message';
-import { Conversation, EntryPoint, isDuplicateKeyError, Message, Survey } from './models';
+import { Conversation, EntryPoint, insertOnce, Message, Survey } from './models';
 import { recordSystemLine } from './timeline';
 
 /** One customer's message as it is stored: when it came, the window it leaves, the conversation summary it makes. */
@@ -96,8 +96,8 @@ export async function storedInboundMessageId(channelId: string, providerMessageI
 export async function recordEntryPoint(arrival: InboundArrival, conversationId: string): Promise<void> {
   const referral = arrival.message.referral;
   if (!referral) return;
-  try {
-    await EntryPoint.create({
+  await insertOnce(() =>
+    EntryPoint.create({
       _id: entryPointId(arrival.channelId, arrival.message.providerMessageId),
       channelId: arrival.channelId,
       conversationId,
@@ -107,10 +107,8 @@ export async function recordEntryPoint(arrival: InboundArrival, conversationId: 
       sourceUrl: referral.sourceUrl,
       headline: referral.headline,
       receivedAt: arrival.receivedAt,
-    });
-  } catch (err) {
-    if (!isDuplicateKeyError(err)) throw err;
-  }
+    }),
+  );
 }
 
 /** The survey's answer, on the survey and the timeline (the workflow answers each survey once). */

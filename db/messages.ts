@@ -1,5 +1,5 @@
 import type { MessageError, MessageView } from '../common/domain';
-import { isDuplicateKeyError, Message, type MessageDoc, MessageStatusEvent, SendKey } from './models';
+import { insertOnce, isDuplicateKeyError, Message, type MessageDoc, MessageStatusEvent, SendKey } from './models';
 
 /**
  * `unknown`: a call to Infobip may have taken the message but nobody heard back (the worker died mid-call, the call
@@ -137,12 +137,8 @@ async function insertEvent(event: {
   attemptId?: string | null;
   error?: MessageError | null;
 }): Promise<void> {
-  try {
-    await MessageStatusEvent.create({ ...event, recordedAt: new Date() });
-  } catch (err) {
-    // The same report again (Infobip retries webhooks), or a retried write that had landed: already recorded.
-    if (!isDuplicateKeyError(err)) throw err;
-  }
+  // The same report again (Infobip retries webhooks), or a retried write that had landed: already recorded.
+  await insertOnce(() => MessageStatusEvent.create({ ...event, recordedAt: new Date() }));
 }
 
 /**

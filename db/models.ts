@@ -58,3 +58,17 @@ export async function nextSequence(name: string): Promise<number> {
 export function isDuplicateKeyError(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: number }).code === 11000;
 }
+
+/**
+ * Runs an insert that may already have happened (a retried write that landed, a report Infobip posts again): the
+ * document's unique key makes it once. Whether this call inserted it.
+ */
+export async function insertOnce(insert: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await insert();
+    return true;
+  } catch (err) {
+    if (!isDuplicateKeyError(err)) throw err;
+    return false;
+  }
+}

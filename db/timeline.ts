@@ -1,7 +1,7 @@
 /** Lines of a conversation's timeline that are no message: what happened to the ticket, the window, the store. */
 import { type SystemLine, systemLineEnglish } from '../common/system-lines';
 import { systemLineId } from './ids';
-import { isDuplicateKeyError, Message } from './models';
+import { insertOnce, Message } from './models';
 
 /**
  * A system line in the timeline: its code and parameters (the console renders them in the agent's language) and
@@ -14,8 +14,8 @@ export async function recordSystemLine(
   key: string,
   at: Date,
 ): Promise<void> {
-  try {
-    await Message.create({
+  await insertOnce(() =>
+    Message.create({
       _id: systemLineId(key),
       conversationId,
       channelId,
@@ -26,8 +26,6 @@ export async function recordSystemLine(
       status: 'recorded',
       providerMessageId: `system:${key}`,
       createdAt: at,
-    });
-  } catch (err) {
-    if (!isDuplicateKeyError(err)) throw err;
-  }
+    }),
+  );
 }

@@ -10,6 +10,7 @@ import {
   Channel,
   DEFAULT_CHANNEL_SEND_RATE,
   Dialog,
+  insertOnce,
   isDuplicateKeyError,
   Message,
 } from '../../db/models';
@@ -215,26 +216,25 @@ export function dialogRoutes(deps: ApiDeps) {
       idempotencyKey: r.idempotencyKey ?? `batch:${batchId}:${index}`,
     }));
     for (let i = 0; i < recipients.length; i += 1000) {
-      await BatchRecipientRecord.insertMany(recipients.slice(i, i + 1000), { ordered: false }).catch((err) => {
-        if (!isDuplicateKeyError(err)) throw err; // a retried request: those recipients are stored already
-      });
+      // A retried request: those recipients are stored already.
+      await insertOnce(() => BatchRecipientRecord.insertMany(recipients.slice(i, i + 1000), { ordered: false }));
     }
-    await Batch.create({
-      _id: batchId,
-      channelId: input.channelId,
-      templateName: input.templateName,
-      language: input.language,
-      headerMediaUrl: input.headerMediaUrl ?? null,
-      headerFilename: input.headerFilename ?? null,
-      headerText: input.headerText ?? null,
-      buttonParameters: input.buttonParameters ?? null,
-      total: input.recipients.length,
-      ratePerSecond: input.ratePerSecond,
-      workflowId,
-      requestedBy: principal.id,
-    }).catch((err) => {
-      if (!isDuplicateKeyError(err)) throw err;
-    });
+    await insertOnce(() =>
+      Batch.create({
+        _id: batchId,
+        channelId: input.channelId,
+        templateName: input.templateName,
+        language: input.language,
+        headerMediaUrl: input.headerMediaUrl ?? null,
+        headerFilename: input.headerFilename ?? null,
+        headerText: input.headerText ?? null,
+        buttonParameters: input.buttonParameters ?? null,
+        total: input.recipients.length,
+        ratePerSecond: input.ratePerSecond,
+        workflowId,
+        requestedBy: principal.id,
+      }),
+    );
     const ratePerSecond = await effectiveRate(input);
     await startBatchWorkflow(
       deps,
