@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256 } from '../common/ids';
 import { Agent, Message } from '../db/models';
+import { openEventStream } from './helpers/sse';
 import { type Stack, startStack, waitFor } from './helpers/stack';
 
 let stack: Stack;
@@ -13,67 +14,18 @@ afterAll(async () => {
   await stack?.close();
 });
 
-interface LiveEvent {
-  event: string;
-  data: any;
-}
-
 /**
  * Reads `GET /api/events` (server-sent events) as an agent (bearer token or console cookie), collecting what it
  * announces: every event in order, how often each message id came, and whether the server ended the stream.
  */
 async function listen(credential: { token: string } | { cookie: string }) {
-  const controller = new AbortController();
-  const response = await fetch(`${stack.api.url}/api/events`, {
-    headers: 'token' in credential ? { authorization: `Bearer ${credential.token}` } : { cookie: credential.cookie },
-    signal: controller.signal,
-  });
-  expect(response.status).toBe(200);
-  expect(response.headers.get('content-type')).toContain('text/event-stream');
-  const events: LiveEvent[] = [];
-  const seen = new Set<string>();
-  const messageCounts = new Map<string, number>();
-  const conversations = new Set<string>();
-  let ready = false;
-  let ended = false;
-  const reading = (async () => {
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const chunk of response.body!) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let end = buffer.indexOf('\n\n');
-      while (end >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1] ?? '';
-        const raw = /^data: (.*)$/m.exec(block)?.[1];
-        const data = raw ? JSON.parse(raw) : null;
-        events.push({ event, data });
-        if (event === 'ready') ready = true;
-        if (event === 'message') {
-          seen.add(data.message.id);
-          messageCounts.set(data.message.id, (messageCounts.get(data.message.id) ?? 0) + 1);
-        }
-        if (event === 'conversation') conversations.add(data.id);
-        end = buffer.indexOf('\n\n');
-      }
-    }
-    ended = true;
-  })().catch(() => {});
-  await waitFor(async () => ready, 10_000, 'the stream to be ready');
-  return {
-    events,
-    seen,
-    messageCounts,
-    conversations,
-    get ended() {
-      return ended;
-    },
-    close: async () => {
-      controller.abort();
-      await reading;
-    },
-  };
+  const stream = await openEventStream(
+    stack.api.url,
+    'token' in credential ? { authorization: `Bearer ${credential.token}` } : { cookie: credential.cookie },
+  );
+  expect(stream.status).toBe(200);
+  expect(stream.contentType).toContain('text/event-stream');
+  return stream;
 }
 
 /** A note written straight into the database (as a worker in another process would): the feed must find it. */

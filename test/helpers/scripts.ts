@@ -1,6 +1,6 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { freePort } from '../../scripts/services';
-import { waitFor } from './stack';
+import { startProcess } from './process';
 
 /** A script run as a person runs it (`npm start`, `npm run cluster`): its process, all it printed, its exit. */
 export interface StartedScript {
@@ -19,25 +19,14 @@ export async function startScript(
   running: ChildProcess[],
   timeoutMs: number,
 ): Promise<StartedScript> {
-  const child = spawn('node_modules/.bin/tsx', [script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  running.push(child);
-  let output = '';
-  child.stdout!.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr!.on('data', (chunk) => {
-    output += chunk;
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await waitFor(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`${script} exited: ${output}`);
-      return output.includes('Ctrl-C stops everything.');
-    },
+  const { child, output, exited } = await startProcess('node_modules/.bin/tsx', [script], {
+    env,
+    running,
+    ready: (printed) => printed.includes('Ctrl-C stops everything.'),
     timeoutMs,
-    () => `${script} to be up:\n${output}`,
-  );
-  return { child, output: () => output, exited };
+    what: script,
+  });
+  return { child, output, exited };
 }
 
 /** The port variables `npm start` takes (README, Configuration); `npm run cluster` takes these and JANELA_PG_PORT. */

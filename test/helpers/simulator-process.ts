@@ -3,9 +3,8 @@
  * receives requests (a batch's rate) must not stamp them in the process that sends them, where the same busy event
  * loop that sends a request late also reads it late (measured: up to 150 ms after it was written to the socket).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import type { RecordedRequest } from '../../simulator/app';
-import { waitFor } from './stack';
+import { startTsEntry } from './process';
 
 export interface SimulatorProcess {
   url: string;
@@ -15,31 +14,12 @@ export interface SimulatorProcess {
 }
 
 export async function spawnSimulatorProcess(): Promise<SimulatorProcess> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'simulator/main.ts'], {
+  const { child, ready: url } = await startTsEntry('simulator/main.ts', {
     env: { ...process.env, SIMULATOR_PORT: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    ready: (output) => /Infobip simulator: (http:\/\/\S+)/.exec(output)?.[1] ?? null,
+    timeoutMs: 60_000,
+    what: 'the simulator process',
   });
-  let output = '';
-  child.stdout!.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr!.on('data', (chunk) => {
-    output += chunk;
-  });
-  let url = '';
-  try {
-    url = await waitFor(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`simulator process exited: ${output}`);
-        return /Infobip simulator: (http:\/\/\S+)/.exec(output)?.[1] ?? null;
-      },
-      60_000,
-      'the simulator process to start',
-    );
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw err;
-  }
   const control = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(`${url}${path}`, {
       method,

@@ -7,11 +7,16 @@ export interface StreamEvent {
 
 export interface OpenEventStream {
   status: number;
+  contentType: string | null;
   /** The error body when the stream was refused (status ≠ 200). */
   refusal: any;
   events: StreamEvent[];
   /** Ids of the conversations and messages announced so far. */
   seen: Set<string>;
+  /** How often each message id was announced (once, unless something sent it twice). */
+  messageCounts: Map<string, number>;
+  /** Ids of the conversations announced so far. */
+  conversations: Set<string>;
   readonly ended: boolean;
   close(): Promise<void>;
 }
@@ -23,15 +28,21 @@ export interface OpenEventStream {
 export async function openEventStream(apiUrl: string, headers: Record<string, string>): Promise<OpenEventStream> {
   const controller = new AbortController();
   const response = await fetch(`${apiUrl}/api/events`, { headers, signal: controller.signal });
+  const contentType = response.headers.get('content-type');
   const events: StreamEvent[] = [];
   const seen = new Set<string>();
+  const messageCounts = new Map<string, number>();
+  const conversations = new Set<string>();
   let ended = false;
   if (response.status !== 200) {
     return {
       status: response.status,
+      contentType,
       refusal: await response.json(),
       events,
       seen,
+      messageCounts,
+      conversations,
       ended: true,
       close: async () => {},
     };
@@ -48,8 +59,14 @@ export async function openEventStream(apiUrl: string, headers: Record<string, st
         const raw = /^data: (.*)$/m.exec(block)?.[1];
         const data = raw ? JSON.parse(raw) : null;
         events.push({ event, data });
-        if (event === 'conversation') seen.add(data.id);
-        if (event === 'message') seen.add(data.message.id);
+        if (event === 'conversation') {
+          seen.add(data.id);
+          conversations.add(data.id);
+        }
+        if (event === 'message') {
+          seen.add(data.message.id);
+          messageCounts.set(data.message.id, (messageCounts.get(data.message.id) ?? 0) + 1);
+        }
       }
     }
     ended = true;
@@ -63,9 +80,12 @@ export async function openEventStream(apiUrl: string, headers: Record<string, st
   }
   return {
     status: 200,
+    contentType,
     refusal: null,
     events,
     seen,
+    messageCounts,
+    conversations,
     get ended() {
       return ended;
     },

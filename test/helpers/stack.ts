@@ -3,7 +3,7 @@
  * Infobip simulator on free ports, and a worker that a test can stop and start again.
  */
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import mongoose from 'mongoose';
@@ -22,7 +22,11 @@ import { freePort } from '../../scripts/services';
 import { createSimulator, type RecordedRequest } from '../../simulator/app';
 import { installTemporalRuntime } from '../../worker/logger';
 import { createJanelaWorker } from '../../worker/worker';
+import { startTsEntry } from './process';
 import { registerSecret, registerSecretsIn, registerSessionCookies } from './secrets';
+import { waitFor } from './wait';
+
+export { waitFor };
 
 let workerMetricsUrl: string | null = null;
 /** What the product runs with when nothing is configured (tests override only what they must). */
@@ -132,7 +136,7 @@ export async function startStack(options: StackOptions = {}) {
     const mongoUri = new URL(database.mongoUri ?? inject('mongoUri'));
     if (!database.mongoUri) mongoUri.pathname = `/${dbName}`;
     // One process (node with tsx's loader), not the tsx wrapper: SIGKILL must reach the worker itself.
-    const child = spawn(process.execPath, ['--import', 'tsx', 'worker/main.ts'], {
+    const { child, output } = await startTsEntry('worker/main.ts', {
       env: {
         ...process.env,
         TEMPORAL_ADDRESS: temporalAddress,
@@ -141,30 +145,12 @@ export async function startStack(options: StackOptions = {}) {
         PUBLIC_BASE_URL: apiServer.url,
         JANELA_REPLY_WINDOW: `${options.replyWindowMs ?? productDefaults.JANELA_REPLY_WINDOW}ms`,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      ready: (printed) => printed.includes('Janela worker on'),
+      timeoutMs: 90_000,
+      what: 'the worker process',
     });
-    let output = '';
-    child.stdout!.on('data', (chunk) => {
-      output += chunk;
-    });
-    child.stderr!.on('data', (chunk) => {
-      output += chunk;
-    });
-    try {
-      await waitFor(
-        async () => {
-          if (child.exitCode !== null) throw new Error(`worker process exited: ${output}`);
-          return output.includes('Janela worker on');
-        },
-        90_000,
-        'the worker process to start',
-      );
-    } catch (err) {
-      child.kill('SIGKILL');
-      throw err;
-    }
     spawnedWorkers.push(child);
-    return Object.assign(child, { output: () => output });
+    return Object.assign(child, { output });
   }
 
   async function call<T = any>(
@@ -317,30 +303,6 @@ export async function startStack(options: StackOptions = {}) {
     },
   };
   return stack;
-}
-
-/** Polls until `check` returns a truthy value (or throws its last error after the timeout). */
-export async function waitFor<T>(
-  check: () => Promise<T | undefined | null | false>,
-  timeoutMs = 20_000,
-  /** Named in the timeout's error; a function is asked at the timeout (e.g. for the state last seen). */
-  what: string | (() => string) = 'condition',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown = null;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out waiting for ${typeof what === 'function' ? what() : what}${lastError ? `: ${String(lastError)}` : ''}`,
-      );
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 type Payloads = { payloads?: { data?: Uint8Array | null }[] | null } | null;
