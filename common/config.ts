@@ -53,6 +53,11 @@ const envSchema = z.object({
   JANELA_WORKER_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(5000).default(600),
   JANELA_WORKER_LOCAL_ACTIVITY_SLOTS: z.coerce.number().int().min(1).max(1000).default(8),
   JANELA_WORKER_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(100_000).default(1000),
+  /**
+   * `on`: the worker's workflow thread keeps a stack trace per workflow promise, for Temporal Web's "Stack Trace"
+   * tab; off (the default) saves ~40 % of a workflow task's CPU (worker/workflow-stack-traces.ts).
+   */
+  JANELA_WORKFLOW_STACK_TRACES: z.enum(['on', 'off']).default('off'),
   JANELA_DB_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(500).default(8),
   /** Live streams (GET /api/events) one agent may hold open at once on one API process; more: 429 TOO_MANY_STREAMS. */
   JANELA_MAX_STREAMS_PER_AGENT: z.coerce.number().int().min(1).max(10_000).default(20),

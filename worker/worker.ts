@@ -4,6 +4,7 @@ import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/w
 import { createActivities } from '../activities';
 import { loadEnv } from '../common/config';
 import { startOrphanedChunkSweeper } from '../db/media-sweep';
+import { keepWorkflowStackTraces } from './workflow-stack-traces';
 
 export interface JanelaWorkerOptions {
   connection: NativeConnection;
@@ -24,12 +25,15 @@ export interface JanelaWorkerOptions {
   maxConcurrentLocalActivities?: number;
   /** Workflow runs kept in memory (JANELA_WORKER_CACHED_WORKFLOWS, 1000). */
   maxCachedWorkflows?: number;
+  /** Stack traces of workflow promises for Temporal Web (JANELA_WORKFLOW_STACK_TRACES, off). */
+  workflowStackTraces?: boolean;
 }
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
 export async function createJanelaWorker(options: JanelaWorkerOptions): Promise<Worker> {
   const env = loadEnv();
+  keepWorkflowStackTraces(options.workflowStackTraces ?? env.JANELA_WORKFLOW_STACK_TRACES === 'on');
   const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,

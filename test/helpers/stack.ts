@@ -41,6 +41,8 @@ export interface StackOptions {
   apiTemporalAddress?: string;
   /** Live streams one agent may hold open (JANELA_MAX_STREAMS_PER_AGENT). */
   maxStreamsPerAgent?: number;
+  /** The in-process worker keeps workflow stack traces (JANELA_WORKFLOW_STACK_TRACES=on). */
+  workflowStackTraces?: boolean;
 }
 
 export interface ApiResponse<T = any> {
@@ -109,6 +111,7 @@ export async function startStack(options: StackOptions = {}) {
       client: temporal,
       replyWindowMs: options.replyWindowMs ?? productDefaults.JANELA_REPLY_WINDOW,
       workflowBundle: { codePath: inject('workflowBundlePath') },
+      workflowStackTraces: options.workflowStackTraces ?? productDefaults.JANELA_WORKFLOW_STACK_TRACES === 'on',
     });
     workerRun = worker.run();
   }
