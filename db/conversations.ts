@@ -2,12 +2,12 @@
  * Conversations: found by their derived id (db/ids.ts), created with the next ticket number, and the ticket and
  * window changes the conversation workflow decides.
  */
-import { oneAtATime } from '../common/concurrency';
 import type { ChannelKind, ConversationStatus } from '../common/domain';
 import type { ClientFound } from './clients';
 import { conversationIdFor } from './ids';
 import type { LegacyConversationIds } from './legacy-conversations';
-import { Conversation, Counter, isDuplicateKeyError, nextSequence } from './models';
+import { Conversation, isDuplicateKeyError } from './models';
+import { moveTicketCounterPast, TicketNumbers } from './ticket-numbers';
 
 /** A conversation as the workflow knows it (the result of every conversation activity that finds or creates one). */
 export interface ConversationRef {
@@ -38,11 +38,8 @@ export function refOf(conversation: StoredConversationRef): ConversationRef {
   };
 }
 
-/**
- * The next ticket number, one caller at a time in this process: FerretDB's `$inc` is a read-then-write, so
- * concurrent increments hand out the same number, and each collision cost a retry that scanned the conversations.
- */
-const nextTicketNumber = oneAtATime(() => nextSequence('ticketNumber'));
+/** This process's ticket numbers (reserved in blocks on the shared counter: db/ticket-numbers.ts). */
+const ticketNumbers = new TicketNumbers();
 
 /** The conversation of (channel, customer), created with the next ticket number when it does not exist yet. */
 export async function findOrCreateConversation(
@@ -92,16 +89,17 @@ export async function findOrCreateConversation(
         customer: key.customer,
         clientId,
         workflowId: key.workflowId,
-        ticketNumber: await nextTicketNumber(),
+        ticketNumber: await ticketNumbers.take(),
         status: 'open',
         ...options.initial,
       });
       return { conversation: created.toObject(), created: true };
     } catch (err) {
       if (!isDuplicateKeyError(err) || attempt >= 50) throw err;
-      // Created meanwhile (the loop finds it), or the ticket number was taken (another process incremented at
-      // the same moment: the next number is usually free). Repeated collisions mean the counter fell behind the
-      // numbers in use: move it past the highest ticket (a scan).
+      // Created meanwhile (the loop finds it), or the ticket number was taken: another process reserved the same
+      // block at the same moment, so the rest of it is given up and the next number comes from a fresh one.
+      // Repeated collisions mean the counter fell behind the numbers in use: move it past the highest (a scan).
+      ticketNumbers.dropBlock();
       if (attempt < 2) continue;
       await moveTicketCounterPastHighest();
     }
@@ -110,7 +108,7 @@ export async function findOrCreateConversation(
 
 async function moveTicketCounterPastHighest(): Promise<void> {
   const highest = await Conversation.findOne({}, { ticketNumber: 1 }).sort({ ticketNumber: -1 }).lean();
-  if (highest) await Counter.updateOne({ _id: 'ticketNumber' }, { $max: { seq: highest.ticketNumber } });
+  if (highest) await moveTicketCounterPast(highest.ticketNumber);
 }
 
 /** The stored conversation, or null. */

@@ -38,23 +38,6 @@ export const allModels = [
   Survey,
 ];
 
-/** The next value of a named counter (an atomic `$inc`); callers keep a unique index as the final guarantee. */
-export async function nextSequence(name: string): Promise<number> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const counter = await Counter.findOneAndUpdate(
-        { _id: name },
-        { $inc: { seq: 1 } },
-        { upsert: true, returnDocument: 'after' },
-      ).lean();
-      return counter!.seq;
-    } catch (err) {
-      // Two first-ever upserts race to insert the counter: the loser simply increments the winner's.
-      if (!isDuplicateKeyError(err) || attempt >= 5) throw err;
-    }
-  }
-}
-
 export function isDuplicateKeyError(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: number }).code === 11000;
 }
