@@ -156,7 +156,7 @@ describe('recordInbound', () => {
     expect((await Conversation.findById(first.conversationId).lean())?.unreadCount).toBe(2);
   });
 
-  it('stores a new customer in four writes and a known conversation in two, reopening it and counting a repeat once', async () => {
+  it('stores a new customer in three writes (and the ticket counter once per block) and a known conversation in two, reopening it and counting a repeat once', async () => {
     const customer = `5522${String(Date.now()).slice(-8)}`;
     const record = activities();
     const commands: string[] = [];
@@ -178,9 +178,13 @@ describe('recordInbound', () => {
     } finally {
       mongoose.set('debug', false);
     }
-    expect(newCustomerCommands.filter((c) => /^(insertOne|findOneAndUpdate|findOne)/.test(c))).toEqual([
+    const newCustomerWrites = newCustomerCommands.filter((c) => /^(insertOne|findOneAndUpdate|findOne)/.test(c));
+    // The ticket number comes from this process's block (db/ticket-numbers.ts): a counter write only when the
+    // block is used up, never more than one.
+    const counterWrites = newCustomerWrites.filter((c) => c === 'findOneAndUpdate counters');
+    expect(counterWrites.length).toBeLessThanOrEqual(1);
+    expect(newCustomerWrites.filter((c) => c !== 'findOneAndUpdate counters')).toEqual([
       'insertOne clients',
-      'findOneAndUpdate counters',
       'insertOne conversations',
       'insertOne messages',
     ]);
