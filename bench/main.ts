@@ -31,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { listen } from '../common/http-server';
-import { freeServicePort, startClusterServices } from '../scripts/cluster-services';
+import { freeServicePort, JANELA_PG_DATABASE, startClusterServices } from '../scripts/cluster-services';
 import {
   freePort,
   type ManagedProcess,
@@ -41,7 +41,7 @@ import {
 } from '../scripts/services';
 import { createSimulator } from '../simulator/app';
 import { type InboundResult, inboundTable, ratios, type WatchedProcess, writeResults } from './harness';
-import { readStatements, resetStatements, statementsTable } from './pg-statements';
+import { readStatements, resetStatements, settleAfterPreload, statementsTable } from './pg-statements';
 import { preloadMessages } from './preload';
 import { type BatchResult, batchTable, type InboundScenario, runBatch, runInbound } from './scenarios';
 import { killAllChildren, type Stack, startCeiling, startFloor, startJanela, type Target } from './targets';
@@ -335,6 +335,13 @@ async function main(): Promise<void> {
         say(
           `${name}: preloaded ${preloaded.messages} messages in ${preloaded.conversations} conversations (${preloaded.seconds} s)`,
         );
+        if (postgresPort !== null) {
+          const started = Date.now();
+          settleAfterPreload(postgresPort, JANELA_PG_DATABASE);
+          say(
+            `${name}: PostgreSQL vacuumed, analyzed and checkpointed after the preload (${Math.round((Date.now() - started) / 1000)} s)`,
+          );
+        }
       }
       // Ids unique per round: a target restarted for the next round meets none of its earlier messages.
       const tag = flags.rounds > 1 ? `${stack.runTag}R${round}` : stack.runTag;

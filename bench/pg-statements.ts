@@ -28,6 +28,15 @@ export function resetStatements(port: number): void {
   );
 }
 
+/**
+ * After a preload, before the measured run: what a million inserts leave PostgreSQL to do (autovacuum of the new
+ * rows, their statistics, a checkpoint of the dirty pages) is done now, so that it does not run during the load.
+ */
+export function settleAfterPreload(port: number, database: string): void {
+  postgresQuery(port, database, 'VACUUM (ANALYZE)');
+  postgresQuery(port, 'postgres', 'CHECKPOINT');
+}
+
 const number = (text: string | undefined) => Number(text ?? 0);
 
 export function readStatements(port: number, limit = 12): PostgresLoadCost {

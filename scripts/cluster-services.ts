@@ -160,6 +160,9 @@ function letUserReach(dir: string, user: { uid: number; gid: number }, ownedRoot
   }
 }
 
+/** The PostgreSQL database FerretDB keeps Janela's data in (each MongoDB database a schema of it). */
+export const JANELA_PG_DATABASE = 'janela';
+
 /** Runs SQL on the local PostgreSQL as its superuser; returns psql's unaligned output (`|` between columns). */
 export function postgresQuery(port: number, database: string, sql: string): string {
   const result = spawnSync(
@@ -592,13 +595,13 @@ export async function startClusterServices(options: ClusterServicesOptions): Pro
   const parts = { postgres, temporal };
   if (!ferret || options.dbPort === null)
     return { temporalAddress, ports, mongoServerUri: null, dbEngine: null, ...parts, ferretdb: null };
-  ensurePostgresDatabase(options.pgPort, 'janela');
+  ensurePostgresDatabase(options.pgPort, JANELA_PG_DATABASE);
   const dbPort = options.dbPort;
   const ferretdb = await restartable(() =>
     startService(
       'FerretDB',
       ferret,
-      ['-listen', `127.0.0.1:${dbPort}`, '-postgresql-url', `postgres://postgres@127.0.0.1:${options.pgPort}/janela`],
+      ['-listen', `127.0.0.1:${dbPort}`, '-postgresql-url', `postgres://postgres@127.0.0.1:${options.pgPort}/${JANELA_PG_DATABASE}`],
       dbPort,
       { logFile: join(logDir, 'ferretdb.log') },
     ),
