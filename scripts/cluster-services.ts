@@ -601,7 +601,12 @@ export async function startClusterServices(options: ClusterServicesOptions): Pro
     startService(
       'FerretDB',
       ferret,
-      ['-listen', `127.0.0.1:${dbPort}`, '-postgresql-url', `postgres://postgres@127.0.0.1:${options.pgPort}/${JANELA_PG_DATABASE}`],
+      [
+        '-listen',
+        `127.0.0.1:${dbPort}`,
+        '-postgresql-url',
+        `postgres://postgres@127.0.0.1:${options.pgPort}/${JANELA_PG_DATABASE}`,
+      ],
       dbPort,
       { logFile: join(logDir, 'ferretdb.log') },
     ),
