@@ -442,7 +442,8 @@ const roundOrNull = (value: number | null, digits = 1) => (value === null ? null
 const ratio = (a: number | null, b: number | null) => (a === null || b === null || b === 0 ? null : round(a / b, 2));
 
 const mean = (values: number[]) => (values.length === 0 ? null : values.reduce((a, b) => a + b, 0) / values.length);
-const median = (values: number[]) =>
+/** The median of unsorted values (the lower middle of an even count); null for none. */
+export const median = (values: number[]) =>
   percentile(
     [...values].sort((a, b) => a - b),
     50,

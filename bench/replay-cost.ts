@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { z } from 'zod';
 import { skipPromiseHookInThisThread } from '../worker/workflow-stack-traces';
+import { median } from './harness';
 
 const { values } = parseArgs({
   options: {
@@ -35,17 +36,15 @@ const flags = z
   })
   .parse(values);
 
-Runtime.install({ logger: new DefaultLogger('ERROR') });
+const quiet = new DefaultLogger('ERROR');
+Runtime.install({ logger: quiet });
 if (flags['stack-traces'] === 'off') skipPromiseHookInThisThread();
 
 const historyFile = fileURLToPath(new URL(`../test/fixtures/histories/${flags.history}`, import.meta.url));
 const recorded = JSON.parse(readFileSync(historyFile, 'utf8')) as { events: unknown[] };
 const history = { ...recorded, events: recorded.events.slice(0, flags.events) };
 const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
-const bundle = await bundleWorkflowCode({
-  workflowsPath,
-  logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
-});
+const bundle = await bundleWorkflowCode({ workflowsPath, logger: quiet });
 
 async function replayAll(count: number): Promise<number> {
   async function* histories() {
@@ -65,7 +64,6 @@ async function replayAll(count: number): Promise<number> {
 await replayAll(Math.min(100, flags.count)); // warm-up: the sandbox, the JIT
 const perWorkflow: number[] = [];
 for (let round = 0; round < flags.rounds; round++) perWorkflow.push((await replayAll(flags.count)) / flags.count);
-perWorkflow.sort((a, b) => a - b);
 console.log(
   JSON.stringify({
     history: flags.history,
@@ -73,6 +71,6 @@ console.log(
     events: flags.events,
     count: flags.count,
     cpuMsPerWorkflow: perWorkflow.map((ms) => Number(ms.toFixed(3))),
-    median: Number(perWorkflow[Math.floor(perWorkflow.length / 2)]!.toFixed(3)),
+    median: Number(median(perWorkflow)!.toFixed(3)),
   }),
 );

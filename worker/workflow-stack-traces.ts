@@ -6,7 +6,7 @@ import workerThreads from 'node:worker_threads';
  * workflow thread, capturing and formatting an Error per promise) so that the `__stack_trace` query — Temporal
  * Web's "Stack Trace" tab — can say where a run waits. A conversation creates some 65 promises on a new customer's
  * first message (the empty workflow of the bench's ceiling: 19), and the hook was the largest part of its workflow
- * task: `npx tsx bench/replay-cost.ts` replays one in ~11 ms of CPU with it and ~6.6 ms without (docs/performance.md).
+ * task: `npx tsx bench/replay-cost.ts` replayed one in 13.5 ms of CPU with it and 7.5 ms without (docs/performance.md).
  *
  * The SDK treats the hook as optional: where V8 offers no promise hooks it runs without one, and the query answers
  * "Workflow stack traces are not enabled on this worker". Unless JANELA_WORKFLOW_STACK_TRACES=on, the workflow
