@@ -25,11 +25,17 @@ import { recordSystemLine } from '../db/timeline';
 import { conversationWorkflowId } from '../workflows/definitions';
 import { type AutomationActivities, reminderBeforeMs } from './automation';
 import { withStoreGuards } from './inbound-alerts';
-import { type RecordInboundInput, type RecordInboundResult, recordInbound } from './record-inbound';
+import {
+  type RecordInboundInput,
+  type RecordInboundResult,
+  type RecordInboundTogetherInput,
+  recordInbound,
+  recordInboundTogether,
+} from './record-inbound';
 
 export type { ConversationRef } from '../db/conversations';
 export type { TemplateRef } from '../db/queued-outbound';
-export type { RecordInboundInput, RecordInboundResult } from './record-inbound';
+export type { RecordInboundInput, RecordInboundResult, RecordInboundTogetherInput } from './record-inbound';
 
 export interface ConversationActivityDeps {
   /** Conversations stored before derived ids, listed once per worker (shared with the batch activities). */
@@ -44,6 +50,10 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
     /** Persists one inbound message and its conversation (activities/record-inbound.ts). */
     recordInbound(input: RecordInboundInput): Promise<RecordInboundResult> {
       return recordInbound(input, legacyConversationIds);
+    },
+    /** Persists the messages waiting together in a conversation's inbox, as recordInbound would one by one. */
+    recordInboundTogether(input: RecordInboundTogetherInput): Promise<RecordInboundResult[]> {
+      return recordInboundTogether(input, legacyConversationIds);
     },
     /** Stores an agent's message as `queued`. Idempotent on the workflow-chosen id, so a retried activity stores it once. */
     async persistOutbound(
@@ -135,7 +145,7 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
     },
   };
   // Alerts when a write keeps failing; a refused document is final where the workflow handles that (inbound).
-  return withStoreGuards(activities, { refusalIsFinal: ['recordInbound'] });
+  return withStoreGuards(activities, { refusalIsFinal: ['recordInbound', 'recordInboundTogether'] });
 }
 
 /** Every activity the conversation workflow calls on its store: the conversation's and the automatic messages'. */

@@ -16,6 +16,7 @@ import {
   describeArrival,
   type InboundArrival,
   insertArrival,
+  insertArrivals,
   newConversationFields,
   recordEntryPoint,
   recordReopened,
@@ -63,6 +64,16 @@ export interface RecordInboundResult extends ConversationRef {
   autoReplies?: AutoReplies;
 }
 
+/**
+ * Several messages of one customer waiting together in the conversation's inbox (the workflow took them in one
+ * workflow task): stored as `recordInbound` would store them one after another, in one insert and one count.
+ */
+export interface RecordInboundTogetherInput extends Omit<RecordInboundInput, 'message' | 'known' | 'surveyAnswer'> {
+  messages: InboundMessage[];
+  /** Stored together only in a conversation the run knows; none of the messages answers a survey. */
+  known: { conversationId: string; status: ConversationStatus };
+}
+
 /** One recordInbound call: its input, the message as stored, and the working hours of runs that ask for them. */
 interface Ingest {
   readonly input: RecordInboundInput;
@@ -104,6 +115,52 @@ export async function recordInbound(
     return resultOf(ingest, conversation, false, false);
   const updated = (await countMessage(ingest, conversation._id, status)) ?? conversation;
   return resultOf(ingest, updated, false, false);
+}
+
+/**
+ * The messages as `recordInbound` one after another would leave them (one result each, in order), in two writes
+ * when none was stored before: an unordered insert of them all and one count on the conversation. A ticket they
+ * reopen or an entry point they bring goes the one-at-a-time way (the workflow does not send those together). A
+ * message stored already (Infobip delivered it again, or an earlier attempt of this one stored it) is completed
+ * by `recordInbound` itself, as a repeated delivery.
+ */
+export async function recordInboundTogether(
+  given: RecordInboundTogetherInput,
+  legacyConversationIds: LegacyConversationIds,
+): Promise<RecordInboundResult[]> {
+  const { messages, ...common } = given;
+  const results: RecordInboundResult[] = [];
+  let awayNotifiedPeriod = common.autoReplies?.awayNotifiedPeriod ?? null;
+  // Each message's automatic replies see the away period the ones before it were told of.
+  const askOfNext = () => (common.autoReplies ? { ...common.autoReplies, awayNotifiedPeriod } : null);
+  const keep = (result: RecordInboundResult) => {
+    if (result.autoReplies) awayNotifiedPeriod = result.autoReplies.awayNotifiedPeriod;
+    results.push(result);
+  };
+  const oneByOne = (message: InboundMessage) =>
+    recordInbound({ ...common, message, autoReplies: askOfNext() }, legacyConversationIds);
+
+  if (common.known.status === 'closed' || messages.some((message) => message.referral)) {
+    for (const message of messages) keep(await oneByOne(message));
+    return results;
+  }
+  const ingests = await Promise.all(
+    messages.map((message) => beginIngest({ ...common, message: storableInbound(message) })),
+  );
+  await alertAgentsIfStillFailing(ingests[0]!.input);
+  const { conversationId, status } = common.known;
+  const outcomes = await insertArrivals(ingests, conversationId);
+  for (const outcome of outcomes) if (outcome === 'stored without details') countStoreTrouble('refused');
+  const fresh = ingests.filter((_, index) => outcomes[index] !== 'duplicate');
+  const latest = fresh.at(-1);
+  const counted = latest && (await countArrival(latest.arrival, conversationId, status, null, fresh.length));
+  if (latest && !counted) throw new Error(`conversation ${conversationId} is not stored`);
+  for (const [index, ingest] of ingests.entries()) {
+    if (outcomes[index] === 'duplicate' || !counted) keep(await oneByOne(messages[index]!));
+    else
+      keep(await resultOf({ ...ingest, input: { ...ingest.input, autoReplies: askOfNext() } }, counted, false, false));
+  }
+  return results;
 }
 
 /** Still failing after ~30 s of retries: the agents see it (the operators were alerted earlier). */

@@ -67,7 +67,7 @@ export type InboundInsert = 'stored' | 'stored without details' | 'duplicate';
  */
 export async function insertInboundMessage(doc: InboundMessageDocument): Promise<InboundInsert> {
   const insert = async (document: InboundMessageDocument) => {
-    await Message.create({ ...document, direction: 'inbound', status: 'received' });
+    await Message.create(inboundFields(document));
   };
   try {
     await insert(doc);
@@ -94,4 +94,58 @@ export async function insertInboundMessage(doc: InboundMessageDocument): Promise
       throw second;
     }
   }
+}
+
+/** The driver's collection under Janela's string ids (its own typing assumes ObjectIds). */
+const messageCollection = () => Message.collection as unknown as mongoose.mongo.Collection<{ _id: string }>;
+
+const inboundFields = (doc: InboundMessageDocument) => ({ ...doc, direction: 'inbound', status: 'received' }) as const;
+
+/**
+ * Inserts several inbound messages in one write (unordered: each stands alone), with what became of each as
+ * `insertInboundMessage` says it. A document mongoose or the database turns down for any other reason than a
+ * duplicate goes again on its own through `insertInboundMessage` (its refusal fallback; a database that is down
+ * throws there). A write that fails whole throws: the caller retries, and what did land comes back as duplicates.
+ */
+export async function insertInboundMessages(docs: InboundMessageDocument[]): Promise<InboundInsert[]> {
+  const outcomes: (InboundInsert | null)[] = docs.map(() => null);
+  const now = new Date();
+  // Validated and cast here: the driver's insert skips mongoose's (and its updatedAt, set as create would).
+  const checked = await Promise.all(
+    docs.map(async (doc, index) => {
+      const message = new Message(inboundFields(doc));
+      const invalid = await message.validate().then(
+        () => false,
+        () => true,
+      );
+      return invalid ? [] : [{ index, document: { ...message.toObject(), updatedAt: now } }];
+    }),
+  );
+  const valid = checked.flat();
+  try {
+    if (valid.length > 0)
+      await messageCollection().insertMany(
+        valid.map((v) => v.document),
+        { ordered: false },
+      );
+    for (const { index } of valid) outcomes[index] = 'stored';
+  } catch (err) {
+    // Refused whole (the driver could not serialize one of them): each goes again on its own.
+    if (isDocumentRefusal(err) && !(err instanceof mongoose.mongo.MongoBulkWriteError)) return insertOneByOne(docs);
+    if (!(err instanceof mongoose.mongo.MongoBulkWriteError)) throw err;
+    const failed = new Map([err.writeErrors].flat().map((writeError) => [writeError.index, writeError.code]));
+    valid.forEach(({ index }, position) => {
+      const code = failed.get(position);
+      outcomes[index] = code === undefined ? 'stored' : code === 11000 ? 'duplicate' : null;
+    });
+  }
+  for (const [index, outcome] of outcomes.entries())
+    if (outcome === null) outcomes[index] = await insertInboundMessage(docs[index]!);
+  return outcomes as InboundInsert[];
+}
+
+async function insertOneByOne(docs: InboundMessageDocument[]): Promise<InboundInsert[]> {
+  const outcomes: InboundInsert[] = [];
+  for (const doc of docs) outcomes.push(await insertInboundMessage(doc));
+  return outcomes;
 }

@@ -5,7 +5,12 @@
 import type { ChannelKind, ConversationStatus, InboundMessage } from '../common/domain';
 import { replyWindowState } from '../common/reply-window';
 import { entryPointId } from './ids';
-import { type InboundInsert, insertInboundMessage } from './inbound-message';
+import {
+  type InboundInsert,
+  type InboundMessageDocument,
+  insertInboundMessage,
+  insertInboundMessages,
+} from './inbound-message';
 import { Conversation, EntryPoint, insertOnce, Message, Survey } from './models';
 import { recordSystemLine } from './timeline';
 
@@ -70,8 +75,22 @@ export function insertArrival(
   messageId: string,
   conversationId: string,
 ): Promise<InboundInsert> {
+  return insertInboundMessage(messageDocument(arrival, messageId, conversationId));
+}
+
+/** Inserts several messages of one conversation in one write: what became of each, in their order. */
+export function insertArrivals(
+  arrivals: { arrival: InboundArrival; messageId: string }[],
+  conversationId: string,
+): Promise<InboundInsert[]> {
+  return insertInboundMessages(
+    arrivals.map(({ arrival, messageId }) => messageDocument(arrival, messageId, conversationId)),
+  );
+}
+
+function messageDocument(arrival: InboundArrival, messageId: string, conversationId: string): InboundMessageDocument {
   const message = arrival.message;
-  return insertInboundMessage({
+  return {
     _id: messageId,
     conversationId,
     channelId: arrival.channelId,
@@ -82,7 +101,7 @@ export function insertArrival(
     raw: message.raw ?? null,
     providerMessageId: message.providerMessageId,
     createdAt: arrival.receivedAt,
-  });
+  };
 }
 
 /** The id under which Infobip's message is stored already (a scan on FerretDB, only for a repeated delivery). */
@@ -148,13 +167,15 @@ export function recordReopened(arrival: InboundArrival, conversationId: string, 
 /**
  * The conversation after this new message: its summary, one more unread, reopened if it was closed (with whether
  * it came outside working hours, for runs that track them: `outsideHours` not null). A survey answer is neither:
- * it carries the score instead. Null when the conversation is not stored.
+ * it carries the score instead. `arrived`: the messages this count covers, of which `arrival` is the latest (those
+ * stored together). Null when the conversation is not stored.
  */
 export function countArrival(
   arrival: InboundArrival,
   conversationId: string,
   status: ConversationStatus,
   outsideHours: boolean | null,
+  arrived = 1,
 ) {
   const answer = arrival.answer;
   const reopens = status === 'closed' && !answer;
@@ -167,7 +188,7 @@ export function countArrival(
         ...(answer ? { csat: { score: answer.score, answeredAt: arrival.receivedAt } } : {}),
         lastInboundMessageId: arrival.message.providerMessageId,
       },
-      ...(answer ? {} : { $inc: { unreadCount: 1 } }),
+      ...(answer ? {} : { $inc: { unreadCount: arrived } }),
     },
     { returnDocument: 'after' },
   ).lean();

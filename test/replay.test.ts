@@ -77,6 +77,16 @@ describe('workflow replay', () => {
       { templateName: 'hello', language: 'en', variables: ['you'] },
       agent.token,
     );
+    // A burst while no worker runs: the next worker finds three messages waiting in one workflow task.
+    await stack.stopWorker();
+    for (const text of ['one', 'two', 'three']) await stack.customerWrites(channel, '5511960000001', text);
+    await stack.startWorker();
+    await waitFor(async () => {
+      const { items } = (
+        await stack.call('GET', `/api/conversations/${conversation.id}/messages`, undefined, agent.token)
+      ).body;
+      return items.some((m: { text: string | null }) => m.text === 'three');
+    });
     await stack.call(
       'PATCH',
       `/api/conversations/${conversation.id}`,

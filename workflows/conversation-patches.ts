@@ -103,6 +103,12 @@ export const CONVERSATION_PATCHES = {
     baseline: 5,
     story: 'A message not stored after hours of retries is given up (retries were endless); asked on failure.',
   },
+  storeInboxTogether: {
+    id: 'store-inbox-together',
+    baseline: 6,
+    story:
+      'Messages waiting together in the inbox are stored in one local activity (one at a time); asked when two or more could.',
+  },
 } as const satisfies Record<string, { id: string; baseline: number; story: string }>;
 
 type PatchName = keyof typeof CONVERSATION_PATCHES;
@@ -150,6 +156,9 @@ export function conversationPatches(input: ConversationInput) {
     },
     get inboundStoreBounded() {
       return changed('inboundStoreBounded');
+    },
+    get storeInboxTogether() {
+      return changed('storeInboxTogether');
     },
     /** Retired (baseline 1): every run takes these; each is called where its decision was read. */
     retired: {

@@ -9,6 +9,7 @@
  */
 import {
   ActivityFailure,
+  ApplicationFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -16,10 +17,11 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ConversationActivities } from '../activities';
+import type { InboundMessage } from '../common/domain';
 import { infobip, mediaFetch } from './conversation-proxies';
 import { ConversationRequests } from './conversation-requests';
 import { CONVERSATION_PATCH_BASELINE, type ConversationInput } from './definitions';
-import { inboundStoreLocally, storeOrGiveUp } from './inbound-store';
+import { INBOX_STORED_TOGETHER_AT_MOST, inboundStoreLocally, inboxStoreLocally, storeOrGiveUp } from './inbound-store';
 import { Outbox } from './outbox';
 
 export const DEFAULT_HISTORY_EVENT_LIMIT = 2000;
@@ -47,6 +49,8 @@ export class ConversationRun extends ConversationRequests {
   private surveyAnswer: { surveyId: string; score: number } | null = null;
   /** The window expiry the reminder being prepared is for. */
   private reminderWindow = '';
+  /** After a store together failed: how many of the inbox's first messages are stored one at a time. */
+  private oneAtATime = 0;
 
   constructor(input: ConversationInput) {
     super(input);
@@ -172,6 +176,67 @@ export class ConversationRun extends ConversationRequests {
   /** Starts the sender beside the main loop. */
   startSender(): void {
     if (!this.outbox.paused) this.outbox.start();
+  }
+
+  /**
+   * How many of the inbox's first messages one store takes together (0: the first goes alone). A customer writing
+   * faster than one store a message (20 a second at a busy moment) otherwise waits on a local activity, and two
+   * database writes, per message. Together only in a conversation the run knows and that stays open, and without
+   * a survey's answer or an entry point among them (those go alone, as they always did). The patch is asked only
+   * when two or more could go together: older runs' histories stored each alone then, and replay as before.
+   */
+  inboxStoredTogether(): number {
+    const { state } = this;
+    if (this.oneAtATime > 0) {
+      this.oneAtATime--;
+      return 0;
+    }
+    if (state.conversationId === null || state.status === 'closed') return 0;
+    const plain = (message: InboundMessage) =>
+      !message.referral && !(this.surveys && state.surveyAnswerOf(message) !== null);
+    let count = 0;
+    while (count < Math.min(state.inbox.length, INBOX_STORED_TOGETHER_AT_MOST) && plain(state.inbox[count]!)) count++;
+    return count >= 2 && this.patches.storeInboxTogether ? count : 0;
+  }
+
+  /**
+   * Stores the inbox's first `count` messages in one local activity: a result each (adopted in order, as if stored
+   * one by one), or null when the store failed (they are stored one at a time next, each with its own retries).
+   */
+  async recordInboxTogether(count: number): Promise<StoredInbound[] | null> {
+    const { state, input } = this;
+    this.surveyAnswer = null;
+    try {
+      const stored = await inboxStoreLocally.recordInboundTogether({
+        channelId: input.channelId,
+        kind: input.kind,
+        customer: input.customer,
+        messages: state.inbox.slice(0, count),
+        windowExpiresAt:
+          state.hasWindow && state.windowExpiresAt !== null ? new Date(state.windowExpiresAt).toISOString() : null,
+        known: { conversationId: state.conversationId!, status: state.status },
+        ...(this.autoReplies
+          ? {
+              autoReplies: { windowOpen: state.replyAllowed(Date.now()), awayNotifiedPeriod: state.awayNotifiedPeriod },
+            }
+          : {}),
+      });
+      if (stored.length === count) return stored;
+      log.error('messages stored together came back miscounted; storing them one at a time', {
+        conversationId: state.conversationId,
+        sent: count,
+        results: stored.length,
+      });
+    } catch (err) {
+      if (!(err instanceof ActivityFailure || err instanceof ApplicationFailure)) throw err;
+      log.warn('messages not stored together; storing them one at a time', {
+        conversationId: state.conversationId,
+        count,
+        error: (err instanceof ActivityFailure ? err.cause?.message : undefined) ?? err.message,
+      });
+    }
+    this.oneAtATime = count;
+    return null;
   }
 
   /** Stores the inbox's first message: the store's own promise (null when it was finally given up). */

@@ -44,8 +44,9 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     run.startSender();
 
     while (run.state.inbox.length > 0) {
-      const stored = await run.recordFirstInbound();
-      if (run.adoptInbound(stored)) await run.answerEntryPoint();
+      const together = run.inboxStoredTogether();
+      const stored = together > 0 ? await run.recordInboxTogether(together) : [await run.recordFirstInbound()];
+      for (const one of stored ?? []) if (run.adoptInbound(one)) await run.answerEntryPoint();
     }
 
     if (run.reminderDue()) run.queueReminder(await run.prepareReminder());

@@ -57,11 +57,11 @@ export interface ConversationInput {
  * The conversation workflow's patches every new run takes as given (see ConversationInput.patchBaseline).
  * Baseline 1: publish-only-changes, reply-request-ids, send-beside-main-loop, record-inbound-local, one-wake-timer,
  * wake-on-history-limit. Baseline 2: continue-before-storing, store-in-workflow-task. Baseline 3: window-reminder,
- * free-entry-point. Baseline 4: satisfaction-survey, automatic-replies. Baseline 5: inbound-store-bounded. A later
- * change raises the baseline and names the baseline it joins (`changed(id, 6)`): runs started at a lower one ask
- * `patched()` for it.
+ * free-entry-point. Baseline 4: satisfaction-survey, automatic-replies. Baseline 5: inbound-store-bounded. Baseline 6:
+ * store-inbox-together. A later change raises the baseline and names the baseline it joins (`changed(id, 7)`): runs
+ * started at a lower one ask `patched()` for it.
  */
-export const CONVERSATION_PATCH_BASELINE = 5;
+export const CONVERSATION_PATCH_BASELINE = 6;
 
 /**
  * The oldest baseline whose runs this release runs without condition: the changes of baselines up to it are retired

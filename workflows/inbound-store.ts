@@ -31,6 +31,20 @@ export const inboundStoreLocally = proxyLocalActivities<Pick<ConversationActivit
 });
 
 /**
+ * Storing the messages waiting together in the inbox (recordInboundTogether) tries for about a minute. Past that,
+ * or at once when the database refuses a document, the run stores them one at a time instead, each with the
+ * bounded retry above: a message is given up on its own, never for another's sake.
+ */
+export const inboxStoreLocally = proxyLocalActivities<Pick<ConversationActivities, 'recordInboundTogether'>>({
+  startToCloseTimeout: '30s',
+  localRetryThreshold: '10s',
+  retry: { ...BACKOFF, maximumAttempts: 8 },
+});
+
+/** At most this many waiting messages are stored together (the rest go in the next store). */
+export const INBOX_STORED_TOGETHER_AT_MOST = 50;
+
+/**
  * The store's result, or null when it finally failed: a message that could not be stored in hours of retries (or
  * that the database refuses however stripped) no longer holds up the conversation's next messages; the alert went
  * out long before, and it is logged here. `mayGiveUp` asks the patch: only a failure reaches it, which no recorded
