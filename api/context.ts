@@ -3,7 +3,7 @@ import type { EnvConfig } from '../common/config';
 import { WebhookChannelCache } from './channel-cache';
 import { InboundParking } from './inbound-parking';
 import { LiveFeed } from './live-feed';
-import { ApiMetrics } from './metrics';
+import { ApiMetrics, DEFAULT_STORED_COUNTS_MAX_AGE_MS } from './metrics';
 
 /** What the API needs from the outside world; built once by api/main.ts, scripts/start.ts or a test. */
 export interface ApiDeps {
@@ -24,6 +24,8 @@ export interface ApiDeps {
   profile?: string;
   /** Live streams one agent may hold open at once in this process (JANELA_MAX_STREAMS_PER_AGENT). */
   maxStreamsPerAgent: number;
+  /** How old /metrics' counts of what is stored may be (JANELA_METRICS_COUNTS_MAX_AGE; default 30 s). */
+  storedCountsMaxAgeMs?: number;
 }
 
 export function apiDepsFromEnv(
@@ -44,6 +46,7 @@ export function apiDepsFromEnv(
     workerMetricsUrl: given.workerMetricsUrl ?? env.JANELA_WORKER_METRICS_URL ?? null,
     profile: given.profile ?? env.JANELA_PROFILE,
     maxStreamsPerAgent: env.JANELA_MAX_STREAMS_PER_AGENT,
+    storedCountsMaxAgeMs: env.JANELA_METRICS_COUNTS_MAX_AGE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     replyWindowMs: env.JANELA_REPLY_WINDOW,
     historyEventLimit: env.JANELA_HISTORY_EVENT_LIMIT,
@@ -71,6 +74,10 @@ export function createApiServices(deps: ApiDeps): ApiServices {
     liveFeed,
     webhookChannels: new WebhookChannelCache(),
     inboundParking,
-    metrics: new ApiMetrics({ liveFeed, inboundParking }),
+    metrics: new ApiMetrics({
+      liveFeed,
+      inboundParking,
+      storedCountsMaxAgeMs: deps.storedCountsMaxAgeMs ?? DEFAULT_STORED_COUNTS_MAX_AGE_MS,
+    }),
   };
 }

@@ -3,15 +3,20 @@ import { routePath } from 'hono/route';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { inboundStoreTroubles } from '../activities/inbound-alerts';
 import { log } from '../common/log';
-import { Conversation, Message } from '../db/models';
 import { countParkedInbound } from '../db/parked-inbound';
+import { StoredCountsReader } from '../db/stored-counts';
 import type { InboundParking } from './inbound-parking';
 import type { LiveFeed } from './live-feed';
+
+/** JANELA_METRICS_COUNTS_MAX_AGE's default. */
+export const DEFAULT_STORED_COUNTS_MAX_AGE_MS = 30_000;
 
 /** What the metrics read of the app's own parts when Prometheus scrapes. */
 export interface MetricSources {
   liveFeed: Pick<LiveFeed, 'streams' | 'polls' | 'queries' | 'closed'>;
   inboundParking: Pick<InboundParking, 'parked' | 'redelivered'>;
+  /** How old the counts of what is stored may be (JANELA_METRICS_COUNTS_MAX_AGE): counted once per this, cluster-wide. */
+  storedCountsMaxAgeMs: number;
 }
 
 /**
@@ -44,31 +49,37 @@ export class ApiMetrics {
       registers: [registry],
     });
     // Sends by status (and the rest of the timeline), counted in the database: right whichever process sent them.
+    // One count serves every process and scrape for a while (db/stored-counts.ts): its cost grows with the data.
+    const storedCounts = new StoredCountsReader(sources.storedCountsMaxAgeMs);
     new Gauge({
       name: 'janela_messages',
       help: 'Messages by direction and status (outbound: queued, sent, delivered, seen, failed).',
       labelNames: ['direction', 'status'] as const,
       registers: [registry],
       async collect() {
-        const counts = await Message.aggregate<{ _id: { direction: string; status: string }; n: number }>([
-          { $group: { _id: { direction: '$direction', status: '$status' }, n: { $sum: 1 } } },
-        ]);
+        const { messages } = await storedCounts.read();
         this.reset();
-        for (const { _id, n } of counts) this.set({ direction: _id.direction, status: _id.status }, n);
+        for (const { direction, status, n } of messages) this.set({ direction, status }, n);
       },
     });
-
     new Gauge({
       name: 'janela_conversations',
       help: 'Conversations (tickets) by status.',
       labelNames: ['status'] as const,
       registers: [registry],
       async collect() {
-        const counts = await Conversation.aggregate<{ _id: string; n: number }>([
-          { $group: { _id: '$status', n: { $sum: 1 } } },
-        ]);
+        const { conversations } = await storedCounts.read();
         this.reset();
-        for (const { _id, n } of counts) this.set({ status: String(_id) }, n);
+        for (const { status, n } of conversations) this.set({ status }, n);
+      },
+    });
+    new Gauge({
+      name: 'janela_stored_counts_age_seconds',
+      help: 'How long ago janela_messages and janela_conversations were counted.',
+      registers: [registry],
+      async collect() {
+        const { countedAt } = await storedCounts.read();
+        this.set((Date.now() - countedAt.getTime()) / 1000);
       },
     });
 

@@ -3,7 +3,7 @@ import { Channel, Extension, Template } from './models/channels';
 import { Client, Conversation, Counter } from './models/conversations';
 import { Batch, BatchRecipientRecord, Dialog, SendSlot } from './models/dialogs';
 import { Message, MessageStatusEvent, ParkedInbound, SendKey } from './models/messages';
-import { EntryPoint, Survey } from './models/reports';
+import { EntryPoint, StoredCountsSnapshot, Survey } from './models/reports';
 
 // Every mongoose model is exported from here, the one place the rest of Janela imports them from; their schemas
 // live by concern in db/models/. String ids with a readable prefix (ch_, ag_, cl_, cv_, msg_) make API payloads
@@ -36,6 +36,7 @@ export const allModels = [
   ParkedInbound,
   EntryPoint,
   Survey,
+  StoredCountsSnapshot,
 ];
 
 export function isDuplicateKeyError(err: unknown): boolean {

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app';
 import { CHANNEL_CAPABILITIES } from '../common/channels';
 import { ERROR_CODES } from '../common/error-codes';
+import { Message, StoredCountsSnapshot } from '../db/models';
+import { StoredCountsReader } from '../db/stored-counts';
 import { allSearchAttributeKeys } from '../workflows/definitions';
 import { assertDocumentedShape, type Stack, startStack, waitFor } from './helpers/stack';
 
@@ -81,6 +83,45 @@ describe('operations', () => {
     expect(config.body.channelKinds).toEqual(JSON.parse(JSON.stringify(CHANNEL_CAPABILITIES)));
     expect(config.body.channelKinds.viber).toMatchObject({ replyWindow: false, templates: false, textLimit: 1000 });
     expect(config.body.channelKinds.whatsapp).toMatchObject({ replyWindow: true, templates: true });
+  });
+
+  it("/metrics' stored counts are counted once per interval and shared by every API process", async () => {
+    await stack.openConversation('5511950000009', 'oi');
+    const inboundOf = async (reader: StoredCountsReader) =>
+      (await reader.read()).messages.find((m) => m.direction === 'inbound' && m.status === 'received')?.n ?? 0;
+    const maxAgeMs = 1_500;
+    const first = new StoredCountsReader(maxAgeMs);
+    const before = await inboundOf(first);
+    expect(before).toBeGreaterThan(0);
+    // Another process (its own reader) within the interval reads the shared counts: a message stored since is not in them.
+    await Message.create({
+      _id: 'msg_counts_probe',
+      conversationId: 'cv_counts_probe',
+      channelId: 'ch_counts_probe',
+      direction: 'inbound',
+      type: 'text',
+      status: 'received',
+      providerMessageId: 'counts-probe',
+      createdAt: new Date(),
+    });
+    const second = new StoredCountsReader(maxAgeMs);
+    expect(await inboundOf(second)).toBe(before);
+    // While one process holds the lease (counting now), the others answer with the last counts, however old.
+    await new Promise((resolve) => setTimeout(resolve, maxAgeMs + 100));
+    await StoredCountsSnapshot.updateOne(
+      { _id: 'stored-counts' },
+      { $set: { countingUntil: new Date(Date.now() + 60_000) } },
+    );
+    expect(await inboundOf(new StoredCountsReader(maxAgeMs))).toBe(before);
+    // The lease ran out (that process died counting): the next reader counts, and everyone sees it.
+    await StoredCountsSnapshot.updateOne(
+      { _id: 'stored-counts' },
+      { $set: { countingUntil: new Date(Date.now() - 1) } },
+    );
+    expect(await inboundOf(first)).toBe(before + 1);
+    expect(await inboundOf(second)).toBe(before + 1);
+    const metrics = await (await fetch(`${stack.api.url}/metrics`)).text();
+    expect(metrics).toMatch(/^janela_stored_counts_age_seconds \d/m);
   });
 
   it('/metrics exposes HTTP traffic by route pattern and sends by status, never a secret', async () => {

@@ -1,6 +1,7 @@
 import mongoose, { Schema } from 'mongoose';
 
-// What the reports count: entry points (inbound messages from an ad or a post) and satisfaction surveys.
+// What the reports count: entry points (inbound messages from an ad or a post) and satisfaction surveys; and the
+// counts of what is stored that /metrics reports.
 
 // One document per entry point: an inbound WhatsApp message carrying a referral (`<channelId>:<Infobip id>`). The
 // entry-points report counts them per ad source, and how many the business answered in time.
@@ -44,3 +45,17 @@ surveySchema.index({ channelId: 1, sentAt: 1 });
 
 export const EntryPoint = mongoose.model('EntryPoint', entryPointSchema, 'entry_points');
 export const Survey = mongoose.model('Survey', surveySchema, 'surveys');
+
+// One document (`stored-counts`): what the database held when one process last counted it, shared by every API
+// process's /metrics (db/stored-counts.ts), and the lease of the process counting it now.
+const storedCountsSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    messages: { type: Schema.Types.Mixed, default: null },
+    conversations: { type: Schema.Types.Mixed, default: null },
+    countedAt: { type: Date, default: null },
+    countingUntil: { type: Date, default: null },
+  },
+  { versionKey: false },
+);
+export const StoredCountsSnapshot = mongoose.model('StoredCountsSnapshot', storedCountsSchema, 'stored_counts');

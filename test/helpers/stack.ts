@@ -92,6 +92,8 @@ export async function startStack(options: StackOptions = {}) {
     temporalNamespace: 'default',
     workerMetricsUrl,
     maxStreamsPerAgent: options.maxStreamsPerAgent ?? productDefaults.JANELA_MAX_STREAMS_PER_AGENT,
+    // Tests read /metrics right after what they count happened: counts at most 1 ms old (counted per scrape).
+    storedCountsMaxAgeMs: 1,
   };
   app = createApp(apiDeps);
   learnDocumentedOperations(app);
