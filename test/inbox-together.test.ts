@@ -70,7 +70,7 @@ describe('messages waiting together in the inbox', () => {
     expect(stores).toEqual(['recordInbound', 'recordInboundTogether']);
   });
 
-  it('send one away message for the burst, and none again for the next burst in the same away period', async () => {
+  it('get one away message for the whole burst, and none for the next burst in the same away period', async () => {
     const channel = await stack.createChannel('whatsapp');
     const { agent, customer, conversation } = await openConversation(channel);
     // Closed from now on: no interval on any day (one away period until the settings change).
