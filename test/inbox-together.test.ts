@@ -84,22 +84,29 @@ describe('messages waiting together in the inbox', () => {
     // The worker trusts the hours it read for 5 s.
     await new Promise((resolve) => setTimeout(resolve, 5_200));
 
-    for (const texts of [
-      ['a', 'b', 'c'],
-      ['d', 'e'],
-    ]) {
+    const burst = async (texts: string[]) => {
       await stack.stopWorker();
       for (const text of texts) await stack.customerWrites(channel, customer, text);
       await stack.startWorker();
       await waitFor(async () => (await timeline(conversation.id, agent.token)).some((m) => m.text === texts.at(-1)));
-    }
-    const away = await waitFor(async () => {
-      const found = (await timeline(conversation.id, agent.token)).filter((m) => m.automatic === 'away');
-      return found.length > 0 && found.every((m) => m.status !== 'queued') && found;
-    });
+    };
+    const awayMessages = async () =>
+      (await timeline(conversation.id, agent.token)).filter((m) => m.automatic === 'away');
+
+    await burst(['a', 'b', 'c']);
+    // Sent before the next burst stops the worker (a send cut off by the stop is retried only after its timeout).
+    const away = await waitFor(
+      async () => {
+        const found = await awayMessages();
+        return found.length > 0 && found.every((m) => m.status !== 'queued') && found;
+      },
+      60_000,
+      'the away message, sent',
+    );
+    await burst(['d', 'e']);
     // Settled: nothing more arrives.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    expect((await timeline(conversation.id, agent.token)).filter((m) => m.automatic === 'away')).toHaveLength(1);
+    expect(await awayMessages()).toHaveLength(1);
     expect(away[0].text).toBe('Voltamos amanhã.');
     const sent = (await stack.infobipRequests('/whatsapp/1/message/text')).filter(
       (r) => r.body.to === customer && r.body.content?.text === 'Voltamos amanhã.',
