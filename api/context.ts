@@ -3,7 +3,7 @@ import type { EnvConfig } from '../common/config';
 import { WebhookChannelCache } from './channel-cache';
 import { InboundParking } from './inbound-parking';
 import { LiveFeed } from './live-feed';
-import { ApiMetrics, DEFAULT_STORED_COUNTS_MAX_AGE_MS } from './metrics';
+import { ApiMetrics } from './metrics';
 
 /** What the API needs from the outside world; built once by api/main.ts, scripts/start.ts or a test. */
 export interface ApiDeps {
@@ -24,8 +24,8 @@ export interface ApiDeps {
   profile?: string;
   /** Live streams one agent may hold open at once in this process (JANELA_MAX_STREAMS_PER_AGENT). */
   maxStreamsPerAgent: number;
-  /** How old /metrics' counts of what is stored may be (JANELA_METRICS_COUNTS_MAX_AGE; default 30 s). */
-  storedCountsMaxAgeMs?: number;
+  /** How old /metrics' counts of what is stored may be (JANELA_METRICS_COUNTS_MAX_AGE). */
+  storedCountsMaxAgeMs: number;
 }
 
 export function apiDepsFromEnv(
@@ -74,10 +74,6 @@ export function createApiServices(deps: ApiDeps): ApiServices {
     liveFeed,
     webhookChannels: new WebhookChannelCache(),
     inboundParking,
-    metrics: new ApiMetrics({
-      liveFeed,
-      inboundParking,
-      storedCountsMaxAgeMs: deps.storedCountsMaxAgeMs ?? DEFAULT_STORED_COUNTS_MAX_AGE_MS,
-    }),
+    metrics: new ApiMetrics({ liveFeed, inboundParking, storedCountsMaxAgeMs: deps.storedCountsMaxAgeMs }),
   };
 }

@@ -8,9 +8,6 @@ import { StoredCountsReader } from '../db/stored-counts';
 import type { InboundParking } from './inbound-parking';
 import type { LiveFeed } from './live-feed';
 
-/** JANELA_METRICS_COUNTS_MAX_AGE's default. */
-export const DEFAULT_STORED_COUNTS_MAX_AGE_MS = 30_000;
-
 /** What the metrics read of the app's own parts when Prometheus scrapes. */
 export interface MetricSources {
   liveFeed: Pick<LiveFeed, 'streams' | 'polls' | 'queries' | 'closed'>;

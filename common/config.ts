@@ -59,8 +59,9 @@ const envSchema = z.object({
    */
   JANELA_WORKFLOW_STACK_TRACES: z.enum(['on', 'off']).default('off'),
   JANELA_DB_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(500).default(8),
+  /** How old /metrics' counts of what is stored may be: one API process counts at most this often (db/stored-counts.ts). */
+  JANELA_METRICS_COUNTS_MAX_AGE: duration.default(30_000),
   /** Live streams (GET /api/events) one agent may hold open at once on one API process; more: 429 TOO_MANY_STREAMS. */
-  JANELA_METRICS_COUNTS_MAX_AGE: duration.default(30_000), // api/metrics.ts: DEFAULT_STORED_COUNTS_MAX_AGE_MS
   JANELA_MAX_STREAMS_PER_AGENT: z.coerce.number().int().min(1).max(10_000).default(20),
   /** A file to append database command statistics to every 10 s (db/command-profile.ts); unset: off. */
   JANELA_DB_PROFILE: z.string().min(1).optional(),

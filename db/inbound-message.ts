@@ -130,22 +130,16 @@ export async function insertInboundMessages(docs: InboundMessageDocument[]): Pro
       );
     for (const { index } of valid) outcomes[index] = 'stored';
   } catch (err) {
-    // Refused whole (the driver could not serialize one of them): each goes again on its own.
-    if (isDocumentRefusal(err) && !(err instanceof mongoose.mongo.MongoBulkWriteError)) return insertOneByOne(docs);
-    if (!(err instanceof mongoose.mongo.MongoBulkWriteError)) throw err;
-    const failed = new Map([err.writeErrors].flat().map((writeError) => [writeError.index, writeError.code]));
-    valid.forEach(({ index }, position) => {
-      const code = failed.get(position);
-      outcomes[index] = code === undefined ? 'stored' : code === 11000 ? 'duplicate' : null;
-    });
+    if (err instanceof mongoose.mongo.MongoBulkWriteError) {
+      const failed = new Map([err.writeErrors].flat().map((writeError) => [writeError.index, writeError.code]));
+      valid.forEach(({ index }, position) => {
+        const code = failed.get(position);
+        outcomes[index] = code === undefined ? 'stored' : code === 11000 ? 'duplicate' : null;
+      });
+    } else if (!isDocumentRefusal(err)) throw err;
+    // Otherwise refused whole (the driver could not serialize one of them): each goes again on its own, below.
   }
   for (const [index, outcome] of outcomes.entries())
     if (outcome === null) outcomes[index] = await insertInboundMessage(docs[index]!);
   return outcomes as InboundInsert[];
-}
-
-async function insertOneByOne(docs: InboundMessageDocument[]): Promise<InboundInsert[]> {
-  const outcomes: InboundInsert[] = [];
-  for (const doc of docs) outcomes.push(await insertInboundMessage(doc));
-  return outcomes;
 }

@@ -16,6 +16,8 @@ const SNAPSHOT_ID = 'stored-counts';
 /** How long a process may take to count before another one may start: a process that died counting is not waited on. */
 const LEASE_MS = 60_000;
 
+const youngerThan = (counts: StoredCounts, maxAgeMs: number) => Date.now() - counts.countedAt.getTime() < maxAgeMs;
+
 /** Counts read by this process, kept until they are `maxAgeMs` old; one read (or count) at a time. */
 export class StoredCountsReader {
   private latest: StoredCounts | null = null;
@@ -24,8 +26,7 @@ export class StoredCountsReader {
   constructor(private readonly maxAgeMs: number) {}
 
   read(): Promise<StoredCounts> {
-    if (this.latest && Date.now() - this.latest.countedAt.getTime() < this.maxAgeMs)
-      return Promise.resolve(this.latest);
+    if (this.latest && youngerThan(this.latest, this.maxAgeMs)) return Promise.resolve(this.latest);
     this.reading ??= sharedCounts(this.maxAgeMs)
       .then((counts) => {
         this.latest = counts;
@@ -48,7 +49,7 @@ async function sharedCounts(maxAgeMs: number): Promise<StoredCounts> {
         countedAt: shared.countedAt,
       }
     : null;
-  if (last && Date.now() - last.countedAt.getTime() < maxAgeMs) return last;
+  if (last && youngerThan(last, maxAgeMs)) return last;
   if (last && !(await claimCounting())) return last;
   const counts = await countStored();
   await StoredCountsSnapshot.updateOne(

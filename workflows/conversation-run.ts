@@ -9,7 +9,6 @@
  */
 import {
   ActivityFailure,
-  ApplicationFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -21,7 +20,14 @@ import type { InboundMessage } from '../common/domain';
 import { infobip, mediaFetch } from './conversation-proxies';
 import { ConversationRequests } from './conversation-requests';
 import { CONVERSATION_PATCH_BASELINE, type ConversationInput } from './definitions';
-import { INBOX_STORED_TOGETHER_AT_MOST, inboundStoreLocally, inboxStoreLocally, storeOrGiveUp } from './inbound-store';
+import {
+  INBOX_STORED_TOGETHER_AT_MOST,
+  inboundStoreLocally,
+  inboxStoreLocally,
+  isStoreFailure,
+  storeFailureMessage,
+  storeOrGiveUp,
+} from './inbound-store';
 import { Outbox } from './outbox';
 
 export const DEFAULT_HISTORY_EVENT_LIMIT = 2000;
@@ -212,14 +218,9 @@ export class ConversationRun extends ConversationRequests {
         kind: input.kind,
         customer: input.customer,
         messages: state.inbox.slice(0, count),
-        windowExpiresAt:
-          state.hasWindow && state.windowExpiresAt !== null ? new Date(state.windowExpiresAt).toISOString() : null,
+        windowExpiresAt: this.windowForStore(),
         known: { conversationId: state.conversationId!, status: state.status },
-        ...(this.autoReplies
-          ? {
-              autoReplies: { windowOpen: state.replyAllowed(Date.now()), awayNotifiedPeriod: state.awayNotifiedPeriod },
-            }
-          : {}),
+        ...(this.autoReplies ? { autoReplies: this.autoRepliesAsk() } : {}),
       });
       if (stored.length === count) return stored;
       log.error('messages stored together came back miscounted; storing them one at a time', {
@@ -228,22 +229,33 @@ export class ConversationRun extends ConversationRequests {
         results: stored.length,
       });
     } catch (err) {
-      if (!(err instanceof ActivityFailure || err instanceof ApplicationFailure)) throw err;
+      if (!isStoreFailure(err)) throw err;
       log.warn('messages not stored together; storing them one at a time', {
         conversationId: state.conversationId,
         count,
-        error: (err instanceof ActivityFailure ? err.cause?.message : undefined) ?? err.message,
+        error: storeFailureMessage(err),
       });
     }
     this.oneAtATime = count;
     return null;
   }
 
+  /** The window a store is told of: its expiry as the run knows it (channels with a reply window), else none. */
+  private windowForStore(): string | null {
+    const { state } = this;
+    return state.hasWindow && state.windowExpiresAt !== null ? new Date(state.windowExpiresAt).toISOString() : null;
+  }
+
+  /** What runs that send automatic replies ask a store: whether a reply may go now, and the away period told of. */
+  private autoRepliesAsk() {
+    return { windowOpen: this.state.replyAllowed(Date.now()), awayNotifiedPeriod: this.state.awayNotifiedPeriod };
+  }
+
   /** Stores the inbox's first message: the store's own promise (null when it was finally given up). */
   recordFirstInbound(): Promise<StoredInbound | null> {
     const { state, input } = this;
     const message = state.inbox[0]!;
-    const nextExpiry: number | null = state.hasWindow ? state.windowExpiresAt : null;
+    const windowExpiresAt = this.windowForStore();
     const surveyAnswer = this.surveys ? state.surveyAnswerOf(message) : null;
     this.surveyAnswer = surveyAnswer;
     const recordInbound = () =>
@@ -252,15 +264,11 @@ export class ConversationRun extends ConversationRequests {
         kind: input.kind,
         customer: input.customer,
         message,
-        windowExpiresAt: nextExpiry === null ? null : new Date(nextExpiry).toISOString(),
+        windowExpiresAt,
         known: state.conversationId === null ? null : { conversationId: state.conversationId, status: state.status },
         ...(surveyAnswer ? { surveyAnswer } : {}),
         // A survey's answer gets no automatic reply (it is the last word of a closed ticket).
-        ...(this.autoReplies && !surveyAnswer
-          ? {
-              autoReplies: { windowOpen: state.replyAllowed(Date.now()), awayNotifiedPeriod: state.awayNotifiedPeriod },
-            }
-          : {}),
+        ...(this.autoReplies && !surveyAnswer ? { autoReplies: this.autoRepliesAsk() } : {}),
       });
     const facts = { conversationId: state.conversationId, providerMessageId: message.providerMessageId };
     return storeOrGiveUp(recordInbound, () => this.patches.inboundStoreBounded, facts);

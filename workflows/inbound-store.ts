@@ -45,6 +45,20 @@ export const inboxStoreLocally = proxyLocalActivities<Pick<ConversationActivitie
 export const INBOX_STORED_TOGETHER_AT_MOST = 50;
 
 /**
+ * A store that failed for good (its retries ran out, or it was refused): a remote activity's failure comes as an
+ * ActivityFailure, a local one's as the activity's ApplicationFailure. Anything else (a cancellation, a bug in
+ * workflow code) is not a store's failure.
+ */
+export function isStoreFailure(err: unknown): err is ActivityFailure | ApplicationFailure {
+  return err instanceof ActivityFailure || err instanceof ApplicationFailure;
+}
+
+/** What the failed store said. */
+export function storeFailureMessage(err: ActivityFailure | ApplicationFailure): string {
+  return (err instanceof ActivityFailure ? err.cause?.message : undefined) ?? err.message;
+}
+
+/**
  * The store's result, or null when it finally failed: a message that could not be stored in hours of retries (or
  * that the database refuses however stripped) no longer holds up the conversation's next messages; the alert went
  * out long before, and it is logged here. `mayGiveUp` asks the patch: only a failure reaches it, which no recorded
@@ -58,14 +72,8 @@ export async function storeOrGiveUp<T>(
   try {
     return await store();
   } catch (err) {
-    // A remote activity's failure comes as an ActivityFailure, a local one's as the activity's ApplicationFailure;
-    // anything else (a cancellation, a bug in workflow code) is not the store's to give up on.
-    const failed = err instanceof ActivityFailure || err instanceof ApplicationFailure;
-    if (!failed || !mayGiveUp()) throw err;
-    log.error('inbound message given up: it could not be stored', {
-      ...facts,
-      error: (err instanceof ActivityFailure ? err.cause?.message : undefined) ?? err.message,
-    });
+    if (!isStoreFailure(err) || !mayGiveUp()) throw err;
+    log.error('inbound message given up: it could not be stored', { ...facts, error: storeFailureMessage(err) });
     return null;
   }
 }
