@@ -34,9 +34,6 @@ afterEach(async () => {
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const timeline = async (conversationId: string, token: string) =>
-  (await stack.call('GET', `/api/conversations/${conversationId}/messages`, undefined, token)).body.items as any[];
-
 async function openChat(customer: string) {
   const { channel, agent, conversation } = await stack.openConversation(customer, 'oi');
   return { channel, agent, conversation };
@@ -205,7 +202,7 @@ describe('delivery ticks under racing writes', () => {
     const notSeen = async () => {
       const stuck = [];
       for (const { id, conversationId, token } of sent) {
-        const message = (await timeline(conversationId, token)).find((m) => m.id === id);
+        const message = (await stack.timeline(conversationId, token)).find((m) => m.id === id);
         if (message?.status !== 'seen' || !message.sentAt || !message.deliveredAt || !message.seenAt) stuck.push(id);
       }
       return stuck;
@@ -317,7 +314,7 @@ describe('a crash after Infobip accepted a message does not send it twice', () =
     // The dead attempt times out (45 s) and is retried on the new worker, which finds the outcome recorded.
     await waitFor(async () => (await pendingSend(channel.id, customer)) === null, 90_000, 'the send to complete');
     expect((await requestsFor(id)).length).toBe(1);
-    const message = (await timeline(conversation.id, agent.token)).find((m) => m.id === id);
+    const message = (await stack.timeline(conversation.id, agent.token)).find((m) => m.id === id);
     expect(message).toMatchObject({ status: 'seen' });
     expect(message.deliveredAt).toBeTruthy();
   }, 150_000);
@@ -357,7 +354,7 @@ describe('a crash after Infobip accepted a message does not send it twice', () =
     expect(report.status).toBe(200);
     await waitFor(async () => (await pendingSend(channel.id, customer)) === null, 30_000, 'the send to complete');
     expect((await requestsFor(id)).length).toBe(1);
-    expect((await timeline(conversation.id, agent.token)).find((m) => m.id === id)).toMatchObject({
+    expect((await stack.timeline(conversation.id, agent.token)).find((m) => m.id === id)).toMatchObject({
       status: 'delivered',
     });
   }, 150_000);
@@ -381,7 +378,9 @@ describe('a crash after Infobip accepted a message does not send it twice', () =
       await waitFor(async () => (await pendingSend(channel.id, customer)) === null, 60_000, 'the send to complete');
       expect(worker.output()).toContain('recording a send outcome failed; retrying the write');
       expect((await requestsFor(id)).length).toBe(1);
-      expect((await timeline(conversation.id, agent.token)).find((m) => m.id === id)).toMatchObject({ status: 'sent' });
+      expect((await stack.timeline(conversation.id, agent.token)).find((m) => m.id === id)).toMatchObject({
+        status: 'sent',
+      });
     } finally {
       worker.kill('SIGKILL');
       proxy.close();

@@ -21,9 +21,6 @@ afterAll(async () => {
   await stack?.close();
 });
 
-const timeline = async (conversationId: string, token: string): Promise<any[]> =>
-  (await stack.call('GET', `/api/conversations/${conversationId}/messages`, undefined, token)).body.items;
-
 /** The activities a conversation's history ran, in order (local ones from their markers). */
 async function activitiesRun(workflowId: string): Promise<string[]> {
   const history = await stack.temporal.workflow.getHandle(workflowId).fetchHistory();
@@ -36,7 +33,7 @@ async function openConversation(channel: Awaited<ReturnType<Stack['createChannel
   const customer = `55119555${String(++customerSeq).padStart(5, '0')}`;
   const first = await stack.customerWrites(channel, customer, 'oi', { contactName: 'Rosa' });
   const conversation = await stack.conversationSeenBy(channel, agent);
-  await waitFor(async () => (await timeline(conversation.id, agent.token)).length > 0);
+  await waitFor(async () => (await stack.timeline(conversation.id, agent.token)).length > 0);
   return { agent, customer, conversation, first };
 }
 
@@ -54,7 +51,7 @@ describe('messages waiting together in the inbox', () => {
     await stack.startWorker();
 
     const items = await waitFor(async () => {
-      const found = await timeline(conversation.id, agent.token);
+      const found = await stack.timeline(conversation.id, agent.token);
       return found.some((m) => m.providerMessageId === photo.messageId && m.media?.status === 'stored') && found;
     });
     const inbound = items.filter((m: any) => m.direction === 'inbound');
@@ -88,10 +85,12 @@ describe('messages waiting together in the inbox', () => {
       await stack.stopWorker();
       for (const text of texts) await stack.customerWrites(channel, customer, text);
       await stack.startWorker();
-      await waitFor(async () => (await timeline(conversation.id, agent.token)).some((m) => m.text === texts.at(-1)));
+      await waitFor(async () =>
+        (await stack.timeline(conversation.id, agent.token)).some((m) => m.text === texts.at(-1)),
+      );
     };
     const awayMessages = async () =>
-      (await timeline(conversation.id, agent.token)).filter((m) => m.automatic === 'away');
+      (await stack.timeline(conversation.id, agent.token)).filter((m) => m.automatic === 'away');
 
     await burst(['a', 'b', 'c']);
     // Sent before the next burst stops the worker (a send cut off by the stop is retried only after its timeout).
@@ -136,13 +135,13 @@ describe('messages waiting together in the inbox', () => {
     });
     try {
       await refusing.runUntil(
-        waitFor(async () => (await timeline(conversation.id, agent.token)).some((m) => m.text === 'z')),
+        waitFor(async () => (await stack.timeline(conversation.id, agent.token)).some((m) => m.text === 'z')),
       );
     } finally {
       await connection.close();
     }
     await stack.startWorker();
-    const inbound = (await timeline(conversation.id, agent.token)).filter((m) => m.direction === 'inbound');
+    const inbound = (await stack.timeline(conversation.id, agent.token)).filter((m) => m.direction === 'inbound');
     expect(inbound.map((m) => m.text)).toEqual(['oi', 'x', 'y', 'z']);
     const view = (await stack.call('GET', `/api/conversations/${conversation.id}`, undefined, agent.token)).body;
     expect(view.unreadCount).toBe(4);

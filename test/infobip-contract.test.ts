@@ -28,9 +28,6 @@ async function openChat(kind: 'whatsapp' | 'viber', customer: string, channelOve
   return { channel, agent, conversation };
 }
 
-const timeline = async (conversationId: string, token: string) =>
-  (await stack.call('GET', `/api/conversations/${conversationId}/messages`, undefined, token)).body.items as any[];
-
 /** Uploads a generated file through multipart, streamed: the whole body never exists in memory. */
 async function upload(token: string, name: string, mime: string, size: number, prefix = new Uint8Array()) {
   const boundary = `----janela${Math.random().toString(16).slice(2)}`;
@@ -176,7 +173,7 @@ describe('inbound: every WhatsApp type, over real HTTP, in one batched body', ()
     const conversation = await stack.conversationSeenBy(channel, agent);
     const items = await waitFor(
       async () => {
-        const list = await timeline(conversation.id, agent.token);
+        const list = await stack.timeline(conversation.id, agent.token);
         return list.length === 16 ? list : null;
       },
       30_000,
@@ -227,7 +224,7 @@ describe('inbound: every WhatsApp type, over real HTTP, in one batched body', ()
     // Media is fetched from Infobip with the channel key and stored; agents open it from Janela.
     const media = await waitFor(
       async () => {
-        const list = await timeline(conversation.id, agent.token);
+        const list = await stack.timeline(conversation.id, agent.token);
         const withMedia = list.filter((m) => m.media);
         return withMedia.length === 6 && withMedia.every((m) => m.media.stored) ? withMedia : null;
       },
@@ -295,7 +292,7 @@ describe('inbound: every WhatsApp type, over real HTTP, in one batched body', ()
     expect(conversation.client.name).toBe('5511988880002');
     const [message] = await waitFor(
       async () => {
-        const list = await timeline(conversation.id, agent.token);
+        const list = await stack.timeline(conversation.id, agent.token);
         return list[0]?.media?.error ? list : null;
       },
       20_000,
@@ -321,7 +318,7 @@ describe('inbound: every WhatsApp type, over real HTTP, in one batched body', ()
     const conversation = await stack.conversationSeenBy(channel, agent);
     expect(conversation.client).toMatchObject({ name: 'Viber User', viberId: 'viberContract==' });
     const items = await waitFor(async () => {
-      const list = await timeline(conversation.id, agent.token);
+      const list = await stack.timeline(conversation.id, agent.token);
       return list.length === 2 && list[1].media?.stored ? list : null;
     });
     expect(items.map((m) => m.type)).toEqual(['text', 'document']);
@@ -398,7 +395,9 @@ describe('outbound media', () => {
       });
       const delivered = await waitFor(
         async () =>
-          (await timeline(conversation.id, agent.token)).find((m) => m.id === sent.body.id && m.status === 'delivered'),
+          (await stack.timeline(conversation.id, agent.token)).find(
+            (m) => m.id === sent.body.id && m.status === 'delivered',
+          ),
         20_000,
         `${item.kind} delivered`,
       );
@@ -605,7 +604,7 @@ describe('errors, retries and reports', () => {
       agent.token,
     );
     const statusOf = async (id: string) =>
-      (await timeline(conversation.id, agent.token)).find((m) => m.id === id)?.status;
+      (await stack.timeline(conversation.id, agent.token)).find((m) => m.id === id)?.status;
     await waitFor(
       async () => (await statusOf(sent.body.id)) === 'unknown',
       60_000,
@@ -646,7 +645,7 @@ describe('errors, retries and reports', () => {
     });
     const sent = await stack.call('POST', `/api/conversations/${conversation.id}/messages`, { text: 'x' }, agent.token);
     const failed = await waitFor(async () =>
-      (await timeline(conversation.id, agent.token)).find((m) => m.id === sent.body.id && m.status === 'failed'),
+      (await stack.timeline(conversation.id, agent.token)).find((m) => m.id === sent.body.id && m.status === 'failed'),
     );
     expect(failed.error).toMatchObject({ code: 'E400', httpStatus: 400 });
     expect(failed.error.message).toBe(
@@ -669,7 +668,7 @@ describe('errors, retries and reports', () => {
       agent.token,
     );
     await waitFor(async () =>
-      (await timeline(conversation.id, agent.token)).find((m) => m.id === sent.body.id && m.status === 'sent'),
+      (await stack.timeline(conversation.id, agent.token)).find((m) => m.id === sent.body.id && m.status === 'sent'),
     );
     const post = (body: unknown) =>
       fetch(channel.webhookUrl, {
@@ -707,7 +706,7 @@ describe('errors, retries and reports', () => {
     };
     const unknown = { results: [{ messageId: 'not-ours', to: '1', doneAt: now, status: { groupName: 'DELIVERED' } }] };
     for (const body of [seen, delivered, failedLate, unknown]) expect((await post(body)).status).toBe(200);
-    const message = (await timeline(conversation.id, agent.token)).find((m) => m.id === sent.body.id);
+    const message = (await stack.timeline(conversation.id, agent.token)).find((m) => m.id === sent.body.id);
     expect(message.status).toBe('seen');
     expect(message.error).toBeNull();
   });

@@ -17,9 +17,6 @@ afterAll(async () => {
 
 type Channel = Awaited<ReturnType<Stack['createChannel']>>;
 
-const timeline = async (conversationId: string, token: string): Promise<any[]> =>
-  (await stack.call('GET', `/api/conversations/${conversationId}/messages`, undefined, token)).body.items;
-
 async function conversationOf(channel: Channel, phoneOrViberId: string, token: string) {
   return waitFor(async () =>
     (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, token)).body.items.find(
@@ -46,7 +43,7 @@ async function close(conversationId: string, agent: { id: string; token: string 
 /** The survey message in the timeline, once stored (and sent, unless `status` says otherwise). */
 async function surveyIn(conversationId: string, token: string, status = 'sent') {
   return waitFor(async () => {
-    const found = (await timeline(conversationId, token)).find((m) => m.automatic === 'survey');
+    const found = (await stack.timeline(conversationId, token)).find((m) => m.automatic === 'survey');
     return found && (status === 'any' || ['sent', 'delivered', 'seen'].includes(found.status)) ? found : undefined;
   });
 }
@@ -171,7 +168,7 @@ describe('the survey when a ticket closes', () => {
     expect(answered.csat.score).toBe(4);
     expect(answered.status).toBe('closed');
     expect(answered.unreadCount).toBe(open.unreadCount); // an answer is not a message to read
-    const lines = await timeline(open.id, agent.token);
+    const lines = await stack.timeline(open.id, agent.token);
     expect(lines.find((m) => m.system?.code === 'survey_answered')?.system.params).toEqual({ score: 4 });
     expect(lines.some((m) => m.type === 'reopened')).toBe(false);
     expect(lines.find((m) => m.type === 'list_reply')?.details.reply.id).toBe('csat:4');
@@ -217,7 +214,7 @@ describe('the survey when a ticket closes', () => {
     // The other customer writes something else first: the ticket reopens, and the "2" after it is a message.
     await stack.customerWrites(channel, chatty, 'one more question');
     await stack.customerWrites(channel, chatty, '2');
-    await waitFor(async () => (await timeline(second.id, agent.token)).find((m) => m.text === '2'));
+    await waitFor(async () => (await stack.timeline(second.id, agent.token)).find((m) => m.text === '2'));
     const notAnswered = await conversation(second.id, agent.token);
     expect(notAnswered).toMatchObject({ status: 'open', csat: null });
     // A tap on the survey's list still answers it (its id is unambiguous), and leaves the ticket as it is.
@@ -249,7 +246,7 @@ describe('the survey when a ticket closes', () => {
     // No template set: refused, clearly.
     await close(second.id, agent);
     const line = await waitFor(async () =>
-      (await timeline(second.id, agent.token)).find((m) => m.system?.code === 'survey_not_sent'),
+      (await stack.timeline(second.id, agent.token)).find((m) => m.system?.code === 'survey_not_sent'),
     );
     expect(line.system.params).toEqual({ reason: 'no_template', detail: null });
     expect(line.text).toMatch(/no survey template/);
@@ -310,7 +307,7 @@ describe('the survey when a ticket closes', () => {
     const quietOne = await conversationOf(quiet, '5511977770009', quietAgent.token);
     await close(quietOne.id, quietAgent);
     await sleep(1_000);
-    const lines = await timeline(quietOne.id, quietAgent.token);
+    const lines = await stack.timeline(quietOne.id, quietAgent.token);
     expect(lines.filter((m) => m.automatic || m.system?.code?.startsWith('survey'))).toEqual([]);
   });
 

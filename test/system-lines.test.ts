@@ -115,9 +115,6 @@ afterAll(async () => {
   await stack?.close();
 });
 
-const timeline = async (conversationId: string, token: string) =>
-  (await stack.call('GET', `/api/conversations/${conversationId}/messages`, undefined, token)).body.items as any[];
-
 describe('system lines through the API', () => {
   it('a window-closed line carries its code, the configured window and English text saying 2 minutes', async () => {
     const channel = await stack.createChannel('whatsapp');
@@ -127,7 +124,7 @@ describe('system lines through the API', () => {
     });
     const conversation = await stack.conversationSeenBy(channel, agent);
     const line = await waitFor(
-      async () => (await timeline(conversation.id, agent.token)).find((m) => m.type === 'window_closed'),
+      async () => (await stack.timeline(conversation.id, agent.token)).find((m) => m.type === 'window_closed'),
       30_000,
       'the window to close',
     );
@@ -157,7 +154,7 @@ describe('system lines through the API', () => {
     expect((await stack.call('PATCH', path, { status: 'closed', assigneeId: null }, colleague.token)).status).toBe(200);
 
     const lines = await waitFor(async () => {
-      const found = (await timeline(conversation.id, agent.token)).filter((m) => m.type === 'ticket_changed');
+      const found = (await stack.timeline(conversation.id, agent.token)).filter((m) => m.type === 'ticket_changed');
       return found.length === 2 ? found : null;
     });
     expect(lines[0].system).toEqual({
@@ -191,7 +188,7 @@ describe('system lines through the API', () => {
 
     await stack.customerWrites(channel, '5511933330002', 'ainda preciso');
     const reopened = await waitFor(async () =>
-      (await timeline(conversation.id, agent.token)).find((m) => m.type === 'reopened'),
+      (await stack.timeline(conversation.id, agent.token)).find((m) => m.type === 'reopened'),
     );
     expect(reopened.system).toEqual({ code: 'reopened', params: {} });
     expect(reopened.text).toBe('The customer wrote again: the ticket is open again.');
@@ -212,7 +209,7 @@ describe('system lines through the API', () => {
       providerMessageId: `system:legacy:${conversation.id}`,
       createdAt: new Date(),
     });
-    const line = (await timeline(conversation.id, agent.token)).find((m) => m.direction === 'system');
+    const line = (await stack.timeline(conversation.id, agent.token)).find((m) => m.direction === 'system');
     expect(line).toMatchObject({ system: null, text: old });
     expect(i18n.systemLineText(line, 'pt-BR')).toBe(old);
   });

@@ -28,9 +28,6 @@ async function setup(customer: string) {
   return { channel, agent, conversation, inbound };
 }
 
-const timeline = async (conversationId: string, token: string) =>
-  (await stack.call('GET', `/api/conversations/${conversationId}/messages`, undefined, token)).body.items as any[];
-
 describe('templates per channel', () => {
   it("registers by hand (admin only), counts placeholders, lists to the channel's agents", async () => {
     const channel = await stack.createChannel('whatsapp');
@@ -198,7 +195,7 @@ describe('sending templates in a conversation', () => {
     expect(pending.body.error.code).toBe('TEMPLATE_NOT_APPROVED');
     await new Promise((r) => setTimeout(r, 300));
     expect(await stack.infobipRequests('/whatsapp')).toEqual([]);
-    expect((await timeline(conversation.id, agent.token)).filter((m) => m.direction === 'outbound')).toEqual([]);
+    expect((await stack.timeline(conversation.id, agent.token)).filter((m) => m.direction === 'outbound')).toEqual([]);
   });
 
   it("sends in Infobip's template shape and shows the rendered text in the timeline", async () => {
@@ -237,7 +234,7 @@ describe('sending templates in a conversation', () => {
       ],
     });
     const delivered = await waitFor(async () =>
-      (await timeline(conversation.id, agent.token)).find((m) => m.id === sent.body.id && m.status === 'seen'),
+      (await stack.timeline(conversation.id, agent.token)).find((m) => m.id === sent.body.id && m.status === 'seen'),
     );
     expect(delivered.template).toMatchObject({ name: 'order_shipped', language: 'pt_BR', variables: ['Ivan', 'A-17'] });
   });
@@ -356,7 +353,7 @@ describe('sending templates in a conversation', () => {
     ).toBe(400);
     await new Promise((r) => setTimeout(r, 500));
     expect(await stack.infobipRequests('/')).toEqual([]);
-    expect((await timeline(conversation.id, agent.token)).map((m) => m.direction)).toEqual(['inbound', 'note']);
+    expect((await stack.timeline(conversation.id, agent.token)).map((m) => m.direction)).toEqual(['inbound', 'note']);
   });
 });
 
@@ -400,7 +397,7 @@ describe('tickets', () => {
       agent.token,
     );
     expect(unassigned.body.items).toEqual([]);
-    const lines = (await timeline(conversation.id, agent.token))
+    const lines = (await stack.timeline(conversation.id, agent.token))
       .filter((m) => m.direction === 'system')
       .map((m) => m.text);
     expect(lines[0]).toMatch(/status open → pending, assigned to Agent/);
@@ -413,7 +410,7 @@ describe('tickets', () => {
       return c.status === 'open' ? c : null;
     });
     expect(reopened.ticketNumber).toBe(conversation.ticketNumber);
-    expect((await timeline(conversation.id, agent.token)).some((m) => m.type === 'reopened')).toBe(true);
+    expect((await stack.timeline(conversation.id, agent.token)).some((m) => m.type === 'reopened')).toBe(true);
   });
 
   it('ticket numbers are unique and increasing under concurrency', async () => {

@@ -110,9 +110,6 @@ function hoursAround(open: boolean, texts: { welcomeText?: string; awayText?: st
   };
 }
 
-const timeline = async (conversationId: string, token: string): Promise<any[]> =>
-  (await stack.call('GET', `/api/conversations/${conversationId}/messages`, undefined, token)).body.items;
-
 async function conversationOf(channel: { id: string }, address: string, token: string) {
   return waitFor(async () =>
     (await stack.call('GET', `/api/conversations?channelId=${channel.id}`, undefined, token)).body.items.find(
@@ -124,7 +121,7 @@ async function conversationOf(channel: { id: string }, address: string, token: s
 /** The automatic messages of a conversation, once `count` of them are stored and sent. */
 async function automaticIn(conversationId: string, token: string, count: number) {
   return waitFor(async () => {
-    const found = (await timeline(conversationId, token)).filter((m) => m.automatic);
+    const found = (await stack.timeline(conversationId, token)).filter((m) => m.automatic);
     return found.length >= count && found.every((m) => m.status !== 'queued') ? found : undefined;
   });
 }
@@ -224,9 +221,9 @@ describe('automatic replies', () => {
     await stack.customerWrites(channel, newcomer, 'tudo bem?');
     await stack.call('PATCH', `/api/conversations/${conversation.id}`, { status: 'closed' }, agent.token);
     await stack.customerWrites(channel, newcomer, 'voltei');
-    await waitFor(async () => (await timeline(conversation.id, agent.token)).find((m) => m.text === 'voltei'));
+    await waitFor(async () => (await stack.timeline(conversation.id, agent.token)).find((m) => m.text === 'voltei'));
     await sleep(500);
-    expect((await timeline(conversation.id, agent.token)).filter((m) => m.automatic)).toHaveLength(1);
+    expect((await stack.timeline(conversation.id, agent.token)).filter((m) => m.automatic)).toHaveLength(1);
 
     // The business wrote first (create chat): the customer's answer is no first contact.
     const invited = '5511988880002';
@@ -246,10 +243,10 @@ describe('automatic replies', () => {
     expect(chat.status).toBe(201);
     await stack.customerWrites(channel, invited, 'obrigado!');
     await waitFor(async () =>
-      (await timeline(chat.body.conversationId, agent.token)).find((m) => m.text === 'obrigado!'),
+      (await stack.timeline(chat.body.conversationId, agent.token)).find((m) => m.text === 'obrigado!'),
     );
     await sleep(500);
-    expect((await timeline(chat.body.conversationId, agent.token)).filter((m) => m.automatic)).toEqual([]);
+    expect((await stack.timeline(chat.body.conversationId, agent.token)).filter((m) => m.automatic)).toEqual([]);
   });
 
   it('an away message outside hours, once per away period; a new period gets a new one; the tickets filter', async () => {
@@ -268,10 +265,10 @@ describe('automatic replies', () => {
     await stack.customerWrites(channel, night, 'olá?');
     await stack.customerWrites(channel, night, 'preciso de ajuda');
     await waitFor(async () =>
-      (await timeline(conversation.id, agent.token)).find((m) => m.text === 'preciso de ajuda'),
+      (await stack.timeline(conversation.id, agent.token)).find((m) => m.text === 'preciso de ajuda'),
     );
     await sleep(500);
-    expect((await timeline(conversation.id, agent.token)).filter((m) => m.automatic)).toHaveLength(1);
+    expect((await stack.timeline(conversation.id, agent.token)).filter((m) => m.automatic)).toHaveLength(1);
 
     // The tickets filter: this one arrived outside hours; one that arrived inside does not show.
     await stack.call('PATCH', `/api/channels/${channel.id}`, {
@@ -296,7 +293,7 @@ describe('automatic replies', () => {
       agent.token,
     );
     expect(inside.body.items.map((c: any) => c.id)).toEqual([dayOne.id]);
-    expect((await timeline(dayOne.id, agent.token)).filter((m) => m.automatic)).toEqual([]);
+    expect((await stack.timeline(dayOne.id, agent.token)).filter((m) => m.automatic)).toEqual([]);
 
     // Another away period (the channel now opens at another time): the night customer is told again, once.
     await stack.call('PATCH', `/api/channels/${channel.id}`, {
@@ -306,9 +303,9 @@ describe('automatic replies', () => {
     await stack.customerWrites(channel, night, 'e agora?');
     await automaticIn(conversation.id, agent.token, 2);
     await stack.customerWrites(channel, night, 'ok');
-    await waitFor(async () => (await timeline(conversation.id, agent.token)).find((m) => m.text === 'ok'));
+    await waitFor(async () => (await stack.timeline(conversation.id, agent.token)).find((m) => m.text === 'ok'));
     await sleep(500);
-    expect((await timeline(conversation.id, agent.token)).filter((m) => m.automatic === 'away')).toHaveLength(2);
+    expect((await stack.timeline(conversation.id, agent.token)).filter((m) => m.automatic === 'away')).toHaveLength(2);
   });
 
   it("no automatic reply outside the window, nor to a closed ticket's survey answer; Viber gets them too", async () => {
@@ -325,7 +322,7 @@ describe('automatic replies', () => {
     });
     const lateOne = await conversationOf(channel, late, agent.token);
     await sleep(1_000);
-    expect((await timeline(lateOne.id, agent.token)).filter((m) => m.automatic)).toEqual([]);
+    expect((await stack.timeline(lateOne.id, agent.token)).filter((m) => m.automatic)).toEqual([]);
 
     // A survey's answer on a closed ticket, outside hours: recorded, not answered automatically.
     const rater = '5511988880006';
@@ -339,7 +336,7 @@ describe('automatic replies', () => {
       async () => (await stack.call('GET', `/api/conversations/${rated.id}`, undefined, agent.token)).body.csat,
     );
     await sleep(500);
-    expect((await timeline(rated.id, agent.token)).map((m) => m.automatic).filter(Boolean)).toEqual([
+    expect((await stack.timeline(rated.id, agent.token)).map((m) => m.automatic).filter(Boolean)).toEqual([
       'welcome',
       'away',
       'survey',

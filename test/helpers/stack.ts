@@ -286,6 +286,11 @@ export async function startStack(options: StackOptions = {}) {
       return { channel, agent, conversation };
     },
 
+    /** A conversation's timeline as `token`'s agent gets it (GET /api/conversations/:id/messages: the newest page). */
+    async timeline(conversationId: string, token: string): Promise<any[]> {
+      return (await call('GET', `/api/conversations/${conversationId}/messages`, undefined, token)).body.items;
+    },
+
     async infobipRequests(pathPrefix = '/'): Promise<(RecordedRequest & { body: any })[]> {
       const response = await sim<RecordedRequest[]>('GET', '/_sim/requests');
       return response.body.filter((r) => r.path.startsWith(pathPrefix));
