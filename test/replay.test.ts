@@ -77,7 +77,20 @@ describe('workflow replay', () => {
       { templateName: 'hello', language: 'en', variables: ['you'] },
       agent.token,
     );
-    // A burst while no worker runs: the next worker finds three messages waiting in one workflow task.
+    // A burst while no worker runs: the next worker finds three messages waiting in one workflow task. The
+    // template goes out first: a send cut off by the worker's shutdown would wait out its timeout (45 s).
+    const handle = stack.temporal.workflow.getHandle(conversation.workflowId);
+    let lastSnapshot: unknown = null;
+    const sendsDrained = () =>
+      waitFor(
+        async () => {
+          lastSnapshot = await handle.query(snapshotQuery);
+          return (lastSnapshot as { pendingSends: number }).pendingSends === 0;
+        },
+        20_000,
+        () => `the sends to drain (last snapshot ${JSON.stringify(lastSnapshot)})`,
+      );
+    await sendsDrained();
     await stack.stopWorker();
     for (const text of ['one', 'two', 'three']) await stack.customerWrites(channel, '5511960000001', text);
     await stack.startWorker();
@@ -103,8 +116,7 @@ describe('workflow replay', () => {
       async () => (await stack.call('GET', `/api/conversations/${conversation.id}`, undefined, agent.token)).body.csat,
     );
     await stack.customerWrites(channel, '5511960000001', 'thanks', { type: 'IMAGE', mediaSize: 500 });
-    const handle = stack.temporal.workflow.getHandle(conversation.workflowId);
-    await waitFor(async () => (await handle.query(snapshotQuery)).pendingSends === 0);
+    await sendsDrained();
     await new Promise((r) => setTimeout(r, 1000));
     const history = await handle.fetchHistory();
     expect(history.events!.length).toBeGreaterThan(20);
