@@ -4,7 +4,7 @@ import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/w
 import { createActivities } from '../activities';
 import { loadEnv } from '../common/config';
 import { startOrphanedChunkSweeper } from '../db/media-sweep';
-import { keepWorkflowStackTraces } from './workflow-stack-traces';
+import { prepareWorkflowThreads } from './workflow-thread';
 
 export interface JanelaWorkerOptions {
   connection: NativeConnection;
@@ -33,7 +33,7 @@ export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', impo
 
 export async function createJanelaWorker(options: JanelaWorkerOptions): Promise<Worker> {
   const env = loadEnv();
-  keepWorkflowStackTraces(options.workflowStackTraces ?? env.JANELA_WORKFLOW_STACK_TRACES === 'on');
+  prepareWorkflowThreads({ stackTraces: options.workflowStackTraces ?? env.JANELA_WORKFLOW_STACK_TRACES === 'on' });
   const worker = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,

@@ -1,5 +1,4 @@
 import { createRequire } from 'node:module';
-import workerThreads from 'node:worker_threads';
 
 /**
  * Temporal's TypeScript SDK keeps a stack trace of every promise workflow code creates (a V8 promise hook in the
@@ -10,43 +9,17 @@ import workerThreads from 'node:worker_threads';
  *
  * The SDK treats the hook as optional: where V8 offers no promise hooks it runs without one, and the query answers
  * "Workflow stack traces are not enabled on this worker". Unless JANELA_WORKFLOW_STACK_TRACES=on, the workflow
- * thread starts on that path: the SDK's thread script runs after its one step that installs the hook was made a
- * no-op (the rest — its Error stack formatting for workflow failures — stays). A conversation's stack is always its
+ * thread starts on that path (worker/workflow-thread.ts): the SDK's thread script runs after its one step that
+ * installs the hook was made a no-op (the rest — its Error stack formatting for workflow failures — stays). A conversation's stack is always its
  * main loop waiting; its `snapshot` query and Temporal Web's pending activities say more. Should a later SDK no
  * longer have that step, the thread says so once and keeps stack traces (test/workflow-stack-traces.test.ts fails).
  */
 const require = createRequire(import.meta.url);
-const SDK_WORKFLOW_THREAD = require.resolve('@temporalio/worker/lib/workflow/workflow-worker-thread');
 const SDK_VM_SHARED = require.resolve('@temporalio/worker/lib/workflow/vm-shared');
 
 /** The SDK's step that installs the hook made a no-op, in the thread this runs in (before the SDK uses it). */
-const SKIP_PROMISE_HOOK = `
+export const SKIP_PROMISE_HOOK = `
 const { globalHandlers } = require(${JSON.stringify(SDK_VM_SHARED)});
 if (globalHandlers && typeof globalHandlers.setPromiseHook === 'function') globalHandlers.setPromiseHook = () => {};
 else console.warn('janela: this Temporal SDK installs its promise hook differently; workflow stack traces stay on');
 `;
-const threadWithoutStackTraces = `${SKIP_PROMISE_HOOK}\nrequire(${JSON.stringify(SDK_WORKFLOW_THREAD)});\n`;
-
-/** The same in this thread: for workflows run here (e.g. bench/replay-cost.ts replays in the main thread). */
-export function skipPromiseHookInThisThread(): void {
-  new Function('require', SKIP_PROMISE_HOOK)(require);
-}
-
-let stackTracesOff = false;
-let threadsWrapped = false;
-
-/** For the workflow threads of the workers created next in this process (Worker.create starts them). */
-export function keepWorkflowStackTraces(keep: boolean): void {
-  stackTracesOff = !keep;
-  if (keep || threadsWrapped) return;
-  threadsWrapped = true;
-  const SdkWorker = workerThreads.Worker;
-  class WorkflowThread extends SdkWorker {
-    constructor(filename: string | URL, options?: workerThreads.WorkerOptions) {
-      if (stackTracesOff && String(filename) === SDK_WORKFLOW_THREAD)
-        super(threadWithoutStackTraces, { ...options, eval: true });
-      else super(filename, options);
-    }
-  }
-  workerThreads.Worker = WorkflowThread;
-}
