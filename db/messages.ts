@@ -98,9 +98,15 @@ async function findOutbound(channelId: string, providerMessageId: string) {
 export async function settleOutboundStatus(
   channelId: string,
   providerMessageId: string,
+  /** Outcome events this caller knows exist as they are (the one it has just inserted): not read again. */
+  known: StatusEvent[] = [],
 ): Promise<OutboundState | null> {
+  // An event, once written, never changes and is never removed: each is read until found, and then kept. A
+  // settlement's second look (after its write) reads only the outcomes still missing, which is where another
+  // writer's event can have appeared meanwhile.
+  const found = new Map<string, StatusEvent>(known.map((event) => [event.status, event]));
   for (let round = 0; round < 100; round++) {
-    const events = await outcomeEvents(channelId, providerMessageId);
+    const events = await outcomeEvents(channelId, providerMessageId, found);
     const message = await findOutbound(channelId, providerMessageId);
     if (!message) return null;
     const state = foldOutboundEvents(events, {
@@ -119,15 +125,23 @@ const OUTCOMES: OutcomeStatus[] = ['unknown', 'sent', 'delivered', 'seen', 'fail
 
 /**
  * The outcome events of a message, each read by its `_id` (`<channelId>:<providerMessageId>:<status>`, one per
- * status): on FerretDB a filter on channel and Infobip id scans every event of every message.
+ * status): on FerretDB a filter on channel and Infobip id scans every event of every message. Those in `found`
+ * (by status) are not read again; those read are added to it.
  */
-async function outcomeEvents(channelId: string, providerMessageId: string) {
-  const found = await Promise.all(
-    OUTCOMES.map((status) => MessageStatusEvent.findById(`${channelId}:${providerMessageId}:${status}`).lean()),
+async function outcomeEvents(
+  channelId: string,
+  providerMessageId: string,
+  found: Map<string, StatusEvent>,
+): Promise<StatusEvent[]> {
+  const missing = OUTCOMES.filter((status) => !found.has(status));
+  const read = await Promise.all(
+    missing.map((status) => MessageStatusEvent.findById(`${channelId}:${providerMessageId}:${status}`).lean()),
   );
-  return found.filter((event) => event !== null);
+  for (const event of read) if (event) found.set(event.status, event);
+  return [...found.values()];
 }
 
+/** Records an event once; returns it as stored when this call stored it, null when it was stored already. */
 async function insertEvent(event: {
   _id: string;
   channelId: string;
@@ -136,9 +150,10 @@ async function insertEvent(event: {
   at: Date;
   attemptId?: string | null;
   error?: MessageError | null;
-}): Promise<void> {
+}): Promise<StatusEvent | null> {
+  const stored = { ...event, recordedAt: new Date() };
   // The same report again (Infobip retries webhooks), or a retried write that had landed: already recorded.
-  await insertOnce(() => MessageStatusEvent.create({ ...event, recordedAt: new Date() }));
+  return (await insertOnce(() => MessageStatusEvent.create(stored))) ? stored : null;
 }
 
 /**
@@ -153,7 +168,7 @@ export async function recordOutboundOutcome(
   error: MessageError | null = null,
 ): Promise<OutboundState | null> {
   if (!(await findOutbound(channelId, providerMessageId))) return null; // reports for messages we never sent are ignored
-  await insertEvent({
+  const inserted = await insertEvent({
     _id: `${channelId}:${providerMessageId}:${status}`,
     channelId,
     providerMessageId,
@@ -161,7 +176,7 @@ export async function recordOutboundOutcome(
     at,
     error,
   });
-  return settleOutboundStatus(channelId, providerMessageId);
+  return settleOutboundStatus(channelId, providerMessageId, inserted ? [inserted] : []);
 }
 
 /** Moves an outbound message forward; a report older than what we know changes nothing. Returns true if it shows `status`. */
