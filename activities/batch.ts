@@ -68,8 +68,18 @@ function dialogOutcome(message: {
 
 export function createBatchActivities(deps: BatchActivityDeps) {
   const { legacyConversationIds } = deps;
-  /** Handed-over batch dialogs still followed by collectBatchOutcomes: the recipient and, once stored, its message. */
-  const batchDialogs = new Map<string, { phone: string; claimId: string; messageId: string | null }>();
+  /**
+   * Handed-over batch dialogs still followed by collectBatchOutcomes: the recipient, once stored its message, and
+   * when known (this worker handed it over) its send slot, before which it cannot have an outcome.
+   */
+  const batchDialogs = new Map<
+    string,
+    { phone: string; claimId: string; messageId: string | null; slotAt: number | null }
+  >();
+  const claimIdOf = async (channelId: string, phone: string, idempotencyKey: string) => {
+    const conversationId = (await legacyConversationIds.find(channelId, phone)) ?? conversationIdFor(channelId, phone);
+    return `${conversationId}:${idempotencyKey}`;
+  };
   return {
     async loadBatchRecipients(input: { batchId: string; offset: number; limit: number }): Promise<BatchRecipient[]> {
       const records = await BatchRecipientRecord.find({ batchId: input.batchId, index: { $gte: input.offset } })
@@ -204,8 +214,15 @@ export function createBatchActivities(deps: BatchActivityDeps) {
           },
           { taskQueue: deps.taskQueue, replyWindowMs: deps.replyWindowMs },
         ).then(
-          () => {
+          async () => {
             handedOver.push(recipient.index);
+            // Followed from here without reading the recipient again, and not looked for before its slot.
+            batchDialogs.set(`${input.batchId}:${recipient.index}`, {
+              phone: recipient.phone,
+              claimId: await claimIdOf(input.channelId, recipient.phone, recipient.idempotencyKey),
+              messageId: null,
+              slotAt: slotOf(recipient.index),
+            });
           },
           (err) => {
             if (!(err instanceof DialogRefusedError)) throw err;
@@ -233,14 +250,15 @@ export function createBatchActivities(deps: BatchActivityDeps) {
         const cacheKey = `${input.batchId}:${index}`;
         let known = batchDialogs.get(cacheKey);
         if (!known) {
+          // Handed over by another worker, or before this one started.
           const record = await BatchRecipientRecord.findById(cacheKey).select('phone idempotencyKey').lean();
           if (!record) return null;
-          const conversationId =
-            (await legacyConversationIds.find(input.channelId, record.phone)) ??
-            conversationIdFor(input.channelId, record.phone);
-          known = { phone: record.phone, claimId: `${conversationId}:${record.idempotencyKey}`, messageId: null };
+          const claimId = await claimIdOf(input.channelId, record.phone, record.idempotencyKey);
+          known = { phone: record.phone, claimId, messageId: null, slotAt: null };
           batchDialogs.set(cacheKey, known);
         }
+        // Its send waits for its slot: nothing to read before then (a refusal before it is counted at the slot).
+        if (known.slotAt !== null && Date.now() < known.slotAt) return null;
         known.messageId ??= (await SendKey.findById(known.claimId).lean())?.messageId ?? null;
         if (!known.messageId) return null; // not stored by its conversation yet
         const message = await Message.findById(known.messageId).select('status error').lean();
