@@ -4,7 +4,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
-import mongoose from 'mongoose';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { conversationIdFor, createConversationActivities } from '../activities';
 import { withBusyRetry } from '../db/connect';
@@ -19,6 +18,7 @@ import {
 import { Conversation, Message, MessageStatusEvent, SendKey } from '../db/models';
 import { infobipTime } from '../simulator/app';
 import { conversationWorkflowId } from '../workflows/definitions';
+import { watchReads } from './helpers/db-reads';
 import { type Stack, startStack, waitFor } from './helpers/stack';
 
 let stack: Stack;
@@ -144,20 +144,16 @@ describe('delivery ticks under racing writes', () => {
 
   it("a reply's calls and outcomes are numbered and read by _id only, never by channel and Infobip id (a scan)", async () => {
     const { channel, conversation, agent } = await openChat('5511944440077');
-    const reads: { method: string; filter: Record<string, unknown> }[] = [];
-    mongoose.set('debug', (collection: string, method: string, filter: unknown) => {
-      if (collection === 'message_status_events' && !/^(insert|create)/.test(method))
-        reads.push({ method, filter: (filter ?? {}) as Record<string, unknown> });
-    });
+    const reads = watchReads('message_status_events');
     let messageId: string;
     try {
       messageId = await reply(conversation.id, agent.token, 'numbered');
       await waitFor(async () => (await Message.findById(messageId).lean())?.status === 'seen', 20_000, 'seen');
     } finally {
-      mongoose.set('debug', false);
+      reads.stop();
     }
-    expect(reads.length).toBeGreaterThan(0);
-    expect(reads.filter((r) => Object.keys(r.filter).join() !== '_id')).toEqual([]);
+    expect(reads.filters.length).toBeGreaterThan(0);
+    expect(reads.filters.filter((filter) => Object.keys(filter).join() !== '_id')).toEqual([]);
     const ids = (await MessageStatusEvent.find({ providerMessageId: messageId }).lean()).map((e) => e._id).sort();
     expect(ids).toEqual(
       ['delivered', 'seen', 'sending:1', 'sent'].map((suffix) => `${channel.id}:${messageId}:${suffix}`).sort(),
@@ -167,19 +163,12 @@ describe('delivery ticks under racing writes', () => {
   it('a settlement reads each outcome event until it has found it, and not the one it has just written', async () => {
     const channelId = `ch_reads_${randomBytes(4).toString('hex')}`;
     const id = await storedOutbound(channelId, 0);
-    const reads: string[] = [];
-    mongoose.set('debug', (collection: string, method: string, filter: unknown) => {
-      if (collection === 'message_status_events' && !/^(insert|create)/.test(method))
-        reads.push(
-          String((filter as { _id?: string })._id)
-            .split(':')
-            .pop()!,
-        );
-    });
+    const reads = watchReads('message_status_events');
+    // The outcome each read asked for: the last part of the event's `_id`.
     const readsOf = async (write: () => Promise<unknown>) => {
-      reads.length = 0;
+      reads.filters.length = 0;
       await write();
-      return [...reads].sort();
+      return reads.filters.map((filter) => String(filter._id).split(':').pop()!).sort();
     };
     try {
       // Each outcome is written, then looked at twice (before and after the status write): the second look reads
@@ -220,7 +209,7 @@ describe('delivery ticks under racing writes', () => {
         'unknown',
       ]);
     } finally {
-      mongoose.set('debug', false);
+      reads.stop();
     }
     expect((await Message.findById(id).lean())?.status).toBe('seen');
   });

@@ -10,9 +10,10 @@ import { createRequire } from 'node:module';
  * The SDK treats the hook as optional: where V8 offers no promise hooks it runs without one, and the query answers
  * "Workflow stack traces are not enabled on this worker". Unless JANELA_WORKFLOW_STACK_TRACES=on, the workflow
  * thread starts on that path (worker/workflow-thread.ts): the SDK's thread script runs after its one step that
- * installs the hook was made a no-op (the rest — its Error stack formatting for workflow failures — stays). A conversation's stack is always its
- * main loop waiting; its `snapshot` query and Temporal Web's pending activities say more. Should a later SDK no
- * longer have that step, the thread says so once and keeps stack traces (test/workflow-stack-traces.test.ts fails).
+ * installs the hook was made a no-op (the rest — its Error stack formatting for workflow failures — stays). A
+ * conversation's stack is always its main loop waiting; its `snapshot` query and Temporal Web's pending activities
+ * say more. Should a later SDK no longer have that step, the thread says so once and keeps stack traces
+ * (test/workflow-stack-traces.test.ts fails).
  */
 const require = createRequire(import.meta.url);
 const SDK_VM_SHARED = require.resolve('@temporalio/worker/lib/workflow/vm-shared');
