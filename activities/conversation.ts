@@ -20,6 +20,7 @@ import {
 import type { LegacyConversationIds } from '../db/legacy-conversations';
 import { failOutbound } from '../db/messages';
 import { type AgentMessageInput, persistAgentMessage } from '../db/queued-outbound';
+import { teamNameOf } from '../db/teams';
 import { checkTemplateSend, type TemplateCheck, type TemplateSendInput } from '../db/template-send-check';
 import { recordSystemLine } from '../db/timeline';
 import { conversationWorkflowId } from '../workflows/definitions';
@@ -83,8 +84,9 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
     /** Persists a status/assignee change and says so in the timeline. Idempotent on changeId. */
     async recordTicketChange(input: {
       conversationId: string;
-      from: { status: ConversationStatus; assigneeId: string | null };
-      to: { status: ConversationStatus; assigneeId: string | null };
+      // teamId: absent in inputs recorded before teams.
+      from: { status: ConversationStatus; assigneeId: string | null; teamId?: string | null };
+      to: { status: ConversationStatus; assigneeId: string | null; teamId?: string | null };
       authorId: string;
       changeId: string;
     }): Promise<void> {
@@ -95,6 +97,8 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
       const assigneeChanged = input.from.assigneeId !== input.to.assigneeId;
       const assigneeName = assigneeChanged && input.to.assigneeId ? await agentNameOf(input.to.assigneeId) : null;
       const authorName = input.authorId === 'admin' ? null : await agentNameOf(input.authorId);
+      const teamChanged = (input.from.teamId ?? null) !== (input.to.teamId ?? null);
+      const teamName = teamChanged && input.to.teamId ? await teamNameOf(input.to.teamId) : null;
       await recordSystemLine(
         input.conversationId,
         conversation.channelId,
@@ -106,6 +110,7 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
             assigneeChanged,
             assigneeId: assigneeChanged ? input.to.assigneeId : null,
             assigneeName,
+            ...(teamChanged ? { teamChanged, teamId: input.to.teamId ?? null, teamName } : {}),
             authorId: input.authorId,
             authorName,
           },

@@ -32,6 +32,7 @@ import { mediaApiRoutes, publicMediaRoutes } from './routes/media';
 import { reportRoutes } from './routes/reports';
 import { addResendRoute } from './routes/resend';
 import { sessionRoutes } from './routes/session';
+import { teamRoutes } from './routes/teams';
 import { templateRoutes } from './routes/templates';
 import { webhookRoutes } from './routes/webhook';
 
@@ -173,6 +174,7 @@ export function createApp(deps: ApiDeps) {
   api.route('/extensions', extensionRoutes());
   api.route('/channels', channelRoutes(deps, services));
   api.route('/agents', agentRoutes(services));
+  api.route('/teams', teamRoutes());
   api.route('/me', meRoutes());
   api.route('/channels', templateRoutes());
   const conversations = conversationRoutes(deps);

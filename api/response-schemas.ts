@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { AUTOMATIC_KINDS } from '../common/automation-settings';
 import { CHANNEL_KINDS } from '../common/domain';
 import { ERROR_CODES, type ErrorCode } from '../common/error-codes';
+import { ASSIGNMENT_MODES } from '../common/teams';
 import { automationResponseFields } from './channel-automation';
 
 const iso = z.string().describe('ISO 8601 time');
@@ -40,6 +41,7 @@ export const channelResponse = z.strictObject({
   sender: z.string(),
   viberMediaMode: z.enum(['link', 'native']).optional(),
   sendRatePerSecond: z.number(),
+  defaultTeamId: z.string().nullable().describe('the team a new ticket of this channel belongs to (null: none)'),
   ...automationResponseFields,
   /** Admins only: it holds the channel's secret. */
   webhookUrl: z.string().optional(),
@@ -58,6 +60,25 @@ export const agentResponse = z.strictObject({
   createdAt: iso.nullable(),
   /** When an admin removed the agent (DELETE /api/agents/:id): kept so history still names him; null while active. */
   removedAt: iso.nullable(),
+});
+
+export const teamResponse = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  channelIds: z.array(z.string()),
+  members: z.array(
+    z.strictObject({
+      agentId: z.string(),
+      capacity: z.number().int().nullable().describe("this member's own capacity (null: the team's)"),
+    }),
+  ),
+  assignment: z.strictObject({
+    mode: z.enum(ASSIGNMENT_MODES),
+    capacity: z.number().int().describe('concurrent open tickets per member that automatic assignment never exceeds'),
+    sticky: z.strictObject({ enabled: z.boolean(), days: z.number().int() }),
+  }),
+  createdAt: iso.nullable(),
+  updatedAt: iso.nullable(),
 });
 
 export const templateResponse = z.strictObject({
@@ -94,6 +115,7 @@ export const conversationResponse = z.strictObject({
     closingSoon: z.boolean().describe('open, and closing within the hour'),
   }),
   assigneeId: z.string().nullable(),
+  teamId: z.string().nullable().describe('the team answering the ticket (null: none)'),
   lastMessageAt: iso.nullable(),
   lastMessagePreview: z.string(),
   unreadCount: z.number().int(),
@@ -137,6 +159,9 @@ export const systemLineResponse = z.discriminatedUnion('code', [
       assigneeChanged: z.boolean(),
       assigneeId: z.string().nullable().describe('the new assignee; null: unassigned (or unchanged)'),
       assigneeName: z.string().nullable().describe('their name at the time'),
+      teamChanged: z.boolean().optional().describe('present when the ticket moved to another team'),
+      teamId: z.string().nullable().optional().describe('the team it moved to (null: none)'),
+      teamName: z.string().nullable().optional().describe('its name at the time'),
       authorId: agentIdOrAdmin,
       authorName: z.string().nullable().describe('null for the bootstrap administrator'),
     }),

@@ -7,6 +7,7 @@ import { CLOSING_SOON_MS } from '../common/automation-settings';
 import { capabilitiesOf } from '../common/channels';
 import type { Referral } from '../common/domain';
 import { replyWindowState } from '../common/reply-window';
+import { type AssignmentMode, DEFAULT_AGENT_CAPACITY, DEFAULT_STICKY_DAYS } from '../common/teams';
 import { channelWebhookUrl } from '../common/urls';
 import type { StoredMedia } from '../db/media';
 import { DEFAULT_CHANNEL_SEND_RATE } from '../db/models';
@@ -19,6 +20,7 @@ type ChannelRecord = StoredAutomation & {
   sender: string;
   viberMediaMode?: string | null;
   sendRatePerSecond?: number | null;
+  defaultTeamId?: string | null;
   webhookSecret?: string;
   createdAt?: Date;
   updatedAt?: Date;
@@ -35,6 +37,7 @@ export function channelView(channel: ChannelRecord, publicBaseUrl: string, withW
     // The media setting exists where the kind has a native-media option (Viber).
     ...(capabilitiesOf(channel.kind).nativeMediaOption ? { viberMediaMode: channel.viberMediaMode ?? 'link' } : {}),
     sendRatePerSecond: channel.sendRatePerSecond ?? DEFAULT_CHANNEL_SEND_RATE,
+    defaultTeamId: channel.defaultTeamId ?? null,
     ...automationView(channel),
     ...(withWebhook && channel.webhookSecret
       ? { webhookUrl: channelWebhookUrl(publicBaseUrl, channel._id, channel.webhookSecret) }
@@ -64,6 +67,39 @@ export function agentView(agent: {
   };
 }
 
+export type TeamRecord = {
+  _id: string;
+  name: string;
+  channelIds: string[];
+  members: { agentId: string; capacity?: number | null }[];
+  assignment?: {
+    mode?: string | null;
+    capacity?: number | null;
+    sticky?: { enabled?: boolean | null; days?: number | null } | null;
+  } | null;
+  createdAt?: Date;
+  updatedAt?: Date;
+};
+
+export function teamView(team: TeamRecord) {
+  return {
+    id: team._id,
+    name: team.name,
+    channelIds: team.channelIds,
+    members: team.members.map((member) => ({ agentId: member.agentId, capacity: member.capacity ?? null })),
+    assignment: {
+      mode: (team.assignment?.mode ?? 'manual') as AssignmentMode,
+      capacity: team.assignment?.capacity ?? DEFAULT_AGENT_CAPACITY,
+      sticky: {
+        enabled: team.assignment?.sticky?.enabled ?? false,
+        days: team.assignment?.sticky?.days ?? DEFAULT_STICKY_DAYS,
+      },
+    },
+    createdAt: team.createdAt?.toISOString() ?? null,
+    updatedAt: team.updatedAt?.toISOString() ?? null,
+  };
+}
+
 export type ConversationRecord = {
   _id: string;
   channelId: string;
@@ -73,6 +109,7 @@ export type ConversationRecord = {
   clientId: string;
   customer: string;
   assigneeId?: string | null;
+  teamId?: string | null;
   window?: { open?: boolean | null; expiresAt?: Date | null } | null;
   lastMessageAt?: Date | null;
   lastMessagePreview?: string | null;
@@ -110,6 +147,7 @@ export function conversationView(
       closingSoon: window.open && window.expiresAt !== null && window.expiresAt - now <= CLOSING_SOON_MS,
     },
     assigneeId: conversation.assigneeId ?? null,
+    teamId: conversation.teamId ?? null,
     lastMessageAt: conversation.lastMessageAt?.toISOString() ?? null,
     lastMessagePreview: conversation.lastMessagePreview ?? '',
     unreadCount: conversation.unreadCount ?? 0,

@@ -104,6 +104,8 @@ export interface TicketChange {
   status?: ConversationStatus;
   /** An agent id, or null to unassign. */
   assigneeId?: string | null;
+  /** Transfers the ticket to this team (null: to no team); unassigned unless `assigneeId` is given too. */
+  teamId?: string | null;
   authorId: string;
 }
 

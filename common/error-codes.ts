@@ -77,6 +77,12 @@ export const ERROR_CODES = {
   EMAIL_TAKEN: { status: 409, description: 'Another agent has this email.' },
   INVALID_ASSIGNEE: { status: 409, description: 'The assignee is not an agent with access to the channel.' },
   UNKNOWN_CHANNEL: { status: 409, description: 'A channel id given does not exist.' },
+  INVALID_TEAM_MEMBER: {
+    status: 409,
+    description:
+      'A team member must be an agent (not automation, not removed) with access to every channel of the team (`agentId`, `missingChannelIds`; or `teams` the change would break).',
+  },
+  INVALID_TEAM: { status: 409, description: 'No such team, or it does not answer this channel.' },
   EXTENSION_DISABLED: { status: 409, description: 'The Infobip extension is disabled: enable it first.' },
   IDEMPOTENCY_KEY_REUSED: { status: 409, description: 'This idempotency key was used for a different dialog.' },
   BATCH_ID_REUSED: { status: 409, description: 'This batch id was used for a different batch.' },

@@ -18,6 +18,10 @@ export interface TicketChangedParams {
   /** The new assignee (null: unassigned), with the name it had at the time. */
   assigneeId: string | null;
   assigneeName: string | null;
+  /** Set when the ticket moved to another team: the new team (null: none), with the name it had at the time. */
+  teamChanged?: boolean;
+  teamId?: string | null;
+  teamName?: string | null;
   authorId: string;
   /** Null for the bootstrap administrator (no agent record). */
   authorName: string | null;
@@ -99,6 +103,7 @@ export function systemLineEnglish(line: SystemLine): string {
       const p = line.params;
       const parts: string[] = [];
       if (p.statusFrom !== p.statusTo) parts.push(`status ${p.statusFrom} → ${p.statusTo}`);
+      if (p.teamChanged) parts.push(p.teamId ? `transferred to ${p.teamName ?? p.teamId}` : 'taken out of its team');
       if (p.assigneeChanged) parts.push(p.assigneeId ? `assigned to ${p.assigneeName ?? p.assigneeId}` : 'unassigned');
       return `Ticket ${parts.join(', ')} by ${p.authorName ?? 'Administrator'}.`;
     }

@@ -7,6 +7,7 @@ import type { ClientFound } from './clients';
 import { conversationIdFor } from './ids';
 import type { LegacyConversationIds } from './legacy-conversations';
 import { Conversation, isDuplicateKeyError } from './models';
+import { defaultTeamOf } from './teams';
 import { moveTicketCounterPast, TicketNumbers } from './ticket-numbers';
 
 /** A conversation as the workflow knows it (the result of every conversation activity that finds or creates one). */
@@ -15,6 +16,8 @@ export interface ConversationRef {
   ticketNumber: number;
   status: ConversationStatus;
   assigneeId: string | null;
+  /** The team answering the ticket (null: none). */
+  teamId: string | null;
   /** The stored WhatsApp window's expiry (ISO), for a run that starts without it (e.g. after ops terminated one). */
   windowExpiresAt?: string | null;
 }
@@ -25,6 +28,7 @@ export interface StoredConversationRef {
   ticketNumber: number;
   status: string;
   assigneeId?: string | null;
+  teamId?: string | null;
   window?: { expiresAt?: Date | null } | null;
 }
 
@@ -34,6 +38,7 @@ export function refOf(conversation: StoredConversationRef): ConversationRef {
     ticketNumber: conversation.ticketNumber,
     status: conversation.status as ConversationStatus,
     assigneeId: conversation.assigneeId ?? null,
+    teamId: conversation.teamId ?? null,
     windowExpiresAt: conversation.window?.expiresAt?.toISOString() ?? null,
   };
 }
@@ -91,6 +96,7 @@ export async function findOrCreateConversation(
         workflowId: key.workflowId,
         ticketNumber: await ticketNumbers.take(),
         status: 'open',
+        teamId: await defaultTeamOf(key.channelId),
         ...options.initial,
       });
       return { conversation: created.toObject(), created: true };
@@ -130,9 +136,13 @@ export async function updateConversation(conversationId: string, fields: Record<
 /** The ticket's status and assignee, as the workflow decided them. */
 export function storeTicket(
   conversationId: string,
-  ticket: { status: ConversationStatus; assigneeId: string | null },
+  ticket: { status: ConversationStatus; assigneeId: string | null; teamId?: string | null },
 ): Promise<void> {
-  return updateConversation(conversationId, { status: ticket.status, assigneeId: ticket.assigneeId });
+  return updateConversation(conversationId, {
+    status: ticket.status,
+    assigneeId: ticket.assigneeId,
+    ...(ticket.teamId === undefined ? {} : { teamId: ticket.teamId }),
+  });
 }
 
 /**

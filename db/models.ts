@@ -4,6 +4,7 @@ import { Client, Conversation, Counter } from './models/conversations';
 import { Batch, BatchRecipientRecord, Dialog, SendSlot } from './models/dialogs';
 import { Message, MessageStatusEvent, ParkedInbound, SendKey } from './models/messages';
 import { EntryPoint, StoredCountsSnapshot, Survey } from './models/reports';
+import { Team } from './models/teams';
 
 // Every mongoose model is exported from here, the one place the rest of Janela imports them from; their schemas
 // live by concern in db/models/. String ids with a readable prefix (ch_, ag_, cl_, cv_, msg_) make API payloads
@@ -15,6 +16,7 @@ export * from './models/conversations';
 export * from './models/dialogs';
 export * from './models/messages';
 export * from './models/reports';
+export * from './models/teams';
 
 /** Every model, in the order db/connect.ts builds their indexes. */
 export const allModels = [
@@ -37,6 +39,7 @@ export const allModels = [
   EntryPoint,
   Survey,
   StoredCountsSnapshot,
+  Team,
 ];
 
 export function isDuplicateKeyError(err: unknown): boolean {

@@ -76,11 +76,19 @@ describe('ConversationState', () => {
     expect(state.ticketAfter({ status: 'open' })).toBeNull();
     expect(state.ticketAfter({ assigneeId: null })).toBeNull();
     const next = state.ticketAfter({ assigneeId: 'ag_2' });
-    expect(next).toEqual({ status: 'open', assigneeId: 'ag_2' });
+    expect(next).toEqual({ status: 'open', assigneeId: 'ag_2', teamId: null });
     state.applyTicket(next!);
     // An explicit null unassigns; an absent field keeps its value.
-    expect(state.ticketAfter({ status: 'closed' })).toEqual({ status: 'closed', assigneeId: 'ag_2' });
-    expect(state.ticketAfter({ assigneeId: null })).toEqual({ status: 'open', assigneeId: null });
+    expect(state.ticketAfter({ status: 'closed' })).toEqual({ status: 'closed', assigneeId: 'ag_2', teamId: null });
+    expect(state.ticketAfter({ assigneeId: null })).toEqual({ status: 'open', assigneeId: null, teamId: null });
+    // A transfer leaves the ticket unassigned in its new team, unless the change names an assignee too.
+    expect(state.ticketAfter({ teamId: 'tm_1' })).toEqual({ status: 'open', assigneeId: null, teamId: 'tm_1' });
+    expect(state.ticketAfter({ teamId: 'tm_1', assigneeId: 'ag_2' })).toEqual({
+      status: 'open',
+      assigneeId: 'ag_2',
+      teamId: 'tm_1',
+    });
+    expect(state.ticketAfter({ teamId: null })).toBeNull();
   });
 
   it('a conversation created by the run keeps the stored window when the run knows none', () => {
@@ -145,9 +153,9 @@ describe('ConversationState', () => {
     state.businessWrote(T0 + 23.6 * HOUR, undefined); // the setting as read before stays
     expect(state.reminderAt()).toBe(T0 + 46.5 * HOUR);
     // A closed ticket is not reminded; reopened, it is again.
-    state.applyTicket({ status: 'closed', assigneeId: null });
+    state.applyTicket({ status: 'closed', assigneeId: null, teamId: null });
     expect(state.reminderAt()).toBeNull();
-    state.applyTicket({ status: 'open', assigneeId: null });
+    state.applyTicket({ status: 'open', assigneeId: null, teamId: null });
     // The business writing after the reminder's moment (in the last hour): no reminder in this window.
     state.businessWrote(T0 + 47 * HOUR, HOUR);
     expect(state.reminderAt()).toBeNull();
@@ -209,7 +217,7 @@ describe('ConversationState', () => {
     });
     // No survey waiting: nothing is an answer.
     expect(state.surveyAnswerOf(tapped('csat:4'))).toBeNull();
-    state.applyTicket({ status: 'closed', assigneeId: null });
+    state.applyTicket({ status: 'closed', assigneeId: null, teamId: null });
     state.surveySent('msg_srv_1');
     expect(state.surveyAnswerOf(typed(' 5 '))).toEqual({ surveyId: 'msg_srv_1', score: 5 });
     expect(state.surveyAnswerOf(tapped('csat:4'))).toEqual({ surveyId: 'msg_srv_1', score: 4 });
@@ -218,7 +226,7 @@ describe('ConversationState', () => {
     expect(state.surveyAnswerOf(tapped('csat:9'))).toBeNull();
     expect(state.surveyAnswerOf(tapped('other:4'))).toBeNull();
     // The ticket reopened (the customer wrote something else): a digit is a message, a tap still answers.
-    state.applyTicket({ status: 'open', assigneeId: null });
+    state.applyTicket({ status: 'open', assigneeId: null, teamId: null });
     expect(state.surveyAnswerOf(typed('5'))).toBeNull();
     expect(state.surveyAnswerOf(tapped('csat:2'))).toEqual({ surveyId: 'msg_srv_1', score: 2 });
     // Carried into the next run (with the away period the customer was told of); answered, nothing more is an answer.

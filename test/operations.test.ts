@@ -55,6 +55,7 @@ describe('operations', () => {
       apiBaseUrl: 'http://x',
       sender: '1',
       sendRatePerSecond: 10,
+      defaultTeamId: null,
       satisfactionSurvey: { enabled: false, question: null, templateName: null, language: null },
       workingHours: null,
       createdAt: null,
@@ -169,9 +170,11 @@ describe('operations', () => {
       return (d.searchAttributes as Record<string, unknown[]>).JanelaTicketNumber ? d : null;
     });
     const attributes = description.searchAttributes as Record<string, unknown[]>;
-    // Every attribute but the free entry point window's, which a run has only while one lasts (test/entry-points).
-    for (const key of allSearchAttributeKeys.filter((k) => k.name !== 'JanelaFreeEntryPointUntil'))
-      expect(attributes[key.name], key.name).toBeDefined();
+    // Every attribute but the free entry point window's, which a run has only while one lasts (test/entry-points),
+    // and the team's, which a ticket has only in a channel with a default team (test/teams).
+    const always = allSearchAttributeKeys.filter((k) => !['JanelaFreeEntryPointUntil', 'JanelaTeam'].includes(k.name));
+    for (const key of always) expect(attributes[key.name], key.name).toBeDefined();
+    expect(attributes.JanelaTeam).toBeUndefined();
     expect(attributes.JanelaFreeEntryPointUntil).toBeUndefined();
     expect(attributes.JanelaChannelId).toEqual([channel.id]);
     expect(attributes.JanelaWindowOpen).toEqual([true]);

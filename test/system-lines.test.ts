@@ -39,6 +39,8 @@ const samples: SystemLine[] = [
     authorId: 'admin',
     authorName: null,
   }),
+  ticketChange({ teamChanged: true, teamId: 'tm_1', teamName: 'Vendas', assigneeChanged: true }),
+  ticketChange({ teamChanged: true, teamId: null, teamName: null }),
   { code: 'free_entry_point', params: { startedAt: '2026-11-26T12:00:00.000Z', until: '2026-11-29T12:00:00.000Z' } },
   { code: 'survey_not_sent', params: { reason: 'no_template', detail: null } },
   { code: 'survey_not_sent', params: { reason: 'template_unusable', detail: 'The template is not approved.' } },

@@ -442,6 +442,8 @@ export const systemTexts = {
     ticket_changed: 'Ticket {changes} by {author}.',
     statusChange: 'status {from} → {to}',
     assignedTo: 'assigned to {name}',
+    transferredTo: 'transferred to {name}',
+    noTeam: 'taken out of its team',
     unassigned: 'unassigned',
     administrator: 'Administrator',
     statuses: { open: 'open', pending: 'pending', closed: 'closed' },
@@ -462,6 +464,8 @@ export const systemTexts = {
     ticket_changed: 'Ticket: {changes}, por {author}.',
     statusChange: 'status {from} → {to}',
     assignedTo: 'atribuído a {name}',
+    transferredTo: 'transferido para {name}',
+    noTeam: 'retirado da equipe',
     unassigned: 'sem responsável',
     administrator: 'Administrador',
     statuses: { open: 'aberto', pending: 'pendente', closed: 'fechado' },
@@ -514,6 +518,8 @@ export function systemLineText(message, lang) {
           to: words.statuses[p.statusTo] ?? p.statusTo,
         }),
       );
+    if (p.teamChanged)
+      changes.push(p.teamId ? fill(words.transferredTo, { name: p.teamName ?? p.teamId }) : words.noTeam);
     if (p.assigneeChanged)
       changes.push(p.assigneeId ? fill(words.assignedTo, { name: p.assigneeName ?? p.assigneeId }) : words.unassigned);
     return fill(words.ticket_changed, { changes: changes.join(', '), author: p.authorName ?? words.administrator });

@@ -307,7 +307,7 @@ export class ConversationRequests {
     const closes = next.status === 'closed' && this.state.status !== 'closed';
     await this.db.recordTicketChange({
       conversationId: this.state.conversationId!,
-      from: { status: this.state.status, assigneeId: this.state.assigneeId },
+      from: { status: this.state.status, assigneeId: this.state.assigneeId, teamId: this.state.teamId },
       to: next,
       authorId: change.authorId,
       changeId,
@@ -319,8 +319,8 @@ export class ConversationRequests {
   }
 
   validateTicketChange(change: TicketChange): void {
-    if (!change || (change.status === undefined && change.assigneeId === undefined)) {
-      refuse('Say what to change: status and/or assigneeId.');
+    if (!change || (change.status === undefined && change.assigneeId === undefined && change.teamId === undefined)) {
+      refuse('Say what to change: status, assigneeId and/or teamId.');
     }
     if (change.status !== undefined && !['open', 'pending', 'closed'].includes(change.status)) {
       refuse('status must be open, pending or closed.');

@@ -21,11 +21,14 @@ export interface StoredConversation {
   ticketNumber: number;
   status: ConversationStatus;
   assigneeId: string | null;
+  /** Absent in results recorded before teams existed. */
+  teamId?: string | null;
 }
 
 export interface TicketState {
   status: ConversationStatus;
   assigneeId: string | null;
+  teamId: string | null;
 }
 
 export interface ConversationIdentity {
@@ -41,6 +44,8 @@ export class ConversationState implements Required<CarriedState> {
   ticketNumber: number | null;
   status: ConversationStatus;
   assigneeId: string | null;
+  /** The team answering the ticket (null: none, as every ticket before teams). */
+  teamId: string | null;
   /** Epoch ms when the WhatsApp window closes (or closed); null if the customer never wrote. */
   windowExpiresAt: number | null;
   windowOpen: boolean;
@@ -75,6 +80,7 @@ export class ConversationState implements Required<CarriedState> {
     this.ticketNumber = carried.ticketNumber;
     this.status = carried.status;
     this.assigneeId = carried.assigneeId;
+    this.teamId = carried.teamId ?? null;
     this.windowExpiresAt = carried.windowExpiresAt;
     this.windowOpen = carried.windowOpen;
     this.inbox = [...carried.inbox];
@@ -102,6 +108,7 @@ export class ConversationState implements Required<CarriedState> {
       ticketNumber: restored?.ticketNumber ?? null,
       status: restored?.status ?? 'open',
       assigneeId: restored?.assigneeId ?? null,
+      teamId: restored?.teamId ?? null,
       windowExpiresAt: restored?.windowExpiresAt ?? null,
       windowOpen: isWindowOpen(restored?.windowExpiresAt ?? null, now),
       inbox: [],
@@ -218,6 +225,7 @@ export class ConversationState implements Required<CarriedState> {
     this.ticketNumber = stored.ticketNumber;
     this.status = stored.status;
     this.assigneeId = stored.assigneeId;
+    if (stored.teamId !== undefined) this.teamId = stored.teamId;
   }
 
   /**
@@ -232,18 +240,30 @@ export class ConversationState implements Required<CarriedState> {
     }
   }
 
-  /** The ticket after a change (unset fields keep their value), or null when it changes nothing. */
-  ticketAfter(change: { status?: ConversationStatus; assigneeId?: string | null }): TicketState | null {
+  /**
+   * The ticket after a change (unset fields keep their value), or null when it changes nothing. A transfer to
+   * another team leaves the ticket unassigned, in that team's hands, unless the change names an assignee too.
+   */
+  ticketAfter(change: {
+    status?: ConversationStatus;
+    assigneeId?: string | null;
+    teamId?: string | null;
+  }): TicketState | null {
+    const teamId = change.teamId === undefined ? this.teamId : change.teamId;
+    const transferred = teamId !== this.teamId;
     const next = {
       status: change.status ?? this.status,
-      assigneeId: change.assigneeId === undefined ? this.assigneeId : change.assigneeId,
+      assigneeId: change.assigneeId !== undefined ? change.assigneeId : transferred ? null : this.assigneeId,
+      teamId,
     };
-    return next.status === this.status && next.assigneeId === this.assigneeId ? null : next;
+    const same = next.status === this.status && next.assigneeId === this.assigneeId && !transferred;
+    return same ? null : next;
   }
 
   applyTicket(next: TicketState): void {
     this.status = next.status;
     this.assigneeId = next.assigneeId;
+    this.teamId = next.teamId;
   }
 
   /** Remembers what a keyed request sent; the oldest keys beyond the bound are forgotten. */
@@ -268,6 +288,7 @@ export class ConversationState implements Required<CarriedState> {
       },
       status: this.status,
       assigneeId: this.assigneeId,
+      teamId: this.teamId,
       pendingSends: this.outbox.length,
     };
   }
@@ -283,6 +304,8 @@ export class ConversationState implements Required<CarriedState> {
       { key: SearchAttributes.status, value: this.status },
       { key: SearchAttributes.assignee, value: this.assigneeId ?? 'unassigned' },
       ...(this.ticketNumber === null ? [] : [{ key: SearchAttributes.ticketNumber, value: this.ticketNumber }]),
+      // Only once the ticket has a team (runs from before teams publish what they did).
+      ...(this.teamId === null ? [] : [{ key: SearchAttributes.team, value: this.teamId }]),
       // Only once a run has one (runs before free windows existed publish what they did).
       ...(this.freeEntryPoint === null
         ? []
@@ -307,6 +330,7 @@ export class ConversationState implements Required<CarriedState> {
       ticketNumber: this.ticketNumber,
       status: this.status,
       assigneeId: this.assigneeId,
+      teamId: this.teamId,
       windowExpiresAt: this.windowExpiresAt,
       windowOpen: this.windowOpen,
       inbox: [...this.inbox],

@@ -94,6 +94,8 @@ export interface RestoredState {
   ticketNumber: number;
   status: ConversationStatus;
   assigneeId: string | null;
+  /** Absent from callers before teams existed. */
+  teamId?: string | null;
   /** Epoch ms when the WhatsApp window closes (or closed); null if the customer never wrote. */
   windowExpiresAt: number | null;
 }
@@ -103,6 +105,8 @@ export interface CarriedState {
   ticketNumber: number | null;
   status: ConversationStatus;
   assigneeId: string | null;
+  /** Absent in runs from before teams. */
+  teamId?: string | null;
   windowExpiresAt: number | null;
   windowOpen: boolean;
   inbox: InboundMessage[];
@@ -128,6 +132,7 @@ export interface ConversationSnapshot {
   window: { open: boolean; expiresAt: string | null };
   status: ConversationStatus;
   assigneeId: string | null;
+  teamId: string | null;
   pendingSends: number;
 }
 
@@ -163,6 +168,8 @@ export const SearchAttributes = {
   status: defineSearchAttributeKey('JanelaStatus', SearchAttributeType.KEYWORD),
   assignee: defineSearchAttributeKey('JanelaAssignee', SearchAttributeType.KEYWORD),
   ticketNumber: defineSearchAttributeKey('JanelaTicketNumber', SearchAttributeType.INT),
+  /** The team answering the ticket, once it has one. */
+  team: defineSearchAttributeKey('JanelaTeam', SearchAttributeType.KEYWORD),
   /** While WhatsApp's free entry point window lasts: when it ends. */
   freeEntryPointUntil: defineSearchAttributeKey('JanelaFreeEntryPointUntil', SearchAttributeType.DATETIME),
 };

@@ -5,7 +5,8 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { newId, newSecret, sha256 } from '../../common/ids';
-import { Agent, Channel, Session } from '../../db/models';
+import { missingChannels } from '../../common/teams';
+import { Agent, Channel, Session, Team } from '../../db/models';
 import { type AuthEnv, requireAdmin } from '../auth';
 import type { ApiServices } from '../context';
 import { describeRoute } from '../describe-route';
@@ -29,7 +30,7 @@ export const agentCreateSchema = z.object({
 
 export const agentPatchSchema = agentCreateSchema.omit({ email: true }).partial();
 
-async function assertChannelsExist(channelIds: string[]): Promise<void> {
+export async function assertChannelsExist(channelIds: string[]): Promise<void> {
   const unique = [...new Set(channelIds)];
   const found = await Channel.countDocuments({ _id: { $in: unique }, deletedAt: null });
   if (found !== unique.length) {
@@ -79,13 +80,14 @@ export function agentRoutes({ liveFeed }: Pick<ApiServices, 'liveFeed'>) {
     body: agentPatchSchema,
     returns: 'Agent',
     response: agentResponse,
-    errors: ['UNKNOWN_CHANNEL'],
+    errors: ['UNKNOWN_CHANNEL', 'INVALID_TEAM_MEMBER'],
   });
   app.patch('/:id', edit, async (c) => {
     requireAdmin(c.get('principal'));
     const input = await parseJson(c, agentPatchSchema);
     const id = (await activeAgent(c.req.param('id')))._id;
     if (input.channelIds) await assertChannelsExist(input.channelIds);
+    if (input.channelIds || input.role === 'automation') await assertStillFitsTeams(id, input);
     await Agent.updateOne({ _id: id }, { $set: input });
     const agent = await Agent.findById(id).lean();
     if (!agent) throw notFound('Agent');
@@ -124,11 +126,36 @@ export function agentRoutes({ liveFeed }: Pick<ApiServices, 'liveFeed'>) {
       { _id: agent._id },
       { $set: { removedAt: new Date(), tokenHash: sha256(`removed:${newSecret(24)}`), channelIds: [] } },
     );
+    // A removed agent answers in no team any more (his tickets stay his until reassigned).
+    // (Each team rewritten: FerretDB 1.x's $pull does not match conditions on embedded documents.)
+    for (const team of await Team.find({ 'members.agentId': agent._id }).lean()) {
+      const members = team.members.filter((member) => member.agentId !== agent._id);
+      await Team.updateOne({ _id: team._id }, { $set: { members } });
+    }
     await endAccess(liveFeed, agent._id, 'This agent was removed.');
     return c.body(null, 204);
   });
 
   return app;
+}
+
+/**
+ * A team member keeps access to every channel of his teams and stays a person: an edit that would break that is
+ * refused with the teams it breaks (take him out of them first).
+ */
+async function assertStillFitsTeams(agentId: string, input: { channelIds?: string[]; role?: string }): Promise<void> {
+  const teams = await Team.find({ 'members.agentId': agentId, deletedAt: null }).lean();
+  const broken = teams.filter(
+    (team) =>
+      input.role === 'automation' || missingChannels(team.channelIds, input.channelIds ?? team.channelIds).length > 0,
+  );
+  if (broken.length > 0) {
+    throw new ApiError(
+      'INVALID_TEAM_MEMBER',
+      `This agent is a member of ${broken.map((team) => team.name).join(', ')}: a member keeps access to every channel of his teams. Take him out of those teams first.`,
+      { agentId, teams: broken.map((team) => ({ id: team._id, name: team.name, channelIds: team.channelIds })) },
+    );
+  }
 }
 
 /** The agent the path names, unless removed (404 for both: a removed agent is not edited, renewed or removed again). */

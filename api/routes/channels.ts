@@ -18,6 +18,7 @@ import { channelResponse, listOf } from '../response-schemas';
 import { visibleText } from '../text-fields';
 import { channelView } from '../views';
 import { INFOBIP_EXTENSION } from './extensions';
+import { assertTeamAnswers } from './teams';
 
 const apiBaseUrl = z
   .url({ protocol: /^https?$/, message: 'must be an http(s) URL such as https://xxxx.api.infobip.com' })
@@ -36,7 +37,13 @@ export const channelCreateSchema = z.object({
   ...automationInputFields,
 });
 
-export const channelPatchSchema = channelCreateSchema.omit({ kind: true }).partial();
+export const channelPatchSchema = channelCreateSchema
+  .omit({ kind: true })
+  .partial()
+  .extend({
+    /** The team a new ticket of this channel belongs to (a team answering this channel), or null for none. */
+    defaultTeamId: z.string().min(1).nullable().optional(),
+  });
 
 export function channelRoutes(deps: ApiDeps, { webhookChannels }: Pick<ApiServices, 'webhookChannels'>) {
   const app = new Hono<AuthEnv>();
@@ -102,13 +109,15 @@ export function channelRoutes(deps: ApiDeps, { webhookChannels }: Pick<ApiServic
     body: channelPatchSchema,
     returns: 'Channel',
     response: channelResponse,
-    errors: AUTOMATION_SETTING_ERRORS,
+    errors: [...AUTOMATION_SETTING_ERRORS, 'INVALID_TEAM'],
   });
   app.patch('/:id', edit, async (c) => {
     requireAdmin(c.get('principal'));
     const input = await parseJson(c, channelPatchSchema);
     // updateOne then read: FerretDB 1.x's findAndModify cannot apply the projection that hides secret fields.
     const id = c.req.param('id');
+    if (input.defaultTeamId)
+      await assertTeamAnswers(input.defaultTeamId, id, 'The default team must be a team that answers this channel.');
     // The kind decides the automation settings: read only when the edit sets some.
     let changes: Record<string, unknown> = input;
     if (setsAutomation(input)) {

@@ -23,6 +23,7 @@ import { prepareTemplateSend, TEMPLATE_SEND_ERRORS, templateSendSchema } from '.
 import { visibleText } from '../text-fields';
 import { type ConversationRecord, conversationView, messageView } from '../views';
 import { canUseMedia } from './media';
+import { assertTeamAnswers } from './teams';
 
 export const listQuerySchema = z.object({
   view: z.enum(['chats', 'tickets']).default('chats'),
@@ -30,6 +31,8 @@ export const listQuerySchema = z.object({
   status: z.enum(['open', 'pending', 'closed']).optional(),
   /** An agent id, `me`, or `unassigned`. */
   assigneeId: z.string().min(1).optional(),
+  /** A team id, or `none` for tickets of no team. */
+  teamId: z.string().min(1).optional(),
   /** `true`: only conversations whose reply window is open and closes within the hour (window.closingSoon). */
   closingSoon: z.enum(['true', 'false']).optional(),
   /** `true`: only tickets whose opening (or reopening) message came outside the channel's working hours. */
@@ -94,10 +97,13 @@ function cursorOf(message: { _id: string; createdAt: Date }): string {
 }
 const ticketStatus = z.enum(['open', 'pending', 'closed']);
 const ticketAssignee = z.string().min(1).nullable();
-/** Status, assignee or both: as two alternatives, so the published schema says "at least one" too. */
+/** A team answering the conversation's channel, or null for none: a transfer (unassigned unless assigneeId is given). */
+const ticketTeam = z.string().min(1).nullable();
+/** Status, assignee, team or several: as alternatives, so the published schema says "at least one" too. */
 export const ticketPatchSchema = z.union([
-  z.object({ status: ticketStatus, assigneeId: ticketAssignee.optional() }),
-  z.object({ status: ticketStatus.optional(), assigneeId: ticketAssignee }),
+  z.object({ status: ticketStatus, assigneeId: ticketAssignee.optional(), teamId: ticketTeam.optional() }),
+  z.object({ status: ticketStatus.optional(), assigneeId: ticketAssignee, teamId: ticketTeam.optional() }),
+  z.object({ status: ticketStatus.optional(), assigneeId: ticketAssignee.optional(), teamId: ticketTeam }),
 ]);
 
 export function keyOf(conversation: ConversationRecord): ConversationKey {
@@ -110,6 +116,7 @@ export function keyOf(conversation: ConversationRecord): ConversationKey {
       ticketNumber: conversation.ticketNumber,
       status: conversation.status as ConversationStatus,
       assigneeId: conversation.assigneeId ?? null,
+      teamId: conversation.teamId ?? null,
       windowExpiresAt: conversation.window?.expiresAt?.getTime() ?? null,
     },
   };
@@ -159,6 +166,7 @@ export function conversationRoutes(deps: ApiDeps) {
       filter.assigneeId =
         query.assigneeId === 'unassigned' ? null : query.assigneeId === 'me' ? principal.id : query.assigneeId;
     }
+    if (query.teamId) filter.teamId = query.teamId === 'none' ? null : query.teamId;
     const sort: Record<string, 1 | -1> = query.view === 'tickets' ? { ticketNumber: -1 } : { lastMessageAt: -1 };
     const conversations = await Conversation.find(filter).sort(sort).limit(query.limit).lean();
     // No $lookup (FerretDB 1.x lacks it): one extra query for the clients of this page.
@@ -335,12 +343,13 @@ export function conversationRoutes(deps: ApiDeps) {
   });
 
   const ticket = describeRoute({
-    summary: 'Change ticket status or assignee (through the workflow)',
+    summary:
+      'Change ticket status, assignee or team (through the workflow; a transfer unassigns unless assigneeId is given)',
     auth: 'agent',
     body: ticketPatchSchema,
     returns: 'Conversation',
     response: conversationResponse,
-    errors: ['INVALID_ASSIGNEE', 'WORKER_UNAVAILABLE'],
+    errors: ['INVALID_ASSIGNEE', 'INVALID_TEAM', 'WORKER_UNAVAILABLE'],
   });
   app.patch('/:id', ticket, async (c) => {
     const principal = c.get('principal');
@@ -357,6 +366,8 @@ export function conversationRoutes(deps: ApiDeps) {
         throw new ApiError('INVALID_ASSIGNEE', 'The assignee must be an agent with access to this channel.');
       }
     }
+    if (change.teamId)
+      await assertTeamAnswers(change.teamId, conversation.channelId, 'Transfer to a team that answers this channel.');
     await changeTicket(deps, keyOf(conversation), { ...change, authorId: principal.id });
     const updated = await Conversation.findById(conversation._id).lean();
     const client = await Client.findById(conversation.clientId).lean();

@@ -44,6 +44,8 @@ const channelSchema = new Schema(
     },
     // Working hours and the automatic replies they drive (common/working-hours.ts); null: always open, no replies.
     workingHours: { type: Schema.Types.Mixed, default: null },
+    // The team a new ticket of this channel belongs to (null: none; every agent of the channel sees it as today).
+    defaultTeamId: { type: String, default: null },
     nextSendAt: { type: Date, default: null },
     deletedAt: { type: Date, default: null },
   },

@@ -27,6 +27,8 @@ const conversationSchema = new Schema(
     ticketNumber: { type: Number, required: true, unique: true },
     status: { type: String, enum: ['open', 'pending', 'closed'], required: true, default: 'open' },
     assigneeId: { type: String, default: null },
+    // The team answering the ticket: the channel's default team when it opened, or the one it was transferred to.
+    teamId: { type: String, default: null },
     window: {
       open: { type: Boolean, default: false },
       expiresAt: { type: Date, default: null },

@@ -1,0 +1,39 @@
+/**
+ * Teams: who answers which channels' tickets, and how new tickets find an agent. Pure data and rules, shared by the
+ * API (validation), the database and workflow code.
+ */
+
+export const ASSIGNMENT_MODES = ['manual', 'round_robin', 'balanced'] as const;
+export type AssignmentMode = (typeof ASSIGNMENT_MODES)[number];
+
+/** Concurrent open tickets per agent when the team sets none (as Infobip Conversations' default). */
+export const DEFAULT_AGENT_CAPACITY = 5;
+export const MIN_AGENT_CAPACITY = 1;
+export const MAX_AGENT_CAPACITY = 100;
+/** How long a reopened ticket goes back to its last assignee when the team is sticky and sets no length. */
+export const DEFAULT_STICKY_DAYS = 7;
+
+export interface TeamMember {
+  agentId: string;
+  /** Overrides the team's capacity for this agent; absent: the team's. */
+  capacity?: number | null;
+}
+
+export interface TeamAssignment {
+  mode: AssignmentMode;
+  /** Concurrent open tickets per member (automatic assignment never goes beyond it). */
+  capacity: number;
+  /** A reopened ticket returns to its last assignee (if online) within `days` of its close. */
+  sticky: { enabled: boolean; days: number };
+}
+
+/** A member's capacity: their own, else the team's. */
+export function capacityOf(member: TeamMember, assignment: TeamAssignment): number {
+  return member.capacity ?? assignment.capacity;
+}
+
+/** The channels a member lacks to belong to a team (empty: the member may join). */
+export function missingChannels(teamChannelIds: readonly string[], agentChannelIds: readonly string[]): string[] {
+  const has = new Set(agentChannelIds);
+  return teamChannelIds.filter((channelId) => !has.has(channelId));
+}
