@@ -61,8 +61,11 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
       input: AgentMessageInput & {
         /** Also say how long before the window's end the channel reminds the customer (null: it does not). */
         withReminderPlan?: boolean;
+        /** An admin answers past the reply policy, for this assignee (null: unassigned): a system line says so first. */
+        answeringFor?: string | null;
       },
     ): Promise<MessageView & { reminderBeforeMs?: number | null }> {
+      if (input.answeringFor !== undefined) await recordAnsweredFor(input, input.answeringFor);
       const view = await persistAgentMessage(input);
       return input.withReminderPlan ? { ...view, reminderBeforeMs: await reminderBeforeMs(input.channelId) } : view;
     },
@@ -155,3 +158,22 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
 
 /** Every activity the conversation workflow calls on its store: the conversation's and the automatic messages'. */
 export type ConversationActivities = ReturnType<typeof createConversationActivities> & AutomationActivities;
+
+/** The line before an admin's answer past the reply policy; keyed by the message's request, so once per answer. */
+async function recordAnsweredFor(input: AgentMessageInput, assigneeId: string | null): Promise<void> {
+  await recordSystemLine(
+    input.conversationId,
+    input.channelId,
+    {
+      code: 'answered_for_assignee',
+      params: {
+        assigneeId,
+        assigneeName: assigneeId ? await agentNameOf(assigneeId) : null,
+        authorId: input.authorId,
+        authorName: input.authorId === 'admin' ? null : await agentNameOf(input.authorId),
+      },
+    },
+    `answered-for:${input.idempotencyKey ?? input.messageId}`,
+    new Date(),
+  );
+}

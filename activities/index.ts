@@ -8,6 +8,7 @@ import { LegacyConversationIds } from '../db/legacy-conversations';
 import { createAutomationActivities } from './automation';
 import { type BatchActivities, createBatchActivities } from './batch';
 import { type ConversationActivities, createConversationActivities } from './conversation';
+import { createPresenceActivities, type PresenceActivities } from './presence';
 import { createSendingActivities, type SendingActivities } from './sending';
 
 export { clientIdFor, conversationIdFor, keyedMessageId } from '../db/ids';
@@ -41,6 +42,7 @@ export function createActivities(deps: ActivityDeps): JanelaActivities {
   return {
     ...createConversationActivities({ legacyConversationIds, replyWindowMs: deps.replyWindowMs }),
     ...createAutomationActivities(),
+    ...createPresenceActivities(),
     ...createSendingActivities({ publicBaseUrl: deps.publicBaseUrl, infobipTimeoutMs: deps.infobipTimeoutMs }),
     ...createBatchActivities({
       temporal: deps.temporal,
@@ -51,4 +53,4 @@ export function createActivities(deps: ActivityDeps): JanelaActivities {
   };
 }
 
-export type JanelaActivities = ConversationActivities & SendingActivities & BatchActivities;
+export type JanelaActivities = ConversationActivities & SendingActivities & BatchActivities & PresenceActivities;

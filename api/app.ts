@@ -175,7 +175,7 @@ export function createApp(deps: ApiDeps) {
   api.route('/channels', channelRoutes(deps, services));
   api.route('/agents', agentRoutes(services));
   api.route('/teams', teamRoutes());
-  api.route('/me', meRoutes());
+  api.route('/me', meRoutes(deps));
   api.route('/channels', templateRoutes());
   const conversations = conversationRoutes(deps);
   addResendRoute(conversations, deps);

@@ -26,6 +26,8 @@ export interface ApiDeps {
   maxStreamsPerAgent: number;
   /** How old /metrics' counts of what is stored may be (JANELA_METRICS_COUNTS_MAX_AGE). */
   storedCountsMaxAgeMs: number;
+  /** An online agent without a heartbeat this long is away (HEARTBEAT_TIMEOUT_MS unless a test shortens it). */
+  heartbeatTimeoutMs?: number;
 }
 
 export function apiDepsFromEnv(

@@ -1,7 +1,7 @@
 import type { StreamCloseCode } from '../common/error-codes';
 import { log } from '../common/log';
 import { Agent, Client, Conversation, Message, Session } from '../db/models';
-import { conversationView, messageView } from './views';
+import { conversationView, messageView, presenceView } from './views';
 
 /**
  * One database poller per API (createApp builds one) for every open `GET /api/events` stream. FerretDB has no
@@ -122,10 +122,14 @@ const resumeAfter = (page: { _id: string; updatedAt: Date }[], size: number): Re
 
 interface Announced {
   frame: string;
-  channelId: string;
+  /** Streams with access to any of these channels get the frame (a conversation's channel; an agent's channels). */
+  channelIds: readonly string[];
   /** The change's `updatedAt`, to replay the last few seconds to a stream that just opened. */
   at: number;
 }
+
+const reaches = (stream: LiveSubscription, frame: Announced) =>
+  frame.channelIds.some((id) => stream.channelIds.has(id));
 
 const sameSet = (a: ReadonlySet<string>, b: readonly string[]) => a.size === b.length && b.every((id) => a.has(id));
 
@@ -165,7 +169,7 @@ export class LiveFeed {
     this.perOwner.set(owner, (this.perOwner.get(owner) ?? 0) + 1);
     // A console loads its lists and then opens the stream: what changed in between is in the recent frames.
     for (const frame of this.recent) {
-      if (subscription.channelIds.has(frame.channelId)) subscription.push(frame.frame);
+      if (reaches(subscription, frame)) subscription.push(frame.frame);
     }
     this.ensureRunning();
     return subscription;
@@ -238,7 +242,7 @@ export class LiveFeed {
         : { updatedAt: { $gt: since, $lte: until } }),
     });
     // Access is re-checked on every poll, in the same round trip, before anything is fanned out.
-    const [access, conversations, messages] = await Promise.all([
+    const [access, conversations, messages, presences] = await Promise.all([
       this.checkAccess(streams),
       channelIds.length
         ? this.count(
@@ -253,6 +257,12 @@ export class LiveFeed {
             Message.find(changes(this.resumeMessages)).sort({ updatedAt: 1, _id: 1 }).limit(MESSAGE_PAGE).lean(),
           )
         : [],
+      // Agents whose presence changed (their presence workflow recorded it): few, and small.
+      this.count(
+        Agent.find({ 'presence.since': { $gt: since, $lte: until } })
+          .select('name channelIds presence')
+          .lean(),
+      ),
     ]);
     access();
     this.resumeConversations = resumeAfter(conversations, CONVERSATION_PAGE);
@@ -276,7 +286,7 @@ export class LiveFeed {
       for (const conversation of conversations) {
         if (!fresh(conversation._id, conversation.updatedAt)) continue;
         announced.push({
-          channelId: conversation.channelId,
+          channelIds: [conversation.channelId],
           at: conversation.updatedAt.getTime(),
           // Serialized once for every stream that gets it.
           frame: sseFrame(
@@ -289,11 +299,22 @@ export class LiveFeed {
     for (const message of messages) {
       if (!fresh(message._id, message.updatedAt)) continue;
       announced.push({
-        channelId: message.channelId,
+        channelIds: [message.channelId],
         at: message.updatedAt.getTime(),
         frame: sseFrame(
           'message',
           JSON.stringify({ conversationId: message.conversationId, message: messageView(message) }),
+        ),
+      });
+    }
+    for (const agent of presences) {
+      if (!agent.presence || !fresh(`presence:${agent._id}`, agent.presence.since)) continue;
+      announced.push({
+        channelIds: agent.channelIds,
+        at: agent.presence.since.getTime(),
+        frame: sseFrame(
+          'presence',
+          JSON.stringify({ agentId: agent._id, name: agent.name, ...presenceView(agent.presence) }),
         ),
       });
     }
@@ -307,7 +328,7 @@ export class LiveFeed {
       if (++served % FANOUT_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
       for (const frame of announced) {
         if (!stream.open) break;
-        if (stream.channelIds.has(frame.channelId)) stream.push(frame.frame);
+        if (reaches(stream, frame)) stream.push(frame.frame);
       }
       if (ping) stream.push(PING);
     }

@@ -5,9 +5,9 @@
 
 import { z } from 'zod';
 import { AUTOMATIC_KINDS } from '../common/automation-settings';
-import { CHANNEL_KINDS } from '../common/domain';
+import { CHANNEL_KINDS, REPLY_POLICIES } from '../common/domain';
 import { ERROR_CODES, type ErrorCode } from '../common/error-codes';
-import { ASSIGNMENT_MODES } from '../common/teams';
+import { ASSIGNMENT_MODES, PRESENCE_STATUSES } from '../common/teams';
 import { automationResponseFields } from './channel-automation';
 
 const iso = z.string().describe('ISO 8601 time');
@@ -42,11 +42,23 @@ export const channelResponse = z.strictObject({
   viberMediaMode: z.enum(['link', 'native']).optional(),
   sendRatePerSecond: z.number(),
   defaultTeamId: z.string().nullable().describe('the team a new ticket of this channel belongs to (null: none)'),
+  replyPolicy: z
+    .enum(REPLY_POLICIES)
+    .describe(
+      'who may answer a ticket: anyone with the channel, the assignee or anyone while unassigned, or only the assignee',
+    ),
   ...automationResponseFields,
   /** Admins only: it holds the channel's secret. */
   webhookUrl: z.string().optional(),
   createdAt: iso.nullable(),
   updatedAt: iso.nullable(),
+});
+
+export const presenceResponse = z.strictObject({
+  status: z.enum(PRESENCE_STATUSES).describe('in effect: an online agent without a heartbeat for 90 s is away'),
+  chosen: z.enum(PRESENCE_STATUSES).describe('what the agent set'),
+  auto: z.boolean().optional().describe('away because the heartbeat stopped; the next heartbeat brings him back'),
+  since: iso.nullable().optional(),
 });
 
 export const agentResponse = z.strictObject({
@@ -55,6 +67,7 @@ export const agentResponse = z.strictObject({
   email: z.string(),
   role: z.enum(['admin', 'agent', 'automation']),
   channelIds: z.array(z.string()),
+  presence: presenceResponse,
   /** Only when the agent is created (or its token renewed): shown once. */
   token: z.string().optional(),
   createdAt: iso.nullable(),
@@ -190,6 +203,15 @@ export const systemLineResponse = z.discriminatedUnion('code', [
   z.strictObject({
     code: z.literal('inbound_store_failing'),
     params: z.strictObject({ attempt: z.number().int().min(1) }),
+  }),
+  z.strictObject({
+    code: z.literal('answered_for_assignee'),
+    params: z.strictObject({
+      assigneeId: z.string().nullable().describe("the ticket's assignee then (null: unassigned)"),
+      assigneeName: z.string().nullable(),
+      authorId: agentIdOrAdmin,
+      authorName: z.string().nullable().describe('null for the bootstrap administrator'),
+    }),
   }),
 ]);
 

@@ -5,9 +5,9 @@
  */
 import { CLOSING_SOON_MS } from '../common/automation-settings';
 import { capabilitiesOf } from '../common/channels';
-import type { Referral } from '../common/domain';
+import type { Referral, ReplyPolicy } from '../common/domain';
 import { replyWindowState } from '../common/reply-window';
-import { type AssignmentMode, DEFAULT_AGENT_CAPACITY, DEFAULT_STICKY_DAYS } from '../common/teams';
+import { type AssignmentMode, DEFAULT_AGENT_CAPACITY, DEFAULT_STICKY_DAYS, type PresenceStatus } from '../common/teams';
 import { channelWebhookUrl } from '../common/urls';
 import type { StoredMedia } from '../db/media';
 import { DEFAULT_CHANNEL_SEND_RATE } from '../db/models';
@@ -21,6 +21,7 @@ type ChannelRecord = StoredAutomation & {
   viberMediaMode?: string | null;
   sendRatePerSecond?: number | null;
   defaultTeamId?: string | null;
+  replyPolicy?: string | null;
   webhookSecret?: string;
   createdAt?: Date;
   updatedAt?: Date;
@@ -38,6 +39,7 @@ export function channelView(channel: ChannelRecord, publicBaseUrl: string, withW
     ...(capabilitiesOf(channel.kind).nativeMediaOption ? { viberMediaMode: channel.viberMediaMode ?? 'link' } : {}),
     sendRatePerSecond: channel.sendRatePerSecond ?? DEFAULT_CHANNEL_SEND_RATE,
     defaultTeamId: channel.defaultTeamId ?? null,
+    replyPolicy: (channel.replyPolicy ?? 'anyone') as ReplyPolicy,
     ...automationView(channel),
     ...(withWebhook && channel.webhookSecret
       ? { webhookUrl: channelWebhookUrl(publicBaseUrl, channel._id, channel.webhookSecret) }
@@ -55,6 +57,7 @@ export function agentView(agent: {
   channelIds: string[];
   createdAt?: Date;
   removedAt?: Date | null;
+  presence?: Parameters<typeof presenceView>[0];
 }) {
   return {
     id: agent._id,
@@ -62,8 +65,24 @@ export function agentView(agent: {
     email: agent.email,
     role: agent.role,
     channelIds: agent.channelIds,
+    presence: presenceView(agent.presence),
     createdAt: agent.createdAt?.toISOString() ?? null,
     removedAt: agent.removedAt?.toISOString() ?? null,
+  };
+}
+
+/** An agent's presence as stored (null: never set, offline). */
+export function presenceView(
+  presence:
+    | { status?: string | null; chosen?: string | null; auto?: boolean | null; since?: Date | null }
+    | null
+    | undefined,
+) {
+  return {
+    status: (presence?.status ?? 'offline') as PresenceStatus,
+    chosen: (presence?.chosen ?? 'offline') as PresenceStatus,
+    auto: presence?.auto ?? false,
+    since: presence?.since?.toISOString() ?? null,
   };
 }
 

@@ -58,6 +58,24 @@ export interface ReplyRequest {
   attachment?: AttachmentRef | null;
   /** From the agent's requestId: a retried or double-clicked reply sends once and returns the first message. */
   idempotencyKey?: string;
+  /** An agent's answer in the console or API: checked against what happened since he looked (collision guard). */
+  guard?: ReplyGuard;
+}
+
+/** Who may answer a channel's customers: anyone with the channel, or the ticket's assignee (common/reply-guard.ts). */
+export const REPLY_POLICIES = ['anyone', 'assignee_or_unassigned', 'assignee_only'] as const;
+export type ReplyPolicy = (typeof REPLY_POLICIES)[number];
+
+/** What the conversation checks an agent's answer against, in its update validator (so it holds under any race). */
+export interface ReplyGuard {
+  /** The newest timeline item the agent saw, and its time (epoch ms, the stored createdAt). */
+  basedOn?: { id: string; at: number } | null;
+  /** Send even though the conversation changed (or, for an admin, though the ticket is someone else's). */
+  force?: boolean;
+  /** The channel's reply policy as the API read it. */
+  replyPolicy?: ReplyPolicy;
+  /** Admins may answer past the reply policy (with `force`, and a system line saying so). */
+  authorIsAdmin?: boolean;
 }
 
 /** A template's filled header as Infobip takes it: media by URL, or the value of a TEXT header's variable. */
@@ -87,6 +105,8 @@ export interface TemplateRequest {
   header?: TemplateHeader | null;
   /** Values of the template's dynamic URL buttons (a `{{1}}` in the button's URL), in the buttons' order. */
   buttons?: TemplateButton[] | null;
+  /** An agent's template from the console or API: the collision guard, as for replies. */
+  guard?: ReplyGuard;
   /** Unchecked header media URL, header text and button parameters (used when the workflow checks the template). */
   headerMediaUrl?: string;
   /** A DOCUMENT header's file name; absent: read from `headerMediaUrl`. */

@@ -35,9 +35,15 @@ export const ERROR_CODES = {
   FORBIDDEN: { status: 403, description: "The principal's role may not do this." },
   CSRF_HEADER_MISSING: { status: 403, description: 'A console session must send the `X-Janela-Console` header.' },
   CHANNEL_ACCESS_DENIED: { status: 403, description: 'The agent or automation token has no access to this channel.' },
+  NOT_ASSIGNEE: {
+    status: 403,
+    description:
+      "The channel's reply policy lets only the ticket's assignee (or anyone while unassigned) answer; an admin may repeat with `force: true` (`assigneeId`).",
+  },
   // 404: what the path or body names does not exist (or is not visible to the caller).
   NOT_FOUND: { status: 404, description: 'What the path names does not exist, or no such route.' },
   ATTACHMENT_NOT_FOUND: { status: 404, description: 'No uploaded attachment with this id for this agent.' },
+  TIMELINE_ITEM_NOT_FOUND: { status: 404, description: "`basedOn` names no item of this conversation's timeline." },
   CLIENT_NOT_FOUND: { status: 404, description: 'No such client, or one the agent cannot see.' },
   TEMPLATE_NOT_FOUND: { status: 404, description: 'No template of this name and language on the channel.' },
   METHOD_NOT_ALLOWED: { status: 405, description: 'The path exists, not with this method (`allowed` in details).' },
@@ -48,6 +54,11 @@ export const ERROR_CODES = {
     description: "Outside WhatsApp's 24-hour window a free-form reply is refused: send a template (`helpUrl`).",
   },
   TEMPLATES_WHATSAPP_ONLY: { status: 409, description: 'Templates exist on WhatsApp channels only.' },
+  CONVERSATION_CHANGED: {
+    status: 409,
+    description:
+      'Someone else answered (or Janela sent an automatic message) after the item `basedOn` names: read `messages`, then send again, with `force: true` to send anyway.',
+  },
   MESSAGE_NOT_RESENDABLE: {
     status: 409,
     description:

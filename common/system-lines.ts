@@ -44,6 +44,16 @@ export interface SurveyAnsweredParams {
   score: number;
 }
 
+/** An admin answered past the channel's reply policy (`force`). */
+export interface AnsweredForAssigneeParams {
+  /** The ticket's assignee at the time (null: unassigned), with his name then. */
+  assigneeId: string | null;
+  assigneeName: string | null;
+  authorId: string;
+  /** Null for the bootstrap administrator. */
+  authorName: string | null;
+}
+
 export interface InboundStoreFailingParams {
   /** The attempt that raised the alert. */
   attempt: number;
@@ -61,7 +71,8 @@ export type SystemLine =
   | { code: 'reopened'; params: Record<string, never> }
   | { code: 'survey_not_sent'; params: SurveyNotSentParams }
   | { code: 'survey_answered'; params: SurveyAnsweredParams }
-  | { code: 'inbound_store_failing'; params: InboundStoreFailingParams };
+  | { code: 'inbound_store_failing'; params: InboundStoreFailingParams }
+  | { code: 'answered_for_assignee'; params: AnsweredForAssigneeParams };
 
 /**
  * A duration as words, in the largest whole unit up to hours: "24 hours", "2 minutes", "24 horas", "90 seconds"
@@ -97,6 +108,13 @@ export function systemLineEnglish(line: SystemLine): string {
         : `No satisfaction survey was sent: the survey template cannot be sent (${line.params.detail ?? 'refused'}).`;
     case 'survey_answered':
       return `The customer rated the service ${line.params.score} out of 5.`;
+    case 'answered_for_assignee': {
+      const p = line.params;
+      const author = p.authorName ?? 'Administrator';
+      return p.assigneeId
+        ? `${author} answered although the ticket is assigned to ${p.assigneeName ?? p.assigneeId}.`
+        : `${author} answered the unassigned ticket, which only its assignee may answer.`;
+    }
     case 'inbound_store_failing':
       return `A message from the customer could not be stored yet (attempt ${line.params.attempt}); Janela keeps trying and has alerted the operators.`;
     case 'ticket_changed': {

@@ -37,3 +37,32 @@ export function missingChannels(teamChannelIds: readonly string[], agentChannelI
   const has = new Set(agentChannelIds);
   return teamChannelIds.filter((channelId) => !has.has(channelId));
 }
+
+/** An agent's presence: what he set (`online`, `busy`, `away`, `offline`), `away` too when his heartbeat stops. */
+export const PRESENCE_STATUSES = ['online', 'busy', 'away', 'offline'] as const;
+export type PresenceStatus = (typeof PRESENCE_STATUSES)[number];
+
+/** An online agent whose console sends no heartbeat for this long is shown (and treated) as away. */
+export const HEARTBEAT_TIMEOUT_MS = 90_000;
+/** How often the console sends its heartbeat: three chances within the timeout. */
+export const HEARTBEAT_INTERVAL_MS = 30_000;
+
+/** An agent's presence as stored and shown: the status in effect, what he chose, and since when. */
+export interface Presence {
+  status: PresenceStatus;
+  chosen: PresenceStatus;
+  /** True when the status is `away` because the heartbeat stopped (the next heartbeat brings him back). */
+  auto: boolean;
+  since: string;
+}
+
+/** The presence in effect: an online agent without a heartbeat within the timeout is away. */
+export function presenceInEffect(
+  chosen: PresenceStatus,
+  lastHeartbeatAt: number | null,
+  now: number,
+  timeoutMs = HEARTBEAT_TIMEOUT_MS,
+): PresenceStatus {
+  if (chosen !== 'online') return chosen;
+  return lastHeartbeatAt !== null && now - lastHeartbeatAt < timeoutMs ? 'online' : 'away';
+}

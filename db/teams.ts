@@ -1,5 +1,6 @@
 /** Teams as the conversation activities need them: the team a channel's new tickets belong to. */
-import { Channel, Team } from './models';
+import type { Presence } from '../common/teams';
+import { Agent, Channel, Team } from './models';
 
 /** Read at most this often per channel and process: a new ticket may open in the team set a few seconds before. */
 const DEFAULT_TEAM_TTL_MS = 5_000;
@@ -23,4 +24,9 @@ export function defaultTeamOf(channelId: string): Promise<string | null> {
 export async function teamNameOf(teamId: string): Promise<string | null> {
   const team = await Team.findById(teamId).select('name').lean();
   return team?.name ?? null;
+}
+
+/** An agent's presence in effect, as his presence workflow decided it. */
+export async function storePresence(agentId: string, presence: Presence): Promise<void> {
+  await Agent.updateOne({ _id: agentId }, { $set: { presence: { ...presence, since: new Date(presence.since) } } });
 }

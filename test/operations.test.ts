@@ -56,6 +56,7 @@ describe('operations', () => {
       sender: '1',
       sendRatePerSecond: 10,
       defaultTeamId: null,
+      replyPolicy: 'anyone',
       satisfactionSurvey: { enabled: false, question: null, templateName: null, language: null },
       workingHours: null,
       createdAt: null,

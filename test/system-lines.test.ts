@@ -46,6 +46,14 @@ const samples: SystemLine[] = [
   { code: 'survey_not_sent', params: { reason: 'template_unusable', detail: 'The template is not approved.' } },
   { code: 'survey_answered', params: { score: 4 } },
   { code: 'inbound_store_failing', params: { attempt: 5 } },
+  {
+    code: 'answered_for_assignee',
+    params: { assigneeId: 'agt_2', assigneeName: 'Bruno', authorId: 'agt_1', authorName: 'Ana' },
+  },
+  {
+    code: 'answered_for_assignee',
+    params: { assigneeId: null, assigneeName: null, authorId: 'admin', authorName: null },
+  },
 ];
 
 describe('system lines, rendered', () => {

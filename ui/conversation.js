@@ -14,8 +14,10 @@ import {
   formatLeft,
   formatTime,
   freeUntil,
+  guardFields,
   httpUrl,
   name,
+  noteConversationChanged,
   requestIdFor,
   selected,
   state,
@@ -369,6 +371,8 @@ async function sendFromComposer() {
   const text = $('#composer-text').value.trim();
   state.composerError = null;
   state.composerInfo = null;
+  // What this answer is, for the collision guard: the same answer sent again after a refusal goes with force.
+  const fingerprint = JSON.stringify(state.attachment ? { attachmentId: state.attachment.id, text } : { text });
   try {
     if (action === 'note') {
       if (!text) return;
@@ -381,18 +385,27 @@ async function sendFromComposer() {
         attachmentId,
         ...(text ? { caption: text } : {}),
         requestId,
+        ...guardFields(c.id, fingerprint),
       });
       state.attachment = null;
       upsertMessage(message);
     } else {
       if (!text) return;
       const requestId = requestIdFor({ conversation: c.id, reply: text });
-      upsertMessage(await api('POST', `/api/conversations/${c.id}/messages`, { text, requestId }));
+      upsertMessage(
+        await api('POST', `/api/conversations/${c.id}/messages`, {
+          text,
+          requestId,
+          ...guardFields(c.id, fingerprint),
+        }),
+      );
     }
+    state.forceNext = null;
     state.pendingAction = null;
     $('#composer-text').value = '';
   } catch (err) {
     state.composerError = errorText(err);
+    noteConversationChanged(err, c.id, fingerprint);
     if (err.code === 'WINDOW_CLOSED') c.window = { open: false, expiresAt: c.window.expiresAt };
   }
   renderTimeline();

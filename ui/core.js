@@ -172,3 +172,34 @@ export function requestIdFor(action) {
     state.pendingAction = { fingerprint, requestId: newRequestId() };
   return state.pendingAction.requestId;
 }
+
+/**
+ * What an answer is based on (the collision guard): the newest timeline item the agent has on screen, by the
+ * timeline's order (createdAt, then id). The server refuses the answer if someone else wrote to the customer since.
+ */
+export function newestSeenId() {
+  let newest = null;
+  for (const message of state.messages) {
+    if (
+      !newest ||
+      message.createdAt > newest.createdAt ||
+      (message.createdAt === newest.createdAt && message.id > newest.id)
+    )
+      newest = message;
+  }
+  return newest?.id;
+}
+
+/**
+ * After a 409 CONVERSATION_CHANGED the agent has seen what changed: sending the same thing again (same
+ * conversation and content) goes with `force`. Anything else is checked as usual.
+ */
+export function guardFields(conversationId, fingerprint) {
+  const forced = state.forceNext?.conversationId === conversationId && state.forceNext.fingerprint === fingerprint;
+  return { basedOn: newestSeenId(), ...(forced ? { force: true } : {}) };
+}
+
+/** Remembers a refused answer, so the agent's next identical send goes anyway. */
+export function noteConversationChanged(err, conversationId, fingerprint) {
+  state.forceNext = err?.code === 'CONVERSATION_CHANGED' ? { conversationId, fingerprint } : null;
+}

@@ -384,6 +384,9 @@ export const errorTexts = {
     UNAUTHORIZED: 'This token is not valid.',
     WORKER_UNAVAILABLE:
       'Janela could not confirm this in time (the service is busy or restarting). Try again in a few seconds: it will not be sent twice.',
+    CONVERSATION_CHANGED:
+      'Someone else wrote to the customer since you looked. Read the new messages; press Send again to send yours anyway.',
+    NOT_ASSIGNEE: 'This ticket is someone else’s: on this channel only its assignee answers.',
   },
   'pt-BR': {
     ATTACHMENT_TOO_LARGE: texts['pt-BR'].tooLarge,
@@ -395,6 +398,9 @@ export const errorTexts = {
     WINDOW_CLOSED: 'A janela de 24 horas está fechada: só é possível enviar um modelo aprovado.',
     WORKER_UNAVAILABLE:
       'O Janela não conseguiu confirmar a tempo (serviço ocupado ou reiniciando). Tente de novo em alguns segundos: não será enviado duas vezes.',
+    CONVERSATION_CHANGED:
+      'Outra pessoa escreveu ao cliente depois que você olhou. Leia as novas mensagens; clique em Enviar de novo para enviar a sua mesmo assim.',
+    NOT_ASSIGNEE: 'Este ticket é de outra pessoa: neste canal só o responsável responde.',
   },
 };
 
@@ -437,6 +443,8 @@ export const systemTexts = {
       'No satisfaction survey was sent: the reply window is closed and the channel has no survey template.',
     survey_template_unusable: 'No satisfaction survey was sent: the survey template cannot be sent ({detail}).',
     survey_answered: 'The customer rated the service {score} out of 5.',
+    answered_for_assignee: '{author} answered although the ticket is assigned to {assignee}.',
+    answered_unassigned: '{author} answered the unassigned ticket, which only its assignee may answer.',
     inbound_store_failing:
       'A message from the customer could not be stored yet (attempt {attempt}); Janela keeps trying and has alerted the operators.',
     ticket_changed: 'Ticket {changes} by {author}.',
@@ -459,6 +467,8 @@ export const systemTexts = {
     survey_template_unusable:
       'A pesquisa de satisfação não foi enviada: o modelo da pesquisa não pode ser enviado ({detail}).',
     survey_answered: 'O cliente avaliou o atendimento com nota {score} de 5.',
+    answered_for_assignee: '{author} respondeu embora o ticket seja de {assignee}.',
+    answered_unassigned: '{author} respondeu o ticket sem responsável, que só o responsável pode responder.',
     inbound_store_failing:
       'Uma mensagem do cliente ainda não pôde ser guardada (tentativa {attempt}); o Janela continua tentando e alertou os operadores.',
     ticket_changed: 'Ticket: {changes}, por {author}.',
@@ -509,6 +519,12 @@ export function systemLineText(message, lang) {
   if (code === 'survey_answered' && Number.isFinite(p.score)) return fill(words.survey_answered, { score: p.score });
   if (code === 'inbound_store_failing' && Number.isFinite(p.attempt))
     return fill(words.inbound_store_failing, { attempt: p.attempt });
+  if (code === 'answered_for_assignee') {
+    const author = p.authorName ?? words.administrator;
+    return p.assigneeId
+      ? fill(words.answered_for_assignee, { author, assignee: p.assigneeName ?? p.assigneeId })
+      : fill(words.answered_unassigned, { author });
+  }
   if (code === 'ticket_changed') {
     const changes = [];
     if (p.statusFrom !== p.statusTo)

@@ -7,7 +7,9 @@ import {
   esc,
   formatTime,
   freeUntil,
+  guardFields,
   newRequestId,
+  noteConversationChanged,
   renderTemplate,
   requestIdFor,
   state,
@@ -137,7 +139,19 @@ export async function openTemplateModal(c, onSent) {
         if (!choice) return;
         try {
           const requestId = requestIdFor({ conversation: c.id, template: choice });
-          const message = await api('POST', `/api/conversations/${c.id}/templates`, { ...choice, requestId });
+          const fingerprint = JSON.stringify({ template: choice });
+          let message;
+          try {
+            message = await api('POST', `/api/conversations/${c.id}/templates`, {
+              ...choice,
+              requestId,
+              ...guardFields(c.id, fingerprint),
+            });
+          } catch (err) {
+            noteConversationChanged(err, c.id, fingerprint);
+            throw err;
+          }
+          state.forceNext = null;
           state.pendingAction = null;
           close();
           state.composerError = null;

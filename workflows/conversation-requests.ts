@@ -15,7 +15,14 @@ import {
   upsertSearchAttributes,
   uuid4,
 } from '@temporalio/workflow';
-import type { InboundMessage, MessageView, ReplyRequest, TemplateRequest, TicketChange } from '../common/domain';
+import type {
+  InboundMessage,
+  MessageView,
+  ReplyGuard,
+  ReplyRequest,
+  TemplateRequest,
+  TicketChange,
+} from '../common/domain';
 import { formatDuration } from '../common/system-lines';
 import { type ConversationPatches, conversationPatches } from './conversation-patches';
 import { store, storeLocally } from './conversation-proxies';
@@ -32,6 +39,8 @@ export class ConversationRequests {
   readonly state: ConversationState;
   /** Sends running under an idempotency key: a retry joins the running one. */
   private readonly keysInFlight = new Map<string, Promise<MessageView>>();
+  /** Who each running keyed send is by (null: automation): the collision guard counts them as newer than anything. */
+  private readonly authorsInFlight = new Map<string, string | null>();
   /** What this run last upserted (serialized), so an unchanged value costs no history event. */
   private readonly published = { attributes: '', memo: '' };
   // Runs recorded before had no reminder before the window closes (nor its timer).
@@ -92,12 +101,17 @@ export class ConversationRequests {
   }
 
   /** The same idempotency key never sends twice: a finished send is answered from memory, a running one is joined. */
-  private async sendOnce(key: string | undefined, send: () => Promise<MessageView>): Promise<MessageView> {
+  private async sendOnce(
+    key: string | undefined,
+    authorId: string | null,
+    send: () => Promise<MessageView>,
+  ): Promise<MessageView> {
     if (!key) return send();
     const known = this.state.dialogs[key] ?? null;
     if (known) return known;
     const running = this.keysInFlight.get(key);
     if (running) return running;
+    this.authorsInFlight.set(key, authorId);
     const sending = send();
     this.keysInFlight.set(key, sending);
     try {
@@ -106,7 +120,79 @@ export class ConversationRequests {
       return message;
     } finally {
       this.keysInFlight.delete(key);
+      this.authorsInFlight.delete(key);
     }
+  }
+
+  /** A request this run already took (a retry): answered with its message, whatever changed since. */
+  private alreadyTaken(key: string | undefined): boolean {
+    return !!key && (!!this.state.dialogs[key] || this.keysInFlight.has(key));
+  }
+
+  /**
+   * The collision guard, run by the validators of agents' replies and templates: the channel's reply policy (who
+   * may answer this ticket) and whether anyone else wrote to the customer since the item the agent based his
+   * answer on, a running send included. Validators run before the update is accepted, one at a time, so of two
+   * answers based on the same item exactly one gets through.
+   */
+  private checkGuard(authorId: string, guard: ReplyGuard | undefined): void {
+    if (!guard) return;
+    if (this.answeringFor(authorId, guard) === undefined && !this.policyAllows(authorId, guard)) {
+      throw ApplicationFailure.create({
+        message:
+          this.state.assigneeId === null
+            ? 'Only the assignee may answer on this channel: take the ticket first.'
+            : 'This ticket is assigned to someone else: only the assignee may answer it on this channel.',
+        type: WorkflowErrors.NOT_ASSIGNEE,
+        nonRetryable: true,
+        details: [{ assigneeId: this.state.assigneeId }],
+      });
+    }
+    if (!guard.basedOn || guard.force) return;
+    const later = [
+      ...this.state.changedSince(guard.basedOn, authorId).map((message) => ({ ...message, sending: false })),
+      ...[...this.authorsInFlight.values()]
+        .filter((author) => author !== authorId)
+        .map((author) => ({ id: null, at: null, authorId: author, sending: true })),
+    ];
+    if (later.length === 0) return;
+    throw ApplicationFailure.create({
+      message: `The conversation changed since you looked: ${later.length} newer message(s) went to the customer. Read them, then send again (force: true to send anyway).`,
+      type: WorkflowErrors.CONVERSATION_CHANGED,
+      nonRetryable: true,
+      details: [
+        {
+          messages: later.map(({ id, at, authorId: author, sending }) => ({
+            id,
+            createdAt: at === null || Number.isNaN(at) ? null : new Date(at).toISOString(),
+            authorId: author,
+            sending,
+          })),
+        },
+      ],
+    });
+  }
+
+  /** Whether the channel's reply policy lets this author answer the ticket as it is now. */
+  private policyAllows(authorId: string, guard: ReplyGuard): boolean {
+    const assignee = this.state.assigneeId;
+    switch (guard.replyPolicy ?? 'anyone') {
+      case 'anyone':
+        return true;
+      case 'assignee_or_unassigned':
+        return assignee === null || assignee === authorId;
+      case 'assignee_only':
+        return assignee === authorId;
+    }
+  }
+
+  /**
+   * The assignee an admin answers for, past the reply policy (`force`): recorded as a system line with the message.
+   * Undefined when no override happens.
+   */
+  private answeringFor(authorId: string, guard: ReplyGuard | undefined): string | null | undefined {
+    if (!guard?.authorIsAdmin || !guard.force || this.policyAllows(authorId, guard)) return undefined;
+    return this.state.assigneeId;
   }
 
   /** The conversation's id, creating it (client included) when the first action is ours rather than the customer's. */
@@ -140,9 +226,12 @@ export class ConversationRequests {
    * A message the business wrote, stored: queued (unless a key's earlier run sent it already), and from now on the
    * conversation waits on the customer (the reminder's condition).
    */
-  private queueBusinessMessage(message: MessageView & { reminderBeforeMs?: number | null }): MessageView {
+  private queueBusinessMessage(
+    message: MessageView & { reminderBeforeMs?: number | null },
+    authorId: string,
+  ): MessageView {
     // A key whose message another run stored and sent already (send_keys) queues nothing new.
-    if (!message.repeated) this.state.outbox.push(message.id);
+    if (!message.repeated) this.state.queueBusiness(message, authorId);
     if (!this.remindBeforeClose) return message;
     const { reminderBeforeMs, ...view } = message;
     if (!message.repeated) this.state.businessWrote(Date.now(), reminderBeforeMs);
@@ -180,7 +269,7 @@ export class ConversationRequests {
       agentId: this.state.assigneeId ?? (authorId === 'admin' ? null : authorId),
     });
     if (!survey) return;
-    if (!survey.repeated) this.state.outbox.push(survey.id);
+    if (!survey.repeated) this.state.queueBusiness(survey, null);
     this.state.surveySent(survey.id);
   }
 
@@ -189,7 +278,8 @@ export class ConversationRequests {
     // Asked per keyed reply, where runs below the oldest baseline recorded it.
     if (request.idempotencyKey) this.patches.retired.replyRequestIds();
     const key = request.idempotencyKey || undefined;
-    return this.sendOnce(key, async () => {
+    return this.sendOnce(key, request.authorId, async () => {
+      const answeringFor = this.answeringFor(request.authorId, request.guard);
       await condition(() => this.state.conversationId !== null);
       const message = await this.db.persistOutbound({
         conversationId: this.state.conversationId!,
@@ -201,9 +291,10 @@ export class ConversationRequests {
         template: null,
         authorId: request.authorId,
         ...(key ? { idempotencyKey: key } : {}),
+        ...(answeringFor === undefined ? {} : { answeringFor }),
         ...this.reminderPlan(),
       });
-      const view = this.queueBusinessMessage(message);
+      const view = this.queueBusinessMessage(message, request.authorId);
       if (this.freeEntryPoints && !message.repeated) await this.answerEntryPoint();
       return view;
     });
@@ -214,8 +305,7 @@ export class ConversationRequests {
       refuse('A reply needs some text or an attachment.');
     }
     // A retry of a reply this run already took answers its message, even if the window closed since.
-    const key = request.idempotencyKey;
-    if (key && (this.state.dialogs[key] || this.keysInFlight.has(key))) return;
+    if (this.alreadyTaken(request.idempotencyKey)) return;
     // Date.now() is workflow time here: deterministic, and the same clock the window timer uses.
     if (!this.state.replyAllowed(Date.now())) {
       refuse(
@@ -223,11 +313,12 @@ export class ConversationRequests {
         WorkflowErrors.WINDOW_CLOSED,
       );
     }
+    this.checkGuard(request.authorId, request.guard);
   }
 
   /** The sendTemplate update (and a batch's dialog): the template message, once per idempotency key. */
   sendTemplate(request: TemplateRequest): Promise<MessageView> {
-    return this.sendOnce(request.idempotencyKey, () => this.storeTemplate(request));
+    return this.sendOnce(request.idempotencyKey, request.authorId, () => this.storeTemplate(request));
   }
 
   validateTemplate(request: TemplateRequest): void {
@@ -235,6 +326,8 @@ export class ConversationRequests {
     if (!request?.templateName || !request.language || !Array.isArray(request.variables)) {
       refuse('A template send needs templateName, language and variables.');
     }
+    if (this.alreadyTaken(request.idempotencyKey)) return;
+    this.checkGuard(request.authorId, request.guard);
   }
 
   /** The dialog signal (batches): a template send nobody waits for. */
@@ -249,6 +342,7 @@ export class ConversationRequests {
 
   /** Checks (when the caller did not), creates the conversation if needed, stores the template message and queues it. */
   private async storeTemplate(request: TemplateRequest): Promise<MessageView> {
+    const answeringFor = this.answeringFor(request.authorId, request.guard);
     let resolved: TemplateRequest = request;
     if (request.renderedText === undefined) {
       const check = await this.db.checkTemplate({
@@ -287,9 +381,10 @@ export class ConversationRequests {
       },
       authorId: request.authorId,
       idempotencyKey: request.idempotencyKey ?? null,
+      ...(answeringFor === undefined ? {} : { answeringFor }),
       ...this.reminderPlan(),
     });
-    const view = this.queueBusinessMessage(message);
+    const view = this.queueBusinessMessage(message, request.authorId);
     if (this.freeEntryPoints && !message.repeated) await this.answerEntryPoint();
     return view;
   }

@@ -288,7 +288,7 @@ export class ConversationRun extends ConversationRequests {
       state.awayNotifiedPeriod = result.autoReplies.awayNotifiedPeriod;
       for (const reply of result.autoReplies.messages) {
         if (reply.repeated) continue;
-        state.outbox.push(reply.id);
+        state.queueBusiness(reply, null);
         autoReplied = true;
       }
     }
@@ -321,7 +321,7 @@ export class ConversationRun extends ConversationRequests {
   }
 
   queueReminder(reminder: Awaited<ReturnType<ConversationActivities['prepareWindowReminder']>>): void {
-    if (reminder && !reminder.repeated) this.state.outbox.push(reminder.id);
+    if (reminder && !reminder.repeated) this.state.queueBusiness(reminder, null);
     else
       log.info('window reminder not sent', {
         conversationId: this.state.conversationId,

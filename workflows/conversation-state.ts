@@ -15,6 +15,16 @@ import { type CarriedState, type ConversationSnapshot, type RestoredState, Searc
  */
 export const MAX_REMEMBERED_DIALOGS = 500;
 
+/** The business's latest messages kept for the collision guard (carried across continue-as-new). */
+export const MAX_RECENT_BUSINESS = 50;
+
+/** A message the business queued: its id, stored time (epoch ms) and author (null: an automatic message). */
+export interface BusinessMessage {
+  id: string;
+  at: number;
+  authorId: string | null;
+}
+
 /** What the conversation's stored record says after a write (the activities' ConversationRef). */
 export interface StoredConversation {
   conversationId: string;
@@ -55,6 +65,8 @@ export class ConversationState implements Required<CarriedState> {
   readonly outbox: string[];
   /** Idempotency keys already answered, and the message each one sent (oldest first, bounded). */
   readonly dialogs: Record<string, MessageView>;
+  /** The business's latest queued messages, oldest first (bounded): what an agent's `basedOn` is checked against. */
+  readonly recentBusiness: BusinessMessage[];
   /** Whether this channel kind has a reply window (WhatsApp) at all. */
   readonly hasWindow: boolean;
   /** When the business last wrote (an agent, automation) since the customer's last message; null: the customer wrote last. */
@@ -86,6 +98,7 @@ export class ConversationState implements Required<CarriedState> {
     this.inbox = [...carried.inbox];
     this.outbox = [...carried.outbox];
     this.dialogs = { ...(carried.dialogs ?? {}) };
+    this.recentBusiness = [...(carried.recentBusiness ?? [])];
     this.hasWindow = capabilitiesOf(identity.kind).replyWindow;
     this.awaitingSince = carried.awaitingSince ?? null;
     this.reminderBeforeMs = carried.reminderBeforeMs ?? null;
@@ -266,6 +279,28 @@ export class ConversationState implements Required<CarriedState> {
     this.teamId = next.teamId;
   }
 
+  /** A message the business wrote (agent, dialog, automatic) goes to the outbox, and is remembered for the guard. */
+  queueBusiness(message: { id: string; createdAt?: string }, authorId: string | null): void {
+    this.outbox.push(message.id);
+    this.recentBusiness.push({ id: message.id, at: Date.parse(message.createdAt ?? ''), authorId });
+    if (this.recentBusiness.length > MAX_RECENT_BUSINESS)
+      this.recentBusiness.splice(0, this.recentBusiness.length - MAX_RECENT_BUSINESS);
+  }
+
+  /**
+   * The business's messages by others than `authorId` that came after the timeline item `basedOn` (oldest first):
+   * what the agent had not seen when he wrote. An item of the list is placed by its order; any other item by its
+   * time, where the same millisecond counts as later (a needless refusal, never a second answer).
+   */
+  changedSince(basedOn: { id: string; at: number }, authorId: string): BusinessMessage[] {
+    const index = this.recentBusiness.findIndex((message) => message.id === basedOn.id);
+    const later =
+      index >= 0
+        ? this.recentBusiness.slice(index + 1)
+        : this.recentBusiness.filter((message) => message.at >= basedOn.at);
+    return later.filter((message) => message.authorId !== authorId);
+  }
+
   /** Remembers what a keyed request sent; the oldest keys beyond the bound are forgotten. */
   rememberDialog(key: string, message: MessageView): void {
     this.dialogs[key] = message;
@@ -336,6 +371,7 @@ export class ConversationState implements Required<CarriedState> {
       inbox: [...this.inbox],
       outbox: [...this.outbox],
       dialogs: { ...this.dialogs },
+      recentBusiness: [...this.recentBusiness],
       awaitingSince: this.awaitingSince,
       reminderBeforeMs: this.reminderBeforeMs,
       remindedWindow: this.remindedWindow,

@@ -113,6 +113,8 @@ export interface CarriedState {
   outbox: string[];
   /** Recent idempotency keys (dialogs, create chat, agents' replies and templates) and the message each one sent. */
   dialogs?: Record<string, MessageView>;
+  /** The business's latest messages, for the collision guard; absent in runs from before it. */
+  recentBusiness?: { id: string; at: number; authorId: string | null }[];
   /** The window reminder's state (see ConversationState); absent in runs from before it. */
   awaitingSince?: number | null;
   reminderBeforeMs?: number | null;
@@ -156,6 +158,8 @@ export const upgradeBaselineSignal = defineSignal('upgradeBaseline');
  */
 export const WorkflowErrors = {
   WINDOW_CLOSED: 'WINDOW_CLOSED',
+  NOT_ASSIGNEE: 'NOT_ASSIGNEE',
+  CONVERSATION_CHANGED: 'CONVERSATION_CHANGED',
   INVALID_REQUEST: 'VALIDATION_FAILED',
 } as const satisfies Record<string, ErrorCode>;
 

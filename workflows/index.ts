@@ -1,2 +1,3 @@
 export { dialogBatchWorkflow } from './batch';
 export { conversationWorkflow } from './conversation';
+export { agentPresenceWorkflow } from './presence';

@@ -1,7 +1,7 @@
 /** `/api/channels`: the WhatsApp and Viber channels (admins manage them; agents read their own). Templates: templates.ts. */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { CHANNEL_KINDS } from '../../common/domain';
+import { CHANNEL_KINDS, REPLY_POLICIES } from '../../common/domain';
 import { newId, newSecret } from '../../common/ids';
 import { Channel, Extension } from '../../db/models';
 import { type AuthEnv, hasChannelAccess, requireAdmin } from '../auth';
@@ -34,6 +34,8 @@ export const channelCreateSchema = z.object({
   viberMediaMode: z.enum(['link', 'native']).optional(),
   /** The most messages per second batches may send through this channel, all batches together (default 10). */
   sendRatePerSecond: z.number().min(0.1).max(1000).optional(),
+  /** Who may answer a ticket: `anyone` with the channel (default), `assignee_or_unassigned`, or `assignee_only`. */
+  replyPolicy: z.enum(REPLY_POLICIES).optional(),
   ...automationInputFields,
 });
 

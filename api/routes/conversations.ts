@@ -2,10 +2,10 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { CLOSING_SOON_MS } from '../../common/automation-settings';
 import { CHANNEL_CAPABILITIES, type ChannelCapabilities, capabilitiesOf } from '../../common/channels';
-import type { ChannelKind, ConversationStatus, MessageView } from '../../common/domain';
+import type { ChannelKind, ConversationStatus, MessageView, ReplyGuard, ReplyPolicy } from '../../common/domain';
 import { newId } from '../../common/ids';
 import { findMedia } from '../../db/media';
-import { Agent, Client, Conversation, isDuplicateKeyError, Message } from '../../db/models';
+import { Agent, Channel, Client, Conversation, isDuplicateKeyError, Message } from '../../db/models';
 import { type AuthEnv, hasChannelAccess, type Principal, requireChannelAccess } from '../auth';
 import type { ApiDeps } from '../context';
 import {
@@ -47,12 +47,29 @@ export const requestIdSchema = visibleText().min(1).max(200);
 const longest = (limit: (can: ChannelCapabilities) => number) =>
   Math.max(...Object.values(CHANNEL_CAPABILITIES).map(limit));
 
+/** An agent's answer names what he saw: the conversation refuses it if someone else wrote since (ReplyGuard). */
+const guardFields = {
+  basedOn: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe(
+      'the id of the newest timeline item the agent saw: 409 CONVERSATION_CHANGED when someone else (an agent, a dialog, an automatic message) wrote to the customer since',
+    ),
+  force: z
+    .boolean()
+    .optional()
+    .describe('send even so (after a CONVERSATION_CHANGED), or as an admin past the reply policy (NOT_ASSIGNEE)'),
+};
+
 export const replySchema = z.union([
   z.object({
     text: visibleText()
       .min(1, 'must not be empty')
       .max(longest((can) => can.textLimit)),
     requestId: requestIdSchema.optional(),
+    ...guardFields,
   }),
   z.object({
     attachmentId: z.string().min(1),
@@ -62,13 +79,46 @@ export const replySchema = z.union([
       .max(longest((can) => can.captionLimit))
       .optional(),
     requestId: requestIdSchema.optional(),
+    ...guardFields,
   }),
 ]);
 export const noteSchema = z.object({
   text: visibleText().min(1, 'must not be empty').max(10_000),
   requestId: requestIdSchema.optional(),
 });
-export const conversationTemplateSchema = templateSendSchema.extend({ requestId: requestIdSchema.optional() });
+export const conversationTemplateSchema = templateSendSchema.extend({
+  requestId: requestIdSchema.optional(),
+  ...guardFields,
+});
+
+/**
+ * What the conversation checks an agent's answer against: the item he based it on (its stored time), `force`, the
+ * channel's reply policy and whether he is an admin. 404 TIMELINE_ITEM_NOT_FOUND for a `basedOn` of another timeline.
+ */
+async function guardOf(
+  principal: Principal,
+  conversation: ConversationRecord,
+  input: { basedOn?: string; force?: boolean },
+): Promise<ReplyGuard> {
+  const channel = await Channel.findById(conversation.channelId).select('replyPolicy').lean();
+  let basedOn: ReplyGuard['basedOn'] = null;
+  if (input.basedOn) {
+    const item = await Message.findOne({ _id: input.basedOn, conversationId: conversation._id })
+      .select('createdAt')
+      .lean();
+    if (!item) throw new ApiError('TIMELINE_ITEM_NOT_FOUND', "basedOn names no item of this conversation's timeline.");
+    basedOn = { id: item._id, at: item.createdAt.getTime() };
+  }
+  return {
+    basedOn,
+    force: input.force ?? false,
+    replyPolicy: (channel?.replyPolicy ?? 'anyone') as ReplyPolicy,
+    authorIsAdmin: principal.role === 'admin',
+  };
+}
+
+/** The collision guard's refusals, which every answer route may give. */
+const GUARD_ERRORS = ['TIMELINE_ITEM_NOT_FOUND', 'NOT_ASSIGNEE', 'CONVERSATION_CHANGED'] as const;
 
 export const MESSAGE_PAGE_DEFAULT = 100;
 export const MESSAGE_PAGE_MAX = 500;
@@ -223,7 +273,14 @@ export function conversationRoutes(deps: ApiDeps) {
     success: 202,
     returns: 'Message (queued)',
     response: messageResponse,
-    errors: ['TEXT_TOO_LONG', 'ATTACHMENT_NOT_FOUND', 'CAPTION_NOT_SUPPORTED', 'WINDOW_CLOSED', 'WORKER_UNAVAILABLE'],
+    errors: [
+      'TEXT_TOO_LONG',
+      'ATTACHMENT_NOT_FOUND',
+      'CAPTION_NOT_SUPPORTED',
+      'WINDOW_CLOSED',
+      ...GUARD_ERRORS,
+      'WORKER_UNAVAILABLE',
+    ],
   });
   app.post('/:id/messages', reply, async (c) => {
     const principal = c.get('principal');
@@ -238,11 +295,12 @@ export function conversationRoutes(deps: ApiDeps) {
       );
     }
     const requestId = requestIdOr(input.requestId);
+    const guard = await guardOf(principal, conversation, input);
     if ('text' in input) {
       const message = await sendReply(
         deps,
         keyOf(conversation),
-        { text: input.text, authorId: principal.id },
+        { text: input.text, authorId: principal.id, guard },
         requestId,
       );
       return c.json(await storedMessageView(message), 202);
@@ -270,6 +328,7 @@ export function conversationRoutes(deps: ApiDeps) {
           name: media.metadata.name,
           size: media.size,
         },
+        guard,
       },
       requestId,
     );
@@ -283,7 +342,7 @@ export function conversationRoutes(deps: ApiDeps) {
     success: 202,
     returns: 'Message (queued)',
     response: messageResponse,
-    errors: ['TEMPLATES_WHATSAPP_ONLY', ...TEMPLATE_SEND_ERRORS, 'WORKER_UNAVAILABLE'],
+    errors: ['TEMPLATES_WHATSAPP_ONLY', ...TEMPLATE_SEND_ERRORS, ...GUARD_ERRORS, 'WORKER_UNAVAILABLE'],
   });
   app.post('/:id/templates', template, async (c) => {
     const principal = c.get('principal');
@@ -295,11 +354,17 @@ export function conversationRoutes(deps: ApiDeps) {
         'Templates belong to WhatsApp; on Viber, reply with free-form text.',
       );
     }
+    const guard = await guardOf(principal, conversation, input);
     const request = await prepareTemplateSend(conversation.channelId, input, principal.id);
-    const message = await sendTemplate(deps, keyOf(conversation), request, {
-      kind: 'template',
-      requestId: requestIdOr(input.requestId),
-    });
+    const message = await sendTemplate(
+      deps,
+      keyOf(conversation),
+      { ...request, guard },
+      {
+        kind: 'template',
+        requestId: requestIdOr(input.requestId),
+      },
+    );
     return c.json(await storedMessageView(message), 202);
   });
 

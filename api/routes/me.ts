@@ -1,12 +1,91 @@
 import { Hono } from 'hono';
-import type { AuthEnv } from '../auth';
+import { z } from 'zod';
+import { PRESENCE_STATUSES } from '../../common/teams';
+import { Agent } from '../../db/models';
+import {
+  AGENT_PRESENCE_WORKFLOW,
+  heartbeatSignal,
+  type PresenceInput,
+  presenceWorkflowId,
+  setPresenceSignal,
+} from '../../workflows/presence-definitions';
+import type { AuthEnv, Principal } from '../auth';
+import type { ApiDeps } from '../context';
 import { describeRoute } from '../describe-route';
+import { ApiError, parseJson } from '../errors';
+import { presenceResponse } from '../response-schemas';
+import { presenceView } from '../views';
 
-/** `GET /api/me`: who the caller is (role and channels), as the API sees the credential. */
-export function meRoutes() {
+export const presenceSchema = z.object({ status: z.enum(PRESENCE_STATUSES) });
+
+/** Presence is a person's: the bootstrap admin token and automation tokens have none. */
+function requirePerson(principal: Principal): void {
+  if (principal.role === 'automation' || principal.id === 'admin') {
+    throw new ApiError('FORBIDDEN', 'Presence belongs to agents and admins who sign in, not to tokens of scripts.');
+  }
+}
+
+/**
+ * `/api/me`: who the caller is (role and channels), as the API sees the credential, and his presence: set by the
+ * agent, kept alive by the console's heartbeat, in the agent's presence workflow (workflows/presence.ts).
+ */
+export function meRoutes(deps: ApiDeps) {
   const app = new Hono<AuthEnv>();
-  app.get('/', describeRoute({ summary: 'The signed-in principal', auth: 'agent', returns: 'Principal' }), (c) =>
-    c.json(c.get('principal')),
+
+  /** How a signal reaches the agent's presence workflow, starting it when it is not running. */
+  const presenceWorkflow = (agentId: string) => ({
+    workflowId: presenceWorkflowId(agentId),
+    taskQueue: deps.taskQueue,
+    args: [{ agentId, heartbeatTimeoutMs: deps.heartbeatTimeoutMs }] as [PresenceInput],
+    staticSummary: `Presence of agent ${agentId}`,
+  });
+
+  app.get(
+    '/',
+    describeRoute({ summary: 'The signed-in principal', auth: 'agent', returns: 'Principal' }),
+    async (c) => {
+      const principal = c.get('principal');
+      const agent =
+        principal.role === 'automation' ? null : await Agent.findById(principal.id).select('presence').lean();
+      return c.json({ ...principal, ...(agent ? { presence: presenceView(agent.presence) } : {}) });
+    },
   );
+
+  const setPresence = describeRoute({
+    summary: 'Set my presence: online, busy, away or offline (only online agents get tickets automatically)',
+    auth: 'agent',
+    body: presenceSchema,
+    returns: 'The presence chosen',
+    response: presenceResponse,
+  });
+  app.put('/presence', setPresence, async (c) => {
+    const principal = c.get('principal');
+    requirePerson(principal);
+    const { status } = await parseJson(c, presenceSchema);
+    await deps.temporal.workflow.signalWithStart(AGENT_PRESENCE_WORKFLOW, {
+      ...presenceWorkflow(principal.id),
+      signal: setPresenceSignal,
+      signalArgs: [{ status }],
+    });
+    return c.json({ status, chosen: status });
+  });
+
+  const heartbeat = describeRoute({
+    summary: 'My console is open: an online agent without a heartbeat for 90 s is away until the next one',
+    auth: 'agent',
+    success: 204,
+    returns: 'Nothing',
+  });
+  app.post('/heartbeat', heartbeat, async (c) => {
+    const principal = c.get('principal');
+    requirePerson(principal);
+    await deps.temporal.workflow.signalWithStart(AGENT_PRESENCE_WORKFLOW, {
+      ...presenceWorkflow(principal.id),
+      signal: heartbeatSignal,
+      signalArgs: [],
+    });
+    return c.body(null, 204);
+  });
+
   return app;
 }

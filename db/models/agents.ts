@@ -1,4 +1,5 @@
 import mongoose, { type InferSchemaType, Schema } from 'mongoose';
+import { PRESENCE_STATUSES } from '../../common/teams';
 
 // Who signs in to the console: agents (and admins, and automation principals) and their sessions.
 
@@ -10,6 +11,19 @@ const agentSchema = new Schema(
     role: { type: String, enum: ['admin', 'agent', 'automation'], required: true },
     channelIds: { type: [String], default: [] },
     tokenHash: { type: String, required: true, unique: true, select: false },
+    /** The presence in effect (common/teams.ts Presence), as the agent's presence workflow last recorded it. */
+    presence: {
+      type: new Schema(
+        {
+          status: { type: String, enum: PRESENCE_STATUSES, required: true },
+          chosen: { type: String, enum: PRESENCE_STATUSES, required: true },
+          auto: { type: Boolean, default: false },
+          since: { type: Date, required: true },
+        },
+        { _id: false },
+      ),
+      default: null,
+    },
     /** Set by DELETE /api/agents/:id: the agent stays for the names on history, but signs in and acts no more. */
     removedAt: { type: Date, default: null },
   },

@@ -1,5 +1,5 @@
 import mongoose, { type InferSchemaType, Schema } from 'mongoose';
-import { CHANNEL_KINDS } from '../../common/domain';
+import { CHANNEL_KINDS, REPLY_POLICIES } from '../../common/domain';
 
 // What an admin sets up: the channels (Infobip accounts and their settings), each channel's message templates,
 // and the extensions switched on.
@@ -44,6 +44,8 @@ const channelSchema = new Schema(
     },
     // Working hours and the automatic replies they drive (common/working-hours.ts); null: always open, no replies.
     workingHours: { type: Schema.Types.Mixed, default: null },
+    // Who may answer a ticket: anyone with the channel, or only its assignee (common/domain.ts REPLY_POLICIES).
+    replyPolicy: { type: String, enum: REPLY_POLICIES, default: 'anyone' },
     // The team a new ticket of this channel belongs to (null: none; every agent of the channel sees it as today).
     defaultTeamId: { type: String, default: null },
     nextSendAt: { type: Date, default: null },

@@ -36,6 +36,8 @@ export interface StackOptions {
   replyWindowMs?: number;
   historyEventLimit?: number;
   idleTimeoutMs?: number;
+  /** How long an online agent's presence outlives his last heartbeat. */
+  heartbeatTimeoutMs?: number;
   infobipTimeoutMs?: number;
   /** Where the API reaches Temporal (e.g. through a fault proxy); the worker always talks to it directly. */
   apiTemporalAddress?: string;
@@ -94,6 +96,7 @@ export async function startStack(options: StackOptions = {}) {
     maxStreamsPerAgent: options.maxStreamsPerAgent ?? productDefaults.JANELA_MAX_STREAMS_PER_AGENT,
     // Tests read /metrics right after what they count happened: counts at most 1 ms old (counted per scrape).
     storedCountsMaxAgeMs: 1,
+    heartbeatTimeoutMs: options.heartbeatTimeoutMs,
   };
   app = createApp(apiDeps);
   learnDocumentedOperations(app);
