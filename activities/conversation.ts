@@ -7,6 +7,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { ChannelKind, ConversationStatus, MessageView } from '../common/domain';
 import { DEFAULT_REPLY_WINDOW_MS } from '../common/reply-window';
+import type { AssignmentReason, SystemLine } from '../common/system-lines';
 import { agentNameOf } from '../db/agents';
 import { clientExists, findOrCreateClient } from '../db/clients';
 import {
@@ -20,7 +21,7 @@ import {
 import type { LegacyConversationIds } from '../db/legacy-conversations';
 import { failOutbound } from '../db/messages';
 import { type AgentMessageInput, persistAgentMessage } from '../db/queued-outbound';
-import { teamNameOf } from '../db/teams';
+import { memberLoad, teamNameOf } from '../db/teams';
 import { checkTemplateSend, type TemplateCheck, type TemplateSendInput } from '../db/template-send-check';
 import { recordSystemLine } from '../db/timeline';
 import { conversationWorkflowId } from '../workflows/definitions';
@@ -84,7 +85,10 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
       const key = { ...input, workflowId: conversationWorkflowId(input.channelId, input.customer) };
       return refOf((await findOrCreateConversation(key, clientOf, legacyConversationIds)).conversation);
     },
-    /** Persists a status/assignee change and says so in the timeline. Idempotent on changeId. */
+    /**
+     * Persists a status/assignee/team change and says so in the timeline: an agent's change, or the team
+     * dispatcher's decision (`assignment`). Idempotent on changeId.
+     */
     async recordTicketChange(input: {
       conversationId: string;
       // teamId: absent in inputs recorded before teams.
@@ -92,16 +96,35 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
       to: { status: ConversationStatus; assigneeId: string | null; teamId?: string | null };
       authorId: string;
       changeId: string;
+      assignment?: { reason: AssignmentReason; waitedMs: number };
     }): Promise<void> {
       const conversation = await findConversation(input.conversationId);
       if (!conversation)
         throw ApplicationFailure.nonRetryable(`conversation ${input.conversationId} not found`, 'NOT_FOUND');
+      if (input.assignment) {
+        await recordSystemLine(
+          input.conversationId,
+          conversation.channelId,
+          await assignedLine(input.from.assigneeId, input.to.assigneeId, input.to.teamId ?? null, input.assignment),
+          `ticket:${input.changeId}`,
+          new Date(),
+        );
+        await storeTicket(input.conversationId, input.to);
+        return;
+      }
       const statusChanged = input.from.status !== input.to.status;
       const assigneeChanged = input.from.assigneeId !== input.to.assigneeId;
       const assigneeName = assigneeChanged && input.to.assigneeId ? await agentNameOf(input.to.assigneeId) : null;
       const authorName = input.authorId === 'admin' ? null : await agentNameOf(input.authorId);
       const teamChanged = (input.from.teamId ?? null) !== (input.to.teamId ?? null);
       const teamName = teamChanged && input.to.teamId ? await teamNameOf(input.to.teamId) : null;
+      // An agent may assign beyond a member's capacity in the team (automatic assignment never does): said so.
+      const load =
+        assigneeChanged && input.to.assigneeId && input.to.teamId
+          ? await memberLoad(input.to.teamId, input.to.assigneeId)
+          : null;
+      const overCapacity =
+        load && load.open + 1 > load.capacity ? { open: load.open + 1, capacity: load.capacity } : null;
       await recordSystemLine(
         input.conversationId,
         conversation.channelId,
@@ -114,6 +137,7 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
             assigneeId: assigneeChanged ? input.to.assigneeId : null,
             assigneeName,
             ...(teamChanged ? { teamChanged, teamId: input.to.teamId ?? null, teamName } : {}),
+            ...(overCapacity ? { overCapacity } : {}),
             authorId: input.authorId,
             authorName,
           },
@@ -176,4 +200,26 @@ async function recordAnsweredFor(input: AgentMessageInput, assigneeId: string | 
     `answered-for:${input.idempotencyKey ?? input.messageId}`,
     new Date(),
   );
+}
+
+/** The line of a team dispatcher's decision: who got the ticket and why, or (requeue) who no longer has it. */
+async function assignedLine(
+  from: string | null,
+  to: string | null,
+  teamId: string | null,
+  assignment: { reason: AssignmentReason; waitedMs: number },
+): Promise<SystemLine> {
+  return {
+    code: 'assigned',
+    params: {
+      assigneeId: to,
+      assigneeName: to ? await agentNameOf(to) : null,
+      previousAssigneeId: to ? null : from,
+      previousAssigneeName: !to && from ? await agentNameOf(from) : null,
+      teamId,
+      teamName: teamId ? await teamNameOf(teamId) : null,
+      reason: assignment.reason,
+      waitedMs: assignment.waitedMs,
+    },
+  };
 }

@@ -10,6 +10,7 @@ import { type BatchActivities, createBatchActivities } from './batch';
 import { type ConversationActivities, createConversationActivities } from './conversation';
 import { createPresenceActivities, type PresenceActivities } from './presence';
 import { createSendingActivities, type SendingActivities } from './sending';
+import { createTeamActivities, type TeamActivities } from './teams';
 
 export { clientIdFor, conversationIdFor, keyedMessageId } from '../db/ids';
 export { type AutomationActivities, createAutomationActivities } from './automation';
@@ -34,6 +35,9 @@ export interface ActivityDeps {
   publicBaseUrl: string;
   /** How long one Infobip HTTP call may take before it counts as a (retryable) timeout. */
   infobipTimeoutMs?: number;
+  /** What conversation runs a team's offer starts again are started with (JANELA_HISTORY_EVENT_LIMIT, JANELA_IDLE_TIMEOUT). */
+  historyEventLimit?: number;
+  idleTimeoutMs?: number;
 }
 
 /** Every activity the worker registers. */
@@ -42,7 +46,14 @@ export function createActivities(deps: ActivityDeps): JanelaActivities {
   return {
     ...createConversationActivities({ legacyConversationIds, replyWindowMs: deps.replyWindowMs }),
     ...createAutomationActivities(),
-    ...createPresenceActivities(),
+    ...createPresenceActivities({ temporal: deps.temporal, taskQueue: deps.taskQueue }),
+    ...createTeamActivities({
+      temporal: deps.temporal,
+      taskQueue: deps.taskQueue,
+      replyWindowMs: deps.replyWindowMs,
+      historyEventLimit: deps.historyEventLimit,
+      idleTimeoutMs: deps.idleTimeoutMs,
+    }),
     ...createSendingActivities({ publicBaseUrl: deps.publicBaseUrl, infobipTimeoutMs: deps.infobipTimeoutMs }),
     ...createBatchActivities({
       temporal: deps.temporal,
@@ -53,4 +64,8 @@ export function createActivities(deps: ActivityDeps): JanelaActivities {
   };
 }
 
-export type JanelaActivities = ConversationActivities & SendingActivities & BatchActivities & PresenceActivities;
+export type JanelaActivities = ConversationActivities &
+  SendingActivities &
+  BatchActivities &
+  PresenceActivities &
+  TeamActivities;

@@ -174,7 +174,7 @@ export function createApp(deps: ApiDeps) {
   api.route('/extensions', extensionRoutes());
   api.route('/channels', channelRoutes(deps, services));
   api.route('/agents', agentRoutes(services));
-  api.route('/teams', teamRoutes());
+  api.route('/teams', teamRoutes(deps));
   api.route('/me', meRoutes(deps));
   api.route('/channels', templateRoutes());
   const conversations = conversationRoutes(deps);

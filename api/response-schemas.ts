@@ -94,6 +94,26 @@ export const teamResponse = z.strictObject({
   updatedAt: iso.nullable(),
 });
 
+export const teamQueueResponse = z.strictObject({
+  mode: z.enum(ASSIGNMENT_MODES).nullable(),
+  waiting: z.array(
+    z.strictObject({
+      conversationId: z.string(),
+      waitingSince: iso,
+      waitingMs: z.number().int().min(0),
+    }),
+  ),
+  agents: z.array(
+    z.strictObject({
+      id: z.string(),
+      name: z.string().nullable(),
+      presence: z.enum(PRESENCE_STATUSES),
+      open: z.number().int().describe('open tickets assigned (and offers on their way)'),
+      capacity: z.number().int(),
+    }),
+  ),
+});
+
 export const templateResponse = z.strictObject({
   id: z.string(),
   channelId: z.string(),
@@ -175,6 +195,10 @@ export const systemLineResponse = z.discriminatedUnion('code', [
       teamChanged: z.boolean().optional().describe('present when the ticket moved to another team'),
       teamId: z.string().nullable().optional().describe('the team it moved to (null: none)'),
       teamName: z.string().nullable().optional().describe('its name at the time'),
+      overCapacity: z
+        .strictObject({ open: z.number().int(), capacity: z.number().int() })
+        .optional()
+        .describe("an agent assigned beyond the assignee's capacity in the ticket's team"),
       authorId: agentIdOrAdmin,
       authorName: z.string().nullable().describe('null for the bootstrap administrator'),
     }),
@@ -203,6 +227,22 @@ export const systemLineResponse = z.discriminatedUnion('code', [
   z.strictObject({
     code: z.literal('inbound_store_failing'),
     params: z.strictObject({ attempt: z.number().int().min(1) }),
+  }),
+  z.strictObject({
+    code: z.literal('assigned'),
+    params: z.strictObject({
+      assigneeId: z
+        .string()
+        .nullable()
+        .describe("who the team's dispatcher gave the ticket to (null: back to the queue)"),
+      assigneeName: z.string().nullable(),
+      previousAssigneeId: z.string().nullable().describe('requeue: who had the reopened ticket'),
+      previousAssigneeName: z.string().nullable(),
+      teamId: z.string().nullable(),
+      teamName: z.string().nullable(),
+      reason: z.enum(['round_robin', 'balanced', 'sticky', 'requeue']),
+      waitedMs: z.number().int().min(0).describe('how long the ticket waited for an agent'),
+    }),
   }),
   z.strictObject({
     code: z.literal('answered_for_assignee'),

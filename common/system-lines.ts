@@ -22,6 +22,8 @@ export interface TicketChangedParams {
   teamChanged?: boolean;
   teamId?: string | null;
   teamName?: string | null;
+  /** Set when an agent assigned beyond the assignee's capacity in the ticket's team (automatic assignment never does). */
+  overCapacity?: { open: number; capacity: number };
   authorId: string;
   /** Null for the bootstrap administrator (no agent record). */
   authorName: string | null;
@@ -42,6 +44,24 @@ export interface SurveyNotSentParams {
 
 export interface SurveyAnsweredParams {
   score: number;
+}
+
+/** Why a team's dispatcher decided (common/teams.ts modes), or `requeue`: a reopened ticket back to the queue. */
+export type AssignmentReason = 'round_robin' | 'balanced' | 'sticky' | 'requeue';
+
+/** A team's dispatcher assigned the ticket (or sent a reopened one back to the team's queue). */
+export interface AssignedParams {
+  /** Null: back to the queue (requeue). */
+  assigneeId: string | null;
+  assigneeName: string | null;
+  /** Requeue: who had the ticket. */
+  previousAssigneeId: string | null;
+  previousAssigneeName: string | null;
+  teamId: string | null;
+  teamName: string | null;
+  reason: AssignmentReason;
+  /** How long the ticket waited for an agent. */
+  waitedMs: number;
 }
 
 /** An admin answered past the channel's reply policy (`force`). */
@@ -72,7 +92,8 @@ export type SystemLine =
   | { code: 'survey_not_sent'; params: SurveyNotSentParams }
   | { code: 'survey_answered'; params: SurveyAnsweredParams }
   | { code: 'inbound_store_failing'; params: InboundStoreFailingParams }
-  | { code: 'answered_for_assignee'; params: AnsweredForAssigneeParams };
+  | { code: 'answered_for_assignee'; params: AnsweredForAssigneeParams }
+  | { code: 'assigned'; params: AssignedParams };
 
 /**
  * A duration as words, in the largest whole unit up to hours: "24 hours", "2 minutes", "24 horas", "90 seconds"
@@ -93,6 +114,13 @@ export function formatDuration(ms: number, locale: string): string {
   return new Intl.NumberFormat(locale, { style: 'unit', unit, unitDisplay: 'long' }).format(value);
 }
 
+const ASSIGNMENT_REASONS_EN: Record<AssignmentReason, string> = {
+  round_robin: 'round robin',
+  balanced: 'fewest open tickets',
+  sticky: 'back to the last assignee',
+  requeue: 'back to the queue',
+};
+
 /** The English text of a system line (stored as `text`; the console's English rendering says the same). */
 export function systemLineEnglish(line: SystemLine): string {
   switch (line.code) {
@@ -108,6 +136,15 @@ export function systemLineEnglish(line: SystemLine): string {
         : `No satisfaction survey was sent: the survey template cannot be sent (${line.params.detail ?? 'refused'}).`;
     case 'survey_answered':
       return `The customer rated the service ${line.params.score} out of 5.`;
+    case 'assigned': {
+      const p = line.params;
+      const team = p.teamName ?? p.teamId ?? 'its team';
+      if (!p.assigneeId)
+        return `The ticket was reopened and went back to the ${team} queue: ${p.previousAssigneeName ?? p.previousAssigneeId ?? 'its last assignee'} could not take it.`;
+      const waited =
+        p.waitedMs >= 1_000 ? `; waited ${formatDuration(Math.round(p.waitedMs / 1_000) * 1_000, 'en')}` : '';
+      return `Assigned to ${p.assigneeName ?? p.assigneeId} automatically in ${team} (${ASSIGNMENT_REASONS_EN[p.reason]})${waited}.`;
+    }
     case 'answered_for_assignee': {
       const p = line.params;
       const author = p.authorName ?? 'Administrator';
@@ -123,6 +160,7 @@ export function systemLineEnglish(line: SystemLine): string {
       if (p.statusFrom !== p.statusTo) parts.push(`status ${p.statusFrom} → ${p.statusTo}`);
       if (p.teamChanged) parts.push(p.teamId ? `transferred to ${p.teamName ?? p.teamId}` : 'taken out of its team');
       if (p.assigneeChanged) parts.push(p.assigneeId ? `assigned to ${p.assigneeName ?? p.assigneeId}` : 'unassigned');
+      if (p.overCapacity) parts.push(`over capacity: ${p.overCapacity.open} open of ${p.overCapacity.capacity}`);
       return `Ticket ${parts.join(', ')} by ${p.authorName ?? 'Administrator'}.`;
     }
   }

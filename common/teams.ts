@@ -27,6 +27,16 @@ export interface TeamAssignment {
   sticky: { enabled: boolean; days: number };
 }
 
+/** A team as its dispatcher works with it (db/teams.ts reads it). */
+export interface TeamConfig {
+  mode: AssignmentMode;
+  capacity: number;
+  sticky: { enabled: boolean; days: number };
+  members: { agentId: string; capacity: number | null }[];
+  /** A deleted team assigns nothing more. */
+  deleted: boolean;
+}
+
 /** A member's capacity: their own, else the team's. */
 export function capacityOf(member: TeamMember, assignment: TeamAssignment): number {
   return member.capacity ?? assignment.capacity;

@@ -50,7 +50,7 @@ afterAll(async () => {
 });
 
 describe('workflow replay', () => {
-  it('replays a live conversation history (welcome, reply, template, ticket changes, survey and its answer, reopen)', async () => {
+  it('replays a live conversation history (team offer, welcome, reply, template, ticket changes, survey and its answer, reopen), its team dispatcher and presence', async () => {
     const channel = await stack.createChannel('whatsapp');
     await stack.call('POST', `/api/channels/${channel.id}/templates`, {
       name: 'hello',
@@ -68,9 +68,33 @@ describe('workflow replay', () => {
       },
     });
     const agent = await stack.createAgent([channel.id]);
+    // The ticket opens in a round-robin team whose one member is online: the dispatcher offers it to him.
+    const team = await stack.call('POST', '/api/teams', {
+      name: 'Replay team',
+      channelIds: [channel.id],
+      members: [{ agentId: agent.id }],
+      assignment: { mode: 'round_robin' },
+    });
+    await stack.call('PATCH', `/api/channels/${channel.id}`, { defaultTeamId: team.body.id });
+    await stack.call('PUT', '/api/me/presence', { status: 'online' }, agent.token);
+    await waitFor(async () => {
+      const agents = (await stack.call('GET', '/api/agents')).body.items;
+      return agents.find((a: { id: string }) => a.id === agent.id).presence.status === 'online';
+    });
     await stack.customerWrites(channel, '5511960000001', 'hi', { contactName: 'Replay' });
     const conversation = await stack.conversationSeenBy(channel, agent);
-    await stack.call('POST', `/api/conversations/${conversation.id}/messages`, { text: 'hello back' }, agent.token);
+    await waitFor(
+      async () =>
+        (await stack.call('GET', `/api/conversations/${conversation.id}`, undefined, agent.token)).body.assigneeId ===
+        agent.id,
+    );
+    const seen = (await stack.timeline(conversation.id, agent.token)).at(-1).id;
+    await stack.call(
+      'POST',
+      `/api/conversations/${conversation.id}/messages`,
+      { text: 'hello back', basedOn: seen },
+      agent.token,
+    );
     await stack.call(
       'POST',
       `/api/conversations/${conversation.id}/templates`,
@@ -121,6 +145,12 @@ describe('workflow replay', () => {
     const history = await handle.fetchHistory();
     expect(history.events!.length).toBeGreaterThan(20);
     await Worker.runReplayHistory(replayOptions(), history);
+    // The team's dispatcher (reports, the offer, the close) and the agent's presence replay too.
+    for (const workflowId of [`team:${team.body.id}`, `presence:${agent.id}`]) {
+      const other = await stack.temporal.workflow.getHandle(workflowId).fetchHistory();
+      expect(other.events!.length, workflowId).toBeGreaterThan(3);
+      await Worker.runReplayHistory(replayOptions(), other, workflowId);
+    }
 
     // RECORD_HISTORIES=<name> keeps this history as test/fixtures/histories/<name>.json.
     const recordAs = process.env.RECORD_HISTORIES;

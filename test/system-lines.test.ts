@@ -54,6 +54,51 @@ const samples: SystemLine[] = [
     code: 'answered_for_assignee',
     params: { assigneeId: null, assigneeName: null, authorId: 'admin', authorName: null },
   },
+  ticketChange({
+    assigneeChanged: true,
+    assigneeId: 'agt_2',
+    assigneeName: 'Bruno',
+    overCapacity: { open: 4, capacity: 3 },
+  }),
+  {
+    code: 'assigned',
+    params: {
+      assigneeId: 'agt_2',
+      assigneeName: 'Bruno',
+      previousAssigneeId: null,
+      previousAssigneeName: null,
+      teamId: 'tm_1',
+      teamName: 'Vendas',
+      reason: 'round_robin',
+      waitedMs: 12_345,
+    },
+  },
+  {
+    code: 'assigned',
+    params: {
+      assigneeId: 'agt_2',
+      assigneeName: 'Bruno',
+      previousAssigneeId: null,
+      previousAssigneeName: null,
+      teamId: 'tm_1',
+      teamName: 'Vendas',
+      reason: 'balanced',
+      waitedMs: 200,
+    },
+  },
+  {
+    code: 'assigned',
+    params: {
+      assigneeId: null,
+      assigneeName: null,
+      previousAssigneeId: 'agt_2',
+      previousAssigneeName: 'Bruno',
+      teamId: 'tm_1',
+      teamName: 'Vendas',
+      reason: 'requeue',
+      waitedMs: 0,
+    },
+  },
 ];
 
 describe('system lines, rendered', () => {

@@ -451,6 +451,16 @@ export const systemTexts = {
     statusChange: 'status {from} → {to}',
     assignedTo: 'assigned to {name}',
     transferredTo: 'transferred to {name}',
+    overCapacity: 'over capacity: {open} open of {capacity}',
+    assigned: 'Assigned to {name} automatically in {team} ({reason}){waited}.',
+    assignedWaited: '; waited {duration}',
+    requeued: 'The ticket was reopened and went back to the {team} queue: {name} could not take it.',
+    assignmentReasons: {
+      round_robin: 'round robin',
+      balanced: 'fewest open tickets',
+      sticky: 'back to the last assignee',
+      requeue: 'back to the queue',
+    },
     noTeam: 'taken out of its team',
     unassigned: 'unassigned',
     administrator: 'Administrator',
@@ -475,6 +485,16 @@ export const systemTexts = {
     statusChange: 'status {from} → {to}',
     assignedTo: 'atribuído a {name}',
     transferredTo: 'transferido para {name}',
+    overCapacity: 'acima da capacidade: {open} abertos de {capacity}',
+    assigned: 'Atribuído automaticamente a {name} em {team} ({reason}){waited}.',
+    assignedWaited: '; esperou {duration}',
+    requeued: 'O ticket foi reaberto e voltou para a fila de {team}: {name} não pôde assumi-lo.',
+    assignmentReasons: {
+      round_robin: 'rodízio',
+      balanced: 'menos tickets abertos',
+      sticky: 'de volta ao último responsável',
+      requeue: 'de volta à fila',
+    },
     noTeam: 'retirado da equipe',
     unassigned: 'sem responsável',
     administrator: 'Administrador',
@@ -519,6 +539,17 @@ export function systemLineText(message, lang) {
   if (code === 'survey_answered' && Number.isFinite(p.score)) return fill(words.survey_answered, { score: p.score });
   if (code === 'inbound_store_failing' && Number.isFinite(p.attempt))
     return fill(words.inbound_store_failing, { attempt: p.attempt });
+  if (code === 'assigned') {
+    const team = p.teamName ?? p.teamId ?? '';
+    if (!p.assigneeId)
+      return fill(words.requeued, { team, name: p.previousAssigneeName ?? p.previousAssigneeId ?? '' });
+    const waited =
+      p.waitedMs >= 1000
+        ? fill(words.assignedWaited, { duration: formatDuration(Math.round(p.waitedMs / 1000) * 1000, lang) })
+        : '';
+    const reason = words.assignmentReasons[p.reason] ?? p.reason;
+    return fill(words.assigned, { name: p.assigneeName ?? p.assigneeId, team, reason, waited });
+  }
   if (code === 'answered_for_assignee') {
     const author = p.authorName ?? words.administrator;
     return p.assigneeId
@@ -538,6 +569,7 @@ export function systemLineText(message, lang) {
       changes.push(p.teamId ? fill(words.transferredTo, { name: p.teamName ?? p.teamId }) : words.noTeam);
     if (p.assigneeChanged)
       changes.push(p.assigneeId ? fill(words.assignedTo, { name: p.assigneeName ?? p.assigneeId }) : words.unassigned);
+    if (p.overCapacity) changes.push(fill(words.overCapacity, p.overCapacity));
     return fill(words.ticket_changed, { changes: changes.join(', '), author: p.authorName ?? words.administrator });
   }
   return message.text ?? '';

@@ -59,6 +59,8 @@ export async function createJanelaWorker(options: JanelaWorkerOptions): Promise<
       temporal: options.client,
       taskQueue: options.taskQueue,
       replyWindowMs: options.replyWindowMs,
+      historyEventLimit: env.JANELA_HISTORY_EVENT_LIMIT,
+      idleTimeoutMs: env.JANELA_IDLE_TIMEOUT,
     }),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
   });

@@ -109,6 +109,12 @@ export const CONVERSATION_PATCHES = {
     story:
       'Messages waiting together in the inbox are stored in one local activity (one at a time); asked when two or more could.',
   },
+  teamReports: {
+    id: 'team-reports',
+    baseline: 7,
+    story:
+      "A ticket with a team reports each change to its team's dispatcher and takes its offers (there were no teams); asked at the first report.",
+  },
 } as const satisfies Record<string, { id: string; baseline: number; story: string }>;
 
 type PatchName = keyof typeof CONVERSATION_PATCHES;
@@ -159,6 +165,9 @@ export function conversationPatches(input: ConversationInput) {
     },
     get storeInboxTogether() {
       return changed('storeInboxTogether');
+    },
+    get teamReports() {
+      return changed('teamReports');
     },
     /** Retired (baseline 1): every run takes these; each is called where its decision was read. */
     retired: {

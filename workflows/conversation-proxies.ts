@@ -4,6 +4,7 @@
  */
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { ConversationActivities, SendingActivities } from '../activities';
+import type { TeamActivities } from '../activities/teams';
 import { STORE_RETRY } from './inbound-store';
 
 /** The database writes as (remote) activities, for runs recorded before they ran locally. */
@@ -21,6 +22,14 @@ export const storeLocally = proxyLocalActivities<ConversationActivities>({
   // Retries that go on longer than this wait on a durable timer instead of holding the workflow task.
   localRetryThreshold: '10s',
   retry: STORE_RETRY,
+});
+
+// A ticket's report to its team (a signal through Temporal): retried until Temporal takes it, on durable timers
+// once retries go on for long.
+export const teamsLocally = proxyLocalActivities<TeamActivities>({
+  startToCloseTimeout: '30s',
+  localRetryThreshold: '10s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
 });
 
 // Sends to Infobip: 429/5xx/timeouts are retried with backoff (the activity honours Retry-After);

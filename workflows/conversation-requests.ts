@@ -28,6 +28,7 @@ import { type ConversationPatches, conversationPatches } from './conversation-pa
 import { store, storeLocally } from './conversation-proxies';
 import { ConversationState } from './conversation-state';
 import { type ConversationInput, type ConversationSnapshot, WorkflowErrors } from './definitions';
+import type { TeamOffer } from './team-dispatch';
 
 const refuse = (message: string, type: string = WorkflowErrors.INVALID_REQUEST) => {
   throw ApplicationFailure.nonRetryable(message, type);
@@ -41,6 +42,9 @@ export class ConversationRequests {
   private readonly keysInFlight = new Map<string, Promise<MessageView>>();
   /** Who each running keyed send is by (null: automation): the collision guard counts them as newer than anything. */
   private readonly authorsInFlight = new Map<string, string | null>();
+  /** Ticket changes and team offers take turns: the ticket has one writer at a time. */
+  private ticketChangesRunning = 0;
+  private offerApplying = false;
   /** What this run last upserted (serialized), so an unchanged value costs no history event. */
   private readonly published = { attributes: '', memo: '' };
   // Runs recorded before had no reminder before the window closes (nor its timer).
@@ -392,25 +396,65 @@ export class ConversationRequests {
   /** The changeTicket update: records the status/assignee change, publishes it, asks the survey when it closes. */
   async changeTicket(change: TicketChange): Promise<ConversationSnapshot> {
     await condition(() => this.state.conversationId !== null);
-    const next = this.state.ticketAfter(change);
-    if (next === null) return this.snapshot();
-    const randomChangeId = uuid4();
-    // Named by its update (one per request): the record is a local activity, and a workflow task lost before
-    // it was recorded runs again with its random ids falling to other changes. (uuid4 is still drawn, so the
-    // ids after it stay what recorded histories hold.)
-    const changeId = currentUpdateInfo()?.id ?? randomChangeId;
-    const closes = next.status === 'closed' && this.state.status !== 'closed';
-    await this.db.recordTicketChange({
-      conversationId: this.state.conversationId!,
-      from: { status: this.state.status, assigneeId: this.state.assigneeId, teamId: this.state.teamId },
-      to: next,
-      authorId: change.authorId,
-      changeId,
-    });
-    this.state.applyTicket(next);
-    this.publish();
-    if (this.surveys && closes) await this.askSurvey(changeId, change.authorId);
-    return this.snapshot();
+    // (Never true in runs from before teams: their histories replay without this wait.)
+    while (this.offerApplying) await condition(() => !this.offerApplying);
+    this.ticketChangesRunning++;
+    try {
+      const next = this.state.ticketAfter(change);
+      if (next === null) return this.snapshot();
+      const randomChangeId = uuid4();
+      // Named by its update (one per request): the record is a local activity, and a workflow task lost before
+      // it was recorded runs again with its random ids falling to other changes. (uuid4 is still drawn, so the
+      // ids after it stay what recorded histories hold.)
+      const changeId = currentUpdateInfo()?.id ?? randomChangeId;
+      const closes = next.status === 'closed' && this.state.status !== 'closed';
+      await this.db.recordTicketChange({
+        conversationId: this.state.conversationId!,
+        from: { status: this.state.status, assigneeId: this.state.assigneeId, teamId: this.state.teamId },
+        to: next,
+        authorId: change.authorId,
+        changeId,
+      });
+      this.state.applyTicket(next);
+      this.publish();
+      if (this.surveys && closes) await this.askSurvey(changeId, change.authorId);
+      return this.snapshot();
+    } finally {
+      this.ticketChangesRunning--;
+    }
+  }
+
+  /**
+   * The teamOffer signal: the team's dispatcher offers this open, unassigned ticket to an agent (or asks a reopened
+   * one back into the queue). Taken only if the ticket is still as the offer expects (same team, open, the expected
+   * assignee): otherwise declined. Either way the next report answers it; an offer delivered twice is answered once.
+   */
+  async teamOffer(offer: TeamOffer): Promise<void> {
+    if (this.state.offerSeen(offer.offerId)) return;
+    const free = () => this.state.conversationId !== null && this.ticketChangesRunning === 0 && !this.offerApplying;
+    while (!free()) await condition(free);
+    this.offerApplying = true;
+    try {
+      const { state } = this;
+      const applies =
+        state.teamId === offer.teamId && state.status === 'open' && state.assigneeId === offer.expectedAssigneeId;
+      if (applies) {
+        const next = { status: state.status, assigneeId: offer.assigneeId, teamId: state.teamId };
+        await this.db.recordTicketChange({
+          conversationId: state.conversationId!,
+          from: { status: state.status, assigneeId: state.assigneeId, teamId: state.teamId },
+          to: next,
+          authorId: `team:${offer.teamId}`,
+          changeId: `offer:${offer.offerId}`,
+          assignment: { reason: offer.reason, waitedMs: offer.waitedMs },
+        });
+        state.applyTicket(next);
+        this.publish();
+      }
+      state.teamOfferAnswer = offer.offerId;
+    } finally {
+      this.offerApplying = false;
+    }
   }
 
   validateTicketChange(change: TicketChange): void {

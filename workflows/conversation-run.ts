@@ -17,7 +17,7 @@ import {
 } from '@temporalio/workflow';
 import type { ConversationActivities } from '../activities';
 import type { InboundMessage } from '../common/domain';
-import { infobip, mediaFetch } from './conversation-proxies';
+import { infobip, mediaFetch, teamsLocally } from './conversation-proxies';
 import { ConversationRequests } from './conversation-requests';
 import { CONVERSATION_PATCH_BASELINE, type ConversationInput } from './definitions';
 import {
@@ -51,6 +51,8 @@ export class ConversationRun extends ConversationRequests {
   /** Asked to move to the current patch baseline (`upgradeBaseline`): continues as new at the next step. */
   private upgradeRequested = false;
   private wakeTimerArmed = false;
+  /** A report to the ticket's team is on its way (the run does not end idle meanwhile). */
+  private teamReporting = false;
   /** The survey the message being stored answers (set by `recordFirstInbound`). */
   private surveyAnswer: { surveyId: string; score: number } | null = null;
   /** The window expiry the reminder being prepared is for. */
@@ -94,6 +96,29 @@ export class ConversationRun extends ConversationRequests {
     // that stores nothing; the new run stores the carried messages.
     this.continueBeforeStoring = this.patches.continueBeforeStoring;
     this.idleSince = Date.now();
+    this.startTeamReporter();
+  }
+
+  /**
+   * Tells the ticket's team of every change of its status, assignee or team (and the team it left), beside the main
+   * loop: the dispatcher's queue and capacities follow the conversations, the single writers of their tickets. A
+   * ticket that never had a team reports nothing (and waits on nothing: no command, so older histories replay).
+   */
+  private startTeamReporter(): void {
+    void (async () => {
+      for (;;) {
+        await condition(() => this.state.teamReportDue());
+        if (!this.patches.teamReports) return;
+        this.teamReporting = true;
+        const { teams, report } = this.state.teamReport(Date.now());
+        try {
+          await teamsLocally.reportTicket({ teams, report });
+          this.state.teamReportSent(report);
+        } finally {
+          this.teamReporting = false;
+        }
+      }
+    })();
   }
 
   /** What wakes the main loop: customer messages to record, or queued sends with no sender running. */
@@ -372,7 +397,7 @@ export class ConversationRun extends ConversationRequests {
   async finishIdle(): Promise<boolean> {
     await this.finishMediaDownloads();
     await condition(allHandlersFinished);
-    if (this.state.hasWork) return false;
+    if (this.state.hasWork || this.teamReporting || this.state.teamReportDue()) return false;
     log.info('conversation idle; ending until the next message', { conversationId: this.state.conversationId });
     return true;
   }

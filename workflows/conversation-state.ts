@@ -7,7 +7,14 @@ import { FREE_ENTRY_POINT_WINDOWS, surveyScoreOf } from '../common/automation-se
 import { capabilitiesOf } from '../common/channels';
 import type { ChannelKind, ConversationStatus, InboundMessage, MessageView } from '../common/domain';
 import { extendWindow, isWindowOpen, windowExpiryAfterInbound } from '../common/reply-window';
-import { type CarriedState, type ConversationSnapshot, type RestoredState, SearchAttributes } from './definitions';
+import {
+  type CarriedState,
+  type ConversationSnapshot,
+  type RestoredState,
+  SearchAttributes,
+  type TeamReported,
+} from './definitions';
+import type { TicketReport } from './team-dispatch';
 
 /**
  * Idempotency keys remembered per conversation (carried across continue-as-new); older ones are forgotten (the
@@ -17,6 +24,9 @@ export const MAX_REMEMBERED_DIALOGS = 500;
 
 /** The business's latest messages kept for the collision guard (carried across continue-as-new). */
 export const MAX_RECENT_BUSINESS = 50;
+
+/** Team offers remembered as answered (a retried delivery of one is answered once). */
+export const MAX_REMEMBERED_OFFERS = 20;
 
 /** A message the business queued: its id, stored time (epoch ms) and author (null: an automatic message). */
 export interface BusinessMessage {
@@ -83,6 +93,12 @@ export class ConversationState implements Required<CarriedState> {
   surveyWaiting: { surveyId: string } | null;
   /** The away period (when the channel opens next, epoch ms; -1: not within a year) the customer was told of. */
   awayNotifiedPeriod: number | null;
+  /** What the run last told the ticket's team (null: nothing yet in this run's line). */
+  teamReported: TeamReported | null;
+  /** An offer of the team taken or declined, to be said in the next report. */
+  teamOfferAnswer: string | null;
+  /** The team's latest offers this run saw (oldest first, bounded). */
+  readonly handledOffers: string[];
 
   constructor(
     private readonly identity: ConversationIdentity,
@@ -107,6 +123,9 @@ export class ConversationState implements Required<CarriedState> {
     this.freeEntryPoint = carried.freeEntryPoint ?? null;
     this.surveyWaiting = carried.surveyWaiting ?? null;
     this.awayNotifiedPeriod = carried.awayNotifiedPeriod ?? null;
+    this.teamReported = carried.teamReported ?? null;
+    this.teamOfferAnswer = carried.teamOfferAnswer ?? null;
+    this.handledOffers = [...(carried.handledOffers ?? [])];
   }
 
   /** A new run's state: empty, or the stored ticket a caller restored (its window open again if still ahead). */
@@ -379,6 +398,66 @@ export class ConversationState implements Required<CarriedState> {
       freeEntryPoint: this.freeEntryPoint,
       surveyWaiting: this.surveyWaiting,
       awayNotifiedPeriod: this.awayNotifiedPeriod,
+      teamReported: this.teamReported,
+      teamOfferAnswer: this.teamOfferAnswer,
+      handledOffers: [...this.handledOffers],
     };
+  }
+
+  /**
+   * Whether the ticket's team (or the team it left) has to hear of it: its status, assignee or team changed since
+   * the last report, or an offer was answered. Tickets that never had a team report nothing.
+   */
+  teamReportDue(): boolean {
+    const last = this.teamReported;
+    if (this.conversationId === null) return false;
+    if (this.teamId === null && (last?.teamId ?? null) === null) return false;
+    return (
+      last === null ||
+      this.teamOfferAnswer !== null ||
+      last.status !== this.status ||
+      last.assigneeId !== this.assigneeId ||
+      last.teamId !== this.teamId
+    );
+  }
+
+  /** The report to send now, to the teams that must hear it (the ticket's, and the one it left). */
+  teamReport(now: number): { teams: string[]; report: TicketReport } {
+    const last = this.teamReported;
+    const teams = [...new Set([this.teamId, last?.teamId ?? null].filter((team): team is string => team !== null))];
+    const reopened = last?.status === 'closed' && this.status !== 'closed';
+    return {
+      teams,
+      report: {
+        conversationId: this.conversationId!,
+        teamId: this.teamId,
+        status: this.status,
+        assigneeId: this.assigneeId,
+        at: now,
+        handledOfferId: this.teamOfferAnswer,
+        reopened: reopened ? { closedAt: last.closedAt ?? now } : null,
+      },
+    };
+  }
+
+  /** The report went out: it is what the team knows now (a change meanwhile makes the next one due). */
+  teamReportSent(report: TicketReport): void {
+    const last = this.teamReported;
+    this.teamReported = {
+      status: report.status,
+      assigneeId: report.assigneeId,
+      teamId: report.teamId,
+      closedAt:
+        report.status === 'closed' ? (last?.status === 'closed' ? last.closedAt : report.at) : (last?.closedAt ?? null),
+    };
+    if (this.teamOfferAnswer === report.handledOfferId) this.teamOfferAnswer = null;
+  }
+
+  /** Whether this offer was seen before (an offer delivered twice is answered once). Marks it seen. */
+  offerSeen(offerId: string): boolean {
+    if (this.handledOffers.includes(offerId)) return true;
+    this.handledOffers.push(offerId);
+    if (this.handledOffers.length > MAX_REMEMBERED_OFFERS) this.handledOffers.shift();
+    return false;
   }
 }

@@ -8,6 +8,7 @@ import {
   sendReplyUpdate,
   sendTemplateUpdate,
   snapshotQuery,
+  teamOfferSignal,
   upgradeBaselineSignal,
 } from './definitions';
 
@@ -34,6 +35,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
     validator: (change) => run.validateTicketChange(change),
   });
   setHandler(upgradeBaselineSignal, () => run.upgradeBaseline());
+  setHandler(teamOfferSignal, (offer) => run.teamOffer(offer));
   run.start();
 
   for (;;) {

@@ -16,6 +16,7 @@ import type {
   TicketChange,
 } from '../common/domain';
 import type { ErrorCode } from '../common/error-codes';
+import type { TeamOffer } from './team-dispatch';
 
 export const CONVERSATION_WORKFLOW = 'conversationWorkflow';
 
@@ -58,10 +59,10 @@ export interface ConversationInput {
  * Baseline 1: publish-only-changes, reply-request-ids, send-beside-main-loop, record-inbound-local, one-wake-timer,
  * wake-on-history-limit. Baseline 2: continue-before-storing, store-in-workflow-task. Baseline 3: window-reminder,
  * free-entry-point. Baseline 4: satisfaction-survey, automatic-replies. Baseline 5: inbound-store-bounded. Baseline 6:
- * store-inbox-together. A later change raises the baseline and names the baseline it joins (`changed(id, 7)`): runs
+ * store-inbox-together. Baseline 7: team-reports. A later change raises the baseline and names the baseline it joins (`changed(id, 7)`): runs
  * started at a lower one ask `patched()` for it.
  */
-export const CONVERSATION_PATCH_BASELINE = 6;
+export const CONVERSATION_PATCH_BASELINE = 7;
 
 /**
  * The oldest baseline whose runs this release runs without condition: the changes of baselines up to it are retired
@@ -100,6 +101,23 @@ export interface RestoredState {
   windowExpiresAt: number | null;
 }
 
+/** A stored conversation's ticket, as a run that starts again restores it (callers that read the conversation). */
+export function restoredStateOf(conversation: {
+  ticketNumber: number;
+  status: string;
+  assigneeId?: string | null;
+  teamId?: string | null;
+  window?: { expiresAt?: Date | null } | null;
+}): RestoredState {
+  return {
+    ticketNumber: conversation.ticketNumber,
+    status: conversation.status as ConversationStatus,
+    assigneeId: conversation.assigneeId ?? null,
+    teamId: conversation.teamId ?? null,
+    windowExpiresAt: conversation.window?.expiresAt?.getTime() ?? null,
+  };
+}
+
 export interface CarriedState {
   conversationId: string | null;
   ticketNumber: number | null;
@@ -126,6 +144,20 @@ export interface CarriedState {
   surveyWaiting?: { surveyId: string } | null;
   /** The away period the customer was last told of (automatic replies). */
   awayNotifiedPeriod?: number | null;
+  /** What the run last told the ticket's team (absent in runs from before teams). */
+  teamReported?: TeamReported | null;
+  /** An offer of the team answered and not yet reported. */
+  teamOfferAnswer?: string | null;
+  /** The team's latest offers the run saw (a retried delivery is answered once). */
+  handledOffers?: string[];
+}
+
+/** The ticket as the run last reported it to its team, and when it last closed (a reopen is reported as such). */
+export interface TeamReported {
+  status: ConversationStatus;
+  assigneeId: string | null;
+  teamId: string | null;
+  closedAt: number | null;
 }
 
 export interface ConversationSnapshot {
@@ -144,6 +176,8 @@ export const sendTemplateUpdate = defineUpdate<MessageView, [TemplateRequest]>('
 /** A templated dialog handed over without waiting for its result (batches): idempotent by its key. */
 export const dialogSignal = defineSignal<[TemplateRequest]>('dialog');
 export const changeTicketUpdate = defineUpdate<ConversationSnapshot, [TicketChange]>('changeTicket');
+/** The ticket's team dispatcher offers it an assignee (or, requeue, asks it to leave the last one and wait). */
+export const teamOfferSignal = defineSignal<[TeamOffer]>('teamOffer');
 export const snapshotQuery = defineQuery<ConversationSnapshot>('snapshot');
 /**
  * `npm run patches -- --upgrade`: a run below the current patch baseline continues as new (at the current baseline)

@@ -2,10 +2,11 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { CLOSING_SOON_MS } from '../../common/automation-settings';
 import { CHANNEL_CAPABILITIES, type ChannelCapabilities, capabilitiesOf } from '../../common/channels';
-import type { ChannelKind, ConversationStatus, MessageView, ReplyGuard, ReplyPolicy } from '../../common/domain';
+import type { ChannelKind, MessageView, ReplyGuard, ReplyPolicy } from '../../common/domain';
 import { newId } from '../../common/ids';
 import { findMedia } from '../../db/media';
 import { Agent, Channel, Client, Conversation, isDuplicateKeyError, Message } from '../../db/models';
+import { restoredStateOf } from '../../workflows/definitions';
 import { type AuthEnv, hasChannelAccess, type Principal, requireChannelAccess } from '../auth';
 import type { ApiDeps } from '../context';
 import {
@@ -162,13 +163,7 @@ export function keyOf(conversation: ConversationRecord): ConversationKey {
     kind: conversation.kind as ChannelKind,
     customer: conversation.customer,
     conversationId: conversation._id,
-    restored: {
-      ticketNumber: conversation.ticketNumber,
-      status: conversation.status as ConversationStatus,
-      assigneeId: conversation.assigneeId ?? null,
-      teamId: conversation.teamId ?? null,
-      windowExpiresAt: conversation.window?.expiresAt?.getTime() ?? null,
-    },
+    restored: restoredStateOf(conversation),
   };
 }
 

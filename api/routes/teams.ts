@@ -2,6 +2,7 @@
  * `/api/teams`: who answers which channels' tickets, and how tickets are assigned among them (common/teams.ts).
  * Admins manage teams; agents read the teams of their channels (the console's Team tab and transfer targets).
  */
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { newId } from '../../common/ids';
@@ -14,10 +15,18 @@ import {
   missingChannels,
 } from '../../common/teams';
 import { Agent, Channel, Team } from '../../db/models';
+import {
+  dispatcherStart,
+  TEAM_DISPATCHER_WORKFLOW,
+  teamChangedSignal,
+  teamQueueQuery,
+  teamWorkflowId,
+} from '../../workflows/team-definitions';
 import { type AuthEnv, type Principal, requireAdmin } from '../auth';
+import type { ApiDeps } from '../context';
 import { describeRoute } from '../describe-route';
 import { ApiError, notFound, parseJson } from '../errors';
-import { listOf, teamResponse } from '../response-schemas';
+import { listOf, teamQueueResponse, teamResponse } from '../response-schemas';
 import { visibleText } from '../text-fields';
 import { type TeamRecord, teamView } from '../views';
 import { assertChannelsExist } from './agents';
@@ -105,8 +114,16 @@ function mayRead(principal: Principal, team: TeamRecord): boolean {
   );
 }
 
-export function teamRoutes() {
+export function teamRoutes(deps: ApiDeps) {
   const app = new Hono<AuthEnv>();
+
+  /** The team's dispatcher reads it again (starting when it is not running: a new team's starts here). */
+  const tellDispatcher = (teamId: string) =>
+    deps.temporal.workflow.signalWithStart(TEAM_DISPATCHER_WORKFLOW, {
+      ...dispatcherStart(teamId, deps.taskQueue),
+      signal: teamChangedSignal,
+      signalArgs: [],
+    });
 
   const create = describeRoute({
     summary: 'Create a team',
@@ -136,6 +153,7 @@ export function teamRoutes() {
         },
       },
     });
+    await tellDispatcher(created._id);
     return c.json(teamView(created.toObject()), 201);
   });
 
@@ -190,8 +208,38 @@ export function teamRoutes() {
     const dropped = stored.channelIds.filter((channelId) => !channelIds.includes(channelId));
     if (dropped.length > 0)
       await Channel.updateMany({ _id: { $in: dropped }, defaultTeamId: stored._id }, { $set: { defaultTeamId: null } });
+    await tellDispatcher(stored._id);
     const team = await Team.findById(stored._id).lean();
     return c.json(teamView(team!));
+  });
+
+  const queue = describeRoute({
+    summary: "The team's queue: waiting tickets, oldest first, and each member's presence, open tickets and capacity",
+    auth: 'agent',
+    returns: '{ mode, waiting, agents }',
+    response: teamQueueResponse,
+  });
+  app.get('/:id/queue', queue, async (c) => {
+    const principal = c.get('principal');
+    const team = await visibleTeam(principal, c.req.param('id'));
+    // Admins and members with the team's channels (a member sees his team's queue; others its tickets' channels).
+    if (principal.role !== 'admin' && !team.channelIds.every((channelId) => principal.channelIds.includes(channelId)))
+      throw notFound('Team');
+    const handle = deps.temporal.workflow.getHandle(teamWorkflowId(team._id));
+    const view = await handle.query(teamQueueQuery).catch(async (err) => {
+      // A team from before dispatchers (or one whose dispatcher ops ended) gets one now.
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      await tellDispatcher(team._id);
+      return handle.query(teamQueueQuery);
+    });
+    const names = new Map(
+      (
+        await Agent.find({ _id: { $in: view.agents.map((agent) => agent.id) } })
+          .select('name')
+          .lean()
+      ).map((agent) => [agent._id, agent.name]),
+    );
+    return c.json({ ...view, agents: view.agents.map((agent) => ({ ...agent, name: names.get(agent.id) ?? null })) });
   });
 
   const remove = describeRoute({
@@ -206,6 +254,7 @@ export function teamRoutes() {
     const result = await Team.updateOne({ _id: id, deletedAt: null }, { $set: { deletedAt: new Date() } });
     if (result.matchedCount === 0) throw notFound('Team');
     await Channel.updateMany({ defaultTeamId: id }, { $set: { defaultTeamId: null } });
+    await tellDispatcher(id);
     return c.body(null, 204);
   });
 

@@ -1,0 +1,299 @@
+/**
+ * A team's queue and who gets the next ticket, without Temporal: the team dispatcher workflow (team-dispatcher.ts)
+ * feeds it the team's settings, its members' presence and its tickets' reports with the workflow clock's `now`, and
+ * sends the offers it makes. Unit-tested without a server (test/team-dispatch.test.ts).
+ *
+ * A ticket's owner is decided by its own conversation workflow (the single writer): the dispatcher only offers. An
+ * offer counts against the agent's capacity from the moment it is made until the conversation's report of it
+ * arrives, so automatic assignment never gives an agent more than his capacity, whatever the timing.
+ */
+import type { ConversationStatus } from '../common/domain';
+import type { AssignmentReason } from '../common/system-lines';
+import type { AssignmentMode, PresenceStatus, TeamConfig } from '../common/teams';
+
+export type { TeamConfig } from '../common/teams';
+
+/** What a conversation tells its team (and the team it left) whenever its ticket's status, assignee or team changes. */
+export interface TicketReport {
+  conversationId: string;
+  teamId: string | null;
+  status: ConversationStatus;
+  assigneeId: string | null;
+  /** When the conversation reported (epoch ms): a ticket that starts waiting waits from then. */
+  at: number;
+  /** The offer this report answers (taken or declined), if any. */
+  handledOfferId?: string | null;
+  /** The customer reopened a closed ticket (closed at that time, epoch ms). */
+  reopened?: { closedAt: number } | null;
+}
+
+export type OfferReason = AssignmentReason;
+
+/** What the dispatcher asks a conversation: take this assignee (or, `requeue`, leave the last one and wait). */
+export interface TeamOffer {
+  offerId: string;
+  conversationId: string;
+  teamId: string;
+  /** Null: back to the team's queue (a reopened ticket whose last assignee may not have it). */
+  assigneeId: string | null;
+  /** The assignee the conversation must still have for the offer to apply. */
+  expectedAssigneeId: string | null;
+  reason: OfferReason;
+  /** How long the ticket waited for this offer. */
+  waitedMs: number;
+}
+
+interface TicketEntry {
+  status: ConversationStatus;
+  assigneeId: string | null;
+  /** Open and unassigned since (epoch ms); null otherwise. */
+  waitingSince: number | null;
+  /** The offer not yet answered, and the agent it counts for (null: a requeue). */
+  offer: { offerId: string; agentId: string | null; at: number } | null;
+}
+
+interface AgentEntry {
+  presence: PresenceStatus;
+  /** When the dispatcher last offered this agent a ticket (round robin: least recently first). */
+  lastOfferedAt: number | null;
+}
+
+/** Everything the dispatcher carries into its next run. */
+export interface TeamDispatchState {
+  config: TeamConfig | null;
+  agents: Record<string, AgentEntry>;
+  tickets: Record<string, TicketEntry>;
+  offerSeq: number;
+}
+
+export interface TeamQueueView {
+  mode: AssignmentMode | null;
+  waiting: { conversationId: string; waitingSince: string; waitingMs: number }[];
+  agents: { id: string; presence: PresenceStatus; open: number; capacity: number }[];
+}
+
+const DAY_MS = 86_400_000;
+
+export class TeamDispatch {
+  private readonly state: TeamDispatchState;
+
+  constructor(
+    readonly teamId: string,
+    carried: TeamDispatchState | null = null,
+  ) {
+    this.state = carried
+      ? {
+          config: carried.config,
+          agents: { ...carried.agents },
+          tickets: { ...carried.tickets },
+          offerSeq: carried.offerSeq,
+        }
+      : { config: null, agents: {}, tickets: {}, offerSeq: 0 };
+  }
+
+  get config(): TeamConfig | null {
+    return this.state.config;
+  }
+
+  /** The team's settings as stored now, with its members' presence (a member new to the team is offline until told). */
+  configure(config: TeamConfig, presence: Record<string, PresenceStatus>): void {
+    this.state.config = config;
+    for (const { agentId } of config.members) {
+      const known = this.state.agents[agentId];
+      this.state.agents[agentId] = {
+        presence: presence[agentId] ?? known?.presence ?? 'offline',
+        lastOfferedAt: known?.lastOfferedAt ?? null,
+      };
+    }
+  }
+
+  /** Tickets known from the database when the dispatcher starts (not from reports). */
+  seed(tickets: { conversationId: string; status: ConversationStatus; assigneeId: string | null; since: number }[]) {
+    for (const ticket of tickets) {
+      if (this.state.tickets[ticket.conversationId] || ticket.status === 'closed') continue;
+      this.state.tickets[ticket.conversationId] = {
+        status: ticket.status,
+        assigneeId: ticket.assigneeId,
+        waitingSince: ticket.status === 'open' && ticket.assigneeId === null ? ticket.since : null,
+        offer: null,
+      };
+    }
+  }
+
+  presenceChanged(agentId: string, presence: PresenceStatus): void {
+    const known = this.state.agents[agentId];
+    this.state.agents[agentId] = { presence, lastOfferedAt: known?.lastOfferedAt ?? null };
+  }
+
+  /**
+   * A conversation's report: the ticket as it is now. It leaves the team (closed, transferred) or updates its entry;
+   * an offer it answers is settled (a report made before the offer arrived leaves the offer standing). A ticket the
+   * customer reopened either stays with its last assignee (sticky, online, room) or is requeued: the offer returned.
+   */
+  report(report: TicketReport, now: number): TeamOffer | null {
+    const tickets = this.state.tickets;
+    const entry = tickets[report.conversationId];
+    if (report.teamId !== this.teamId || report.status === 'closed') {
+      delete tickets[report.conversationId];
+      return null;
+    }
+    const answersOffer = !!entry?.offer && report.handledOfferId === entry.offer.offerId;
+    const settled = !entry?.offer || answersOffer || report.assigneeId !== null || report.status !== 'open';
+    const waiting = report.status === 'open' && report.assigneeId === null;
+    tickets[report.conversationId] = {
+      status: report.status,
+      assigneeId: report.assigneeId,
+      waitingSince: waiting ? (entry?.waitingSince ?? report.at) : null,
+      offer: settled ? null : entry!.offer,
+    };
+    if (report.reopened && report.assigneeId !== null && report.status === 'open') return this.reopened(report, now);
+    return null;
+  }
+
+  /** A reopened ticket with an assignee: kept by him when sticky and he can take it, else back to the queue. */
+  private reopened(report: TicketReport, now: number): TeamOffer | null {
+    const config = this.state.config;
+    if (!config || config.mode === 'manual' || config.deleted) return null;
+    const assigneeId = report.assigneeId!;
+    const member = config.members.find((m) => m.agentId === assigneeId);
+    const closedAt = report.reopened!.closedAt;
+    const keeps =
+      config.sticky.enabled &&
+      member !== undefined &&
+      now - closedAt <= config.sticky.days * DAY_MS &&
+      this.state.agents[assigneeId]?.presence === 'online' &&
+      // The ticket itself already counts for him.
+      this.load(assigneeId) <= this.capacityOf(member);
+    if (keeps) return null;
+    const entry = this.state.tickets[report.conversationId]!;
+    const offer = this.offer(report.conversationId, null, assigneeId, 'requeue', now, now);
+    entry.offer = { offerId: offer.offerId, agentId: null, at: now };
+    return offer;
+  }
+
+  /** The conversation cannot be reached (gone from the database): the dispatcher forgets it. */
+  forget(conversationId: string): void {
+    delete this.state.tickets[conversationId];
+  }
+
+  /** Open tickets an agent has (assigned to him, not closed) plus offers made to him and not yet answered. */
+  load(agentId: string): number {
+    let count = 0;
+    for (const entry of Object.values(this.state.tickets)) {
+      if (entry.offer) {
+        if (entry.offer.agentId === agentId) count++;
+        // A requeue offer: the ticket is still his until the conversation answers.
+        else if (entry.offer.agentId === null && entry.assigneeId === agentId) count++;
+      } else if (entry.assigneeId === agentId) count++;
+    }
+    return count;
+  }
+
+  private capacityOf(member: { capacity: number | null }): number {
+    return member.capacity ?? this.state.config?.capacity ?? 0;
+  }
+
+  /** The tickets waiting for an agent, oldest first (ties by id: the order is the same on every replay). */
+  private waiting(): [string, TicketEntry][] {
+    return Object.entries(this.state.tickets)
+      .filter(([, entry]) => entry.waitingSince !== null && entry.offer === null && entry.assigneeId === null)
+      .sort(([a, x], [b, y]) => x.waitingSince! - y.waitingSince! || (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /**
+   * Offers for the waiting tickets, oldest first, while an online member has room: round robin gives the next to
+   * the member offered longest ago, balanced to the one with the fewest open tickets. Manual teams offer nothing.
+   */
+  dispatch(now: number): TeamOffer[] {
+    const config = this.state.config;
+    if (!config || config.mode === 'manual' || config.deleted) return [];
+    const offers: TeamOffer[] = [];
+    for (const [conversationId, entry] of this.waiting()) {
+      const agentId = this.pick(config);
+      if (agentId === null) break;
+      const offer = this.offer(conversationId, agentId, null, config.mode, now, entry.waitingSince!);
+      entry.offer = { offerId: offer.offerId, agentId, at: now };
+      this.state.agents[agentId]!.lastOfferedAt = now;
+      offers.push(offer);
+    }
+    return offers;
+  }
+
+  private pick(config: TeamConfig): string | null {
+    let best: { agentId: string; load: number; last: number; order: number } | null = null;
+    config.members.forEach((member, order) => {
+      const agent = this.state.agents[member.agentId];
+      if (agent?.presence !== 'online') return;
+      const load = this.load(member.agentId);
+      if (load >= this.capacityOf(member)) return;
+      const candidate = { agentId: member.agentId, load, last: agent.lastOfferedAt ?? -1, order };
+      if (!best || better(config.mode, candidate, best)) best = candidate;
+    });
+    return (best as { agentId: string } | null)?.agentId ?? null;
+  }
+
+  private offer(
+    conversationId: string,
+    assigneeId: string | null,
+    expectedAssigneeId: string | null,
+    reason: OfferReason,
+    now: number,
+    waitingSince: number,
+  ): TeamOffer {
+    this.state.offerSeq++;
+    return {
+      offerId: `${this.teamId}:${this.state.offerSeq}`,
+      conversationId,
+      teamId: this.teamId,
+      assigneeId,
+      expectedAssigneeId,
+      reason,
+      waitedMs: Math.max(0, now - waitingSince),
+    };
+  }
+
+  /** The queue as the API and Temporal Web show it. */
+  queue(now: number): TeamQueueView {
+    const config = this.state.config;
+    return {
+      mode: config?.mode ?? null,
+      // Tickets with an offer on its way are no longer waiting (their agent is decided).
+      waiting: this.waiting().map(([conversationId, entry]) => ({
+        conversationId,
+        waitingSince: new Date(entry.waitingSince!).toISOString(),
+        waitingMs: Math.max(0, now - entry.waitingSince!),
+      })),
+      agents: (config?.members ?? []).map((member) => ({
+        id: member.agentId,
+        presence: this.state.agents[member.agentId]?.presence ?? 'offline',
+        open: this.load(member.agentId),
+        capacity: this.capacityOf(member),
+      })),
+    };
+  }
+
+  /** Whether the team is gone and holds nothing more: the dispatcher may end. */
+  get finished(): boolean {
+    return !!this.state.config?.deleted && Object.values(this.state.tickets).every((entry) => entry.offer === null);
+  }
+
+  carry(): TeamDispatchState {
+    return {
+      config: this.state.config,
+      agents: { ...this.state.agents },
+      tickets: { ...this.state.tickets },
+      offerSeq: this.state.offerSeq,
+    };
+  }
+}
+
+/** Round robin: offered longest ago first; balanced: fewest open tickets first, then offered longest ago. */
+function better(
+  mode: AssignmentMode,
+  a: { load: number; last: number; order: number },
+  b: { load: number; last: number; order: number },
+): boolean {
+  if (mode === 'balanced' && a.load !== b.load) return a.load < b.load;
+  if (a.last !== b.last) return a.last < b.last;
+  return a.order < b.order;
+}

@@ -1,0 +1,104 @@
+/**
+ * One team's dispatcher: holds its queue and offers each waiting ticket, oldest first, to an online member with room,
+ * the moment room appears (a report that frees a ticket, a member coming online, a capacity raised) — never by a
+ * sweep. Each ticket's conversation workflow takes or declines the offer itself, so no ticket goes to two agents.
+ * Workflow code (deterministic): imports only @temporalio/workflow, pure helpers and activity types.
+ */
+import {
+  condition,
+  continueAsNew,
+  log,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { TeamActivities } from '../activities/teams';
+import {
+  memberPresenceSignal,
+  type TeamDispatcherInput,
+  teamChangedSignal,
+  teamQueueQuery,
+  ticketReportSignal,
+} from './team-definitions';
+import { TeamDispatch, type TeamOffer, type TicketReport } from './team-dispatch';
+
+const { loadTeam } = proxyLocalActivities<TeamActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+// An offer reaches its conversation through Temporal (starting the conversation's run if it had ended); retried
+// until Temporal takes it, except when the conversation is gone from the database.
+const { offerTicket } = proxyActivities<TeamActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes: ['NOT_FOUND'] },
+});
+
+const DEFAULT_HISTORY_EVENT_LIMIT = 5_000;
+
+export async function teamDispatcherWorkflow(input: TeamDispatcherInput): Promise<void> {
+  const dispatch = new TeamDispatch(input.teamId, input.carried ?? null);
+  const reports: TicketReport[] = [];
+  let reload = !input.carried;
+  let seeded = !!input.carried;
+  let roomMayHaveAppeared = !!input.carried;
+  const offersInFlight = new Set<string>();
+
+  setHandler(ticketReportSignal, (report) => {
+    reports.push(report);
+  });
+  setHandler(memberPresenceSignal, ({ agentId, presence }) => {
+    dispatch.presenceChanged(agentId, presence);
+    roomMayHaveAppeared = true;
+  });
+  setHandler(teamChangedSignal, () => {
+    reload = true;
+  });
+  setHandler(teamQueueQuery, () => dispatch.queue(Date.now()));
+
+  const send = (offer: TeamOffer) => {
+    offersInFlight.add(offer.offerId);
+    offerTicket(offer)
+      .catch((err) => {
+        // Only a conversation gone from the database fails an offer (anything else is retried until it goes).
+        log.warn('team offer not delivered: the ticket leaves the queue', {
+          offerId: offer.offerId,
+          conversationId: offer.conversationId,
+          error: String(err),
+        });
+        dispatch.forget(offer.conversationId);
+        roomMayHaveAppeared = true;
+      })
+      .finally(() => offersInFlight.delete(offer.offerId));
+  };
+
+  for (;;) {
+    await condition(() => reload || reports.length > 0 || roomMayHaveAppeared);
+    if (reload) {
+      reload = false;
+      const team = await loadTeam({ teamId: input.teamId, withTickets: !seeded });
+      dispatch.configure(team.config, team.presence);
+      if (!seeded) dispatch.seed(team.tickets);
+      seeded = true;
+    }
+    roomMayHaveAppeared = false;
+    const now = Date.now();
+    while (reports.length > 0) {
+      const requeue = dispatch.report(reports.shift()!, now);
+      if (requeue) send(requeue);
+    }
+    for (const offer of dispatch.dispatch(now)) send(offer);
+
+    if (dispatch.finished && offersInFlight.size === 0 && reports.length === 0) return;
+    const info = workflowInfo();
+    if (info.continueAsNewSuggested || info.historyLength >= (input.historyEventLimit ?? DEFAULT_HISTORY_EVENT_LIMIT)) {
+      // Offers in flight finish first (their failure belongs to this run's state); reports that came meanwhile are
+      // taken by the loop before the run continues as new.
+      await condition(() => offersInFlight.size === 0);
+      if (reports.length === 0 && !reload) {
+        await continueAsNew<typeof teamDispatcherWorkflow>({ ...input, carried: dispatch.carry() });
+      }
+    }
+  }
+}
