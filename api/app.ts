@@ -177,7 +177,7 @@ export function createApp(deps: ApiDeps) {
   api.route('/teams', teamRoutes(deps));
   api.route('/me', meRoutes(deps));
   api.route('/channels', templateRoutes());
-  const conversations = conversationRoutes(deps);
+  const conversations = conversationRoutes(deps, services);
   addResendRoute(conversations, deps);
   api.route('/conversations', conversations);
   api.route('/chats', chatRoutes(deps));

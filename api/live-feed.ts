@@ -1,7 +1,7 @@
 import type { StreamCloseCode } from '../common/error-codes';
 import { log } from '../common/log';
-import { Agent, Client, Conversation, Message, Session } from '../db/models';
-import { conversationView, messageView, presenceView } from './views';
+import { Agent, Client, Conversation, ConversationViewer, Message, Session } from '../db/models';
+import { conversationView, messageView, presenceView, viewerView } from './views';
 
 /**
  * One database poller per API (createApp builds one) for every open `GET /api/events` stream. FerretDB has no
@@ -128,6 +128,25 @@ interface Announced {
   at: number;
 }
 
+export interface ViewerRecord {
+  _id: string;
+  conversationId: string;
+  channelId: string;
+  agentId: string;
+  name: string;
+  state: string;
+  at: Date;
+}
+
+/** The `viewing` event: who, where, doing what, and until when the consoles show it. */
+function viewerFrame(viewer: ViewerRecord): Announced {
+  return {
+    channelIds: [viewer.channelId],
+    at: viewer.at.getTime(),
+    frame: sseFrame('viewing', JSON.stringify(viewerView(viewer))),
+  };
+}
+
 const reaches = (stream: LiveSubscription, frame: Announced) =>
   frame.channelIds.some((id) => stream.channelIds.has(id));
 
@@ -173,6 +192,17 @@ export class LiveFeed {
     }
     this.ensureRunning();
     return subscription;
+  }
+
+  /**
+   * An agent viewing or typing: to this process's streams at once (within the second "is typing" needs); other
+   * processes announce it at their next poll, from the record. The poll here skips it as already sent.
+   */
+  announceViewer(viewer: ViewerRecord): void {
+    const frame = viewerFrame(viewer);
+    this.sent.set(`viewer:${viewer._id}`, viewer.at.getTime());
+    this.recent.push(frame);
+    for (const stream of this.subscriptions) if (reaches(stream, frame)) stream.push(frame.frame);
   }
 
   /**
@@ -242,7 +272,7 @@ export class LiveFeed {
         : { updatedAt: { $gt: since, $lte: until } }),
     });
     // Access is re-checked on every poll, in the same round trip, before anything is fanned out.
-    const [access, conversations, messages, presences] = await Promise.all([
+    const [access, conversations, messages, presences, viewers] = await Promise.all([
       this.checkAccess(streams),
       channelIds.length
         ? this.count(
@@ -263,6 +293,12 @@ export class LiveFeed {
           .select('name channelIds presence')
           .lean(),
       ),
+      // Agents viewing or typing in a conversation (other API processes' too; this one's went out at once).
+      channelIds.length
+        ? this.count(
+            ConversationViewer.find({ channelId: { $in: channelIds }, at: { $gt: since, $lte: until } }).lean(),
+          )
+        : [],
     ]);
     access();
     this.resumeConversations = resumeAfter(conversations, CONVERSATION_PAGE);
@@ -317,6 +353,10 @@ export class LiveFeed {
           JSON.stringify({ agentId: agent._id, name: agent.name, ...presenceView(agent.presence) }),
         ),
       });
+    }
+    for (const viewer of viewers) {
+      const frame = viewerFrame(viewer);
+      if (fresh(`viewer:${viewer._id}`, viewer.at)) announced.push(frame);
     }
     this.recent.push(...announced);
 

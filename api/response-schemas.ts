@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { AUTOMATIC_KINDS } from '../common/automation-settings';
 import { CHANNEL_KINDS, REPLY_POLICIES } from '../common/domain';
 import { ERROR_CODES, type ErrorCode } from '../common/error-codes';
-import { ASSIGNMENT_MODES, PRESENCE_STATUSES } from '../common/teams';
+import { ASSIGNMENT_MODES, PRESENCE_STATUSES, VIEWER_STATES } from '../common/teams';
 import { automationResponseFields } from './channel-automation';
 
 const iso = z.string().describe('ISO 8601 time');
@@ -92,6 +92,15 @@ export const teamResponse = z.strictObject({
   }),
   createdAt: iso.nullable(),
   updatedAt: iso.nullable(),
+});
+
+export const viewerResponse = z.strictObject({
+  conversationId: z.string(),
+  agentId: z.string(),
+  name: z.string(),
+  state: z.enum(VIEWER_STATES),
+  at: iso,
+  expiresAt: iso.describe('shown until then, unless the agent says so again'),
 });
 
 export const teamQueueResponse = z.strictObject({

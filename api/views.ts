@@ -7,7 +7,14 @@ import { CLOSING_SOON_MS } from '../common/automation-settings';
 import { capabilitiesOf } from '../common/channels';
 import type { Referral, ReplyPolicy } from '../common/domain';
 import { replyWindowState } from '../common/reply-window';
-import { type AssignmentMode, DEFAULT_AGENT_CAPACITY, DEFAULT_STICKY_DAYS, type PresenceStatus } from '../common/teams';
+import {
+  type AssignmentMode,
+  DEFAULT_AGENT_CAPACITY,
+  DEFAULT_STICKY_DAYS,
+  type PresenceStatus,
+  VIEWER_TTL_MS,
+  type ViewerState,
+} from '../common/teams';
 import { channelWebhookUrl } from '../common/urls';
 import type { StoredMedia } from '../db/media';
 import { DEFAULT_CHANNEL_SEND_RATE } from '../db/models';
@@ -83,6 +90,18 @@ export function presenceView(
     chosen: (presence?.chosen ?? 'offline') as PresenceStatus,
     auto: presence?.auto ?? false,
     since: presence?.since?.toISOString() ?? null,
+  };
+}
+
+/** Someone viewing or typing in a conversation, shown until `expiresAt` unless he says so again. */
+export function viewerView(viewer: { conversationId: string; agentId: string; name: string; state: string; at: Date }) {
+  return {
+    conversationId: viewer.conversationId,
+    agentId: viewer.agentId,
+    name: viewer.name,
+    state: viewer.state as ViewerState,
+    at: viewer.at.toISOString(),
+    expiresAt: new Date(viewer.at.getTime() + VIEWER_TTL_MS).toISOString(),
   };
 }
 

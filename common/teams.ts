@@ -76,3 +76,9 @@ export function presenceInEffect(
   if (chosen !== 'online') return chosen;
   return lastHeartbeatAt !== null && now - lastHeartbeatAt < timeoutMs ? 'online' : 'away';
 }
+
+/** What an agent does in a conversation, as the other consoles show it ("Ana is viewing", "Ana is typing"). */
+export const VIEWER_STATES = ['viewing', 'typing'] as const;
+export type ViewerState = (typeof VIEWER_STATES)[number];
+/** A viewer is shown this long after his console last said so. */
+export const VIEWER_TTL_MS = 30_000;

@@ -217,6 +217,39 @@ describe('automatic assignment', () => {
     expect((await Conversation.findById(third._id).lean())?.assigneeId).toBeNull();
   }, 60_000);
 
+  it('a worker SIGKILLed while assigning: no ticket assigned twice, none left waiting with a free agent', async () => {
+    const { channel, agents, teamId } = await teamSetup(4, { mode: 'round_robin', capacity: 5 });
+    // The assignments run on a worker process of its own, killed outright in the middle of them.
+    await stack.stopWorker();
+    const child = await stack.spawnWorkerProcess();
+    const exited = new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    const phones = Array.from({ length: 20 }, (_, i) => `55119555${String(i).padStart(5, '0')}`);
+    try {
+      await Promise.all(phones.map((phone) => stack.customerWrites(channel, phone, 'Oi')));
+      await waitFor(async () => (await assignedLines(channel.id)).length >= 3, 60_000, 'the first assignments');
+    } finally {
+      child.kill('SIGKILL');
+    }
+    expect(await exited).toBe('SIGKILL');
+    await stack.startWorker();
+    await waitFor(
+      async () => (await Conversation.countDocuments({ channelId: channel.id, assigneeId: { $ne: null } })) === 20,
+      60_000,
+      'all 20 tickets assigned after the restart',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const lines = await assignedLines(channel.id);
+    expect(lines).toHaveLength(20);
+    expect(new Set(lines.map((line) => line.conversationId)).size).toBe(20);
+    // Each ticket's assignee is the one its line names, and nobody is beyond capacity.
+    for (const line of lines) {
+      const ticket = await Conversation.findById(line.conversationId).lean();
+      expect(ticket?.assigneeId).toBe(line.system?.params?.assigneeId);
+    }
+    for (const agent of agents) expect(await openBy(channel.id, agent.id)).toBe(5);
+    expect((await queue(teamId)).waiting).toEqual([]);
+  }, 180_000);
+
   it('ops see the dispatcher: its queue by query, the team on each conversation', async () => {
     const { channel, teamId } = await teamSetup(1, { mode: 'manual' });
     await stack.customerWrites(channel, '5511900000077', 'Oi');

@@ -1,15 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Stack, startStack } from './helpers/stack';
+import { createApp } from '../api/app';
+import { listen, type RunningServer } from '../common/http-server';
+import { openEventStream } from './helpers/sse';
+import { type Stack, startStack, waitFor } from './helpers/stack';
 
 // One answer per customer message: an agent's reply or template names the newest item he saw (`basedOn`), and the
 // conversation's update validator refuses it when someone else wrote to the customer since (409
 // CONVERSATION_CHANGED), unless repeated with `force`; a channel's reply policy keeps others' tickets theirs.
 
 let stack: Stack;
+let other: ReturnType<typeof createApp>;
+let otherServer: RunningServer;
 beforeAll(async () => {
   stack = await startStack();
+  // A second API process on the same database: a console on one sees who is viewing through the other.
+  other = createApp({ ...stack.apiDeps, workerMetricsUrl: null });
+  otherServer = await listen((request) => other.fetch(request), 0);
 });
 afterAll(async () => {
+  await otherServer?.close();
+  await other?.services.inboundParking.idle();
   await stack?.close();
 });
 
@@ -147,5 +157,62 @@ describe('collision guard', () => {
 
     await setPolicy('anyone');
     expect((await reply(conversation.id, { text: 'Anyone again' }, ana.token)).status).toBe(202);
+  });
+});
+
+describe('who is viewing', () => {
+  it('"Ana is viewing", then "typing", reaches the consoles of the channel within a second, on any API process', async () => {
+    const { channel, agent: ana, conversation } = await stack.openConversation('5511966660009', 'Oi');
+    const bruno = await stack.createAgent([channel.id]);
+    const stranger = await stack.createAgent([]);
+    const here = await openEventStream(stack.api.url, { authorization: `Bearer ${bruno.token}` });
+    const there = await openEventStream(otherServer.url, { authorization: `Bearer ${bruno.token}` });
+    const outsider = await openEventStream(stack.api.url, { authorization: `Bearer ${stranger.token}` });
+    try {
+      const sentAt = Date.now();
+      const said = await stack.call(
+        'POST',
+        `/api/conversations/${conversation.id}/presence`,
+        { state: 'viewing' },
+        ana.token,
+      );
+      expect(said.status).toBe(204);
+      const seen = (stream: typeof here, state: string) =>
+        stream.events.find((e) => e.event === 'viewing' && e.data.agentId === ana.id && e.data.state === state);
+      await waitFor(async () => seen(here, 'viewing'), 1_000, 'the viewing event on the same API process');
+      await waitFor(async () => seen(there, 'viewing'), 3_000, 'the viewing event on another API process');
+      const event = seen(here, 'viewing')!.data;
+      expect(event).toMatchObject({ conversationId: conversation.id, name: ana.name });
+      expect(Date.parse(event.expiresAt) - Date.parse(event.at)).toBe(30_000);
+      expect(Date.parse(event.at)).toBeGreaterThanOrEqual(sentAt - 1_000);
+      await stack.call('POST', `/api/conversations/${conversation.id}/presence`, { state: 'typing' }, ana.token);
+      await waitFor(async () => seen(here, 'typing'), 1_000, 'the typing event');
+      // A console opening the conversation later asks who is there (himself excluded).
+      const listed = await stack.call('GET', `/api/conversations/${conversation.id}/presence`, undefined, bruno.token);
+      expect(listed.body.items).toEqual([expect.objectContaining({ agentId: ana.id, state: 'typing' })]);
+      expect(
+        (await stack.call('GET', `/api/conversations/${conversation.id}/presence`, undefined, ana.token)).body.items,
+      ).toEqual([]);
+      // Nobody outside the channel hears of it, nor may say it.
+      expect(outsider.events.some((e) => e.event === 'viewing')).toBe(false);
+      expect(
+        (
+          await stack.call(
+            'POST',
+            `/api/conversations/${conversation.id}/presence`,
+            { state: 'viewing' },
+            stranger.token,
+          )
+        ).status,
+      ).toBe(404);
+      expect(
+        (await stack.call('POST', `/api/conversations/${conversation.id}/presence`, { state: 'sleeping' }, ana.token))
+          .status,
+      ).toBe(400);
+    } finally {
+      await here.close();
+      await there.close();
+      await outsider.close();
+    }
   });
 });

@@ -4,11 +4,20 @@ import { CLOSING_SOON_MS } from '../../common/automation-settings';
 import { CHANNEL_CAPABILITIES, type ChannelCapabilities, capabilitiesOf } from '../../common/channels';
 import type { ChannelKind, MessageView, ReplyGuard, ReplyPolicy } from '../../common/domain';
 import { newId } from '../../common/ids';
+import { VIEWER_STATES, VIEWER_TTL_MS } from '../../common/teams';
 import { findMedia } from '../../db/media';
-import { Agent, Channel, Client, Conversation, isDuplicateKeyError, Message } from '../../db/models';
+import {
+  Agent,
+  Channel,
+  Client,
+  Conversation,
+  ConversationViewer,
+  isDuplicateKeyError,
+  Message,
+} from '../../db/models';
 import { restoredStateOf } from '../../workflows/definitions';
 import { type AuthEnv, hasChannelAccess, type Principal, requireChannelAccess } from '../auth';
-import type { ApiDeps } from '../context';
+import type { ApiDeps, ApiServices } from '../context';
 import {
   type ConversationKey,
   changeTicket,
@@ -19,10 +28,16 @@ import {
 } from '../conversation-workflow';
 import { describeRoute } from '../describe-route';
 import { ApiError, notFound, parseJson, parseWith } from '../errors';
-import { conversationResponse, listOf, messagePageResponse, messageResponse } from '../response-schemas';
+import {
+  conversationResponse,
+  listOf,
+  messagePageResponse,
+  messageResponse,
+  viewerResponse,
+} from '../response-schemas';
 import { prepareTemplateSend, TEMPLATE_SEND_ERRORS, templateSendSchema } from '../template-send';
 import { visibleText } from '../text-fields';
-import { type ConversationRecord, conversationView, messageView } from '../views';
+import { type ConversationRecord, conversationView, messageView, viewerView } from '../views';
 import { canUseMedia } from './media';
 import { assertTeamAnswers } from './teams';
 
@@ -180,7 +195,9 @@ export async function loadAccessible(principal: Principal, id: string) {
   return conversation;
 }
 
-export function conversationRoutes(deps: ApiDeps) {
+export const viewerSchema = z.object({ state: z.enum(VIEWER_STATES) });
+
+export function conversationRoutes(deps: ApiDeps, { liveFeed }: Pick<ApiServices, 'liveFeed'>) {
   const app = new Hono<AuthEnv>();
   app.use('*', retryAfterWhenWorkerUnavailable);
 
@@ -400,6 +417,48 @@ export function conversationRoutes(deps: ApiDeps) {
       if (!first) throw err;
       return c.json(messageView(first), 201);
     }
+  });
+
+  const viewing = describeRoute({
+    summary:
+      'I am viewing (or typing in) this conversation: the other consoles show it within a second, until 30 s after the last call',
+    auth: 'agent',
+    body: viewerSchema,
+    success: 204,
+    returns: 'Nothing',
+  });
+  app.post('/:id/presence', viewing, async (c) => {
+    const principal = c.get('principal');
+    const conversation = await loadAccessible(principal, c.req.param('id'));
+    const { state } = await parseJson(c, viewerSchema);
+    const viewer = {
+      _id: `${conversation._id}:${principal.id}`,
+      conversationId: conversation._id,
+      channelId: conversation.channelId,
+      agentId: principal.id,
+      name: principal.name,
+      state,
+      at: new Date(),
+    };
+    await ConversationViewer.replaceOne({ _id: viewer._id }, viewer, { upsert: true });
+    liveFeed.announceViewer(viewer);
+    return c.body(null, 204);
+  });
+
+  const viewers = describeRoute({
+    summary: 'Who else is viewing or typing in this conversation now',
+    auth: 'agent',
+    returns: '{ items }',
+    response: listOf(viewerResponse),
+  });
+  app.get('/:id/presence', viewers, async (c) => {
+    const principal = c.get('principal');
+    const conversation = await loadAccessible(principal, c.req.param('id'));
+    const recent = await ConversationViewer.find({
+      conversationId: conversation._id,
+      at: { $gt: new Date(Date.now() - VIEWER_TTL_MS) },
+    }).lean();
+    return c.json({ items: recent.filter((viewer) => viewer.agentId !== principal.id).map(viewerView) });
   });
 
   const ticket = describeRoute({

@@ -56,6 +56,23 @@ conversationSchema.index({ channelId: 1, customer: 1 }, { unique: true });
 conversationSchema.index({ lastMessageAt: -1 });
 conversationSchema.index({ channelId: 1, updatedAt: 1 });
 
+// Who is looking at (or typing in) a conversation right now: one record per (conversation, agent), refreshed by the
+// console every few seconds; a record older than VIEWER_TTL_MS means nobody (FerretDB 1.x has no TTL indexes).
+const viewerSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    conversationId: { type: String, required: true },
+    channelId: { type: String, required: true },
+    agentId: { type: String, required: true },
+    name: { type: String, required: true },
+    state: { type: String, enum: ['viewing', 'typing'], required: true },
+    at: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+viewerSchema.index({ conversationId: 1 });
+viewerSchema.index({ at: 1 });
+
 const counterSchema = new Schema(
   { _id: { type: String, required: true }, seq: { type: Number, required: true, default: 0 } },
   { versionKey: false },
@@ -64,5 +81,6 @@ const counterSchema = new Schema(
 export const Client = mongoose.model('Client', clientSchema, 'clients');
 export const Conversation = mongoose.model('Conversation', conversationSchema, 'conversations');
 export const Counter = mongoose.model('Counter', counterSchema, 'counters');
+export const ConversationViewer = mongoose.model('ConversationViewer', viewerSchema, 'conversation_viewers');
 
 export type ConversationDoc = InferSchemaType<typeof conversationSchema>;
