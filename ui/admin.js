@@ -1,9 +1,10 @@
 // Admin: extensions, channels, agents and templates.
 import { $, $$, actions, api, can, channelName, errorText, esc, state, t } from './core.js';
+import { adminTeams } from './teams.js';
 
 // ---------- admin ----------
 export function adminView() {
-  const tabs = ['extensions', 'channels', 'agents', 'templates'];
+  const tabs = ['extensions', 'channels', 'agents', 'teams', 'templates'];
   return `<div class="page">
     <div class="tabs">${tabs.map((tab) => `<button data-tab="${tab}" class="${state.adminTab === tab ? 'active' : ''}">${esc(t(tab))}</button>`).join('')}</div>
     <div id="admin-body"></div>
@@ -18,9 +19,13 @@ export function bindAdmin() {
         actions.render();
       }),
   );
-  ({ extensions: adminExtensions, channels: adminChannels, agents: adminAgents, templates: adminTemplates })[
-    state.adminTab
-  ]();
+  ({
+    extensions: adminExtensions,
+    channels: adminChannels,
+    agents: adminAgents,
+    teams: adminTeams,
+    templates: adminTemplates,
+  })[state.adminTab]();
 }
 
 const adminBody = () => $('#admin-body');
@@ -67,6 +72,20 @@ async function adminChannels(message = '', editing = null, justSaved = null) {
         <label>${esc(t('sender'))}<input name="sender" required value="${esc(c.sender ?? '')}" /></label>
         <label>${esc(t('sendRate'))}<input name="sendRatePerSecond" type="number" min="0.1" max="1000" step="0.1" value="${esc(String(c.sendRatePerSecond ?? 10))}" /></label>
         <label>${esc(t('viberMedia'))}<select name="viberMediaMode"><option value="link">${esc(t('viberLink'))}</option><option value="native" ${c.viberMediaMode === 'native' ? 'selected' : ''}>${esc(t('viberNative'))}</option></select></label>
+        <label>${esc(t('replyPolicy'))}<select name="replyPolicy">${['anyone', 'assignee_or_unassigned', 'assignee_only'].map((policy) => `<option value="${policy}" ${(c.replyPolicy ?? 'anyone') === policy ? 'selected' : ''}>${esc(t(`policy_${policy}`))}</option>`).join('')}</select></label>
+        ${
+          editing
+            ? `<label>${esc(t('defaultTeam'))}<select name="defaultTeamId"><option value="">${esc(t('noTeam'))}</option>${(
+                state.teams ?? []
+              )
+                .filter((team) => team.channelIds.includes(c.id))
+                .map(
+                  (team) =>
+                    `<option value="${esc(team.id)}" ${c.defaultTeamId === team.id ? 'selected' : ''}>${esc(team.name)}</option>`,
+                )
+                .join('')}</select></label>`
+            : ''
+        }
         ${automationFieldset(c)}
         <div><button class="primary" type="submit">${esc(t('save'))}</button> ${editing ? `<button type="button" id="cancel-edit">${esc(t('cancel'))}</button>` : ''}</div>
       </form></div>
@@ -117,6 +136,8 @@ async function adminChannels(message = '', editing = null, justSaved = null) {
       ...rest
     } = form;
     const fields = Object.fromEntries(Object.entries(rest).filter(([key]) => !key.startsWith('hours_')));
+    // The default team is set on an existing channel (a team answers channels that exist).
+    if ('defaultTeamId' in fields) fields.defaultTeamId = fields.defaultTeamId || null;
     const kind = editing?.kind ?? form.kind;
     const settings = can(kind).replyWindow
       ? {

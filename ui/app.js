@@ -7,6 +7,7 @@ import { openConversation } from './conversation.js';
 import { $, $$, actions, api, app, errorText, esc, state, t } from './core.js';
 import { connectEvents, refreshLists } from './live.js';
 import { bindReports, reportsView } from './reports.js';
+import { bindPresence, loadQueues, loadTeams, presenceControl, startPresence } from './teams.js';
 import { bindTickets, ticketsView } from './tickets.js';
 
 // ---------- start ----------
@@ -17,6 +18,7 @@ async function boot() {
     return renderLogin();
   }
   await loadWorkspace();
+  await startPresence();
   connectEvents();
   render();
 }
@@ -26,7 +28,7 @@ async function loadWorkspace() {
   state.config = config;
   state.channels = channels.items;
   state.agents = state.me.role === 'admin' ? (await api('GET', '/api/agents')).items : [];
-  await loadConversations();
+  await Promise.all([loadConversations(), loadTeams()]);
 }
 
 export async function loadConversations() {
@@ -86,11 +88,13 @@ export function render() {
       <span class="brand">Janela</span>
       <nav>${nav.map((v) => `<button data-view="${v}" class="${state.view === v ? 'active' : ''}">${esc(t(v))}</button>`).join('')}</nav>
       ${languageSelect()}
+      ${presenceControl()}
       <span class="me">${esc(state.me.name)}</span>
       <button id="sign-out">${esc(t('signOut'))}</button>
     </header>
     <div id="view">${views[state.view]?.() ?? adminView()}</div>`;
   bindLanguage();
+  bindPresence();
   $$('nav button').forEach(
     (button) =>
       void button.addEventListener('click', async () => {
@@ -116,8 +120,10 @@ export function render() {
 Object.assign(actions, { render, renderLogin, loadConversations, refreshLists, openConversation });
 
 // Keep "time left" fresh without a reload.
-setInterval(() => {
-  if (state.me && (state.view === 'chats' || state.view === 'tickets')) refreshLists();
+setInterval(async () => {
+  if (!state.me || (state.view !== 'chats' && state.view !== 'tickets')) return;
+  await loadQueues().catch(() => {});
+  refreshLists();
 }, 30_000);
 
 boot();

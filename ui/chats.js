@@ -2,12 +2,14 @@
 import { bindConversation, conversationPanel, openConversation, updateComposerState } from './conversation.js';
 import { $, $$, actions, channelName, closesSoon, esc, name, state, t, templateChannels, windowBadge } from './core.js';
 import { openCreateChat } from './modals.js';
+import { chatTabs, inTab, waitingBadge } from './teams.js';
 
 // ---------- chats ----------
 export function chatsView() {
   return `<div class="layout">
     <aside class="sidebar">
       ${templateChannels().length ? `<div class="actions"><button class="primary" id="create-chat">${esc(t('createChat'))}</button></div>` : ''}
+      <div id="chat-tabs">${chatTabs()}</div>
       <label class="filter-toggle"><input type="checkbox" id="closing-soon-only" ${state.closingSoonOnly ? 'checked' : ''} /> ${esc(t('closingSoon'))}</label>
       <div id="conv-list">${conversationItems()}</div>
     </aside>
@@ -16,7 +18,8 @@ export function chatsView() {
 }
 
 export function conversationItems() {
-  const shown = state.closingSoonOnly ? state.conversations.filter((c) => closesSoon(c)) : state.conversations;
+  const tab = state.chatTab ?? 'all';
+  const shown = state.conversations.filter((c) => inTab(c, tab) && (!state.closingSoonOnly || closesSoon(c)));
   if (!shown.length) return `<div class="empty">${esc(t('noConversations'))}</div>`;
   return shown
     .map(
@@ -25,7 +28,7 @@ export function conversationItems() {
       ) => `<div class="conv-item ${c.id === state.selectedId ? 'selected' : ''}" data-id="${esc(c.id)}" role="button" tabindex="0">
         <div class="row"><span class="name">${name(c.client.name)}</span>${c.unreadCount ? `<span class="badge unread">${c.unreadCount}</span>` : ''}</div>
         <div class="preview">${esc(c.lastMessagePreview)}</div>
-        <div class="row"><span class="badge">${esc(channelName(c.channelId))}</span>${windowBadge(c)}</div>
+        <div class="row"><span class="badge">${esc(channelName(c.channelId))}</span>${windowBadge(c)}${waitingBadge(c)}</div>
       </div>`,
     )
     .join('');
@@ -39,12 +42,26 @@ export function bindConversationItems() {
   });
 }
 
+/** The tabs and the list, redrawn together (counts change with every conversation event). */
+export function refreshChatList() {
+  const tabs = $('#chat-tabs');
+  if (tabs) tabs.innerHTML = chatTabs();
+  const list = $('#conv-list');
+  if (list) list.innerHTML = conversationItems();
+  bindConversationItems();
+}
+
 export function bindChats() {
   bindConversationItems();
+  $('#chat-tabs')?.addEventListener('click', (event) => {
+    const button = event.target.closest('[data-chat-tab]');
+    if (!button) return;
+    state.chatTab = button.dataset.chatTab;
+    refreshChatList();
+  });
   $('#closing-soon-only')?.addEventListener('change', (event) => {
     state.closingSoonOnly = event.target.checked;
-    $('#conv-list').innerHTML = conversationItems();
-    bindConversationItems();
+    refreshChatList();
   });
   $('#create-chat')?.addEventListener('click', () => openCreateChat(chatCreated));
   if (state.selectedId) bindConversation();

@@ -26,6 +26,7 @@ import {
 } from './core.js';
 import { formatDuration, systemLineText } from './i18n.js';
 import { openTemplateModal } from './modals.js';
+import { sayTyping, startViewing, teamSelect, viewersLine } from './teams.js';
 
 // ---------- one conversation (chats and tickets) ----------
 /** The newest page of the timeline; older pages load when the agent scrolls to the top (or clicks "load older"). */
@@ -91,11 +92,13 @@ export function conversationHeader(c) {
         <h2>${name(c.client.name)}</h2>
         <div class="meta">${esc(c.client.phone ?? c.client.viberId ?? '')} · ${esc(channelName(c.channelId))} · ${esc(t('ticket'))} #${c.ticketNumber}</div>
         ${referralLine(c)}${csatLine(c)}
+        ${viewersLine(c)}
       </div>
       ${windowBadge(c)}
       <div class="controls">
         <label>${esc(t('status'))} <select id="ticket-status">${['open', 'pending', 'closed'].map((s) => `<option value="${s}" ${c.status === s ? 'selected' : ''}>${esc(t(s))}</option>`).join('')}</select></label>
         <label>${esc(t('assignee'))} <select id="ticket-assignee">${assigneeOptions.join('')}</select></label>
+        ${teamSelect(c)}
         ${temporalLink}
       </div>
     </div>`;
@@ -311,6 +314,7 @@ export function bindHeader() {
   };
   $('#ticket-status')?.addEventListener('change', (event) => change({ status: event.target.value }));
   $('#ticket-assignee')?.addEventListener('change', (event) => change({ assigneeId: event.target.value || null }));
+  $('#ticket-team')?.addEventListener('change', (event) => change({ teamId: event.target.value || null }));
 }
 
 export function bindConversation() {
@@ -359,6 +363,7 @@ export function bindConversation() {
   });
   $('#template-button')?.addEventListener('click', () => openTemplateModal(selected(), templateSent));
   $('#send-button').addEventListener('click', sendFromComposer);
+  $('#composer-text').addEventListener('input', sayTyping);
   $('#composer-text').addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) sendFromComposer();
   });
@@ -454,6 +459,7 @@ export async function openConversation(id) {
     container.hidden = false;
     bindConversation();
   }
+  void startViewing(id);
 }
 
 /** The template modal sent one: it joins the timeline. */

@@ -1,5 +1,5 @@
 // Live updates: the server-sent event stream (/api/events), and a resync after it drops.
-import { bindConversationItems, conversationItems } from './chats.js';
+import { refreshChatList } from './chats.js';
 import {
   bindHeader,
   conversationHeader,
@@ -8,6 +8,7 @@ import {
   updateComposerState,
 } from './conversation.js';
 import { $, actions, api, selected, state } from './core.js';
+import { loadQueues, notePresence, noteViewer } from './teams.js';
 import { bindTicketRows, ticketRows } from './tickets.js';
 
 // ---------- live updates ----------
@@ -39,12 +40,16 @@ export function connectEvents() {
   events.addEventListener('conversation', (event) => {
     const conversation = JSON.parse(event.data);
     const index = state.conversations.findIndex((c) => c.id === conversation.id);
+    // A ticket that lost (or got) its assignee changes the team queues' waiting times.
+    if (index >= 0 && state.conversations[index].assigneeId !== conversation.assigneeId) queuesChanged();
     if (index >= 0) state.conversations[index] = conversation;
     else if (state.view === 'chats') state.conversations.unshift(conversation);
     if (state.view === 'chats')
       state.conversations.sort((a, b) => (b.lastMessageAt ?? '').localeCompare(a.lastMessageAt ?? ''));
     refreshLists();
   });
+  events.addEventListener('presence', (event) => notePresence(JSON.parse(event.data)));
+  events.addEventListener('viewing', (event) => noteViewer(JSON.parse(event.data)));
   events.addEventListener('message', (event) => {
     const { conversationId, message } = JSON.parse(event.data);
     if (conversationId !== state.selectedId) return;
@@ -56,6 +61,17 @@ export function connectEvents() {
     state.messages.sort(timelineOrder);
     renderTimeline();
   });
+}
+
+let queuesReload = null;
+/** The queues are read again shortly (once for a burst of changes): the waiting-time badges follow. */
+function queuesChanged() {
+  if (queuesReload) return;
+  queuesReload = setTimeout(async () => {
+    queuesReload = null;
+    await loadQueues();
+    refreshLists();
+  }, 1_000);
 }
 
 /** The timeline's order: by time, then id (as the API pages it). */
@@ -92,9 +108,7 @@ async function resync() {
 /** Redraws lists and the open conversation's header without touching the composer the agent is typing in. */
 export function refreshLists() {
   if (state.view === 'chats') {
-    const list = $('#conv-list');
-    if (list) list.innerHTML = conversationItems();
-    bindConversationItems();
+    refreshChatList();
   } else if (state.view === 'tickets') {
     const body = $('#ticket-rows');
     if (body) body.innerHTML = ticketRows();
