@@ -125,6 +125,20 @@ describe('automatic assignment', () => {
     await waitFor(async () => (await assignedLines(channel.id)).length === 4);
     const later = (await assignedLines(channel.id)).slice(2).map((l) => l.system?.params?.assigneeId);
     expect(later).toEqual([bruno.id, bruno.id]);
+    // Prometheus hears of it, per team: the queue's length and how long tickets waited to be assigned.
+    await waitFor(
+      async () => {
+        const metrics = await (await fetch(`${stack.api.url}/metrics`)).text();
+        const team = `team="${teamId}"`;
+        return (
+          new RegExp(`janela_team_queue_length\\{[^}]*${team}[^}]*\\} 0`).test(metrics) &&
+          new RegExp(`janela_team_time_to_assign_seconds_count\\{[^}]*${team}[^}]*\\} 4`).test(metrics) &&
+          new RegExp(`janela_team_waiting_seconds_bucket\\{[^}]*${team}[^}]*le="2"[^}]*\\} 4`).test(metrics)
+        );
+      },
+      10_000,
+      'the team metrics on /metrics',
+    );
     // Her next heartbeat brings her back, and the next ticket is hers (offered longest ago).
     await stack.call('POST', '/api/me/heartbeat', undefined, ana.token);
     beating.add(ana.token);

@@ -50,11 +50,15 @@ describe('team dispatch', () => {
     for (let i = 1; i <= 6; i++) team.report(report(`c${i}`, { at: T0 + i }), T0 + i);
     const offers = team.dispatch(T0 + 10);
     expect(offers).toHaveLength(4);
-    for (const offer of offers)
-      team.report(
-        report(offer.conversationId, { assigneeId: offer.assigneeId, handledOfferId: offer.offerId }),
-        T0 + 11,
-      );
+    // Each conversation takes its offer: each ticket waited from its report to the taking one.
+    const taken = offers.map(
+      (offer) =>
+        team.report(
+          report(offer.conversationId, { assigneeId: offer.assigneeId, handledOfferId: offer.offerId, at: T0 + 11 }),
+          T0 + 11,
+        ).assignedAfterMs,
+    );
+    expect(taken).toEqual([10, 9, 8, 7]);
     expect(team.load('ana')).toBe(2);
     expect(team.load('bruno')).toBe(2);
     expect(team.queue(T0 + 12).waiting.map((w) => w.conversationId)).toEqual(['c5', 'c6']);
@@ -130,12 +134,12 @@ describe('team dispatch', () => {
     const sticky = new TeamDispatch('tm');
     sticky.configure(config({ sticky: { enabled: true, days: 2 } }), online);
     const reopened = (closedAt: number) => report('c1', { assigneeId: 'ana', reopened: { closedAt }, at: T0 });
-    expect(sticky.report(reopened(T0 - 86_400_000), T0)).toBeNull();
+    expect(sticky.report(reopened(T0 - 86_400_000), T0).requeue).toBeNull();
     expect(sticky.load('ana')).toBe(1);
     // Closed too long ago: requeued (the offer takes it from Ana).
     const late = new TeamDispatch('tm');
     late.configure(config({ sticky: { enabled: true, days: 2 } }), online);
-    const requeue = late.report(reopened(T0 - 3 * 86_400_000), T0);
+    const { requeue } = late.report(reopened(T0 - 3 * 86_400_000), T0);
     expect(requeue).toMatchObject({ assigneeId: null, expectedAssigneeId: 'ana', reason: 'requeue' });
     // The conversation leaves Ana: the ticket waits and goes to the next agent.
     late.report(report('c1', { at: T0 + 1, handledOfferId: requeue!.offerId }), T0 + 1);
@@ -143,10 +147,10 @@ describe('team dispatch', () => {
     // Not sticky, or Ana not online: requeued at once.
     const away = new TeamDispatch('tm');
     away.configure(config({ sticky: { enabled: true, days: 2 } }), { ana: 'away', bruno: 'online' });
-    expect(away.report(reopened(T0 - 1000), T0)?.reason).toBe('requeue');
+    expect(away.report(reopened(T0 - 1000), T0).requeue?.reason).toBe('requeue');
     const plain = new TeamDispatch('tm');
     plain.configure(config(), online);
-    expect(plain.report(reopened(T0 - 1000), T0)?.reason).toBe('requeue');
+    expect(plain.report(reopened(T0 - 1000), T0).requeue?.reason).toBe('requeue');
   });
 
   it('carries everything into the next run', () => {

@@ -37,6 +37,25 @@ export function temporalLogger(quietest?: LogLevel): DefaultLogger {
   });
 }
 
+/** Seconds a ticket waits for an agent: from a moment to an hour. */
+const TEAM_WAIT_BUCKETS = [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600];
+
+/** The team dispatchers' histograms (workflows/team-dispatcher.ts) get buckets in seconds. */
+function withTeamBuckets(metrics: MetricsExporterConfig): MetricsExporterConfig {
+  if (!('prometheus' in metrics)) return metrics;
+  return {
+    ...metrics,
+    prometheus: {
+      ...metrics.prometheus,
+      histogramBucketOverrides: {
+        janela_team_waiting_seconds: TEAM_WAIT_BUCKETS,
+        janela_team_time_to_assign_seconds: TEAM_WAIT_BUCKETS,
+        ...metrics.prometheus.histogramBucketOverrides,
+      },
+    },
+  };
+}
+
 /**
  * Installs the Temporal runtime once per process: every Temporal log line, core's included (forwarded), goes
  * through `temporalLogger`; `metrics` optionally exports the SDK's metrics for Prometheus.
@@ -46,7 +65,7 @@ export function installTemporalRuntime(metrics?: MetricsExporterConfig, quietest
     logger: temporalLogger(quietest),
     telemetryOptions: {
       logging: { filter: makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' }), forward: {} },
-      ...(metrics ? { metrics } : {}),
+      ...(metrics ? { metrics: withTeamBuckets(metrics) } : {}),
     },
   });
 }

@@ -29,6 +29,12 @@ export interface TicketReport {
 
 export type OfferReason = AssignmentReason;
 
+/** What a report leads to: a reopened ticket sent back to the queue, and (an offer taken) how long it waited. */
+export interface ReportOutcome {
+  requeue: TeamOffer | null;
+  assignedAfterMs: number | null;
+}
+
 /** What the dispatcher asks a conversation: take this assignee (or, `requeue`, leave the last one and wait). */
 export interface TeamOffer {
   offerId: string;
@@ -130,14 +136,17 @@ export class TeamDispatch {
    * an offer it answers is settled (a report made before the offer arrived leaves the offer standing). A ticket the
    * customer reopened either stays with its last assignee (sticky, online, room) or is requeued: the offer returned.
    */
-  report(report: TicketReport, now: number): TeamOffer | null {
+  report(report: TicketReport, now: number): ReportOutcome {
     const tickets = this.state.tickets;
     const entry = tickets[report.conversationId];
     if (report.teamId !== this.teamId || report.status === 'closed') {
       delete tickets[report.conversationId];
-      return null;
+      return { requeue: null, assignedAfterMs: null };
     }
     const answersOffer = !!entry?.offer && report.handledOfferId === entry.offer.offerId;
+    // The conversation took the agent offered: the ticket waited this long for one.
+    const taken = answersOffer && entry!.offer!.agentId !== null && report.assigneeId === entry!.offer!.agentId;
+    const assignedAfterMs = taken && entry!.waitingSince !== null ? Math.max(0, report.at - entry!.waitingSince) : null;
     const settled = !entry?.offer || answersOffer || report.assigneeId !== null || report.status !== 'open';
     const waiting = report.status === 'open' && report.assigneeId === null;
     tickets[report.conversationId] = {
@@ -146,8 +155,14 @@ export class TeamDispatch {
       waitingSince: waiting ? (entry?.waitingSince ?? report.at) : null,
       offer: settled ? null : entry!.offer,
     };
-    if (report.reopened && report.assigneeId !== null && report.status === 'open') return this.reopened(report, now);
-    return null;
+    const requeue =
+      report.reopened && report.assigneeId !== null && report.status === 'open' ? this.reopened(report, now) : null;
+    return { requeue, assignedAfterMs };
+  }
+
+  /** How many tickets wait for an agent. */
+  get waitingCount(): number {
+    return this.waiting().length;
   }
 
   /** A reopened ticket with an assignee: kept by him when sticky and he can take it, else back to the queue. */

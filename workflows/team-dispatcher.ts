@@ -8,6 +8,7 @@ import {
   condition,
   continueAsNew,
   log,
+  metricMeter,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -44,6 +45,23 @@ export async function teamDispatcherWorkflow(input: TeamDispatcherInput): Promis
   let seeded = !!input.carried;
   let roomMayHaveAppeared = !!input.carried;
   const offersInFlight = new Set<string>();
+  // The team's numbers for Prometheus (the worker's exporter; emitted live, never on replay).
+  const meter = metricMeter.withTags({ team: input.teamId });
+  const metrics = {
+    queueLength: meter.createGauge('janela_team_queue_length', 'int', '', 'Tickets waiting for an agent.'),
+    waited: meter.createHistogram(
+      'janela_team_waiting_seconds',
+      'float',
+      's',
+      'How long a ticket waited in its team queue until it was offered to an agent.',
+    ),
+    timeToAssign: meter.createHistogram(
+      'janela_team_time_to_assign_seconds',
+      'float',
+      's',
+      'From a ticket starting to wait to its conversation taking the agent offered.',
+    ),
+  };
 
   setHandler(ticketReportSignal, (report) => {
     reports.push(report);
@@ -85,10 +103,15 @@ export async function teamDispatcherWorkflow(input: TeamDispatcherInput): Promis
     roomMayHaveAppeared = false;
     const now = Date.now();
     while (reports.length > 0) {
-      const requeue = dispatch.report(reports.shift()!, now);
+      const { requeue, assignedAfterMs } = dispatch.report(reports.shift()!, now);
       if (requeue) send(requeue);
+      if (assignedAfterMs !== null) metrics.timeToAssign.record(assignedAfterMs / 1000);
     }
-    for (const offer of dispatch.dispatch(now)) send(offer);
+    for (const offer of dispatch.dispatch(now)) {
+      metrics.waited.record(offer.waitedMs / 1000);
+      send(offer);
+    }
+    metrics.queueLength.set(dispatch.waitingCount);
 
     if (dispatch.finished && offersInFlight.size === 0 && reports.length === 0) return;
     const info = workflowInfo();
