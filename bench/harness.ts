@@ -369,6 +369,8 @@ export interface InboundResult {
   notes: string[];
   /** Every answered message's ACK latency, sorted: rounds pool them (left out of the JSON). */
   ackLatenciesMs: number[];
+  /** The `teams` scenario on Janela: each new ticket's time from its customer's first message to its assignment. */
+  assignment?: { tickets: number; assigned: number; p50Ms: number | null; p99Ms: number | null; maxMs: number | null };
 }
 
 export function summarizeInbound(input: {

@@ -46,7 +46,7 @@ import { preloadMessages } from './preload';
 import { type BatchResult, batchTable, type InboundScenario, runBatch, runInbound } from './scenarios';
 import { killAllChildren, type Stack, startCeiling, startFloor, startJanela, type Target } from './targets';
 
-const scenarioNames = ['new-customers', 'hot-customers', 'fill', 'memory', 'batch'] as const;
+const scenarioNames = ['new-customers', 'hot-customers', 'teams', 'fill', 'memory', 'batch'] as const;
 type ScenarioName = (typeof scenarioNames)[number];
 const targetNames = ['floor', 'ceiling', 'janela'] as const;
 
@@ -135,6 +135,15 @@ function plan() {
         catchUpMs: catchUp(smoke ? 60 : 120),
         targets: allTargets,
       });
+  // New customers into a team of 10 online agents (Janela; the other targets take the same load plain).
+  if (wanted('teams'))
+    for (const rate of flags.rate ?? (smoke ? [5] : [20]))
+      inbound.push({
+        ...load('teams', rate, rate * (smoke ? 2 : 30), null),
+        teamAgents: 10,
+        catchUpMs: catchUp(smoke ? 60 : 120),
+        targets: allTargets,
+      });
   if (wanted('hot-customers'))
     for (const rate of flags.rate ?? (smoke ? [10] : [100]))
       inbound.push({
@@ -171,7 +180,8 @@ function plan() {
 const roundOf = (round: number) => (flags.rounds > 1 ? { round } : {});
 
 /** The loads every round repeats; the others (fill, memory, batches) run once, on the target's last visit. */
-const repeats = (scenario: string) => scenario === 'new-customers' || scenario === 'hot-customers';
+const repeats = (scenario: string) =>
+  scenario === 'new-customers' || scenario === 'hot-customers' || scenario === 'teams';
 
 type VisitedTarget = (typeof targetNames)[number] | 'janela-before';
 

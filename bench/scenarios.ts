@@ -17,7 +17,7 @@ import {
   watchProcesses,
   webhookSender,
 } from './harness';
-import type { AdminCall, PendingMessage, Target } from './targets';
+import type { AdminCall, BenchTeam, PendingMessage, Target } from './targets';
 
 export interface InboundScenario {
   /** new-customers, hot-customers, fill or memory. */
@@ -30,6 +30,8 @@ export interface InboundScenario {
   catchUpMs: number;
   /** How often the bench looks for stored messages (the resolution of "visible" times). */
   pollMs?: number;
+  /** `teams`: on Janela, the channel's tickets open in a team of this many online agents (round robin). */
+  teamAgents?: number;
 }
 
 /** Runs one inbound load against one target and counts what it stored. */
@@ -56,6 +58,7 @@ export async function runInbound(
     }),
   );
   const ids = bodies.map((_, i) => idOf(i));
+  const team = scenario.teamAgents && target.team ? await target.team(channel, scenario.teamAgents) : null;
   const sender = webhookSender(channel.webhookUrl);
   let firstSend = nowMs();
   let oldestUnseen = 0;
@@ -95,9 +98,11 @@ export async function runInbound(
   clearTimeout(atLoadEnd);
   if (nowMs() < loadEndsAt) storedAtLoadEnd = tracker.visibleCount;
   const processes: ProcessUsage[] = watch.stop(tracker.visibleCount);
+  const assignment = team ? await assignmentTimes(team, sent, customerOf, scenario.customers) : undefined;
+  team?.stop();
   const audit = await target.audit(channel);
   await sender.close();
-  return summarizeInbound({
+  const summary = summarizeInbound({
     target: target.name,
     scenario: scenario.name,
     rate: scenario.rate,
@@ -109,6 +114,36 @@ export async function runInbound(
     processes,
     notes: audit.notes,
   });
+  return assignment ? { ...summary, assignment } : summary;
+}
+
+/**
+ * Each ticket's time from its customer's first message (when it was due) to its `assigned` line, once every ticket
+ * is assigned (or 30 s after the load, whichever comes first).
+ */
+async function assignmentTimes(
+  team: BenchTeam,
+  sent: { index: number; scheduledAt: number }[],
+  customerOf: (i: number) => string,
+  customers: number,
+): Promise<NonNullable<InboundResult['assignment']>> {
+  const firstMessage = new Map<string, number>();
+  for (const message of sent) {
+    const customer = customerOf(message.index);
+    if (!firstMessage.has(customer)) firstMessage.set(customer, message.scheduledAt);
+  }
+  const tickets = Math.min(customers, firstMessage.size);
+  const deadline = nowMs() + 30_000;
+  let assigned = await team.assignments();
+  while (assigned.length < tickets && nowMs() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assigned = await team.assignments();
+  }
+  const times = assigned
+    .map((a) => a.assignedAt - (firstMessage.get(a.customer) ?? a.assignedAt))
+    .sort((a, b) => a - b);
+  const at = (q: number) => (times.length ? times[Math.min(times.length - 1, Math.ceil(q * times.length) - 1)]! : null);
+  return { tickets, assigned: assigned.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: times.at(-1) ?? null };
 }
 
 export interface BatchResult {

@@ -147,7 +147,16 @@ export interface Target {
   pollStored(channel: BenchChannel, pending: PendingMessage[]): Promise<string[]>;
   /** Every copy stored on this channel (one entry per copy: duplicates show as repeats). */
   audit(channel: BenchChannel): Promise<{ storedIds: string[]; notes: string[] }>;
+  /** Janela only: the channel's new tickets open in a team of `agents` online agents (the `teams` scenario). */
+  team?(channel: BenchChannel, agents: number): Promise<BenchTeam>;
   stop(): Promise<void>;
+}
+
+export interface BenchTeam {
+  /** When each customer's ticket was assigned (its `assigned` line), so far. */
+  assignments(): Promise<{ customer: string; assignedAt: number }[]>;
+  /** Stops the agents' heartbeats. */
+  stop(): void;
 }
 
 export interface Stack {
@@ -377,6 +386,58 @@ export async function startJanela(
       const notes =
         conversations === customers.length ? [] : [`${conversations - customers.length} duplicated conversation(s)`];
       return { storedIds: docs.map((d) => d.providerMessageId as string), notes };
+    },
+    async team(channel, agentCount) {
+      // Ten agents of the channel in a round-robin team with room for every ticket: nothing waits for capacity,
+      // so the time to assignment is the dispatcher's own (report, offer, the conversation taking it).
+      const agents: { id: string; token: string }[] = [];
+      for (let i = 0; i < agentCount; i++)
+        agents.push(
+          await adminCall('POST', '/api/agents', {
+            name: `Bench agent ${i + 1}`,
+            email: `bench-agent-${i + 1}-${channel.id.toLowerCase()}@bench.janela`,
+            role: 'agent',
+            channelIds: [channel.id],
+          }),
+        );
+      const team = await adminCall<{ id: string }>('POST', '/api/teams', {
+        name: `Bench team ${channel.id}`,
+        channelIds: [channel.id],
+        members: agents.map((agent) => ({ agentId: agent.id })),
+        assignment: { mode: 'round_robin', capacity: 100 },
+      });
+      await adminCall('PATCH', `/api/channels/${channel.id}`, { defaultTeamId: team.id });
+      for (const agent of agents) await adminCall('PUT', '/api/me/presence', { status: 'online' }, agent.token);
+      const beat = () => {
+        for (const agent of agents) void adminCall('POST', '/api/me/heartbeat', undefined, agent.token).catch(() => {});
+      };
+      const heart = setInterval(beat, 30_000);
+      // Every member online at the dispatcher before the load starts.
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const queue = await adminCall<{ agents: { presence: string }[] }>('GET', `/api/teams/${team.id}/queue`);
+        if (queue.agents.every((agent) => agent.presence === 'online')) break;
+        if (Date.now() > deadline) throw new Error('the bench team did not come online within 60 s');
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      const conversations = db.collection<{ _id: string; customer: string }>('conversations');
+      return {
+        stop: () => clearInterval(heart),
+        async assignments() {
+          const lines = await messages
+            .find({ channelId: channel.id, type: 'assigned' }, { projection: { conversationId: 1, createdAt: 1 } })
+            .toArray();
+          const customers = new Map(
+            (
+              await conversations.find({ channelId: channel.id } as object, { projection: { customer: 1 } }).toArray()
+            ).map((c) => [c._id, c.customer]),
+          );
+          return lines.map((line) => ({
+            customer: customers.get(line.conversationId as string) ?? '',
+            assignedAt: (line.createdAt as Date).getTime(),
+          }));
+        },
+      };
     },
     async stop() {
       await db.close();

@@ -70,9 +70,11 @@ describe('admin API', () => {
     expect(Object.keys(created.body).sort()).toEqual([
       'apiBaseUrl',
       'createdAt',
+      'defaultTeamId',
       'id',
       'kind',
       'name',
+      'replyPolicy',
       'satisfactionSurvey',
       'sendRatePerSecond',
       'sender',

@@ -147,6 +147,9 @@ async function phaseWith(name: string, inject: () => Promise<void>): Promise<Pha
   expect(row.lost, `${name}: lost`).toEqual({ inbound: 0, replies: 0, batch: 0, windows: 0, undelivered: 0 });
   expect(row.duplicated, `${name}: duplicated`).toEqual({ inbound: 0, replies: 0, batch: 0, conversations: 0 });
   expect(row.batchProgress, `${name}: batch progress`).toMatchObject({ status: 'completed', true: true });
+  // Every ticket assigned by its team's dispatcher exactly once, through the fault, and none stranded.
+  expect(row.assignment, `${name}: assignment`).toMatchObject({ double: 0, stranded: 0 });
+  expect(row.assignment.assigned, `${name}: tickets assigned`).toBe(row.assignment.tickets);
   phases.passed++;
   return row;
 }

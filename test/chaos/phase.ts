@@ -65,6 +65,11 @@ export interface PhaseRow {
   unknown: { replies: number; batch: number; reached: number };
   late: { inbound: number; replies: number; windows: number };
   batchProgress: { status: string; total: number; sent: number; failed: number; true: boolean };
+  /**
+   * The channel's tickets open in a round-robin team of online agents with room for all: each ticket assigned
+   * exactly once (`double`: tickets with more than one assignment line) and none left unassigned (`stranded`).
+   */
+  assignment: { tickets: number; assigned: number; double: number; stranded: number };
   /** What retrying cost the clients (Infobip's webhook posts, the agent's replies): non-2xx answers seen. */
   retries: { webhook: number; replies: number; refusedByInfobip: number };
   notes: string[];
@@ -172,6 +177,37 @@ export async function runPhase(
   const automationToken = (automationAgent.body as { token: string }).token;
   const automation = (method: string, path: string, body?: unknown) =>
     call(pool, `${context.baseUrl}${path}`, { method, token: automationToken, body });
+
+  // The channel's tickets open in a round-robin team of three online agents, with room for every ticket: the
+  // dispatcher assigns each as it opens, through the fault. Their consoles' heartbeats go on for the whole phase.
+  const teamTokens: string[] = [];
+  const teamIds: string[] = [];
+  for (let i = 1; i <= 3; i++) {
+    const member = await admin('POST', '/api/agents', {
+      name: `Chaos team agent ${i} ${tag}`,
+      email: `chaos-team-${i}-${tag.toLowerCase()}@example.com`,
+      role: 'agent',
+      channelIds: [channel.id],
+    });
+    if (member.status !== 201) throw new Error(`team agent: ${member.status} ${JSON.stringify(member.body)}`);
+    teamTokens.push((member.body as { token: string }).token);
+    teamIds.push((member.body as { id: string }).id);
+  }
+  const team = await admin('POST', '/api/teams', {
+    name: `Chaos team ${tag}`,
+    channelIds: [channel.id],
+    members: teamIds.map((agentId) => ({ agentId })),
+    assignment: { mode: 'round_robin', capacity: 100 },
+  });
+  if (team.status !== 201) throw new Error(`team: ${team.status} ${JSON.stringify(team.body)}`);
+  const defaultTeam = await admin('PATCH', `/api/channels/${channel.id}`, { defaultTeamId: team.body.id });
+  if (defaultTeam.status !== 200) throw new Error(`default team: ${defaultTeam.status}`);
+  const presence = (token: string, method: string, path: string, body?: unknown) =>
+    call(pool, `${context.baseUrl}${path}`, { method, token, body }).catch(() => null);
+  for (const token of teamTokens) await presence(token, 'PUT', '/api/me/presence', { status: 'online' });
+  const heartbeats = setInterval(() => {
+    for (const token of teamTokens) void presence(token, 'POST', '/api/me/heartbeat');
+  }, 20_000);
 
   const customerOf = (i: number) =>
     `55219${tag.replace(/\D/g, '0').slice(0, 2)}${String(i % shape.customers).padStart(6, '0')}`;
@@ -304,13 +340,20 @@ export async function runPhase(
     }
     const progress = await automation('GET', `/api/dialogs/batch/${batchId}`);
     if (progress.status === 200) batchProgress = progress.body;
+    unassignedNow = await conversations.countDocuments({
+      channelId: channel.id,
+      assigneeId: null,
+      status: { $ne: 'closed' },
+    });
   };
+  let unassignedNow = -1;
   const settled = () =>
     inboundIds.every((id) => storedAt.has(id)) &&
     replyTexts.every((text) => deliveredAt.has(text) || unknownReplies.has(text)) &&
     customers.every((c) => windowClosedSeenAt.has(c)) &&
     batchProgress.status !== 'running' &&
-    batchProgress.status !== 'cancelling';
+    batchProgress.status !== 'cancelling' &&
+    unassignedNow === 0;
   const loadDone = Promise.all(work);
   let clientsDone = false;
   void loadDone.then(() => {
@@ -323,6 +366,7 @@ export async function runPhase(
     await sleep(1_000);
   }
   await loadDone;
+  clearInterval(heartbeats);
   if (notes.filter((n) => n.startsWith('poll failed')).length > 3)
     notes.splice(0, notes.length, ...notes.filter((n) => !n.startsWith('poll failed')), 'several polls failed');
 
@@ -333,6 +377,20 @@ export async function runPhase(
   const copiesOf = new Map<string, number>();
   for (const m of inboundCopies) copiesOf.set(m.providerMessageId, (copiesOf.get(m.providerMessageId) ?? 0) + 1);
   const conversationCount = await conversations.countDocuments({ channelId: channel.id });
+  // Each ticket's assignment lines (a requeue line names nobody: none here, tickets are never reopened).
+  const assignedLines = await messages
+    .find({ channelId: channel.id, type: 'assigned' }, { projection: { conversationId: 1, system: 1 } })
+    .toArray();
+  const assignmentsOf = new Map<string, number>();
+  for (const line of assignedLines)
+    if (line.system?.params?.assigneeId)
+      assignmentsOf.set(line.conversationId, (assignmentsOf.get(line.conversationId) ?? 0) + 1);
+  const stranded = await conversations.countDocuments({
+    channelId: channel.id,
+    assigneeId: null,
+    status: { $ne: 'closed' },
+  });
+  if (stranded > 0) notes.push(`${stranded} ticket(s) left unassigned with room in the team`);
   const distinctCustomers = (await conversations.distinct('customer', { channelId: channel.id })).length;
 
   // What Infobip took (answered 200), per reply text and per batch recipient.
@@ -443,6 +501,12 @@ export async function runPhase(
       windows: lateBy(windowClosedSeenAt, windowDue, LATE_AFTER.windowMs),
     },
     batchProgress: { ...batchProgress, true: progressTrue },
+    assignment: {
+      tickets: conversationCount,
+      assigned: assignmentsOf.size,
+      double: [...assignmentsOf.values()].filter((n) => n > 1).length,
+      stranded,
+    },
     retries: { ...retries, refusedByInfobip },
     notes: [
       ...notes,
@@ -480,13 +544,13 @@ export function chaosTable(rows: PhaseRow[]): string {
       .map(([k, n]) => `${k} ${n}`)
       .join(', ');
   const lines = [
-    '| fault | inbound / replies / batch / windows | lost | duplicated | outcome unknown | late | batch progress | retries |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| fault | inbound / replies / batch / windows | lost | duplicated | outcome unknown | late | batch progress | tickets assigned (twice, stranded) | retries |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of rows) {
     const cell = (o: Record<string, number>) => (sum(o) === 0 ? '0' : `${sum(o)} (${detail(o)})`);
     lines.push(
-      `| ${r.fault} | ${r.counts.inbound} / ${r.counts.replies} / ${r.counts.batch} / ${r.counts.windows} | ${cell(r.lost)} | ${cell(r.duplicated)} | ${cell(r.unknown)} | ${cell(r.late)} | ${r.batchProgress.status} ${r.batchProgress.sent}/${r.batchProgress.total}${r.batchProgress.failed ? `, ${r.batchProgress.failed} failed` : ''}${r.batchProgress.true ? '' : ' (NOT TRUE)'} | webhook ${r.retries.webhook}, replies ${r.retries.replies}; Janela's calls Infobip refused ${r.retries.refusedByInfobip} |`,
+      `| ${r.fault} | ${r.counts.inbound} / ${r.counts.replies} / ${r.counts.batch} / ${r.counts.windows} | ${cell(r.lost)} | ${cell(r.duplicated)} | ${cell(r.unknown)} | ${cell(r.late)} | ${r.batchProgress.status} ${r.batchProgress.sent}/${r.batchProgress.total}${r.batchProgress.failed ? `, ${r.batchProgress.failed} failed` : ''}${r.batchProgress.true ? '' : ' (NOT TRUE)'} | ${r.assignment.assigned}/${r.assignment.tickets} (${r.assignment.double}, ${r.assignment.stranded}) | webhook ${r.retries.webhook}, replies ${r.retries.replies}; Janela's calls Infobip refused ${r.retries.refusedByInfobip} |`,
     );
   }
   return lines.join('\n');
