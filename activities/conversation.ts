@@ -20,7 +20,7 @@ import {
 } from '../db/conversations';
 import type { LegacyConversationIds } from '../db/legacy-conversations';
 import { failOutbound } from '../db/messages';
-import { type AgentMessageInput, persistAgentMessage } from '../db/queued-outbound';
+import { type AgentMessageInput, persistAgentMessage, type TicketReading } from '../db/queued-outbound';
 import { memberLoad, teamNameOf } from '../db/teams';
 import { checkTemplateSend, type TemplateCheck, type TemplateSendInput } from '../db/template-send-check';
 import { recordSystemLine } from '../db/timeline';
@@ -65,7 +65,7 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
         /** An admin answers past the reply policy, for this assignee (null: unassigned): a system line says so first. */
         answeringFor?: string | null;
       },
-    ): Promise<MessageView & { reminderBeforeMs?: number | null }> {
+    ): Promise<MessageView & { reminderBeforeMs?: number | null; storedTicket?: TicketReading }> {
       if (input.answeringFor !== undefined) await recordAnsweredFor(input, input.answeringFor);
       const view = await persistAgentMessage(input);
       return input.withReminderPlan ? { ...view, reminderBeforeMs: await reminderBeforeMs(input.channelId) } : view;
@@ -146,6 +146,13 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
         new Date(),
       );
       await storeTicket(input.conversationId, input.to);
+    },
+    /** The run's ticket, written again: a store had read it stale (see ConversationState.ticketDiffers). */
+    async restoreTicket(input: {
+      conversationId: string;
+      ticket: { status: ConversationStatus; assigneeId: string | null; teamId: string | null };
+    }): Promise<void> {
+      await storeTicket(input.conversationId, input.ticket);
     },
     /** The template rule, for callers that reach the workflow without the API (typed client, batches). */
     checkTemplate(input: TemplateSendInput): Promise<TemplateCheck> {

@@ -133,16 +133,35 @@ export async function updateConversation(conversationId: string, fields: Record<
   await Conversation.updateOne({ _id: conversationId }, { $set: fields });
 }
 
-/** The ticket's status and assignee, as the workflow decided them. */
-export function storeTicket(
+/** How long after writing the ticket it is read back (a concurrent whole-document write lands within these). */
+const TICKET_CHECKS_MS = [40, 160];
+
+/**
+ * The ticket's status, assignee and team, as the workflow (their single writer) decided them. FerretDB 1.x writes
+ * an update as a whole document read a moment before, so a concurrent write of the conversation (a message counted,
+ * a reply stored) can land after this one with the old ticket: the ticket is read back a few times and written
+ * again until it holds (real MongoDB's updates hold at once).
+ */
+export async function storeTicket(
   conversationId: string,
   ticket: { status: ConversationStatus; assigneeId: string | null; teamId?: string | null },
 ): Promise<void> {
-  return updateConversation(conversationId, {
+  const fields = {
     status: ticket.status,
     assigneeId: ticket.assigneeId,
     ...(ticket.teamId === undefined ? {} : { teamId: ticket.teamId }),
-  });
+  };
+  await updateConversation(conversationId, fields);
+  for (const waitMs of TICKET_CHECKS_MS) {
+    await new Promise((resolve) => setTimeout(resolve, waitMs));
+    const stored = await Conversation.findById(conversationId).select('status assigneeId teamId').lean();
+    if (!stored) return;
+    const holds =
+      stored.status === fields.status &&
+      (stored.assigneeId ?? null) === fields.assigneeId &&
+      (ticket.teamId === undefined || (stored.teamId ?? null) === ticket.teamId);
+    if (!holds) await updateConversation(conversationId, fields);
+  }
 }
 
 /**

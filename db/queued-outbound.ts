@@ -3,7 +3,7 @@
  * idempotency key) and automation's (once per derived id). db/messages.ts takes them on from there.
  */
 import type { AutomaticKind } from '../common/automation-settings';
-import type { AttachmentRef, MessageView, TemplateButton, TemplateHeader } from '../common/domain';
+import type { AttachmentRef, ConversationStatus, MessageView, TemplateButton, TemplateHeader } from '../common/domain';
 import { keyedMessageId } from './ids';
 import { claimSendKey, toMessageView } from './messages';
 import { Conversation, Message } from './models';
@@ -55,7 +55,9 @@ export async function storedEarlier(messageId: string): Promise<MessageView | nu
 }
 
 /** Stores an agent's (or automation's) message as `queued`, once per id or idempotency key. */
-export async function persistAgentMessage(input: AgentMessageInput): Promise<MessageView> {
+export async function persistAgentMessage(
+  input: AgentMessageInput,
+): Promise<MessageView & { storedTicket?: TicketReading }> {
   if (input.idempotencyKey) {
     // A keyed message's id comes from its key (`keyedMessageId`), not from the workflow's random ids. This runs as
     // a local activity, inside a workflow task: when that task is lost (its history service died before
@@ -79,11 +81,21 @@ export async function persistAgentMessage(input: AgentMessageInput): Promise<Mes
   return storeOutbound({ ...input, automatic: null }, { unreadCount: 0 });
 }
 
+/**
+ * The ticket as a write of the conversation read it: on FerretDB 1.x the whole document it wrote back, which may
+ * undo a ticket change that landed meanwhile (the workflow, the ticket's single writer, writes it again).
+ */
+export interface TicketReading {
+  status: ConversationStatus;
+  assigneeId: string | null;
+  teamId: string | null;
+}
+
 /** Inserts a queued outbound message and makes it the conversation's latest. */
 export async function storeOutbound(
   input: OutboundToQueue,
   conversationChanges: Record<string, unknown> = {},
-): Promise<MessageView> {
+): Promise<MessageView & { storedTicket?: TicketReading }> {
   const now = new Date();
   const created = await Message.create({
     _id: input.messageId,
@@ -102,7 +114,7 @@ export async function storeOutbound(
     details: input.details ?? null,
     createdAt: now,
   });
-  await Conversation.updateOne(
+  const conversation = await Conversation.findOneAndUpdate(
     { _id: input.conversationId },
     {
       $set: {
@@ -111,8 +123,16 @@ export async function storeOutbound(
         ...conversationChanges,
       },
     },
-  );
-  return toMessageView(created.toObject());
+    { returnDocument: 'after' },
+  ).lean();
+  const view = toMessageView(created.toObject());
+  if (!conversation) return view;
+  const storedTicket = {
+    status: conversation.status as ConversationStatus,
+    assigneeId: conversation.assigneeId ?? null,
+    teamId: conversation.teamId ?? null,
+  };
+  return { ...view, storedTicket };
 }
 
 /** The automatic message stored under this derived id earlier, else stored now (queued). */

@@ -25,6 +25,21 @@ const ticketChange = (params: Partial<Extract<SystemLine, { code: 'ticket_change
   },
 });
 
+const assigned = (params: Partial<Extract<SystemLine, { code: 'assigned' }>['params']>): SystemLine => ({
+  code: 'assigned',
+  params: {
+    assigneeId: null,
+    assigneeName: null,
+    previousAssigneeId: null,
+    previousAssigneeName: null,
+    teamId: 'tm_1',
+    teamName: 'Vendas',
+    reason: 'round_robin',
+    waitedMs: 0,
+    ...params,
+  },
+});
+
 const samples: SystemLine[] = [
   { code: 'window_closed', params: { windowMs: 24 * 3_600_000 } },
   { code: 'window_closed', params: { windowMs: 120_000 } },
@@ -60,45 +75,9 @@ const samples: SystemLine[] = [
     assigneeName: 'Bruno',
     overCapacity: { open: 4, capacity: 3 },
   }),
-  {
-    code: 'assigned',
-    params: {
-      assigneeId: 'agt_2',
-      assigneeName: 'Bruno',
-      previousAssigneeId: null,
-      previousAssigneeName: null,
-      teamId: 'tm_1',
-      teamName: 'Vendas',
-      reason: 'round_robin',
-      waitedMs: 12_345,
-    },
-  },
-  {
-    code: 'assigned',
-    params: {
-      assigneeId: 'agt_2',
-      assigneeName: 'Bruno',
-      previousAssigneeId: null,
-      previousAssigneeName: null,
-      teamId: 'tm_1',
-      teamName: 'Vendas',
-      reason: 'balanced',
-      waitedMs: 200,
-    },
-  },
-  {
-    code: 'assigned',
-    params: {
-      assigneeId: null,
-      assigneeName: null,
-      previousAssigneeId: 'agt_2',
-      previousAssigneeName: 'Bruno',
-      teamId: 'tm_1',
-      teamName: 'Vendas',
-      reason: 'requeue',
-      waitedMs: 0,
-    },
-  },
+  assigned({ assigneeId: 'agt_2', assigneeName: 'Bruno', reason: 'round_robin', waitedMs: 12_345 }),
+  assigned({ assigneeId: 'agt_2', assigneeName: 'Bruno', reason: 'balanced', waitedMs: 200 }),
+  assigned({ previousAssigneeId: 'agt_2', previousAssigneeName: 'Bruno', reason: 'requeue', waitedMs: 0 }),
 ];
 
 describe('system lines, rendered', () => {

@@ -109,6 +109,12 @@ export const CONVERSATION_PATCHES = {
     story:
       'Messages waiting together in the inbox are stored in one local activity (one at a time); asked when two or more could.',
   },
+  ticketSingleWriter: {
+    id: 'ticket-single-writer',
+    baseline: 7,
+    story:
+      "A store's stale reading of the ticket (status, assignee, team) is not taken, and the ticket is written again (it was taken); asked when they differ.",
+  },
   teamReports: {
     id: 'team-reports',
     baseline: 7,
@@ -165,6 +171,9 @@ export function conversationPatches(input: ConversationInput) {
     },
     get storeInboxTogether() {
       return changed('storeInboxTogether');
+    },
+    get ticketSingleWriter() {
+      return changed('ticketSingleWriter');
     },
     get teamReports() {
       return changed('teamReports');

@@ -16,6 +16,7 @@ import {
   uuid4,
 } from '@temporalio/workflow';
 import type {
+  ConversationStatus,
   InboundMessage,
   MessageView,
   ReplyGuard,
@@ -30,6 +31,9 @@ import { ConversationState } from './conversation-state';
 import { type ConversationInput, type ConversationSnapshot, WorkflowErrors } from './definitions';
 import type { TeamOffer } from './team-dispatch';
 
+/** The ticket as a store's write of the conversation read it (activities/conversation.ts persistOutbound). */
+type TicketReading = { status: ConversationStatus; assigneeId: string | null; teamId: string | null };
+
 const refuse = (message: string, type: string = WorkflowErrors.INVALID_REQUEST) => {
   throw ApplicationFailure.nonRetryable(message, type);
 };
@@ -42,6 +46,8 @@ export class ConversationRequests {
   private readonly keysInFlight = new Map<string, Promise<MessageView>>();
   /** Who each running keyed send is by (null: automation): the collision guard counts them as newer than anything. */
   private readonly authorsInFlight = new Map<string, string | null>();
+  /** The stored ticket was found different from the run's own: the main loop writes it again (`restoreTicket`). */
+  protected ticketRestoreDue = false;
   /** Ticket changes and team offers take turns: the ticket has one writer at a time. */
   private ticketChangesRunning = 0;
   private offerApplying = false;
@@ -231,9 +237,14 @@ export class ConversationRequests {
    * conversation waits on the customer (the reminder's condition).
    */
   private queueBusinessMessage(
-    message: MessageView & { reminderBeforeMs?: number | null },
+    stored: MessageView & { reminderBeforeMs?: number | null; storedTicket?: TicketReading },
     authorId: string,
   ): MessageView {
+    const { storedTicket, ...message } = stored;
+    // The store's write of the conversation may have undone a ticket change of this run (FerretDB 1.x): see
+    // `adoptInbound`. (Asked only when it did.)
+    if (storedTicket && this.state.ticketDiffers(storedTicket) && this.patches.ticketSingleWriter)
+      this.ticketRestoreDue = true;
     // A key whose message another run stored and sent already (send_keys) queues nothing new.
     if (!message.repeated) this.state.queueBusiness(message, authorId);
     if (!this.remindBeforeClose) return message;

@@ -180,6 +180,7 @@ export class ConversationRun extends ConversationRequests {
     this.armWakeTimer();
     return () =>
       this.needsMainLoop() ||
+      this.ticketRestoreDue ||
       this.deadlinePassed ||
       (!this.outbox.sending && (this.upgradeRequested || this.historyOverLimit()));
   }
@@ -324,7 +325,13 @@ export class ConversationRun extends ConversationRequests {
         .finally(() => this.mediaDownloads.delete(download));
       this.mediaDownloads.add(download);
     }
-    state.adopt(result);
+    // The ticket is the run's own: a store that read it stale (a change of the run landed meanwhile, or was wiped by
+    // the store's whole-document write) neither changes it back nor leaves the database so: the run writes it again.
+    // (Runs recorded before took the store's reading; the patch is asked only when they differ.)
+    if (state.ticketDiffers(result) && this.patches.ticketSingleWriter) {
+      state.adoptKeepingTicket(result);
+      this.ticketRestoreDue = true;
+    } else state.adopt(result);
     this.publish();
     // An automatic reply is the business answering: an entry point it answers in time opens the free window.
     return autoReplied && this.freeEntryPoints;
@@ -390,6 +397,21 @@ export class ConversationRun extends ConversationRequests {
       conversationId: this.state.conversationId ?? undefined,
       carried: this.state.carry(),
       patchBaseline: CONVERSATION_PATCH_BASELINE, // a new history: no run of it predates the baseline
+    });
+  }
+
+  /** Whether the stored ticket must be written again (see `adoptInbound`). */
+  ticketRestoreNeeded(): boolean {
+    return this.ticketRestoreDue;
+  }
+
+  /** Writes the run's ticket to the database again, verified (a store had it stale). */
+  async restoreTicket(): Promise<void> {
+    this.ticketRestoreDue = false;
+    const { state } = this;
+    await this.db.restoreTicket({
+      conversationId: state.conversationId!,
+      ticket: { status: state.status, assigneeId: state.assigneeId, teamId: state.teamId },
     });
   }
 

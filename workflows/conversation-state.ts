@@ -251,6 +251,28 @@ export class ConversationState implements Required<CarriedState> {
     return this.hasWindow && this.windowOpen;
   }
 
+  /**
+   * Whether a store's reading of the ticket differs from the run's own (other than a reopen: the store found the
+   * ticket closed and opened it). The run is the ticket's single writer; a store that read the conversation before
+   * a change the run made meanwhile (or whose whole-document write landed after it: FerretDB 1.x) reads it stale.
+   */
+  ticketDiffers(stored: Pick<StoredConversation, 'status' | 'assigneeId' | 'teamId'>): boolean {
+    if (this.conversationId === null) return false;
+    const reopened = this.status === 'closed' && stored.status === 'open';
+    return (
+      stored.assigneeId !== this.assigneeId ||
+      (stored.teamId !== undefined && stored.teamId !== this.teamId) ||
+      (stored.status !== this.status && !reopened)
+    );
+  }
+
+  /** Takes the conversation from a store's result, keeping the run's own ticket (but taking a reopen). */
+  adoptKeepingTicket(stored: StoredConversation): void {
+    this.conversationId = stored.conversationId;
+    this.ticketNumber = stored.ticketNumber;
+    if (this.status === 'closed' && stored.status === 'open') this.status = 'open';
+  }
+
   /** Takes what a database write returned about the conversation. */
   adopt(stored: StoredConversation): void {
     this.conversationId = stored.conversationId;

@@ -50,6 +50,7 @@ export async function conversationWorkflow(input: ConversationInput): Promise<vo
       const stored = together > 0 ? await run.recordInboxTogether(together) : [await run.recordFirstInbound()];
       for (const one of stored ?? []) if (run.adoptInbound(one)) await run.answerEntryPoint();
     }
+    if (run.ticketRestoreNeeded()) await run.restoreTicket();
 
     if (run.reminderDue()) run.queueReminder(await run.prepareReminder());
 

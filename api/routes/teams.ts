@@ -92,6 +92,10 @@ async function assertMembersMayJoin(channelIds: string[], list: { agentId: strin
   }
 }
 
+/** Members as stored: a capacity of their own, or null for the team's. */
+const storedMembers = (list: { agentId: string; capacity?: number | null }[]) =>
+  list.map(({ agentId, capacity }) => ({ agentId, capacity: capacity ?? null }));
+
 /** A team given for a channel (its default team, a ticket's transfer) must exist and answer that channel. */
 export async function assertTeamAnswers(teamId: string, channelId: string, message: string): Promise<void> {
   const team = await Team.findOne({ _id: teamId, deletedAt: null }).select('channelIds').lean();
@@ -143,7 +147,7 @@ export function teamRoutes(deps: ApiDeps) {
       _id: newId('tm'),
       name: input.name,
       channelIds: [...new Set(input.channelIds)],
-      members: input.members.map(({ agentId, capacity }) => ({ agentId, capacity: capacity ?? null })),
+      members: storedMembers(input.members),
       assignment: {
         mode: input.assignment.mode,
         capacity: input.assignment.capacity,
@@ -187,9 +191,7 @@ export function teamRoutes(deps: ApiDeps) {
     if (!stored) throw notFound('Team');
     const channelIds = input.channelIds ? [...new Set(input.channelIds)] : stored.channelIds;
     if (input.channelIds) await assertChannelsExist(channelIds);
-    const nextMembers = input.members
-      ? input.members.map(({ agentId, capacity }) => ({ agentId, capacity: capacity ?? null }))
-      : stored.members.map(({ agentId, capacity }) => ({ agentId, capacity: capacity ?? null }));
+    const nextMembers = input.members ? storedMembers(input.members) : storedMembers(stored.members);
     // New channels are checked against every member, new members against every channel.
     if (input.channelIds || input.members) await assertMembersMayJoin(channelIds, nextMembers);
     const assignment = {
