@@ -3,6 +3,7 @@
  * window changes the conversation workflow decides.
  */
 import type { ChannelKind, ConversationStatus } from '../common/domain';
+import { log } from '../common/log';
 import type { ClientFound } from './clients';
 import { conversationIdFor } from './ids';
 import type { LegacyConversationIds } from './legacy-conversations';
@@ -133,35 +134,56 @@ export async function updateConversation(conversationId: string, fields: Record<
   await Conversation.updateOne({ _id: conversationId }, { $set: fields });
 }
 
-/** How long after writing the ticket it is read back (a concurrent whole-document write lands within these). */
+/** How long after writing the ticket it is read back before the write returns (most concurrent writes land by then). */
 const TICKET_CHECKS_MS = [40, 160];
+/** Later read-backs, in the background: a concurrent write that took longer (a busy database) lands by then. */
+const TICKET_LATER_CHECKS_MS = [1_000, 3_000, 10_000];
+
+type TicketFields = { status: ConversationStatus; assigneeId: string | null; teamId?: string | null };
 
 /**
  * The ticket's status, assignee and team, as the workflow (their single writer) decided them. FerretDB 1.x writes
  * an update as a whole document read a moment before, so a concurrent write of the conversation (a message counted,
- * a reply stored) can land after this one with the old ticket: the ticket is read back a few times and written
- * again until it holds (real MongoDB's updates hold at once).
+ * a reply stored) can land after this one with the old ticket. The ticket is read back and written again until it
+ * holds: twice before returning, then a few times more in the background. Each write carries `ticketVersion` (when
+ * it was decided): a read-back that finds a newer version (a later change, maybe by another worker) stops, and one
+ * that finds an older one (a stale document written back over ours) writes the ticket again. Real MongoDB's updates
+ * hold at once.
  */
-export async function storeTicket(
-  conversationId: string,
-  ticket: { status: ConversationStatus; assigneeId: string | null; teamId?: string | null },
-): Promise<void> {
+export async function storeTicket(conversationId: string, ticket: TicketFields): Promise<void> {
   const fields = {
     status: ticket.status,
     assigneeId: ticket.assigneeId,
     ...(ticket.teamId === undefined ? {} : { teamId: ticket.teamId }),
+    ticketVersion: Date.now(),
   };
   await updateConversation(conversationId, fields);
-  for (const waitMs of TICKET_CHECKS_MS) {
-    await new Promise((resolve) => setTimeout(resolve, waitMs));
-    const stored = await Conversation.findById(conversationId).select('status assigneeId teamId').lean();
-    if (!stored) return;
-    const holds =
-      stored.status === fields.status &&
-      (stored.assigneeId ?? null) === fields.assigneeId &&
-      (ticket.teamId === undefined || (stored.teamId ?? null) === ticket.teamId);
-    if (!holds) await updateConversation(conversationId, fields);
-  }
+  for (const waitMs of TICKET_CHECKS_MS) if (!(await ticketHolds(conversationId, fields, waitMs))) return;
+  void (async () => {
+    for (const waitMs of TICKET_LATER_CHECKS_MS) if (!(await ticketHolds(conversationId, fields, waitMs))) return;
+  })().catch((err) => log.warn('ticket read-back failed', { conversationId, error: String(err) }));
+}
+
+/**
+ * After `waitMs`, whether to go on checking: false once a newer ticket is stored (or the conversation is gone);
+ * our ticket written again when the stored one is older and differs.
+ */
+async function ticketHolds(
+  conversationId: string,
+  fields: Omit<TicketFields, 'status'> & { status: ConversationStatus; ticketVersion: number },
+  waitMs: number,
+): Promise<boolean> {
+  // Unref'd: a read-back never keeps a stopping process alive.
+  await new Promise((resolve) => setTimeout(resolve, waitMs).unref());
+  const stored = await Conversation.findById(conversationId).select('status assigneeId teamId ticketVersion').lean();
+  if (!stored || (stored.ticketVersion ?? 0) > fields.ticketVersion) return false;
+  const same =
+    stored.status === fields.status &&
+    (stored.assigneeId ?? null) === fields.assigneeId &&
+    (fields.teamId === undefined || (stored.teamId ?? null) === fields.teamId) &&
+    stored.ticketVersion === fields.ticketVersion;
+  if (!same) await updateConversation(conversationId, fields);
+  return true;
 }
 
 /**

@@ -91,6 +91,26 @@ describe('ConversationState', () => {
     expect(state.ticketAfter({ teamId: null })).toBeNull();
   });
 
+  it("the run is its ticket's single writer: a store's stale reading is seen as such, a reopen is taken", () => {
+    const state = ConversationState.start(whatsapp, null, null, T0);
+    // Before the run knows its conversation, the store's reading is the ticket.
+    expect(state.ticketDiffers({ ...stored, assigneeId: 'ag_1' })).toBe(false);
+    state.adopt({ ...stored, teamId: 'tm_1' });
+    state.applyTicket({ status: 'open', assigneeId: 'ag_2', teamId: 'tm_1' });
+    // A store that read the conversation before Ag 2 was assigned (or wrote it back whole over the change).
+    const stale = { ...stored, assigneeId: null, teamId: 'tm_1' };
+    expect(state.ticketDiffers(stale)).toBe(true);
+    state.adoptKeepingTicket(stale);
+    expect([state.status, state.assigneeId, state.teamId]).toEqual(['open', 'ag_2', 'tm_1']);
+    expect(state.ticketDiffers({ ...stale, assigneeId: 'ag_2' })).toBe(false);
+    // Closed by the run, then a store reopened it: taken, the assignee kept.
+    state.applyTicket({ status: 'closed', assigneeId: 'ag_2', teamId: 'tm_1' });
+    const reopened = { ...stored, status: 'open' as const, assigneeId: 'ag_2', teamId: 'tm_1' };
+    expect(state.ticketDiffers(reopened)).toBe(false);
+    state.adoptKeepingTicket({ ...reopened, assigneeId: null });
+    expect([state.status, state.assigneeId]).toEqual(['open', 'ag_2']);
+  });
+
   it('a conversation created by the run keeps the stored window when the run knows none', () => {
     const state = ConversationState.start(whatsapp, null, null, T0);
     state.adoptCreated({ ...stored, windowExpiresAt: new Date(T0 + HOUR).toISOString() }, T0);

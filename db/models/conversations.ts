@@ -29,6 +29,8 @@ const conversationSchema = new Schema(
     assigneeId: { type: String, default: null },
     // The team answering the ticket: the channel's default team when it opened, or the one it was transferred to.
     teamId: { type: String, default: null },
+    // When the ticket (status, assignee, team) was last decided (epoch ms): db/conversations.ts storeTicket.
+    ticketVersion: { type: Number, default: null },
     window: {
       open: { type: Boolean, default: false },
       expiresAt: { type: Date, default: null },

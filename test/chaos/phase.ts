@@ -390,7 +390,28 @@ export async function runPhase(
     assigneeId: null,
     status: { $ne: 'closed' },
   });
-  if (stranded > 0) notes.push(`${stranded} ticket(s) left unassigned with room in the team`);
+  if (stranded > 0) {
+    // Where each stranded ticket stopped: the conversation's own view of its ticket, and its team's queue.
+    const queue = await context.temporal.workflow
+      .getHandle(`team:${team.body.id}`)
+      .query('queue')
+      .then((q) => JSON.stringify(q).slice(0, 400))
+      .catch((err) => String(err).slice(0, 100));
+    for (const ticket of await conversations
+      .find({ channelId: channel.id, assigneeId: null, status: { $ne: 'closed' } }, { projection: { workflowId: 1 } })
+      .limit(3)
+      .toArray()) {
+      const snapshot = await context.temporal.workflow
+        .getHandle(ticket.workflowId)
+        .query('snapshot')
+        .then((s) => JSON.stringify(s))
+        .catch((err) => String(err).slice(0, 100));
+      notes.push(
+        `stranded ${ticket._id}: workflow ${snapshot}; history: ${(await historyOutline(context.temporal, ticket.workflowId)).split(' ').slice(-30).join(' ')}`,
+      );
+    }
+    notes.push(`${stranded} ticket(s) left unassigned with room in the team; queue ${queue}`);
+  }
   const distinctCustomers = (await conversations.distinct('customer', { channelId: channel.id })).length;
 
   // What Infobip took (answered 200), per reply text and per batch recipient.
