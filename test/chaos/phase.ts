@@ -340,20 +340,19 @@ export async function runPhase(
     }
     const progress = await automation('GET', `/api/dialogs/batch/${batchId}`);
     if (progress.status === 200) batchProgress = progress.body;
-    unassignedNow = await conversations.countDocuments({
-      channelId: channel.id,
-      assigneeId: null,
-      status: { $ne: 'closed' },
-    });
+    ticketsSoFar = await conversations.countDocuments({ channelId: channel.id });
+    assignedSoFar = (await messages.distinct('conversationId', { channelId: channel.id, type: 'assigned' })).length;
   };
-  let unassignedNow = -1;
+  let ticketsSoFar = 1;
+  let assignedSoFar = 0;
   const settled = () =>
     inboundIds.every((id) => storedAt.has(id)) &&
     replyTexts.every((text) => deliveredAt.has(text) || unknownReplies.has(text)) &&
     customers.every((c) => windowClosedSeenAt.has(c)) &&
     batchProgress.status !== 'running' &&
     batchProgress.status !== 'cancelling' &&
-    unassignedNow === 0;
+    // Every ticket's assignment line (the database's assignee can lag: see `stranded`).
+    assignedSoFar >= ticketsSoFar;
   const loadDone = Promise.all(work);
   let clientsDone = false;
   void loadDone.then(() => {
