@@ -7,14 +7,7 @@ import { CLOSING_SOON_MS } from '../common/automation-settings';
 import { capabilitiesOf } from '../common/channels';
 import type { Referral, ReplyPolicy } from '../common/domain';
 import { replyWindowState } from '../common/reply-window';
-import {
-  type AssignmentMode,
-  DEFAULT_AGENT_CAPACITY,
-  DEFAULT_STICKY_DAYS,
-  type PresenceStatus,
-  VIEWER_TTL_MS,
-  type ViewerState,
-} from '../common/teams';
+import { assignmentOf, type PresenceStatus, VIEWER_TTL_MS, type ViewerState } from '../common/teams';
 import { channelWebhookUrl } from '../common/urls';
 import type { StoredMedia } from '../db/media';
 import { DEFAULT_CHANNEL_SEND_RATE } from '../db/models';
@@ -125,14 +118,7 @@ export function teamView(team: TeamRecord) {
     name: team.name,
     channelIds: team.channelIds,
     members: team.members.map((member) => ({ agentId: member.agentId, capacity: member.capacity ?? null })),
-    assignment: {
-      mode: (team.assignment?.mode ?? 'manual') as AssignmentMode,
-      capacity: team.assignment?.capacity ?? DEFAULT_AGENT_CAPACITY,
-      sticky: {
-        enabled: team.assignment?.sticky?.enabled ?? false,
-        days: team.assignment?.sticky?.days ?? DEFAULT_STICKY_DAYS,
-      },
-    },
+    assignment: assignmentOf(team.assignment ?? null),
     createdAt: team.createdAt?.toISOString() ?? null,
     updatedAt: team.updatedAt?.toISOString() ?? null,
   };

@@ -37,6 +37,24 @@ export interface TeamConfig {
   deleted: boolean;
 }
 
+/** A stored (or partly given) assignment, its unset fields at their defaults: the one place they are filled. */
+export type AssignmentInput = {
+  mode?: string | null;
+  capacity?: number | null;
+  sticky?: { enabled?: boolean | null; days?: number | null } | null;
+} | null;
+
+export function assignmentOf(stored: AssignmentInput, over: AssignmentInput = null): TeamAssignment {
+  return {
+    mode: (over?.mode ?? stored?.mode ?? 'manual') as AssignmentMode,
+    capacity: over?.capacity ?? stored?.capacity ?? DEFAULT_AGENT_CAPACITY,
+    sticky: {
+      enabled: over?.sticky?.enabled ?? stored?.sticky?.enabled ?? false,
+      days: over?.sticky?.days ?? stored?.sticky?.days ?? DEFAULT_STICKY_DAYS,
+    },
+  };
+}
+
 /** A member's capacity: their own, else the team's. */
 export function capacityOf(member: TeamMember, assignment: TeamAssignment): number {
   return member.capacity ?? assignment.capacity;

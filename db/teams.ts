@@ -1,9 +1,9 @@
 /** Teams as the conversation activities need them: the team a channel's new tickets belong to. */
 import type { ConversationStatus } from '../common/domain';
 import {
-  type AssignmentMode,
+  assignmentOf,
+  capacityOf,
   DEFAULT_AGENT_CAPACITY,
-  DEFAULT_STICKY_DAYS,
   type Presence,
   type PresenceStatus,
   type TeamConfig,
@@ -61,16 +61,7 @@ export async function teamSettingsOf(
     .select('presence')
     .lean();
   return {
-    config: {
-      mode: (team.assignment?.mode ?? 'manual') as AssignmentMode,
-      capacity: team.assignment?.capacity ?? DEFAULT_AGENT_CAPACITY,
-      sticky: {
-        enabled: team.assignment?.sticky?.enabled ?? false,
-        days: team.assignment?.sticky?.days ?? DEFAULT_STICKY_DAYS,
-      },
-      members,
-      deleted: false,
-    },
+    config: { ...assignmentOf(team.assignment ?? null), members, deleted: false },
     presence: Object.fromEntries(
       agents.map((agent) => [agent._id, (agent.presence?.status ?? 'offline') as PresenceStatus]),
     ),
@@ -108,5 +99,5 @@ export async function memberLoad(teamId: string, agentId: string): Promise<{ ope
   const member = team?.members.find((m) => m.agentId === agentId);
   if (!team || !member) return null;
   const open = await Conversation.countDocuments({ teamId, assigneeId: agentId, status: { $ne: 'closed' } });
-  return { open, capacity: member.capacity ?? team.assignment?.capacity ?? DEFAULT_AGENT_CAPACITY };
+  return { open, capacity: capacityOf(member, assignmentOf(team.assignment ?? null)) };
 }

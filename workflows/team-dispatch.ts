@@ -9,7 +9,7 @@
  */
 import type { ConversationStatus } from '../common/domain';
 import type { AssignmentReason } from '../common/system-lines';
-import type { AssignmentMode, PresenceStatus, TeamConfig } from '../common/teams';
+import { type AssignmentMode, capacityOf, type PresenceStatus, type TeamConfig } from '../common/teams';
 
 export type { TeamConfig } from '../common/teams';
 
@@ -178,7 +178,7 @@ export class TeamDispatch {
       now - closedAt <= config.sticky.days * DAY_MS &&
       this.state.agents[assigneeId]?.presence === 'online' &&
       // The ticket itself already counts for him.
-      this.load(assigneeId) <= this.capacityOf(member);
+      this.load(assigneeId) <= capacityOf(member, config);
     if (keeps) return null;
     const entry = this.state.tickets[report.conversationId]!;
     const offer = this.offer(report.conversationId, null, assigneeId, 'requeue', now, now);
@@ -202,10 +202,6 @@ export class TeamDispatch {
       } else if (entry.assigneeId === agentId) count++;
     }
     return count;
-  }
-
-  private capacityOf(member: { capacity: number | null }): number {
-    return member.capacity ?? this.state.config?.capacity ?? 0;
   }
 
   /** The tickets waiting for an agent, oldest first (ties by id: the order is the same on every replay). */
@@ -240,7 +236,7 @@ export class TeamDispatch {
       const agent = this.state.agents[member.agentId];
       if (agent?.presence !== 'online') return;
       const load = this.load(member.agentId);
-      if (load >= this.capacityOf(member)) return;
+      if (load >= capacityOf(member, config)) return;
       const candidate = { agentId: member.agentId, load, last: agent.lastOfferedAt ?? -1, order };
       if (!best || better(config.mode, candidate, best)) best = candidate;
     });
@@ -282,7 +278,7 @@ export class TeamDispatch {
         id: member.agentId,
         presence: this.state.agents[member.agentId]?.presence ?? 'offline',
         open: this.load(member.agentId),
-        capacity: this.capacityOf(member),
+        capacity: capacityOf(member, config!),
       })),
     };
   }

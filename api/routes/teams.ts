@@ -8,8 +8,8 @@ import { z } from 'zod';
 import { newId } from '../../common/ids';
 import {
   ASSIGNMENT_MODES,
+  assignmentOf,
   DEFAULT_AGENT_CAPACITY,
-  DEFAULT_STICKY_DAYS,
   MAX_AGENT_CAPACITY,
   MIN_AGENT_CAPACITY,
   missingChannels,
@@ -148,14 +148,7 @@ export function teamRoutes(deps: ApiDeps) {
       name: input.name,
       channelIds: [...new Set(input.channelIds)],
       members: storedMembers(input.members),
-      assignment: {
-        mode: input.assignment.mode,
-        capacity: input.assignment.capacity,
-        sticky: {
-          enabled: input.assignment.sticky.enabled ?? false,
-          days: input.assignment.sticky.days ?? DEFAULT_STICKY_DAYS,
-        },
-      },
+      assignment: assignmentOf(input.assignment),
     });
     await tellDispatcher(created._id);
     return c.json(teamView(created.toObject()), 201);
@@ -194,14 +187,7 @@ export function teamRoutes(deps: ApiDeps) {
     const nextMembers = input.members ? storedMembers(input.members) : storedMembers(stored.members);
     // New channels are checked against every member, new members against every channel.
     if (input.channelIds || input.members) await assertMembersMayJoin(channelIds, nextMembers);
-    const assignment = {
-      mode: input.assignment?.mode ?? stored.assignment?.mode ?? 'manual',
-      capacity: input.assignment?.capacity ?? stored.assignment?.capacity ?? DEFAULT_AGENT_CAPACITY,
-      sticky: {
-        enabled: input.assignment?.sticky?.enabled ?? stored.assignment?.sticky?.enabled ?? false,
-        days: input.assignment?.sticky?.days ?? stored.assignment?.sticky?.days ?? DEFAULT_STICKY_DAYS,
-      },
-    };
+    const assignment = assignmentOf(stored.assignment ?? null, input.assignment ?? null);
     await Team.updateOne(
       { _id: stored._id },
       { $set: { name: input.name ?? stored.name, channelIds, members: nextMembers, assignment } },
