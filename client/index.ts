@@ -12,7 +12,12 @@
  *   });
  */
 
-import { type Client, WithStartWorkflowOperation, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  type Client,
+  isGrpcServiceError,
+  WithStartWorkflowOperation,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
 import { ApplicationFailure, type UpdateDefinition, type Workflow } from '@temporalio/common';
 import type { MessageView, TemplateRequest } from '../common/domain';
 import { type ErrorCode, failureCode, failureDetails } from '../common/error-codes';
@@ -109,10 +114,23 @@ export async function executeUpdateWithStartWithin<Ret, Arg>(
   } catch (err) {
     // Whatever the cancelled call threw (gRPC CANCELLED, wrapped or not), the cause is our deadline.
     if (controller.signal.aborted) throw new WorkerUnavailableError(accepted ? true : 'unknown', options.updateId);
+    // Temporal refuses an update (FAILED_PRECONDITION) to a run whose workflow tasks keep failing: no worker can run
+    // it now, as when none polls.
+    if (refusedAsFailing(err)) throw new WorkerUnavailableError('unknown', options.updateId);
     throw err;
   } finally {
     clearTimeout(timer);
   }
+}
+
+const GRPC_FAILED_PRECONDITION = 9;
+
+/** The gRPC FAILED_PRECONDITION somewhere in the error's causes (the client wraps it in a ServiceError). */
+function refusedAsFailing(err: unknown): boolean {
+  for (let cause = err; cause; cause = (cause as { cause?: unknown }).cause) {
+    if (isGrpcServiceError(cause)) return cause.code === GRPC_FAILED_PRECONDITION;
+  }
+  return false;
 }
 
 export interface TemplatedDialogResult {

@@ -27,6 +27,8 @@ export interface JanelaWorkerOptions {
   maxCachedWorkflows?: number;
   /** Stack traces of workflow promises for Temporal Web (JANELA_WORKFLOW_STACK_TRACES, off). */
   workflowStackTraces?: boolean;
+  /** Activity interceptors (tests slow chosen activities down to force an order of events). */
+  activityInterceptors?: NonNullable<WorkerOptions['interceptors']>['activity'];
 }
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -63,6 +65,7 @@ export async function createJanelaWorker(options: JanelaWorkerOptions): Promise<
       idleTimeoutMs: env.JANELA_IDLE_TIMEOUT,
     }),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+    ...(options.activityInterceptors ? { interceptors: { activity: options.activityInterceptors } } : {}),
   });
   // While the worker runs, it also deletes the chunks of media files a killed process left unfinished.
   const run = worker.run.bind(worker);

@@ -121,6 +121,12 @@ export const CONVERSATION_PATCHES = {
     story:
       "A ticket with a team reports each change to its team's dispatcher and takes its offers (there were no teams); asked at the first report.",
   },
+  localActivitiesTakeTurns: {
+    id: 'local-activities-take-turns',
+    baseline: 8,
+    story:
+      "The run's local activities take turns, one in flight at a time, so they resume in one order live and on replay (they overlapped); asked at each one.",
+  },
 } as const satisfies Record<string, { id: string; baseline: number; story: string }>;
 
 type PatchName = keyof typeof CONVERSATION_PATCHES;
@@ -177,6 +183,9 @@ export function conversationPatches(input: ConversationInput) {
     },
     get teamReports() {
       return changed('teamReports');
+    },
+    get localActivitiesTakeTurns() {
+      return changed('localActivitiesTakeTurns');
     },
     /** Retired (baseline 1): every run takes these; each is called where its decision was read. */
     retired: {

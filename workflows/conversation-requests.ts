@@ -29,6 +29,7 @@ import { type ConversationPatches, conversationPatches } from './conversation-pa
 import { store, storeLocally } from './conversation-proxies';
 import { ConversationState } from './conversation-state';
 import { type ConversationInput, type ConversationSnapshot, WorkflowErrors } from './definitions';
+import { LocalActivityLane } from './local-lane';
 import type { TeamOffer } from './team-dispatch';
 
 /** The ticket as a store's write of the conversation read it (activities/conversation.ts persistOutbound). */
@@ -41,6 +42,8 @@ const refuse = (message: string, type: string = WorkflowErrors.INVALID_REQUEST) 
 export class ConversationRequests {
   protected readonly patches: ConversationPatches;
   protected readonly db: typeof storeLocally;
+  /** The run's local activities take turns (see LocalActivityLane). */
+  protected readonly lane: LocalActivityLane;
   readonly state: ConversationState;
   /** Sends running under an idempotency key: a retry joins the running one. */
   private readonly keysInFlight = new Map<string, Promise<MessageView>>();
@@ -68,7 +71,8 @@ export class ConversationRequests {
     // as activities through the task queue: three history events and one more workflow task each, so a templated
     // dialog took three activities and four tasks. As local activities, the task that takes a dialog stores it and
     // schedules its send.
-    this.db = this.patches.storeInWorkflowTask ? storeLocally : store;
+    this.lane = new LocalActivityLane(() => this.patches.localActivitiesTakeTurns);
+    this.db = this.patches.storeInWorkflowTask ? this.lane.wrap(storeLocally) : store;
     // Date.now() is workflow time (deterministic): a restored window still ahead is open (and its timer runs) again.
     this.state = input.carried
       ? new ConversationState(input, input.carried)

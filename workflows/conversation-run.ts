@@ -59,6 +59,10 @@ export class ConversationRun extends ConversationRequests {
   private reminderWindow = '';
   /** After a store together failed: how many of the inbox's first messages are stored one at a time. */
   private oneAtATime = 0;
+  // The other local activities, taking their turns with the database writes (see LocalActivityLane).
+  private readonly inboundStore = this.lane.wrap(inboundStoreLocally);
+  private readonly inboxStore = this.lane.wrap(inboxStoreLocally);
+  private readonly teamReports = this.lane.wrap(teamsLocally);
 
   constructor(input: ConversationInput) {
     super(input);
@@ -112,7 +116,7 @@ export class ConversationRun extends ConversationRequests {
         this.teamReporting = true;
         const { teams, report } = this.state.teamReport(Date.now());
         try {
-          await teamsLocally.reportTicket({ teams, report });
+          await this.teamReports.reportTicket({ teams, report });
           this.state.teamReportSent(report);
         } finally {
           this.teamReporting = false;
@@ -239,7 +243,7 @@ export class ConversationRun extends ConversationRequests {
     const { state, input } = this;
     this.surveyAnswer = null;
     try {
-      const stored = await inboxStoreLocally.recordInboundTogether({
+      const stored = await this.inboxStore.recordInboundTogether({
         channelId: input.channelId,
         kind: input.kind,
         customer: input.customer,
@@ -285,7 +289,7 @@ export class ConversationRun extends ConversationRequests {
     const surveyAnswer = this.surveys ? state.surveyAnswerOf(message) : null;
     this.surveyAnswer = surveyAnswer;
     const recordInbound = () =>
-      inboundStoreLocally.recordInbound({
+      this.inboundStore.recordInbound({
         channelId: input.channelId,
         kind: input.kind,
         customer: input.customer,

@@ -178,11 +178,10 @@ export async function runPhase(
   const automation = (method: string, path: string, body?: unknown) =>
     call(pool, `${context.baseUrl}${path}`, { method, token: automationToken, body });
 
-  // With JANELA_CHAOS_TEAMS=on, the channel's tickets open in a round-robin team of three online agents, with room
-  // for every ticket: the dispatcher assigns each as it opens, through the fault (their consoles' heartbeats go on
-  // for the whole phase). Off by default until the nondeterminism it found under a PostgreSQL restart is fixed
-  // (docs/teams.md, "Not yet").
-  const withTeam = process.env.JANELA_CHAOS_TEAMS === 'on';
+  // The channel's tickets open in a round-robin team of three online agents, with room for every ticket: the
+  // dispatcher assigns each as it opens, through the fault (their consoles' heartbeats go on for the whole phase).
+  // JANELA_CHAOS_TEAMS=off runs the phases without a team.
+  const withTeam = process.env.JANELA_CHAOS_TEAMS !== 'off';
   let teamId: string | null = null;
   let heartbeats: NodeJS.Timeout | undefined;
   if (withTeam) {

@@ -21,7 +21,7 @@ import { connectDatabase } from '../../db/connect';
 import { freePort } from '../../scripts/services';
 import { createSimulator, type RecordedRequest } from '../../simulator/app';
 import { installTemporalRuntime } from '../../worker/logger';
-import { createJanelaWorker } from '../../worker/worker';
+import { createJanelaWorker, type JanelaWorkerOptions } from '../../worker/worker';
 import { startTsEntry } from './process';
 import { registerSecret, registerSecretsIn, registerSessionCookies } from './secrets';
 import { waitFor } from './wait';
@@ -45,6 +45,8 @@ export interface StackOptions {
   maxStreamsPerAgent?: number;
   /** The in-process worker keeps workflow stack traces (JANELA_WORKFLOW_STACK_TRACES=on). */
   workflowStackTraces?: boolean;
+  /** The in-process worker's activity interceptors (to slow chosen activities down). */
+  activityInterceptors?: JanelaWorkerOptions['activityInterceptors'];
 }
 
 export interface ApiResponse<T = any> {
@@ -117,6 +119,7 @@ export async function startStack(options: StackOptions = {}) {
       replyWindowMs: options.replyWindowMs ?? productDefaults.JANELA_REPLY_WINDOW,
       workflowBundle: { codePath: inject('workflowBundlePath') },
       workflowStackTraces: options.workflowStackTraces ?? productDefaults.JANELA_WORKFLOW_STACK_TRACES === 'on',
+      activityInterceptors: options.activityInterceptors,
     });
     workerRun = worker.run();
   }
