@@ -1,7 +1,10 @@
+import { type Client, ServiceError } from '@temporalio/client';
+import { defineUpdate } from '@temporalio/workflow';
 import { describe, expect, it } from 'vitest';
 import { PENDING_RECHECK_MS, SLOT_SPACING_MARGIN, SlottedCalls, slotWindow } from '../activities/send-pacing';
 import { isBusyRefusal, isDependencyDown } from '../api/dependency-errors';
 import { ApiError } from '../api/errors';
+import { executeUpdateWithStartWithin, WorkerUnavailableError } from '../client';
 import { CHANNEL_CAPABILITIES, capabilitiesOf } from '../common/channels';
 import { ConfigError, loadEnv, parseDuration } from '../common/config';
 import { CHANNEL_KINDS } from '../common/domain';
@@ -405,5 +408,37 @@ describe('batch send pacing (one process)', () => {
     expect(mostInAnyWindow(times, 1000)).toBeLessThanOrEqual(10);
     expect(times.slice(0, 10).every((t) => t === times[0])).toBe(true);
     expect(times[10]! - times[0]!).toBeCloseTo(10 * intervalMs, 6);
+  });
+});
+
+describe('updates Temporal refuses', () => {
+  const update = defineUpdate<string, [string]>('anything');
+  const grpcError = (code: number, details: string) =>
+    Object.assign(new Error(`${code} ${details}`), { code, details, metadata: {} });
+  const temporalThrowing = (err: Error) =>
+    ({
+      withAbortSignal: (_signal: AbortSignal, fn: () => Promise<unknown>) => fn(),
+      workflow: { startUpdateWithStart: () => Promise.reject(err) },
+    }) as unknown as Client;
+  const call = (temporal: Client) =>
+    executeUpdateWithStartWithin(
+      temporal,
+      update,
+      { args: ['x'], updateId: 'u1', startWorkflowOperation: {} as never },
+      { acceptWithinMs: 5_000, completeWithinMs: 5_000 },
+    );
+
+  it('a run whose workflow tasks keep failing (FAILED_PRECONDITION) is a worker unavailable, not an error', async () => {
+    const refused = new ServiceError('Update-With-Start failed', {
+      cause: grpcError(9, 'Update-with-Start could not be executed'),
+    });
+    const err = await call(temporalThrowing(refused)).catch((e) => e);
+    expect(err).toBeInstanceOf(WorkerUnavailableError);
+    expect(err.recorded).toBe('unknown');
+  });
+
+  it('any other refusal stays what it was', async () => {
+    const other = new ServiceError('Update-With-Start failed', { cause: grpcError(3, 'invalid argument') });
+    expect(await call(temporalThrowing(other)).catch((e) => e)).toBe(other);
   });
 });

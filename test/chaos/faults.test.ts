@@ -147,11 +147,11 @@ async function phaseWith(name: string, inject: () => Promise<void>): Promise<Pha
   expect(row.lost, `${name}: lost`).toEqual({ inbound: 0, replies: 0, batch: 0, windows: 0, undelivered: 0 });
   expect(row.duplicated, `${name}: duplicated`).toEqual({ inbound: 0, replies: 0, batch: 0, conversations: 0 });
   expect(row.batchProgress, `${name}: batch progress`).toMatchObject({ status: 'completed', true: true });
-  // Every ticket assigned by its team's dispatcher exactly once, through the fault. (`stranded`, a ticket whose
-  // database row lost its assignee while its workflow and team hold it assigned, is reported, not failed: a known
-  // FerretDB lost-update case under worker kills, docs/teams.md "Not yet".)
+  // Every ticket assigned by its team's dispatcher exactly once, through the fault, and its database row saying so
+  // (`stranded`: a row without the assignee its workflow and team hold; docs/teams.md, "The ticket's one writer").
   expect(row.assignment.double, `${name}: tickets assigned twice`).toBe(0);
   expect(row.assignment.assigned, `${name}: tickets assigned`).toBe(row.assignment.tickets);
+  expect(row.assignment.stranded, `${name}: tickets stranded in the database`).toBe(0);
   phases.passed++;
   return row;
 }
