@@ -370,6 +370,14 @@ export const csatReportResponse = z.strictObject({
   truncated: z.boolean(),
 });
 
+/** GET /api/conversations/counts: tickets not closed per Chats tab. */
+export const conversationCountsResponse = z.strictObject({
+  mine: z.number().int().min(0),
+  unassigned: z.number().int().min(0),
+  team: z.number().int().min(0),
+  all: z.number().int().min(0),
+});
+
 export const listOf = <T extends z.ZodType>(item: T) => z.strictObject({ items: z.array(item) });
 
 /** A page of a conversation's timeline (`GET /api/conversations/:id/messages`). */

@@ -134,21 +134,22 @@ export async function updateConversation(conversationId: string, fields: Record<
   await Conversation.updateOne({ _id: conversationId }, { $set: fields });
 }
 
-/** How long after writing the ticket it is read back before the write returns (most concurrent writes land by then). */
-const TICKET_CHECKS_MS = [40, 160];
-/** Later read-backs, in the background: a concurrent write that took longer (a busy database) lands by then. */
-const TICKET_LATER_CHECKS_MS = [1_000, 3_000, 10_000];
+/**
+ * When the ticket is read back after its write, in the background (the write returns at once): a write of the
+ * conversation sent before it (by a process killed meanwhile, still queued in a busy database) lands by then. The
+ * run's own writes never overlap it: its local activities take turns (workflows/local-lane.ts).
+ */
+const TICKET_CHECKS_MS = [200, 1_000, 3_000, 10_000];
 
 type TicketFields = { status: ConversationStatus; assigneeId: string | null; teamId?: string | null };
 
 /**
  * The ticket's status, assignee and team, as the workflow (their single writer) decided them. FerretDB 1.x writes
  * an update as a whole document read a moment before, so a concurrent write of the conversation (a message counted,
- * a reply stored) can land after this one with the old ticket. The ticket is read back and written again until it
- * holds: twice before returning, then a few times more in the background. Each write carries `ticketVersion` (when
- * it was decided): a read-back that finds a newer version (a later change, maybe by another worker) stops, and one
- * that finds an older one (a stale document written back over ours) writes the ticket again. Real MongoDB's updates
- * hold at once.
+ * a reply stored) can land after this one with the old ticket. The ticket is read back in the background and
+ * written again until it holds. Each write carries `ticketVersion` (when it was decided): a read-back that finds a
+ * newer version (a later change, maybe by another worker) stops, and one that finds an older one (a stale document
+ * written back over ours) writes the ticket again. Real MongoDB's updates hold at once.
  */
 export async function storeTicket(conversationId: string, ticket: TicketFields): Promise<void> {
   const fields = {
@@ -158,9 +159,8 @@ export async function storeTicket(conversationId: string, ticket: TicketFields):
     ticketVersion: Date.now(),
   };
   await updateConversation(conversationId, fields);
-  for (const waitMs of TICKET_CHECKS_MS) if (!(await ticketHolds(conversationId, fields, waitMs))) return;
   void (async () => {
-    for (const waitMs of TICKET_LATER_CHECKS_MS) if (!(await ticketHolds(conversationId, fields, waitMs))) return;
+    for (const waitMs of TICKET_CHECKS_MS) if (!(await ticketHolds(conversationId, fields, waitMs))) return;
   })().catch((err) => log.warn('ticket read-back failed', { conversationId, error: String(err) }));
 }
 

@@ -163,9 +163,14 @@ describe('automatic assignment', () => {
     await stack.call('PATCH', `/api/conversations/${first.conversationId}`, { status: 'closed' }, ownerAgent.token);
     await stack.customerWrites(channel, '5511922200001', 'Voltei');
     await waitFor(async () => (await Conversation.findById(first.conversationId).lean())?.status === 'open');
+    // Kept by its owner, and said so.
+    await waitFor(async () => (await assignedLines(channel.id)).length === 2);
+    const kept = (await assignedLines(channel.id))[1]!;
+    expect(kept.system?.params).toMatchObject({ assigneeId: owner, reason: 'sticky' });
+    expect(kept.text).toMatch(/back to the last assignee/);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect((await Conversation.findById(first.conversationId).lean())?.assigneeId).toBe(owner);
-    expect(await assignedLines(channel.id)).toHaveLength(1);
+    expect(await assignedLines(channel.id)).toHaveLength(2);
 
     // Closed again; the owner goes offline; the customer writes: back to the queue, then to the other agent.
     await stack.call('PATCH', `/api/conversations/${first.conversationId}`, { status: 'closed' }, ownerAgent.token);
@@ -173,8 +178,8 @@ describe('automatic assignment', () => {
     await stack.call('PUT', '/api/me/presence', { status: 'offline' }, ownerAgent.token);
     await waitFor(async () => (await queue(teamId)).agents.find((a) => a.id === owner)!.presence === 'offline');
     await stack.customerWrites(channel, '5511922200001', 'De novo');
-    await waitFor(async () => (await assignedLines(channel.id)).length === 3);
-    const [, requeued, reassigned] = await assignedLines(channel.id);
+    await waitFor(async () => (await assignedLines(channel.id)).length === 4);
+    const [, , requeued, reassigned] = await assignedLines(channel.id);
     expect(requeued!.system?.params).toMatchObject({ assigneeId: null, previousAssigneeId: owner, reason: 'requeue' });
     expect(requeued!.text).toMatch(/went back to the .* queue/);
     expect(reassigned!.system?.params).toMatchObject({ assigneeId: other.id });

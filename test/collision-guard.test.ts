@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../api/app';
 import { listen, type RunningServer } from '../common/http-server';
+import { ConversationViewer } from '../db/models';
+import { STALE_VIEWER_AGE_MS, sweepStaleViewers } from '../db/viewer-sweep';
 import { openEventStream } from './helpers/sse';
 import { type Stack, startStack, waitFor } from './helpers/stack';
 
@@ -214,5 +216,22 @@ describe('who is viewing', () => {
       await there.close();
       await outsider.close();
     }
+  });
+
+  it('viewer records an hour old are swept (FerretDB has no TTL index); fresh ones stay', async () => {
+    const { agent: ana, conversation } = await stack.openConversation('5511966660010', 'Oi');
+    await stack.call('POST', `/api/conversations/${conversation.id}/presence`, { state: 'viewing' }, ana.token);
+    await ConversationViewer.create({
+      _id: `old:${conversation.id}`,
+      conversationId: conversation.id,
+      channelId: conversation.channelId,
+      agentId: 'ag_gone',
+      name: 'Gone',
+      state: 'viewing' as const,
+      at: new Date(Date.now() - STALE_VIEWER_AGE_MS - 60_000),
+    });
+    expect(await sweepStaleViewers()).toBeGreaterThanOrEqual(1);
+    const left = await ConversationViewer.find({ conversationId: conversation.id }).lean();
+    expect(left.map((viewer) => viewer.agentId)).toEqual([ana.id]);
   });
 });

@@ -134,12 +134,22 @@ describe('team dispatch', () => {
     const sticky = new TeamDispatch('tm');
     sticky.configure(config({ sticky: { enabled: true, days: 2 } }), online);
     const reopened = (closedAt: number) => report('c1', { assigneeId: 'ana', reopened: { closedAt }, at: T0 });
-    expect(sticky.report(reopened(T0 - 86_400_000), T0).requeue).toBeNull();
+    // Kept by Ana: an offer of her own ticket, so the conversation writes the decision's line.
+    const kept = sticky.report(reopened(T0 - 86_400_000), T0).reopenOffer;
+    expect(kept).toMatchObject({ assigneeId: 'ana', expectedAssigneeId: 'ana', reason: 'sticky', waitedMs: 0 });
     expect(sticky.load('ana')).toBe(1);
+    sticky.report(report('c1', { assigneeId: 'ana', at: T0 + 1, handledOfferId: kept!.offerId }), T0 + 1);
+    expect(sticky.load('ana')).toBe(1);
+    expect(sticky.queue(T0 + 1).waiting).toEqual([]);
+    // A dispatcher run recorded before the line kept the ticket without an offer.
+    const silent = new TeamDispatch('tm');
+    silent.configure(config({ sticky: { enabled: true, days: 2 } }), online);
+    expect(silent.report(reopened(T0 - 1000), T0, () => false).reopenOffer).toBeNull();
+    expect(silent.load('ana')).toBe(1);
     // Closed too long ago: requeued (the offer takes it from Ana).
     const late = new TeamDispatch('tm');
     late.configure(config({ sticky: { enabled: true, days: 2 } }), online);
-    const { requeue } = late.report(reopened(T0 - 3 * 86_400_000), T0);
+    const { reopenOffer: requeue } = late.report(reopened(T0 - 3 * 86_400_000), T0);
     expect(requeue).toMatchObject({ assigneeId: null, expectedAssigneeId: 'ana', reason: 'requeue' });
     // The conversation leaves Ana: the ticket waits and goes to the next agent.
     late.report(report('c1', { at: T0 + 1, handledOfferId: requeue!.offerId }), T0 + 1);
@@ -147,10 +157,10 @@ describe('team dispatch', () => {
     // Not sticky, or Ana not online: requeued at once.
     const away = new TeamDispatch('tm');
     away.configure(config({ sticky: { enabled: true, days: 2 } }), { ana: 'away', bruno: 'online' });
-    expect(away.report(reopened(T0 - 1000), T0).requeue?.reason).toBe('requeue');
+    expect(away.report(reopened(T0 - 1000), T0).reopenOffer?.reason).toBe('requeue');
     const plain = new TeamDispatch('tm');
     plain.configure(config(), online);
-    expect(plain.report(reopened(T0 - 1000), T0).requeue?.reason).toBe('requeue');
+    expect(plain.report(reopened(T0 - 1000), T0).reopenOffer?.reason).toBe('requeue');
   });
 
   it('carries everything into the next run', () => {

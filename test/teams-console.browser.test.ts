@@ -74,7 +74,8 @@ describe('teams in the console', () => {
     // Ana transfers it to Support: it leaves her team's tab.
     await page.selectOption('#ticket-team', support.body.id);
     await waitFor(async () => (await Conversation.findById(waiting!._id).lean())?.teamId === support.body.id);
-    await expect.poll(() => tabCount(page, 'team')).toBe(2);
+    // The counts are read again a second after the conversation's event.
+    await expect.poll(() => tabCount(page, 'team'), { timeout: 5_000 }).toBe(2);
 
     // Away by choice: the toggle says so, and so does the agents' list.
     await page.selectOption('#presence', 'away');

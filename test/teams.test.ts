@@ -207,6 +207,15 @@ describe("a channel's default team and transfers", () => {
     expect(await ids(`teamId=${sales.id}`)).toEqual([opened.id]);
     expect(await ids('teamId=none')).toEqual([second.id]);
     expect(await ids(`teamId=${support.id}`)).toEqual([]);
+    // Her teams' tickets (Ana is in Vendas), and the Chats tabs' counts: tickets not closed, counted by the API.
+    expect(await ids('teamId=mine')).toEqual([opened.id]);
+    const counts = async (token: string, channelId = channel.id) =>
+      stack.call('GET', `/api/me/counts?channelId=${channelId}`, undefined, token);
+    expect((await counts(ana.token)).body).toEqual({ mine: 1, unassigned: 1, team: 1, all: 2 });
+    expect((await counts(bruno.token)).body).toEqual({ mine: 0, unassigned: 1, team: 0, all: 2 });
+    await stack.call('PATCH', `/api/conversations/${second.id}`, { status: 'closed' }, ana.token);
+    expect((await counts(ana.token)).body).toEqual({ mine: 1, unassigned: 0, team: 1, all: 1 });
+    expect((await counts(ana.token, elsewhere.id)).body.error.code).toBe('CHANNEL_ACCESS_DENIED');
 
     // A team that stops answering the channel stops being its default; so does a deleted team.
     await stack.call('PATCH', `/api/teams/${sales.id}`, { channelIds: [], members: [] });

@@ -7,7 +7,15 @@ import { openConversation } from './conversation.js';
 import { $, $$, actions, api, app, errorText, esc, state, t } from './core.js';
 import { connectEvents, refreshLists } from './live.js';
 import { bindReports, reportsView } from './reports.js';
-import { bindPresence, loadQueues, loadTeams, presenceControl, startPresence } from './teams.js';
+import {
+  bindPresence,
+  loadQueues,
+  loadTabCounts,
+  loadTeams,
+  presenceControl,
+  startPresence,
+  tabQuery,
+} from './teams.js';
 import { bindTickets, ticketsView } from './tickets.js';
 
 // ---------- start ----------
@@ -35,8 +43,14 @@ export async function loadConversations() {
   const params = new URLSearchParams({ view: state.view === 'tickets' ? 'tickets' : 'chats' });
   if (state.view === 'tickets') {
     for (const [key, value] of Object.entries(state.ticketFilters)) if (value) params.set(key, value);
+  } else {
+    for (const [key, value] of Object.entries(tabQuery(state.chatTab ?? 'all'))) params.set(key, value);
   }
-  state.conversations = (await api('GET', `/api/conversations?${params}`)).items;
+  const [list] = await Promise.all([
+    api('GET', `/api/conversations?${params}`),
+    state.view === 'tickets' ? null : loadTabCounts(),
+  ]);
+  state.conversations = list.items;
 }
 
 export function renderLogin(error = '') {

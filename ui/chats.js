@@ -58,6 +58,8 @@ export function bindChats() {
     if (!button) return;
     state.chatTab = button.dataset.chatTab;
     refreshChatList();
+    // The tab's own latest conversations (and fresh counts).
+    void actions.loadConversations().then(refreshChatList);
   });
   $('#closing-soon-only')?.addEventListener('change', (event) => {
     state.closingSoonOnly = event.target.checked;

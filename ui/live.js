@@ -8,7 +8,7 @@ import {
   updateComposerState,
 } from './conversation.js';
 import { $, actions, api, selected, state } from './core.js';
-import { loadQueues, notePresence, noteViewer } from './teams.js';
+import { loadQueues, notePresence, noteViewer, tabCountsChanged } from './teams.js';
 import { bindTicketRows, ticketRows } from './tickets.js';
 
 // ---------- live updates ----------
@@ -42,6 +42,7 @@ export function connectEvents() {
     const index = state.conversations.findIndex((c) => c.id === conversation.id);
     // A ticket that lost (or got) its assignee changes the team queues' waiting times.
     if (index >= 0 && state.conversations[index].assigneeId !== conversation.assigneeId) queuesChanged();
+    tabCountsChanged();
     if (index >= 0) state.conversations[index] = conversation;
     else if (state.view === 'chats') state.conversations.unshift(conversation);
     if (state.view === 'chats')

@@ -83,10 +83,39 @@ export function inTab(conversation, tab) {
   return true;
 }
 
+/** The list's filter for a tab (the API's): the tab shows its own latest conversations, not those of All. */
+export function tabQuery(tab) {
+  if (tab === 'mine') return { assigneeId: 'me' };
+  if (tab === 'unassigned') return { assigneeId: 'unassigned' };
+  if (tab === 'team') return { teamId: 'mine' };
+  return {};
+}
+
+/** Each tab's tickets not closed, counted by the API over all of them (the list holds the latest 100). */
+export async function loadTabCounts() {
+  try {
+    state.tabCounts = await api('GET', '/api/me/counts');
+  } catch {
+    // Counts that cannot be read now stay as they were until the next refresh.
+  }
+}
+
+let countsReload = null;
+/** The counts are read again shortly (once for a burst of conversation events). */
+export function tabCountsChanged() {
+  if (countsReload) return;
+  countsReload = setTimeout(async () => {
+    countsReload = null;
+    await loadTabCounts();
+    const tabs = $('#chat-tabs');
+    if (tabs) tabs.innerHTML = chatTabs();
+  }, 1_000);
+}
+
 export function chatTabs() {
   const tab = state.chatTab ?? 'all';
   return `<div class="tabs chat-tabs" role="tablist">${CHAT_TABS.map((name) => {
-    const count = state.conversations.filter((c) => inTab(c, name)).length;
+    const count = state.tabCounts?.[name] ?? '';
     return `<button data-chat-tab="${name}" role="tab" aria-selected="${tab === name}" class="${tab === name ? 'active' : ''}">${esc(t(`tab_${name}`))} <span class="count">${count}</span></button>`;
   }).join('')}</div>`;
 }

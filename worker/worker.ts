@@ -4,6 +4,7 @@ import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/w
 import { createActivities } from '../activities';
 import { loadEnv } from '../common/config';
 import { startOrphanedChunkSweeper } from '../db/media-sweep';
+import { startStaleViewerSweeper } from '../db/viewer-sweep';
 import { prepareWorkflowThreads } from './workflow-thread';
 
 export interface JanelaWorkerOptions {
@@ -67,14 +68,15 @@ export async function createJanelaWorker(options: JanelaWorkerOptions): Promise<
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
     ...(options.activityInterceptors ? { interceptors: { activity: options.activityInterceptors } } : {}),
   });
-  // While the worker runs, it also deletes the chunks of media files a killed process left unfinished.
+  // While the worker runs, it also deletes the chunks of media files a killed process left unfinished, and stale
+  // "who is viewing" records.
   const run = worker.run.bind(worker);
   worker.run = async () => {
-    const stopSweeping = startOrphanedChunkSweeper();
+    const stops = [startOrphanedChunkSweeper(), startStaleViewerSweeper()];
     try {
       return await run();
     } finally {
-      stopSweeping();
+      for (const stop of stops) stop();
     }
   };
   return worker;

@@ -31,7 +31,8 @@ export type OfferReason = AssignmentReason;
 
 /** What a report leads to: a reopened ticket sent back to the queue, and (an offer taken) how long it waited. */
 export interface ReportOutcome {
-  requeue: TeamOffer | null;
+  /** For a ticket the customer reopened: back to the queue (`requeue`), or kept by its last assignee (`sticky`). */
+  reopenOffer: TeamOffer | null;
   assignedAfterMs: number | null;
 }
 
@@ -136,12 +137,12 @@ export class TeamDispatch {
    * an offer it answers is settled (a report made before the offer arrived leaves the offer standing). A ticket the
    * customer reopened either stays with its last assignee (sticky, online, room) or is requeued: the offer returned.
    */
-  report(report: TicketReport, now: number): ReportOutcome {
+  report(report: TicketReport, now: number, keepSaid: () => boolean = () => true): ReportOutcome {
     const tickets = this.state.tickets;
     const entry = tickets[report.conversationId];
     if (report.teamId !== this.teamId || report.status === 'closed') {
       delete tickets[report.conversationId];
-      return { requeue: null, assignedAfterMs: null };
+      return { reopenOffer: null, assignedAfterMs: null };
     }
     const answersOffer = !!entry?.offer && report.handledOfferId === entry.offer.offerId;
     // The conversation took the agent offered: the ticket waited this long for one.
@@ -155,9 +156,11 @@ export class TeamDispatch {
       waitingSince: waiting ? (entry?.waitingSince ?? report.at) : null,
       offer: settled ? null : entry!.offer,
     };
-    const requeue =
-      report.reopened && report.assigneeId !== null && report.status === 'open' ? this.reopened(report, now) : null;
-    return { requeue, assignedAfterMs };
+    const reopenOffer =
+      report.reopened && report.assigneeId !== null && report.status === 'open'
+        ? this.reopened(report, now, keepSaid)
+        : null;
+    return { reopenOffer, assignedAfterMs };
   }
 
   /** How many tickets wait for an agent. */
@@ -165,8 +168,12 @@ export class TeamDispatch {
     return this.waiting().length;
   }
 
-  /** A reopened ticket with an assignee: kept by him when sticky and he can take it, else back to the queue. */
-  private reopened(report: TicketReport, now: number): TeamOffer | null {
+  /**
+   * A reopened ticket with an assignee: kept by him when sticky and he can take it, else back to the queue. Either
+   * is an offer, so the conversation writes the decision's line (`keepSaid`: false in dispatcher runs recorded
+   * before the sticky line, which kept the ticket silently).
+   */
+  private reopened(report: TicketReport, now: number, keepSaid: () => boolean): TeamOffer | null {
     const config = this.state.config;
     if (!config || config.mode === 'manual' || config.deleted) return null;
     const assigneeId = report.assigneeId!;
@@ -179,10 +186,11 @@ export class TeamDispatch {
       this.state.agents[assigneeId]?.presence === 'online' &&
       // The ticket itself already counts for him.
       this.load(assigneeId) <= capacityOf(member, config);
-    if (keeps) return null;
+    if (keeps && !keepSaid()) return null;
     const entry = this.state.tickets[report.conversationId]!;
-    const offer = this.offer(report.conversationId, null, assigneeId, 'requeue', now, now);
-    entry.offer = { offerId: offer.offerId, agentId: null, at: now };
+    const agentId = keeps ? assigneeId : null;
+    const offer = this.offer(report.conversationId, agentId, assigneeId, keeps ? 'sticky' : 'requeue', now, now);
+    entry.offer = { offerId: offer.offerId, agentId, at: now };
     return offer;
   }
 

@@ -9,6 +9,7 @@ import {
   continueAsNew,
   log,
   metricMeter,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -103,8 +104,11 @@ export async function teamDispatcherWorkflow(input: TeamDispatcherInput): Promis
     roomMayHaveAppeared = false;
     const now = Date.now();
     while (reports.length > 0) {
-      const { requeue, assignedAfterMs } = dispatch.report(reports.shift()!, now);
-      if (requeue) send(requeue);
+      // Runs recorded before kept a sticky ticket without a word (no offer, no line): asked only when one is kept.
+      const { reopenOffer, assignedAfterMs } = dispatch.report(reports.shift()!, now, () =>
+        patched('sticky-keep-line'),
+      );
+      if (reopenOffer) send(reopenOffer);
       if (assignedAfterMs !== null) metrics.timeToAssign.record(assignedAfterMs / 1000);
     }
     for (const offer of dispatch.dispatch(now)) {

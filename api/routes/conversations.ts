@@ -15,6 +15,7 @@ import {
   isDuplicateKeyError,
   Message,
 } from '../../db/models';
+import { teamsOfAgent } from '../../db/teams';
 import { restoredStateOf } from '../../workflows/definitions';
 import { type AuthEnv, hasChannelAccess, type Principal, requireChannelAccess } from '../auth';
 import type { ApiDeps, ApiServices } from '../context';
@@ -47,7 +48,7 @@ export const listQuerySchema = z.object({
   status: z.enum(['open', 'pending', 'closed']).optional(),
   /** An agent id, `me`, or `unassigned`. */
   assigneeId: z.string().min(1).optional(),
-  /** A team id, or `none` for tickets of no team. */
+  /** A team id, `none` for tickets of no team, or `mine` for the teams the caller is a member of. */
   teamId: z.string().min(1).optional(),
   /** `true`: only conversations whose reply window is open and closes within the hour (window.closingSoon). */
   closingSoon: z.enum(['true', 'false']).optional(),
@@ -228,7 +229,8 @@ export function conversationRoutes(deps: ApiDeps, { liveFeed }: Pick<ApiServices
       filter.assigneeId =
         query.assigneeId === 'unassigned' ? null : query.assigneeId === 'me' ? principal.id : query.assigneeId;
     }
-    if (query.teamId) filter.teamId = query.teamId === 'none' ? null : query.teamId;
+    if (query.teamId === 'mine') filter.teamId = { $in: await teamsOfAgent(principal.id) };
+    else if (query.teamId) filter.teamId = query.teamId === 'none' ? null : query.teamId;
     const sort: Record<string, 1 | -1> = query.view === 'tickets' ? { ticketNumber: -1 } : { lastMessageAt: -1 };
     const conversations = await Conversation.find(filter).sort(sort).limit(query.limit).lean();
     // No $lookup (FerretDB 1.x lacks it): one extra query for the clients of this page.

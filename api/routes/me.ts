@@ -1,7 +1,8 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { PRESENCE_STATUSES } from '../../common/teams';
-import { Agent } from '../../db/models';
+import { Agent, Conversation } from '../../db/models';
+import { teamsOfAgent } from '../../db/teams';
 import {
   AGENT_PRESENCE_WORKFLOW,
   heartbeatSignal,
@@ -9,11 +10,11 @@ import {
   presenceWorkflowId,
   setPresenceSignal,
 } from '../../workflows/presence-definitions';
-import type { AuthEnv, Principal } from '../auth';
+import { type AuthEnv, type Principal, requireChannelAccess } from '../auth';
 import type { ApiDeps } from '../context';
 import { describeRoute } from '../describe-route';
-import { ApiError, parseJson } from '../errors';
-import { presenceResponse } from '../response-schemas';
+import { ApiError, parseJson, parseWith } from '../errors';
+import { conversationCountsResponse, presenceResponse } from '../response-schemas';
 import { presenceView } from '../views';
 
 export const presenceSchema = z.object({ status: z.enum(PRESENCE_STATUSES) });
@@ -29,6 +30,8 @@ function requirePerson(principal: Principal): void {
  * `/api/me`: who the caller is (role and channels), as the API sees the credential, and his presence: set by the
  * agent, kept alive by the console's heartbeat, in the agent's presence workflow (workflows/presence.ts).
  */
+export const countsQuerySchema = z.object({ channelId: z.string().min(1).optional() });
+
 export function meRoutes(deps: ApiDeps) {
   const app = new Hono<AuthEnv>();
 
@@ -85,6 +88,38 @@ export function meRoutes(deps: ApiDeps) {
       signalArgs: [],
     });
     return c.body(null, 204);
+  });
+
+  const counts = describeRoute({
+    summary: 'My Chats tabs: how many tickets not closed are mine, unassigned, my teams’, all (of my channels)',
+    auth: 'agent',
+    query: countsQuerySchema,
+    returns: '{ mine, unassigned, team, all }',
+    response: conversationCountsResponse,
+    errors: ['CHANNEL_ACCESS_DENIED'],
+  });
+  app.get('/counts', counts, async (c) => {
+    const principal = c.get('principal');
+    const query = parseWith(countsQuerySchema, c.req.query());
+    if (query.channelId) requireChannelAccess(principal, query.channelId);
+    const channelIds = query.channelId ? [query.channelId] : principal.channelIds;
+    // One pass over the caller's open tickets, grouped by assignee and team (a few groups), not four counts.
+    const [groups, myTeams] = await Promise.all([
+      Conversation.aggregate<{ _id: { assigneeId: string | null; teamId: string | null }; n: number }>([
+        { $match: { channelId: { $in: channelIds }, status: { $ne: 'closed' } } },
+        { $group: { _id: { assigneeId: '$assigneeId', teamId: '$teamId' }, n: { $sum: 1 } } },
+      ]),
+      teamsOfAgent(principal.id),
+    ]);
+    const total = { mine: 0, unassigned: 0, team: 0, all: 0 };
+    for (const { _id, n } of groups) {
+      const assigneeId = _id.assigneeId ?? null;
+      total.all += n;
+      if (assigneeId === principal.id) total.mine += n;
+      if (assigneeId === null) total.unassigned += n;
+      if (_id.teamId && myTeams.includes(_id.teamId)) total.team += n;
+    }
+    return c.json(total);
   });
 
   return app;
