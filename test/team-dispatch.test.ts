@@ -163,6 +163,25 @@ describe('team dispatch', () => {
     expect(plain.report(reopened(T0 - 1000), T0).reopenOffer?.reason).toBe('requeue');
   });
 
+  it("an offer handed in a report's answer and not answered in time goes again, on its own, once", () => {
+    const team = new TeamDispatch('tm');
+    team.configure(config(), online);
+    team.report(report('c1'), T0);
+    team.report(report('c2'), T0);
+    const [first, second] = team.dispatch(T0);
+    team.answered(first!);
+    team.answered(second!);
+    expect(team.answersUnconfirmed).toBe(true);
+    // c2's conversation took its offer; c1's answer was lost.
+    team.report(report('c2', { assigneeId: second!.assigneeId, at: T0 + 1, handledOfferId: second!.offerId }), T0 + 1);
+    expect(team.unconfirmedAnswers(T0 + 14_999, 15_000)).toEqual([]);
+    expect(team.unconfirmedAnswers(T0 + 15_000, 15_000)).toEqual([first]);
+    expect(team.unconfirmedAnswers(T0 + 30_000, 15_000)).toEqual([]);
+    expect(team.answersUnconfirmed).toBe(false);
+    // Still counted for its agent until the conversation answers.
+    expect(team.load(first!.assigneeId!)).toBe(1);
+  });
+
   it('carries everything into the next run', () => {
     const team = new TeamDispatch('tm');
     team.configure(config(), online);

@@ -116,8 +116,11 @@ export class ConversationRun extends ConversationRequests {
         this.teamReporting = true;
         const { teams, report } = this.state.teamReport(Date.now());
         try {
-          await this.teamReports.reportTicket({ teams, report });
+          // The team answers with the offer the report led to, taken (or declined) at once: no offer on its own, no
+          // workflow task of its own. (Reports recorded before were answered with nothing.)
+          const offer = await this.teamReports.reportTicket({ teams, report });
           this.state.teamReportSent(report);
+          if (offer) await this.teamOffer(offer);
         } finally {
           this.teamReporting = false;
         }

@@ -1,7 +1,7 @@
 /** The team dispatcher workflow's public surface, shared by the workflow and its callers (API, activities, tests). */
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { PresenceStatus } from '../common/teams';
-import type { TeamDispatchState, TeamQueueView, TicketReport } from './team-dispatch';
+import type { TeamDispatchState, TeamOffer, TeamQueueView, TicketReport } from './team-dispatch';
 
 export type { TeamOffer, TeamQueueView, TicketReport } from './team-dispatch';
 
@@ -10,7 +10,7 @@ export const TEAM_DISPATCHER_WORKFLOW = 'teamDispatcherWorkflow';
 /** One dispatcher per team. */
 export const teamWorkflowId = (teamId: string) => `team:${teamId}`;
 
-/** How a signal reaches a team's dispatcher (API, activities), starting it when it is not running. */
+/** How a signal or update reaches a team's dispatcher (API, activities), starting it when it is not running. */
 export function dispatcherStart(teamId: string, taskQueue: string) {
   return {
     workflowId: teamWorkflowId(teamId),
@@ -30,6 +30,11 @@ export interface TeamDispatcherInput {
 
 /** A conversation's ticket changed (status, assignee, team): sent to the team it is in and to the one it left. */
 export const ticketReportSignal = defineSignal<[TicketReport]>('ticketReport');
+/**
+ * The same report to the team the ticket is in, answered with the offer it leads to, if any (the agent it goes to, or
+ * a reopened ticket back to the queue): the conversation takes it at once, with no offer sent on its own.
+ */
+export const ticketReportUpdate = defineUpdate<TeamOffer | null, [TicketReport]>('ticketReport');
 /** A member's presence in effect changed (his presence workflow recorded it). */
 export const memberPresenceSignal = defineSignal<[{ agentId: string; presence: PresenceStatus }]>('memberPresence');
 /** The team was edited or deleted: the dispatcher reads it again. */

@@ -55,8 +55,11 @@ interface TicketEntry {
   assigneeId: string | null;
   /** Open and unassigned since (epoch ms); null otherwise. */
   waitingSince: number | null;
-  /** The offer not yet answered, and the agent it counts for (null: a requeue). */
-  offer: { offerId: string; agentId: string | null; at: number } | null;
+  /**
+   * The offer not yet answered, and the agent it counts for (null: a requeue). `answered`: handed to the
+   * conversation in the answer to its report (not sent on its own), kept to send again should that answer be lost.
+   */
+  offer: { offerId: string; agentId: string | null; at: number; answered?: TeamOffer } | null;
 }
 
 interface AgentEntry {
@@ -192,6 +195,32 @@ export class TeamDispatch {
     const offer = this.offer(report.conversationId, agentId, assigneeId, keeps ? 'sticky' : 'requeue', now, now);
     entry.offer = { offerId: offer.offerId, agentId, at: now };
     return offer;
+  }
+
+  /** The offer went to its conversation in the answer to the conversation's report (the update), not on its own. */
+  answered(offer: TeamOffer): void {
+    const entry = this.state.tickets[offer.conversationId];
+    if (entry?.offer?.offerId === offer.offerId) entry.offer.answered = offer;
+  }
+
+  /** Whether an offer handed in an answer is still unanswered by its conversation's next report. */
+  get answersUnconfirmed(): boolean {
+    return Object.values(this.state.tickets).some((entry) => entry.offer?.answered);
+  }
+
+  /**
+   * Offers handed in answers at least `afterMs` ago that their conversation has not answered: the answer may have
+   * been lost (a worker killed as it came back), so they are sent again on their own (a conversation answers an
+   * offer once, however often it comes).
+   */
+  unconfirmedAnswers(now: number, afterMs: number): TeamOffer[] {
+    const again: TeamOffer[] = [];
+    for (const entry of Object.values(this.state.tickets)) {
+      if (!entry.offer?.answered || now - entry.offer.at < afterMs) continue;
+      again.push(entry.offer.answered);
+      delete entry.offer.answered;
+    }
+    return again;
   }
 
   /** The conversation cannot be reached (gone from the database): the dispatcher forgets it. */

@@ -13,6 +13,7 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { TeamActivities } from '../activities/teams';
@@ -22,6 +23,7 @@ import {
   teamChangedSignal,
   teamQueueQuery,
   ticketReportSignal,
+  ticketReportUpdate,
 } from './team-definitions';
 import { TeamDispatch, type TeamOffer, type TicketReport } from './team-dispatch';
 
@@ -38,6 +40,8 @@ const { offerTicket } = proxyActivities<TeamActivities>({
 });
 
 const DEFAULT_HISTORY_EVENT_LIMIT = 5_000;
+/** An offer handed in a report's answer and not answered by the conversation this long after goes again, on its own. */
+export const UNCONFIRMED_ANSWER_RESEND_MS = 15_000;
 
 export async function teamDispatcherWorkflow(input: TeamDispatcherInput): Promise<void> {
   const dispatch = new TeamDispatch(input.teamId, input.carried ?? null);
@@ -67,6 +71,25 @@ export async function teamDispatcherWorkflow(input: TeamDispatcherInput): Promis
   setHandler(ticketReportSignal, (report) => {
     reports.push(report);
   });
+  // A report that asks for its answer: resolved by the loop once it has taken the report (with the offer it led to).
+  const answersDue = new Map<string, ((offer: TeamOffer | null) => void)[]>();
+  setHandler(
+    ticketReportUpdate,
+    (report) =>
+      new Promise<TeamOffer | null>((resolve) => {
+        reports.push(report);
+        answersDue.set(report.conversationId, [...(answersDue.get(report.conversationId) ?? []), resolve]);
+      }),
+  );
+  // While offers handed in answers wait for their conversation's word, a timer checks on them (none otherwise).
+  let resendDue = false;
+  void (async () => {
+    for (;;) {
+      await condition(() => dispatch.answersUnconfirmed);
+      await sleep(UNCONFIRMED_ANSWER_RESEND_MS);
+      resendDue = true;
+    }
+  })();
   setHandler(memberPresenceSignal, ({ agentId, presence }) => {
     dispatch.presenceChanged(agentId, presence);
     roomMayHaveAppeared = true;
@@ -91,9 +114,17 @@ export async function teamDispatcherWorkflow(input: TeamDispatcherInput): Promis
       })
       .finally(() => offersInFlight.delete(offer.offerId));
   };
+  /** To its conversation: in the answer to the report it is waiting on, or on its own. */
+  const deliver = (offer: TeamOffer) => {
+    const waiting = answersDue.get(offer.conversationId);
+    if (!waiting) return send(offer);
+    answersDue.delete(offer.conversationId);
+    dispatch.answered(offer);
+    for (const resolve of waiting) resolve(offer);
+  };
 
   for (;;) {
-    await condition(() => reload || reports.length > 0 || roomMayHaveAppeared);
+    await condition(() => reload || reports.length > 0 || roomMayHaveAppeared || resendDue);
     if (reload) {
       reload = false;
       const team = await loadTeam({ teamId: input.teamId, withTickets: !seeded });
@@ -108,12 +139,19 @@ export async function teamDispatcherWorkflow(input: TeamDispatcherInput): Promis
       const { reopenOffer, assignedAfterMs } = dispatch.report(reports.shift()!, now, () =>
         patched('sticky-keep-line'),
       );
-      if (reopenOffer) send(reopenOffer);
+      if (reopenOffer) deliver(reopenOffer);
       if (assignedAfterMs !== null) metrics.timeToAssign.record(assignedAfterMs / 1000);
     }
     for (const offer of dispatch.dispatch(now)) {
       metrics.waited.record(offer.waitedMs / 1000);
-      send(offer);
+      deliver(offer);
+    }
+    // Reports that led to no offer for their ticket are answered so.
+    for (const waiting of answersDue.values()) for (const resolve of waiting) resolve(null);
+    answersDue.clear();
+    if (resendDue) {
+      resendDue = false;
+      for (const offer of dispatch.unconfirmedAnswers(now, UNCONFIRMED_ANSWER_RESEND_MS)) send(offer);
     }
     metrics.queueLength.set(dispatch.waitingCount);
 
