@@ -91,6 +91,8 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
      */
     async recordTicketChange(input: {
       conversationId: string;
+      /** The conversation's channel (the workflow knows it): no read of the conversation. Absent in older inputs. */
+      channelId?: string;
       // teamId: absent in inputs recorded before teams.
       from: { status: ConversationStatus; assigneeId: string | null; teamId?: string | null };
       to: { status: ConversationStatus; assigneeId: string | null; teamId?: string | null };
@@ -98,13 +100,13 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
       changeId: string;
       assignment?: { reason: AssignmentReason; waitedMs: number };
     }): Promise<void> {
-      const conversation = await findConversation(input.conversationId);
-      if (!conversation)
+      const channelId = input.channelId ?? (await findConversation(input.conversationId))?.channelId;
+      if (!channelId)
         throw ApplicationFailure.nonRetryable(`conversation ${input.conversationId} not found`, 'NOT_FOUND');
       if (input.assignment) {
         await recordSystemLine(
           input.conversationId,
-          conversation.channelId,
+          channelId,
           await assignedLine(input.from.assigneeId, input.to.assigneeId, input.to.teamId ?? null, input.assignment),
           `ticket:${input.changeId}`,
           new Date(),
@@ -127,7 +129,7 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
         load && load.open + 1 > load.capacity ? { open: load.open + 1, capacity: load.capacity } : null;
       await recordSystemLine(
         input.conversationId,
-        conversation.channelId,
+        channelId,
         {
           code: 'ticket_changed',
           params: {

@@ -139,7 +139,7 @@ export async function updateConversation(conversationId: string, fields: Record<
  * conversation sent before it (by a process killed meanwhile, still queued in a busy database) lands by then. The
  * run's own writes never overlap it: its local activities take turns (workflows/local-lane.ts).
  */
-const TICKET_CHECKS_MS = [200, 1_000, 3_000, 10_000];
+const TICKET_CHECKS_MS = [1_000, 10_000];
 
 type TicketFields = { status: ConversationStatus; assigneeId: string | null; teamId?: string | null };
 

@@ -9,30 +9,26 @@ import {
   type TeamConfig,
 } from '../common/teams';
 import { Agent, Channel, Conversation, Team } from './models';
+import { readBriefly } from './read-cache';
 
-/** Read at most this often per channel and process: a new ticket may open in the team set a few seconds before. */
-const DEFAULT_TEAM_TTL_MS = 5_000;
-const defaultTeamRead = new Map<string, { at: number; teamId: Promise<string | null> }>();
+/** Read at most this often per key and process: a new ticket may open in the team set a few seconds before. */
+const TEAM_READ_TTL_MS = 5_000;
 
 /** The channel's default team (null: none), cached briefly: a new customer costs no extra read under load. */
-export function defaultTeamOf(channelId: string): Promise<string | null> {
-  const known = defaultTeamRead.get(channelId);
-  if (known && Date.now() - known.at < DEFAULT_TEAM_TTL_MS) return known.teamId;
-  const teamId = Channel.findById(channelId)
+export const defaultTeamOf = readBriefly(TEAM_READ_TTL_MS, (channelId) =>
+  Channel.findById(channelId)
     .select('defaultTeamId')
     .lean()
-    .then((channel) => channel?.defaultTeamId ?? null);
-  defaultTeamRead.set(channelId, { at: Date.now(), teamId });
-  // A failed read is not remembered.
-  teamId.catch(() => defaultTeamRead.delete(channelId));
-  return teamId;
-}
+    .then((channel) => channel?.defaultTeamId ?? null),
+);
 
-/** The team's name, or null (no such team). */
-export async function teamNameOf(teamId: string): Promise<string | null> {
-  const team = await Team.findById(teamId).select('name').lean();
-  return team?.name ?? null;
-}
+/** A team's name for system lines (null: no such team), cached briefly. */
+export const teamNameOf = readBriefly(TEAM_READ_TTL_MS, (teamId) =>
+  Team.findById(teamId)
+    .select('name')
+    .lean()
+    .then((team) => team?.name ?? null),
+);
 
 /** An agent's presence in effect, as his presence workflow decided it. */
 export async function storePresence(agentId: string, presence: Presence): Promise<void> {

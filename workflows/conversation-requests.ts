@@ -425,6 +425,7 @@ export class ConversationRequests {
       const closes = next.status === 'closed' && this.state.status !== 'closed';
       await this.db.recordTicketChange({
         conversationId: this.state.conversationId!,
+        channelId: this.input.channelId,
         from: { status: this.state.status, assigneeId: this.state.assigneeId, teamId: this.state.teamId },
         to: next,
         authorId: change.authorId,
@@ -457,6 +458,7 @@ export class ConversationRequests {
         const next = { status: state.status, assigneeId: offer.assigneeId, teamId: state.teamId };
         await this.db.recordTicketChange({
           conversationId: state.conversationId!,
+          channelId: this.input.channelId,
           from: { status: state.status, assigneeId: state.assigneeId, teamId: state.teamId },
           to: next,
           authorId: `team:${offer.teamId}`,
