@@ -8,7 +8,6 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import { type Client as TemporalClient, WithStartWorkflowOperation } from '@temporalio/client';
-import { executeUpdateWithStartWithin, type UpdateBound, WorkerUnavailableError } from '../client';
 import type { ChannelKind } from '../common/domain';
 import { DEFAULT_REPLY_WINDOW_MS } from '../common/reply-window';
 import type { PresenceStatus, TeamConfig } from '../common/teams';
@@ -88,8 +87,12 @@ export function createTeamActivities(deps: TeamActivityDeps) {
           signal: ticketReportSignal,
           signalArgs: [input.report],
         });
+      // Only a report that can lead to an offer asks for its answer; the others (an offer taken, a ticket closed or
+      // moved) are signals: one event for the dispatcher instead of an update's two, and no wait.
       const ownTeam =
-        input.report.teamId !== null && input.teams.includes(input.report.teamId) ? input.report.teamId : null;
+        input.report.teamId !== null && input.teams.includes(input.report.teamId) && mayLeadToOffer(input.report)
+          ? input.report.teamId
+          : null;
       const [answer] = await Promise.all([
         ownTeam === null ? null : askTeam(deps, ownTeam, input.report, signal),
         ...input.teams.filter((teamId) => teamId !== ownTeam).map(signal),
@@ -105,12 +108,24 @@ export type TeamActivities = ReturnType<typeof createTeamActivities>;
  * How long a report waits for its team's answer: a dispatcher that is slow or stuck must not hold up the
  * conversation (its local activities take turns: the customer's next message waits behind this one).
  */
-export const TEAM_ANSWER_BOUND: UpdateBound = { acceptWithinMs: 2_000, completeWithinMs: 5_000 };
+export const TEAM_ANSWER_WITHIN_MS = 2_000;
+/**
+ * After a team answered too late, its reports are signals only for a while (offers then go on their own): a report
+ * waiting for an answer holds one of the worker's few local-activity slots, and a dispatcher stalled (its worker
+ * killed, its task waiting to time out) must not take every slot from the customers' messages.
+ */
+export const TEAM_ANSWERS_PAUSE_MS = 30_000;
+const answersPausedUntil = new Map<string, number>();
+
+/** Whether a report can lead to an offer for its ticket: open and unassigned, or just reopened. */
+const mayLeadToOffer = (report: TicketReport) =>
+  report.status === 'open' && (report.assigneeId === null || !!report.reopened);
 
 /**
- * The report as an update, answered with its offer. Not accepted in time, it may be lost: it goes as a signal too
- * (a report taken twice changes nothing). Accepted but not answered in time: no offer now; the dispatcher sends an
- * offer it made on its own once its conversation has not answered it (UNCONFIRMED_ANSWER_RESEND_MS).
+ * The report as an update, answered with its offer (one call: update-with-start, waiting for the answer). Not
+ * answered in time, it may not have been taken: it goes as a signal too (a report taken twice changes nothing). An
+ * offer the dispatcher made for it all the same goes on its own once the conversation has not answered it
+ * (UNCONFIRMED_ANSWER_RESEND_MS).
  */
 async function askTeam(
   deps: TeamActivityDeps,
@@ -118,23 +133,29 @@ async function askTeam(
   report: TicketReport,
   signal: (teamId: string) => Promise<unknown>,
 ): Promise<TeamOffer | null> {
+  if ((answersPausedUntil.get(teamId) ?? 0) > Date.now()) {
+    await signal(teamId);
+    return null;
+  }
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), TEAM_ANSWER_WITHIN_MS);
   try {
-    return await executeUpdateWithStartWithin(
-      deps.temporal,
-      ticketReportUpdate,
-      {
+    return await deps.temporal.withAbortSignal(deadline.signal, () =>
+      deps.temporal.workflow.executeUpdateWithStart(ticketReportUpdate, {
         args: [report],
         updateId: `report:${report.conversationId}:${randomUUID()}`,
         startWorkflowOperation: new WithStartWorkflowOperation(TEAM_DISPATCHER_WORKFLOW, {
           ...dispatcherStart(teamId, deps.taskQueue),
           workflowIdConflictPolicy: 'USE_EXISTING',
         }),
-      },
-      TEAM_ANSWER_BOUND,
+      }),
     );
   } catch (err) {
-    if (!(err instanceof WorkerUnavailableError)) throw err;
-    if (err.recorded !== true) await signal(teamId);
+    if (!deadline.signal.aborted) throw err;
+    answersPausedUntil.set(teamId, Date.now() + TEAM_ANSWERS_PAUSE_MS);
+    await signal(teamId);
     return null;
+  } finally {
+    clearTimeout(timer);
   }
 }

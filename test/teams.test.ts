@@ -1,5 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTeamActivities, TEAM_ANSWER_WITHIN_MS } from '../activities/teams';
 import { conversationWorkflowId, snapshotQuery } from '../workflows/definitions';
+import { teamWorkflowId } from '../workflows/team-definitions';
+import type { TicketReport } from '../workflows/team-dispatch';
 import { type Stack, startStack, waitFor } from './helpers/stack';
 
 let stack: Stack;
@@ -229,3 +233,32 @@ describe("a channel's default team and transfers", () => {
 async function agentName(id: string): Promise<string> {
   return (await stack.call('GET', '/api/agents')).body.items.find((a: any) => a.id === id).name;
 }
+
+describe("a ticket's report to its team", () => {
+  it('a dispatcher that does not answer in time gets the report as a signal, and for a while no report waits on it', async () => {
+    // A task queue no worker polls: the dispatcher starts and never runs (as when its worker was killed).
+    const activities = createTeamActivities({
+      temporal: stack.temporal,
+      taskQueue: `nobody-${randomBytes(4).toString('hex')}`,
+    });
+    const teamId = `tm_stalled_${randomBytes(4).toString('hex')}`;
+    const report: TicketReport = {
+      conversationId: 'cv_waiting',
+      teamId,
+      status: 'open',
+      assigneeId: null,
+      at: Date.now(),
+    };
+    let started = Date.now();
+    expect(await activities.reportTicket({ teams: [teamId], report })).toBeNull();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(TEAM_ANSWER_WITHIN_MS - 50);
+    started = Date.now();
+    expect(await activities.reportTicket({ teams: [teamId], report: { ...report, at: report.at + 1 } })).toBeNull();
+    expect(Date.now() - started).toBeLessThan(1_000);
+    // Both wait in the dispatcher's history as signals, to be taken when it runs.
+    const handle = stack.temporal.workflow.getHandle(teamWorkflowId(teamId));
+    const { events } = await handle.fetchHistory();
+    expect(events!.filter((e) => e.workflowExecutionSignaledEventAttributes).length).toBe(2);
+    await handle.terminate();
+  });
+});
