@@ -1,8 +1,9 @@
 /**
  * What teams need outside their workflows: a dispatcher reads its team (settings, members' presence, and its open
  * tickets when it starts) and hands its offers to conversations; a conversation reports its ticket to its teams.
- * Each reaches a workflow through Temporal with signal-with-start, so a dispatcher or a conversation whose run had
- * ended is started again (a conversation with its stored ticket restored).
+ * Each reaches a workflow through Temporal with signal-with-start (a report that can lead to an offer: with
+ * update-with-start, answered with it), so a dispatcher or a conversation whose run had ended is started again (a
+ * conversation with its stored ticket restored).
  */
 
 import { randomUUID } from 'node:crypto';

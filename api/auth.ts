@@ -101,3 +101,13 @@ export function requireChannelAccess(principal: Principal, channelId: string): v
     throw new ApiError('CHANNEL_ACCESS_DENIED', 'You do not have access to this channel.', { channelId });
   }
 }
+
+/**
+ * The channels a list or count covers: the one the request names, which must be one of the caller's (admins too:
+ * `403 CHANNEL_ACCESS_DENIED`), else all of the caller's.
+ */
+export function channelsAsked(principal: Principal, channelId: string | undefined): string[] {
+  if (!channelId) return principal.channelIds;
+  requireChannelAccess(principal, channelId);
+  return [channelId];
+}

@@ -170,7 +170,7 @@ export async function storeTicket(conversationId: string, ticket: TicketFields):
  */
 async function ticketHolds(
   conversationId: string,
-  fields: Omit<TicketFields, 'status'> & { status: ConversationStatus; ticketVersion: number },
+  fields: TicketFields & { ticketVersion: number },
   waitMs: number,
 ): Promise<boolean> {
   // Unref'd: a read-back never keeps a stopping process alive.

@@ -8,6 +8,7 @@
  * checked against `media.files` in pages, orphans deleted by id.
  */
 import mongoose from 'mongoose';
+import { repeatInBackground } from '../common/concurrency';
 import { log } from '../common/log';
 
 /** Chunks of a file begun and last written more than this long ago, with no file entry, are orphans. */
@@ -65,22 +66,6 @@ export async function sweepOrphanedChunks(
 
 /** Sweeps now and then every `intervalMs` until stopped (a failed sweep is logged and tried again next time). */
 export function startOrphanedChunkSweeper(intervalMs: number = ORPHANED_CHUNK_SWEEP_INTERVAL_MS): () => void {
-  let running: Promise<unknown> | null = null;
-  const sweep = () => {
-    if (running) return; // a slow sweep is never doubled
-    running = sweepOrphanedChunks()
-      .catch((err) => log.warn('sweeping orphaned media chunks failed', { error: String(err) }))
-      .finally(() => {
-        running = null;
-      });
-  };
   // Not at once: a worker starting with a backlog has its messages to store first.
-  const first = setTimeout(sweep, 30_000);
-  const timer = setInterval(sweep, intervalMs);
-  first.unref();
-  timer.unref();
-  return () => {
-    clearTimeout(first);
-    clearInterval(timer);
-  };
+  return repeatInBackground('sweeping orphaned media chunks', () => sweepOrphanedChunks(), intervalMs, 30_000);
 }

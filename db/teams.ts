@@ -1,13 +1,6 @@
 /** Teams as the conversation activities need them: the team a channel's new tickets belong to. */
 import type { ConversationStatus } from '../common/domain';
-import {
-  assignmentOf,
-  capacityOf,
-  DEFAULT_AGENT_CAPACITY,
-  type Presence,
-  type PresenceStatus,
-  type TeamConfig,
-} from '../common/teams';
+import { assignmentOf, capacityOf, type Presence, type PresenceStatus, type TeamConfig } from '../common/teams';
 import { Agent, Channel, Conversation, Team } from './models';
 import { readBriefly } from './read-cache';
 
@@ -41,16 +34,7 @@ export async function teamSettingsOf(
 ): Promise<{ config: TeamConfig; presence: Record<string, PresenceStatus> }> {
   const team = await Team.findById(teamId).lean();
   if (!team || team.deletedAt) {
-    return {
-      config: {
-        mode: 'manual',
-        capacity: DEFAULT_AGENT_CAPACITY,
-        sticky: { enabled: false, days: 1 },
-        members: [],
-        deleted: true,
-      },
-      presence: {},
-    };
+    return { config: { ...assignmentOf(null), members: [], deleted: true }, presence: {} };
   }
   const members = team.members.map((member) => ({ agentId: member.agentId, capacity: member.capacity ?? null }));
   const agents = await Agent.find({ _id: { $in: members.map((member) => member.agentId) } })

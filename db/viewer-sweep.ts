@@ -3,7 +3,7 @@
  * (VIEWER_TTL_MS, 30 s), but stay written: without a sweep the collection would grow by every conversation every
  * agent ever opened. FerretDB 1.x has no TTL indexes, so a running worker deletes the old ones itself.
  */
-import { log } from '../common/log';
+import { repeatInBackground } from '../common/concurrency';
 import { ConversationViewer } from './models';
 
 /** Records last written longer ago than this are deleted (far past VIEWER_TTL_MS: never one still shown). */
@@ -17,18 +17,7 @@ export async function sweepStaleViewers(olderThanMs: number = STALE_VIEWER_AGE_M
   return deletedCount;
 }
 
-/** Sweeps every `intervalMs` while the worker runs (unref'd timers); returns the stop. */
+/** Sweeps every `intervalMs` while the worker runs; returns the stop. */
 export function startStaleViewerSweeper(intervalMs: number = VIEWER_SWEEP_INTERVAL_MS): () => void {
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    sweepStaleViewers()
-      .catch((err) => log.warn('sweeping stale viewer records failed', { error: String(err) }))
-      .finally(() => {
-        running = false;
-      });
-  }, intervalMs);
-  timer.unref();
-  return () => clearInterval(timer);
+  return repeatInBackground('sweeping stale viewer records', () => sweepStaleViewers(), intervalMs);
 }

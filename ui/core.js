@@ -93,6 +93,18 @@ export function formatLeft(ms) {
   const hours = Math.floor(minutes / 60);
   return hours > 0 ? `${hours}h ${String(minutes % 60).padStart(2, '0')}m` : `${minutes}m`;
 }
+/** `fn` run once, `ms` after the first call of a burst (calls meanwhile join it): one reload for many events. */
+export function onceShortly(ms, fn) {
+  let pending = null;
+  return () => {
+    if (pending) return;
+    pending = setTimeout(async () => {
+      pending = null;
+      await fn();
+    }, ms);
+  };
+}
+
 export const formatTime = (iso) =>
   iso ? new Date(iso).toLocaleString(state.lang, { dateStyle: 'short', timeStyle: 'short' }) : '';
 export const channelName = (id) => state.channels.find((c) => c.id === id)?.name ?? id;

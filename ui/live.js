@@ -7,7 +7,7 @@ import {
   renderTimeline,
   updateComposerState,
 } from './conversation.js';
-import { $, actions, api, selected, state } from './core.js';
+import { $, actions, api, onceShortly, selected, state } from './core.js';
 import { loadQueues, notePresence, noteViewer, tabCountsChanged } from './teams.js';
 import { bindTicketRows, ticketRows } from './tickets.js';
 
@@ -64,16 +64,11 @@ export function connectEvents() {
   });
 }
 
-let queuesReload = null;
 /** The queues are read again shortly (once for a burst of changes): the waiting-time badges follow. */
-function queuesChanged() {
-  if (queuesReload) return;
-  queuesReload = setTimeout(async () => {
-    queuesReload = null;
-    await loadQueues();
-    refreshLists();
-  }, 1_000);
-}
+const queuesChanged = onceShortly(1_000, async () => {
+  await loadQueues();
+  refreshLists();
+});
 
 /** The timeline's order: by time, then id (as the API pages it). */
 const timelineOrder = (a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id);

@@ -1,6 +1,6 @@
 // Teams in the console: the agent's presence and heartbeat, the chats' tabs and waiting times, transfers, who else
 // is viewing a conversation, and the admin's teams.
-import { $, $$, actions, api, channelName, errorText, esc, formatLeft, name, state, t } from './core.js';
+import { $, $$, actions, api, channelName, errorText, esc, formatLeft, name, onceShortly, state, t } from './core.js';
 
 const HEARTBEAT_MS = 30_000;
 const VIEWING_EVERY_MS = 10_000;
@@ -100,17 +100,12 @@ export async function loadTabCounts() {
   }
 }
 
-let countsReload = null;
 /** The counts are read again shortly (once for a burst of conversation events). */
-export function tabCountsChanged() {
-  if (countsReload) return;
-  countsReload = setTimeout(async () => {
-    countsReload = null;
-    await loadTabCounts();
-    const tabs = $('#chat-tabs');
-    if (tabs) tabs.innerHTML = chatTabs();
-  }, 1_000);
-}
+export const tabCountsChanged = onceShortly(1_000, async () => {
+  await loadTabCounts();
+  const tabs = $('#chat-tabs');
+  if (tabs) tabs.innerHTML = chatTabs();
+});
 
 export function chatTabs() {
   const tab = state.chatTab ?? 'all';

@@ -16,7 +16,6 @@ import {
   uuid4,
 } from '@temporalio/workflow';
 import type {
-  ConversationStatus,
   InboundMessage,
   MessageView,
   ReplyGuard,
@@ -27,13 +26,10 @@ import type {
 import { formatDuration } from '../common/system-lines';
 import { type ConversationPatches, conversationPatches } from './conversation-patches';
 import { store, storeLocally } from './conversation-proxies';
-import { ConversationState } from './conversation-state';
+import { ConversationState, type TicketState } from './conversation-state';
 import { type ConversationInput, type ConversationSnapshot, WorkflowErrors } from './definitions';
 import { LocalActivityLane } from './local-lane';
 import type { TeamOffer } from './team-dispatch';
-
-/** The ticket as a store's write of the conversation read it (activities/conversation.ts persistOutbound). */
-type TicketReading = { status: ConversationStatus; assigneeId: string | null; teamId: string | null };
 
 const refuse = (message: string, type: string = WorkflowErrors.INVALID_REQUEST) => {
   throw ApplicationFailure.nonRetryable(message, type);
@@ -241,7 +237,8 @@ export class ConversationRequests {
    * conversation waits on the customer (the reminder's condition).
    */
   private queueBusinessMessage(
-    stored: MessageView & { reminderBeforeMs?: number | null; storedTicket?: TicketReading },
+    // storedTicket: the ticket as the store's write of the conversation read it (activities/conversation.ts).
+    stored: MessageView & { reminderBeforeMs?: number | null; storedTicket?: TicketState },
     authorId: string,
   ): MessageView {
     const { storedTicket, ...message } = stored;
@@ -426,7 +423,7 @@ export class ConversationRequests {
       await this.db.recordTicketChange({
         conversationId: this.state.conversationId!,
         channelId: this.input.channelId,
-        from: { status: this.state.status, assigneeId: this.state.assigneeId, teamId: this.state.teamId },
+        from: this.state.ticket,
         to: next,
         authorId: change.authorId,
         changeId,
@@ -455,11 +452,11 @@ export class ConversationRequests {
       const applies =
         state.teamId === offer.teamId && state.status === 'open' && state.assigneeId === offer.expectedAssigneeId;
       if (applies) {
-        const next = { status: state.status, assigneeId: offer.assigneeId, teamId: state.teamId };
+        const next = { ...state.ticket, assigneeId: offer.assigneeId };
         await this.db.recordTicketChange({
           conversationId: state.conversationId!,
           channelId: this.input.channelId,
-          from: { status: state.status, assigneeId: state.assigneeId, teamId: state.teamId },
+          from: state.ticket,
           to: next,
           authorId: `team:${offer.teamId}`,
           changeId: `offer:${offer.offerId}`,

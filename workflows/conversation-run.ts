@@ -415,11 +415,7 @@ export class ConversationRun extends ConversationRequests {
   /** Writes the run's ticket to the database again, verified (a store had it stale). */
   async restoreTicket(): Promise<void> {
     this.ticketRestoreDue = false;
-    const { state } = this;
-    await this.db.restoreTicket({
-      conversationId: state.conversationId!,
-      ticket: { status: state.status, assigneeId: state.assigneeId, teamId: state.teamId },
-    });
+    await this.db.restoreTicket({ conversationId: this.state.conversationId!, ticket: this.state.ticket });
   }
 
   /** Called when the idle time ran out: true when the run may end (nothing came in meanwhile). */

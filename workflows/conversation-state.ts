@@ -314,6 +314,11 @@ export class ConversationState implements Required<CarriedState> {
     return same ? null : next;
   }
 
+  /** The ticket as the run holds it (its single writer). */
+  get ticket(): TicketState {
+    return { status: this.status, assigneeId: this.assigneeId, teamId: this.teamId };
+  }
+
   applyTicket(next: TicketState): void {
     this.status = next.status;
     this.assigneeId = next.assigneeId;

@@ -166,9 +166,18 @@ export class TeamDispatch {
     return { reopenOffer, assignedAfterMs };
   }
 
-  /** How many tickets wait for an agent. */
+  /** How many tickets wait for an agent (counted: the dispatcher's gauge, every turn of its loop). */
   get waitingCount(): number {
-    return this.waiting().length;
+    let count = 0;
+    for (const entry of Object.values(this.state.tickets)) if (isWaiting(entry)) count++;
+    return count;
+  }
+
+  /** The team's settings when it assigns automatically (null: not configured yet, manual, or deleted). */
+  private get assigning(): AutomaticConfig | null {
+    const config = this.state.config;
+    // (Checking `mode` does not narrow `config` itself.)
+    return !config || config.mode === 'manual' || config.deleted ? null : (config as AutomaticConfig);
   }
 
   /**
@@ -177,8 +186,8 @@ export class TeamDispatch {
    * before the sticky line, which kept the ticket silently).
    */
   private reopened(report: TicketReport, now: number, keepSaid: () => boolean): TeamOffer | null {
-    const config = this.state.config;
-    if (!config || config.mode === 'manual' || config.deleted) return null;
+    const config = this.assigning;
+    if (!config) return null;
     const assigneeId = report.assigneeId!;
     const member = config.members.find((m) => m.agentId === assigneeId);
     const closedAt = report.reopened!.closedAt;
@@ -244,7 +253,7 @@ export class TeamDispatch {
   /** The tickets waiting for an agent, oldest first (ties by id: the order is the same on every replay). */
   private waiting(): [string, TicketEntry][] {
     return Object.entries(this.state.tickets)
-      .filter(([, entry]) => entry.waitingSince !== null && entry.offer === null && entry.assigneeId === null)
+      .filter(([, entry]) => isWaiting(entry))
       .sort(([a, x], [b, y]) => x.waitingSince! - y.waitingSince! || (a < b ? -1 : a > b ? 1 : 0));
   }
 
@@ -253,8 +262,8 @@ export class TeamDispatch {
    * the member offered longest ago, balanced to the one with the fewest open tickets. Manual teams offer nothing.
    */
   dispatch(now: number): TeamOffer[] {
-    const config = this.state.config;
-    if (!config || config.mode === 'manual' || config.deleted) return [];
+    const config = this.assigning;
+    if (!config) return [];
     const offers: TeamOffer[] = [];
     for (const [conversationId, entry] of this.waiting()) {
       const agentId = this.pick(config);
@@ -334,6 +343,13 @@ export class TeamDispatch {
     };
   }
 }
+
+/** A team's settings when it assigns automatically. */
+type AutomaticConfig = TeamConfig & { mode: Exclude<AssignmentMode, 'manual'> };
+
+/** Open, unassigned and not offered to anyone: the ticket waits for an agent. */
+const isWaiting = (entry: TicketEntry) =>
+  entry.waitingSince !== null && entry.offer === null && entry.assigneeId === null;
 
 /** Round robin: offered longest ago first; balanced: fewest open tickets first, then offered longest ago. */
 function better(

@@ -17,7 +17,7 @@ import {
 } from '../../db/models';
 import { teamsOfAgent } from '../../db/teams';
 import { restoredStateOf } from '../../workflows/definitions';
-import { type AuthEnv, hasChannelAccess, type Principal, requireChannelAccess } from '../auth';
+import { type AuthEnv, channelsAsked, hasChannelAccess, type Principal } from '../auth';
 import type { ApiDeps, ApiServices } from '../context';
 import {
   type ConversationKey,
@@ -213,9 +213,7 @@ export function conversationRoutes(deps: ApiDeps, { liveFeed }: Pick<ApiServices
   app.get('/', list, async (c) => {
     const principal = c.get('principal');
     const query = parseWith(listQuerySchema, c.req.query());
-    // A channel named in the filter must be one of the caller's (admins too).
-    if (query.channelId) requireChannelAccess(principal, query.channelId);
-    const channelIds = query.channelId ? [query.channelId] : principal.channelIds;
+    const channelIds = channelsAsked(principal, query.channelId);
     const filter: Record<string, unknown> = { channelId: { $in: channelIds } };
     if (query.status) filter.status = query.status;
     if (query.closingSoon === 'true') {

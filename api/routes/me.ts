@@ -10,7 +10,7 @@ import {
   presenceWorkflowId,
   setPresenceSignal,
 } from '../../workflows/presence-definitions';
-import { type AuthEnv, type Principal, requireChannelAccess } from '../auth';
+import { type AuthEnv, channelsAsked, type Principal } from '../auth';
 import type { ApiDeps } from '../context';
 import { describeRoute } from '../describe-route';
 import { ApiError, parseJson, parseWith } from '../errors';
@@ -18,6 +18,7 @@ import { conversationCountsResponse, presenceResponse } from '../response-schema
 import { presenceView } from '../views';
 
 export const presenceSchema = z.object({ status: z.enum(PRESENCE_STATUSES) });
+export const countsQuerySchema = z.object({ channelId: z.string().min(1).optional() });
 
 /** Presence is a person's: the bootstrap admin token and automation tokens have none. */
 function requirePerson(principal: Principal): void {
@@ -30,8 +31,6 @@ function requirePerson(principal: Principal): void {
  * `/api/me`: who the caller is (role and channels), as the API sees the credential, and his presence: set by the
  * agent, kept alive by the console's heartbeat, in the agent's presence workflow (workflows/presence.ts).
  */
-export const countsQuerySchema = z.object({ channelId: z.string().min(1).optional() });
-
 export function meRoutes(deps: ApiDeps) {
   const app = new Hono<AuthEnv>();
 
@@ -101,8 +100,7 @@ export function meRoutes(deps: ApiDeps) {
   app.get('/counts', counts, async (c) => {
     const principal = c.get('principal');
     const query = parseWith(countsQuerySchema, c.req.query());
-    if (query.channelId) requireChannelAccess(principal, query.channelId);
-    const channelIds = query.channelId ? [query.channelId] : principal.channelIds;
+    const channelIds = channelsAsked(principal, query.channelId);
     // One pass over the caller's open tickets, grouped by assignee and team (a few groups), not four counts.
     const [groups, myTeams] = await Promise.all([
       Conversation.aggregate<{ _id: { assigneeId: string | null; teamId: string | null }; n: number }>([

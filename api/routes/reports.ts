@@ -2,7 +2,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { Agent, EntryPoint, Survey } from '../../db/models';
-import { type AuthEnv, type Principal, requireChannelAccess } from '../auth';
+import { type AuthEnv, channelsAsked, type Principal } from '../auth';
 import { describeRoute } from '../describe-route';
 import { parseWith } from '../errors';
 import { csatReportResponse, entryPointReportResponse } from '../response-schemas';
@@ -28,9 +28,7 @@ function reportScope(principal: Principal, query: Record<string, string>) {
   const parsed = parseWith(reportQuerySchema, query);
   const to = parsed.to ? new Date(parsed.to) : new Date();
   const from = parsed.from ? new Date(parsed.from) : new Date(to.getTime() - 30 * DAY_MS);
-  if (parsed.channelId) requireChannelAccess(principal, parsed.channelId);
-  const channelIds = parsed.channelId ? [parsed.channelId] : principal.channelIds;
-  return { from, to, channelIds };
+  return { from, to, channelIds: channelsAsked(principal, parsed.channelId) };
 }
 
 function addScore<K>(groups: Map<K, { count: number; sum: number }>, key: K, score: number) {

@@ -184,7 +184,7 @@ export function teamRoutes(deps: ApiDeps) {
     if (!stored) throw notFound('Team');
     const channelIds = input.channelIds ? [...new Set(input.channelIds)] : stored.channelIds;
     if (input.channelIds) await assertChannelsExist(channelIds);
-    const nextMembers = input.members ? storedMembers(input.members) : storedMembers(stored.members);
+    const nextMembers = storedMembers(input.members ?? stored.members);
     // New channels are checked against every member, new members against every channel.
     if (input.channelIds || input.members) await assertMembersMayJoin(channelIds, nextMembers);
     const assignment = assignmentOf(stored.assignment ?? null, input.assignment ?? null);
