@@ -146,15 +146,22 @@ describe('workflow replay', () => {
     expect(history.events!.length).toBeGreaterThan(20);
     await Worker.runReplayHistory(replayOptions(), history);
     // The team's dispatcher (reports, the offer, the close) and the agent's presence replay too.
-    for (const workflowId of [`team:${team.body.id}`, `presence:${agent.id}`]) {
-      const other = await stack.temporal.workflow.getHandle(workflowId).fetchHistory();
+    const dispatcher = await stack.temporal.workflow.getHandle(`team:${team.body.id}`).fetchHistory();
+    for (const [workflowId, other] of [
+      [`team:${team.body.id}`, dispatcher],
+      [`presence:${agent.id}`, await stack.temporal.workflow.getHandle(`presence:${agent.id}`).fetchHistory()],
+    ] as const) {
       expect(other.events!.length, workflowId).toBeGreaterThan(3);
       await Worker.runReplayHistory(replayOptions(), other, workflowId);
     }
 
-    // RECORD_HISTORIES=<name> keeps this history as test/fixtures/histories/<name>.json.
+    // RECORD_HISTORIES=<name> keeps this history as test/fixtures/histories/<name>.json (the dispatcher's as
+    // team-dispatcher-<name>.json).
     const recordAs = process.env.RECORD_HISTORIES;
     if (recordAs) writeFileSync(`${fixtures}${recordAs}.json`, historyToJSON(history));
+    const recordDispatcherAs = process.env.RECORD_DISPATCHER_HISTORY;
+    if (recordDispatcherAs)
+      writeFileSync(`${fixtures}team-dispatcher-${recordDispatcherAs}.json`, historyToJSON(dispatcher));
   });
 
   it('the worker registers every activity a recorded history calls, under the name it was recorded with', () => {
