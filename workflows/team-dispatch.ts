@@ -107,6 +107,8 @@ const MAX_ABANDONED_ASKS = 200;
 
 export class TeamDispatch {
   private readonly state: TeamDispatchState;
+  /** False once no ticket holds an answered, unconfirmed offer (a carried state is looked through once). */
+  private unconfirmedMayExist: boolean;
 
   constructor(
     readonly teamId: string,
@@ -121,6 +123,7 @@ export class TeamDispatch {
           abandonedAsks: [...(carried.abandonedAsks ?? [])],
         }
       : { config: null, agents: {}, tickets: {}, offerSeq: 0, abandonedAsks: [] };
+    this.unconfirmedMayExist = carried !== null;
   }
 
   get config(): TeamConfig | null {
@@ -250,7 +253,9 @@ export class TeamDispatch {
   /** The offer went to its conversation in the answer to the conversation's report (the update), not on its own. */
   answered(offer: TeamOffer): void {
     const entry = this.state.tickets[offer.conversationId];
-    if (entry?.offer?.offerId === offer.offerId) entry.offer.answered = offer;
+    if (entry?.offer?.offerId !== offer.offerId) return;
+    entry.offer.answered = offer;
+    this.unconfirmedMayExist = true;
   }
 
   /**
@@ -282,9 +287,15 @@ export class TeamDispatch {
     return this.state.abandonedAsks?.includes(askId) ?? false;
   }
 
-  /** Whether an offer handed in an answer is still unanswered by its conversation's next report. */
+  /**
+   * Whether an offer handed in an answer is still unanswered by its conversation's next report. Asked at every turn
+   * of the dispatcher's workflow: the tickets are looked through only while one may be (runs recorded before the
+   * answers settled, and requeues).
+   */
   get answersUnconfirmed(): boolean {
-    return Object.values(this.state.tickets).some((entry) => entry.offer?.answered);
+    if (!this.unconfirmedMayExist) return false;
+    this.unconfirmedMayExist = Object.values(this.state.tickets).some((entry) => entry.offer?.answered);
+    return this.unconfirmedMayExist;
   }
 
   /**
@@ -309,15 +320,18 @@ export class TeamDispatch {
 
   /** Open tickets an agent has (assigned to him, not closed) plus offers made to him and not yet answered. */
   load(agentId: string): number {
-    let count = 0;
+    return this.loads().get(agentId) ?? 0;
+  }
+
+  /** Every agent's load (see `load`), in one pass over the tickets. */
+  private loads(): Map<string, number> {
+    const loads = new Map<string, number>();
     for (const entry of Object.values(this.state.tickets)) {
-      if (entry.offer) {
-        if (entry.offer.agentId === agentId) count++;
-        // A requeue offer: the ticket is still his until the conversation answers.
-        else if (entry.offer.agentId === null && entry.assigneeId === agentId) count++;
-      } else if (entry.assigneeId === agentId) count++;
+      // An offer counts for its agent; a requeue offer (no agent) leaves the ticket his until the conversation answers.
+      const holder = entry.offer?.agentId ?? entry.assigneeId;
+      if (holder !== null) loads.set(holder, (loads.get(holder) ?? 0) + 1);
     }
-    return count;
+    return loads;
   }
 
   /** The tickets waiting for an agent, oldest first (ties by id: the order is the same on every replay). */
@@ -335,23 +349,27 @@ export class TeamDispatch {
     const config = this.assigning;
     if (!config) return [];
     const offers: TeamOffer[] = [];
-    for (const [conversationId, entry] of this.waiting()) {
-      const agentId = this.pick(config);
+    const waiting = this.waiting();
+    if (waiting.length === 0) return offers;
+    const loads = this.loads();
+    for (const [conversationId, entry] of waiting) {
+      const agentId = this.pick(config, loads);
       if (agentId === null) break;
       const offer = this.offer(conversationId, agentId, null, config.mode, now, entry.waitingSince!);
       entry.offer = { offerId: offer.offerId, agentId, at: now };
       this.state.agents[agentId]!.lastOfferedAt = now;
+      loads.set(agentId, (loads.get(agentId) ?? 0) + 1);
       offers.push(offer);
     }
     return offers;
   }
 
-  private pick(config: TeamConfig): string | null {
+  private pick(config: TeamConfig, loads: Map<string, number>): string | null {
     let best: { agentId: string; load: number; last: number; order: number } | null = null;
     config.members.forEach((member, order) => {
       const agent = this.state.agents[member.agentId];
       if (agent?.presence !== 'online') return;
-      const load = this.load(member.agentId);
+      const load = loads.get(member.agentId) ?? 0;
       if (load >= capacityOf(member, config)) return;
       const candidate = { agentId: member.agentId, load, last: agent.lastOfferedAt ?? -1, order };
       if (!best || better(config.mode, candidate, best)) best = candidate;
@@ -382,6 +400,7 @@ export class TeamDispatch {
   /** The queue as the API and Temporal Web show it. */
   queue(now: number): TeamQueueView {
     const config = this.state.config;
+    const loads = this.loads();
     return {
       mode: config?.mode ?? null,
       // Tickets with an offer on its way are no longer waiting (their agent is decided).
@@ -393,7 +412,7 @@ export class TeamDispatch {
       agents: (config?.members ?? []).map((member) => ({
         id: member.agentId,
         presence: this.state.agents[member.agentId]?.presence ?? 'offline',
-        open: this.load(member.agentId),
+        open: loads.get(member.agentId) ?? 0,
         capacity: capacityOf(member, config!),
       })),
     };
