@@ -553,13 +553,29 @@ async function historyOutline(temporal: Client, workflowId: string): Promise<str
         const update =
           e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.meta?.updateId ??
           e.workflowExecutionUpdateCompletedEventAttributes?.meta?.updateId;
-        const marker = e.markerRecordedEventAttributes?.markerName;
-        return `${e.eventId}:${type}${update ? `(${update})` : ''}${marker ? `(${marker})` : ''}`;
+        const signal = e.workflowExecutionSignaledEventAttributes?.signalName;
+        const marker = e.markerRecordedEventAttributes;
+        return `${e.eventId}:${type}${update ? `(${update})` : ''}${signal ? `(${signal})` : ''}${marker ? `(${markerOutline(marker)})` : ''}`;
       })
       .join(' ');
   } catch (err) {
     return `unreadable: ${String(err).slice(0, 100)}`;
   }
+}
+
+/** A marker: a local activity's type (and whether it failed), or a patch's id. */
+function markerOutline(marker: {
+  markerName?: string | null;
+  details?: Record<string, { payloads?: { data?: Uint8Array | null }[] | null }> | null;
+  failure?: unknown;
+}): string {
+  const payload = marker.details?.data?.payloads?.[0]?.data ?? marker.details?.patch_data?.payloads?.[0]?.data;
+  let what = '';
+  try {
+    const parsed = payload ? JSON.parse(Buffer.from(payload).toString('utf8')) : null;
+    what = parsed?.activity_type ?? parsed?.id ?? '';
+  } catch {}
+  return `${marker.markerName}${what ? `:${what}` : ''}${marker.failure ? ':failed' : ''}`;
 }
 
 /** The suite's table: one row per fault. */
