@@ -414,6 +414,9 @@ export async function runPhase(
       notes.push(
         `stranded ${ticket._id}: workflow ${snapshot}; history: ${(await historyOutline(context.temporal, ticket.workflowId)).split(' ').slice(-30).join(' ')}`,
       );
+      notes.push(
+        `stranded ${ticket._id}: its team's dispatcher: ${await dispatcherOutline(context.temporal, `team:${teamId}`, String(ticket._id))}`,
+      );
     }
     notes.push(`${stranded} ticket(s) left unassigned with room in the team; queue ${queue}`);
   }
@@ -558,6 +561,42 @@ async function historyOutline(temporal: Client, workflowId: string): Promise<str
         return `${e.eventId}:${type}${update ? `(${update})` : ''}${signal ? `(${signal})` : ''}${marker ? `(${markerOutline(marker)})` : ''}`;
       })
       .join(' ');
+  } catch (err) {
+    return `unreadable: ${String(err).slice(0, 100)}`;
+  }
+}
+
+/**
+ * What a team's dispatcher heard of one ticket and answered: every report (signal or update) naming it, with the
+ * report's fields, and every update completion or scheduled offer naming it (run by run, the latest run only).
+ */
+async function dispatcherOutline(temporal: Client, workflowId: string, conversationId: string): Promise<string> {
+  try {
+    const history = await temporal.workflow.getHandle(workflowId).fetchHistory();
+    const decode = (payloads?: { data?: Uint8Array | null }[] | null) =>
+      (payloads ?? []).map((p) => (p.data ? Buffer.from(p.data).toString('utf8') : '')).join(',');
+    const updateOf = new Map<string, string>();
+    const lines: string[] = [];
+    for (const e of history.events ?? []) {
+      const signal = e.workflowExecutionSignaledEventAttributes;
+      const accepted = e.workflowExecutionUpdateAcceptedEventAttributes;
+      const completed = e.workflowExecutionUpdateCompletedEventAttributes;
+      const scheduled = e.activityTaskScheduledEventAttributes;
+      let text = '';
+      if (signal) text = `signal ${signal.signalName} ${decode(signal.input?.payloads)}`;
+      else if (accepted) {
+        const body = decode(accepted.acceptedRequest?.input?.args?.payloads);
+        updateOf.set(accepted.acceptedRequest?.meta?.updateId ?? '', body);
+        text = `update ${body}`;
+      } else if (completed) {
+        const id = completed.meta?.updateId ?? '';
+        if (updateOf.get(id)?.includes(conversationId))
+          text = `answered ${decode(completed.outcome?.success?.payloads) || 'failure'}`;
+      } else if (scheduled) text = `${scheduled.activityType?.name} ${decode(scheduled.input?.payloads)}`;
+      if (text.includes(conversationId) || text.startsWith('answered'))
+        lines.push(`${e.eventId}:${text.replaceAll(conversationId, 'cv').slice(0, 300)}`);
+    }
+    return lines.join(' | ') || 'nothing';
   } catch (err) {
     return `unreadable: ${String(err).slice(0, 100)}`;
   }
