@@ -82,11 +82,11 @@ export function createTeamActivities(deps: TeamActivityDeps) {
      * offer the report leads to, if any (null: none, or no answer in time — an offer then comes on its own).
      */
     async reportTicket(input: { teams: string[]; report: TicketReport }): Promise<TeamOffer | null> {
-      const signal = (teamId: string) =>
+      const signal = (teamId: string, report: TicketReport = input.report) =>
         deps.temporal.workflow.signalWithStart(TEAM_DISPATCHER_WORKFLOW, {
           ...dispatcherStart(teamId, deps.taskQueue),
           signal: ticketReportSignal,
-          signalArgs: [input.report],
+          signalArgs: [report],
         });
       // Only a report that can lead to an offer asks for its answer; the others (an offer taken, a ticket closed or
       // moved) are signals: one event for the dispatcher instead of an update's two, and no wait.
@@ -96,7 +96,7 @@ export function createTeamActivities(deps: TeamActivityDeps) {
           : null;
       const [answer] = await Promise.all([
         ownTeam === null ? null : askTeam(deps, ownTeam, input.report, signal),
-        ...input.teams.filter((teamId) => teamId !== ownTeam).map(signal),
+        ...input.teams.filter((teamId) => teamId !== ownTeam).map((teamId) => signal(teamId)),
       ]);
       return answer;
     },
@@ -124,27 +124,28 @@ const mayLeadToOffer = (report: TicketReport) =>
 
 /**
  * The report as an update, answered with its offer (one call: update-with-start, waiting for the answer). Not
- * answered in time, it may not have been taken: it goes as a signal too (a report taken twice changes nothing). An
- * offer the dispatcher made for it all the same goes on its own once the conversation has not answered it
- * (UNCONFIRMED_ANSWER_RESEND_MS).
+ * answered in time, it may not have been taken: it goes as a signal too (a report taken twice changes nothing),
+ * naming the update given up on, so that the dispatcher sends an offer for the ticket on its own and answers that
+ * update, should it still arrive, with nothing.
  */
 async function askTeam(
   deps: TeamActivityDeps,
   teamId: string,
   report: TicketReport,
-  signal: (teamId: string) => Promise<unknown>,
+  signal: (teamId: string, report?: TicketReport) => Promise<unknown>,
 ): Promise<TeamOffer | null> {
   if ((answersPausedUntil.get(teamId) ?? 0) > Date.now()) {
     await signal(teamId);
     return null;
   }
+  const askId = randomUUID();
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), TEAM_ANSWER_WITHIN_MS);
   try {
     return await deps.temporal.withAbortSignal(deadline.signal, () =>
       deps.temporal.workflow.executeUpdateWithStart(ticketReportUpdate, {
-        args: [report],
-        updateId: `report:${report.conversationId}:${randomUUID()}`,
+        args: [{ ...report, askId }],
+        updateId: `report:${report.conversationId}:${askId}`,
         startWorkflowOperation: new WithStartWorkflowOperation(TEAM_DISPATCHER_WORKFLOW, {
           ...dispatcherStart(teamId, deps.taskQueue),
           workflowIdConflictPolicy: 'USE_EXISTING',
@@ -154,7 +155,7 @@ async function askTeam(
   } catch (err) {
     if (!deadline.signal.aborted) throw err;
     answersPausedUntil.set(teamId, Date.now() + TEAM_ANSWERS_PAUSE_MS);
-    await signal(teamId);
+    await signal(teamId, { ...report, abandonedAskId: askId });
     return null;
   } finally {
     clearTimeout(timer);

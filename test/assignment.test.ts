@@ -109,6 +109,36 @@ describe('automatic assignment', () => {
     expect(lines).toHaveLength(50);
   }, 180_000);
 
+  it("an offer handed in the report's answer counts at once: no confirming report; a close frees the agent", async () => {
+    const { channel, agents, teamId } = await teamSetup(1, { mode: 'round_robin', capacity: 1 });
+    const [ana] = agents as [Agent];
+    await stack.customerWrites(channel, '5511933300201', 'Oi');
+    await waitFor(async () => (await assignedLines(channel.id)).length === 1);
+    const first = await Conversation.findOne({ channelId: channel.id, assigneeId: ana.id }).lean();
+    // A confirming report, were one sent, comes right after the line: give it time to show in the history.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const reports = async () => {
+      const { events } = await stack.temporal.workflow.getHandle(teamWorkflowId(teamId)).fetchHistory();
+      return {
+        updates: events!.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length,
+        signals: events!.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'ticketReport')
+          .length,
+      };
+    };
+    expect(await reports()).toEqual({ updates: 1, signals: 0 });
+    expect((await queue(teamId)).agents[0]!.open).toBe(1);
+    // Ana is at capacity: the next customer waits, and is hers the moment she closes the first ticket.
+    await stack.customerWrites(channel, '5511933300202', 'Oi');
+    await waitFor(async () => (await queue(teamId)).waiting.length === 1);
+    const closed = await stack.call('PATCH', `/api/conversations/${first!._id}`, { status: 'closed' }, ana.token);
+    expect(closed.status).toBe(200);
+    await waitFor(async () => (await assignedLines(channel.id)).length === 2);
+    expect(await openBy(channel.id, ana.id)).toBe(1);
+    // The second ticket's report asked for its answer and got none (no room then); its offer went on its own when
+    // the close (a signal) freed Ana, so its conversation confirmed it (the second signal).
+    expect(await reports()).toEqual({ updates: 2, signals: 2 });
+  }, 60_000);
+
   it('round robin; heartbeats stop: away, nothing new for him; back with the next heartbeat', async () => {
     const { channel, agents, teamId } = await teamSetup(2, { mode: 'round_robin', capacity: 10 });
     const [ana, bruno] = agents as [Agent, Agent];

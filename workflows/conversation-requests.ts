@@ -440,7 +440,8 @@ export class ConversationRequests {
   /**
    * The teamOffer signal: the team's dispatcher offers this open, unassigned ticket to an agent (or asks a reopened
    * one back into the queue). Taken only if the ticket is still as the offer expects (same team, open, the expected
-   * assignee): otherwise declined. Either way the next report answers it; an offer delivered twice is answered once.
+   * assignee): otherwise declined. Either way the next report answers it (an offer the dispatcher settled as it
+   * handed it over: only a decline); an offer delivered twice is answered once.
    */
   async teamOffer(offer: TeamOffer): Promise<void> {
     if (this.state.offerSeen(offer.offerId)) return;
@@ -464,6 +465,11 @@ export class ConversationRequests {
         });
         state.applyTicket(next);
         this.publish();
+        // The dispatcher counted it taken when it answered with it: nothing to tell it.
+        if (offer.settled) {
+          state.teamKnowsTicket(offer.offerId);
+          return;
+        }
       }
       state.teamOfferAnswer = offer.offerId;
     } finally {

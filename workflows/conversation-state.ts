@@ -461,7 +461,7 @@ export class ConversationState implements Required<CarriedState> {
         status: this.status,
         assigneeId: this.assigneeId,
         at: now,
-        handledOfferId: this.teamOfferAnswer,
+        handledOfferId: this.teamOfferAnswer ?? last?.settledOfferId ?? null,
         reopened: reopened ? { closedAt: last.closedAt ?? now } : null,
       },
     };
@@ -478,6 +478,17 @@ export class ConversationState implements Required<CarriedState> {
         report.status === 'closed' ? (last?.status === 'closed' ? last.closedAt : report.at) : (last?.closedAt ?? null),
     };
     if (this.teamOfferAnswer === report.handledOfferId) this.teamOfferAnswer = null;
+  }
+
+  /** The team already counts the ticket as it is now (an offer it settled as it answered with it): nothing is due. */
+  teamKnowsTicket(settledOfferId: string): void {
+    this.teamReported = {
+      status: this.status,
+      assigneeId: this.assigneeId,
+      teamId: this.teamId,
+      closedAt: this.teamReported?.closedAt ?? null,
+      settledOfferId,
+    };
   }
 
   /** Whether this offer was seen before (an offer delivered twice is answered once). Marks it seen. */

@@ -158,6 +158,11 @@ export interface TeamReported {
   assigneeId: string | null;
   teamId: string | null;
   closedAt: number | null;
+  /**
+   * The offer the team settled as it answered with it, the ticket taken since without a report: the next report
+   * names it, so that the team can tell it from a run that never saw the offer (one replayed after a crash).
+   */
+  settledOfferId?: string | null;
 }
 
 export interface ConversationSnapshot {

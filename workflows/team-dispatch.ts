@@ -25,14 +25,24 @@ export interface TicketReport {
   handledOfferId?: string | null;
   /** The customer reopened a closed ticket (closed at that time, epoch ms). */
   reopened?: { closedAt: number } | null;
+  /** The update that carries this report, when the report asks for its answer. */
+  askId?: string | null;
+  /**
+   * Sent as a signal because the update `abandonedAskId` went unanswered in time: that update, should it still
+   * arrive, is answered with nothing (nobody waits for its answer).
+   */
+  abandonedAskId?: string | null;
 }
 
 export type OfferReason = AssignmentReason;
 
-/** What a report leads to: a reopened ticket sent back to the queue, and (an offer taken) how long it waited. */
+/** What a report leads to: an offer to deliver at once, and (an offer taken) how long the ticket waited. */
 export interface ReportOutcome {
-  /** For a ticket the customer reopened: back to the queue (`requeue`), or kept by its last assignee (`sticky`). */
-  reopenOffer: TeamOffer | null;
+  /**
+   * For a ticket the customer reopened: back to the queue (`requeue`), or kept by its last assignee (`sticky`). For
+   * a conversation that never saw the offer settled for it (its run replayed after a crash): that offer again.
+   */
+  offer: TeamOffer | null;
   assignedAfterMs: number | null;
 }
 
@@ -48,6 +58,11 @@ export interface TeamOffer {
   reason: OfferReason;
   /** How long the ticket waited for this offer. */
   waitedMs: number;
+  /**
+   * Handed in the answer to the conversation's report and counted as taken by the dispatcher already: the
+   * conversation reports only a decline. (Offers sent on their own, and answers recorded before, are confirmed.)
+   */
+  settled?: boolean;
 }
 
 interface TicketEntry {
@@ -60,6 +75,8 @@ interface TicketEntry {
    * conversation in the answer to its report (not sent on its own), kept to send again should that answer be lost.
    */
   offer: { offerId: string; agentId: string | null; at: number; answered?: TeamOffer } | null;
+  /** The offer settled as it was handed in an answer, until the conversation's next report names it. */
+  settled?: TeamOffer;
 }
 
 interface AgentEntry {
@@ -74,6 +91,13 @@ export interface TeamDispatchState {
   agents: Record<string, AgentEntry>;
   tickets: Record<string, TicketEntry>;
   offerSeq: number;
+  /** Updates given up on by their conversation (the latest few): answered with nothing should they still arrive. */
+  abandonedAsks?: string[];
+  /**
+   * When each conversation last reported (its report's `at`; the latest few thousand, closed tickets' too): a report
+   * older than that is stale, made by a workflow task of the conversation that was lost and run again.
+   */
+  reportedAt?: Record<string, number>;
 }
 
 export interface TeamQueueView {
@@ -83,6 +107,10 @@ export interface TeamQueueView {
 }
 
 const DAY_MS = 86_400_000;
+/** A late update arrives within seconds of its signal: a few dozen remembered cover every conversation in flight. */
+const MAX_ABANDONED_ASKS = 200;
+/** A stale report comes within seconds of the one that replaced it: the latest reports of this many tickets. */
+const MAX_REPORT_TIMES = 5_000;
 
 export class TeamDispatch {
   private readonly state: TeamDispatchState;
@@ -99,8 +127,10 @@ export class TeamDispatch {
           agents: { ...carried.agents },
           tickets: { ...carried.tickets },
           offerSeq: carried.offerSeq,
+          abandonedAsks: [...(carried.abandonedAsks ?? [])],
+          reportedAt: { ...carried.reportedAt },
         }
-      : { config: null, agents: {}, tickets: {}, offerSeq: 0 };
+      : { config: null, agents: {}, tickets: {}, offerSeq: 0, abandonedAsks: [], reportedAt: {} };
     this.unconfirmedMayExist = carried !== null;
   }
 
@@ -143,30 +173,58 @@ export class TeamDispatch {
    * an offer it answers is settled (a report made before the offer arrived leaves the offer standing). A ticket the
    * customer reopened either stays with its last assignee (sticky, online, room) or is requeued: the offer returned.
    */
-  report(report: TicketReport, now: number, keepSaid: () => boolean = () => true): ReportOutcome {
+  report(
+    report: TicketReport,
+    now: number,
+    keepSaid: () => boolean = () => true,
+    staleIgnored: () => boolean = () => true,
+  ): ReportOutcome {
+    // A stale report is not the ticket: its conversation has reported since. (`staleIgnored`: false in dispatcher
+    // runs recorded before, which took it.)
+    if (this.isStale(report) && staleIgnored()) return { offer: null, assignedAfterMs: null };
+    this.noteReported(report);
     const tickets = this.state.tickets;
     const entry = tickets[report.conversationId];
     if (report.teamId !== this.teamId || report.status === 'closed') {
       delete tickets[report.conversationId];
-      return { reopenOffer: null, assignedAfterMs: null };
+      return { offer: null, assignedAfterMs: null };
+    }
+    const settled = entry?.settled;
+    if (
+      settled &&
+      report.handledOfferId !== settled.offerId &&
+      report.status === 'open' &&
+      report.assigneeId === settled.expectedAssigneeId &&
+      (settled.expectedAssigneeId === null || !!report.reopened)
+    ) {
+      // The report the offer answered, again: the conversation's run never saw the answer (replayed after a crash,
+      // or the answer lost). The same offer goes again (its agent still counts it), and a conversation that had
+      // written its line before writes none twice.
+      tickets[report.conversationId] = {
+        status: 'open',
+        assigneeId: report.assigneeId,
+        waitingSince: null,
+        offer: { offerId: settled.offerId, agentId: settled.assigneeId, at: now },
+      };
+      return { offer: settled, assignedAfterMs: null };
     }
     const answersOffer = !!entry?.offer && report.handledOfferId === entry.offer.offerId;
     // The conversation took the agent offered: the ticket waited this long for one.
     const taken = answersOffer && entry!.offer!.agentId !== null && report.assigneeId === entry!.offer!.agentId;
     const assignedAfterMs = taken && entry!.waitingSince !== null ? Math.max(0, report.at - entry!.waitingSince) : null;
-    const settled = !entry?.offer || answersOffer || report.assigneeId !== null || report.status !== 'open';
+    const offerDone = !entry?.offer || answersOffer || report.assigneeId !== null || report.status !== 'open';
     const waiting = report.status === 'open' && report.assigneeId === null;
     tickets[report.conversationId] = {
       status: report.status,
       assigneeId: report.assigneeId,
       waitingSince: waiting ? (entry?.waitingSince ?? report.at) : null,
-      offer: settled ? null : entry!.offer,
+      offer: offerDone ? null : entry!.offer,
     };
-    const reopenOffer =
+    const offer =
       report.reopened && report.assigneeId !== null && report.status === 'open'
         ? this.reopened(report, now, keepSaid)
         : null;
-    return { reopenOffer, assignedAfterMs };
+    return { offer, assignedAfterMs };
   }
 
   /** How many tickets wait for an agent (counted: the dispatcher's gauge, every turn of its loop). */
@@ -218,8 +276,60 @@ export class TeamDispatch {
   }
 
   /**
+   * The offer was handed in the answer to the conversation's report, and counts as taken from now on: the ticket is
+   * the agent's (the conversation reports only a decline, and that report, the ticket as it is, replaces this).
+   * Returns how long the ticket waited for its agent.
+   */
+  settleAnswered(offer: TeamOffer, now: number): number | null {
+    const entry = this.state.tickets[offer.conversationId];
+    if (!entry || entry.offer?.offerId !== offer.offerId || offer.assigneeId === null) return null;
+    const waitedMs = entry.waitingSince === null ? null : Math.max(0, now - entry.waitingSince);
+    this.state.tickets[offer.conversationId] = {
+      status: entry.status,
+      assigneeId: offer.assigneeId,
+      waitingSince: null,
+      offer: null,
+      settled: offer,
+    };
+    return waitedMs;
+  }
+
+  /** A conversation gave up waiting for this update's answer (its report came again as a signal). */
+  abandonAsk(askId: string): void {
+    const asks = [...(this.state.abandonedAsks ?? []), askId];
+    this.state.abandonedAsks = asks.length > MAX_ABANDONED_ASKS ? asks.slice(1) : asks;
+  }
+
+  /**
+   * Whether a report is older than one its conversation made since: made by a workflow task of the conversation
+   * that was lost (the task ran again and reported anew), so nobody waits for its answer and it is not the ticket.
+   */
+  isStale(report: { conversationId: string; at: number }): boolean {
+    const latest = this.state.reportedAt?.[report.conversationId];
+    return latest !== undefined && report.at < latest;
+  }
+
+  /** Notes when the conversation reported (the latest report wins; ties: both are current). */
+  private noteReported(report: TicketReport): void {
+    const times = this.state.reportedAt ?? {};
+    this.state.reportedAt = times;
+    const latest = times[report.conversationId];
+    if (latest !== undefined && latest > report.at) return;
+    // Re-inserted: the object's key order is the order of the latest reports, the oldest dropped first.
+    delete times[report.conversationId];
+    times[report.conversationId] = report.at;
+    const keys = Object.keys(times);
+    for (let i = 0; i < keys.length - MAX_REPORT_TIMES; i++) delete times[keys[i]!];
+  }
+
+  askAbandoned(askId: string): boolean {
+    return this.state.abandonedAsks?.includes(askId) ?? false;
+  }
+
+  /**
    * Whether an offer handed in an answer is still unanswered by its conversation's next report. Asked at every turn
-   * of the dispatcher's workflow: the tickets are looked through only while one may be.
+   * of the dispatcher's workflow: the tickets are looked through only while one may be (runs recorded before the
+   * answers settled, and requeues).
    */
   get answersUnconfirmed(): boolean {
     if (!this.unconfirmedMayExist) return false;
@@ -358,6 +468,8 @@ export class TeamDispatch {
       agents: { ...this.state.agents },
       tickets: { ...this.state.tickets },
       offerSeq: this.state.offerSeq,
+      abandonedAsks: [...(this.state.abandonedAsks ?? [])],
+      reportedAt: { ...this.state.reportedAt },
     };
   }
 }

@@ -40,6 +40,8 @@ const { offerTicket } = proxyActivities<TeamActivities>({
 });
 
 const DEFAULT_HISTORY_EVENT_LIMIT = 5_000;
+/** Patch: reports older than their conversation's latest (made by a lost workflow task) are not taken. */
+const STALE_REPORTS = 'stale-reports-ignored';
 /** An offer handed in a report's answer and not answered by the conversation this long after goes again, on its own. */
 export const UNCONFIRMED_ANSWER_RESEND_MS = 15_000;
 
@@ -68,19 +70,32 @@ export async function teamDispatcherWorkflow(input: TeamDispatcherInput): Promis
     ),
   };
 
+  // A report that asks for its answer: resolved by the loop once it has taken the report (with the offer it led to).
+  type AnswerDue = { askId: string | null; at: number; resolve: (offer: TeamOffer | null) => void };
+  const answersDue = new Map<string, AnswerDue[]>();
   setHandler(ticketReportSignal, (report) => {
+    if (report.abandonedAskId) {
+      // Its conversation no longer waits for that update's answer: an offer for the ticket goes on its own.
+      dispatch.abandonAsk(report.abandonedAskId);
+      const waiting = answersDue.get(report.conversationId) ?? [];
+      for (const due of waiting.filter((due) => due.askId === report.abandonedAskId)) due.resolve(null);
+      const left = waiting.filter((due) => due.askId !== report.abandonedAskId);
+      if (left.length > 0) answersDue.set(report.conversationId, left);
+      else answersDue.delete(report.conversationId);
+    }
     reports.push(report);
   });
-  // A report that asks for its answer: resolved by the loop once it has taken the report (with the offer it led to).
-  const answersDue = new Map<string, ((offer: TeamOffer | null) => void)[]>();
-  setHandler(
-    ticketReportUpdate,
-    (report) =>
-      new Promise<TeamOffer | null>((resolve) => {
-        reports.push(report);
-        answersDue.set(report.conversationId, [...(answersDue.get(report.conversationId) ?? []), resolve]);
-      }),
-  );
+  setHandler(ticketReportUpdate, (report) => {
+    // Given up on before it arrived (the same report came as a signal), or stale (made by a workflow task of the
+    // conversation that was lost: it reported since): nobody waits for this answer.
+    if (report.askId && dispatch.askAbandoned(report.askId)) return Promise.resolve(null);
+    if (dispatch.isStale(report) && patched(STALE_REPORTS)) return Promise.resolve(null);
+    return new Promise<TeamOffer | null>((resolve) => {
+      reports.push(report);
+      const due = { askId: report.askId ?? null, at: report.at, resolve };
+      answersDue.set(report.conversationId, [...(answersDue.get(report.conversationId) ?? []), due]);
+    });
+  });
   // While offers handed in answers wait for their conversation's word, a timer checks on them (none otherwise).
   let resendDue = false;
   void (async () => {
@@ -114,13 +129,27 @@ export async function teamDispatcherWorkflow(input: TeamDispatcherInput): Promis
       })
       .finally(() => offersInFlight.delete(offer.offerId));
   };
-  /** To its conversation: in the answer to the report it is waiting on, or on its own. */
-  const deliver = (offer: TeamOffer) => {
-    const waiting = answersDue.get(offer.conversationId);
-    if (!waiting) return send(offer);
+  /**
+   * To its conversation: in the answer to the report it is waiting on, or on its own. An offer of an agent handed in
+   * an answer counts as taken at once (the conversation reports only a decline); runs recorded before waited for
+   * the conversation's confirming report, and sent the offer again when none came.
+   */
+  const deliver = (offer: TeamOffer, now: number) => {
+    const due = answersDue.get(offer.conversationId) ?? [];
     answersDue.delete(offer.conversationId);
-    dispatch.answered(offer);
-    for (const resolve of waiting) resolve(offer);
+    // Only the conversation's latest report is waited on: an older one's task was lost (it reported since).
+    const waiting = due.filter(
+      (d) => !(dispatch.isStale({ conversationId: offer.conversationId, at: d.at }) && patched(STALE_REPORTS)),
+    );
+    for (const stale of due) if (!waiting.includes(stale)) stale.resolve(null);
+    if (waiting.length === 0) return send(offer);
+    let answer = offer;
+    if (offer.assigneeId !== null && patched('answers-settle-offers')) {
+      const assignedAfterMs = dispatch.settleAnswered(offer, now);
+      if (assignedAfterMs !== null) metrics.timeToAssign.record(assignedAfterMs / 1000);
+      answer = { ...offer, settled: true };
+    } else dispatch.answered(offer);
+    for (const due of waiting) due.resolve(answer);
   };
 
   for (;;) {
@@ -136,18 +165,21 @@ export async function teamDispatcherWorkflow(input: TeamDispatcherInput): Promis
     const now = Date.now();
     while (reports.length > 0) {
       // Runs recorded before kept a sticky ticket without a word (no offer, no line): asked only when one is kept.
-      const { reopenOffer, assignedAfterMs } = dispatch.report(reports.shift()!, now, () =>
-        patched('sticky-keep-line'),
+      const { offer, assignedAfterMs } = dispatch.report(
+        reports.shift()!,
+        now,
+        () => patched('sticky-keep-line'),
+        () => patched(STALE_REPORTS),
       );
-      if (reopenOffer) deliver(reopenOffer);
+      if (offer) deliver(offer, now);
       if (assignedAfterMs !== null) metrics.timeToAssign.record(assignedAfterMs / 1000);
     }
     for (const offer of dispatch.dispatch(now)) {
       metrics.waited.record(offer.waitedMs / 1000);
-      deliver(offer);
+      deliver(offer, now);
     }
     // Reports that led to no offer for their ticket are answered so.
-    for (const waiting of answersDue.values()) for (const resolve of waiting) resolve(null);
+    for (const waiting of answersDue.values()) for (const due of waiting) due.resolve(null);
     answersDue.clear();
     if (resendDue) {
       resendDue = false;
