@@ -6,7 +6,7 @@
  * conversation with its stored ticket restored).
  */
 
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import { type Client as TemporalClient, WithStartWorkflowOperation } from '@temporalio/client';
 import type { ChannelKind } from '../common/domain';
@@ -123,6 +123,14 @@ const mayLeadToOffer = (report: TicketReport) =>
   report.status === 'open' && (report.assigneeId === null || !!report.reopened);
 
 /**
+ * The update's id for a report: made from the report itself, so that every attempt of the local activity that sends
+ * it (retried after an error, or run again by a replayed workflow task) is the same update to Temporal, and a signal
+ * sent instead names every one of them.
+ */
+export const askIdOf = (report: TicketReport): string =>
+  createHash('sha256').update(JSON.stringify(report)).digest('base64url').slice(0, 22);
+
+/**
  * The report as an update, answered with its offer (one call: update-with-start, waiting for the answer). Not
  * answered in time, it may not have been taken: it goes as a signal too (a report taken twice changes nothing),
  * naming the update given up on, so that the dispatcher sends an offer for the ticket on its own and answers that
@@ -134,11 +142,12 @@ async function askTeam(
   report: TicketReport,
   signal: (teamId: string, report?: TicketReport) => Promise<unknown>,
 ): Promise<TeamOffer | null> {
+  const askId = askIdOf(report);
   if ((answersPausedUntil.get(teamId) ?? 0) > Date.now()) {
-    await signal(teamId);
+    // An earlier attempt of this same report may have sent the update, still on its way: name it as given up.
+    await signal(teamId, { ...report, abandonedAskId: askId });
     return null;
   }
-  const askId = randomUUID();
   const deadline = new AbortController();
   const timer = setTimeout(() => deadline.abort(), TEAM_ANSWER_WITHIN_MS);
   try {

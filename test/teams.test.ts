@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTeamActivities, TEAM_ANSWER_WITHIN_MS } from '../activities/teams';
+import { askIdOf, createTeamActivities, TEAM_ANSWER_WITHIN_MS } from '../activities/teams';
 import { conversationWorkflowId, snapshotQuery } from '../workflows/definitions';
 import { teamWorkflowId } from '../workflows/team-definitions';
 import type { TicketReport } from '../workflows/team-dispatch';
@@ -253,12 +253,27 @@ describe("a ticket's report to its team", () => {
     expect(await activities.reportTicket({ teams: [teamId], report })).toBeNull();
     expect(Date.now() - started).toBeGreaterThanOrEqual(TEAM_ANSWER_WITHIN_MS - 50);
     started = Date.now();
-    expect(await activities.reportTicket({ teams: [teamId], report: { ...report, at: report.at + 1 } })).toBeNull();
+    const next = { ...report, at: report.at + 1 };
+    expect(await activities.reportTicket({ teams: [teamId], report: next })).toBeNull();
     expect(Date.now() - started).toBeLessThan(1_000);
-    // Both wait in the dispatcher's history as signals, to be taken when it runs.
+    // Both wait in the dispatcher's history as signals, to be taken when it runs. Each names the update of its own
+    // report as given up on — the second too, though it sent none: an earlier attempt of the same report (the local
+    // activity retried) may have sent it, and it must not take an offer with nobody waiting.
     const handle = stack.temporal.workflow.getHandle(teamWorkflowId(teamId));
     const { events } = await handle.fetchHistory();
-    expect(events!.filter((e) => e.workflowExecutionSignaledEventAttributes).length).toBe(2);
+    const signals = events!
+      .map((e) => e.workflowExecutionSignaledEventAttributes)
+      .filter((signal) => !!signal)
+      .map((signal) => JSON.parse(Buffer.from(signal.input!.payloads![0]!.data!).toString()) as TicketReport);
+    expect(signals.map((signal) => signal.abandonedAskId)).toEqual([askIdOf(report), askIdOf(next)]);
     await handle.terminate();
+  });
+
+  it("a report's update id is the same for every attempt of that report, and differs from any other report's", () => {
+    const report: TicketReport = { conversationId: 'cv_1', teamId: 'tm_1', status: 'open', assigneeId: null, at: 1 };
+    expect(askIdOf({ ...report })).toBe(askIdOf(report));
+    expect(askIdOf({ ...report, at: 2 })).not.toBe(askIdOf(report));
+    expect(askIdOf({ ...report, conversationId: 'cv_2' })).not.toBe(askIdOf(report));
+    expect(askIdOf({ ...report, reopened: { closedAt: 0 } })).not.toBe(askIdOf(report));
   });
 });
