@@ -26,7 +26,7 @@ import {
   ticketReportSignal,
   ticketReportUpdate,
 } from '../workflows/team-definitions';
-import type { TeamOffer, TicketReport } from '../workflows/team-dispatch';
+import { reportMayLeadToOffer, type TeamOffer, type TicketReport } from '../workflows/team-dispatch';
 
 export interface TeamActivityDeps {
   temporal: TemporalClient;
@@ -91,7 +91,7 @@ export function createTeamActivities(deps: TeamActivityDeps) {
       // Only a report that can lead to an offer asks for its answer; the others (an offer taken, a ticket closed or
       // moved) are signals: one event for the dispatcher instead of an update's two, and no wait.
       const ownTeam =
-        input.report.teamId !== null && input.teams.includes(input.report.teamId) && mayLeadToOffer(input.report)
+        input.report.teamId !== null && input.teams.includes(input.report.teamId) && reportMayLeadToOffer(input.report)
           ? input.report.teamId
           : null;
       const [answer] = await Promise.all([
@@ -117,10 +117,6 @@ export const TEAM_ANSWER_WITHIN_MS = 2_000;
  */
 export const TEAM_ANSWERS_PAUSE_MS = 30_000;
 const answersPausedUntil = new Map<string, number>();
-
-/** Whether a report can lead to an offer for its ticket: open and unassigned, or just reopened. */
-const mayLeadToOffer = (report: TicketReport) =>
-  report.status === 'open' && (report.assigneeId === null || !!report.reopened);
 
 /**
  * The update's id for a report: made from the report itself, so that every attempt of the local activity that sends

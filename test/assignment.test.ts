@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Conversation, Message } from '../db/models';
+import { conversationWorkflowId } from '../workflows/definitions';
 import { type TeamQueueView, teamQueueQuery, teamWorkflowId } from '../workflows/team-definitions';
 import { type Stack, startStack, waitFor } from './helpers/stack';
 
@@ -127,6 +128,12 @@ describe('automatic assignment', () => {
     };
     expect(await reports()).toEqual({ updates: 1, signals: 0 });
     expect((await queue(teamId)).agents[0]!.open).toBe(1);
+    // Its search attributes and memo waited for the team's answer: the new ticket and its assignee, one upsert each.
+    const conversation = stack.temporal.workflow.getHandle(conversationWorkflowId(channel.id, first!.customer));
+    const { events } = await conversation.fetchHistory();
+    expect(events!.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes).length).toBe(1);
+    expect(events!.filter((e) => e.workflowPropertiesModifiedEventAttributes).length).toBe(1);
+    expect((await conversation.describe()).searchAttributes).toMatchObject({ JanelaAssignee: [ana.id] });
     // Ana is at capacity: the next customer waits, and is hers the moment she closes the first ticket.
     await stack.customerWrites(channel, '5511933300202', 'Oi');
     await waitFor(async () => (await queue(teamId)).waiting.length === 1);

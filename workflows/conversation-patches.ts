@@ -127,6 +127,12 @@ export const CONVERSATION_PATCHES = {
     story:
       "The run's local activities take turns, one in flight at a time, so they resume in one order live and on replay (they overlapped); asked at each one.",
   },
+  publishAfterTeamAnswer: {
+    id: 'publish-after-team-answer',
+    baseline: 9,
+    story:
+      "While a report that may bring its team's offer is due or awaited, search attributes and memo wait for the answer: one upsert for a new ticket and its assignee (two); asked at the first held publish.",
+  },
 } as const satisfies Record<string, { id: string; baseline: number; story: string }>;
 
 type PatchName = keyof typeof CONVERSATION_PATCHES;
@@ -186,6 +192,9 @@ export function conversationPatches(input: ConversationInput) {
     },
     get localActivitiesTakeTurns() {
       return changed('localActivitiesTakeTurns');
+    },
+    get publishAfterTeamAnswer() {
+      return changed('publishAfterTeamAnswer');
     },
     /** Retired (baseline 1): every run takes these; each is called where its decision was read. */
     retired: {

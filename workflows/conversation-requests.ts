@@ -50,6 +50,9 @@ export class ConversationRequests {
   /** Ticket changes and team offers take turns: the ticket has one writer at a time. */
   private ticketChangesRunning = 0;
   private offerApplying = false;
+  /** A report that may bring its team's offer is on its way (see `publish`). */
+  protected teamAnswerAwaited = false;
+  private publishHeldForTeam = false;
   /** What this run last upserted (serialized), so an unchanged value costs no history event. */
   private readonly published = { attributes: '', memo: '' };
   // Runs recorded before had no reminder before the window closes (nor its timer).
@@ -94,8 +97,27 @@ export class ConversationRequests {
     return this.state.snapshot();
   }
 
-  /** Upserts the search attributes and memo, only what changed. */
+  /**
+   * Upserts the search attributes and memo, only what changed. While a report that may bring its team's offer is
+   * due or awaited, they wait for the answer (`publishHeldForTeam`): a new ticket and the agent it goes to are one
+   * upsert, not two. Runs recorded before published at once.
+   */
   publish(): void {
+    if ((this.teamAnswerAwaited || this.state.teamAnswerDue()) && this.patches.publishAfterTeamAnswer) {
+      this.publishHeldForTeam = true;
+      return;
+    }
+    this.publishNow();
+  }
+
+  /** The team answered (or the report went without waiting): what was held goes out. */
+  protected publishHeld(): void {
+    if (!this.publishHeldForTeam) return;
+    this.publishHeldForTeam = false;
+    this.publishNow();
+  }
+
+  private publishNow(): void {
     const attributes = this.state.searchAttributes();
     const memo = this.state.memo();
     const attributesNow = JSON.stringify(attributes);

@@ -115,6 +115,7 @@ export class ConversationRun extends ConversationRequests {
         if (!this.patches.teamReports) return;
         this.teamReporting = true;
         const { teams, report } = this.state.teamReport(Date.now());
+        this.teamAnswerAwaited = this.state.teamAnswerDue();
         try {
           // The team answers with the offer the report led to, taken (or declined) at once: no offer on its own, no
           // workflow task of its own. (Reports recorded before were answered with nothing.)
@@ -123,6 +124,8 @@ export class ConversationRun extends ConversationRequests {
           if (offer) await this.teamOffer(offer);
         } finally {
           this.teamReporting = false;
+          this.teamAnswerAwaited = false;
+          this.publishHeld();
         }
       }
     })();

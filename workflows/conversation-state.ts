@@ -14,7 +14,7 @@ import {
   SearchAttributes,
   type TeamReported,
 } from './definitions';
-import type { TicketReport } from './team-dispatch';
+import { reportMayLeadToOffer, type TicketReport } from './team-dispatch';
 
 /**
  * Idempotency keys remembered per conversation (carried across continue-as-new); older ones are forgotten (the
@@ -446,6 +446,11 @@ export class ConversationState implements Required<CarriedState> {
       last.assigneeId !== this.assigneeId ||
       last.teamId !== this.teamId
     );
+  }
+
+  /** A report is due that its team may answer with an offer (the ticket open and unassigned, or just reopened). */
+  teamAnswerDue(): boolean {
+    return this.teamId !== null && this.teamReportDue() && reportMayLeadToOffer(this.teamReport(0).report);
   }
 
   /** The report to send now, to the teams that must hear it (the ticket's, and the one it left). */

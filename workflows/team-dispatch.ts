@@ -34,6 +34,10 @@ export interface TicketReport {
   abandonedAskId?: string | null;
 }
 
+/** Whether a report can lead to an offer for its ticket: open and unassigned, or just reopened. */
+export const reportMayLeadToOffer = (report: TicketReport): boolean =>
+  report.status === 'open' && (report.assigneeId === null || !!report.reopened);
+
 export type OfferReason = AssignmentReason;
 
 /** What a report leads to: an offer to deliver at once, and (an offer taken) how long the ticket waited. */
