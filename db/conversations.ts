@@ -83,8 +83,10 @@ export async function findOrCreateConversation(
       existing = legacyId ? await Conversation.findById(legacyId).lean() : null;
     } else {
       existing = await Conversation.findById(id).lean();
-      if (!existing && attempt === 1)
+      if (!existing && attempt === 1) {
         existing = await Conversation.findOne({ channelId: key.channelId, customer: key.customer }).lean(); // a scan, once
+        if (existing) await legacyIds.remember(existing); // an older worker's: listed, so it is not scanned for again
+      }
     }
     if (existing) return { conversation: existing, created: false };
     try {

@@ -1,6 +1,6 @@
 import { Agent, Session } from './models/agents';
 import { Channel, Extension, Template } from './models/channels';
-import { Client, Conversation, ConversationViewer, Counter } from './models/conversations';
+import { Client, Conversation, ConversationViewer, Counter, LegacyConversation } from './models/conversations';
 import { Batch, BatchRecipientRecord, Dialog, SendSlot } from './models/dialogs';
 import { Message, MessageStatusEvent, ParkedInbound, SendKey } from './models/messages';
 import { EntryPoint, StoredCountsSnapshot, Survey } from './models/reports';
@@ -41,6 +41,7 @@ export const allModels = [
   StoredCountsSnapshot,
   Team,
   ConversationViewer,
+  LegacyConversation,
 ];
 
 export function isDuplicateKeyError(err: unknown): boolean {

@@ -14,7 +14,7 @@ import { loadEnv } from '../common/config';
 import { newId, newSecret } from '../common/ids';
 import { profileCommands } from '../db/command-profile';
 import { LegacyConversationIds } from '../db/legacy-conversations';
-import { Channel, Client, Conversation, Message } from '../db/models';
+import { Channel, Client, Conversation, LegacyConversation, Message } from '../db/models';
 import { createJanelaWorker } from '../worker/worker';
 import { DIALOG_LEAD_MS, MAX_BATCH_RATE } from '../workflows/batch-definitions';
 import { type Stack, startStack, waitFor } from './helpers/stack';
@@ -226,6 +226,64 @@ describe('recordInbound', () => {
     expect(await Conversation.countDocuments({ channelId: channel.id, customer })).toBe(1);
     expect(await Client.countDocuments({ addressKind: 'phone', address: customer })).toBe(1);
     expect((await Conversation.findById(legacy._id).lean())?.unreadCount).toBe(1);
+  });
+  it('the first worker lists the legacy conversations for every later one; one an older worker makes later is listed when found', async () => {
+    const stamp = String(Date.now()).slice(-8);
+    const legacyConversation = async (customer: string) => {
+      const clientId = newId('cl');
+      await Client.create({ _id: clientId, addressKind: 'phone', address: customer, name: 'Legacy' });
+      return Conversation.create({
+        _id: newId('cv'),
+        channelId: channel.id,
+        kind: 'whatsapp',
+        customer,
+        clientId,
+        workflowId: `conversation:${channel.id}:${customer}`,
+        ticketNumber: 800_000 + Math.floor(Math.random() * 99_999),
+        status: 'open',
+      });
+    };
+    const listed = await legacyConversation(`5533${stamp}`);
+    await LegacyConversation.deleteMany({}); // a database from before the list: the next worker makes it
+    const first = await activities().recordInbound(input(listed.customer, `listed-${stamp}-1`));
+    expect(first.conversationId).toBe(listed._id);
+    expect(await LegacyConversation.exists({ _id: 'listed' })).toBeTruthy();
+    expect((await LegacyConversation.findById(`${channel.id}\n${listed.customer}`).lean())?.conversationId).toBe(
+      listed._id,
+    );
+
+    // Made by an older worker after the list was complete.
+    const later = await legacyConversation(`5534${stamp}`);
+    const conversationReads = async (work: () => Promise<void>) => {
+      const reads: Record<string, unknown>[] = [];
+      mongoose.set('debug', (collection: string, method: string, filter: unknown) => {
+        if (collection === 'conversations' && /^find/.test(method))
+          reads.push((filter ?? {}) as Record<string, unknown>);
+      });
+      try {
+        await work();
+      } finally {
+        mongoose.set('debug', false);
+      }
+      return reads;
+    };
+    const next = activities(); // a worker started later: reads the list, never every conversation
+    const reads = await conversationReads(async () => {
+      expect((await next.recordInbound(input(listed.customer, `listed-${stamp}-2`))).conversationId).toBe(listed._id);
+      expect((await next.recordInbound(input(later.customer, `later-${stamp}-1`))).conversationId).toBe(later._id);
+    });
+    expect(reads.filter((filter) => Object.keys(filter).length === 0)).toEqual([]); // no scan of every conversation
+    expect(reads.filter((filter) => 'customer' in filter)).toHaveLength(1); // the older worker's, found once by fields
+    expect((await LegacyConversation.findById(`${channel.id}\n${later.customer}`).lean())?.conversationId).toBe(
+      later._id,
+    );
+    const third = activities();
+    const readsAfter = await conversationReads(async () => {
+      expect((await third.recordInbound(input(later.customer, `later-${stamp}-2`))).conversationId).toBe(later._id);
+    });
+    expect(readsAfter.filter((filter) => Object.keys(filter).length !== 1 || !('_id' in filter))).toEqual([]);
+    expect(await Conversation.countDocuments({ channelId: channel.id, customer: later.customer })).toBe(1);
+    expect((await Conversation.findById(later._id).lean())?.unreadCount).toBe(2);
   });
   it('a known client writing to another channel gets its conversation without any lookup by fields (a scan)', async () => {
     const customer = `5532${String(Date.now()).slice(-8)}`;

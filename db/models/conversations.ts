@@ -80,9 +80,26 @@ const counterSchema = new Schema(
   { versionKey: false },
 );
 
+// The conversations stored before ids were derived from (channel, customer), listed once by the first worker that
+// needed them (db/legacy-conversations.ts): one record per such conversation (`_id`: its key), and one record
+// `listed` saying the list is complete, so later workers read this small collection instead of every conversation.
+const legacyConversationSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    conversationId: { type: String, default: null },
+    listedAt: { type: Date, default: null },
+  },
+  { versionKey: false },
+);
+
 export const Client = mongoose.model('Client', clientSchema, 'clients');
 export const Conversation = mongoose.model('Conversation', conversationSchema, 'conversations');
 export const Counter = mongoose.model('Counter', counterSchema, 'counters');
 export const ConversationViewer = mongoose.model('ConversationViewer', viewerSchema, 'conversation_viewers');
+export const LegacyConversation = mongoose.model(
+  'LegacyConversation',
+  legacyConversationSchema,
+  'legacy_conversations',
+);
 
 export type ConversationDoc = InferSchemaType<typeof conversationSchema>;
