@@ -113,6 +113,69 @@ export function resolveTemporalBinary(progress: Progress = console.log): string 
   return cached;
 }
 
+/** A write FerretDB's PostgreSQL backend sends as one statement: on the pool, with no transaction of its own. */
+const EXECUTOR = '\t\tExec(context.Context, string, ...any) (pgconn.CommandTag, error)';
+
+/**
+ * FerretDB 1.24 on PostgreSQL wraps every insert and every update in a transaction of its own, even when it is one
+ * statement: `BEGIN`, the statement, `COMMIT`, three round trips where one does (a new customer's three inserts were
+ * nine of the twelve statements Janela's database ran per message, issue 26). One statement is atomic by itself,
+ * so an insert that fits one batch and an update of one document now run on the pool directly; several statements
+ * keep their transaction. Nothing else changes: the same statement, the same errors (a duplicate `_id` still
+ * comes back as FerretDB's duplicate key), the same durability (each statement commits, flushed, before the answer).
+ */
+const SINGLE_STATEMENT_WRITES = [
+  {
+    file: join('internal', 'backends', 'postgresql', 'collection.go'),
+    from: '\terr = pool.InTransaction(ctx, p, func(tx pgx.Tx) error {\n\t\tbatchSize := c.r.BatchSize',
+    to: `\tinsert := func(tx interface {\n${EXECUTOR}\n\t}) error {\n\t\tbatchSize := c.r.BatchSize`,
+  },
+  {
+    file: join('internal', 'backends', 'postgresql', 'collection.go'),
+    from: '\t\treturn nil\n\t})\n\tif err != nil {\n\t\treturn nil, err\n\t}\n\n\treturn new(backends.InsertAllResult), nil',
+    to: [
+      '\t\treturn nil',
+      '\t}',
+      '\tif batchSize := c.r.BatchSize; batchSize >= 1 && len(params.Docs) <= batchSize {',
+      '\t\terr = insert(p)',
+      '\t} else {',
+      '\t\terr = pool.InTransaction(ctx, p, func(tx pgx.Tx) error { return insert(tx) })',
+      '\t}',
+      '\tif err != nil {',
+      '\t\treturn nil, err',
+      '\t}',
+      '',
+      '\treturn new(backends.InsertAllResult), nil',
+    ].join('\n'),
+  },
+  {
+    file: join('internal', 'backends', 'postgresql', 'collection.go'),
+    from: '\terr = pool.InTransaction(ctx, p, func(tx pgx.Tx) error {\n\t\tfor _, doc := range params.Docs {',
+    to: `\tupdate := func(tx interface {\n${EXECUTOR}\n\t}) error {\n\t\tfor _, doc := range params.Docs {`,
+  },
+  {
+    file: join('internal', 'backends', 'postgresql', 'collection.go'),
+    from: '\t\treturn nil\n\t})\n\tif err != nil {\n\t\treturn nil, lazyerrors.Error(err)\n\t}\n\n\treturn &res, nil\n}\n\n// DeleteAll',
+    to: [
+      '\t\treturn nil',
+      '\t}',
+      '\tif len(params.Docs) == 1 {',
+      '\t\terr = update(p)',
+      '\t} else {',
+      '\t\terr = pool.InTransaction(ctx, p, func(tx pgx.Tx) error { return update(tx) })',
+      '\t}',
+      '\tif err != nil {',
+      '\t\treturn nil, lazyerrors.Error(err)',
+      '\t}',
+      '',
+      '\treturn &res, nil',
+      '}',
+      '',
+      '// DeleteAll',
+    ].join('\n'),
+  },
+];
+
 /**
  * FerretDB 1.24 looks documents up by `_id` without the `_id` index, on both backends, so every find, update and
  * findAndModify by `_id` scans its collection and costs more as data grows. The launcher is built against a copy of
@@ -126,6 +189,7 @@ export function resolveTemporalBinary(progress: Progress = console.log): string 
  *   FerretDB still applies the whole filter to what the query returns).
  */
 const FERRETDB_PATCHES = [
+  ...SINGLE_STATEMENT_WRITES,
   {
     file: join('internal', 'backends', 'sqlite', 'metadata', 'metadata.go'),
     from: `IDColumn = DefaultColumn + "->'$._id'"`,
@@ -149,7 +213,7 @@ const FERRETDB_PATCHES = [
   },
 ];
 /** Names the cached build: a change to the patches builds anew. */
-const FERRETDB_BUILD = `${FERRETDB_VERSION}-idx2-pg1`;
+const FERRETDB_BUILD = `${FERRETDB_VERSION}-idx2-pg2`;
 
 /** The cached FerretDB launcher, built from scripts/ferretdb-launcher (and the patched module) when missing. */
 export function resolveFerretBinary(progress: Progress = console.log): string {

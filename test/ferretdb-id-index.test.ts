@@ -70,14 +70,24 @@ async function planOf(collection: mongoose.mongo.Collection, id: unknown): Promi
   return JSON.stringify(explained.queryPlanner);
 }
 
-describe('FerretDB finds by _id through its _id index', () => {
-  it('on PostgreSQL (npm run cluster)', async () => {
+/** One PostgreSQL and one FerretDB on it for the tests below (started by the first that asks). */
+let onPostgres: Promise<{ pgPort: number; db: mongoose.Connection }> | null = null;
+function ferretOnPostgres() {
+  onPostgres ??= (async () => {
     const pgPort = await freeServicePort();
     const pgDir = join(dataDir, 'pg');
     mkdirSync(pgDir, { recursive: true });
     started.push(await startPostgres(join(pgDir, 'data'), pgPort, { ownedRoot: dataDir, progress: () => {} }));
     ensurePostgresDatabase(pgPort, 'ferretdb');
     const db = await ferretOn(['-postgresql-url', `postgres://postgres@127.0.0.1:${pgPort}/ferretdb`]);
+    return { pgPort, db };
+  })();
+  return onPostgres;
+}
+
+describe('FerretDB finds by _id through its _id index', () => {
+  it('on PostgreSQL (npm run cluster)', async () => {
+    const { pgPort, db } = await ferretOnPostgres();
     const collection = db.collection('conversations');
     const objectIds = await fill(collection);
     postgresQuery(pgPort, 'ferretdb', 'ANALYZE');
@@ -102,5 +112,38 @@ describe('FerretDB finds by _id through its _id index', () => {
     expect(plan).toMatch(/USING INDEX/);
     expect(plan).not.toMatch(/"SCAN /);
     await expectLookupsRight(collection, objectIds);
+  }, 120_000);
+});
+
+describe('FerretDB on PostgreSQL writes one statement as one statement', () => {
+  it('an insert of one batch and an update of one document run without BEGIN and COMMIT around them', async () => {
+    const { pgPort, db } = await ferretOnPostgres();
+    const collection = db.collection<{ _id: string; n: number }>('writes');
+    await collection.insertOne({ _id: 'w_0', n: 0 }); // creates the collection (FerretDB's metadata: a transaction)
+    postgresQuery(pgPort, 'ferretdb', 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    const calls = (pattern: string) =>
+      Number(
+        postgresQuery(
+          pgPort,
+          'ferretdb',
+          `SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query ILIKE '${pattern}'`,
+        ).trim(),
+      );
+    postgresQuery(pgPort, 'ferretdb', 'SELECT pg_stat_statements_reset()');
+    for (let i = 1; i <= 20; i++) await collection.insertOne({ _id: `w_${i}`, n: i });
+    for (let i = 1; i <= 20; i++) await collection.updateOne({ _id: `w_${i}` }, { $inc: { n: 100 } });
+    expect(calls('INSERT INTO%writes%')).toBe(20);
+    expect(calls('UPDATE%writes%')).toBe(20);
+    expect(calls('begin%')).toBe(0);
+    expect(calls('commit%')).toBe(0);
+
+    // The same answers as before: a duplicate `_id` is refused as a duplicate key, and nothing half-written.
+    await expect(collection.insertOne({ _id: 'w_3', n: -1 })).rejects.toMatchObject({ code: 11000 });
+    expect(await collection.findOne({ _id: 'w_3' })).toEqual({ _id: 'w_3', n: 103 });
+    const many = await collection.updateMany({ n: { $gte: 100 } }, { $inc: { n: 1 } });
+    expect(many.modifiedCount).toBe(20);
+    await collection.insertMany(Array.from({ length: 5 }, (_, i) => ({ _id: `m_${i}`, n: i })));
+    expect(await collection.countDocuments({})).toBe(26);
+    expect(await collection.countDocuments({ n: { $gte: 101 } })).toBe(20);
   }, 120_000);
 });
