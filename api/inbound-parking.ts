@@ -56,12 +56,15 @@ export class InboundParking {
   /** Hands an inbound message to its conversation, or parks it if the conversation refuses signals for now. */
   async deliver(key: ConversationKey, message: InboundMessage): Promise<'signalled' | 'parked'> {
     const workflowId = conversationWorkflowId(key.channelId, key.customer);
+    // What Temporal said, for the first message parked (the ones after it queue behind it: `waiting`).
+    let refusal: string | null = null;
     if (!this.waiting.has(workflowId)) {
       try {
         await deliverInbound(this.deps, key, message);
         return 'signalled';
       } catch (err) {
         if (!isBusyRefusal(err)) throw err;
+        refusal = err instanceof Error ? err.message : String(err);
       }
     }
     this.waiting.add(workflowId);
@@ -76,7 +79,10 @@ export class InboundParking {
     this.waiting.add(workflowId);
     if (stored) {
       this.parked++;
-      log.info('inbound message parked: its conversation is busy', { channelId: key.channelId });
+      log.info('inbound message parked: its conversation is busy', {
+        channelId: key.channelId,
+        ...(refusal === null ? { behindParked: true } : { refusal }),
+      });
     }
     this.resume();
     return 'parked';
