@@ -38,6 +38,13 @@ export function isBusyRefusal(err: unknown): boolean {
   return causesOf(err).some((current) => (current as { code?: unknown }).code === RESOURCE_EXHAUSTED);
 }
 
+/** What an error and its causes say, outermost first ("Failed to signalWithStart Workflow: 8 RESOURCE_EXHAUSTED: …"). */
+export function messagesOf(err: unknown): string {
+  return causesOf(err)
+    .map((current) => (current instanceof Error ? current.message : String(current)))
+    .join(': ');
+}
+
 /** The error and the causes it wraps (the first five). */
 function causesOf(err: unknown): unknown[] {
   const chain: unknown[] = [];

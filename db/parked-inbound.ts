@@ -63,9 +63,10 @@ export async function claimParkedInbound(entry: ParkedEntry, until: Date): Promi
   return result.modifiedCount === 1;
 }
 
-/** Handed over: the workflow has it (and stores it once, whatever else Infobip or a retry sends). */
-export async function releaseParkedInbound(id: string): Promise<void> {
-  await ParkedInbound.deleteOne({ _id: id });
+/** Handed over: the workflow has them (and stores each once, whatever else Infobip or a retry sends). */
+export async function releaseParkedInbound(ids: string[]): Promise<void> {
+  if (ids.length === 1) await ParkedInbound.deleteOne({ _id: ids[0] });
+  else await ParkedInbound.deleteMany({ _id: { $in: ids } });
 }
 
 /** Not handed over this time: tried again at `retryAt`. */

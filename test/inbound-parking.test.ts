@@ -4,6 +4,7 @@
  * message is parked in the database, answered 200, and handed over in arrival order, once. The refusals come
  * from a gRPC proxy in front of the real Temporal server, since the real moment cannot be brought about on cue.
  */
+import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ParkedInbound } from '../db/models';
 import { parkInbound } from '../db/parked-inbound';
@@ -106,6 +107,49 @@ describe('inbound messages parked while their conversation is busy', () => {
     expect((await post(inbound(customer, 'm6'))).status).toBe(200);
     await waitFor(async () => (await inboundTexts(conversation.id)).at(-1) === 'm6', 30_000, 'm6 stored');
     expect(await metric('janela_inbound_parked_total')).toBe(parkedBefore + 5);
+  });
+
+  it("a conversation's parked messages go over in one pass: its oldest held, all removed in one write", async () => {
+    const customer = `5514${String(Date.now()).slice(-8)}`;
+    expect((await post(inbound(customer, 'b0'))).status).toBe(200);
+    const conversation = await conversationOf(customer);
+    // As after a replay: twenty of its messages parked (directly here), nothing refused any more.
+    const texts = Array.from({ length: 20 }, (_, i) => `b${i + 1}`);
+    const t0 = Date.now();
+    for (const [i, text] of texts.entries()) {
+      await parkInbound({
+        workflowId: conversationWorkflowId(channel.id, customer),
+        channelId: channel.id,
+        kind: 'whatsapp',
+        customer,
+        message: {
+          providerMessageId: `batch-${t0}-${i}`,
+          receivedAt: new Date(t0 + i).toISOString(),
+          type: 'text',
+          text,
+          media: null,
+          contactName: 'Batch',
+        },
+      });
+    }
+    const writes: { method: string; filter: unknown }[] = [];
+    mongoose.set('debug', (collection: string, method: string, filter: unknown) => {
+      if (collection === 'parked_inbound' && /update|delete/i.test(method)) writes.push({ method, filter });
+    });
+    try {
+      // Another customer's refused message sets the redeliverer going over everything parked.
+      proxy.fail(SIGNAL_WITH_START, 1, CLOSING);
+      expect((await post(inbound(`5515${String(Date.now()).slice(-8)}`, 'wake'))).status).toBe(200);
+      await waitFor(async () => (await inboundTexts(conversation.id)).length === 21, 30_000, 'the batch stored');
+      await waitFor(async () => (await ParkedInbound.countDocuments()) === 0, 10_000, 'nothing left parked');
+    } finally {
+      mongoose.set('debug', false);
+    }
+    expect(await inboundTexts(conversation.id)).toEqual(['b0', ...texts]);
+    // One compare-and-set (its oldest) and one removal for the twenty, not two writes per message.
+    const forBatch = writes.filter((w) => JSON.stringify(w.filter).includes(`${channel.id}:batch-${t0}-`));
+    expect(forBatch.filter((w) => /update/i.test(w.method))).toHaveLength(1);
+    expect(forBatch.filter((w) => /delete/i.test(w.method))).toHaveLength(1);
   });
 
   it('a message another API process parked and died holding is handed over once its hold ends', async () => {
