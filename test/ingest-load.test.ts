@@ -120,6 +120,22 @@ describe('database concurrency is bounded', () => {
   });
 });
 
+/** A client and conversation as stored before ids were derived from their keys: random ids. */
+async function legacyConversation(customer: string, status: 'open' | 'closed') {
+  const clientId = newId('cl');
+  await Client.create({ _id: clientId, addressKind: 'phone', address: customer, name: 'Legacy' });
+  return Conversation.create({
+    _id: newId('cv'),
+    channelId: channel.id,
+    kind: 'whatsapp',
+    customer,
+    clientId,
+    workflowId: `conversation:${channel.id}:${customer}`,
+    ticketNumber: 800_000 + Math.floor(Math.random() * 199_999),
+    status,
+  });
+}
+
 describe('recordInbound', () => {
   const activities = () =>
     createConversationActivities({ legacyConversationIds: new LegacyConversationIds(conversationIdFor) });
@@ -208,18 +224,7 @@ describe('recordInbound', () => {
 
   it('finds a client and conversation stored with random ids (before derived ids) instead of making new ones', async () => {
     const customer = `5531${String(Date.now()).slice(-8)}`;
-    const clientId = newId('cl');
-    await Client.create({ _id: clientId, addressKind: 'phone', address: customer, name: 'Legacy' });
-    const legacy = await Conversation.create({
-      _id: newId('cv'),
-      channelId: channel.id,
-      kind: 'whatsapp',
-      customer,
-      clientId,
-      workflowId: `conversation:${channel.id}:${customer}`,
-      ticketNumber: 900_000 + Math.floor(Math.random() * 99_999),
-      status: 'closed',
-    });
+    const legacy = await legacyConversation(customer, 'closed');
     const result = await activities().recordInbound(input(customer, `legacy-${customer}`));
     expect(result.conversationId).toBe(legacy._id);
     expect(result.status).toBe('open'); // reopened
@@ -229,21 +234,7 @@ describe('recordInbound', () => {
   });
   it('the first worker lists the legacy conversations for every later one; one an older worker makes later is listed when found', async () => {
     const stamp = String(Date.now()).slice(-8);
-    const legacyConversation = async (customer: string) => {
-      const clientId = newId('cl');
-      await Client.create({ _id: clientId, addressKind: 'phone', address: customer, name: 'Legacy' });
-      return Conversation.create({
-        _id: newId('cv'),
-        channelId: channel.id,
-        kind: 'whatsapp',
-        customer,
-        clientId,
-        workflowId: `conversation:${channel.id}:${customer}`,
-        ticketNumber: 800_000 + Math.floor(Math.random() * 99_999),
-        status: 'open',
-      });
-    };
-    const listed = await legacyConversation(`5533${stamp}`);
+    const listed = await legacyConversation(`5533${stamp}`, 'open');
     await LegacyConversation.deleteMany({}); // a database from before the list: the next worker makes it
     const first = await activities().recordInbound(input(listed.customer, `listed-${stamp}-1`));
     expect(first.conversationId).toBe(listed._id);
@@ -253,7 +244,7 @@ describe('recordInbound', () => {
     );
 
     // Made by an older worker after the list was complete.
-    const later = await legacyConversation(`5534${stamp}`);
+    const later = await legacyConversation(`5534${stamp}`, 'open');
     const conversationReads = async (work: () => Promise<void>) => {
       const reads: Record<string, unknown>[] = [];
       mongoose.set('debug', (collection: string, method: string, filter: unknown) => {
