@@ -28,7 +28,7 @@ export class LegacyConversationIds {
   async remember(conversation: { _id: string; channelId: string; customer: string }): Promise<void> {
     if (conversation._id === this.derivedIdOf(conversation.channelId, conversation.customer)) return;
     const key = keyOf(conversation.channelId, conversation.customer);
-    await LegacyConversation.updateOne({ _id: key }, { $set: { conversationId: conversation._id } }, { upsert: true });
+    await storeListed(key, conversation._id);
     (await this.list()).set(key, conversation._id);
   }
 
@@ -47,9 +47,7 @@ export class LegacyConversationIds {
     }
     const legacy = await this.scan();
     // The records before the mark: a worker that stops in between leaves no mark, and the next one scans again.
-    for (const [key, conversationId] of legacy) {
-      await LegacyConversation.updateOne({ _id: key }, { $set: { conversationId } }, { upsert: true });
-    }
+    for (const [key, conversationId] of legacy) await storeListed(key, conversationId);
     await LegacyConversation.updateOne(
       { _id: LISTED },
       { $set: { listedAt: new Date(), conversationId: null } },
@@ -70,3 +68,8 @@ export class LegacyConversationIds {
 }
 
 const keyOf = (channelId: string, customer: string) => `${channelId}\n${customer}`;
+
+/** One legacy conversation in `legacy_conversations` (again: the same record). */
+async function storeListed(key: string, conversationId: string): Promise<void> {
+  await LegacyConversation.updateOne({ _id: key }, { $set: { conversationId } }, { upsert: true });
+}

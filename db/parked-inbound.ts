@@ -65,6 +65,7 @@ export async function claimParkedInbound(entry: ParkedEntry, until: Date): Promi
 
 /** Handed over: the workflow has them (and stores each once, whatever else Infobip or a retry sends). */
 export async function releaseParkedInbound(ids: string[]): Promise<void> {
+  // FerretDB finds by index only a plain `{ _id }` filter; `$in` reads the (small) collection.
   if (ids.length === 1) await ParkedInbound.deleteOne({ _id: ids[0] });
   else await ParkedInbound.deleteMany({ _id: { $in: ids } });
 }
