@@ -5,6 +5,7 @@ import { createActivities } from '../activities';
 import { loadEnv } from '../common/config';
 import { startOrphanedChunkSweeper } from '../db/media-sweep';
 import { startStaleViewerSweeper } from '../db/viewer-sweep';
+import { slowLocalActivityLog } from './slow-local-activities';
 import { prepareWorkflowThreads } from './workflow-thread';
 
 export interface JanelaWorkerOptions {
@@ -66,7 +67,7 @@ export async function createJanelaWorker(options: JanelaWorkerOptions): Promise<
       idleTimeoutMs: env.JANELA_IDLE_TIMEOUT,
     }),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
-    ...(options.activityInterceptors ? { interceptors: { activity: options.activityInterceptors } } : {}),
+    interceptors: { activity: [slowLocalActivityLog, ...(options.activityInterceptors ?? [])] },
   });
   // While the worker runs, it also deletes the chunks of media files a killed process left unfinished, and stale
   // "who is viewing" records.

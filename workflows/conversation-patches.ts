@@ -133,6 +133,12 @@ export const CONVERSATION_PATCHES = {
     story:
       "While a report that may bring its team's offer is due or awaited, search attributes and memo wait for the answer: one upsert for a new ticket and its assignee (two); asked at the first held publish.",
   },
+  teamReportsOutsideTask: {
+    id: 'team-reports-outside-task',
+    baseline: 10,
+    story:
+      "A report to the ticket's team is a (remote) activity, waiting for the dispatcher's answer outside the workflow task (a local activity, holding the task and the conversation's next writes); asked at each report.",
+  },
 } as const satisfies Record<string, { id: string; baseline: number; story: string }>;
 
 type PatchName = keyof typeof CONVERSATION_PATCHES;
@@ -195,6 +201,9 @@ export function conversationPatches(input: ConversationInput) {
     },
     get publishAfterTeamAnswer() {
       return changed('publishAfterTeamAnswer');
+    },
+    get teamReportsOutsideTask() {
+      return changed('teamReportsOutsideTask');
     },
     /** Retired (baseline 1): every run takes these; each is called where its decision was read. */
     retired: {

@@ -24,12 +24,26 @@ export const storeLocally = proxyLocalActivities<ConversationActivities>({
   retry: STORE_RETRY,
 });
 
-// A ticket's report to its team (a signal through Temporal): retried until Temporal takes it, on durable timers
-// once retries go on for long.
+/** A ticket's report to its team (a signal or update through Temporal): retried until Temporal takes it. */
+const TEAM_REPORT_RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' } as const;
+
+/** The report as a local activity, for runs recorded before reports ran outside the workflow task. */
 export const teamsLocally = proxyLocalActivities<TeamActivities>({
   startToCloseTimeout: '30s',
+  // Retries that go on longer than this wait on a durable timer instead of holding the workflow task.
   localRetryThreshold: '10s',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+  retry: TEAM_REPORT_RETRY,
+});
+
+// The report as a (remote) activity: it waits for the team's dispatcher (one workflow for the whole team, slow
+// to answer under a burst of tickets) outside the conversation's workflow task, on one of the worker's many
+// activity slots. As a local activity it held the task open, the conversation's next messages behind it, and one
+// of the worker's few local-activity slots the other conversations' database writes wait for.
+export const teamsRemotely = proxyActivities<TeamActivities>({
+  // A report takes ~2 s at most (its answer's wait, then a signal): a report whose worker was killed is sent again
+  // by another after this, not after 30 s.
+  startToCloseTimeout: '15s',
+  retry: TEAM_REPORT_RETRY,
 });
 
 // Sends to Infobip: 429/5xx/timeouts are retried with backoff (the activity honours Retry-After);

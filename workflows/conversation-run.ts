@@ -17,7 +17,7 @@ import {
 } from '@temporalio/workflow';
 import type { ConversationActivities } from '../activities';
 import type { InboundMessage } from '../common/domain';
-import { infobip, mediaFetch, teamsLocally } from './conversation-proxies';
+import { infobip, mediaFetch, teamsLocally, teamsRemotely } from './conversation-proxies';
 import { ConversationRequests } from './conversation-requests';
 import { CONVERSATION_PATCH_BASELINE, type ConversationInput } from './definitions';
 import {
@@ -119,7 +119,8 @@ export class ConversationRun extends ConversationRequests {
         try {
           // The team answers with the offer the report led to, taken (or declined) at once: no offer on its own, no
           // workflow task of its own. (Reports recorded before were answered with nothing.)
-          const offer = await this.teamReports.reportTicket({ teams, report });
+          const reports = this.patches.teamReportsOutsideTask ? teamsRemotely : this.teamReports;
+          const offer = await reports.reportTicket({ teams, report });
           this.state.teamReportSent(report);
           if (offer) await this.teamOffer(offer);
         } finally {

@@ -1,0 +1,122 @@
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { SLOW_LOCAL_ACTIVITY_MS } from '../worker/slow-local-activities';
+import { type Stack, startStack, waitFor } from './helpers/stack';
+
+// A ticket's report to its team waits for the team's dispatcher: one workflow for the whole team, slow to answer
+// when many tickets open at once (the chaos suite saw reports take 2 to 19 s). The report runs outside the
+// conversation's workflow task (patch `team-reports-outside-task`), so the customer's next messages are stored
+// while it waits. As a local activity it held the task open: the next message waited behind it, and the worker's
+// few local-activity slots filled with reports while every other conversation's writes queued for them.
+const REPORT_DELAY_MS = 6_000;
+const SLOW_TEXT = 'slow to store';
+const reportsInFlight = new Set<string>();
+
+const slowReportsAndStores: ActivityInterceptorsFactory = (context) => ({
+  inbound: {
+    async execute(input, next) {
+      const { activityType, workflowExecution } = context.info;
+      if (activityType === 'reportTicket') {
+        const workflowId = workflowExecution?.workflowId ?? '';
+        reportsInFlight.add(workflowId);
+        try {
+          await new Promise((resolve) => setTimeout(resolve, REPORT_DELAY_MS));
+          return await next(input);
+        } finally {
+          reportsInFlight.delete(workflowId);
+        }
+      }
+      const [record] = input.args as [{ message?: { text?: string } }];
+      if (activityType === 'recordInbound' && record?.message?.text === SLOW_TEXT)
+        await new Promise((resolve) => setTimeout(resolve, SLOW_LOCAL_ACTIVITY_MS + 200));
+      return next(input);
+    },
+  },
+});
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ activityInterceptors: [slowReportsAndStores] });
+});
+afterAll(async () => {
+  await stack?.close();
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+async function teamChannel(name: string) {
+  const channel = await stack.createChannel('whatsapp');
+  const agent = await stack.createAgent([channel.id]);
+  const team = await stack.call('POST', '/api/teams', {
+    name,
+    channelIds: [channel.id],
+    members: [{ agentId: agent.id }],
+    assignment: { mode: 'round_robin' },
+  });
+  expect(team.status).toBe(201);
+  await stack.call('PATCH', `/api/channels/${channel.id}`, { defaultTeamId: team.body.id });
+  await stack.call('PUT', '/api/me/presence', { status: 'online' }, agent.token);
+  await waitFor(async () => {
+    const agents = (await stack.call('GET', '/api/agents')).body.items;
+    return agents.find((a: { id: string }) => a.id === agent.id).presence.status === 'online';
+  });
+  return { channel, agent };
+}
+
+describe("a ticket's report to its team", () => {
+  it("does not hold up the customer's next messages while the team is slow to answer", async () => {
+    const { channel, agent } = await teamChannel('Slow dispatcher');
+    await stack.customerWrites(channel, '5511970000101', 'Oi');
+    const conversation = await stack.conversationSeenBy(channel, agent);
+    await waitFor(async () => reportsInFlight.has(conversation.workflowId), 10_000, 'the report to start');
+
+    await stack.customerWrites(channel, '5511970000101', 'Tem alguém aí?');
+    await waitFor(
+      async () => (await stack.timeline(conversation.id, agent.token)).some((m) => m.text === 'Tem alguém aí?'),
+      REPORT_DELAY_MS,
+      'the second message to be stored',
+    );
+    // Stored while the report still waited for its team (as a local activity it came only after the report).
+    expect(reportsInFlight.has(conversation.workflowId)).toBe(true);
+
+    // The report then goes through, and the team's offer assigns the ticket.
+    await waitFor(
+      async () =>
+        (await stack.call('GET', `/api/conversations/${conversation.id}`, undefined, agent.token)).body.assigneeId ===
+        agent.id,
+      REPORT_DELAY_MS + 15_000,
+      'the offer to be taken',
+    );
+    const history = await stack.temporal.workflow.getHandle(conversation.workflowId).fetchHistory();
+    const scheduled = history
+      .events!.filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
+    expect(scheduled).toContain('reportTicket');
+    await Worker.runReplayHistory(
+      { workflowBundle: { codePath: inject('workflowBundlePath') }, replayName: 'team-report-outside-task' },
+      history,
+    );
+  });
+
+  it('the worker logs a local activity that held its workflow task long, with where the time went', async () => {
+    const lines: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      lines.push(String(chunk));
+      return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
+    });
+    const channel = await stack.createChannel('whatsapp');
+    await stack.customerWrites(channel, '5511970000102', SLOW_TEXT);
+    const slow = () =>
+      lines
+        .filter((line) => line.includes('"slow local activity"'))
+        .map((line) => JSON.parse(line))
+        .find((entry) => entry.activity === 'recordInbound' && entry.workflowId.endsWith(':5511970000102'));
+    await waitFor(async () => slow() !== undefined, 15_000, 'the slow store to be logged');
+    expect(slow()).toMatchObject({ level: 'warn', attempt: 1, outcome: 'completed' });
+    expect(slow().ranMs).toBeGreaterThanOrEqual(SLOW_LOCAL_ACTIVITY_MS);
+    expect(slow().waitedMs).toBeGreaterThanOrEqual(0);
+  });
+});
