@@ -32,6 +32,7 @@ import {
   restartable,
   SetupError,
   startService,
+  temporalDynamicConfigYaml,
   which,
 } from './services';
 
@@ -379,12 +380,11 @@ export async function startTemporalService(
   );
 }
 
-/** Writes the config (and an empty dynamic config) into `configDir`. */
+/** Writes the config and its dynamic config (Janela's settings: TEMPORAL_DYNAMIC_CONFIG) into `configDir`. */
 export function writeTemporalClusterConfig(configDir: string, pgPort: number, ports: TemporalClusterPorts): void {
   mkdirSync(join(configDir, 'dynamicconfig'), { recursive: true });
   const dynamicConfigFile = join(configDir, 'dynamicconfig', 'cluster.yaml');
-  if (!existsSync(dynamicConfigFile))
-    writeFileSync(dynamicConfigFile, '# Temporal dynamic config for `npm run cluster` (see Temporal docs).\n');
+  writeFileSync(dynamicConfigFile, temporalDynamicConfigYaml());
   writeFileSync(join(configDir, 'cluster.yaml'), temporalClusterConfig(pgPort, ports, dynamicConfigFile));
 }
 

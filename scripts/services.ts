@@ -448,6 +448,22 @@ export interface TemporalDevServerOptions {
  */
 export const TEMPORAL_SQLITE_PRAGMAS = ['journal_mode=wal', 'synchronous=normal'];
 
+/**
+ * Temporal settings Janela's servers run with (the embedded dev server and `npm run cluster`'s). Eager activities: a
+ * workflow task that schedules an activity on its own task queue gets the activity task back in the answer to its
+ * completion, when its worker has a free slot, instead of the worker polling for it through the matching service
+ * (a conversation's sends, its reports to its team).
+ */
+export const TEMPORAL_DYNAMIC_CONFIG: Record<string, unknown> = { 'system.enableActivityEagerExecution': true };
+
+/** TEMPORAL_DYNAMIC_CONFIG as a Temporal server's dynamic config file (`npm run cluster`, docker-compose.yml). */
+export function temporalDynamicConfigYaml(): string {
+  const lines = ["# Janela's Temporal settings (TEMPORAL_DYNAMIC_CONFIG in scripts/services.ts)."];
+  for (const [key, value] of Object.entries(TEMPORAL_DYNAMIC_CONFIG))
+    lines.push(`${key}:`, `  - value: ${JSON.stringify(value)}`);
+  return `${lines.join('\n')}\n`;
+}
+
 export function temporalDevServerArgs(options: TemporalDevServerOptions): string[] {
   return [
     'server',
@@ -470,7 +486,16 @@ export function temporalDevServerArgs(options: TemporalDevServerOptions): string
         ]
       : []),
     ...searchAttributeFlags().flatMap((flag) => ['--search-attribute', flag]),
+    ...temporalDynamicConfigArgs(),
   ];
+}
+
+/** TEMPORAL_DYNAMIC_CONFIG as the dev server's flags (also the tests' server: test/setup/global.ts). */
+export function temporalDynamicConfigArgs(): string[] {
+  return Object.entries(TEMPORAL_DYNAMIC_CONFIG).flatMap(([key, value]) => [
+    '--dynamic-config-value',
+    `${key}=${JSON.stringify(value)}`,
+  ]);
 }
 
 export async function startTemporalDevServer(

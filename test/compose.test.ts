@@ -16,6 +16,7 @@ import {
   TEMPORAL_UI_VERSION,
 } from '../scripts/cluster-services';
 import { haproxyConfig } from '../scripts/load-balancer';
+import { temporalDynamicConfigYaml } from '../scripts/services';
 import { allSearchAttributeKeys } from '../workflows/definitions';
 
 type Environment = Record<string, string | number | boolean>;
@@ -237,7 +238,7 @@ describe('docker-compose.yml mirrors `npm run cluster`', () => {
   });
 
   it('puts one round-robin address in front of exactly the API services', () => {
-    const [proxy, ...others] = serviceNames((service) => (service.configs ?? []).length > 0);
+    const [proxy, ...others] = serviceNames((service) => (service.configs ?? []).some((c) => c.source === 'haproxy'));
     expect(others).toEqual([]);
     const config = compose.configs?.[named(proxy!).configs![0]!.source]?.content ?? '';
     expect(config).toMatch(/^\s*balance roundrobin$/m);
@@ -250,6 +251,17 @@ describe('docker-compose.yml mirrors `npm run cluster`', () => {
     // The same HAProxy configuration `npm run cluster` runs, with Docker's resolver for the API containers.
     const servers = apis.map((api) => ({ name: api, address: `${api}:${envOf(api).PORT}` }));
     expect(config).toBe(haproxyConfig({ port, servers, dockerResolvers: true }));
+  });
+
+  it("runs every Temporal service with Janela's dynamic config, as `npm run cluster` writes it", () => {
+    const temporalServices = serviceNames((service) => service.image?.startsWith('temporalio/server:') ?? false);
+    expect(temporalServices.length).toBe(TEMPORAL_SERVICES.length);
+    for (const name of temporalServices) {
+      const mount = named(name).configs?.find((c) => c.source === 'temporal-dynamic-config');
+      expect(mount, name).toBeDefined();
+      expect(named(name).environment?.DYNAMIC_CONFIG_FILE_PATH, name).toBe(mount!.target);
+    }
+    expect(compose.configs?.['temporal-dynamic-config']?.content).toBe(temporalDynamicConfigYaml());
   });
 
   it('gives Janela only variables common/config.ts reads, each a valid value', () => {

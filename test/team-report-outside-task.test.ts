@@ -100,6 +100,30 @@ describe("a ticket's report to its team", () => {
     );
   });
 
+  it("reaches the worker in the answer to the conversation's workflow task (eager activities)", async () => {
+    // The Temporal servers run with eager activities (TEMPORAL_DYNAMIC_CONFIG): a report (like a send) scheduled
+    // by a workflow task comes back with its completion, with no poll through the matching service.
+    const { channel, agent } = await teamChannel('Eager');
+    await stack.customerWrites(channel, '5511970000103', 'Oi');
+    const conversation = await stack.conversationSeenBy(channel, agent);
+    await waitFor(
+      async () =>
+        (await stack.call('GET', `/api/conversations/${conversation.id}`, undefined, agent.token)).body.assigneeId ===
+        agent.id,
+      REPORT_DELAY_MS + 15_000,
+      'the offer to be taken',
+    );
+    const metrics = await (await fetch(stack.apiDeps.workerMetricsUrl!)).text();
+    const eager = metrics
+      .split('\n')
+      .filter(
+        (line) => line.startsWith('temporal_activity_task_received') && line.includes('activity_type="reportTicket"'),
+      )
+      .filter((line) => line.includes('eager="true"'))
+      .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+    expect(eager).toBeGreaterThan(0);
+  });
+
   it('the worker logs a local activity that held its workflow task long, with where the time went', async () => {
     const lines: string[] = [];
     const write = process.stderr.write.bind(process.stderr);

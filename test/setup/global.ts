@@ -16,6 +16,7 @@ import {
   resolveTemporalBinary,
   SetupError,
   startEmbeddedDatabase,
+  temporalDynamicConfigArgs,
 } from '../../scripts/services';
 import { ensureDebianPackages, TEST_PACKAGES } from '../../scripts/system-packages';
 import { workflowsPath } from '../../worker/worker';
@@ -56,6 +57,8 @@ export default async function setup(project: TestProject) {
       ui: false,
       searchAttributes: allSearchAttributeKeys,
       log: { format: 'pretty', level: 'error' },
+      // The Temporal settings Janela's own servers run with (eager activities).
+      extraArgs: temporalDynamicConfigArgs(),
     },
   });
 
