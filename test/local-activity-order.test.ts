@@ -31,17 +31,7 @@ afterAll(async () => {
 
 describe('local activities of one conversation', () => {
   it("a team's slow offer and an agent's quick reply: the run's history replays", async () => {
-    const channel = await stack.createChannel('whatsapp');
-    const agent = await stack.createAgent([channel.id]);
-    const team = await stack.call('POST', '/api/teams', {
-      name: 'Order',
-      channelIds: [channel.id],
-      members: [{ agentId: agent.id }],
-      assignment: { mode: 'round_robin' },
-    });
-    expect(team.status).toBe(201);
-    await stack.call('PATCH', `/api/channels/${channel.id}`, { defaultTeamId: team.body.id });
-    await stack.call('PUT', '/api/me/presence', { status: 'online' }, agent.token);
+    const { channel, agent } = await stack.teamOfOneOnline('Order');
 
     const offerWriting = new Promise<void>((resolve) => {
       offerWriteStarted = resolve;
@@ -55,13 +45,7 @@ describe('local activities of one conversation', () => {
       stack.customerWrites(channel, '5511970000001', 'Tudo bem?'),
     ]);
     expect(reply.status).toBe(202);
-    await waitFor(
-      async () =>
-        (await stack.call('GET', `/api/conversations/${conversation.id}`, undefined, agent.token)).body.assigneeId ===
-        agent.id,
-      10_000,
-      'the offer to be taken',
-    );
+    await stack.assignedTo(conversation.id, agent, 10_000);
     await waitFor(async () => (await stack.timeline(conversation.id, agent.token)).length >= 4);
     const history = await stack.temporal.workflow.getHandle(conversation.workflowId).fetchHistory();
     await Worker.runReplayHistory(

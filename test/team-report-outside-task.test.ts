@@ -46,28 +46,9 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-async function teamChannel(name: string) {
-  const channel = await stack.createChannel('whatsapp');
-  const agent = await stack.createAgent([channel.id]);
-  const team = await stack.call('POST', '/api/teams', {
-    name,
-    channelIds: [channel.id],
-    members: [{ agentId: agent.id }],
-    assignment: { mode: 'round_robin' },
-  });
-  expect(team.status).toBe(201);
-  await stack.call('PATCH', `/api/channels/${channel.id}`, { defaultTeamId: team.body.id });
-  await stack.call('PUT', '/api/me/presence', { status: 'online' }, agent.token);
-  await waitFor(async () => {
-    const agents = (await stack.call('GET', '/api/agents')).body.items;
-    return agents.find((a: { id: string }) => a.id === agent.id).presence.status === 'online';
-  });
-  return { channel, agent };
-}
-
 describe("a ticket's report to its team", () => {
   it("does not hold up the customer's next messages while the team is slow to answer", async () => {
-    const { channel, agent } = await teamChannel('Slow dispatcher');
+    const { channel, agent } = await stack.teamOfOneOnline('Slow dispatcher');
     await stack.customerWrites(channel, '5511970000101', 'Oi');
     const conversation = await stack.conversationSeenBy(channel, agent);
     await waitFor(async () => reportsInFlight.has(conversation.workflowId), 10_000, 'the report to start');
@@ -82,14 +63,16 @@ describe("a ticket's report to its team", () => {
     expect(reportsInFlight.has(conversation.workflowId)).toBe(true);
 
     // The report then goes through, and the team's offer assigns the ticket.
-    await waitFor(
-      async () =>
-        (await stack.call('GET', `/api/conversations/${conversation.id}`, undefined, agent.token)).body.assigneeId ===
-        agent.id,
-      REPORT_DELAY_MS + 15_000,
-      'the offer to be taken',
-    );
-    const history = await stack.temporal.workflow.getHandle(conversation.workflowId).fetchHistory();
+    await stack.assignedTo(conversation.id, agent, REPORT_DELAY_MS + 15_000);
+    // The history once the offer's write is in it (its marker comes with the task's completion, after the write).
+    const handle = stack.temporal.workflow.getHandle(conversation.workflowId);
+    let history = await handle.fetchHistory();
+    await waitFor(async () => {
+      const before = history.events!.length;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      history = await handle.fetchHistory();
+      return history.events!.length === before;
+    });
     const scheduled = history
       .events!.filter((e) => e.activityTaskScheduledEventAttributes)
       .map((e) => e.activityTaskScheduledEventAttributes!.activityType!.name);
@@ -103,16 +86,10 @@ describe("a ticket's report to its team", () => {
   it("reaches the worker in the answer to the conversation's workflow task (eager activities)", async () => {
     // The Temporal servers run with eager activities (TEMPORAL_DYNAMIC_CONFIG): a report (like a send) scheduled
     // by a workflow task comes back with its completion, with no poll through the matching service.
-    const { channel, agent } = await teamChannel('Eager');
+    const { channel, agent } = await stack.teamOfOneOnline('Eager');
     await stack.customerWrites(channel, '5511970000103', 'Oi');
     const conversation = await stack.conversationSeenBy(channel, agent);
-    await waitFor(
-      async () =>
-        (await stack.call('GET', `/api/conversations/${conversation.id}`, undefined, agent.token)).body.assigneeId ===
-        agent.id,
-      REPORT_DELAY_MS + 15_000,
-      'the offer to be taken',
-    );
+    await stack.assignedTo(conversation.id, agent, REPORT_DELAY_MS + 15_000);
     const metrics = await (await fetch(stack.apiDeps.workerMetricsUrl!)).text();
     const eager = metrics
       .split('\n')

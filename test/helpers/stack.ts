@@ -292,6 +292,39 @@ export async function startStack(options: StackOptions = {}) {
       return { channel, agent, conversation };
     },
 
+    /**
+     * A channel whose tickets open in a round-robin team of one agent, online (as the API has it) before it returns.
+     */
+    async teamOfOneOnline(name: string) {
+      const channel = await stack.createChannel('whatsapp');
+      const agent = await stack.createAgent([channel.id]);
+      const team = await call('POST', '/api/teams', {
+        name,
+        channelIds: [channel.id],
+        members: [{ agentId: agent.id }],
+        assignment: { mode: 'round_robin' },
+      });
+      if (team.status !== 201) throw new Error(`team not created: ${JSON.stringify(team.body)}`);
+      await call('PATCH', `/api/channels/${channel.id}`, { defaultTeamId: team.body.id });
+      await call('PUT', '/api/me/presence', { status: 'online' }, agent.token);
+      await waitFor(async () => {
+        const agents = (await call('GET', '/api/agents')).body.items;
+        return agents.find((a: { id: string }) => a.id === agent.id).presence.status === 'online';
+      });
+      return { channel, agent, teamId: team.body.id as string };
+    },
+
+    /** Waits until the conversation's ticket is `agent`'s. */
+    async assignedTo(conversationId: string, agent: { id: string; token: string }, timeoutMs = 10_000) {
+      await waitFor(
+        async () =>
+          (await call('GET', `/api/conversations/${conversationId}`, undefined, agent.token)).body.assigneeId ===
+          agent.id,
+        timeoutMs,
+        'the ticket to be assigned',
+      );
+    },
+
     /** A conversation's timeline as `token`'s agent gets it (GET /api/conversations/:id/messages: the newest page). */
     async timeline(conversationId: string, token: string): Promise<any[]> {
       return (await call('GET', `/api/conversations/${conversationId}/messages`, undefined, token)).body.items;
