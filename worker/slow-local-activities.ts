@@ -1,8 +1,9 @@
 /**
  * A local activity runs inside its workflow's task: while it waits for one of the worker's local-activity slots and
  * while it runs, the task stays open (Temporal's SDK extends it every 8 s; the conversation's other work waits
- * behind it). One that took long is logged, with where the time went: waiting for a slot (`waitedMs`: the worker's
- * slots are all busy) or running (`ranMs`: the database or Temporal was slow to answer).
+ * behind it). One that took long is logged, with where the time went: waiting (`waitedMs`: for a slot, when the
+ * worker's slots are all busy, or a retry's backoff) or running (`ranMs`: the database or Temporal was slow to
+ * answer). docs/operations.md, "A workflow task held open".
  */
 import type { Context } from '@temporalio/activity';
 import type { Next } from '@temporalio/common';
