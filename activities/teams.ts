@@ -106,21 +106,22 @@ export function createTeamActivities(deps: TeamActivityDeps) {
 export type TeamActivities = ReturnType<typeof createTeamActivities>;
 
 /**
- * How long a report waits for its team's answer: a dispatcher that is slow or stuck must not hold up the
- * conversation (its local activities take turns: the customer's next message waits behind this one).
+ * How long a report waits for its team's answer: a dispatcher that is slow or stuck must not hold up the ticket's
+ * assignment (the offer then comes on its own), nor, for runs whose reports are local activities (before baseline
+ * 10), the conversation (its local activities take turns: the customer's next message waits behind this one).
  */
 export const TEAM_ANSWER_WITHIN_MS = 2_000;
 /**
- * After a team answered too late, its reports are signals only for a while (offers then go on their own): a report
- * waiting for an answer holds one of the worker's few local-activity slots, and a dispatcher stalled (its worker
- * killed, its task waiting to time out) must not take every slot from the customers' messages.
+ * After a team answered too late, its reports are signals only for a while (offers then go on their own): a
+ * dispatcher stalled (its worker killed, its task waiting to time out) answers nothing, and its reports need not each
+ * wait for it, holding an activity slot (a local-activity one, for runs from before baseline 10).
  */
 export const TEAM_ANSWERS_PAUSE_MS = 30_000;
 const answersPausedUntil = new Map<string, number>();
 
 /**
- * The update's id for a report: made from the report itself, so that every attempt of the local activity that sends
- * it (retried after an error, or run again by a replayed workflow task) is the same update to Temporal, and a signal
+ * The update's id for a report: made from the report itself, so that every attempt of the activity that sends
+ * it (retried after an error or a timeout, or, as a local activity, run again by a replayed workflow task) is the same update to Temporal, and a signal
  * sent instead names every one of them.
  */
 export const askIdOf = (report: TicketReport): string =>

@@ -12,6 +12,8 @@ import { type Stack, startStack, waitFor } from './helpers/stack';
 const REPORT_DELAY_MS = 6_000;
 const SLOW_TEXT = 'slow to store';
 const reportsInFlight = new Set<string>();
+/** reportTicket calls by workflow id (all its runs). */
+const reportCalls = new Map<string, number>();
 
 const slowReportsAndStores: ActivityInterceptorsFactory = (context) => ({
   inbound: {
@@ -20,6 +22,7 @@ const slowReportsAndStores: ActivityInterceptorsFactory = (context) => ({
       if (activityType === 'reportTicket') {
         const workflowId = workflowExecution?.workflowId ?? '';
         reportsInFlight.add(workflowId);
+        reportCalls.set(workflowId, (reportCalls.get(workflowId) ?? 0) + 1);
         try {
           await new Promise((resolve) => setTimeout(resolve, REPORT_DELAY_MS));
           return await next(input);
@@ -119,5 +122,41 @@ describe("a ticket's report to its team", () => {
     expect(slow()).toMatchObject({ level: 'warn', attempt: 1, outcome: 'completed' });
     expect(slow().ranMs).toBeGreaterThanOrEqual(SLOW_LOCAL_ACTIVITY_MS);
     expect(slow().waitedMs).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe("a run over its history limit while its ticket's report is in flight", () => {
+  let small: Stack;
+  beforeAll(async () => {
+    small = await startStack({ historyEventLimit: 50, activityInterceptors: [slowReportsAndStores] });
+  });
+  afterAll(async () => {
+    await small?.close();
+  });
+
+  it('waits for the report before it continues as new: the answer is taken, not asked for again', async () => {
+    const { channel, agent } = await small.teamOfOneOnline('History limit');
+    const customer = '5511970000104';
+    await small.customerWrites(channel, customer, 'Oi');
+    const conversation = await small.conversationSeenBy(channel, agent);
+    await waitFor(async () => reportsInFlight.has(conversation.workflowId), 10_000, 'the report to start');
+    const firstRunId = (await small.temporal.workflow.getHandle(conversation.workflowId).describe()).runId;
+    // Enough messages to take the run over its limit of 50 events while the report waits for its team.
+    for (let i = 1; i <= 15; i++) await small.customerWrites(channel, customer, `mensagem ${i}`);
+
+    await small.assignedTo(conversation.id, agent, REPORT_DELAY_MS + 15_000);
+    await waitFor(
+      async () => (await small.timeline(conversation.id, agent.token)).some((m) => m.text === 'mensagem 15'),
+      15_000,
+      'every message to be stored',
+    );
+    const firstRun = small.temporal.workflow.getHandle(conversation.workflowId, firstRunId);
+    await waitFor(async () => (await firstRun.describe()).status.name === 'CONTINUED_AS_NEW', 15_000, 'the new run');
+    // The next run has started and settled (it would report at once if the report had been carried).
+    const nextRun = small.temporal.workflow.getHandle(conversation.workflowId);
+    await waitFor(async () => (await nextRun.describe()).historyLength >= 4, 10_000, 'the next run to start');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // One report: the first run waited for its answer (the offer) before continuing; the next run had none to send.
+    expect(reportCalls.get(conversation.workflowId)).toBe(1);
   });
 });

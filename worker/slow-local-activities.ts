@@ -1,9 +1,9 @@
 /**
  * A local activity runs inside its workflow's task: while it waits for one of the worker's local-activity slots and
  * while it runs, the task stays open (Temporal's SDK extends it every 8 s; the conversation's other work waits
- * behind it). One that took long is logged, with where the time went: waiting (`waitedMs`: for a slot, when the
- * worker's slots are all busy, or a retry's backoff) or running (`ranMs`: the database or Temporal was slow to
- * answer). docs/operations.md, "A workflow task held open".
+ * behind it). One that took long is logged, with where the time went: waiting for a slot (`waitedMs`, first attempts
+ * only: the worker's slots were all busy) or running (`ranMs`: the database or Temporal was slow to answer).
+ * docs/operations.md, "A workflow task held open".
  */
 import type { Context } from '@temporalio/activity';
 import type { Next } from '@temporalio/common';
@@ -24,7 +24,9 @@ class SlowLocalActivityLog implements ActivityInboundCallsInterceptor {
     const info = this.context.info;
     if (!info.isLocal) return next(input);
     const started = Date.now();
-    const waitedMs = Math.max(0, started - info.currentAttemptScheduledTimestampMs);
+    // The SDK keeps the first attempt's schedule time for the retries it runs within the workflow task: the wait is
+    // known for the first attempt only (a retry's would count the attempts before it).
+    const waitedMs = info.attempt === 1 ? Math.max(0, started - info.currentAttemptScheduledTimestampMs) : 0;
     let outcome = 'completed';
     try {
       return await next(input);

@@ -137,7 +137,7 @@ export const CONVERSATION_PATCHES = {
     id: 'team-reports-outside-task',
     baseline: 10,
     story:
-      "A report to the ticket's team is a (remote) activity, waiting for the dispatcher's answer outside the workflow task (a local activity, holding the task and the conversation's next writes); asked at each report.",
+      "A report to the ticket's team is a (remote) activity, waiting for the dispatcher's answer outside the workflow task, and a run continuing as new waits for one in flight (a local activity, holding the task and the conversation's next writes); asked at each report, and at a continue-as-new during one.",
   },
 } as const satisfies Record<string, { id: string; baseline: number; story: string }>;
 

@@ -33,6 +33,8 @@ import { Outbox } from './outbox';
 export const DEFAULT_HISTORY_EVENT_LIMIT = 2000;
 export const DEFAULT_IDLE_TIMEOUT_MS = 7 * 24 * 3_600_000;
 const EMPTY_RUN_TIMEOUT_MS = 60_000;
+/** How long a run over its history limit waits for a report to its team in flight before it continues as new. */
+const REPORT_BEFORE_CONTINUING_WITHIN = '1m';
 
 type StoredInbound = Awaited<ReturnType<ConversationActivities['recordInbound']>>;
 
@@ -401,6 +403,11 @@ export class ConversationRun extends ConversationRequests {
   async continueAsNewNow(): Promise<never> {
     await this.finishMediaDownloads();
     await condition(allHandlersFinished);
+    // A report to the team in flight (an activity of its own since baseline 10: it spans workflow tasks) finishes
+    // first: its answer, maybe an offer settled for this ticket, would be lost with this run, and the next run would
+    // report again. Bounded: a team that cannot be reached for long does not hold the run (its report is carried).
+    if (this.teamReporting && this.patches.teamReportsOutsideTask)
+      await condition(() => !this.teamReporting, REPORT_BEFORE_CONTINUING_WITHIN);
     const { historyLength } = workflowInfo();
     log.info('continuing as new', { historyLength, conversationId: this.state.conversationId });
     return continueAsNew<(input: ConversationInput) => Promise<void>>({
