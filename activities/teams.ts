@@ -120,9 +120,9 @@ export const TEAM_ANSWERS_PAUSE_MS = 30_000;
 const answersPausedUntil = new Map<string, number>();
 
 /**
- * The update's id for a report: made from the report itself, so that every attempt of the activity that sends
- * it (retried after an error or a timeout, or, as a local activity, run again by a replayed workflow task) is the same update to Temporal, and a signal
- * sent instead names every one of them.
+ * The update's id for a report: made from the report itself, so that every attempt of the activity that sends it
+ * (retried after an error or a timeout, or, as a local activity, run again by a replayed workflow task) is the same
+ * update to Temporal, and a signal sent instead names every one of them.
  */
 export const askIdOf = (report: TicketReport): string =>
   createHash('sha256').update(JSON.stringify(report)).digest('base64url').slice(0, 22);

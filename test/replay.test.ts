@@ -51,7 +51,8 @@ afterAll(async () => {
 
 describe('workflow replay', () => {
   it('replays a live conversation history (team offer, welcome, reply, template, ticket changes, survey and its answer, reopen), its team dispatcher and presence', async () => {
-    const channel = await stack.createChannel('whatsapp');
+    // The ticket opens in a round-robin team whose one member is online: the dispatcher offers it to him.
+    const { channel, agent, teamId } = await stack.teamOfOneOnline('Replay team');
     await stack.call('POST', `/api/channels/${channel.id}/templates`, {
       name: 'hello',
       language: 'en',
@@ -67,27 +68,9 @@ describe('workflow replay', () => {
         awayText: 'We are closed.',
       },
     });
-    const agent = await stack.createAgent([channel.id]);
-    // The ticket opens in a round-robin team whose one member is online: the dispatcher offers it to him.
-    const team = await stack.call('POST', '/api/teams', {
-      name: 'Replay team',
-      channelIds: [channel.id],
-      members: [{ agentId: agent.id }],
-      assignment: { mode: 'round_robin' },
-    });
-    await stack.call('PATCH', `/api/channels/${channel.id}`, { defaultTeamId: team.body.id });
-    await stack.call('PUT', '/api/me/presence', { status: 'online' }, agent.token);
-    await waitFor(async () => {
-      const agents = (await stack.call('GET', '/api/agents')).body.items;
-      return agents.find((a: { id: string }) => a.id === agent.id).presence.status === 'online';
-    });
     await stack.customerWrites(channel, '5511960000001', 'hi', { contactName: 'Replay' });
     const conversation = await stack.conversationSeenBy(channel, agent);
-    await waitFor(
-      async () =>
-        (await stack.call('GET', `/api/conversations/${conversation.id}`, undefined, agent.token)).body.assigneeId ===
-        agent.id,
-    );
+    await stack.assignedTo(conversation.id, agent, 20_000);
     const seen = (await stack.timeline(conversation.id, agent.token)).at(-1).id;
     await stack.call(
       'POST',
@@ -146,9 +129,9 @@ describe('workflow replay', () => {
     expect(history.events!.length).toBeGreaterThan(20);
     await Worker.runReplayHistory(replayOptions(), history);
     // The team's dispatcher (reports, the offer, the close) and the agent's presence replay too.
-    const dispatcher = await stack.temporal.workflow.getHandle(`team:${team.body.id}`).fetchHistory();
+    const dispatcher = await stack.temporal.workflow.getHandle(`team:${teamId}`).fetchHistory();
     for (const [workflowId, other] of [
-      [`team:${team.body.id}`, dispatcher],
+      [`team:${teamId}`, dispatcher],
       [`presence:${agent.id}`, await stack.temporal.workflow.getHandle(`presence:${agent.id}`).fetchHistory()],
     ] as const) {
       expect(other.events!.length, workflowId).toBeGreaterThan(3);
