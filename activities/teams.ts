@@ -129,7 +129,7 @@ export const askIdOf = (report: TicketReport): string =>
 
 /**
  * The report as an update, answered with its offer (one call: update-with-start, waiting for the answer). Not
- * answered in time, it may not have been taken: it goes as a signal too (a report taken twice changes nothing),
+ * answered in time (or refused), it may not have been taken: it goes as a signal too (a report taken twice changes nothing),
  * naming the update given up on, so that the dispatcher sends an offer for the ticket on its own and answers that
  * update, should it still arrive, with nothing.
  */
@@ -158,8 +158,11 @@ async function askTeam(
         }),
       }),
     );
-  } catch (err) {
-    if (!deadline.signal.aborted) throw err;
+  } catch {
+    // Not answered in time, or not taken: Temporal refuses an update to a workflow with 10 already in flight
+    // (RESOURCE_EXHAUSTED: a burst of new tickets in one team) and aborts those its lost workflow task held. Either
+    // way the report goes as a signal, and the team's next reports too for a while. (A signal refused as well fails
+    // the attempt: the activity is retried.)
     answersPausedUntil.set(teamId, Date.now() + TEAM_ANSWERS_PAUSE_MS);
     await signal(teamId, { ...report, abandonedAskId: askId });
     return null;

@@ -1,7 +1,9 @@
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { createTeamActivities } from '../activities/teams';
 import { SLOW_LOCAL_ACTIVITY_MS } from '../worker/slow-local-activities';
+import { teamQueueQuery, teamWorkflowId } from '../workflows/team-definitions';
 import { type Stack, startStack, waitFor } from './helpers/stack';
 
 // A ticket's report to its team waits for the team's dispatcher: one workflow for the whole team, slow to answer
@@ -125,6 +127,39 @@ describe("a ticket's report to its team", () => {
   });
 });
 
+describe('a burst of reports to one team', () => {
+  it('more at once than Temporal lets in flight as updates (10 per workflow): every one is taken', async () => {
+    // A team with nobody online: every report may lead to an offer (so asks for its answer), and none gets one.
+    const channel = await stack.createChannel('whatsapp');
+    const agent = await stack.createAgent([channel.id]);
+    const team = await stack.call('POST', '/api/teams', {
+      name: 'Burst',
+      channelIds: [channel.id],
+      members: [{ agentId: agent.id }],
+      assignment: { mode: 'round_robin' },
+    });
+    expect(team.status).toBe(201);
+    const teamId = team.body.id as string;
+    const activities = createTeamActivities({ temporal: stack.temporal, taskQueue: stack.taskQueue });
+    const at = Date.now();
+    const reports = Array.from({ length: 40 }, (_, i) => ({
+      conversationId: `cv_burst_${teamId}_${i}`,
+      teamId,
+      status: 'open' as const,
+      assigneeId: null,
+      at: at + i,
+    }));
+    // All at once, as remote activities of 40 new tickets run: more than Temporal lets in flight as updates.
+    const answers = await Promise.allSettled(
+      reports.map((report) => activities.reportTicket({ teams: [teamId], report })),
+    );
+    expect(answers.filter((a) => a.status === 'rejected')).toEqual([]);
+    const dispatcher = stack.temporal.workflow.getHandle(teamWorkflowId(teamId));
+    await waitFor(async () => (await dispatcher.query(teamQueueQuery)).waiting.length === 40, 15_000, '40 waiting');
+  });
+});
+
+// Last: a second stack (its own history limit), whose start and close take the database connection over.
 describe("a run over its history limit while its ticket's report is in flight", () => {
   let small: Stack;
   beforeAll(async () => {
