@@ -158,18 +158,26 @@ export function isOpenAt(hours: WorkingHours | null | undefined, epochMs: number
 const LOOKAHEAD_DAYS = 400;
 
 /**
+ * The channel's open intervals, as instants `[start, end)` in order, from the one this instant falls in (or the next)
+ * onwards, for LOOKAHEAD_DAYS local dates. Intervals of one day that touch come out as they are written.
+ */
+export function* openIntervalsFrom(hours: WorkingHours, epochMs: number): Generator<[number, number]> {
+  let date = localTime(epochMs, hours.timeZone).date;
+  for (let day = 0; day < LOOKAHEAD_DAYS; day++, date = nextDate(date)) {
+    if (hours.datesOff.includes(date)) continue;
+    const intervals = [...(hours.weekly[weekdayOf(date)] ?? [])].sort((a, b) => minutesOf(a[0]) - minutesOf(b[0]));
+    for (const [start, end] of intervals) {
+      const closes = instantOf(date, minutesOf(end), hours.timeZone);
+      if (closes > epochMs) yield [instantOf(date, minutesOf(start), hours.timeZone), closes];
+    }
+  }
+}
+
+/**
  * When the channel opens next after this instant (epoch ms), or null if it does not open within 400 days (no
  * hours at all). While closed, this names the away period the instant is in: the same for every instant of it.
  */
 export function nextOpeningAfter(hours: WorkingHours, epochMs: number): number | null {
-  let date = localTime(epochMs, hours.timeZone).date;
-  for (let day = 0; day < LOOKAHEAD_DAYS; day++, date = nextDate(date)) {
-    if (hours.datesOff.includes(date)) continue;
-    const starts = (hours.weekly[weekdayOf(date)] ?? []).map(([start]) => minutesOf(start)).sort((a, b) => a - b);
-    for (const start of starts) {
-      const opening = instantOf(date, start, hours.timeZone);
-      if (opening > epochMs) return opening;
-    }
-  }
+  for (const [opens] of openIntervalsFrom(hours, epochMs)) if (opens > epochMs) return opens;
   return null;
 }
