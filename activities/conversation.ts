@@ -34,6 +34,7 @@ import {
   recordInbound,
   recordInboundTogether,
 } from './record-inbound';
+import type { ServiceLevelActivities } from './service-levels';
 
 export type { ConversationRef } from '../db/conversations';
 export type { TemplateRef } from '../db/queued-outbound';
@@ -99,11 +100,13 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
       authorId: string;
       changeId: string;
       assignment?: { reason: AssignmentReason; waitedMs: number };
+      /** Said by another line (a service level's breach that moved the ticket): only stored. */
+      quiet?: boolean;
     }): Promise<void> {
       const channelId = input.channelId ?? (await findConversation(input.conversationId))?.channelId;
       if (!channelId)
         throw ApplicationFailure.nonRetryable(`conversation ${input.conversationId} not found`, 'NOT_FOUND');
-      if (input.assignment) {
+      if (input.assignment)
         await recordSystemLine(
           input.conversationId,
           channelId,
@@ -111,6 +114,7 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
           `ticket:${input.changeId}`,
           new Date(),
         );
+      if (input.assignment || input.quiet) {
         await storeTicket(input.conversationId, input.to);
         return;
       }
@@ -190,7 +194,9 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
 }
 
 /** Every activity the conversation workflow calls on its store: the conversation's and the automatic messages'. */
-export type ConversationActivities = ReturnType<typeof createConversationActivities> & AutomationActivities;
+export type ConversationActivities = ReturnType<typeof createConversationActivities> &
+  AutomationActivities &
+  ServiceLevelActivities;
 
 /** The line before an admin's answer past the reply policy; keyed by the message's request, so once per answer. */
 async function recordAnsweredFor(input: AgentMessageInput, assigneeId: string | null): Promise<void> {

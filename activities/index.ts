@@ -10,6 +10,7 @@ import { type BatchActivities, createBatchActivities } from './batch';
 import { type ConversationActivities, createConversationActivities } from './conversation';
 import { createPresenceActivities, type PresenceActivities } from './presence';
 import { createSendingActivities, type SendingActivities } from './sending';
+import { createServiceLevelActivities } from './service-levels';
 import { createTeamActivities, type TeamActivities } from './teams';
 
 export { clientIdFor, conversationIdFor, keyedMessageId } from '../db/ids';
@@ -46,6 +47,7 @@ export function createActivities(deps: ActivityDeps): JanelaActivities {
   return {
     ...createConversationActivities({ legacyConversationIds, replyWindowMs: deps.replyWindowMs }),
     ...createAutomationActivities(),
+    ...createServiceLevelActivities(),
     ...createPresenceActivities({ temporal: deps.temporal, taskQueue: deps.taskQueue }),
     ...createTeamActivities({
       temporal: deps.temporal,

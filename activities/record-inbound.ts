@@ -7,6 +7,7 @@
 import type { ChannelKind, ConversationStatus, InboundMessage } from '../common/domain';
 import { storableInbound } from '../common/free-form';
 import { newId } from '../common/ids';
+import type { SlaPolicySnapshot } from '../common/sla-policy';
 import type { WorkingHours } from '../common/working-hours';
 import { findOrCreateClient } from '../db/clients';
 import { type ConversationRef, findOrCreateConversation, refOf, storeWindowIfLater } from '../db/conversations';
@@ -25,6 +26,7 @@ import {
   storedInboundMessageId,
 } from '../db/inbound';
 import type { LegacyConversationIds } from '../db/legacy-conversations';
+import { slaPolicyFor } from '../db/service-levels';
 import { recordSystemLine } from '../db/timeline';
 import { conversationWorkflowId } from '../workflows/definitions';
 import { type AutoReplies, autoRepliesTo, isOutsideHours, workingHoursOf } from './automation';
@@ -51,6 +53,8 @@ export interface RecordInboundInput {
    * window), and the away period the conversation was last told of (`RecordInboundResult.autoReplies`).
    */
   autoReplies?: { windowOpen: boolean; awayNotifiedPeriod: number | null } | null;
+  /** Asked by runs that keep service levels: the policy a ticket this message opens (or reopens) is held to. */
+  sla?: boolean;
 }
 
 export interface RecordInboundResult extends ConversationRef {
@@ -62,6 +66,11 @@ export interface RecordInboundResult extends ConversationRef {
    * conversation has now been told of (null: none yet).
    */
   autoReplies?: AutoReplies;
+  /**
+   * When asked (`sla`) and this message opened or reopened the ticket: the service-level policy it opens under
+   * (null: none applies). Absent otherwise.
+   */
+  slaPolicy?: SlaPolicySnapshot | null;
 }
 
 /**
@@ -104,17 +113,18 @@ export async function recordInbound(
   const { conversation, created } = await findOrCreateInboundConversation(ingest, legacyConversationIds);
   if (!(await storeMessage(ingest, conversation._id))) return completeRepeatedDelivery(ingest, conversation);
   await recordEntryPoint(ingest.arrival, conversation._id);
-  if (created) return resultOf(ingest, conversation, false, true);
+  if (created) return resultOf(ingest, conversation, false, true, true);
 
   const status = conversation.status as ConversationStatus;
   await recordBeforeCounting(ingest, conversation._id, status);
   // Counted once: an earlier attempt of this activity may have created the conversation with this message already
   // counted, then failed before storing the message. (A conversation's messages are recorded one at a time by its
   // workflow, so the read above is still current.)
+  const reopens = reopensTicket(ingest, status);
   if (conversation.lastInboundMessageId === input.message.providerMessageId)
-    return resultOf(ingest, conversation, false, false);
+    return resultOf(ingest, conversation, false, false, reopens);
   const updated = (await countMessage(ingest, conversation._id, status)) ?? conversation;
-  return resultOf(ingest, updated, false, false);
+  return resultOf(ingest, updated, false, false, reopens);
 }
 
 /**
@@ -158,7 +168,15 @@ export async function recordInboundTogether(
   for (const [index, ingest] of ingests.entries()) {
     if (outcomes[index] === 'duplicate' || !counted) keep(await oneByOne(messages[index]!));
     else
-      keep(await resultOf({ ...ingest, input: { ...ingest.input, autoReplies: askOfNext() } }, counted, false, false));
+      keep(
+        await resultOf(
+          { ...ingest, input: { ...ingest.input, autoReplies: askOfNext() } },
+          counted,
+          false,
+          false,
+          false,
+        ),
+      );
   }
   return results;
 }
@@ -199,7 +217,7 @@ async function recordOnKnownConversation(
   await recordEntryPoint(ingest.arrival, conversationId);
   const updated = await countMessage(ingest, conversationId, status);
   if (!updated) throw new Error(`conversation ${conversationId} is not stored`);
-  return resultOf(ingest, updated, false, false);
+  return resultOf(ingest, updated, false, false, reopensTicket(ingest, status));
 }
 
 /** A known conversation costs one read; a new customer's, an insert each for client, conversation and message. */
@@ -218,6 +236,11 @@ async function storeMessage(ingest: Ingest, conversationId: string): Promise<boo
   const stored = await insertArrival(ingest.arrival, ingest.messageId, conversationId);
   if (stored === 'stored without details') countStoreTrouble('refused');
   return stored !== 'duplicate';
+}
+
+/** Whether the message reopens the ticket (a closed one, unless the message is the survey's answer). */
+function reopensTicket(ingest: Ingest, status: ConversationStatus): boolean {
+  return status === 'closed' && !ingest.arrival.answer;
 }
 
 /** Before the ticket moves (or not): the survey's answer on the survey and the timeline, or a reopened line. */
@@ -248,7 +271,7 @@ async function completeRepeatedDelivery(
   await recordSurveyAnswer(arrival, conversation._id);
   await recordTicketScore(arrival, conversation._id);
   const first = conversation.openedByMessageId === arrival.message.providerMessageId;
-  return resultOf({ ...ingest, messageId }, conversation, true, first);
+  return resultOf({ ...ingest, messageId }, conversation, true, first, first);
 }
 
 /** The result the workflow records: the conversation, the message and (for runs that ask) its automatic replies. */
@@ -257,9 +280,18 @@ async function resultOf(
   conversation: Parameters<typeof refOf>[0],
   duplicate: boolean,
   firstConversation: boolean,
+  opensTicket: boolean,
 ): Promise<RecordInboundResult> {
   const ask = ingest.input.autoReplies;
-  const base = { ...refOf(conversation), duplicate, messageId: ingest.messageId };
+  const ref = refOf(conversation);
+  const base = {
+    ...ref,
+    duplicate,
+    messageId: ingest.messageId,
+    ...(ingest.input.sla && opensTicket
+      ? { slaPolicy: await slaPolicyFor({ channelId: ingest.input.channelId, teamId: ref.teamId }) }
+      : {}),
+  };
   if (!ask) return base;
   const autoReplies = await autoRepliesTo({
     conversationId: conversation._id,

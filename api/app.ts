@@ -32,6 +32,7 @@ import { mediaApiRoutes, publicMediaRoutes } from './routes/media';
 import { reportRoutes } from './routes/reports';
 import { addResendRoute } from './routes/resend';
 import { sessionRoutes } from './routes/session';
+import { slaPolicyRoutes } from './routes/sla-policies';
 import { teamRoutes } from './routes/teams';
 import { templateRoutes } from './routes/templates';
 import { webhookRoutes } from './routes/webhook';
@@ -175,6 +176,7 @@ export function createApp(deps: ApiDeps) {
   api.route('/channels', channelRoutes(deps, services));
   api.route('/agents', agentRoutes(services));
   api.route('/teams', teamRoutes(deps));
+  api.route('/sla-policies', slaPolicyRoutes());
   api.route('/me', meRoutes(deps));
   api.route('/channels', templateRoutes());
   const conversations = conversationRoutes(deps, services);

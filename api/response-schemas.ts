@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { AUTOMATIC_KINDS } from '../common/automation-settings';
 import { CHANNEL_KINDS, REPLY_POLICIES } from '../common/domain';
 import { ERROR_CODES, type ErrorCode } from '../common/error-codes';
+import { SLA_BUSINESS_HOURS, SLA_TARGETS } from '../common/sla-policy';
 import { ASSIGNMENT_MODES, PRESENCE_STATUSES, VIEWER_STATES } from '../common/teams';
 import { automationResponseFields } from './channel-automation';
 
@@ -90,6 +91,33 @@ export const teamResponse = z.strictObject({
     capacity: z.number().int().describe('concurrent open tickets per member that automatic assignment never exceeds'),
     sticky: z.strictObject({ enabled: z.boolean(), days: z.number().int() }),
   }),
+  createdAt: iso.nullable(),
+  updatedAt: iso.nullable(),
+});
+
+const slaTarget = z
+  .string()
+  .nullable()
+  .describe('the target as written, e.g. "15m" (a whole number and s, m, h or d); null: no target');
+
+export const slaPolicyResponse = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  channelIds: z.array(z.string()),
+  teamIds: z.array(z.string()).describe("the tickets' teams it applies to; empty: any team, and tickets without one"),
+  firstResponse: slaTarget,
+  nextResponse: slaTarget,
+  resolution: slaTarget,
+  businessHours: z
+    .enum(SLA_BUSINESS_HOURS)
+    .describe("`channel`: the clocks run in the channel's working hours; `always`: around the clock"),
+  warnAt: z.number().describe('the fraction of each target at which the warning comes'),
+  escalate: z.strictObject({
+    notifyAgentIds: z.array(z.string()),
+    toTeamId: z.string().nullable().describe('the team a breached ticket moves to (null: it stays)'),
+    event: z.boolean(),
+  }),
+  position: z.number().int().describe('policies are matched in this order (then by creation): the first applies'),
   createdAt: iso.nullable(),
   updatedAt: iso.nullable(),
 });
@@ -183,6 +211,25 @@ export const conversationResponse = z.strictObject({
     .strictObject({ score: z.number().int().min(1).max(5), answeredAt: iso })
     .nullable()
     .describe("the customer's answer to the satisfaction survey sent when the ticket last closed"),
+  sla: z
+    .strictObject({
+      policyId: z.string(),
+      policyName: z.string().describe('its name when the ticket opened'),
+      firstResponseDueAt: iso.nullable().describe('while the first answer is awaited (null: paused, answered, none)'),
+      nextResponseDueAt: iso.nullable().describe('while a next answer is awaited'),
+      resolutionDueAt: iso.nullable().describe('until the ticket closes'),
+      status: z.enum(['active', 'hit', 'missed', 'active_with_misses']),
+      windowClosesFirst: z
+        .boolean()
+        .describe(
+          'WhatsApp: the reply window closes before the awaited answer is due (a late answer must be a template)',
+        ),
+      nextDueAt: iso.nullable().describe('the earliest due instant of a running clock'),
+      atRisk: z.boolean().describe('a running clock is past its warning, not yet breached'),
+      breached: z.boolean().describe('a running clock is breached'),
+    })
+    .nullable()
+    .describe("the service level of the ticket's current episode (null: no policy applies)"),
 });
 
 const agentIdOrAdmin = z.string().describe("an agent's id, or `admin` for the bootstrap administrator");
@@ -213,6 +260,21 @@ export const systemLineResponse = z.discriminatedUnion('code', [
     }),
   }),
   z.strictObject({ code: z.literal('reopened'), params: z.strictObject({}) }),
+  ...(['sla_warning', 'sla_breached'] as const).map((code) =>
+    z.strictObject({
+      code: z.literal(code),
+      params: z.strictObject({
+        target: z.enum(SLA_TARGETS),
+        policyId: z.string(),
+        policyName: z.string().describe('the name the policy had when the ticket opened'),
+        dueAt: iso.nullable().describe('when the target is (or was) due'),
+        notifiedAgentIds: z.array(z.string()).optional().describe('breaches: the agents the policy notifies'),
+        notifiedAgentNames: z.array(z.string().nullable()).optional(),
+        movedToTeamId: z.string().nullable().optional().describe('breaches: the team the policy moved the ticket to'),
+        movedToTeamName: z.string().nullable().optional(),
+      }),
+    }),
+  ),
   z.strictObject({
     code: z.literal('free_entry_point'),
     params: z.strictObject({

@@ -7,6 +7,8 @@ import { CLOSING_SOON_MS } from '../common/automation-settings';
 import { capabilitiesOf } from '../common/channels';
 import type { Referral, ReplyPolicy } from '../common/domain';
 import { replyWindowState } from '../common/reply-window';
+import type { SlaSummary } from '../common/sla-clocks';
+import type { SlaBusinessHours } from '../common/sla-policy';
 import { assignmentOf, type PresenceStatus, VIEWER_TTL_MS, type ViewerState } from '../common/teams';
 import { channelWebhookUrl } from '../common/urls';
 import type { StoredMedia } from '../db/media';
@@ -124,6 +126,45 @@ export function teamView(team: TeamRecord) {
   };
 }
 
+export type SlaPolicyRecord = {
+  _id: string;
+  name: string;
+  channelIds: string[];
+  teamIds: string[];
+  firstResponse?: string | null;
+  nextResponse?: string | null;
+  resolution?: string | null;
+  businessHours?: string | null;
+  warnAt: number;
+  escalate?: { notifyAgentIds?: string[] | null; toTeamId?: string | null; event?: boolean | null } | null;
+  position: number;
+  createdAt?: Date;
+  updatedAt?: Date;
+};
+
+/** An SLA policy: each target as the admin wrote it ("15m"; null: none), never in ms. */
+export function slaPolicyView(policy: SlaPolicyRecord) {
+  return {
+    id: policy._id,
+    name: policy.name,
+    channelIds: policy.channelIds,
+    teamIds: policy.teamIds,
+    firstResponse: policy.firstResponse ?? null,
+    nextResponse: policy.nextResponse ?? null,
+    resolution: policy.resolution ?? null,
+    businessHours: (policy.businessHours ?? 'channel') as SlaBusinessHours,
+    warnAt: policy.warnAt,
+    escalate: {
+      notifyAgentIds: policy.escalate?.notifyAgentIds ?? [],
+      toTeamId: policy.escalate?.toTeamId ?? null,
+      event: policy.escalate?.event ?? false,
+    },
+    position: policy.position,
+    createdAt: policy.createdAt?.toISOString() ?? null,
+    updatedAt: policy.updatedAt?.toISOString() ?? null,
+  };
+}
+
 export type ConversationRecord = {
   _id: string;
   channelId: string;
@@ -143,6 +184,7 @@ export type ConversationRecord = {
   freeEntryPoint?: { startedAt?: Date | null; until?: Date | null } | null;
   csat?: { score?: number | null; answeredAt?: Date | null } | null;
   arrivedOutsideHours?: boolean | null;
+  sla?: SlaSummary | null;
 };
 
 export function conversationView(
@@ -194,10 +236,27 @@ export function conversationView(
           }
         : null,
     arrivedOutsideHours: conversation.arrivedOutsideHours ?? false,
+    sla: conversation.sla ? slaView(conversation.sla) : null,
     csat:
       conversation.csat?.score && conversation.csat.answeredAt
         ? { score: conversation.csat.score, answeredAt: conversation.csat.answeredAt.toISOString() }
         : null,
+  };
+}
+
+/** A ticket's service level as the API shows it (its workflow writes the summary: common/sla-clocks.ts). */
+function slaView(sla: SlaSummary) {
+  return {
+    policyId: sla.policyId,
+    policyName: sla.policyName,
+    firstResponseDueAt: sla.firstResponseDueAt,
+    nextResponseDueAt: sla.nextResponseDueAt,
+    resolutionDueAt: sla.resolutionDueAt,
+    status: sla.status,
+    windowClosesFirst: sla.windowClosesFirst,
+    nextDueAt: sla.nextDueAt,
+    atRisk: sla.atRisk,
+    breached: sla.breached,
   };
 }
 

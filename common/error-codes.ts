@@ -94,6 +94,16 @@ export const ERROR_CODES = {
       'A team member must be an agent (not automation, not removed) with access to every channel of the team (`agentId`, `missingChannelIds`; or `teams` the change would break).',
   },
   INVALID_TEAM: { status: 409, description: 'No such team, or it does not answer this channel.' },
+  UNKNOWN_AGENT: {
+    status: 409,
+    description:
+      'An agent id given does not name a person who is still an agent (not removed, not automation): `agentId`.',
+  },
+  SLA_TARGET_REQUIRED: {
+    status: 409,
+    description:
+      'An SLA policy keeps at least one target (firstResponse, nextResponse or resolution): the edit would leave none.',
+  },
   EXTENSION_DISABLED: { status: 409, description: 'The Infobip extension is disabled: enable it first.' },
   IDEMPOTENCY_KEY_REUSED: { status: 409, description: 'This idempotency key was used for a different dialog.' },
   BATCH_ID_REUSED: { status: 409, description: 'This batch id was used for a different batch.' },

@@ -79,6 +79,27 @@ export interface InboundStoreFailingParams {
   attempt: number;
 }
 
+/** A service-level warning or breach (common/sla-clocks.ts), with what the policy's escalation did. */
+export interface SlaEventParams {
+  target: 'firstResponse' | 'nextResponse' | 'resolution';
+  policyId: string;
+  policyName: string;
+  /** When the target is (or was) due (null: the hours never reach it). */
+  dueAt: string | null;
+  /** Breaches: the agents the policy notifies, with their names then. */
+  notifiedAgentIds?: string[];
+  notifiedAgentNames?: (string | null)[];
+  /** Breaches: the team the policy moves the ticket to (null: it stays). */
+  movedToTeamId?: string | null;
+  movedToTeamName?: string | null;
+}
+
+const SLA_TARGETS_EN: Record<SlaEventParams['target'], string> = {
+  firstResponse: 'first response',
+  nextResponse: 'next response',
+  resolution: 'resolution',
+};
+
 /** A time as the lines write it, the same in every language: "2026-11-29 12:00 UTC". */
 export function lineTime(iso: string): string {
   return `${iso.slice(0, 16).replace('T', ' ')} UTC`;
@@ -93,7 +114,9 @@ export type SystemLine =
   | { code: 'survey_answered'; params: SurveyAnsweredParams }
   | { code: 'inbound_store_failing'; params: InboundStoreFailingParams }
   | { code: 'answered_for_assignee'; params: AnsweredForAssigneeParams }
-  | { code: 'assigned'; params: AssignedParams };
+  | { code: 'assigned'; params: AssignedParams }
+  | { code: 'sla_warning'; params: SlaEventParams }
+  | { code: 'sla_breached'; params: SlaEventParams };
 
 /**
  * A duration as words, in the largest whole unit up to hours: "24 hours", "2 minutes", "24 horas", "90 seconds"
@@ -154,6 +177,17 @@ export function systemLineEnglish(line: SystemLine): string {
     }
     case 'inbound_store_failing':
       return `A message from the customer could not be stored yet (attempt ${line.params.attempt}); Janela keeps trying and has alerted the operators.`;
+    case 'sla_warning': {
+      const p = line.params;
+      return `Service level ${p.policyName}: the ${SLA_TARGETS_EN[p.target]} is due ${p.dueAt ? `at ${lineTime(p.dueAt)}` : 'soon'}.`;
+    }
+    case 'sla_breached': {
+      const p = line.params;
+      const notified = (p.notifiedAgentIds ?? []).map((id, i) => p.notifiedAgentNames?.[i] ?? id);
+      const moved = p.movedToTeamId ? ` Moved to ${p.movedToTeamName ?? p.movedToTeamId}.` : '';
+      const told = notified.length ? ` Notified: ${notified.join(', ')}.` : '';
+      return `Service level ${p.policyName}: the ${SLA_TARGETS_EN[p.target]} target was missed${p.dueAt ? ` (due ${lineTime(p.dueAt)})` : ''}.${moved}${told}`;
+    }
     case 'ticket_changed': {
       const p = line.params;
       const parts: string[] = [];

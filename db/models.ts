@@ -4,6 +4,7 @@ import { Client, Conversation, ConversationViewer, Counter, LegacyConversation }
 import { Batch, BatchRecipientRecord, Dialog, SendSlot } from './models/dialogs';
 import { Message, MessageStatusEvent, ParkedInbound, SendKey } from './models/messages';
 import { EntryPoint, StoredCountsSnapshot, Survey } from './models/reports';
+import { SlaPolicy } from './models/service-levels';
 import { Team } from './models/teams';
 
 // Every mongoose model is exported from here, the one place the rest of Janela imports them from; their schemas
@@ -16,6 +17,7 @@ export * from './models/conversations';
 export * from './models/dialogs';
 export * from './models/messages';
 export * from './models/reports';
+export * from './models/service-levels';
 export * from './models/teams';
 
 /** Every model, in the order db/connect.ts builds their indexes. */
@@ -42,6 +44,7 @@ export const allModels = [
   Team,
   ConversationViewer,
   LegacyConversation,
+  SlaPolicy,
 ];
 
 export function isDuplicateKeyError(err: unknown): boolean {

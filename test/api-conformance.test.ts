@@ -66,6 +66,13 @@ async function workspace() {
   expect(batch.status).toBe(202);
   // The admin run may renew the token of, and remove, an agent nobody else uses.
   const disposableAgent = await stack.createAgent([whatsapp.id]);
+  // An SLA policy the admin run may edit and delete.
+  const slaPolicy = await stack.call('POST', '/api/sla-policies', {
+    name: 'Conformance',
+    channelIds: [whatsapp.id],
+    firstResponse: '15m',
+  });
+  expect(slaPolicy.status).toBe(201);
   const secret = new URL(whatsapp.webhookUrl).pathname.split('/').at(-1)!;
   // The customer's message: a resend of it is refused (409), as the description says.
   const timeline = await stack.call('GET', `/api/conversations/${conversation.id}/messages`, undefined, agent.token);
@@ -80,6 +87,7 @@ async function workspace() {
     conversation,
     media,
     batchId: batch.body.batchId,
+    slaPolicyId: slaPolicy.body.id as string,
     secret,
     inboundId,
   };
@@ -161,6 +169,9 @@ describe('the API answers as /openapi.json says', () => {
       'POST /api/agents/{id}/rotate-token': { id: ws.disposableAgent.id },
       'DELETE /api/agents/{id}': { id: ws.disposableAgent.id },
       'POST /api/dialogs/batch/{id}/cancel': { id: ws.batchId },
+      'GET /api/sla-policies/{id}': { id: ws.slaPolicyId },
+      'PATCH /api/sla-policies/{id}': { id: ws.slaPolicyId },
+      'DELETE /api/sla-policies/{id}': { id: ws.slaPolicyId },
     });
     expect(adminRun.output, adminRun.output.slice(-12_000)).toMatch(/Tested: \d+/);
     expect(adminRun.exitCode, adminRun.output.slice(-12_000)).toBe(0);

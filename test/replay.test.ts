@@ -50,7 +50,7 @@ afterAll(async () => {
 });
 
 describe('workflow replay', () => {
-  it('replays a live conversation history (team offer, welcome, reply, template, ticket changes, survey and its answer, reopen), its team dispatcher and presence', async () => {
+  it('replays a live conversation history (team offer, welcome, service-level breaches, reply, template, ticket changes, survey and its answer, reopen), its team dispatcher and presence', async () => {
     // The ticket opens in a round-robin team whose one member is online: the dispatcher offers it to him.
     const { channel, agent, teamId } = await stack.teamOfOneOnline('Replay team');
     await stack.call('POST', `/api/channels/${channel.id}/templates`, {
@@ -68,8 +68,24 @@ describe('workflow replay', () => {
         awayText: 'We are closed.',
       },
     });
+    // A service level whose clocks fire during the story: the first answer late, the next one never given.
+    const policy = await stack.call('POST', '/api/sla-policies', {
+      name: 'Replay SLA',
+      channelIds: [channel.id],
+      businessHours: 'channel',
+      firstResponse: '1s',
+      nextResponse: '2s',
+      resolution: '1h',
+      warnAt: 0.5,
+    });
+    expect(policy.status).toBe(201);
     await stack.customerWrites(channel, '5511960000001', 'hi', { contactName: 'Replay' });
     const conversation = await stack.conversationSeenBy(channel, agent);
+    const slaLine = (target: string) => async () =>
+      (await stack.timeline(conversation.id, agent.token)).some(
+        (m) => m.system?.code === 'sla_breached' && m.system.params.target === target,
+      );
+    await waitFor(slaLine('firstResponse'), 10_000, 'the first response breached');
     await stack.assignedTo(conversation.id, agent, 20_000);
     const seen = (await stack.timeline(conversation.id, agent.token)).at(-1).id;
     await stack.call(
@@ -107,6 +123,7 @@ describe('workflow replay', () => {
       ).body;
       return items.some((m: { text: string | null }) => m.text === 'three');
     });
+    await waitFor(slaLine('nextResponse'), 10_000, 'the next response breached');
     await stack.call(
       'PATCH',
       `/api/conversations/${conversation.id}`,

@@ -533,6 +533,11 @@ export const systemTexts = {
     unassigned: 'unassigned',
     administrator: 'Administrator',
     statuses: { open: 'open', pending: 'pending', closed: 'closed' },
+    sla_warning: 'Service level {policy}: the {target} is due at {due}.',
+    sla_breached: 'Service level {policy}: the {target} target was missed (due {due}).{moved}{notified}',
+    slaMoved: ' Moved to {team}.',
+    slaNotified: ' Notified: {names}.',
+    slaTargets: { firstResponse: 'first response', nextResponse: 'next response', resolution: 'resolution' },
   },
   'pt-BR': {
     window_closed:
@@ -567,6 +572,11 @@ export const systemTexts = {
     unassigned: 'sem responsável',
     administrator: 'Administrador',
     statuses: { open: 'aberto', pending: 'pendente', closed: 'fechado' },
+    sla_warning: 'Nível de serviço {policy}: o prazo de {target} vence às {due}.',
+    sla_breached: 'Nível de serviço {policy}: o prazo de {target} foi perdido (vencia às {due}).{moved}{notified}',
+    slaMoved: ' Movido para {team}.',
+    slaNotified: ' Avisados: {names}.',
+    slaTargets: { firstResponse: 'primeira resposta', nextResponse: 'próxima resposta', resolution: 'resolução' },
   },
 };
 
@@ -639,6 +649,16 @@ export function systemLineText(message, lang) {
       changes.push(p.assigneeId ? fill(words.assignedTo, { name: p.assigneeName ?? p.assigneeId }) : words.unassigned);
     if (p.overCapacity) changes.push(fill(words.overCapacity, p.overCapacity));
     return fill(words.ticket_changed, { changes: changes.join(', '), author: p.authorName ?? words.administrator });
+  }
+  if ((code === 'sla_warning' || code === 'sla_breached') && typeof p.dueAt === 'string') {
+    const names = (p.notifiedAgentIds ?? []).map((id, i) => p.notifiedAgentNames?.[i] ?? id);
+    return fill(words[code], {
+      policy: p.policyName,
+      target: words.slaTargets[p.target] ?? p.target,
+      due: `${p.dueAt.slice(0, 16).replace('T', ' ')} UTC`,
+      moved: p.movedToTeamId ? fill(words.slaMoved, { team: p.movedToTeamName ?? p.movedToTeamId }) : '',
+      notified: names.length ? fill(words.slaNotified, { names: names.join(', ') }) : '',
+    });
   }
   return message.text ?? '';
 }

@@ -133,6 +133,12 @@ export const CONVERSATION_PATCHES = {
     story:
       "While a report that may bring its team's offer is due or awaited, search attributes and memo wait for the answer: one upsert for a new ticket and its assignee (two); asked at the first held publish.",
   },
+  slaClocks: {
+    id: 'sla-clocks',
+    baseline: 11,
+    story:
+      "A ticket opened under a service-level policy keeps its clocks (first and next response, resolution) with their warnings and breaches on a timer (there were none); asked when a policy first applies, and at an agent's reopen.",
+  },
   teamReportsOutsideTask: {
     id: 'team-reports-outside-task',
     baseline: 10,
@@ -204,6 +210,9 @@ export function conversationPatches(input: ConversationInput) {
     },
     get teamReportsOutsideTask() {
       return changed('teamReportsOutsideTask');
+    },
+    get slaClocks() {
+      return changed('slaClocks');
     },
     /** Retired (baseline 1): every run takes these; each is called where its decision was read. */
     retired: {

@@ -23,6 +23,7 @@ import type {
   TemplateRequest,
   TicketChange,
 } from '../common/domain';
+import type { PendingSlaStep } from '../common/sla-clocks';
 import { formatDuration } from '../common/system-lines';
 import { type ConversationPatches, conversationPatches } from './conversation-patches';
 import { store, storeLocally } from './conversation-proxies';
@@ -333,9 +334,18 @@ export class ConversationRequests {
         ...this.reminderPlan(),
       });
       const view = this.queueBusinessMessage(message, request.authorId);
+      this.slaAnswered(request.guard, message.repeated);
       if (this.freeEntryPoints && !message.repeated) await this.answerEntryPoint();
       return view;
     });
+  }
+
+  /**
+   * A person's answer (a reply or template through the console or API, which carry the collision guard; a batch's
+   * dialog does not) stops the response clock that waits for it.
+   */
+  private slaAnswered(guard: ReplyGuard | undefined, repeated: boolean | undefined): void {
+    if (guard && !repeated) this.queueSla({ kind: 'answered', at: Date.now() });
   }
 
   validateReply(request: ReplyRequest): void {
@@ -423,8 +433,34 @@ export class ConversationRequests {
       ...this.reminderPlan(),
     });
     const view = this.queueBusinessMessage(message, request.authorId);
+    this.slaAnswered(request.guard, message.repeated);
     if (this.freeEntryPoints && !message.repeated) await this.answerEntryPoint();
     return view;
+  }
+
+  /**
+   * A service-level step for the run's keeper to record (conversation-run.ts `startSlaKeeper`): only while the
+   * ticket has an episode, or one is on its way, unless the step opens one.
+   */
+  protected queueSla(step: PendingSlaStep): void {
+    const { state } = this;
+    if (step.kind === 'open' || state.sla !== null || state.slaPending.length > 0) state.slaPending.push(step);
+  }
+
+  /** What a ticket's status change does to its service level: pending pauses, open resumes, closed stops. */
+  private slaAfterTicketChange(from: TicketState['status'], to: TicketState['status']): void {
+    if (from === to) return;
+    const at = Date.now();
+    if (from === 'closed') {
+      // An agent reopened the ticket: a new episode, under the policy that matches now (asked only at a reopen).
+      if (this.state.sla === null && this.state.slaPending.length === 0 && !this.patches.slaClocks) return;
+      this.queueSla({ kind: 'open', at, policy: null });
+      if (to === 'pending') this.queueSla({ kind: 'pause', at });
+      return;
+    }
+    this.queueSla(
+      to === 'closed' ? { kind: 'close', at } : to === 'pending' ? { kind: 'pause', at } : { kind: 'resume', at },
+    );
   }
 
   /** The changeTicket update: records the status/assignee change, publishes it, asks the survey when it closes. */
@@ -450,8 +486,10 @@ export class ConversationRequests {
         authorId: change.authorId,
         changeId,
       });
+      const statusBefore = this.state.status;
       this.state.applyTicket(next);
       this.publish();
+      this.slaAfterTicketChange(statusBefore, next.status);
       if (this.surveys && closes) await this.askSurvey(changeId, change.authorId);
       return this.snapshot();
     } finally {
@@ -496,6 +534,32 @@ export class ConversationRequests {
       state.teamOfferAnswer = offer.offerId;
     } finally {
       this.offerApplying = false;
+    }
+  }
+
+  /**
+   * A breached service level whose policy escalates to a team: the ticket moves there, unassigned, as a transfer
+   * would move it (its breach line says so; no line of its own). Takes its turn with the ticket's other writers.
+   */
+  protected async moveToTeamForSla(teamId: string, changeId: string): Promise<void> {
+    while (this.offerApplying) await condition(() => !this.offerApplying);
+    this.ticketChangesRunning++;
+    try {
+      const next = this.state.ticketAfter({ teamId });
+      if (next === null || this.state.status === 'closed') return;
+      await this.db.recordTicketChange({
+        conversationId: this.state.conversationId!,
+        channelId: this.input.channelId,
+        from: this.state.ticket,
+        to: next,
+        authorId: 'sla',
+        changeId,
+        quiet: true,
+      });
+      this.state.applyTicket(next);
+      this.publish();
+    } finally {
+      this.ticketChangesRunning--;
     }
   }
 

@@ -17,6 +17,7 @@ import {
 } from '@temporalio/workflow';
 import type { ConversationActivities } from '../activities';
 import type { InboundMessage } from '../common/domain';
+import { nextSlaInstant, stepChanges } from '../common/sla-clocks';
 import { infobip, mediaFetch, teamsLocally, teamsRemotely } from './conversation-proxies';
 import { ConversationRequests } from './conversation-requests';
 import { CONVERSATION_PATCH_BASELINE, type ConversationInput } from './definitions';
@@ -55,6 +56,8 @@ export class ConversationRun extends ConversationRequests {
   private wakeTimerArmed = false;
   /** A report to the ticket's team is on its way (the run does not end idle meanwhile). */
   private teamReporting = false;
+  /** A service-level step is being recorded. */
+  private slaRecording = false;
   /** The survey the message being stored answers (set by `recordFirstInbound`). */
   private surveyAnswer: { surveyId: string; score: number } | null = null;
   /** The window expiry the reminder being prepared is for. */
@@ -103,6 +106,52 @@ export class ConversationRun extends ConversationRequests {
     this.continueBeforeStoring = this.patches.continueBeforeStoring;
     this.idleSince = Date.now();
     this.startTeamReporter();
+    this.startSlaKeeper();
+  }
+
+  /**
+   * The ticket's service level beside the main loop: records each step taken (in order, one local activity each, in
+   * its turn with the run's other database writes), and keeps one timer to the next warning or breach, which fires
+   * as a `due` step. A ticket with no policy has no episode: nothing is recorded and no timer runs (no command, so
+   * older histories replay).
+   */
+  private startSlaKeeper(): void {
+    const { state } = this;
+    void (async () => {
+      for (;;) {
+        const instant = nextSlaInstant(state.sla);
+        const woken = () => state.slaPending.length > 0 || nextSlaInstant(state.sla) !== instant;
+        if (instant === null) await condition(woken);
+        else if (!(await condition(woken, Math.max(1, instant - Date.now()))))
+          state.slaPending.push({ kind: 'due', at: Date.now() });
+        while (state.slaPending.length > 0) {
+          const step = state.slaPending[0]!;
+          if (stepChanges(state.sla, step)) await this.recordSlaStep(step);
+          state.slaPending.shift();
+        }
+      }
+    })();
+  }
+
+  private async recordSlaStep(step: (typeof this.state.slaPending)[number]): Promise<void> {
+    const { state } = this;
+    this.slaRecording = true;
+    try {
+      await condition(() => state.conversationId !== null);
+      const result = await this.db.applySla({
+        conversationId: state.conversationId!,
+        channelId: this.input.channelId,
+        episode: state.sla,
+        step,
+        teamId: state.teamId,
+        windowExpiresAt: state.hasWindow ? state.windowExpiresAt : null,
+      });
+      state.sla = result.episode;
+      if (result.moveToTeamId && result.episode)
+        await this.moveToTeamForSla(result.moveToTeamId, `sla:${result.episode.openedAt}:${step.at}`);
+    } finally {
+      this.slaRecording = false;
+    }
   }
 
   /**
@@ -260,6 +309,7 @@ export class ConversationRun extends ConversationRequests {
         windowExpiresAt: this.windowForStore(),
         known: { conversationId: state.conversationId!, status: state.status },
         ...(this.autoReplies ? { autoReplies: this.autoRepliesAsk() } : {}),
+        sla: true,
       });
       if (stored.length === count) return stored;
       log.error('messages stored together came back miscounted; storing them one at a time', {
@@ -308,6 +358,7 @@ export class ConversationRun extends ConversationRequests {
         ...(surveyAnswer ? { surveyAnswer } : {}),
         // A survey's answer gets no automatic reply (it is the last word of a closed ticket).
         ...(this.autoReplies && !surveyAnswer ? { autoReplies: this.autoRepliesAsk() } : {}),
+        sla: true,
       });
     const facts = { conversationId: state.conversationId, providerMessageId: message.providerMessageId };
     return storeOrGiveUp(recordInbound, () => this.patches.inboundStoreBounded, facts);
@@ -346,8 +397,23 @@ export class ConversationRun extends ConversationRequests {
       this.ticketRestoreDue = true;
     } else state.adopt(result);
     this.publish();
+    this.slaAfterInbound(message, result);
     // An automatic reply is the business answering: an entry point it answers in time opens the free window.
     return autoReplied && this.freeEntryPoints;
+  }
+
+  /**
+   * A customer message and the service level: one that opened (or reopened) the ticket starts an episode under the
+   * policy recordInbound found (asked for the patch only then); any other may start a next-response clock.
+   */
+  private slaAfterInbound(message: InboundMessage, result: StoredInbound): void {
+    if (this.surveyAnswer) return;
+    const received = Date.parse(message.receivedAt);
+    const at = Number.isNaN(received) ? Date.now() : Math.min(received, Date.now());
+    if (result.slaPolicy !== undefined) {
+      const opens = result.slaPolicy !== null ? this.patches.slaClocks : this.state.sla !== null;
+      if (opens) this.queueSla({ kind: 'open', at, policy: result.slaPolicy });
+    } else if (!result.duplicate) this.queueSla({ kind: 'customerWrote', at });
   }
 
   /** Once per window, whatever comes of it: the activity reads the setting and the ticket as they are now. */
@@ -434,6 +500,8 @@ export class ConversationRun extends ConversationRequests {
     await this.finishMediaDownloads();
     await condition(allHandlersFinished);
     if (this.state.hasWork || this.teamReporting || this.state.teamReportDue()) return false;
+    // A service-level clock still to fire keeps the run (its timer is the run's).
+    if (this.slaRecording || this.state.slaPending.length > 0 || nextSlaInstant(this.state.sla) !== null) return false;
     log.info('conversation idle; ending until the next message', { conversationId: this.state.conversationId });
     return true;
   }

@@ -7,6 +7,7 @@ import { FREE_ENTRY_POINT_WINDOWS, surveyScoreOf } from '../common/automation-se
 import { capabilitiesOf } from '../common/channels';
 import type { ChannelKind, ConversationStatus, InboundMessage, MessageView } from '../common/domain';
 import { extendWindow, isWindowOpen, windowExpiryAfterInbound } from '../common/reply-window';
+import type { PendingSlaStep, SlaEpisode } from '../common/sla-clocks';
 import {
   type CarriedState,
   type ConversationSnapshot,
@@ -99,6 +100,10 @@ export class ConversationState implements Required<CarriedState> {
   teamOfferAnswer: string | null;
   /** The team's latest offers this run saw (oldest first, bounded). */
   readonly handledOffers: string[];
+  /** The ticket's service-level episode, as its last recorded step left it (null: no policy applies). */
+  sla: SlaEpisode | null;
+  /** Service-level steps taken but not yet recorded (the run's keeper records them in order). */
+  readonly slaPending: PendingSlaStep[];
 
   constructor(
     private readonly identity: ConversationIdentity,
@@ -126,6 +131,8 @@ export class ConversationState implements Required<CarriedState> {
     this.teamReported = carried.teamReported ?? null;
     this.teamOfferAnswer = carried.teamOfferAnswer ?? null;
     this.handledOffers = [...(carried.handledOffers ?? [])];
+    this.sla = carried.sla ?? null;
+    this.slaPending = [...(carried.slaPending ?? [])];
   }
 
   /** A new run's state: empty, or the stored ticket a caller restored (its window open again if still ahead). */
@@ -428,6 +435,8 @@ export class ConversationState implements Required<CarriedState> {
       teamReported: this.teamReported,
       teamOfferAnswer: this.teamOfferAnswer,
       handledOffers: [...this.handledOffers],
+      sla: this.sla,
+      slaPending: [...this.slaPending],
     };
   }
 

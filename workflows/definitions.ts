@@ -16,6 +16,7 @@ import type {
   TicketChange,
 } from '../common/domain';
 import type { ErrorCode } from '../common/error-codes';
+import type { PendingSlaStep, SlaEpisode } from '../common/sla-clocks';
 import type { TeamOffer } from './team-dispatch';
 
 export const CONVERSATION_WORKFLOW = 'conversationWorkflow';
@@ -59,10 +60,10 @@ export interface ConversationInput {
  * Baseline 1: publish-only-changes, reply-request-ids, send-beside-main-loop, record-inbound-local, one-wake-timer,
  * wake-on-history-limit. Baseline 2: continue-before-storing, store-in-workflow-task. Baseline 3: window-reminder,
  * free-entry-point. Baseline 4: satisfaction-survey, automatic-replies. Baseline 5: inbound-store-bounded. Baseline 6:
- * store-inbox-together. Baseline 7: ticket-single-writer, team-reports. Baseline 8: local-activities-take-turns. Baseline 9: publish-after-team-answer. Baseline 10: team-reports-outside-task. A later change raises the baseline and names the baseline it joins: runs
+ * store-inbox-together. Baseline 7: ticket-single-writer, team-reports. Baseline 8: local-activities-take-turns. Baseline 9: publish-after-team-answer. Baseline 10: team-reports-outside-task. Baseline 11: sla-clocks. A later change raises the baseline and names the baseline it joins: runs
  * started at a lower one ask `patched()` for it.
  */
-export const CONVERSATION_PATCH_BASELINE = 10;
+export const CONVERSATION_PATCH_BASELINE = 11;
 
 /**
  * The oldest baseline whose runs this release runs without condition: the changes of baselines up to it are retired
@@ -150,6 +151,10 @@ export interface CarriedState {
   teamOfferAnswer?: string | null;
   /** The team's latest offers the run saw (a retried delivery is answered once). */
   handledOffers?: string[];
+  /** The ticket's service-level episode (absent in runs from before service levels). */
+  sla?: SlaEpisode | null;
+  /** Service-level steps taken but not yet recorded, oldest first. */
+  slaPending?: PendingSlaStep[];
 }
 
 /** The ticket as the run last reported it to its team, and when it last closed (a reopen is reported as such). */

@@ -54,6 +54,8 @@ export const listQuerySchema = z.object({
   closingSoon: z.enum(['true', 'false']).optional(),
   /** `true`: only tickets whose opening (or reopening) message came outside the channel's working hours. */
   arrivedOutsideHours: z.enum(['true', 'false']).optional(),
+  /** `at_risk`: a service-level clock past its warning; `breached`: one past its target (still running). */
+  sla: z.enum(['at_risk', 'breached']).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
 });
 
@@ -223,6 +225,7 @@ export function conversationRoutes(deps: ApiDeps, { liveFeed }: Pick<ApiServices
     // `$ne: true` also finds conversations stored before the flag existed.
     if (query.arrivedOutsideHours)
       filter.arrivedOutsideHours = query.arrivedOutsideHours === 'true' ? true : { $ne: true };
+    if (query.sla) filter[query.sla === 'at_risk' ? 'sla.atRisk' : 'sla.breached'] = true;
     if (query.assigneeId) {
       filter.assigneeId =
         query.assigneeId === 'unassigned' ? null : query.assigneeId === 'me' ? principal.id : query.assigneeId;

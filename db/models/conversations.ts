@@ -51,6 +51,9 @@ const conversationSchema = new Schema(
     arrivedOutsideHours: { type: Boolean, default: false },
     // The customer's answer to the satisfaction survey sent when the ticket last closed (null: none yet).
     csat: { type: new Schema({ score: Number, answeredAt: Date }, { _id: false }), default: null },
+    // The service level of the ticket's current episode, as its workflow last wrote it (common/sla-clocks.ts
+    // SlaSummary; null: no policy applies).
+    sla: { type: Schema.Types.Mixed, default: null },
   },
   { timestamps: true, versionKey: false },
 );

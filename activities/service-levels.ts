@@ -1,0 +1,110 @@
+/**
+ * A ticket's service level, one step at a time (common/sla-clocks.ts): the conversation workflow holds the episode
+ * and hands each step here, where time is counted in the policy's hours (the channel's working hours read through
+ * Intl, which workflow code must not use), the warnings and breaches get their system lines, and the conversation's
+ * `sla` is written for the API and the consoles. Idempotent: a retried step writes the same lines (keyed by the
+ * episode, clock and event) and the same summary.
+ */
+import { applySlaStep, type SlaEpisode, type SlaEvent, type SlaStep, slaSummary } from '../common/sla-clocks';
+import type { SlaPolicySnapshot } from '../common/sla-policy';
+import { addCountedTime, countedTimeBetween } from '../common/sla-time';
+import { agentNameOf } from '../db/agents';
+import { Conversation } from '../db/models';
+import { slaPolicyFor } from '../db/service-levels';
+import { teamNameOf } from '../db/teams';
+import { recordSystemLine } from '../db/timeline';
+import { workingHoursOf } from './automation';
+
+export interface ApplySlaInput {
+  conversationId: string;
+  channelId: string;
+  /** The episode as the workflow holds it (null: none yet, or no policy applied). */
+  episode: SlaEpisode | null;
+  /**
+   * The step. `open` without a policy (an agent reopening the ticket) looks the policy up by the ticket's channel
+   * and team, as a customer's reopening message does in recordInbound.
+   */
+  step: Exclude<SlaStep, { kind: 'open' }> | { kind: 'open'; at: number; policy: SlaPolicySnapshot | null };
+  /** The ticket's team, for an `open` step that looks its policy up. */
+  teamId: string | null;
+  /** WhatsApp: when the reply window closes (epoch ms), for `windowClosesFirst`; null: no window. */
+  windowExpiresAt: number | null;
+}
+
+export interface ApplySlaResult {
+  episode: SlaEpisode | null;
+  events: SlaEvent[];
+  /** A breach whose policy moves the ticket to another team: the workflow transfers it. */
+  moveToTeamId: string | null;
+}
+
+export function createServiceLevelActivities() {
+  return {
+    async applySla(input: ApplySlaInput): Promise<ApplySlaResult> {
+      const { step } = input;
+      let policy: SlaPolicySnapshot | null = null;
+      if (step.kind === 'open') {
+        policy = step.policy ?? (await slaPolicyFor({ channelId: input.channelId, teamId: input.teamId }));
+        if (policy === null) {
+          // No policy for the new episode: the one before (closed) no longer describes the ticket.
+          await Conversation.updateOne({ _id: input.conversationId }, { $set: { sla: null } });
+          return { episode: null, events: [], moveToTeamId: null };
+        }
+      }
+      const businessHours = (policy ?? input.episode?.policy)?.businessHours ?? 'always';
+      const hours = businessHours === 'channel' ? await workingHoursOf(input.channelId) : null;
+      const counter = {
+        add: (from: number, ms: number) => addCountedTime(hours, from, ms),
+        between: (from: number, to: number) => countedTimeBetween(hours, from, to),
+      };
+      const { episode, events } = applySlaStep(
+        input.episode,
+        step.kind === 'open' ? { kind: 'open', at: step.at, policy: policy! } : step,
+        counter,
+      );
+      let moveToTeamId: string | null = null;
+      for (const event of events) moveToTeamId = (await recordEvent(input, episode!, event)) ?? moveToTeamId;
+      if (episode)
+        await Conversation.updateOne(
+          { _id: input.conversationId },
+          { $set: { sla: slaSummary(episode, input.windowExpiresAt) } },
+        );
+      return { episode, events, moveToTeamId };
+    },
+  };
+}
+
+export type ServiceLevelActivities = ReturnType<typeof createServiceLevelActivities>;
+
+/** A warning's or breach's line (once per episode, clock and event); a breach's escalation named in it. */
+async function recordEvent(input: ApplySlaInput, episode: SlaEpisode, event: SlaEvent): Promise<string | null> {
+  const { policy } = episode;
+  const clock = episode.clocks[event.target];
+  const dueAt = event.dueAt === null ? null : new Date(event.dueAt).toISOString();
+  const base = { target: event.target, policyId: policy.policyId, policyName: policy.name, dueAt };
+  const key = `sla:${input.conversationId}:${episode.openedAt}:${event.target}:${clock?.startedAt ?? 0}:${event.kind}`;
+  const at = new Date(input.step.at);
+  if (event.kind === 'warning') {
+    await recordSystemLine(input.conversationId, input.channelId, { code: 'sla_warning', params: base }, key, at);
+    return null;
+  }
+  const { notifyAgentIds, toTeamId } = policy.escalate;
+  const names = await Promise.all(notifyAgentIds.map((id) => agentNameOf(id)));
+  await recordSystemLine(
+    input.conversationId,
+    input.channelId,
+    {
+      code: 'sla_breached',
+      params: {
+        ...base,
+        notifiedAgentIds: notifyAgentIds,
+        notifiedAgentNames: names,
+        movedToTeamId: toTeamId,
+        movedToTeamName: toTeamId ? await teamNameOf(toTeamId) : null,
+      },
+    },
+    key,
+    at,
+  );
+  return toTeamId;
+}
