@@ -26,11 +26,11 @@ import {
   storedInboundMessageId,
 } from '../db/inbound';
 import type { LegacyConversationIds } from '../db/legacy-conversations';
-import { slaPolicyFor } from '../db/service-levels';
 import { recordSystemLine } from '../db/timeline';
 import { conversationWorkflowId } from '../workflows/definitions';
 import { type AutoReplies, autoRepliesTo, isOutsideHours, workingHoursOf } from './automation';
 import { alertIfStoreRetrying, countStoreTrouble } from './inbound-alerts';
+import { slaPolicyOf } from './service-levels';
 
 export interface RecordInboundInput {
   channelId: string;
@@ -183,9 +183,9 @@ export async function recordInboundTogether(
 
 /** Still failing after ~30 s of retries: the agents see it (the operators were alerted earlier). */
 function alertAgentsIfStillFailing(input: RecordInboundInput): Promise<void> {
-  return alertIfStoreRetrying(input, (line, key) => {
+  return alertIfStoreRetrying(input, async (line, key) => {
     const conversationId = input.known?.conversationId ?? conversationIdFor(input.channelId, input.customer);
-    return recordSystemLine(conversationId, input.channelId, line, key, new Date());
+    await recordSystemLine(conversationId, input.channelId, line, key, new Date());
   });
 }
 
@@ -288,9 +288,7 @@ async function resultOf(
     ...ref,
     duplicate,
     messageId: ingest.messageId,
-    ...(ingest.input.sla && opensTicket
-      ? { slaPolicy: await slaPolicyFor({ channelId: ingest.input.channelId, teamId: ref.teamId }) }
-      : {}),
+    ...(ingest.input.sla && opensTicket ? { slaPolicy: await slaPolicyOf(ingest.input.channelId, ref.teamId) } : {}),
   };
   if (!ask) return base;
   const autoReplies = await autoRepliesTo({

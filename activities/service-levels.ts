@@ -5,15 +5,26 @@
  * `sla` is written for the API and the consoles. Idempotent: a retried step writes the same lines (keyed by the
  * episode, clock and event) and the same summary.
  */
+import { Context } from '@temporalio/activity';
 import { applySlaStep, type SlaEpisode, type SlaEvent, type SlaStep, slaSummary } from '../common/sla-clocks';
 import type { SlaPolicySnapshot } from '../common/sla-policy';
 import { addCountedTime, countedTimeBetween } from '../common/sla-time';
 import { agentNameOf } from '../db/agents';
 import { Conversation } from '../db/models';
-import { slaPolicyFor } from '../db/service-levels';
+import { readBriefly } from '../db/read-cache';
+import { channelSlaPolicies, firstMatchingPolicy } from '../db/service-levels';
 import { teamNameOf } from '../db/teams';
 import { recordSystemLine } from '../db/timeline';
 import { workingHoursOf } from './automation';
+
+/** How long a worker trusts a channel's policies it read: an edit applies to tickets opened from this long after. */
+const SLA_POLICIES_TTL_MS = 5_000;
+const policiesOf = readBriefly(SLA_POLICIES_TTL_MS, channelSlaPolicies);
+
+/** The policy a ticket of this channel and team opens under (null: none), read at most once per 5 s per channel. */
+export async function slaPolicyOf(channelId: string, teamId: string | null): Promise<SlaPolicySnapshot | null> {
+  return firstMatchingPolicy(await policiesOf(channelId), teamId);
+}
 
 export interface ApplySlaInput {
   conversationId: string;
@@ -44,7 +55,7 @@ export function createServiceLevelActivities() {
       const { step } = input;
       let policy: SlaPolicySnapshot | null = null;
       if (step.kind === 'open') {
-        policy = step.policy ?? (await slaPolicyFor({ channelId: input.channelId, teamId: input.teamId }));
+        policy = step.policy ?? (await slaPolicyOf(input.channelId, input.teamId));
         if (policy === null) {
           // No policy for the new episode: the one before (closed) no longer describes the ticket.
           await Conversation.updateOne({ _id: input.conversationId }, { $set: { sla: null } });
@@ -85,12 +96,19 @@ async function recordEvent(input: ApplySlaInput, episode: SlaEpisode, event: Sla
   const key = `sla:${input.conversationId}:${episode.openedAt}:${event.target}:${clock?.startedAt ?? 0}:${event.kind}`;
   const at = new Date(input.step.at);
   if (event.kind === 'warning') {
-    await recordSystemLine(input.conversationId, input.channelId, { code: 'sla_warning', params: base }, key, at);
+    const written = await recordSystemLine(
+      input.conversationId,
+      input.channelId,
+      { code: 'sla_warning', params: base },
+      key,
+      at,
+    );
+    if (written) countSlaEvent(event);
     return null;
   }
   const { notifyAgentIds, toTeamId } = policy.escalate;
   const names = await Promise.all(notifyAgentIds.map((id) => agentNameOf(id)));
-  await recordSystemLine(
+  const written = await recordSystemLine(
     input.conversationId,
     input.channelId,
     {
@@ -106,5 +124,17 @@ async function recordEvent(input: ApplySlaInput, episode: SlaEpisode, event: Sla
     key,
     at,
   );
+  if (written) countSlaEvent(event);
   return toTeamId;
+}
+
+/** In the worker's Temporal metrics (`janela_sla_events_total`): once per line written, not per attempt. */
+function countSlaEvent(event: SlaEvent): void {
+  Context.current()
+    .metricMeter.createCounter(
+      'janela_sla_events',
+      undefined,
+      'Service-level warnings and breaches, by kind (warning, breach) and target (firstResponse, nextResponse, resolution).',
+    )
+    .add(1, { kind: event.kind, target: event.target });
 }

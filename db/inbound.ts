@@ -154,8 +154,12 @@ export async function recordTicketScore(arrival: InboundArrival, conversationId:
 }
 
 /** "Reopened" in the timeline: this message (`messageId`) reopened a closed ticket. */
-export function recordReopened(arrival: InboundArrival, conversationId: string, messageId: string): Promise<void> {
-  return recordSystemLine(
+export async function recordReopened(
+  arrival: InboundArrival,
+  conversationId: string,
+  messageId: string,
+): Promise<void> {
+  await recordSystemLine(
     conversationId,
     arrival.channelId,
     { code: 'reopened', params: {} },

@@ -23,22 +23,32 @@ export function slaPolicySnapshot(policy: SlaPolicyDoc & { _id: string }): SlaPo
   };
 }
 
+/** A channel's policy as matching needs it: the teams it applies to (empty: any, and none), and its snapshot. */
+export interface ChannelSlaPolicy {
+  teamIds: string[];
+  snapshot: SlaPolicySnapshot;
+}
+
 /**
  * The policy a ticket of this channel and team opens under (null: none): the first, by position then creation,
  * that names the channel and either names no team or names the ticket's (a ticket without a team matches only
- * policies without teams). Read each time: an edit applies to the next ticket that opens.
+ * policies without teams).
  */
-export async function slaPolicyFor({
-  channelId,
-  teamId,
-}: {
+export async function slaPolicyFor(ticket: {
   channelId: string;
   teamId: string | null;
 }): Promise<SlaPolicySnapshot | null> {
-  // The channel's policies are few: their teams are checked here rather than in the query.
+  return firstMatchingPolicy(await channelSlaPolicies(ticket.channelId), ticket.teamId);
+}
+
+/** A channel's policies, in the order they are matched. */
+export async function channelSlaPolicies(channelId: string): Promise<ChannelSlaPolicy[]> {
   const policies = await SlaPolicy.find({ channelIds: channelId }).sort(SLA_POLICY_ORDER).lean();
-  const match = policies.find(
-    (policy) => policy.teamIds.length === 0 || (teamId !== null && policy.teamIds.includes(teamId)),
-  );
-  return match ? slaPolicySnapshot(match) : null;
+  return policies.map((policy) => ({ teamIds: policy.teamIds, snapshot: slaPolicySnapshot(policy) }));
+}
+
+/** Of a channel's policies (in order), the one a ticket of this team opens under. */
+export function firstMatchingPolicy(policies: ChannelSlaPolicy[], teamId: string | null): SlaPolicySnapshot | null {
+  const match = policies.find(({ teamIds }) => teamIds.length === 0 || (teamId !== null && teamIds.includes(teamId)));
+  return match?.snapshot ?? null;
 }

@@ -5,7 +5,7 @@ import { insertOnce, Message } from './models';
 
 /**
  * A system line in the timeline: its code and parameters (the console renders them in the agent's language) and
- * the English text for API clients. `key` makes it idempotent across activity retries.
+ * the English text for API clients. `key` makes it idempotent across activity retries: true when this call wrote it.
  */
 export async function recordSystemLine(
   conversationId: string,
@@ -13,8 +13,8 @@ export async function recordSystemLine(
   line: SystemLine,
   key: string,
   at: Date,
-): Promise<void> {
-  await insertOnce(() =>
+): Promise<boolean> {
+  return insertOnce(() =>
     Message.create({
       _id: systemLineId(key),
       conversationId,

@@ -140,6 +140,69 @@ describe('service levels', () => {
     expect((await conversation(plain.id, otherAgent.token)).sla).toBeNull();
   });
 
+  it('a breach escalates: the ticket moves to the policy’s team, the agents to notify are named', async () => {
+    const channel = await stack.createChannel('whatsapp');
+    const agent = await stack.createAgent([channel.id]);
+    const supervisor = await stack.createAgent([channel.id]);
+    const escalation = await stack.call('POST', '/api/teams', { name: 'Escalation', channelIds: [channel.id] });
+    expect(escalation.status).toBe(201);
+    await policyFor(channel, {
+      firstResponse: '2s',
+      escalate: { toTeamId: escalation.body.id, notifyAgentIds: [supervisor.id] },
+    });
+    await stack.customerWrites(channel, '5511900000306', 'Urgente!');
+    const { id } = await stack.conversationSeenBy(channel, agent);
+    await waitFor(async () => (await conversation(id, agent.token)).teamId === escalation.body.id, 15_000, 'the move');
+    const breach = (await stack.timeline(id, agent.token)).find((m) => m.system?.code === 'sla_breached');
+    expect(breach.system.params).toMatchObject({
+      target: 'firstResponse',
+      movedToTeamId: escalation.body.id,
+      movedToTeamName: 'Escalation',
+      notifiedAgentIds: [supervisor.id],
+      notifiedAgentNames: [supervisor.name],
+    });
+    expect(breach.text).toContain('Moved to Escalation');
+    expect(breach.text).toContain(supervisor.name);
+    // The move is said by the breach line: no ticket line of its own.
+    expect((await stack.timeline(id, agent.token)).filter((m) => m.system?.code === 'ticket_changed')).toEqual([]);
+  });
+
+  it('an away message is no answer and a template is; a customer reopening the ticket starts a new episode', async () => {
+    const channel = await stack.createChannel('whatsapp');
+    const agent = await stack.createAgent([channel.id]);
+    await stack.call('POST', `/api/channels/${channel.id}/templates`, { name: 'ola', language: 'pt_BR', body: 'Olá!' });
+    const closedAllWeek = await stack.call('PATCH', `/api/channels/${channel.id}`, {
+      workingHours: { timeZone: 'UTC', weekly: {}, awayText: 'Estamos fechados.' },
+    });
+    expect(closedAllWeek.status, JSON.stringify(closedAllWeek.body)).toBe(200);
+    await policyFor(channel, { firstResponse: '3s', resolution: '1h' });
+    await stack.customerWrites(channel, '5511900000307', 'Oi');
+    const { id } = await stack.conversationSeenBy(channel, agent);
+    await waitFor(async () => (await stack.timeline(id, agent.token)).some((m) => m.automatic === 'away'), 10_000);
+    await waitFor(async () => (await slaLines(id, agent.token)).includes('sla_breached:firstResponse'), 10_000);
+
+    const template = await stack.call(
+      'POST',
+      `/api/conversations/${id}/templates`,
+      { templateName: 'ola', language: 'pt_BR', variables: [] },
+      agent.token,
+    );
+    expect(template.status, JSON.stringify(template.body)).toBe(202);
+    await waitFor(async () => (await conversation(id, agent.token)).sla.firstResponseDueAt === null, 10_000);
+    const answered = (await conversation(id, agent.token)).sla;
+    expect(answered).toMatchObject({ status: 'active_with_misses', breached: false });
+
+    expect((await stack.call('PATCH', `/api/conversations/${id}`, { status: 'closed' }, agent.token)).status).toBe(200);
+    await waitFor(async () => (await conversation(id, agent.token)).sla.status === 'missed', 10_000);
+    await stack.customerWrites(channel, '5511900000307', 'Voltei');
+    const reopened = await waitFor(async () => {
+      const { sla } = await conversation(id, agent.token);
+      return sla.status === 'active' ? sla : undefined;
+    }, 10_000);
+    expect(Date.parse(reopened.firstResponseDueAt)).toBeGreaterThan(Date.parse(answered.resolutionDueAt) - 3_600_000);
+    expect(reopened.resolutionDueAt).not.toBe(answered.resolutionDueAt);
+  });
+
   it('a breach due while no worker runs fires once when one is back', async () => {
     const channel = await stack.createChannel('whatsapp');
     const agent = await stack.createAgent([channel.id]);

@@ -1,6 +1,19 @@
 // Chats: the conversation list and opening a conversation.
 import { bindConversation, conversationPanel, openConversation, updateComposerState } from './conversation.js';
-import { $, $$, actions, channelName, closesSoon, esc, name, state, t, templateChannels, windowBadge } from './core.js';
+import {
+  $,
+  $$,
+  actions,
+  channelName,
+  closesSoon,
+  esc,
+  name,
+  slaBadge,
+  state,
+  t,
+  templateChannels,
+  windowBadge,
+} from './core.js';
 import { openCreateChat } from './modals.js';
 import { chatTabs, inTab, waitingBadge } from './teams.js';
 
@@ -28,7 +41,7 @@ export function conversationItems() {
       ) => `<div class="conv-item ${c.id === state.selectedId ? 'selected' : ''}" data-id="${esc(c.id)}" role="button" tabindex="0">
         <div class="row"><span class="name">${name(c.client.name)}</span>${c.unreadCount ? `<span class="badge unread">${c.unreadCount}</span>` : ''}</div>
         <div class="preview">${esc(c.lastMessagePreview)}</div>
-        <div class="row"><span class="badge">${esc(channelName(c.channelId))}</span>${windowBadge(c)}${waitingBadge(c)}</div>
+        <div class="row"><span class="badge">${esc(channelName(c.channelId))}</span>${windowBadge(c)}${waitingBadge(c)}${slaBadge(c)}</div>
       </div>`,
     )
     .join('');

@@ -15,7 +15,7 @@ export const state = {
   attachment: null,
   composerError: null,
   composerInfo: null,
-  ticketFilters: { status: '', channelId: '', assigneeId: '', arrivedOutsideHours: '' },
+  ticketFilters: { status: '', channelId: '', assigneeId: '', arrivedOutsideHours: '', sla: '' },
   /** Reports: one channel or all, over the last `days` days. */
   reportFilters: { channelId: '', days: 30 },
   /** Chats: only conversations whose window closes within the hour. */
@@ -166,6 +166,22 @@ export function windowBadge(conversation) {
     return `<span class="badge open" data-window>${esc(t('windowOpen', { left: formatLeft(Date.parse(conversation.window.expiresAt) - Date.now()) }))}</span>`;
   }
   return `<span class="badge closed" data-window>${esc(t('windowClosed'))}</span>`;
+}
+
+/** The ticket's service level (its `sla`): breached, at risk or due in, and how the closed episode went. */
+export function slaBadge(conversation) {
+  const sla = conversation.sla;
+  if (!sla) return '';
+  const title = sla.windowClosesFirst ? ` title="${esc(t('slaWindowFirst'))}"` : '';
+  const left = sla.nextDueAt ? formatLeft(Date.parse(sla.nextDueAt) - Date.now()) : '';
+  if (sla.breached)
+    return `<span class="badge sla-breached" data-sla="breached"${title}>${esc(t('slaBreached'))}</span>`;
+  if (sla.atRisk)
+    return `<span class="badge sla-at-risk" data-sla="at_risk"${title}>${esc(t('slaAtRisk', { left }))}</span>`;
+  if (sla.status === 'hit' || sla.status === 'missed')
+    return `<span class="badge ${sla.status === 'hit' ? 'open' : 'sla-breached'}" data-sla="${sla.status}">${esc(t(sla.status === 'hit' ? 'slaMet' : 'slaMissed'))}</span>`;
+  if (!sla.nextDueAt) return '';
+  return `<span class="badge" data-sla="due"${title}>${esc(t('slaDueIn', { left }))}</span>`;
 }
 
 /** A random id; crypto.randomUUID exists only on https or localhost, getRandomValues everywhere. */

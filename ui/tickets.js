@@ -1,6 +1,6 @@
 // Tickets: the filtered list.
 import { bindConversation, conversationPanel, openConversation } from './conversation.js';
-import { $, $$, actions, agentName, channelName, esc, formatTime, name, state, t } from './core.js';
+import { $, $$, actions, agentName, channelName, esc, formatTime, name, slaBadge, state, t } from './core.js';
 
 // ---------- tickets ----------
 export function ticketsView() {
@@ -11,6 +11,7 @@ export function ticketsView() {
       <label>${esc(t('status'))} <select data-filter="status"><option value="">${esc(t('all'))}</option>${['open', 'pending', 'closed'].map((s) => `<option value="${s}" ${f.status === s ? 'selected' : ''}>${esc(t(s))}</option>`).join('')}</select></label>
       <label>${esc(t('channel'))} <select data-filter="channelId"><option value="">${esc(t('all'))}</option>${myChannels.map((c) => `<option value="${esc(c.id)}" ${f.channelId === c.id ? 'selected' : ''}>${esc(c.name)}</option>`).join('')}</select></label>
       <label>${esc(t('arrived'))} <select data-filter="arrivedOutsideHours"><option value="">${esc(t('all'))}</option><option value="true" ${f.arrivedOutsideHours === 'true' ? 'selected' : ''}>${esc(t('outsideHours'))}</option><option value="false" ${f.arrivedOutsideHours === 'false' ? 'selected' : ''}>${esc(t('insideHours'))}</option></select></label>
+      <label>${esc(t('slaFilter'))} <select data-filter="sla"><option value="">${esc(t('all'))}</option><option value="at_risk" ${f.sla === 'at_risk' ? 'selected' : ''}>${esc(t('slaAtRiskFilter'))}</option><option value="breached" ${f.sla === 'breached' ? 'selected' : ''}>${esc(t('slaBreachedFilter'))}</option></select></label>
       <label>${esc(t('assignee'))} <select data-filter="assigneeId"><option value="">${esc(t('all'))}</option><option value="me" ${f.assigneeId === 'me' ? 'selected' : ''}>${esc(t('me'))}</option><option value="unassigned" ${f.assigneeId === 'unassigned' ? 'selected' : ''}>${esc(t('unassigned'))}</option></select></label>
     </div>
     <table>
@@ -28,7 +29,7 @@ export function ticketRows() {
       (
         c,
       ) => `<tr data-id="${esc(c.id)}"><td>${c.ticketNumber}</td><td>${name(c.client.name)}${c.arrivedOutsideHours ? ` <span class="badge away" data-outside-hours title="${esc(t('outsideHours'))}">🌙 ${esc(t('outsideHours'))}</span>` : ''}</td><td>${esc(channelName(c.channelId))}</td>
-        <td><span class="badge ${c.status === 'closed' ? 'closed' : 'open'}">${esc(t(c.status))}</span></td><td>${esc(agentName(c.assigneeId))}</td><td>${esc(formatTime(c.lastMessageAt))}</td></tr>`,
+        <td><span class="badge ${c.status === 'closed' ? 'closed' : 'open'}">${esc(t(c.status))}</span> ${slaBadge(c)}</td><td>${esc(agentName(c.assigneeId))}</td><td>${esc(formatTime(c.lastMessageAt))}</td></tr>`,
     )
     .join('');
 }

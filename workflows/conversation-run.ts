@@ -500,8 +500,9 @@ export class ConversationRun extends ConversationRequests {
     await this.finishMediaDownloads();
     await condition(allHandlersFinished);
     if (this.state.hasWork || this.teamReporting || this.state.teamReportDue()) return false;
-    // A service-level clock still to fire keeps the run (its timer is the run's).
-    if (this.slaRecording || this.state.slaPending.length > 0 || nextSlaInstant(this.state.sla) !== null) return false;
+    // An episode not closed keeps the run: its clocks (their timer, or paused by pending) live in it.
+    if (this.slaRecording || this.state.slaPending.length > 0 || (this.state.sla && this.state.sla.closedAt === null))
+      return false;
     log.info('conversation idle; ending until the next message', { conversationId: this.state.conversationId });
     return true;
   }
