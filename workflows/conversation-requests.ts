@@ -23,7 +23,7 @@ import type {
   TemplateRequest,
   TicketChange,
 } from '../common/domain';
-import type { PendingSlaStep } from '../common/sla-clocks';
+import { type PendingSlaStep, stepChanges } from '../common/sla-clocks';
 import { formatDuration } from '../common/system-lines';
 import { type ConversationPatches, conversationPatches } from './conversation-patches';
 import { store, storeLocally } from './conversation-proxies';
@@ -444,7 +444,10 @@ export class ConversationRequests {
    */
   protected queueSla(step: PendingSlaStep): void {
     const { state } = this;
-    if (step.kind === 'open' || state.sla !== null || state.slaPending.length > 0) state.slaPending.push(step);
+    if (step.kind === 'open' || state.slaPending.length > 0) state.slaPending.push(step);
+    // Nothing waiting: a step that changes nothing (another customer message while a clock runs, an answer no clock
+    // waits for) is not queued, so it does not wake the keeper (nor restart its timer).
+    else if (state.sla !== null && stepChanges(state.sla, step)) state.slaPending.push(step);
   }
 
   /** What a ticket's status change does to its service level: pending pauses, open resumes, closed stops. */
