@@ -371,6 +371,18 @@ export interface InboundResult {
   ackLatenciesMs: number[];
   /** The `teams` scenario on Janela: each new ticket's time from its customer's first message to its assignment. */
   assignment?: { tickets: number; assigned: number; p50Ms: number | null; p99Ms: number | null; maxMs: number | null };
+  /**
+   * The `sla` scenario on Janela: each ticket's warning and breach, and how late each fired after its instant (the
+   * line's time, the workflow's clock when its timer fired, against the instant it was due).
+   */
+  sla?: {
+    tickets: number;
+    warnings: number;
+    breaches: number;
+    lateP50Ms: number | null;
+    lateP99Ms: number | null;
+    lateMaxMs: number | null;
+  };
 }
 
 export function summarizeInbound(input: {

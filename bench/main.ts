@@ -46,7 +46,7 @@ import { preloadMessages } from './preload';
 import { type BatchResult, batchTable, type InboundScenario, runBatch, runInbound } from './scenarios';
 import { killAllChildren, type Stack, startCeiling, startFloor, startJanela, type Target } from './targets';
 
-const scenarioNames = ['new-customers', 'hot-customers', 'teams', 'fill', 'memory', 'batch'] as const;
+const scenarioNames = ['new-customers', 'hot-customers', 'teams', 'sla', 'fill', 'memory', 'batch'] as const;
 type ScenarioName = (typeof scenarioNames)[number];
 const targetNames = ['floor', 'ceiling', 'janela'] as const;
 
@@ -144,6 +144,16 @@ function plan() {
         catchUpMs: catchUp(smoke ? 60 : 120),
         targets: allTargets,
       });
+  // New customers under an SLA policy whose first-response clock warns at 10 s and breaches at 20 s: every ticket's
+  // timer fires twice during or just after the load (Janela; the other targets take the same load plain).
+  if (wanted('sla'))
+    for (const rate of flags.rate ?? (smoke ? [5] : [20]))
+      inbound.push({
+        ...load('sla', rate, rate * (smoke ? 2 : 30), null),
+        slaPolicy: { firstResponse: '20s', warnAt: 0.5, resolution: '8h', businessHours: 'always' },
+        catchUpMs: catchUp(smoke ? 60 : 120),
+        targets: allTargets,
+      });
   if (wanted('hot-customers'))
     for (const rate of flags.rate ?? (smoke ? [10] : [100]))
       inbound.push({
@@ -181,7 +191,7 @@ const roundOf = (round: number) => (flags.rounds > 1 ? { round } : {});
 
 /** The loads every round repeats; the others (fill, memory, batches) run once, on the target's last visit. */
 const repeats = (scenario: string) =>
-  scenario === 'new-customers' || scenario === 'hot-customers' || scenario === 'teams';
+  scenario === 'new-customers' || scenario === 'hot-customers' || scenario === 'teams' || scenario === 'sla';
 
 type VisitedTarget = (typeof targetNames)[number] | 'janela-before';
 
@@ -362,6 +372,8 @@ async function main(): Promise<void> {
         const result = await measuredInbound(target, scenario, tag);
         inboundResults.push({ ...result, ...roundOf(round) });
         console.log(inboundTable([result]));
+        if (result.assignment) say(`${name}: time to assignment ${JSON.stringify(result.assignment)}`);
+        if (result.sla) say(`${name}: service-level lines, how late after their instant ${JSON.stringify(result.sla)}`);
       }
       // What runs once (fill, batches, then memory: it leaves thousands of open conversations behind) runs on the
       // target's last visit.

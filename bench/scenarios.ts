@@ -2,6 +2,8 @@
  * The bench's scenarios on one target: an inbound load (new customers, hot customers, the fill, the memory
  * opening) and, on Janela, a batch at its rate measured at the simulator.
  */
+
+import { parseDuration } from '../common/config';
 import type { RecordedRequest } from '../simulator/app';
 import { inboundPayload } from '../simulator/app';
 import {
@@ -17,7 +19,7 @@ import {
   watchProcesses,
   webhookSender,
 } from './harness';
-import type { AdminCall, BenchTeam, PendingMessage, Target } from './targets';
+import type { AdminCall, BenchSla, BenchTeam, PendingMessage, Target } from './targets';
 
 export interface InboundScenario {
   /** new-customers, hot-customers, fill or memory. */
@@ -32,6 +34,8 @@ export interface InboundScenario {
   pollMs?: number;
   /** `teams`: on Janela, the channel's tickets open in a team of this many online agents (round robin). */
   teamAgents?: number;
+  /** `sla`: on Janela, the channel's tickets open under this SLA policy (`POST /api/sla-policies` fields). */
+  slaPolicy?: { firstResponse: string; warnAt: number } & Record<string, unknown>;
 }
 
 /** Runs one inbound load against one target and counts what it stored. */
@@ -59,6 +63,7 @@ export async function runInbound(
   );
   const ids = bodies.map((_, i) => idOf(i));
   const team = scenario.teamAgents && target.team ? await target.team(channel, scenario.teamAgents) : null;
+  const sla = scenario.slaPolicy && target.slaPolicy ? await target.slaPolicy(channel, scenario.slaPolicy) : null;
   const sender = webhookSender(channel.webhookUrl);
   let firstSend = nowMs();
   let oldestUnseen = 0;
@@ -100,6 +105,8 @@ export async function runInbound(
   const processes: ProcessUsage[] = watch.stop(tracker.visibleCount);
   const assignment = team ? await assignmentTimes(team, sent, customerOf, scenario.customers) : undefined;
   team?.stop();
+  const slaEvents =
+    sla && scenario.slaPolicy ? await slaLateness(sla, scenario.slaPolicy, scenario.customers) : undefined;
   const audit = await target.audit(channel);
   await sender.close();
   const summary = summarizeInbound({
@@ -114,7 +121,38 @@ export async function runInbound(
     processes,
     notes: audit.notes,
   });
-  return assignment ? { ...summary, assignment } : summary;
+  return { ...summary, ...(assignment ? { assignment } : {}), ...(slaEvents ? { sla: slaEvents } : {}) };
+}
+
+/**
+ * Every ticket's first-response warning and breach (waiting up to a target after the load for the last ones), and how
+ * late each line was written after its instant: the breach's is the line's `dueAt`, the warning's `warnAt` of the
+ * target before it.
+ */
+async function slaLateness(
+  sla: BenchSla,
+  policy: NonNullable<InboundScenario['slaPolicy']>,
+  tickets: number,
+): Promise<NonNullable<InboundResult['sla']>> {
+  const targetMs = parseDuration(policy.firstResponse)!;
+  const deadline = nowMs() + targetMs + 10_000;
+  let events = await sla.events();
+  while (events.filter((e) => e.kind === 'sla_breached').length < tickets && nowMs() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    events = await sla.events();
+  }
+  const late = events
+    .map((e) => e.writtenAt - (e.kind === 'sla_breached' ? e.dueAt : e.dueAt - targetMs * (1 - policy.warnAt)))
+    .sort((a, b) => a - b);
+  const at = (q: number) => (late.length ? late[Math.min(late.length - 1, Math.ceil(q * late.length) - 1)]! : null);
+  return {
+    tickets,
+    warnings: events.filter((e) => e.kind === 'sla_warning').length,
+    breaches: events.filter((e) => e.kind === 'sla_breached').length,
+    lateP50Ms: at(0.5),
+    lateP99Ms: at(0.99),
+    lateMaxMs: late.at(-1) ?? null,
+  };
 }
 
 /**

@@ -149,7 +149,14 @@ export interface Target {
   audit(channel: BenchChannel): Promise<{ storedIds: string[]; notes: string[] }>;
   /** Janela only: the channel's new tickets open in a team of `agents` online agents (the `teams` scenario). */
   team?(channel: BenchChannel, agents: number): Promise<BenchTeam>;
+  /** Janela only: the channel's tickets open under an SLA policy (the `sla` scenario). */
+  slaPolicy?(channel: BenchChannel, policy: Record<string, unknown>): Promise<BenchSla>;
   stop(): Promise<void>;
+}
+
+export interface BenchSla {
+  /** The service-level lines written so far on the channel: their kind, the breach instant they name, when written. */
+  events(): Promise<{ kind: 'sla_warning' | 'sla_breached'; dueAt: number; writtenAt: number }[]>;
 }
 
 export interface BenchTeam {
@@ -435,6 +442,28 @@ export async function startJanela(
           return lines.map((line) => ({
             customer: customers.get(line.conversationId as string) ?? '',
             assignedAt: (line.createdAt as Date).getTime(),
+          }));
+        },
+      };
+    },
+    async slaPolicy(channel, policy) {
+      await adminCall('POST', '/api/sla-policies', {
+        name: `Bench SLA ${channel.id}`,
+        channelIds: [channel.id],
+        ...policy,
+      });
+      return {
+        async events() {
+          const lines = await messages
+            .find(
+              { channelId: channel.id, type: { $in: ['sla_warning', 'sla_breached'] } },
+              { projection: { type: 1, createdAt: 1, 'system.params.dueAt': 1 } },
+            )
+            .toArray();
+          return lines.map((line) => ({
+            kind: line.type as 'sla_warning' | 'sla_breached',
+            dueAt: Date.parse((line.system as { params: { dueAt: string } }).params.dueAt),
+            writtenAt: (line.createdAt as Date).getTime(),
           }));
         },
       };

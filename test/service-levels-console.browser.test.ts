@@ -5,7 +5,8 @@ import { launchChromium, signInToConsole } from './helpers/browser';
 import { type Stack, startStack } from './helpers/stack';
 
 // Service levels in the console: a ticket's badge goes from "due in" to "breached" live while the agent looks at the
-// chats, an answered one shows none, and the Tickets filter lists the breached ones.
+// chats, an answered one shows none, and the Tickets filter lists the breached ones. And the Reports view of an empty
+// range draws no bar.
 const artifacts = new URL('./artifacts/', import.meta.url).pathname;
 
 let stack: Stack;
@@ -57,6 +58,21 @@ describe('service levels in the console', () => {
       .poll(() => page.locator('#ticket-rows tr').allTextContents())
       .toEqual([expect.stringContaining('Lia Lenta')]);
     await page.screenshot({ path: `${artifacts}sla-02-tickets-breached.png` });
+    await page.context().close();
+  });
+
+  it('the Reports view of a range without answers draws its bars empty, not indeterminate (full and animated)', async () => {
+    const channel = await stack.createChannel('whatsapp');
+    const agent = await stack.createAgent([channel.id]);
+    const { page } = await signInToConsole(browser, stack.api.url, agent.token);
+    await page.click('nav button[data-view=reports]');
+    await page.locator('#csat-report progress').first().waitFor();
+    // An indeterminate <progress> (no value, or max 0) has position -1; an empty one 0.
+    const positions = await page.$$eval('#csat-report progress', (bars) =>
+      bars.map((bar) => (bar as unknown as { position: number }).position),
+    );
+    expect(positions).toEqual([0, 0, 0, 0, 0]);
+    await page.screenshot({ path: `${artifacts}sla-03-reports-empty.png` });
     await page.context().close();
   });
 });
