@@ -8,7 +8,8 @@
 import { Context } from '@temporalio/activity';
 import { applySlaStep, type SlaEpisode, type SlaEvent, type SlaStep, slaSummary } from '../common/sla-clocks';
 import type { SlaPolicySnapshot } from '../common/sla-policy';
-import { addCountedTime, countedTimeBetween } from '../common/sla-time';
+import { countingIn } from '../common/sla-time';
+import type { SystemLine } from '../common/system-lines';
 import { agentNameOf } from '../db/agents';
 import { Conversation } from '../db/models';
 import { readBriefly } from '../db/read-cache';
@@ -64,14 +65,10 @@ export function createServiceLevelActivities() {
       }
       const businessHours = (policy ?? input.episode?.policy)?.businessHours ?? 'always';
       const hours = businessHours === 'channel' ? await workingHoursOf(input.channelId) : null;
-      const counter = {
-        add: (from: number, ms: number) => addCountedTime(hours, from, ms),
-        between: (from: number, to: number) => countedTimeBetween(hours, from, to),
-      };
       const { episode, events } = applySlaStep(
         input.episode,
         step.kind === 'open' ? { kind: 'open', at: step.at, policy: policy! } : step,
-        counter,
+        countingIn(hours),
       );
       let moveToTeamId: string | null = null;
       for (const event of events) moveToTeamId = (await recordEvent(input, episode!, event)) ?? moveToTeamId;
@@ -94,38 +91,23 @@ async function recordEvent(input: ApplySlaInput, episode: SlaEpisode, event: Sla
   const dueAt = event.dueAt === null ? null : new Date(event.dueAt).toISOString();
   const base = { target: event.target, policyId: policy.policyId, policyName: policy.name, dueAt };
   const key = `sla:${input.conversationId}:${episode.openedAt}:${event.target}:${clock?.startedAt ?? 0}:${event.kind}`;
-  const at = new Date(input.step.at);
-  if (event.kind === 'warning') {
-    const written = await recordSystemLine(
-      input.conversationId,
-      input.channelId,
-      { code: 'sla_warning', params: base },
-      key,
-      at,
-    );
-    if (written) countSlaEvent(event);
-    return null;
-  }
   const { notifyAgentIds, toTeamId } = policy.escalate;
-  const names = await Promise.all(notifyAgentIds.map((id) => agentNameOf(id)));
-  const written = await recordSystemLine(
-    input.conversationId,
-    input.channelId,
-    {
-      code: 'sla_breached',
-      params: {
-        ...base,
-        notifiedAgentIds: notifyAgentIds,
-        notifiedAgentNames: names,
-        movedToTeamId: toTeamId,
-        movedToTeamName: toTeamId ? await teamNameOf(toTeamId) : null,
-      },
-    },
-    key,
-    at,
-  );
-  if (written) countSlaEvent(event);
-  return toTeamId;
+  const line: SystemLine =
+    event.kind === 'warning'
+      ? { code: 'sla_warning', params: base }
+      : {
+          code: 'sla_breached',
+          params: {
+            ...base,
+            notifiedAgentIds: notifyAgentIds,
+            notifiedAgentNames: await Promise.all(notifyAgentIds.map((id) => agentNameOf(id))),
+            movedToTeamId: toTeamId,
+            movedToTeamName: toTeamId ? await teamNameOf(toTeamId) : null,
+          },
+        };
+  if (await recordSystemLine(input.conversationId, input.channelId, line, key, new Date(input.step.at)))
+    countSlaEvent(event);
+  return event.kind === 'breach' ? toTeamId : null;
 }
 
 /** In the worker's Temporal metrics (`janela_sla_events_total`): once per line written, not per attempt. */

@@ -11,6 +11,7 @@ import {
   type InboundResult,
   nowMs,
   type ProcessUsage,
+  percentile,
   round,
   runOpenLoop,
   summarizeInbound,
@@ -144,13 +145,12 @@ async function slaLateness(
   const late = events
     .map((e) => e.writtenAt - (e.kind === 'sla_breached' ? e.dueAt : e.dueAt - targetMs * (1 - policy.warnAt)))
     .sort((a, b) => a - b);
-  const at = (q: number) => (late.length ? late[Math.min(late.length - 1, Math.ceil(q * late.length) - 1)]! : null);
   return {
     tickets,
     warnings: events.filter((e) => e.kind === 'sla_warning').length,
     breaches: events.filter((e) => e.kind === 'sla_breached').length,
-    lateP50Ms: at(0.5),
-    lateP99Ms: at(0.99),
+    lateP50Ms: percentile(late, 50),
+    lateP99Ms: percentile(late, 99),
     lateMaxMs: late.at(-1) ?? null,
   };
 }
@@ -180,8 +180,13 @@ async function assignmentTimes(
   const times = assigned
     .map((a) => a.assignedAt - (firstMessage.get(a.customer) ?? a.assignedAt))
     .sort((a, b) => a - b);
-  const at = (q: number) => (times.length ? times[Math.min(times.length - 1, Math.ceil(q * times.length) - 1)]! : null);
-  return { tickets, assigned: assigned.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: times.at(-1) ?? null };
+  return {
+    tickets,
+    assigned: assigned.length,
+    p50Ms: percentile(times, 50),
+    p99Ms: percentile(times, 99),
+    maxMs: times.at(-1) ?? null,
+  };
 }
 
 export interface BatchResult {

@@ -4,6 +4,7 @@
  * reads time zones through Intl (common/working-hours.ts), so activities and the API call these, never workflow
  * code: the workflow is handed the instants, and its timers fire at them.
  */
+import type { SlaCounter } from './sla-clocks';
 import { openIntervalsFrom, type WorkingHours } from './working-hours';
 
 /** The hours a clock counts in: null counts every moment (a policy on `always`, or a channel without hours). */
@@ -35,4 +36,12 @@ export function countedTimeBetween(hours: ClockHours, fromMs: number, toMs: numb
     counted += Math.min(closes, toMs) - Math.max(opens, fromMs);
   }
   return counted;
+}
+
+/** The counting of a policy's clocks in these hours, as `applySlaStep` takes it. */
+export function countingIn(hours: ClockHours): SlaCounter {
+  return {
+    add: (fromMs, durationMs) => addCountedTime(hours, fromMs, durationMs),
+    between: (fromMs, toMs) => countedTimeBetween(hours, fromMs, toMs),
+  };
 }

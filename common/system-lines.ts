@@ -3,7 +3,9 @@
  * language (ui/i18n.js `systemLineText`); the English `text` stored beside them is for API clients and is what
  * the console falls back to. Keep the English here and in ui/i18n.js identical (test/system-lines.test.ts checks).
  */
+
 import type { ConversationStatus } from './domain';
+import type { SlaTarget } from './sla-policy';
 
 export interface WindowClosedParams {
   /** The configured reply window (JANELA_REPLY_WINDOW) the line speaks of. */
@@ -81,7 +83,7 @@ export interface InboundStoreFailingParams {
 
 /** A service-level warning or breach (common/sla-clocks.ts), with what the policy's escalation did. */
 export interface SlaEventParams {
-  target: 'firstResponse' | 'nextResponse' | 'resolution';
+  target: SlaTarget;
   policyId: string;
   policyName: string;
   /** When the target is (or was) due (null: the hours never reach it). */
@@ -94,7 +96,7 @@ export interface SlaEventParams {
   movedToTeamName?: string | null;
 }
 
-const SLA_TARGETS_EN: Record<SlaEventParams['target'], string> = {
+const SLA_TARGETS_EN: Record<SlaTarget, string> = {
   firstResponse: 'first response',
   nextResponse: 'next response',
   resolution: 'resolution',

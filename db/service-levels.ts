@@ -29,25 +29,17 @@ export interface ChannelSlaPolicy {
   snapshot: SlaPolicySnapshot;
 }
 
-/**
- * The policy a ticket of this channel and team opens under (null: none): the first, by position then creation,
- * that names the channel and either names no team or names the ticket's (a ticket without a team matches only
- * policies without teams).
- */
-export async function slaPolicyFor(ticket: {
-  channelId: string;
-  teamId: string | null;
-}): Promise<SlaPolicySnapshot | null> {
-  return firstMatchingPolicy(await channelSlaPolicies(ticket.channelId), ticket.teamId);
-}
-
 /** A channel's policies, in the order they are matched. */
 export async function channelSlaPolicies(channelId: string): Promise<ChannelSlaPolicy[]> {
   const policies = await SlaPolicy.find({ channelIds: channelId }).sort(SLA_POLICY_ORDER).lean();
   return policies.map((policy) => ({ teamIds: policy.teamIds, snapshot: slaPolicySnapshot(policy) }));
 }
 
-/** Of a channel's policies (in order), the one a ticket of this team opens under. */
+/**
+ * Of a channel's policies (in order), the one a ticket of this team opens under (null: none): the first that names
+ * no team or the ticket's (a ticket without a team matches only policies without teams). Workers read a channel's
+ * policies through a brief cache (activities/service-levels.ts `slaPolicyOf`).
+ */
 export function firstMatchingPolicy(policies: ChannelSlaPolicy[], teamId: string | null): SlaPolicySnapshot | null {
   const match = policies.find(({ teamIds }) => teamIds.length === 0 || (teamId !== null && teamIds.includes(teamId)));
   return match?.snapshot ?? null;

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { applySlaStep, nextSlaInstant, type SlaEpisode, type SlaStep, slaSummary } from '../common/sla-clocks';
 import type { SlaPolicySnapshot } from '../common/sla-policy';
-import { addCountedTime, type ClockHours, countedTimeBetween } from '../common/sla-time';
+import { type ClockHours, countingIn } from '../common/sla-time';
 import { WEEKDAYS, type WorkingHours } from '../common/working-hours';
 
 const MINUTE = 60_000;
@@ -21,17 +21,12 @@ const policy: SlaPolicySnapshot = {
   escalate: { notifyAgentIds: [], toTeamId: null, event: false },
 };
 
-const counterFor = (hours: ClockHours) => ({
-  add: (from: number, ms: number) => addCountedTime(hours, from, ms),
-  between: (from: number, to: number) => countedTimeBetween(hours, from, to),
-});
-
 /** Applies the steps in order, returning the episode and every event fired, with the step that fired it. */
 function run(steps: SlaStep[], hours: ClockHours = null) {
   let episode: SlaEpisode | null = null;
   const events: { at: number; kind: string; target: string }[] = [];
   for (const step of steps) {
-    const next = applySlaStep(episode, step, counterFor(hours));
+    const next = applySlaStep(episode, step, countingIn(hours));
     episode = next.episode;
     for (const event of next.events) events.push({ at: step.at, kind: event.kind, target: event.target });
   }

@@ -1,8 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDuration } from '../common/config';
 import { MAX_SLA_TARGET_MS, SLA_DURATION_PATTERN } from '../common/sla-policy';
-import { slaPolicyFor } from '../db/service-levels';
+import { channelSlaPolicies, firstMatchingPolicy } from '../db/service-levels';
 import { type Stack, startStack } from './helpers/stack';
+
+/** The policy a ticket of this channel and team opens under, read now (workers read through a 5 s cache). */
+const slaPolicyFor = async ({ channelId, teamId }: { channelId: string; teamId: string | null }) =>
+  firstMatchingPolicy(await channelSlaPolicies(channelId), teamId);
 
 let stack: Stack;
 beforeAll(async () => {

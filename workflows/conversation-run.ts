@@ -17,7 +17,7 @@ import {
 } from '@temporalio/workflow';
 import type { ConversationActivities } from '../activities';
 import type { InboundMessage } from '../common/domain';
-import { nextSlaInstant, stepChanges } from '../common/sla-clocks';
+import { nextSlaInstant, type PendingSlaStep, stepChanges } from '../common/sla-clocks';
 import { infobip, mediaFetch, teamsLocally, teamsRemotely } from './conversation-proxies';
 import { ConversationRequests } from './conversation-requests';
 import { CONVERSATION_PATCH_BASELINE, type ConversationInput } from './definitions';
@@ -133,7 +133,7 @@ export class ConversationRun extends ConversationRequests {
     })();
   }
 
-  private async recordSlaStep(step: (typeof this.state.slaPending)[number]): Promise<void> {
+  private async recordSlaStep(step: PendingSlaStep): Promise<void> {
     const { state } = this;
     this.slaRecording = true;
     try {
