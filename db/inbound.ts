@@ -188,7 +188,15 @@ export function countArrival(
     {
       $set: {
         ...arrival.summary,
-        ...(reopens ? { status: 'open', ...(outsideHours === null ? {} : { arrivedOutsideHours: outsideHours }) } : {}),
+        // A reopen is a ticket decision like any other: its version stops the read-backs of the close before it
+        // (db/conversations.ts storeTicket), which would otherwise write the closed ticket back over it.
+        ...(reopens
+          ? {
+              status: 'open',
+              ticketVersion: Date.now(),
+              ...(outsideHours === null ? {} : { arrivedOutsideHours: outsideHours }),
+            }
+          : {}),
         ...(answer ? { csat: { score: answer.score, answeredAt: arrival.receivedAt } } : {}),
         lastInboundMessageId: arrival.message.providerMessageId,
       },
