@@ -104,13 +104,15 @@ export async function executeUpdateWithStartWithin<Ret, Arg>(
   let timer = setTimeout(() => controller.abort(), bound.acceptWithinMs);
   let accepted = false;
   try {
-    return await temporal.withAbortSignal(controller.signal, async () => {
-      const handle = await temporal.workflow.startUpdateWithStart(update, { ...options, waitForStage: 'ACCEPTED' });
-      accepted = true;
-      clearTimeout(timer);
-      timer = setTimeout(() => controller.abort(), Math.max(0, bound.completeWithinMs - (Date.now() - started)));
-      return await handle.result();
-    });
+    return await temporal.withAbortSignal(controller.signal, () =>
+      sendingAgainIfUnprocessed(async () => {
+        const handle = await temporal.workflow.startUpdateWithStart(update, { ...options, waitForStage: 'ACCEPTED' });
+        accepted = true;
+        clearTimeout(timer);
+        timer = setTimeout(() => controller.abort(), Math.max(0, bound.completeWithinMs - (Date.now() - started)));
+        return await handle.result();
+      }, controller.signal),
+    );
   } catch (err) {
     // Whatever the cancelled call threw (gRPC CANCELLED, wrapped or not), the cause is our deadline.
     if (controller.signal.aborted) throw new WorkerUnavailableError(accepted ? true : 'unknown', options.updateId);
@@ -124,6 +126,44 @@ export async function executeUpdateWithStartWithin<Ret, Arg>(
 }
 
 const GRPC_FAILED_PRECONDITION = 9;
+const UNPROCESSED_UPDATE_ATTEMPTS = 5;
+const UNPROCESSED_UPDATE_BACKOFF_MS = 200;
+
+/** Temporal's own rejection of an update the worker's task did not mention (type `UnprocessedUpdate`). */
+function unprocessedByWorker(err: unknown): boolean {
+  return (
+    err instanceof WorkflowUpdateFailedError &&
+    err.cause instanceof ApplicationFailure &&
+    err.cause.type === 'UnprocessedUpdate'
+  );
+}
+
+/**
+ * Runs an update again when the server rejected it because no worker processed it (a workflow task lost to a
+ * restart of Temporal's history service): the workflow never saw it, so the same update id may be sent again.
+ */
+async function sendingAgainIfUnprocessed<T>(run: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (!unprocessedByWorker(err) || attempt >= UNPROCESSED_UPDATE_ATTEMPTS) throw err;
+      await sleep(UNPROCESSED_UPDATE_BACKOFF_MS * attempt, signal);
+    }
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    const stop = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', stop, { once: true });
+  });
+}
 
 /** The gRPC FAILED_PRECONDITION somewhere in the error's causes (the client wraps it in a ServiceError). */
 function refusedAsFailing(err: unknown): boolean {
@@ -216,7 +256,9 @@ export async function startTemplatedDialog(
     };
     const message = options.bound
       ? await executeUpdateWithStartWithin(temporal, sendTemplateUpdate, updateOptions, options.bound)
-      : await temporal.workflow.executeUpdateWithStart(sendTemplateUpdate, updateOptions);
+      : await sendingAgainIfUnprocessed(() =>
+          temporal.workflow.executeUpdateWithStart(sendTemplateUpdate, updateOptions),
+        );
     return { workflowId, conversationId: message.conversationId, message };
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {

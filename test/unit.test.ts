@@ -1,4 +1,5 @@
-import { type Client, ServiceError } from '@temporalio/client';
+import { type Client, ServiceError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { defineUpdate } from '@temporalio/workflow';
 import { describe, expect, it } from 'vitest';
 import { PENDING_RECHECK_MS, SLOT_SPACING_MARGIN, SlottedCalls, slotWindow } from '../activities/send-pacing';
@@ -435,6 +436,49 @@ describe('updates Temporal refuses', () => {
     const err = await call(temporalThrowing(refused)).catch((e) => e);
     expect(err).toBeInstanceOf(WorkerUnavailableError);
     expect(err.recorded).toBe('unknown');
+  });
+
+  it('an update the server rejected as not processed by a worker is sent again with the same id', async () => {
+    const unprocessed = new WorkflowUpdateFailedError(
+      'Workflow Update failed',
+      ApplicationFailure.create({
+        type: 'UnprocessedUpdate',
+        message: "wasn't processed by worker",
+        nonRetryable: true,
+      }),
+    );
+    const updateIds: string[] = [];
+    const temporal = {
+      withAbortSignal: (_signal: AbortSignal, fn: () => Promise<unknown>) => fn(),
+      workflow: {
+        startUpdateWithStart: (_update: unknown, options: { updateId: string }) => {
+          updateIds.push(options.updateId);
+          if (updateIds.length < 3) return Promise.reject(unprocessed);
+          return Promise.resolve({ result: () => Promise.resolve('sent') });
+        },
+      },
+    } as unknown as Client;
+    expect(await call(temporal)).toBe('sent');
+    expect(updateIds).toEqual(['u1', 'u1', 'u1']);
+  });
+
+  it('a refusal by the workflow itself is not sent again', async () => {
+    const refused = new WorkflowUpdateFailedError(
+      'Workflow Update failed',
+      ApplicationFailure.create({ type: 'WINDOW_CLOSED', message: 'closed', nonRetryable: true }),
+    );
+    let calls = 0;
+    const temporal = {
+      withAbortSignal: (_signal: AbortSignal, fn: () => Promise<unknown>) => fn(),
+      workflow: {
+        startUpdateWithStart: () => {
+          calls++;
+          return Promise.reject(refused);
+        },
+      },
+    } as unknown as Client;
+    expect(await call(temporal).catch((e) => e)).toBe(refused);
+    expect(calls).toBe(1);
   });
 
   it('any other refusal stays what it was', async () => {
