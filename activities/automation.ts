@@ -5,12 +5,19 @@
  * message the conversation workflow sends like a reply, once per derived id (db/ids.ts). A new automatic message
  * touches its settings (common/automation-settings.ts), this group, the workflow's state and its run class.
  */
-import { DEFAULT_REMINDER_TEXT, surveyChoices } from '../common/automation-settings';
+import {
+  type AutoResolvePlan,
+  type AutoResolveSettings,
+  autoResolveDueAt,
+  DEFAULT_REMINDER_TEXT,
+  surveyChoices,
+} from '../common/automation-settings';
 import { capabilitiesOf } from '../common/channels';
 import { parseDuration } from '../common/config';
 import type { MessageView } from '../common/domain';
 import { fromStoredHours, isOpenAt, nextOpeningAfter, type WorkingHours } from '../common/working-hours';
 import {
+  autoResolveOf,
   recordFreeEntryPointWindow,
   recordSurveySent,
   satisfactionSurveyOf,
@@ -18,7 +25,7 @@ import {
   windowReminderOf,
 } from '../db/automation';
 import { conversationIsOpen } from '../db/conversations';
-import { autoReplyMessageId, reminderMessageId, surveyMessageId } from '../db/ids';
+import { autoReplyMessageId, farewellMessageId, reminderMessageId, surveyMessageId } from '../db/ids';
 import { type OutboundToQueue, storeAutomaticOnce, storedEarlier, storeOutbound } from '../db/queued-outbound';
 import { checkTemplateSend } from '../db/template-send-check';
 import { recordSystemLine } from '../db/timeline';
@@ -37,6 +44,38 @@ export function workingHoursOf(channelId: string): Promise<WorkingHours | null> 
   // A failed read is not remembered.
   hours.catch(() => workingHoursRead.delete(channelId));
   return hours;
+}
+
+const autoResolveRead = new Map<string, { at: number; plan: Promise<AutoResolvePlan | null> }>();
+
+/** The channel's auto-resolve rule as runs keep it (null: off), read at most once per WORKING_HOURS_TTL_MS. */
+export function autoResolvePlanOf(channelId: string): Promise<AutoResolvePlan | null> {
+  const known = autoResolveRead.get(channelId);
+  if (known && Date.now() - known.at < WORKING_HOURS_TTL_MS) return known.plan;
+  const plan = autoResolveOf(channelId).then((stored) => planOf(stored?.deleted ? null : (stored?.settings ?? null)));
+  autoResolveRead.set(channelId, { at: Date.now(), plan });
+  plan.catch(() => autoResolveRead.delete(channelId));
+  return plan;
+}
+
+function planOf(settings: AutoResolveSettings | null): AutoResolvePlan | null {
+  const afterMs = settings ? parseDuration(settings.after) : undefined;
+  if (!settings || afterMs === undefined) return null;
+  return {
+    afterMs,
+    pendingAfterMs: (settings.pendingAfter ? parseDuration(settings.pendingAfter) : undefined) ?? afterMs,
+    onlyIfBusinessWroteLast: settings.onlyIfBusinessWroteLast,
+  };
+}
+
+/** What auto-resolve does with an idle ticket, by the channel's rule as it is now. */
+export interface AutoResolveDecision {
+  /** The rule now (the run keeps it). */
+  plan: AutoResolvePlan | null;
+  /** resolve: close it; declined: the customer wrote last and the rule waits for the business; wait: not idle long enough (or no rule). */
+  outcome: 'resolve' | 'declined' | 'wait';
+  /** Resolve: whether a farewell goes first (`sent`), none is set, or the window is closed. */
+  farewell: 'sent' | 'none' | 'window_closed';
 }
 
 /** Whether a message at `atMs` came outside the working hours (none set: never). */
@@ -201,6 +240,50 @@ export function createAutomationActivities() {
         text: settings.text || DEFAULT_REMINDER_TEXT['pt-BR'],
         authorId: null,
         automatic: 'reminder',
+      });
+    },
+    /**
+     * Auto-resolve's decision on a ticket idle since `lastActivityAt`, by the channel's rule read now (an edit
+     * applies at once): the run's timer fired at the moment its last reading of the rule gave.
+     */
+    async autoResolveDecision(input: {
+      channelId: string;
+      status: 'open' | 'pending';
+      lastActivityAt: number;
+      businessWroteLast: boolean;
+      windowOpen: boolean;
+    }): Promise<AutoResolveDecision> {
+      const stored = await autoResolveOf(input.channelId);
+      const settings = stored && !stored.deleted ? stored.settings : null;
+      const plan = planOf(settings);
+      const dueAt = autoResolveDueAt(plan, input.status, input.lastActivityAt);
+      if (!plan || !settings || dueAt === null || dueAt > Date.now())
+        return { plan, outcome: 'wait', farewell: 'none' };
+      if (plan.onlyIfBusinessWroteLast && !input.businessWroteLast)
+        return { plan, outcome: 'declined', farewell: 'none' };
+      const farewell = !settings.farewellText ? 'none' : input.windowOpen ? 'sent' : 'window_closed';
+      return { plan, outcome: 'resolve', farewell };
+    },
+    /**
+     * The farewell auto-resolve sends before it closes the ticket, stored as a queued outbound message (once per idle
+     * period); null when the rule has no farewell any more.
+     */
+    async storeFarewell(input: {
+      conversationId: string;
+      channelId: string;
+      activityAt: number;
+    }): Promise<MessageView | null> {
+      const stored = await autoResolveOf(input.channelId);
+      const text = stored && !stored.deleted ? stored.settings?.farewellText : null;
+      if (!text) return null;
+      return storeAutomaticOnce({
+        messageId: farewellMessageId(input.conversationId, input.activityAt),
+        conversationId: input.conversationId,
+        channelId: input.channelId,
+        type: 'text',
+        text,
+        authorId: null,
+        automatic: 'farewell',
       });
     },
     /**

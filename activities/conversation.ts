@@ -4,7 +4,9 @@
  * activities (workflows/conversation-proxies.ts `store`, `storeLocally`). Each is a sequence of named storage
  * operations of db/; the automatic messages are their own group (activities/automation.ts).
  */
+
 import { ApplicationFailure } from '@temporalio/activity';
+import type { AutoResolvePlan } from '../common/automation-settings';
 import type { ChannelKind, ConversationStatus, MessageView } from '../common/domain';
 import { DEFAULT_REPLY_WINDOW_MS } from '../common/reply-window';
 import type { AssignmentReason, SystemLine } from '../common/system-lines';
@@ -25,7 +27,7 @@ import { memberLoad, teamNameOf } from '../db/teams';
 import { checkTemplateSend, type TemplateCheck, type TemplateSendInput } from '../db/template-send-check';
 import { recordSystemLine } from '../db/timeline';
 import { conversationWorkflowId } from '../workflows/definitions';
-import { type AutomationActivities, reminderBeforeMs } from './automation';
+import { type AutomationActivities, autoResolvePlanOf, reminderBeforeMs } from './automation';
 import { withStoreGuards } from './inbound-alerts';
 import {
   type RecordInboundInput,
@@ -63,13 +65,25 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
       input: AgentMessageInput & {
         /** Also say how long before the window's end the channel reminds the customer (null: it does not). */
         withReminderPlan?: boolean;
+        /** Also say the channel's auto-resolve rule (null: off). */
+        withAutoResolve?: boolean;
         /** An admin answers past the reply policy, for this assignee (null: unassigned): a system line says so first. */
         answeringFor?: string | null;
       },
-    ): Promise<MessageView & { reminderBeforeMs?: number | null; storedTicket?: TicketReading }> {
+    ): Promise<
+      MessageView & {
+        reminderBeforeMs?: number | null;
+        autoResolve?: AutoResolvePlan | null;
+        storedTicket?: TicketReading;
+      }
+    > {
       if (input.answeringFor !== undefined) await recordAnsweredFor(input, input.answeringFor);
       const view = await persistAgentMessage(input);
-      return input.withReminderPlan ? { ...view, reminderBeforeMs: await reminderBeforeMs(input.channelId) } : view;
+      return {
+        ...view,
+        ...(input.withReminderPlan ? { reminderBeforeMs: await reminderBeforeMs(input.channelId) } : {}),
+        ...(input.withAutoResolve ? { autoResolve: await autoResolvePlanOf(input.channelId) } : {}),
+      };
     },
     /** The conversation for (channel, customer), created when an agent or automation starts it. Idempotent. */
     async ensureConversation(input: {
@@ -96,12 +110,19 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
       channelId?: string;
       // teamId: absent in inputs recorded before teams.
       from: { status: ConversationStatus; assigneeId: string | null; teamId?: string | null };
-      to: { status: ConversationStatus; assigneeId: string | null; teamId?: string | null };
+      to: {
+        status: ConversationStatus;
+        assigneeId: string | null;
+        teamId?: string | null;
+        snoozedUntil?: number | null;
+      };
       authorId: string;
       changeId: string;
       assignment?: { reason: AssignmentReason; waitedMs: number };
       /** Said by another line (a service level's breach that moved the ticket): only stored. */
       quiet?: boolean;
+      /** The run's own decision (a snooze's end, auto-resolve), said by this line instead of `ticket_changed`. */
+      line?: SystemLine;
     }): Promise<void> {
       const channelId = input.channelId ?? (await findConversation(input.conversationId))?.channelId;
       if (!channelId)
@@ -118,11 +139,37 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
         await storeTicket(input.conversationId, input.to);
         return;
       }
-      const statusChanged = input.from.status !== input.to.status;
+      if (input.line) {
+        await recordSystemLine(input.conversationId, channelId, input.line, `ticket:${input.changeId}`, new Date());
+        await storeTicket(input.conversationId, input.to);
+        return;
+      }
+      // A snooze has its own line (until when); whatever else changed with it is said by the usual one.
+      const snoozes = input.to.status === 'snoozed';
+      if (snoozes)
+        await recordSystemLine(
+          input.conversationId,
+          channelId,
+          {
+            code: 'snoozed',
+            params: {
+              until: input.to.snoozedUntil ? new Date(input.to.snoozedUntil).toISOString() : null,
+              authorId: input.authorId,
+              authorName: input.authorId === 'admin' ? null : await agentNameOf(input.authorId),
+            },
+          },
+          `ticket:${input.changeId}:snoozed`,
+          new Date(),
+        );
+      const statusChanged = input.from.status !== input.to.status && !snoozes;
       const assigneeChanged = input.from.assigneeId !== input.to.assigneeId;
       const assigneeName = assigneeChanged && input.to.assigneeId ? await agentNameOf(input.to.assigneeId) : null;
       const authorName = input.authorId === 'admin' ? null : await agentNameOf(input.authorId);
       const teamChanged = (input.from.teamId ?? null) !== (input.to.teamId ?? null);
+      if (snoozes && !assigneeChanged && !teamChanged) {
+        await storeTicket(input.conversationId, input.to);
+        return;
+      }
       const teamName = teamChanged && input.to.teamId ? await teamNameOf(input.to.teamId) : null;
       // An agent may assign beyond a member's capacity in the team (automatic assignment never does): said so.
       const load =

@@ -4,6 +4,7 @@
  * limits ingest under load), and the automatic replies it calls for (activities/automation.ts). Each step is a
  * named storage operation of db/.
  */
+import type { AutoResolvePlan } from '../common/automation-settings';
 import type { ChannelKind, ConversationStatus, InboundMessage } from '../common/domain';
 import { storableInbound } from '../common/free-form';
 import { newId } from '../common/ids';
@@ -23,12 +24,13 @@ import {
   recordReopened,
   recordSurveyAnswer,
   recordTicketScore,
+  recordWokeByCustomer,
   storedInboundMessageId,
 } from '../db/inbound';
 import type { LegacyConversationIds } from '../db/legacy-conversations';
 import { recordSystemLine } from '../db/timeline';
 import { conversationWorkflowId } from '../workflows/definitions';
-import { type AutoReplies, autoRepliesTo, isOutsideHours, workingHoursOf } from './automation';
+import { type AutoReplies, autoRepliesTo, autoResolvePlanOf, isOutsideHours, workingHoursOf } from './automation';
 import { alertIfStoreRetrying, countStoreTrouble } from './inbound-alerts';
 import { slaPolicyOf } from './service-levels';
 
@@ -55,6 +57,8 @@ export interface RecordInboundInput {
   autoReplies?: { windowOpen: boolean; awayNotifiedPeriod: number | null } | null;
   /** Asked by runs that keep service levels: the policy a ticket this message opens (or reopens) is held to. */
   sla?: boolean;
+  /** Asked by runs that auto-resolve: the channel's rule (`RecordInboundResult.autoResolve`). */
+  autoResolve?: boolean;
 }
 
 export interface RecordInboundResult extends ConversationRef {
@@ -71,6 +75,8 @@ export interface RecordInboundResult extends ConversationRef {
    * (null: none applies). Absent otherwise.
    */
   slaPolicy?: SlaPolicySnapshot | null;
+  /** When asked: the channel's auto-resolve rule (null: off). */
+  autoResolve?: AutoResolvePlan | null;
 }
 
 /**
@@ -150,7 +156,7 @@ export async function recordInboundTogether(
   const oneByOne = (message: InboundMessage) =>
     recordInbound({ ...common, message, autoReplies: askOfNext() }, legacyConversationIds);
 
-  if (common.known.status === 'closed' || messages.some((message) => message.referral)) {
+  if (common.known.status === 'closed' || common.known.status === 'snoozed' || messages.some((m) => m.referral)) {
     for (const message of messages) keep(await oneByOne(message));
     return results;
   }
@@ -247,6 +253,7 @@ function reopensTicket(ingest: Ingest, status: ConversationStatus): boolean {
 async function recordBeforeCounting(ingest: Ingest, conversationId: string, status: ConversationStatus) {
   if (ingest.arrival.answer) await recordSurveyAnswer(ingest.arrival, conversationId);
   else if (status === 'closed') await recordReopened(ingest.arrival, conversationId, ingest.messageId);
+  else if (status === 'snoozed') await recordWokeByCustomer(ingest.arrival, conversationId, ingest.messageId);
 }
 
 /** The message counted on its conversation (reopening a closed one); the filter is `_id` alone. */
@@ -289,6 +296,7 @@ async function resultOf(
     duplicate,
     messageId: ingest.messageId,
     ...(ingest.input.sla && opensTicket ? { slaPolicy: await slaPolicyOf(ingest.input.channelId, ref.teamId) } : {}),
+    ...(ingest.input.autoResolve ? { autoResolve: await autoResolvePlanOf(ingest.input.channelId) } : {}),
   };
   if (!ask) return base;
   const autoReplies = await autoRepliesTo({

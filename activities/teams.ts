@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import { type Client as TemporalClient, WithStartWorkflowOperation } from '@temporalio/client';
-import type { ChannelKind } from '../common/domain';
+import type { ChannelKind, ConversationStatus } from '../common/domain';
 import { DEFAULT_REPLY_WINDOW_MS } from '../common/reply-window';
 import type { PresenceStatus, TeamConfig } from '../common/teams';
 import { findConversation } from '../db/conversations';
@@ -44,7 +44,7 @@ export function createTeamActivities(deps: TeamActivityDeps) {
       presence: Record<string, PresenceStatus>;
       tickets: {
         conversationId: string;
-        status: 'open' | 'pending' | 'closed';
+        status: ConversationStatus;
         assigneeId: string | null;
         since: number;
       }[];

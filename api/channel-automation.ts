@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import {
   AUTO_REPLY_LIMIT,
+  type AutoResolveSettings,
   DEFAULT_REMINDER_BEFORE,
   type SatisfactionSurveySettings,
   SURVEY_QUESTION_LIMIT,
@@ -15,6 +16,7 @@ import {
 import { capabilitiesOf } from '../common/channels';
 import { parseDuration } from '../common/config';
 import type { ErrorCode } from '../common/error-codes';
+import { SLA_DURATION_PATTERN } from '../common/sla-policy';
 import {
   fromStoredHours,
   knownTimeZones,
@@ -104,11 +106,33 @@ const workingHoursSchema = z
   })
   .nullable();
 
+const idleTime = z
+  .string()
+  .regex(SLA_DURATION_PATTERN, 'must be a duration such as 30m, 8h or 2d (1s to 90d)')
+  .describe('e.g. "30m", "8h", "2d"');
+
+/** Auto-resolve: idle tickets close by themselves (set as a whole; null: off). */
+const autoResolveSchema = z
+  .strictObject({
+    after: idleTime.describe('an open ticket nobody wrote in for this long closes, e.g. "24h"'),
+    pendingAfter: idleTime
+      .nullable()
+      .optional()
+      .describe('a pending ticket: after this long instead (unset or null: `after`)'),
+    onlyIfBusinessWroteLast: z
+      .boolean()
+      .default(false)
+      .describe('only when the business wrote last: a ticket whose customer waits for an answer stays open'),
+    farewellText: autoReplyText('sent before it closes, only while the reply window is open; unset or null: none'),
+  })
+  .nullable();
+
 /** The automation fields of a channel's create body (all optional; an edit takes the same). */
 export const automationInputFields = {
   windowReminder: windowReminderSchema.optional(),
   satisfactionSurvey: satisfactionSurveySchema.optional(),
   workingHours: workingHoursSchema.optional(),
+  autoResolve: autoResolveSchema.optional(),
 };
 
 type AutomationInput = z.infer<z.ZodObject<typeof automationInputFields>>;
@@ -140,6 +164,7 @@ interface ChannelRef {
 export async function automationSettings(channel: ChannelRef, input: AutomationInput, replyWindowMs: number) {
   return {
     ...hoursSettings(input),
+    ...autoResolveSettings(input),
     ...reminderSettings(channel.kind, input, replyWindowMs),
     ...(input.satisfactionSurvey
       ? { satisfactionSurvey: await surveySettings(channel, input.satisfactionSurvey) }
@@ -202,6 +227,19 @@ function hoursSettings(input: AutomationInput) {
   };
 }
 
+function autoResolveSettings(input: AutomationInput): { autoResolve?: AutoResolveSettings | null } {
+  if (input.autoResolve === undefined) return {};
+  const rule = input.autoResolve;
+  return {
+    autoResolve: rule && {
+      after: rule.after,
+      pendingAfter: rule.pendingAfter ?? null,
+      onlyIfBusinessWroteLast: rule.onlyIfBusinessWroteLast,
+      farewellText: rule.farewellText ?? null,
+    },
+  };
+}
+
 function reminderSettings(kind: string, input: AutomationInput, replyWindowMs: number) {
   if (!input.windowReminder) return {};
   if (!capabilitiesOf(kind).replyWindow) {
@@ -227,6 +265,7 @@ export interface StoredAutomation {
   windowReminder?: WindowReminderSettings | null;
   satisfactionSurvey?: SatisfactionSurveySettings | null;
   workingHours?: StoredWorkingHours | null;
+  autoResolve?: (Pick<AutoResolveSettings, 'after'> & Partial<AutoResolveSettings>) | null;
 }
 
 /** The automation settings as a channel's answer shows them, defaults filled in (shape: automationResponseFields). */
@@ -249,6 +288,14 @@ export function automationView(channel: StoredAutomation) {
       language: channel.satisfactionSurvey?.language ?? null,
     },
     workingHours: channel.workingHours ? fromStoredHours(channel.workingHours) : null,
+    autoResolve: channel.autoResolve
+      ? {
+          after: channel.autoResolve.after,
+          pendingAfter: channel.autoResolve.pendingAfter ?? null,
+          onlyIfBusinessWroteLast: channel.autoResolve.onlyIfBusinessWroteLast ?? false,
+          farewellText: channel.autoResolve.farewellText ?? null,
+        }
+      : null,
   };
 }
 
@@ -282,6 +329,15 @@ export const automationResponseFields = {
       datesOff: z.array(z.string()),
       welcomeText: z.string().nullable(),
       awayText: z.string().nullable(),
+    })
+    .nullable(),
+  /** Auto-resolve of idle tickets; null: off. */
+  autoResolve: z
+    .strictObject({
+      after: z.string(),
+      pendingAfter: z.string().nullable().describe('null: `after`'),
+      onlyIfBusinessWroteLast: z.boolean(),
+      farewellText: z.string().nullable(),
     })
     .nullable(),
 };

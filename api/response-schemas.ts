@@ -5,14 +5,14 @@
 
 import { z } from 'zod';
 import { AUTOMATIC_KINDS } from '../common/automation-settings';
-import { CHANNEL_KINDS, REPLY_POLICIES } from '../common/domain';
+import { CHANNEL_KINDS, CONVERSATION_STATUSES, REPLY_POLICIES } from '../common/domain';
 import { ERROR_CODES, type ErrorCode } from '../common/error-codes';
 import { SLA_BUSINESS_HOURS, SLA_TARGETS } from '../common/sla-policy';
 import { ASSIGNMENT_MODES, PRESENCE_STATUSES, VIEWER_STATES } from '../common/teams';
 import { automationResponseFields } from './channel-automation';
 
 const iso = z.string().describe('ISO 8601 time');
-const status = z.enum(['open', 'pending', 'closed']);
+const status = z.enum(CONVERSATION_STATUSES);
 
 export const errorResponse = z.object({
   error: z.looseObject({
@@ -173,6 +173,9 @@ export const conversationResponse = z.strictObject({
   kind: z.enum(CHANNEL_KINDS),
   ticketNumber: z.number().int(),
   status,
+  snoozedUntil: iso
+    .nullable()
+    .describe("a snoozed ticket wakes then (or at the customer's next message); null: not snoozed, or until a reply"),
   client: z.strictObject({
     id: z.string(),
     name: z.string(),
@@ -313,6 +316,30 @@ export const systemLineResponse = z.discriminatedUnion('code', [
       teamName: z.string().nullable(),
       reason: z.enum(['round_robin', 'balanced', 'sticky', 'requeue']),
       waitedMs: z.number().int().min(0).describe('how long the ticket waited for an agent'),
+    }),
+  }),
+  z.strictObject({
+    code: z.literal('snoozed'),
+    params: z.strictObject({
+      until: iso.nullable().describe("when it wakes (null: at the customer's next message)"),
+      authorId: agentIdOrAdmin,
+      authorName: z.string().nullable().describe('null for the bootstrap administrator'),
+    }),
+  }),
+  z.strictObject({
+    code: z.literal('woke'),
+    params: z.strictObject({
+      reason: z.enum(['time', 'customer']).describe("the snooze's time came, or the customer wrote"),
+    }),
+  }),
+  z.strictObject({
+    code: z.literal('auto_resolved'),
+    params: z.strictObject({
+      idleMs: z.number().int().min(0).describe('how long nobody had written'),
+      from: z.enum(['open', 'pending']).describe('the status it closed from'),
+      farewell: z
+        .enum(['sent', 'none', 'window_closed'])
+        .describe("the channel's farewell went first, none is set, or the reply window was closed"),
     }),
   }),
   z.strictObject({

@@ -174,6 +174,7 @@ export type ConversationRecord = {
   clientId: string;
   customer: string;
   assigneeId?: string | null;
+  snoozedUntil?: Date | null;
   teamId?: string | null;
   window?: { open?: boolean | null; expiresAt?: Date | null } | null;
   lastMessageAt?: Date | null;
@@ -201,6 +202,8 @@ export function conversationView(
     kind: conversation.kind,
     ticketNumber: conversation.ticketNumber,
     status: conversation.status,
+    snoozedUntil:
+      conversation.status === 'snoozed' && conversation.snoozedUntil ? conversation.snoozedUntil.toISOString() : null,
     client: {
       id: conversation.clientId,
       name: client?.name ?? conversation.customer,

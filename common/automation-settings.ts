@@ -4,8 +4,43 @@
  */
 
 /** Why an outbound message went without an agent: shown on it in the timeline and the API. */
-export const AUTOMATIC_KINDS = ['reminder', 'survey', 'welcome', 'away'] as const;
+export const AUTOMATIC_KINDS = ['reminder', 'survey', 'welcome', 'away', 'farewell'] as const;
 export type AutomaticKind = (typeof AUTOMATIC_KINDS)[number];
+
+/**
+ * Auto-resolve (`autoResolve` of a channel): a ticket nobody wrote in for `after` (pending: `pendingAfter`, unset:
+ * `after`) closes by itself, with a farewell first if one is set and the reply window is open. Durations as the
+ * API takes them (`30m`, `2d`).
+ */
+export interface AutoResolveSettings {
+  after: string;
+  pendingAfter: string | null;
+  /** Only when the business wrote last (the customer is the one not answering). */
+  onlyIfBusinessWroteLast: boolean;
+  farewellText: string | null;
+}
+
+/** Auto-resolve as a conversation run keeps it (no texts): the idle times in ms. */
+export interface AutoResolvePlan {
+  afterMs: number;
+  pendingAfterMs: number;
+  onlyIfBusinessWroteLast: boolean;
+}
+
+/**
+ * When a ticket is resolved for idleness under `plan`: its status's idle time after its last activity; null when
+ * it is not (closed, snoozed, no activity yet, no plan).
+ */
+export function autoResolveDueAt(
+  plan: AutoResolvePlan | null,
+  status: string,
+  lastActivityAt: number | null,
+): number | null {
+  if (plan === null || lastActivityAt === null) return null;
+  if (status === 'open') return lastActivityAt + plan.afterMs;
+  if (status === 'pending') return lastActivityAt + plan.pendingAfterMs;
+  return null;
+}
 
 /**
  * A reminder before the WhatsApp window closes (`windowReminder` of a channel): sent once per window, while the

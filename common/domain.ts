@@ -5,7 +5,9 @@
 
 export const CHANNEL_KINDS = ['whatsapp', 'viber'] as const;
 export type ChannelKind = (typeof CHANNEL_KINDS)[number];
-export type ConversationStatus = 'open' | 'pending' | 'closed';
+/** A ticket's status: `snoozed` is parked until a time or the customer's next message (then open again). */
+export const CONVERSATION_STATUSES = ['open', 'pending', 'snoozed', 'closed'] as const;
+export type ConversationStatus = (typeof CONVERSATION_STATUSES)[number];
 /** An attachment's kind: decides the send endpoint (WhatsApp), the size limit and whether a caption goes with it. */
 export type MediaKind = 'image' | 'video' | 'audio' | 'sticker' | 'document';
 
@@ -126,6 +128,8 @@ export interface TicketChange {
   assigneeId?: string | null;
   /** Transfers the ticket to this team (null: to no team); unassigned unless `assigneeId` is given too. */
   teamId?: string | null;
+  /** With status `snoozed` (required then): when it wakes (ISO), or null for the customer's next message. */
+  snoozedUntil?: string | null;
   authorId: string;
 }
 

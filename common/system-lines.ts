@@ -96,6 +96,27 @@ export interface SlaEventParams {
   movedToTeamName?: string | null;
 }
 
+/** An agent snoozed the ticket: until a time, or (null) until the customer writes. */
+export interface SnoozedParams {
+  until: string | null;
+  authorId: string;
+  /** Null for the bootstrap administrator. */
+  authorName: string | null;
+}
+
+/** A snoozed ticket is open again: its time came, or the customer wrote. */
+export interface WokeParams {
+  reason: 'time' | 'customer';
+}
+
+/** The channel's auto-resolve closed a ticket nobody wrote in for `idleMs` (a farewell was sent, or not). */
+export interface AutoResolvedParams {
+  idleMs: number;
+  /** The status the ticket was in (open or pending). */
+  from: 'open' | 'pending';
+  farewell: 'sent' | 'none' | 'window_closed';
+}
+
 const SLA_TARGETS_EN: Record<SlaTarget, string> = {
   firstResponse: 'first response',
   nextResponse: 'next response',
@@ -118,7 +139,10 @@ export type SystemLine =
   | { code: 'answered_for_assignee'; params: AnsweredForAssigneeParams }
   | { code: 'assigned'; params: AssignedParams }
   | { code: 'sla_warning'; params: SlaEventParams }
-  | { code: 'sla_breached'; params: SlaEventParams };
+  | { code: 'sla_breached'; params: SlaEventParams }
+  | { code: 'snoozed'; params: SnoozedParams }
+  | { code: 'woke'; params: WokeParams }
+  | { code: 'auto_resolved'; params: AutoResolvedParams };
 
 /**
  * A duration as words, in the largest whole unit up to hours: "24 hours", "2 minutes", "24 horas", "90 seconds"
@@ -189,6 +213,27 @@ export function systemLineEnglish(line: SystemLine): string {
       const moved = p.movedToTeamId ? ` Moved to ${p.movedToTeamName ?? p.movedToTeamId}.` : '';
       const told = notified.length ? ` Notified: ${notified.join(', ')}.` : '';
       return `Service level ${p.policyName}: the ${SLA_TARGETS_EN[p.target]} target was missed${p.dueAt ? ` (due ${lineTime(p.dueAt)})` : ''}.${moved}${told}`;
+    }
+    case 'snoozed': {
+      const p = line.params;
+      const until = p.until
+        ? `until ${lineTime(p.until)} or the customer's next message`
+        : "until the customer's next message";
+      return `Ticket snoozed ${until} by ${p.authorName ?? 'Administrator'}.`;
+    }
+    case 'woke':
+      return line.params.reason === 'time'
+        ? 'The snooze ended: the ticket is open again.'
+        : 'The customer wrote: the snoozed ticket is open again.';
+    case 'auto_resolved': {
+      const p = line.params;
+      const farewell =
+        p.farewell === 'sent'
+          ? ' The farewell message was sent.'
+          : p.farewell === 'window_closed'
+            ? ' No farewell: the reply window is closed.'
+            : '';
+      return `Closed automatically: nobody wrote for ${formatDuration(p.idleMs, 'en')} while the ticket was ${p.from}.${farewell}`;
     }
     case 'ticket_changed': {
       const p = line.params;

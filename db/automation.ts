@@ -1,5 +1,9 @@
 /** What the automatic messages read and record: a channel's automation settings, surveys sent, free entry points. */
-import type { SatisfactionSurveySettings, WindowReminderSettings } from '../common/automation-settings';
+import type {
+  AutoResolveSettings,
+  SatisfactionSurveySettings,
+  WindowReminderSettings,
+} from '../common/automation-settings';
 import type { ChannelKind } from '../common/domain';
 import type { StoredWorkingHours } from '../common/working-hours';
 import { updateConversation } from './conversations';
@@ -11,6 +15,25 @@ export interface ChannelSetting<T> {
   kind: ChannelKind;
   deleted: boolean;
   settings: T | null;
+}
+
+/** The channel's auto-resolve rule, or null (no such channel). */
+export async function autoResolveOf(channelId: string): Promise<ChannelSetting<AutoResolveSettings> | null> {
+  const channel = await Channel.findById(channelId).select('kind autoResolve deletedAt').lean();
+  if (!channel) return null;
+  const stored = channel.autoResolve;
+  return {
+    kind: channel.kind as ChannelKind,
+    deleted: !!channel.deletedAt,
+    settings: stored
+      ? {
+          after: stored.after,
+          pendingAfter: stored.pendingAfter ?? null,
+          onlyIfBusinessWroteLast: stored.onlyIfBusinessWroteLast ?? false,
+          farewellText: stored.farewellText ?? null,
+        }
+      : null,
+  };
 }
 
 /** The channel's reminder before the window closes, or null (no such channel). */

@@ -143,7 +143,13 @@ export async function updateConversation(conversationId: string, fields: Record<
  */
 const TICKET_CHECKS_MS = [1_000, 10_000];
 
-type TicketFields = { status: ConversationStatus; assigneeId: string | null; teamId?: string | null };
+type TicketFields = {
+  status: ConversationStatus;
+  assigneeId: string | null;
+  teamId?: string | null;
+  /** Snoozed: when it wakes (epoch ms; null: at the customer's next message). */
+  snoozedUntil?: number | null;
+};
 
 /**
  * The ticket's status, assignee and team, as the workflow (their single writer) decided them. FerretDB 1.x writes
@@ -158,6 +164,7 @@ export async function storeTicket(conversationId: string, ticket: TicketFields):
     status: ticket.status,
     assigneeId: ticket.assigneeId,
     ...(ticket.teamId === undefined ? {} : { teamId: ticket.teamId }),
+    snoozedUntil: ticket.status === 'snoozed' && ticket.snoozedUntil ? new Date(ticket.snoozedUntil) : null,
     ticketVersion: Date.now(),
   };
   await updateConversation(conversationId, fields);
@@ -172,7 +179,7 @@ export async function storeTicket(conversationId: string, ticket: TicketFields):
  */
 async function ticketHolds(
   conversationId: string,
-  fields: TicketFields & { ticketVersion: number },
+  fields: Omit<TicketFields, 'snoozedUntil'> & { snoozedUntil: Date | null; ticketVersion: number },
   waitMs: number,
 ): Promise<boolean> {
   // Unref'd: a read-back never keeps a stopping process alive.

@@ -30,6 +30,11 @@ export function reminderMessageId(conversationId: string, windowExpiresAt: strin
   return `msg_rem_${sha256(`${conversationId}\n${windowExpiresAt}`).slice(0, 28)}`;
 }
 
+/** The farewell before auto-resolve closes a ticket idle since `activityAt` (epoch ms): one per idle period. */
+export function farewellMessageId(conversationId: string, activityAt: number): string {
+  return `msg_bye_${sha256(`${conversationId}\n${activityAt}`).slice(0, 28)}`;
+}
+
 /** The survey of one close of a ticket (also the survey record's id). */
 export function surveyMessageId(conversationId: string, closeId: string): string {
   return `msg_srv_${sha256(`${conversationId}\n${closeId}`).slice(0, 28)}`;

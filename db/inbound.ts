@@ -168,8 +168,24 @@ export async function recordReopened(
   );
 }
 
+/** "Woke" in the timeline: this message (`messageId`) woke a snoozed ticket. */
+export async function recordWokeByCustomer(
+  arrival: InboundArrival,
+  conversationId: string,
+  messageId: string,
+): Promise<void> {
+  await recordSystemLine(
+    conversationId,
+    arrival.channelId,
+    { code: 'woke', params: { reason: 'customer' } },
+    `woke:${messageId}`,
+    arrival.receivedAt,
+  );
+}
+
 /**
- * The conversation after this new message: its summary, one more unread, reopened if it was closed (with whether
+ * The conversation after this new message: its summary, one more unread, reopened if it was closed or woken if it
+ * was snoozed (with whether
  * it came outside working hours, for runs that track them: `outsideHours` not null). A survey answer is neither:
  * it carries the score instead. `arrived`: the messages this count covers, of which `arrival` is the latest (those
  * stored together). Null when the conversation is not stored.
@@ -183,6 +199,7 @@ export function countArrival(
 ) {
   const answer = arrival.answer;
   const reopens = status === 'closed' && !answer;
+  const wakes = status === 'snoozed' && !answer;
   return Conversation.findOneAndUpdate(
     { _id: conversationId },
     {
@@ -196,7 +213,9 @@ export function countArrival(
               ticketVersion: Date.now(),
               ...(outsideHours === null ? {} : { arrivedOutsideHours: outsideHours }),
             }
-          : {}),
+          : wakes
+            ? { status: 'open', snoozedUntil: null, ticketVersion: Date.now() }
+            : {}),
         ...(answer ? { csat: { score: answer.score, answeredAt: arrival.receivedAt } } : {}),
         lastInboundMessageId: arrival.message.providerMessageId,
       },

@@ -78,6 +78,13 @@ const samples: SystemLine[] = [
   assigned({ assigneeId: 'agt_2', assigneeName: 'Bruno', reason: 'round_robin', waitedMs: 12_345 }),
   assigned({ assigneeId: 'agt_2', assigneeName: 'Bruno', reason: 'balanced', waitedMs: 200 }),
   assigned({ previousAssigneeId: 'agt_2', previousAssigneeName: 'Bruno', reason: 'requeue', waitedMs: 0 }),
+  { code: 'snoozed', params: { until: '2026-12-08T09:00:00.000Z', authorId: 'agt_1', authorName: 'Ana' } },
+  { code: 'snoozed', params: { until: null, authorId: 'admin', authorName: null } },
+  { code: 'woke', params: { reason: 'time' } },
+  { code: 'woke', params: { reason: 'customer' } },
+  { code: 'auto_resolved', params: { idleMs: 2 * 3_600_000, from: 'open', farewell: 'sent' } },
+  { code: 'auto_resolved', params: { idleMs: 30 * 60_000, from: 'pending', farewell: 'window_closed' } },
+  { code: 'auto_resolved', params: { idleMs: 30 * 60_000, from: 'open', farewell: 'none' } },
 ];
 
 describe('system lines, rendered', () => {
@@ -112,6 +119,18 @@ describe('system lines, rendered', () => {
     expect(pt(samples[4]!)).toBe('Ticket: status aberto → pendente, por Ana.');
     expect(pt(samples[5]!)).toBe('Ticket: atribuído a Bruno, por Ana.');
     expect(pt(samples[6]!)).toBe('Ticket: status pendente → fechado, sem responsável, por Administrador.');
+    const line = (code: SystemLine['code']) => samples.filter((sample) => sample.code === code);
+    expect(line('snoozed').map(pt)).toEqual([
+      'Ticket adiado até 2026-12-08 09:00 UTC ou a próxima mensagem do cliente, por Ana.',
+      'Ticket adiado até a próxima mensagem do cliente, por Administrador.',
+    ]);
+    expect(line('woke').map(pt)).toEqual([
+      'O adiamento terminou: o ticket está aberto de novo.',
+      'O cliente escreveu: o ticket adiado está aberto de novo.',
+    ]);
+    expect(pt(line('auto_resolved')[1]!)).toBe(
+      'Fechado automaticamente: ninguém escreveu por 30 minutos com o ticket pendente. Sem despedida: a janela de resposta está fechada.',
+    );
     expect(systemLineEnglish(samples[1]!)).toContain('has not written for 2 minutes');
     expect(systemLineEnglish(samples[6]!)).toBe('Ticket status pending → closed, unassigned by Administrator.');
   });

@@ -550,12 +550,23 @@ export const systemTexts = {
     noTeam: 'taken out of its team',
     unassigned: 'unassigned',
     administrator: 'Administrator',
-    statuses: { open: 'open', pending: 'pending', closed: 'closed' },
+    statuses: { open: 'open', pending: 'pending', snoozed: 'snoozed', closed: 'closed' },
     sla_warning: 'Service level {policy}: the {target} is due at {due}.',
     sla_breached: 'Service level {policy}: the {target} target was missed (due {due}).{moved}{notified}',
     slaMoved: ' Moved to {team}.',
     slaNotified: ' Notified: {names}.',
     slaTargets: { firstResponse: 'first response', nextResponse: 'next response', resolution: 'resolution' },
+    snoozed: 'Ticket snoozed {until} by {author}.',
+    snoozedUntil: "until {time} or the customer's next message",
+    snoozedUntilReply: "until the customer's next message",
+    woke_time: 'The snooze ended: the ticket is open again.',
+    woke_customer: 'The customer wrote: the snoozed ticket is open again.',
+    auto_resolved: 'Closed automatically: nobody wrote for {idle} while the ticket was {from}.{farewell}',
+    autoResolvedFarewell: {
+      sent: ' The farewell message was sent.',
+      none: '',
+      window_closed: ' No farewell: the reply window is closed.',
+    },
   },
   'pt-BR': {
     window_closed:
@@ -589,12 +600,23 @@ export const systemTexts = {
     noTeam: 'retirado da equipe',
     unassigned: 'sem responsável',
     administrator: 'Administrador',
-    statuses: { open: 'aberto', pending: 'pendente', closed: 'fechado' },
+    statuses: { open: 'aberto', pending: 'pendente', snoozed: 'adiado', closed: 'fechado' },
     sla_warning: 'Nível de serviço {policy}: o prazo de {target} vence às {due}.',
     sla_breached: 'Nível de serviço {policy}: o prazo de {target} foi perdido (vencia às {due}).{moved}{notified}',
     slaMoved: ' Movido para {team}.',
     slaNotified: ' Avisados: {names}.',
     slaTargets: { firstResponse: 'primeira resposta', nextResponse: 'próxima resposta', resolution: 'resolução' },
+    snoozed: 'Ticket adiado {until}, por {author}.',
+    snoozedUntil: 'até {time} ou a próxima mensagem do cliente',
+    snoozedUntilReply: 'até a próxima mensagem do cliente',
+    woke_time: 'O adiamento terminou: o ticket está aberto de novo.',
+    woke_customer: 'O cliente escreveu: o ticket adiado está aberto de novo.',
+    auto_resolved: 'Fechado automaticamente: ninguém escreveu por {idle} com o ticket {from}.{farewell}',
+    autoResolvedFarewell: {
+      sent: ' A mensagem de despedida foi enviada.',
+      none: '',
+      window_closed: ' Sem despedida: a janela de resposta está fechada.',
+    },
   },
 };
 
@@ -678,5 +700,19 @@ export function systemLineText(message, lang) {
       notified: names.length ? fill(words.slaNotified, { names: names.join(', ') }) : '',
     });
   }
+  if (code === 'snoozed') {
+    const until =
+      typeof p.until === 'string'
+        ? fill(words.snoozedUntil, { time: `${p.until.slice(0, 16).replace('T', ' ')} UTC` })
+        : words.snoozedUntilReply;
+    return fill(words.snoozed, { until, author: p.authorName ?? words.administrator });
+  }
+  if (code === 'woke' && (p.reason === 'time' || p.reason === 'customer')) return words[`woke_${p.reason}`];
+  if (code === 'auto_resolved' && Number.isFinite(p.idleMs))
+    return fill(words.auto_resolved, {
+      idle: formatDuration(p.idleMs, lang),
+      from: words.statuses[p.from] ?? p.from,
+      farewell: words.autoResolvedFarewell[p.farewell] ?? '',
+    });
   return message.text ?? '';
 }

@@ -15,16 +15,18 @@ import {
   upsertSearchAttributes,
   uuid4,
 } from '@temporalio/workflow';
-import type {
-  InboundMessage,
-  MessageView,
-  ReplyGuard,
-  ReplyRequest,
-  TemplateRequest,
-  TicketChange,
+import type { AutoResolvePlan } from '../common/automation-settings';
+import {
+  CONVERSATION_STATUSES,
+  type InboundMessage,
+  type MessageView,
+  type ReplyGuard,
+  type ReplyRequest,
+  type TemplateRequest,
+  type TicketChange,
 } from '../common/domain';
 import { type PendingSlaStep, stepChanges } from '../common/sla-clocks';
-import { formatDuration } from '../common/system-lines';
+import { formatDuration, type SystemLine } from '../common/system-lines';
 import { type ConversationPatches, conversationPatches } from './conversation-patches';
 import { store, storeLocally } from './conversation-proxies';
 import { ConversationState, type TicketState } from './conversation-state';
@@ -249,10 +251,13 @@ export class ConversationRequests {
   /**
    * Asks the stored message's activity for the channel's reminder setting while a window is open to remind of (a
    * batch's dialog to a customer who has not written reads no channel): a window opens only when the customer
-   * writes, and the business's next message reads the setting then.
+   * writes, and the business's next message reads the setting then. And for its auto-resolve rule (cached).
    */
-  private reminderPlan() {
-    return this.remindBeforeClose && this.state.windowWatched ? { withReminderPlan: true } : {};
+  private settingsAsked() {
+    // The auto-resolve rule too (kept by the worker for a few seconds: no read per message).
+    return this.remindBeforeClose && this.state.windowWatched
+      ? { withReminderPlan: true, withAutoResolve: true }
+      : { withAutoResolve: true };
   }
 
   /**
@@ -261,10 +266,15 @@ export class ConversationRequests {
    */
   private queueBusinessMessage(
     // storedTicket: the ticket as the store's write of the conversation read it (activities/conversation.ts).
-    stored: MessageView & { reminderBeforeMs?: number | null; storedTicket?: TicketState },
+    stored: MessageView & {
+      reminderBeforeMs?: number | null;
+      autoResolve?: AutoResolvePlan | null;
+      storedTicket?: TicketState;
+    },
     authorId: string,
   ): MessageView {
-    const { storedTicket, ...message } = stored;
+    const { storedTicket, autoResolve, ...message } = stored;
+    if (autoResolve !== undefined) this.state.autoResolve = autoResolve;
     // The store's write of the conversation may have undone a ticket change of this run (FerretDB 1.x): see
     // `adoptInbound`. (Asked only when it did.)
     if (storedTicket && this.state.ticketDiffers(storedTicket) && this.patches.ticketSingleWriter)
@@ -331,7 +341,7 @@ export class ConversationRequests {
         authorId: request.authorId,
         ...(key ? { idempotencyKey: key } : {}),
         ...(answeringFor === undefined ? {} : { answeringFor }),
-        ...this.reminderPlan(),
+        ...this.settingsAsked(),
       });
       const view = this.queueBusinessMessage(message, request.authorId);
       this.slaAnswered(request.guard, message.repeated);
@@ -430,7 +440,7 @@ export class ConversationRequests {
       authorId: request.authorId,
       idempotencyKey: request.idempotencyKey ?? null,
       ...(answeringFor === undefined ? {} : { answeringFor }),
-      ...this.reminderPlan(),
+      ...this.settingsAsked(),
     });
     const view = this.queueBusinessMessage(message, request.authorId);
     this.slaAnswered(request.guard, message.repeated);
@@ -450,20 +460,19 @@ export class ConversationRequests {
     else if (state.sla !== null && stepChanges(state.sla, step)) state.slaPending.push(step);
   }
 
-  /** What a ticket's status change does to its service level: pending pauses, open resumes, closed stops. */
-  private slaAfterTicketChange(from: TicketState['status'], to: TicketState['status']): void {
+  /** What a ticket's status change does to its service level: pending and snoozed pause, open resumes, closed stops. */
+  protected slaAfterTicketChange(from: TicketState['status'], to: TicketState['status']): void {
     if (from === to) return;
     const at = Date.now();
+    const pauses = to === 'pending' || to === 'snoozed';
     if (from === 'closed') {
       // An agent reopened the ticket: a new episode, under the policy that matches now (asked only at a reopen).
       if (this.state.sla === null && this.state.slaPending.length === 0 && !this.patches.slaClocks) return;
       this.queueSla({ kind: 'open', at, policy: null });
-      if (to === 'pending') this.queueSla({ kind: 'pause', at });
+      if (pauses) this.queueSla({ kind: 'pause', at });
       return;
     }
-    this.queueSla(
-      to === 'closed' ? { kind: 'close', at } : to === 'pending' ? { kind: 'pause', at } : { kind: 'resume', at },
-    );
+    this.queueSla(to === 'closed' ? { kind: 'close', at } : pauses ? { kind: 'pause', at } : { kind: 'resume', at });
   }
 
   /** The changeTicket update: records the status/assignee change, publishes it, asks the survey when it closes. */
@@ -473,28 +482,71 @@ export class ConversationRequests {
     while (this.offerApplying) await condition(() => !this.offerApplying);
     this.ticketChangesRunning++;
     try {
-      const next = this.state.ticketAfter(change);
+      const { snoozedUntil, ...rest } = change;
+      const next = this.state.ticketAfter({
+        ...rest,
+        ...(snoozedUntil === undefined
+          ? {}
+          : { snoozedUntil: snoozedUntil === null ? null : Date.parse(snoozedUntil) }),
+      });
       if (next === null) return this.snapshot();
       const randomChangeId = uuid4();
       // Named by its update (one per request): the record is a local activity, and a workflow task lost before
       // it was recorded runs again with its random ids falling to other changes. (uuid4 is still drawn, so the
       // ids after it stay what recorded histories hold.)
       const changeId = currentUpdateInfo()?.id ?? randomChangeId;
-      const closes = next.status === 'closed' && this.state.status !== 'closed';
-      await this.db.recordTicketChange({
-        conversationId: this.state.conversationId!,
-        channelId: this.input.channelId,
-        from: this.state.ticket,
-        to: next,
-        authorId: change.authorId,
-        changeId,
-      });
-      const statusBefore = this.state.status;
-      this.state.applyTicket(next);
-      this.publish();
-      this.slaAfterTicketChange(statusBefore, next.status);
-      if (this.surveys && closes) await this.askSurvey(changeId, change.authorId);
+      await this.recordAndApplyTicket(next, changeId, change.authorId);
       return this.snapshot();
+    } finally {
+      this.ticketChangesRunning--;
+    }
+  }
+
+  /**
+   * Records a decided ticket (with its line: a ticket_changed one unless `line` says it, none when `quiet`), takes it,
+   * publishes it and moves its service level; a close asks the satisfaction survey (where the channel has one).
+   */
+  private async recordAndApplyTicket(
+    next: TicketState,
+    changeId: string,
+    authorId: string,
+    how: { line?: SystemLine; quiet?: boolean } = {},
+  ): Promise<void> {
+    const closes = next.status === 'closed' && this.state.status !== 'closed';
+    await this.db.recordTicketChange({
+      conversationId: this.state.conversationId!,
+      channelId: this.input.channelId,
+      from: this.state.ticket,
+      to: next,
+      authorId,
+      changeId,
+      ...how,
+    });
+    const statusBefore = this.state.status;
+    this.state.applyTicket(next, Date.now());
+    this.publish();
+    this.slaAfterTicketChange(statusBefore, next.status);
+    if (this.surveys && closes) await this.askSurvey(changeId, authorId);
+  }
+
+  /**
+   * A change the run decides itself (a service level's escalation, a snooze's end, auto-resolve), in its turn with
+   * the ticket's other writers; skipped when `applies` no longer holds once it is its turn. True when it changed.
+   */
+  protected async decideTicket(
+    change: Parameters<ConversationState['ticketAfter']>[0],
+    changeId: string,
+    authorId: string,
+    how: { line?: SystemLine; quiet?: boolean; applies?: () => boolean } = {},
+  ): Promise<boolean> {
+    while (this.offerApplying) await condition(() => !this.offerApplying);
+    this.ticketChangesRunning++;
+    try {
+      const { applies, ...said } = how;
+      const next = this.state.ticketAfter(change);
+      if (next === null || (applies && !applies())) return false;
+      await this.recordAndApplyTicket(next, changeId, authorId, said);
+      return true;
     } finally {
       this.ticketChangesRunning--;
     }
@@ -545,33 +597,24 @@ export class ConversationRequests {
    * would move it (its breach line says so; no line of its own). Takes its turn with the ticket's other writers.
    */
   protected async moveToTeamForSla(teamId: string, changeId: string): Promise<void> {
-    while (this.offerApplying) await condition(() => !this.offerApplying);
-    this.ticketChangesRunning++;
-    try {
-      const next = this.state.ticketAfter({ teamId });
-      if (next === null || this.state.status === 'closed') return;
-      await this.db.recordTicketChange({
-        conversationId: this.state.conversationId!,
-        channelId: this.input.channelId,
-        from: this.state.ticket,
-        to: next,
-        authorId: 'sla',
-        changeId,
-        quiet: true,
-      });
-      this.state.applyTicket(next);
-      this.publish();
-    } finally {
-      this.ticketChangesRunning--;
-    }
+    await this.decideTicket({ teamId }, changeId, 'sla', {
+      quiet: true,
+      applies: () => this.state.status !== 'closed',
+    });
   }
 
   validateTicketChange(change: TicketChange): void {
     if (!change || (change.status === undefined && change.assigneeId === undefined && change.teamId === undefined)) {
       refuse('Say what to change: status, assigneeId and/or teamId.');
     }
-    if (change.status !== undefined && !['open', 'pending', 'closed'].includes(change.status)) {
-      refuse('status must be open, pending or closed.');
+    if (change.status !== undefined && !CONVERSATION_STATUSES.includes(change.status)) {
+      refuse('status must be open, pending, snoozed or closed.');
     }
+    if (change.status === 'snoozed' && change.snoozedUntil === undefined)
+      refuse('A snooze says until when: snoozedUntil (a time, or null for the customer’s next message).');
+    if (change.status !== 'snoozed' && change.snoozedUntil !== undefined)
+      refuse('snoozedUntil goes with status snoozed only.');
+    if (typeof change.snoozedUntil === 'string' && !(Date.parse(change.snoozedUntil) > Date.now()))
+      refuse('snoozedUntil must be a time in the future.');
   }
 }

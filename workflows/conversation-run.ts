@@ -18,6 +18,7 @@ import {
 import type { ConversationActivities } from '../activities';
 import type { InboundMessage } from '../common/domain';
 import { nextSlaInstant, type PendingSlaStep, stepChanges } from '../common/sla-clocks';
+import type { AutoResolvedParams } from '../common/system-lines';
 import { infobip, mediaFetch, teamsLocally, teamsRemotely } from './conversation-proxies';
 import { ConversationRequests } from './conversation-requests';
 import { CONVERSATION_PATCH_BASELINE, type ConversationInput } from './definitions';
@@ -58,6 +59,8 @@ export class ConversationRun extends ConversationRequests {
   private teamReporting = false;
   /** A service-level step is being recorded. */
   private slaRecording = false;
+  /** Auto-resolve is deciding (or closing) the ticket. */
+  private autoResolving = false;
   /** The survey the message being stored answers (set by `recordFirstInbound`). */
   private surveyAnswer: { surveyId: string; score: number } | null = null;
   /** The window expiry the reminder being prepared is for. */
@@ -107,6 +110,95 @@ export class ConversationRun extends ConversationRequests {
     this.idleSince = Date.now();
     this.startTeamReporter();
     this.startSlaKeeper();
+    this.startSnoozeAlarm();
+    this.startAutoResolver();
+  }
+
+  /**
+   * A ticket snoozed until a time wakes then (open again, its `woke` line), unless it woke or changed before (a
+   * customer's message wakes it in recordInbound). Runs from before snoozing never had a snoozed ticket: no command.
+   */
+  private startSnoozeAlarm(): void {
+    const { state } = this;
+    void (async () => {
+      for (;;) {
+        await condition(() => state.status === 'snoozed' && state.snoozedUntil !== null);
+        const until = state.snoozedUntil!;
+        const changed = () => state.status !== 'snoozed' || state.snoozedUntil !== until;
+        if (await condition(changed, Math.max(1, until - Date.now()))) continue;
+        await this.decideTicket({ status: 'open' }, `snooze:${until}`, 'snooze', {
+          line: { code: 'woke', params: { reason: 'time' } },
+          applies: () => !changed(),
+        });
+      }
+    })();
+  }
+
+  /**
+   * The channel's auto-resolve: one timer to the moment the ticket has been idle long enough (a later message moves
+   * that moment: the timer, when it fires, sleeps on to it; an earlier one replaces it). Then the rule as it is now
+   * decides: close it (after a farewell inside the window), leave it (the customer wrote last, and the rule waits for
+   * the business), or wait longer (the rule changed). Only runs that read a rule (from recordInbound or
+   * persistOutbound results, which histories from before it do not hold) have a moment: older ones replay unchanged.
+   */
+  private startAutoResolver(): void {
+    const { state } = this;
+    void (async () => {
+      for (;;) {
+        const at = state.autoResolveAt();
+        if (at === null) {
+          await condition(() => state.autoResolveAt() !== null);
+          continue;
+        }
+        const left = at - Date.now();
+        if (left > 0) {
+          await condition(() => {
+            const next = state.autoResolveAt();
+            return next === null || next < at;
+          }, left);
+          continue;
+        }
+        await this.autoResolve(at);
+      }
+    })();
+  }
+
+  private async autoResolve(dueAt: number): Promise<void> {
+    const { state } = this;
+    const activityAt = state.lastActivityAt!;
+    const from = state.status as 'open' | 'pending';
+    this.autoResolving = true;
+    try {
+      const decision = await this.db.autoResolveDecision({
+        channelId: this.input.channelId,
+        status: from,
+        lastActivityAt: activityAt,
+        businessWroteLast: state.awaitingSince !== null,
+        windowOpen: state.replyAllowed(Date.now()),
+      });
+      state.autoResolve = decision.plan;
+      const unchanged = () => state.lastActivityAt === activityAt && state.status === from;
+      if (!unchanged()) return;
+      if (decision.outcome === 'declined') state.autoResolveDeclinedAt = activityAt;
+      if (decision.outcome !== 'resolve') return;
+      let farewell: AutoResolvedParams['farewell'] = decision.farewell;
+      if (farewell === 'sent') {
+        const message = await this.db.storeFarewell({
+          conversationId: state.conversationId!,
+          channelId: this.input.channelId,
+          activityAt,
+        });
+        if (message && !message.repeated) state.queueBusiness(message, null);
+        if (!message) farewell = 'none';
+      }
+      await this.decideTicket({ status: 'closed' }, `autoresolve:${activityAt}`, 'auto-resolve', {
+        line: { code: 'auto_resolved', params: { idleMs: Date.now() - activityAt, from, farewell } },
+        applies: unchanged,
+      });
+      log.info('ticket auto-resolved', { conversationId: state.conversationId, dueAt, from });
+    } finally {
+      this.autoResolving = false;
+    }
   }
 
   /**
@@ -285,7 +377,7 @@ export class ConversationRun extends ConversationRequests {
       this.oneAtATime--;
       return 0;
     }
-    if (state.conversationId === null || state.status === 'closed') return 0;
+    if (state.conversationId === null || state.status === 'closed' || state.status === 'snoozed') return 0;
     const plain = (message: InboundMessage) =>
       !message.referral && !(this.surveys && state.surveyAnswerOf(message) !== null);
     let count = 0;
@@ -310,6 +402,7 @@ export class ConversationRun extends ConversationRequests {
         known: { conversationId: state.conversationId!, status: state.status },
         ...(this.autoReplies ? { autoReplies: this.autoRepliesAsk() } : {}),
         sla: true,
+        autoResolve: true,
       });
       if (stored.length === count) return stored;
       log.error('messages stored together came back miscounted; storing them one at a time', {
@@ -359,6 +452,7 @@ export class ConversationRun extends ConversationRequests {
         // A survey's answer gets no automatic reply (it is the last word of a closed ticket).
         ...(this.autoReplies && !surveyAnswer ? { autoReplies: this.autoRepliesAsk() } : {}),
         sla: true,
+        autoResolve: true,
       });
     const facts = { conversationId: state.conversationId, providerMessageId: message.providerMessageId };
     return storeOrGiveUp(recordInbound, () => this.patches.inboundStoreBounded, facts);
@@ -372,6 +466,7 @@ export class ConversationRun extends ConversationRequests {
     const { state } = this;
     const message = state.inbox.shift()!;
     if (result === null) return false;
+    const statusBefore = state.status;
     if (this.surveyAnswer) state.surveyAnswered();
     let autoReplied = false;
     if (result.autoReplies) {
@@ -396,7 +491,10 @@ export class ConversationRun extends ConversationRequests {
       state.adoptKeepingTicket(result);
       this.ticketRestoreDue = true;
     } else state.adopt(result);
+    if (result.autoResolve !== undefined) state.autoResolve = result.autoResolve;
     this.publish();
+    // A customer's message woke the snoozed ticket (recordInbound stored it open again): its clocks run again.
+    if (statusBefore === 'snoozed' && state.status === 'open') this.slaAfterTicketChange('snoozed', 'open');
     this.slaAfterInbound(message, result);
     // An automatic reply is the business answering: an entry point it answers in time opens the free window.
     return autoReplied && this.freeEntryPoints;
@@ -503,6 +601,9 @@ export class ConversationRun extends ConversationRequests {
     // An episode not closed keeps the run: its clocks (their timer, or paused by pending) live in it.
     if (this.slaRecording || this.state.slaPending.length > 0 || (this.state.sla && this.state.sla.closedAt === null))
       return false;
+    // So do a snooze's alarm and auto-resolve's timer.
+    if (this.autoResolving || this.state.autoResolveAt() !== null) return false;
+    if (this.state.status === 'snoozed' && this.state.snoozedUntil !== null) return false;
     log.info('conversation idle; ending until the next message', { conversationId: this.state.conversationId });
     return true;
   }

@@ -3,7 +3,12 @@
  * (`conversation-run.ts`) feeds it signals, updates and activity results with the workflow clock's `now`, and asks it
  * what to publish and what to carry into the next run. Unit-tested without a server (`test/conversation-state.test.ts`).
  */
-import { FREE_ENTRY_POINT_WINDOWS, surveyScoreOf } from '../common/automation-settings';
+import {
+  type AutoResolvePlan,
+  autoResolveDueAt,
+  FREE_ENTRY_POINT_WINDOWS,
+  surveyScoreOf,
+} from '../common/automation-settings';
 import { capabilitiesOf } from '../common/channels';
 import type { ChannelKind, ConversationStatus, InboundMessage, MessageView } from '../common/domain';
 import { extendWindow, isWindowOpen, windowExpiryAfterInbound } from '../common/reply-window';
@@ -50,6 +55,8 @@ export interface TicketState {
   status: ConversationStatus;
   assigneeId: string | null;
   teamId: string | null;
+  /** Snoozed: when it wakes (epoch ms; null: at the customer's next message). Absent when not snoozed. */
+  snoozedUntil?: number | null;
 }
 
 export interface ConversationIdentity {
@@ -104,6 +111,14 @@ export class ConversationState implements Required<CarriedState> {
   sla: SlaEpisode | null;
   /** Service-level steps taken but not yet recorded (the run's keeper records them in order). */
   readonly slaPending: PendingSlaStep[];
+  /** When the snoozed ticket wakes (epoch ms); null: at the customer's next message, or not snoozed. */
+  snoozedUntil: number | null;
+  /** The channel's auto-resolve rule as the run last read it (null: off, or not read yet in this run's line). */
+  autoResolve: AutoResolvePlan | null;
+  /** When a person (customer, agent, automation's dialog) last wrote, or the status last changed (epoch ms). */
+  lastActivityAt: number | null;
+  /** The activity auto-resolve looked at and left alone (the customer wrote last, and the rule waits for the business). */
+  autoResolveDeclinedAt: number | null;
 
   constructor(
     private readonly identity: ConversationIdentity,
@@ -133,6 +148,10 @@ export class ConversationState implements Required<CarriedState> {
     this.handledOffers = [...(carried.handledOffers ?? [])];
     this.sla = carried.sla ?? null;
     this.slaPending = [...(carried.slaPending ?? [])];
+    this.snoozedUntil = carried.snoozedUntil ?? null;
+    this.autoResolve = carried.autoResolve ?? null;
+    this.lastActivityAt = carried.lastActivityAt ?? null;
+    this.autoResolveDeclinedAt = carried.autoResolveDeclinedAt ?? null;
   }
 
   /** A new run's state: empty, or the stored ticket a caller restored (its window open again if still ahead). */
@@ -146,6 +165,7 @@ export class ConversationState implements Required<CarriedState> {
       conversationId,
       ticketNumber: restored?.ticketNumber ?? null,
       status: restored?.status ?? 'open',
+      snoozedUntil: restored?.snoozedUntil ?? null,
       assigneeId: restored?.assigneeId ?? null,
       teamId: restored?.teamId ?? null,
       windowExpiresAt: restored?.windowExpiresAt ?? null,
@@ -162,6 +182,7 @@ export class ConversationState implements Required<CarriedState> {
   receive(message: InboundMessage, now: number): void {
     this.inbox.push(message);
     this.awaitingSince = null; // the customer answered: nobody waits on them
+    this.lastActivityAt = now;
     if (!this.hasWindow) return;
     const candidate = windowExpiryAfterInbound(message.receivedAt, now, this.identity.replyWindowMs);
     // The window counts from the same moment: an answer within it is an answer in time.
@@ -265,7 +286,7 @@ export class ConversationState implements Required<CarriedState> {
    */
   ticketDiffers(stored: Pick<StoredConversation, 'status' | 'assigneeId' | 'teamId'>): boolean {
     if (this.conversationId === null) return false;
-    const reopened = this.status === 'closed' && stored.status === 'open';
+    const reopened = (this.status === 'closed' || this.status === 'snoozed') && stored.status === 'open';
     return (
       stored.assigneeId !== this.assigneeId ||
       (stored.teamId !== undefined && stored.teamId !== this.teamId) ||
@@ -273,11 +294,12 @@ export class ConversationState implements Required<CarriedState> {
     );
   }
 
-  /** Takes the conversation from a store's result, keeping the run's own ticket (but taking a reopen). */
+  /** Takes the conversation from a store's result, keeping the run's own ticket (but taking a reopen or a wake). */
   adoptKeepingTicket(stored: StoredConversation): void {
     this.conversationId = stored.conversationId;
     this.ticketNumber = stored.ticketNumber;
-    if (this.status === 'closed' && stored.status === 'open') this.status = 'open';
+    if ((this.status === 'closed' || this.status === 'snoozed') && stored.status === 'open') this.status = 'open';
+    if (this.status !== 'snoozed') this.snoozedUntil = null;
   }
 
   /** Takes what a database write returned about the conversation. */
@@ -285,6 +307,7 @@ export class ConversationState implements Required<CarriedState> {
     this.conversationId = stored.conversationId;
     this.ticketNumber = stored.ticketNumber;
     this.status = stored.status;
+    if (this.status !== 'snoozed') this.snoozedUntil = null;
     this.assigneeId = stored.assigneeId;
     if (stored.teamId !== undefined) this.teamId = stored.teamId;
   }
@@ -309,25 +332,41 @@ export class ConversationState implements Required<CarriedState> {
     status?: ConversationStatus;
     assigneeId?: string | null;
     teamId?: string | null;
+    /** With status snoozed: when it wakes (epoch ms), null: at the customer's next message. */
+    snoozedUntil?: number | null;
   }): TicketState | null {
     const teamId = change.teamId === undefined ? this.teamId : change.teamId;
     const transferred = teamId !== this.teamId;
-    const next = {
-      status: change.status ?? this.status,
+    const status = change.status ?? this.status;
+    const next: TicketState = {
+      status,
       assigneeId: change.assigneeId !== undefined ? change.assigneeId : transferred ? null : this.assigneeId,
       teamId,
+      ...(status === 'snoozed' ? { snoozedUntil: change.snoozedUntil ?? this.snoozedUntil } : {}),
     };
-    const same = next.status === this.status && next.assigneeId === this.assigneeId && !transferred;
+    const same =
+      next.status === this.status &&
+      next.assigneeId === this.assigneeId &&
+      !transferred &&
+      (next.snoozedUntil ?? null) === (status === 'snoozed' ? this.snoozedUntil : null);
     return same ? null : next;
   }
 
   /** The ticket as the run holds it (its single writer). */
   get ticket(): TicketState {
-    return { status: this.status, assigneeId: this.assigneeId, teamId: this.teamId };
+    return {
+      status: this.status,
+      assigneeId: this.assigneeId,
+      teamId: this.teamId,
+      ...(this.status === 'snoozed' ? { snoozedUntil: this.snoozedUntil } : {}),
+    };
   }
 
-  applyTicket(next: TicketState): void {
+  /** A decided ticket (`now`: when; a status change is activity, from which auto-resolve counts idle time). */
+  applyTicket(next: TicketState, now?: number): void {
+    if (next.status !== this.status && now !== undefined) this.lastActivityAt = now;
     this.status = next.status;
+    this.snoozedUntil = next.status === 'snoozed' ? (next.snoozedUntil ?? null) : null;
     this.assigneeId = next.assigneeId;
     this.teamId = next.teamId;
   }
@@ -335,6 +374,11 @@ export class ConversationState implements Required<CarriedState> {
   /** A message the business wrote (agent, dialog, automatic) goes to the outbox, and is remembered for the guard. */
   queueBusiness(message: { id: string; createdAt?: string }, authorId: string | null): void {
     this.outbox.push(message.id);
+    // A person's message is activity (auto-resolve counts idle time from it); an automatic one is not.
+    if (authorId !== null) {
+      const at = Date.parse(message.createdAt ?? '');
+      if (!Number.isNaN(at)) this.lastActivityAt = Math.max(this.lastActivityAt ?? at, at);
+    }
     this.recentBusiness.push({ id: message.id, at: Date.parse(message.createdAt ?? ''), authorId });
     if (this.recentBusiness.length > MAX_RECENT_BUSINESS)
       this.recentBusiness.splice(0, this.recentBusiness.length - MAX_RECENT_BUSINESS);
@@ -437,7 +481,20 @@ export class ConversationState implements Required<CarriedState> {
       handledOffers: [...this.handledOffers],
       sla: this.sla,
       slaPending: [...this.slaPending],
+      snoozedUntil: this.snoozedUntil,
+      autoResolve: this.autoResolve,
+      lastActivityAt: this.lastActivityAt,
+      autoResolveDeclinedAt: this.autoResolveDeclinedAt,
     };
+  }
+
+  /**
+   * When the channel's auto-resolve closes this ticket (epoch ms), or null: none applies (no rule, closed, snoozed),
+   * or it looked at this activity already and left the ticket open.
+   */
+  autoResolveAt(): number | null {
+    if (this.conversationId === null || this.lastActivityAt === this.autoResolveDeclinedAt) return null;
+    return autoResolveDueAt(this.autoResolve, this.status, this.lastActivityAt);
   }
 
   /**

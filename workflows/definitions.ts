@@ -5,6 +5,7 @@
 
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { AutoResolvePlan } from '../common/automation-settings';
 import { capabilitiesOf } from '../common/channels';
 import type {
   ChannelKind,
@@ -95,6 +96,8 @@ export function conversationStartOptions(input: Omit<ConversationInput, 'patchBa
 export interface RestoredState {
   ticketNumber: number;
   status: ConversationStatus;
+  /** A snoozed ticket's wake time (epoch ms); absent or null otherwise. */
+  snoozedUntil?: number | null;
   assigneeId: string | null;
   /** Absent from callers before teams existed. */
   teamId?: string | null;
@@ -108,11 +111,13 @@ export function restoredStateOf(conversation: {
   status: string;
   assigneeId?: string | null;
   teamId?: string | null;
+  snoozedUntil?: Date | null;
   window?: { expiresAt?: Date | null } | null;
 }): RestoredState {
   return {
     ticketNumber: conversation.ticketNumber,
     status: conversation.status as ConversationStatus,
+    ...(conversation.status === 'snoozed' ? { snoozedUntil: conversation.snoozedUntil?.getTime() ?? null } : {}),
     assigneeId: conversation.assigneeId ?? null,
     teamId: conversation.teamId ?? null,
     windowExpiresAt: conversation.window?.expiresAt?.getTime() ?? null,
@@ -155,6 +160,14 @@ export interface CarriedState {
   sla?: SlaEpisode | null;
   /** Service-level steps taken but not yet recorded, oldest first. */
   slaPending?: PendingSlaStep[];
+  /** When the snoozed ticket wakes (epoch ms; null: at the customer's next message, or not snoozed). */
+  snoozedUntil?: number | null;
+  /** The channel's auto-resolve rule as the run last read it (null: off, or not read yet). */
+  autoResolve?: AutoResolvePlan | null;
+  /** When a person (either side) last wrote or the ticket's status last changed: auto-resolve counts idle from it. */
+  lastActivityAt?: number | null;
+  /** The activity (its lastActivityAt) auto-resolve looked at and left open (the business did not write last). */
+  autoResolveDeclinedAt?: number | null;
 }
 
 /** The ticket as the run last reported it to its team, and when it last closed (a reopen is reported as such). */

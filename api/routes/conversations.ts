@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { CLOSING_SOON_MS } from '../../common/automation-settings';
 import { CHANNEL_CAPABILITIES, type ChannelCapabilities, capabilitiesOf } from '../../common/channels';
 import type { ChannelKind, MessageView, ReplyGuard, ReplyPolicy } from '../../common/domain';
+import { CONVERSATION_STATUSES } from '../../common/domain';
 import { newId } from '../../common/ids';
 import { VIEWER_STATES, VIEWER_TTL_MS } from '../../common/teams';
 import { findMedia } from '../../db/media';
@@ -45,7 +46,7 @@ import { assertTeamAnswers } from './teams';
 export const listQuerySchema = z.object({
   view: z.enum(['chats', 'tickets']).default('chats'),
   channelId: z.string().min(1).optional(),
-  status: z.enum(['open', 'pending', 'closed']).optional(),
+  status: z.enum(CONVERSATION_STATUSES).optional(),
   /** An agent id, `me`, or `unassigned`. */
   assigneeId: z.string().min(1).optional(),
   /** A team id, `none` for tickets of no team, or `mine` for the teams the caller is a member of. */
@@ -164,16 +165,49 @@ export const messagePageQuerySchema = z.object({
 function cursorOf(message: { _id: string; createdAt: Date }): string {
   return `${message.createdAt.getTime()}.${message._id}`;
 }
-const ticketStatus = z.enum(['open', 'pending', 'closed']);
+const ticketStatus = z.enum(CONVERSATION_STATUSES);
+/** With status `snoozed` only: a time to wake (ISO 8601, in the future) or the customer's next message. */
+const snoozeUntil = z
+  .union([z.iso.datetime({ offset: true }), z.literal('next_reply')])
+  .optional()
+  .describe('with status snoozed (required then): when it wakes, or next_reply; any customer message wakes it');
 const ticketAssignee = z.string().min(1).nullable();
 /** A team answering the conversation's channel, or null for none: a transfer (unassigned unless assigneeId is given). */
 const ticketTeam = z.string().min(1).nullable();
 /** Status, assignee, team or several: as alternatives, so the published schema says "at least one" too. */
-export const ticketPatchSchema = z.union([
-  z.object({ status: ticketStatus, assigneeId: ticketAssignee.optional(), teamId: ticketTeam.optional() }),
-  z.object({ status: ticketStatus.optional(), assigneeId: ticketAssignee, teamId: ticketTeam.optional() }),
-  z.object({ status: ticketStatus.optional(), assigneeId: ticketAssignee.optional(), teamId: ticketTeam }),
-]);
+export const ticketPatchSchema = z
+  .union([
+    z.object({
+      status: ticketStatus,
+      snoozeUntil,
+      assigneeId: ticketAssignee.optional(),
+      teamId: ticketTeam.optional(),
+    }),
+    z.object({
+      status: ticketStatus.optional(),
+      snoozeUntil,
+      assigneeId: ticketAssignee,
+      teamId: ticketTeam.optional(),
+    }),
+    z.object({
+      status: ticketStatus.optional(),
+      snoozeUntil,
+      assigneeId: ticketAssignee.optional(),
+      teamId: ticketTeam,
+    }),
+  ])
+  .superRefine((change, ctx) => {
+    if (change.status === 'snoozed' && change.snoozeUntil === undefined)
+      ctx.addIssue({ code: 'custom', path: ['snoozeUntil'], message: 'required with status snoozed' });
+    if (change.status !== 'snoozed' && change.snoozeUntil !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['snoozeUntil'], message: 'only with status snoozed' });
+    if (
+      change.snoozeUntil !== undefined &&
+      change.snoozeUntil !== 'next_reply' &&
+      Date.parse(change.snoozeUntil) <= Date.now()
+    )
+      ctx.addIssue({ code: 'custom', path: ['snoozeUntil'], message: 'must be in the future' });
+  });
 
 export function keyOf(conversation: ConversationRecord): ConversationKey {
   return {
@@ -490,7 +524,14 @@ export function conversationRoutes(deps: ApiDeps, { liveFeed }: Pick<ApiServices
     }
     if (change.teamId)
       await assertTeamAnswers(change.teamId, conversation.channelId, 'Transfer to a team that answers this channel.');
-    await changeTicket(deps, keyOf(conversation), { ...change, authorId: principal.id });
+    const { snoozeUntil, ...ticketChange } = change;
+    await changeTicket(deps, keyOf(conversation), {
+      ...ticketChange,
+      ...(snoozeUntil === undefined
+        ? {}
+        : { snoozedUntil: snoozeUntil === 'next_reply' ? null : new Date(snoozeUntil).toISOString() }),
+      authorId: principal.id,
+    });
     const updated = await Conversation.findById(conversation._id).lean();
     const client = await Client.findById(conversation.clientId).lean();
     return c.json(conversationView(updated!, client));

@@ -42,6 +42,19 @@ const channelSchema = new Schema(
       ),
       default: null,
     },
+    // Auto-resolve: idle tickets close by themselves (common/automation-settings.ts); null: off.
+    autoResolve: {
+      type: new Schema(
+        {
+          after: { type: String, required: true },
+          pendingAfter: { type: String, default: null },
+          onlyIfBusinessWroteLast: { type: Boolean, default: false },
+          farewellText: { type: String, default: null },
+        },
+        { _id: false },
+      ),
+      default: null,
+    },
     // Working hours and the automatic replies they drive (common/working-hours.ts); null: always open, no replies.
     workingHours: { type: Schema.Types.Mixed, default: null },
     // Who may answer a ticket: anyone with the channel, or only its assignee (common/domain.ts REPLY_POLICIES).

@@ -1,5 +1,5 @@
 import mongoose, { type InferSchemaType, Schema } from 'mongoose';
-import { CHANNEL_KINDS } from '../../common/domain';
+import { CHANNEL_KINDS, CONVERSATION_STATUSES } from '../../common/domain';
 
 // The customers (clients) and their conversations (tickets), and the named counters that number the tickets.
 
@@ -25,7 +25,9 @@ const conversationSchema = new Schema(
     clientId: { type: String, required: true },
     workflowId: { type: String, required: true },
     ticketNumber: { type: Number, required: true, unique: true },
-    status: { type: String, enum: ['open', 'pending', 'closed'], required: true, default: 'open' },
+    status: { type: String, enum: CONVERSATION_STATUSES, required: true, default: 'open' },
+    // A snoozed ticket wakes then (null: at the customer's next message); null when not snoozed.
+    snoozedUntil: { type: Date, default: null },
     assigneeId: { type: String, default: null },
     // The team answering the ticket: the channel's default team when it opened, or the one it was transferred to.
     teamId: { type: String, default: null },
