@@ -86,6 +86,10 @@ export const ERROR_CODES = {
   TEMPLATE_NOT_APPROVED: { status: 409, description: 'The template is not approved (yet) by WhatsApp.' },
   TEMPLATE_EXISTS: { status: 409, description: 'A template of this name and language exists on the channel.' },
   EMAIL_TAKEN: { status: 409, description: 'Another agent has this email.' },
+  SNOOZE_TIME_PASSED: {
+    status: 409,
+    description: 'snoozeUntil is not in the future: a snooze wakes at a time to come.',
+  },
   INVALID_ASSIGNEE: { status: 409, description: 'The assignee is not an agent with access to the channel.' },
   UNKNOWN_CHANNEL: { status: 409, description: 'A channel id given does not exist.' },
   INVALID_TEAM_MEMBER: {

@@ -133,6 +133,11 @@ async function adminChannels(message = '', editing = null, justSaved = null) {
       hoursDatesOff,
       hoursWelcome,
       hoursAway,
+      autoResolveEnabled,
+      autoResolveAfter,
+      autoResolvePendingAfter,
+      autoResolveBusinessLast,
+      autoResolveFarewell,
       ...rest
     } = form;
     const fields = Object.fromEntries(Object.entries(rest).filter(([key]) => !key.startsWith('hours_')));
@@ -156,8 +161,18 @@ async function adminChannels(message = '', editing = null, justSaved = null) {
       templateName: withTemplate ? surveyTemplate.trim() : null,
       language: surveyLanguage?.trim() || null,
     };
+    // Auto-resolve is set as a whole, or null: off.
+    const autoResolve =
+      autoResolveEnabled === 'on'
+        ? {
+            after: autoResolveAfter?.trim() || '24h',
+            pendingAfter: autoResolvePendingAfter?.trim() || null,
+            onlyIfBusinessWroteLast: autoResolveBusinessLast === 'on',
+            farewellText: autoResolveFarewell?.trim() || null,
+          }
+        : null;
     try {
-      const body = { ...fields, ...settings, satisfactionSurvey, workingHours: workingHoursOf(form) };
+      const body = { ...fields, ...settings, satisfactionSurvey, workingHours: workingHoursOf(form), autoResolve };
       const saved = editing
         ? await api('PATCH', `/api/channels/${editing.id}`, body)
         : await api('POST', '/api/channels', body);
@@ -193,8 +208,22 @@ function automationFieldset(c) {
     <label>${esc(t('surveyLanguage'))}<input name="surveyLanguage" placeholder="pt_BR" value="${esc(survey.language ?? '')}" /></label>
     <p class="hint">${esc(t('surveyHint'))}</p>
     </div>
+    ${autoResolveFields(c.autoResolve)}
     ${workingHoursFields(c.workingHours)}
   </fieldset>`;
+}
+
+/** Auto-resolve: idle tickets close by themselves after a while (a pending one after its own, if set). */
+function autoResolveFields(rule) {
+  const r = rule ?? {};
+  return `<div id="auto-resolve-settings">
+    <label class="check"><input type="checkbox" name="autoResolveEnabled" ${rule ? 'checked' : ''} /> ${esc(t('autoResolveEnabled'))}</label>
+    <label>${esc(t('autoResolveAfter'))}<input name="autoResolveAfter" placeholder="24h" value="${esc(r.after ?? '24h')}" /></label>
+    <label>${esc(t('autoResolvePendingAfter'))}<input name="autoResolvePendingAfter" placeholder="2d" value="${esc(r.pendingAfter ?? '')}" /></label>
+    <label class="check"><input type="checkbox" name="autoResolveBusinessLast" ${r.onlyIfBusinessWroteLast ? 'checked' : ''} /> ${esc(t('autoResolveBusinessLast'))}</label>
+    <label>${esc(t('autoResolveFarewell'))}<textarea name="autoResolveFarewell" rows="2" maxlength="1000">${esc(r.farewellText ?? '')}</textarea></label>
+    <p class="hint">${esc(t('autoResolveHint'))}</p>
+  </div>`;
 }
 
 const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];

@@ -45,6 +45,7 @@ export async function loadConversations() {
     for (const [key, value] of Object.entries(state.ticketFilters)) if (value) params.set(key, value);
   } else {
     for (const [key, value] of Object.entries(tabQuery(state.chatTab ?? 'all'))) params.set(key, value);
+    if (state.snoozedOnly) params.set('status', 'snoozed');
   }
   const [list] = await Promise.all([
     api('GET', `/api/conversations?${params}`),

@@ -9,6 +9,7 @@ import {
   esc,
   name,
   slaBadge,
+  snoozeBadge,
   state,
   t,
   templateChannels,
@@ -23,7 +24,10 @@ export function chatsView() {
     <aside class="sidebar">
       ${templateChannels().length ? `<div class="actions"><button class="primary" id="create-chat">${esc(t('createChat'))}</button></div>` : ''}
       <div id="chat-tabs">${chatTabs()}</div>
-      <label class="filter-toggle"><input type="checkbox" id="closing-soon-only" ${state.closingSoonOnly ? 'checked' : ''} /> ${esc(t('closingSoon'))}</label>
+      <div class="filter-toggles">
+        <label class="filter-toggle"><input type="checkbox" id="closing-soon-only" ${state.closingSoonOnly ? 'checked' : ''} /> ${esc(t('closingSoon'))}</label>
+        <label class="filter-toggle"><input type="checkbox" id="snoozed-only" ${state.snoozedOnly ? 'checked' : ''} /> <span aria-hidden="true">💤</span> ${esc(t('snoozedOnly'))}</label>
+      </div>
       <div id="conv-list">${conversationItems()}</div>
     </aside>
     <section class="main" id="conversation">${state.selectedId ? conversationPanel() : `<div class="empty">${esc(t('pickConversation'))}</div>`}</section>
@@ -32,7 +36,9 @@ export function chatsView() {
 
 export function conversationItems() {
   const tab = state.chatTab ?? 'all';
-  const shown = state.conversations.filter((c) => inTab(c, tab) && (!state.closingSoonOnly || closesSoon(c)));
+  const shown = state.conversations.filter(
+    (c) => inTab(c, tab) && (!state.closingSoonOnly || closesSoon(c)) && (!state.snoozedOnly || c.status === 'snoozed'),
+  );
   if (!shown.length) return `<div class="empty">${esc(t('noConversations'))}</div>`;
   return shown
     .map(
@@ -41,7 +47,7 @@ export function conversationItems() {
       ) => `<div class="conv-item ${c.id === state.selectedId ? 'selected' : ''}" data-id="${esc(c.id)}" role="button" tabindex="0">
         <div class="row"><span class="name">${name(c.client.name)}</span>${c.unreadCount ? `<span class="badge unread">${c.unreadCount}</span>` : ''}</div>
         <div class="preview">${esc(c.lastMessagePreview)}</div>
-        <div class="row"><span class="badge">${esc(channelName(c.channelId))}</span>${windowBadge(c)}${waitingBadge(c)}${slaBadge(c)}</div>
+        <div class="row"><span class="badge">${esc(channelName(c.channelId))}</span>${snoozeBadge(c)}${windowBadge(c)}${waitingBadge(c)}${slaBadge(c)}</div>
       </div>`,
     )
     .join('');
@@ -77,6 +83,12 @@ export function bindChats() {
   $('#closing-soon-only')?.addEventListener('change', (event) => {
     state.closingSoonOnly = event.target.checked;
     refreshChatList();
+  });
+  // The snoozed ones are asked of the API (the list holds the latest 100), and the list follows their waking.
+  $('#snoozed-only')?.addEventListener('change', (event) => {
+    state.snoozedOnly = event.target.checked;
+    refreshChatList();
+    void actions.loadConversations().then(refreshChatList);
   });
   $('#create-chat')?.addEventListener('click', () => openCreateChat(chatCreated));
   if (state.selectedId) bindConversation();

@@ -20,6 +20,7 @@ import {
   noteConversationChanged,
   requestIdFor,
   selected,
+  snoozeText,
   state,
   t,
   windowBadge,
@@ -68,6 +69,9 @@ export function conversationPanel() {
 }
 
 export function conversationHeader(c) {
+  const snoozing = state.snoozePanel === c.id;
+  // While the agent picks a snooze time the status reads "snoozed"; cancelling puts back the ticket's own.
+  const shownStatus = snoozing ? 'snoozed' : c.status;
   const agents = state.agents.filter((a) => a.role !== 'automation' && a.channelIds.includes(c.channelId));
   const temporalLink =
     state.me.role === 'admin' && state.config?.temporalWebUrl
@@ -91,16 +95,64 @@ export function conversationHeader(c) {
       <div>
         <h2>${name(c.client.name)}</h2>
         <div class="meta">${esc(c.client.phone ?? c.client.viberId ?? '')} · ${esc(channelName(c.channelId))} · ${esc(t('ticket'))} #${c.ticketNumber}</div>
-        ${referralLine(c)}${csatLine(c)}
+        ${referralLine(c)}${csatLine(c)}${snoozedLine(c)}
         ${viewersLine(c)}
       </div>
       ${windowBadge(c)}
       <div class="controls">
-        <label>${esc(t('status'))} <select id="ticket-status">${['open', 'pending', 'closed'].map((s) => `<option value="${s}" ${c.status === s ? 'selected' : ''}>${esc(t(s))}</option>`).join('')}</select></label>
+        <label>${esc(t('status'))} <select id="ticket-status">${TICKET_STATUSES.map((s) => `<option value="${s}" ${shownStatus === s ? 'selected' : ''}>${esc(t(s))}</option>`).join('')}</select></label>
+        <button type="button" id="snooze-button" aria-expanded="${snoozing}" aria-controls="snooze-panel">${esc(t('snooze'))}</button>
         <label>${esc(t('assignee'))} <select id="ticket-assignee">${assigneeOptions.join('')}</select></label>
         ${teamSelect(c)}
         ${temporalLink}
       </div>
+      ${snoozing ? snoozePanel() : ''}
+    </div>`;
+}
+
+const TICKET_STATUSES = ['open', 'pending', 'snoozed', 'closed'];
+
+/** While snoozed: until when (the agent's local time) or until the customer replies. */
+function snoozedLine(c) {
+  if (c.status !== 'snoozed') return '';
+  return `<div class="snoozed-line" id="snoozed-line" data-snoozed-until="${esc(c.snoozedUntil ?? 'next_reply')}"><span aria-hidden="true">💤</span> ${esc(snoozeText(c))}</div>`;
+}
+
+/** The snooze's ready-made times, in the agent's local time: an hour from now, tomorrow 09:00, next Monday 09:00. */
+function snoozeTime(choice, now = new Date()) {
+  const at = new Date(now);
+  if (choice === 'hour') return new Date(now.getTime() + 3_600_000);
+  // getDay: Sunday 0, Monday 1; on a Monday, the next one.
+  at.setDate(at.getDate() + (choice === 'tomorrow' ? 1 : (8 - at.getDay()) % 7 || 7));
+  at.setHours(9, 0, 0, 0);
+  return at;
+}
+
+/** A time as a datetime-local input's value (local, to the minute). */
+function localInputValue(date) {
+  const two = (n) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}T${two(date.getHours())}:${two(date.getMinutes())}`;
+}
+
+/** The snooze's choices: the ready-made times, until the customer replies, or a time of the agent's own. */
+function snoozePanel() {
+  const now = new Date();
+  const preset = (choice, label) => {
+    const at = snoozeTime(choice, now);
+    return `<button type="button" data-snooze="${choice}">${esc(t(label))} <span class="when">${esc(formatTime(at.toISOString()))}</span></button>`;
+  };
+  return `<div class="snooze-panel" id="snooze-panel" role="group" aria-labelledby="snooze-title">
+      <div class="snooze-title" id="snooze-title">${esc(t('snoozeTitle'))}</div>
+      <div class="snooze-choices">
+        ${preset('hour', 'snoozeHour')}${preset('tomorrow', 'snoozeTomorrow')}${preset('monday', 'snoozeMonday')}
+        <button type="button" data-snooze="next_reply">${esc(t('snoozeNextReply'))}</button>
+      </div>
+      <div class="snooze-custom">
+        <label>${esc(t('snoozeCustom'))} <input type="datetime-local" id="snooze-custom" min="${esc(localInputValue(now))}" value="${esc(state.snoozeCustom)}" /></label>
+        <button type="button" class="primary" id="snooze-apply">${esc(t('snoozeApply'))}</button>
+        <button type="button" id="snooze-cancel">${esc(t('cancel'))}</button>
+      </div>
+      <p class="hint">${esc(t('snoozeHint'))}</p>
     </div>`;
 }
 
@@ -302,17 +354,58 @@ export function updateComposerState() {
 
 export function bindHeader() {
   const c = selected();
+  if (!c) return;
+  /** A PATCH of the ticket: true once done; a refusal is shown in the composer's alert. */
   const change = async (patch) => {
+    let done = false;
     try {
       const updated = await api('PATCH', `/api/conversations/${c.id}`, patch);
       Object.assign(c, updated);
       state.composerError = null;
+      done = true;
     } catch (err) {
       state.composerError = errorText(err);
     }
     actions.refreshLists();
+    return done;
   };
-  $('#ticket-status')?.addEventListener('change', (event) => change({ status: event.target.value }));
+  const showSnooze = (open) => {
+    state.snoozePanel = open ? c.id : null;
+    if (!open) state.snoozeCustom = '';
+    actions.refreshLists();
+    (open ? $('#snooze-panel [data-snooze]') : $('#snooze-button'))?.focus();
+  };
+  const snooze = async (snoozeUntil) => {
+    if (await change({ status: 'snoozed', snoozeUntil })) showSnooze(false);
+  };
+  $('#ticket-status')?.addEventListener('change', (event) => {
+    if (event.target.value === 'snoozed') return showSnooze(true);
+    state.snoozePanel = null;
+    void change({ status: event.target.value });
+  });
+  $('#snooze-button')?.addEventListener('click', () => showSnooze(state.snoozePanel !== c.id));
+  const panel = $('#snooze-panel');
+  if (panel) {
+    panel.addEventListener('click', (event) => {
+      const choice = event.target.closest('[data-snooze]')?.dataset.snooze;
+      if (choice) void snooze(choice === 'next_reply' ? 'next_reply' : snoozeTime(choice).toISOString());
+    });
+    panel.addEventListener('keydown', (event) => event.key === 'Escape' && showSnooze(false));
+    $('#snooze-custom').addEventListener('input', (event) => {
+      state.snoozeCustom = event.target.value;
+    });
+    $('#snooze-apply').addEventListener('click', () => {
+      // A datetime-local value has no zone: the agent's local time.
+      const at = state.snoozeCustom ? new Date(state.snoozeCustom) : null;
+      if (!at || Number.isNaN(at.getTime()) || at.getTime() <= Date.now()) {
+        state.composerError = t('snoozeInPast');
+        updateComposerState();
+        return;
+      }
+      void snooze(at.toISOString());
+    });
+    $('#snooze-cancel').addEventListener('click', () => showSnooze(false));
+  }
   $('#ticket-assignee')?.addEventListener('change', (event) => change({ assigneeId: event.target.value || null }));
   $('#ticket-team')?.addEventListener('change', (event) => change({ teamId: event.target.value || null }));
 }
@@ -444,6 +537,8 @@ export function upsertMessage(message) {
 
 export async function openConversation(id) {
   state.selectedId = id;
+  state.snoozePanel = null;
+  state.snoozeCustom = '';
   state.attachment = null;
   state.composerError = null;
   state.composerInfo = null;

@@ -20,6 +20,11 @@ export const state = {
   reportFilters: { channelId: '', days: 30 },
   /** Chats: only conversations whose window closes within the hour. */
   closingSoonOnly: false,
+  /** Chats: only snoozed tickets. */
+  snoozedOnly: false,
+  /** The conversation whose snooze choices are open in its header (null: none), and the custom time typed there. */
+  snoozePanel: null,
+  snoozeCustom: '',
   adminTab: 'extensions',
   events: null,
 };
@@ -182,6 +187,19 @@ export function slaBadge(conversation) {
     return `<span class="badge ${sla.status === 'hit' ? 'open' : 'sla-breached'}" data-sla="${sla.status}">${esc(t(sla.status === 'hit' ? 'slaMet' : 'slaMissed'))}</span>`;
   if (!sla.nextDueAt) return '';
   return `<span class="badge" data-sla="due"${title}>${esc(t('slaDueIn', { left }))}</span>`;
+}
+
+/** Until when a snoozed ticket sleeps, in words: a local time, or until the customer replies. */
+export const snoozeText = (conversation) =>
+  conversation.snoozedUntil
+    ? t('snoozedUntilTime', { time: formatTime(conversation.snoozedUntil) })
+    : t('snoozedUntilReply');
+
+/** A snoozed ticket's badge in the lists: when it wakes (its local time, or the customer's reply). */
+export function snoozeBadge(conversation) {
+  if (conversation.status !== 'snoozed') return '';
+  const until = conversation.snoozedUntil ? formatTime(conversation.snoozedUntil) : t('untilReply');
+  return `<span class="badge snoozed" data-snoozed="${esc(conversation.snoozedUntil ?? 'next_reply')}" title="${esc(snoozeText(conversation))}"><span aria-hidden="true">💤</span> ${esc(t('snoozedBadge', { until }))}</span>`;
 }
 
 /** A random id; crypto.randomUUID exists only on https or localhost, getRandomValues everywhere. */

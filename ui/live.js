@@ -112,8 +112,18 @@ export function refreshLists() {
   }
   const header = $('#conv-header');
   if (header && selected()) {
+    // A redraw keeps the agent's place: the control he was on (a snooze choice, say) has the focus again.
+    const focused = header.contains(document.activeElement) ? focusKey(document.activeElement) : null;
     header.outerHTML = conversationHeader(selected());
     bindHeader();
+    if (focused) $(focused)?.focus();
   }
   updateComposerState();
+}
+
+/** A selector that finds an element of the header again after a redraw (its id, or its snooze choice). */
+function focusKey(element) {
+  if (element.id) return `#${CSS.escape(element.id)}`;
+  if (element.dataset?.snooze) return `[data-snooze="${CSS.escape(element.dataset.snooze)}"]`;
+  return null;
 }

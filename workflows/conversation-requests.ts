@@ -614,7 +614,9 @@ export class ConversationRequests {
       refuse('A snooze says until when: snoozedUntil (a time, or null for the customer’s next message).');
     if (change.status !== 'snoozed' && change.snoozedUntil !== undefined)
       refuse('snoozedUntil goes with status snoozed only.');
-    if (typeof change.snoozedUntil === 'string' && !(Date.parse(change.snoozedUntil) > Date.now()))
-      refuse('snoozedUntil must be a time in the future.');
+    if (typeof change.snoozedUntil === 'string' && Number.isNaN(Date.parse(change.snoozedUntil)))
+      refuse('snoozedUntil must be a time (ISO 8601).');
+    if (typeof change.snoozedUntil === 'string' && Date.parse(change.snoozedUntil) <= Date.now())
+      refuse('snoozedUntil must be a time in the future.', WorkflowErrors.SNOOZE_TIME_PASSED);
   }
 }

@@ -165,49 +165,32 @@ export const messagePageQuerySchema = z.object({
 function cursorOf(message: { _id: string; createdAt: Date }): string {
   return `${message.createdAt.getTime()}.${message._id}`;
 }
-const ticketStatus = z.enum(CONVERSATION_STATUSES);
-/** With status `snoozed` only: a time to wake (ISO 8601, in the future) or the customer's next message. */
+/** A status other than snoozed (which goes with its snoozeUntil). */
+const ticketStatus = z.enum(
+  CONVERSATION_STATUSES.filter((status) => status !== 'snoozed') as ['open', 'pending', 'closed'],
+);
+/** When a snooze ends: a time (ISO 8601, in the future) or the customer's next message. */
 const snoozeUntil = z
   .union([z.iso.datetime({ offset: true }), z.literal('next_reply')])
-  .optional()
-  .describe('with status snoozed (required then): when it wakes, or next_reply; any customer message wakes it');
+  .describe('when it wakes, or next_reply; any customer message wakes it (409 SNOOZE_TIME_PASSED for a past time)');
 const ticketAssignee = z.string().min(1).nullable();
 /** A team answering the conversation's channel, or null for none: a transfer (unassigned unless assigneeId is given). */
 const ticketTeam = z.string().min(1).nullable();
-/** Status, assignee, team or several: as alternatives, so the published schema says "at least one" too. */
-export const ticketPatchSchema = z
-  .union([
-    z.object({
-      status: ticketStatus,
-      snoozeUntil,
-      assigneeId: ticketAssignee.optional(),
-      teamId: ticketTeam.optional(),
-    }),
-    z.object({
-      status: ticketStatus.optional(),
-      snoozeUntil,
-      assigneeId: ticketAssignee,
-      teamId: ticketTeam.optional(),
-    }),
-    z.object({
-      status: ticketStatus.optional(),
-      snoozeUntil,
-      assigneeId: ticketAssignee.optional(),
-      teamId: ticketTeam,
-    }),
-  ])
-  .superRefine((change, ctx) => {
-    if (change.status === 'snoozed' && change.snoozeUntil === undefined)
-      ctx.addIssue({ code: 'custom', path: ['snoozeUntil'], message: 'required with status snoozed' });
-    if (change.status !== 'snoozed' && change.snoozeUntil !== undefined)
-      ctx.addIssue({ code: 'custom', path: ['snoozeUntil'], message: 'only with status snoozed' });
-    if (
-      change.snoozeUntil !== undefined &&
-      change.snoozeUntil !== 'next_reply' &&
-      Date.parse(change.snoozeUntil) <= Date.now()
-    )
-      ctx.addIssue({ code: 'custom', path: ['snoozeUntil'], message: 'must be in the future' });
-  });
+/**
+ * Status, assignee, team or several; a snooze with its time. As alternatives, so the published schema says "at
+ * least one" (and snoozeUntil only with snoozed) too.
+ */
+export const ticketPatchSchema = z.union([
+  z.strictObject({ status: ticketStatus, assigneeId: ticketAssignee.optional(), teamId: ticketTeam.optional() }),
+  z.strictObject({ status: ticketStatus.optional(), assigneeId: ticketAssignee, teamId: ticketTeam.optional() }),
+  z.strictObject({ status: ticketStatus.optional(), assigneeId: ticketAssignee.optional(), teamId: ticketTeam }),
+  z.strictObject({
+    status: z.literal('snoozed'),
+    snoozeUntil,
+    assigneeId: ticketAssignee.optional(),
+    teamId: ticketTeam.optional(),
+  }),
+]);
 
 export function keyOf(conversation: ConversationRecord): ConversationKey {
   return {
@@ -505,7 +488,7 @@ export function conversationRoutes(deps: ApiDeps, { liveFeed }: Pick<ApiServices
     body: ticketPatchSchema,
     returns: 'Conversation',
     response: conversationResponse,
-    errors: ['INVALID_ASSIGNEE', 'INVALID_TEAM', 'WORKER_UNAVAILABLE'],
+    errors: ['INVALID_ASSIGNEE', 'INVALID_TEAM', 'SNOOZE_TIME_PASSED', 'WORKER_UNAVAILABLE'],
   });
   app.patch('/:id', ticket, async (c) => {
     const principal = c.get('principal');
@@ -524,7 +507,9 @@ export function conversationRoutes(deps: ApiDeps, { liveFeed }: Pick<ApiServices
     }
     if (change.teamId)
       await assertTeamAnswers(change.teamId, conversation.channelId, 'Transfer to a team that answers this channel.');
-    const { snoozeUntil, ...ticketChange } = change;
+    const { snoozeUntil, ...ticketChange } = 'snoozeUntil' in change ? change : { ...change, snoozeUntil: undefined };
+    if (snoozeUntil !== undefined && snoozeUntil !== 'next_reply' && Date.parse(snoozeUntil) <= Date.now())
+      throw new ApiError('SNOOZE_TIME_PASSED', `snoozeUntil (${snoozeUntil}) has passed: snooze until a time to come.`);
     await changeTicket(deps, keyOf(conversation), {
       ...ticketChange,
       ...(snoozeUntil === undefined
