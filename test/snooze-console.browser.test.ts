@@ -150,6 +150,15 @@ describe('snooze in the console', () => {
     await expect.poll(() => pt.page.textContent('#snoozed-line')).toContain('Adiado até o cliente responder');
     expect(await pt.page.textContent('#snooze-button')).toBe('Adiar…');
     await pt.page.screenshot({ path: `${artifacts}snooze-04-pt-until-reply.png` });
+    // A console whose clock runs behind: a time it takes for the future has passed; the API's refusal is said.
+    await pt.page.clock.setFixedTime(Date.now() - 3 * 3_600_000);
+    await pt.page.click('#snooze-button');
+    await pt.page.fill('#snooze-custom', (await localTimeIn(pt.page, 3_600_000)).value);
+    await pt.page.click('#snooze-apply');
+    await expect
+      .poll(() => pt.page.textContent('#composer-alert'), { timeout: 10_000 })
+      .toContain('Esse horário já passou');
+    expect((await conversationOf(id, agent.token)).snoozedUntil).toBeNull();
     await pt.context.close();
 
     // The customer writes: the console shows the ticket open again, live.

@@ -522,6 +522,7 @@ export const errorTexts = {
     CONVERSATION_CHANGED:
       'Someone else wrote to the customer since you looked. Read the new messages; press Send again to send yours anyway.',
     NOT_ASSIGNEE: 'This ticket is someone else’s: on this channel only its assignee answers.',
+    SNOOZE_TIME_PASSED: 'That time has already passed: pick a time in the future to snooze until.',
   },
   'pt-BR': {
     ATTACHMENT_TOO_LARGE: texts['pt-BR'].tooLarge,
@@ -536,6 +537,7 @@ export const errorTexts = {
     CONVERSATION_CHANGED:
       'Outra pessoa escreveu ao cliente depois que você olhou. Leia as novas mensagens; clique em Enviar de novo para enviar a sua mesmo assim.',
     NOT_ASSIGNEE: 'Este ticket é de outra pessoa: neste canal só o responsável responde.',
+    SNOOZE_TIME_PASSED: 'Esse horário já passou: escolha um horário no futuro para adiar.',
   },
 };
 
