@@ -27,6 +27,7 @@ import {
 import { conversationIsOpen } from '../db/conversations';
 import { autoReplyMessageId, farewellMessageId, reminderMessageId, surveyMessageId } from '../db/ids';
 import { type OutboundToQueue, storeAutomaticOnce, storedEarlier, storeOutbound } from '../db/queued-outbound';
+import { readBriefly } from '../db/read-cache';
 import { checkTemplateSend } from '../db/template-send-check';
 import { recordSystemLine } from '../db/timeline';
 import { withStoreGuards } from './inbound-alerts';
@@ -46,17 +47,11 @@ export function workingHoursOf(channelId: string): Promise<WorkingHours | null> 
   return hours;
 }
 
-const autoResolveRead = new Map<string, { at: number; plan: Promise<AutoResolvePlan | null> }>();
-
 /** The channel's auto-resolve rule as runs keep it (null: off), read at most once per WORKING_HOURS_TTL_MS. */
-export function autoResolvePlanOf(channelId: string): Promise<AutoResolvePlan | null> {
-  const known = autoResolveRead.get(channelId);
-  if (known && Date.now() - known.at < WORKING_HOURS_TTL_MS) return known.plan;
-  const plan = autoResolveOf(channelId).then((stored) => planOf(stored?.deleted ? null : (stored?.settings ?? null)));
-  autoResolveRead.set(channelId, { at: Date.now(), plan });
-  plan.catch(() => autoResolveRead.delete(channelId));
-  return plan;
-}
+export const autoResolvePlanOf = readBriefly(WORKING_HOURS_TTL_MS, async (channelId) => {
+  const stored = await autoResolveOf(channelId);
+  return planOf(stored?.deleted ? null : (stored?.settings ?? null));
+});
 
 function planOf(settings: AutoResolveSettings | null): AutoResolvePlan | null {
   const afterMs = settings ? parseDuration(settings.after) : undefined;

@@ -8,6 +8,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { AutoResolvePlan } from '../common/automation-settings';
 import type { ChannelKind, ConversationStatus, MessageView } from '../common/domain';
+import type { EpisodeChange, EpisodeResponse } from '../common/episodes';
 import { DEFAULT_REPLY_WINDOW_MS } from '../common/reply-window';
 import type { AssignmentReason, SystemLine } from '../common/system-lines';
 import { agentNameOf } from '../db/agents';
@@ -20,6 +21,7 @@ import {
   storeTicket,
   storeWindowClosed,
 } from '../db/conversations';
+import { closeEpisode, openEpisode, recordResponse } from '../db/episodes';
 import type { LegacyConversationIds } from '../db/legacy-conversations';
 import { failOutbound } from '../db/messages';
 import { type AgentMessageInput, persistAgentMessage, type TicketReading } from '../db/queued-outbound';
@@ -67,6 +69,8 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
         withReminderPlan?: boolean;
         /** Also say the channel's auto-resolve rule (null: off). */
         withAutoResolve?: boolean;
+        /** A person's answer to the waiting customer: recorded for the response-time reports. */
+        response?: EpisodeResponse;
         /** An admin answers past the reply policy, for this assignee (null: unassigned): a system line says so first. */
         answeringFor?: string | null;
       },
@@ -79,6 +83,11 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
     > {
       if (input.answeringFor !== undefined) await recordAnsweredFor(input, input.answeringFor);
       const view = await persistAgentMessage(input);
+      if (input.response && !view.repeated && input.authorId)
+        await recordResponse(
+          { ...input.response, messageId: view.id, conversationId: input.conversationId, channelId: input.channelId },
+          { agentId: input.authorId, answeredAt: view.createdAt ? new Date(view.createdAt) : new Date() },
+        );
       return {
         ...view,
         ...(input.withReminderPlan ? { reminderBeforeMs: await reminderBeforeMs(input.channelId) } : {}),
@@ -123,10 +132,13 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
       quiet?: boolean;
       /** The run's own decision (a snooze's end, auto-resolve), said by this line instead of `ticket_changed`. */
       line?: SystemLine;
+      /** The reports' episode this change closes, or opens (an agent's reopen). */
+      episode?: EpisodeChange;
     }): Promise<void> {
       const channelId = input.channelId ?? (await findConversation(input.conversationId))?.channelId;
       if (!channelId)
         throw ApplicationFailure.nonRetryable(`conversation ${input.conversationId} not found`, 'NOT_FOUND');
+      if (input.episode) await recordEpisodeChange(input.episode, { ...input, channelId });
       if (input.assignment)
         await recordSystemLine(
           input.conversationId,
@@ -244,6 +256,37 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
 export type ConversationActivities = ReturnType<typeof createConversationActivities> &
   AutomationActivities &
   ServiceLevelActivities;
+
+/** A ticket change's episode: the one it closes, or the one an agent's reopen opens. */
+async function recordEpisodeChange(
+  change: EpisodeChange,
+  ticket: {
+    conversationId: string;
+    channelId: string;
+    to: { assigneeId: string | null; teamId?: string | null };
+  },
+): Promise<void> {
+  const teamId = ticket.to.teamId ?? null;
+  if ('closes' in change)
+    await closeEpisode(change.closes.episodeId, {
+      closedAt: new Date(),
+      waitingSince: change.closes.waitingSince,
+      teamId,
+      assigneeId: ticket.to.assigneeId,
+    });
+  else
+    await openEpisode({
+      episodeId: change.opens.episodeId,
+      conversationId: ticket.conversationId,
+      channelId: ticket.channelId,
+      kind: change.opens.kind,
+      teamId,
+      assigneeId: ticket.to.assigneeId,
+      openedAt: new Date(),
+      openedBy: 'agent',
+      reopened: true,
+    });
+}
 
 /** The line before an admin's answer past the reply policy; keyed by the message's request, so once per answer. */
 async function recordAnsweredFor(input: AgentMessageInput, assigneeId: string | null): Promise<void> {

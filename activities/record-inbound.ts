@@ -12,6 +12,7 @@ import type { SlaPolicySnapshot } from '../common/sla-policy';
 import type { WorkingHours } from '../common/working-hours';
 import { findOrCreateClient } from '../db/clients';
 import { type ConversationRef, findOrCreateConversation, refOf, storeWindowIfLater } from '../db/conversations';
+import { episodeIdFor, openEpisode } from '../db/episodes';
 import { conversationIdFor } from '../db/ids';
 import {
   countArrival,
@@ -59,6 +60,8 @@ export interface RecordInboundInput {
   sla?: boolean;
   /** Asked by runs that auto-resolve: the channel's rule (`RecordInboundResult.autoResolve`). */
   autoResolve?: boolean;
+  /** Asked by runs that keep the reports' episodes: a message that opens (or reopens) the ticket records one. */
+  episodes?: boolean;
 }
 
 export interface RecordInboundResult extends ConversationRef {
@@ -77,6 +80,8 @@ export interface RecordInboundResult extends ConversationRef {
   slaPolicy?: SlaPolicySnapshot | null;
   /** When asked: the channel's auto-resolve rule (null: off). */
   autoResolve?: AutoResolvePlan | null;
+  /** When asked (`episodes`) and this message opened or reopened the ticket: the episode it opened. */
+  episode?: { id: string; openedAt: number };
 }
 
 /**
@@ -281,6 +286,24 @@ async function completeRepeatedDelivery(
   return resultOf({ ...ingest, messageId }, conversation, true, first, first);
 }
 
+/** The episode this message opened (a new ticket, or a reopen), recorded once. */
+async function openedEpisode(ingest: Ingest, ref: ReturnType<typeof refOf>, firstConversation: boolean) {
+  const { arrival, input } = ingest;
+  const id = episodeIdFor(ref.conversationId, `message:${input.message.providerMessageId}`);
+  await openEpisode({
+    episodeId: id,
+    conversationId: ref.conversationId,
+    channelId: input.channelId,
+    kind: input.kind,
+    teamId: ref.teamId ?? null,
+    assigneeId: ref.assigneeId,
+    openedAt: arrival.receivedAt,
+    openedBy: 'customer',
+    reopened: !firstConversation,
+  });
+  return { id, openedAt: arrival.receivedAt.getTime() };
+}
+
 /** The result the workflow records: the conversation, the message and (for runs that ask) its automatic replies. */
 async function resultOf(
   ingest: Ingest,
@@ -291,7 +314,9 @@ async function resultOf(
 ): Promise<RecordInboundResult> {
   const ask = ingest.input.autoReplies;
   const ref = refOf(conversation);
+  const episode = ingest.input.episodes && opensTicket ? await openedEpisode(ingest, ref, firstConversation) : null;
   const base = {
+    ...(episode ? { episode } : {}),
     ...ref,
     duplicate,
     messageId: ingest.messageId,

@@ -6,11 +6,20 @@
  * episode, clock and event) and the same summary.
  */
 import { Context } from '@temporalio/activity';
-import { applySlaStep, type SlaEpisode, type SlaEvent, type SlaStep, slaSummary } from '../common/sla-clocks';
-import type { SlaPolicySnapshot } from '../common/sla-policy';
+import type { EpisodeSlaOutcome } from '../common/episodes';
+import {
+  applySlaStep,
+  type SlaEpisode,
+  type SlaEvent,
+  type SlaOutcome,
+  type SlaStep,
+  slaSummary,
+} from '../common/sla-clocks';
+import type { SlaPolicySnapshot, SlaTarget } from '../common/sla-policy';
 import { countingIn } from '../common/sla-time';
 import type { SystemLine } from '../common/system-lines';
 import { agentNameOf } from '../db/agents';
+import { recordEpisodeSla } from '../db/episodes';
 import { Conversation } from '../db/models';
 import { readBriefly } from '../db/read-cache';
 import { channelSlaPolicies, firstMatchingPolicy } from '../db/service-levels';
@@ -41,6 +50,8 @@ export interface ApplySlaInput {
   teamId: string | null;
   /** WhatsApp: when the reply window closes (epoch ms), for `windowClosesFirst`; null: no window. */
   windowExpiresAt: number | null;
+  /** The reports' episode of the ticket (absent: none kept): its record takes the targets' outcomes. */
+  reportEpisodeId?: string;
 }
 
 export interface ApplySlaResult {
@@ -77,12 +88,31 @@ export function createServiceLevelActivities() {
           { _id: input.conversationId },
           { $set: { sla: slaSummary(episode, input.windowExpiresAt) } },
         );
+      // The reports' record, when an outcome changed (an answer, a breach, the close).
+      const outcome = episode && slaOutcomeOf(episode);
+      const before = input.episode && input.episode.openedAt === episode?.openedAt ? slaOutcomeOf(input.episode) : null;
+      if (input.reportEpisodeId && outcome && JSON.stringify(outcome) !== JSON.stringify(before))
+        await recordEpisodeSla(input.reportEpisodeId, outcome);
       return { episode, events, moveToTeamId };
     },
   };
 }
 
 export type ServiceLevelActivities = ReturnType<typeof createServiceLevelActivities>;
+
+/** The targets' outcomes as the reports count them: a breached clock still running is a miss already. */
+export function slaOutcomeOf(episode: SlaEpisode): EpisodeSlaOutcome {
+  const outcome = (settled: SlaOutcome | null, target: SlaTarget) =>
+    settled ?? (episode.clocks[target]?.breached ? 'missed' : null);
+  const nextBreached = episode.clocks.nextResponse?.breached ? 1 : 0;
+  return {
+    policyId: episode.policy.policyId,
+    firstResponse: outcome(episode.firstResponse, 'firstResponse'),
+    resolution: outcome(episode.resolution, 'resolution'),
+    nextResponsesHit: episode.nextResponses.hit,
+    nextResponsesMissed: episode.nextResponses.missed + nextBreached,
+  };
+}
 
 /** A warning's or breach's line (once per episode, clock and event); a breach's escalation named in it. */
 async function recordEvent(input: ApplySlaInput, episode: SlaEpisode, event: SlaEvent): Promise<string | null> {

@@ -30,6 +30,8 @@ export interface RouteDoc {
   returns: string;
   /** The success answer's JSON (api/response-schemas.ts): the tests hold every real answer to it. */
   response?: z.ZodType;
+  /** The success answer may also be CSV (`format=csv`): text/csv, one header row. */
+  csv?: boolean;
   /**
    * The codes of `common/error-codes.ts` this route itself may answer with. Those every route of its kind can give
    * (validation, authentication, roles, an unknown path id, a dependency that is down) are added by api/openapi.ts.

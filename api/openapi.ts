@@ -139,7 +139,8 @@ export function openApiDocument(app: Routed, serverUrl: string) {
               : Number(status) < 300 && doc.response
                 ? jsonSchema(doc.response, 'output')
                 : null;
-          return [status, { description, ...(schema ? { content: { 'application/json': { schema } } } : {}) }];
+          const csv = doc.csv && Number(status) < 300 ? { 'text/csv': { schema: { type: 'string' } } } : {};
+          return [status, { description, ...(schema ? { content: { 'application/json': { schema }, ...csv } } : {}) }];
         }),
       ),
     };

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { AUTOMATIC_KINDS } from '../common/automation-settings';
 import { CHANNEL_KINDS, CONVERSATION_STATUSES, REPLY_POLICIES } from '../common/domain';
 import { ERROR_CODES, type ErrorCode } from '../common/error-codes';
+import { FIRST_RESPONSE_BUCKETS, REPORT_GROUPINGS } from '../common/response-times';
 import { SLA_BUSINESS_HOURS, SLA_TARGETS } from '../common/sla-policy';
 import { ASSIGNMENT_MODES, PRESENCE_STATUSES, VIEWER_STATES } from '../common/teams';
 import { automationResponseFields } from './channel-automation';
@@ -510,4 +511,69 @@ export const batchProgressResponse = z.looseObject({
   failures: z.array(
     z.strictObject({ index: z.number().int(), phone: z.string(), code: z.string(), reason: z.string() }),
   ),
+});
+
+const durationStats = z
+  .strictObject({
+    count: z.number().int(),
+    median: z.number().nullable(),
+    p90: z.number().nullable().describe('nearest rank'),
+    average: z.number().nullable(),
+  })
+  .describe('in seconds; null when there is nothing to count');
+const hitMiss = z.strictObject({ hit: z.number().int(), missed: z.number().int() });
+const responseTimeFigures = {
+  tickets: z.number().int().describe('episodes opened in the range (a ticket reopened counts again)'),
+  reopened: z.number().int(),
+  firstResponse: durationStats,
+  nextResponse: durationStats,
+  resolution: durationStats,
+  customerWait: durationStats.describe('per closed episode: all the time the customer waited for answers'),
+  answeredInsideWindow: z.number().int().describe('WhatsApp: first responses while the reply window was open'),
+  answeredOutsideWindow: z.number().int(),
+  sla: z.strictObject({
+    tickets: z.number().int().describe('episodes under a service-level policy'),
+    firstResponse: hitMiss,
+    nextResponse: hitMiss,
+    resolution: hitMiss,
+  }),
+  firstResponseBuckets: z.strictObject(
+    Object.fromEntries(FIRST_RESPONSE_BUCKETS.map((bucket) => [bucket, z.number().int()])) as Record<
+      (typeof FIRST_RESPONSE_BUCKETS)[number],
+      z.ZodNumber
+    >,
+  ),
+};
+const reportFrame = {
+  from: iso,
+  to: iso,
+  groupBy: z.enum(REPORT_GROUPINGS),
+  businessHours: z.boolean(),
+  timeZone: z.string(),
+  truncated: z.boolean().describe('more episodes than one report counts: narrow the range'),
+};
+
+export const responseTimeReportResponse = z.strictObject({
+  ...reportFrame,
+  summary: z.strictObject(responseTimeFigures),
+  groups: z.array(
+    z.strictObject({
+      key: z.string().nullable().describe('the day, agent, team or channel; null: unassigned, or no team'),
+      ...responseTimeFigures,
+    }),
+  ),
+});
+
+const slaTargetFigures = hitMiss.extend({ rate: z.number().nullable().describe('hit / (hit + missed)') });
+const slaFigures = {
+  tickets: z.number().int(),
+  withPolicy: z.number().int(),
+  firstResponse: slaTargetFigures,
+  nextResponse: slaTargetFigures,
+  resolution: slaTargetFigures,
+};
+export const slaReportResponse = z.strictObject({
+  ...reportFrame,
+  summary: z.strictObject(slaFigures),
+  groups: z.array(z.strictObject({ key: z.string().nullable(), ...slaFigures })),
 });

@@ -2,6 +2,7 @@ import { Agent, Session } from './models/agents';
 import { Channel, Extension, Template } from './models/channels';
 import { Client, Conversation, ConversationViewer, Counter, LegacyConversation } from './models/conversations';
 import { Batch, BatchRecipientRecord, Dialog, SendSlot } from './models/dialogs';
+import { TicketEpisode, TicketResponse } from './models/episodes';
 import { Message, MessageStatusEvent, ParkedInbound, SendKey } from './models/messages';
 import { EntryPoint, StoredCountsSnapshot, Survey } from './models/reports';
 import { SlaPolicy } from './models/service-levels';
@@ -15,6 +16,7 @@ export * from './models/agents';
 export * from './models/channels';
 export * from './models/conversations';
 export * from './models/dialogs';
+export * from './models/episodes';
 export * from './models/messages';
 export * from './models/reports';
 export * from './models/service-levels';
@@ -45,6 +47,8 @@ export const allModels = [
   ConversationViewer,
   LegacyConversation,
   SlaPolicy,
+  TicketEpisode,
+  TicketResponse,
 ];
 
 export function isDuplicateKeyError(err: unknown): boolean {

@@ -342,6 +342,7 @@ export class ConversationRequests {
         ...(key ? { idempotencyKey: key } : {}),
         ...(answeringFor === undefined ? {} : { answeringFor }),
         ...this.settingsAsked(),
+        ...this.responseAsked(request.guard),
       });
       const view = this.queueBusinessMessage(message, request.authorId);
       this.slaAnswered(request.guard, message.repeated);
@@ -355,7 +356,16 @@ export class ConversationRequests {
    * dialog does not) stops the response clock that waits for it.
    */
   private slaAnswered(guard: ReplyGuard | undefined, repeated: boolean | undefined): void {
-    if (guard && !repeated) this.queueSla({ kind: 'answered', at: Date.now() });
+    if (guard && !repeated) {
+      this.queueSla({ kind: 'answered', at: Date.now() });
+      this.state.episodeAnswered(Date.now());
+    }
+  }
+
+  /** A person's answer (see slaAnswered) to a waiting customer is recorded for the reports with its message. */
+  private responseAsked(guard: ReplyGuard | undefined) {
+    const response = guard ? this.state.episodeResponse(Date.now()) : null;
+    return response ? { response } : {};
   }
 
   validateReply(request: ReplyRequest): void {
@@ -441,6 +451,7 @@ export class ConversationRequests {
       idempotencyKey: request.idempotencyKey ?? null,
       ...(answeringFor === undefined ? {} : { answeringFor }),
       ...this.settingsAsked(),
+      ...this.responseAsked(request.guard),
     });
     const view = this.queueBusinessMessage(message, request.authorId);
     this.slaAnswered(request.guard, message.repeated);
@@ -513,6 +524,7 @@ export class ConversationRequests {
     how: { line?: SystemLine; quiet?: boolean } = {},
   ): Promise<void> {
     const closes = next.status === 'closed' && this.state.status !== 'closed';
+    const episode = this.state.episodeChange(this.state.status, next.status, `ep_${changeId}`);
     await this.db.recordTicketChange({
       conversationId: this.state.conversationId!,
       channelId: this.input.channelId,
@@ -521,7 +533,9 @@ export class ConversationRequests {
       authorId,
       changeId,
       ...how,
+      ...(episode ? { episode } : {}),
     });
+    if (episode) this.state.episodeChanged(episode, Date.now());
     const statusBefore = this.state.status;
     this.state.applyTicket(next, Date.now());
     this.publish();

@@ -237,6 +237,7 @@ export class ConversationRun extends ConversationRequests {
         step,
         teamId: state.teamId,
         windowExpiresAt: state.hasWindow ? state.windowExpiresAt : null,
+        ...(state.episode ? { reportEpisodeId: state.episode.id } : {}),
       });
       state.sla = result.episode;
       if (result.moveToTeamId && result.episode)
@@ -403,6 +404,7 @@ export class ConversationRun extends ConversationRequests {
         ...(this.autoReplies ? { autoReplies: this.autoRepliesAsk() } : {}),
         sla: true,
         autoResolve: true,
+        episodes: true,
       });
       if (stored.length === count) return stored;
       log.error('messages stored together came back miscounted; storing them one at a time', {
@@ -453,6 +455,7 @@ export class ConversationRun extends ConversationRequests {
         ...(this.autoReplies && !surveyAnswer ? { autoReplies: this.autoRepliesAsk() } : {}),
         sla: true,
         autoResolve: true,
+        episodes: true,
       });
     const facts = { conversationId: state.conversationId, providerMessageId: message.providerMessageId };
     return storeOrGiveUp(recordInbound, () => this.patches.inboundStoreBounded, facts);
@@ -496,6 +499,11 @@ export class ConversationRun extends ConversationRequests {
     // A customer's message woke the snoozed ticket (recordInbound stored it open again): its clocks run again.
     if (statusBefore === 'snoozed' && state.status === 'open') this.slaAfterTicketChange('snoozed', 'open');
     this.slaAfterInbound(message, result);
+    // The reports' episode: one this message opened (also on a retried store), or the wait it starts.
+    if (result.episode || (!this.surveyAnswer && !result.duplicate)) {
+      const received = Date.parse(message.receivedAt);
+      this.state.episodeAfterInbound(result.episode, Number.isNaN(received) ? Date.now() : received);
+    }
     // An automatic reply is the business answering: an entry point it answers in time opens the free window.
     return autoReplied && this.freeEntryPoints;
   }

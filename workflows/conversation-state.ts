@@ -11,6 +11,7 @@ import {
 } from '../common/automation-settings';
 import { capabilitiesOf } from '../common/channels';
 import type { ChannelKind, ConversationStatus, InboundMessage, MessageView } from '../common/domain';
+import type { EpisodeChange, EpisodeResponse, EpisodeState } from '../common/episodes';
 import { extendWindow, isWindowOpen, windowExpiryAfterInbound } from '../common/reply-window';
 import type { PendingSlaStep, SlaEpisode } from '../common/sla-clocks';
 import {
@@ -119,6 +120,8 @@ export class ConversationState implements Required<CarriedState> {
   lastActivityAt: number | null;
   /** The activity auto-resolve looked at and left alone (the customer wrote last, and the rule waits for the business). */
   autoResolveDeclinedAt: number | null;
+  /** The ticket's episode for the response-time reports (null: none opened in this run's line yet). */
+  episode: EpisodeState | null;
 
   constructor(
     private readonly identity: ConversationIdentity,
@@ -152,6 +155,7 @@ export class ConversationState implements Required<CarriedState> {
     this.autoResolve = carried.autoResolve ?? null;
     this.lastActivityAt = carried.lastActivityAt ?? null;
     this.autoResolveDeclinedAt = carried.autoResolveDeclinedAt ?? null;
+    this.episode = carried.episode ?? null;
   }
 
   /** A new run's state: empty, or the stored ticket a caller restored (its window open again if still ahead). */
@@ -485,7 +489,67 @@ export class ConversationState implements Required<CarriedState> {
       autoResolve: this.autoResolve,
       lastActivityAt: this.lastActivityAt,
       autoResolveDeclinedAt: this.autoResolveDeclinedAt,
+      episode: this.episode,
     };
+  }
+
+  /** A customer's message was stored: it opened an episode (`opened`), or may start a wait in the open one. */
+  episodeAfterInbound(opened: { id: string; openedAt: number } | undefined, receivedAt: number): void {
+    if (opened) {
+      this.episode = { ...opened, waitingSince: opened.openedAt, firstResponseAt: null, closed: false };
+      return;
+    }
+    const episode = this.episode;
+    if (episode && !episode.closed && episode.waitingSince === null) episode.waitingSince = receivedAt;
+  }
+
+  /** What a person's answer now records: the wait it ends (null: nobody waits, or no episode is kept). */
+  episodeResponse(now: number): EpisodeResponse | null {
+    const episode = this.episode;
+    if (!episode || episode.closed || episode.waitingSince === null) return null;
+    return {
+      episodeId: episode.id,
+      first: episode.firstResponseAt === null,
+      waitingSince: episode.waitingSince,
+      teamId: this.teamId,
+      insideWindow: this.hasWindow ? isWindowOpen(this.windowExpiresAt, now) : null,
+    };
+  }
+
+  /** The answer was recorded: nobody waits now. */
+  episodeAnswered(now: number): void {
+    const episode = this.episode;
+    if (!episode || episode.closed) return;
+    episode.waitingSince = null;
+    episode.firstResponseAt ??= now;
+  }
+
+  /**
+   * What a status change does to the episode: a close closes it, an agent's reopen opens another (`reopenId`
+   * names it). Null: nothing (or no episode kept: a run from before the reports has none until its next opening).
+   */
+  episodeChange(from: ConversationStatus, to: ConversationStatus, reopenId: string): EpisodeChange | null {
+    const episode = this.episode;
+    if (to === 'closed' && from !== 'closed')
+      return episode && !episode.closed
+        ? { closes: { episodeId: episode.id, waitingSince: episode.waitingSince } }
+        : null;
+    if (from === 'closed' && to !== 'closed') return { opens: { episodeId: reopenId, kind: this.identity.kind } };
+    return null;
+  }
+
+  /** The change was recorded (`now`: when). */
+  episodeChanged(change: EpisodeChange, now: number): void {
+    if ('closes' in change) {
+      if (this.episode) this.episode.closed = true;
+    } else
+      this.episode = {
+        id: change.opens.episodeId,
+        openedAt: now,
+        waitingSince: null,
+        firstResponseAt: null,
+        closed: false,
+      };
   }
 
   /**

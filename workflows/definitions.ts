@@ -16,6 +16,7 @@ import type {
   TemplateRequest,
   TicketChange,
 } from '../common/domain';
+import type { EpisodeState } from '../common/episodes';
 import type { ErrorCode } from '../common/error-codes';
 import type { PendingSlaStep, SlaEpisode } from '../common/sla-clocks';
 import type { TeamOffer } from './team-dispatch';
@@ -168,6 +169,8 @@ export interface CarriedState {
   lastActivityAt?: number | null;
   /** The activity (its lastActivityAt) auto-resolve looked at and left open (the business did not write last). */
   autoResolveDeclinedAt?: number | null;
+  /** The ticket's episode for the response-time reports (absent in runs from before them). */
+  episode?: EpisodeState | null;
 }
 
 /** The ticket as the run last reported it to its team, and when it last closed (a reopen is reported as such). */

@@ -1,11 +1,33 @@
-/** `/api/reports`: what the window-aware automation achieved, per channel: entry points and satisfaction (CSAT). */
+/**
+ * `/api/reports`: what the window-aware automation achieved, per channel (entry points, satisfaction), and the
+ * response times and service levels of the tickets (from the episodes the workflows recorded: common/response-times.ts).
+ */
+import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { Agent, EntryPoint, Survey } from '../../db/models';
+import {
+  type EpisodeRecord,
+  REPORT_GROUPINGS,
+  type ResponseRecord,
+  type ResponseTimeFigures,
+  responseTimeCsv,
+  responseTimeReport,
+  toCsv,
+} from '../../common/response-times';
+import type { SlaCounter } from '../../common/sla-clocks';
+import { countingIn } from '../../common/sla-time';
+import { fromStoredHours } from '../../common/working-hours';
+import { storedWorkingHoursOf } from '../../db/automation';
+import { Agent, EntryPoint, Survey, TicketEpisode, TicketResponse } from '../../db/models';
 import { type AuthEnv, channelsAsked, type Principal } from '../auth';
 import { describeRoute } from '../describe-route';
 import { parseWith } from '../errors';
-import { csatReportResponse, entryPointReportResponse } from '../response-schemas';
+import {
+  csatReportResponse,
+  entryPointReportResponse,
+  responseTimeReportResponse,
+  slaReportResponse,
+} from '../response-schemas';
 
 const DAY_MS = 86_400_000;
 
@@ -36,6 +58,120 @@ function addScore<K>(groups: Map<K, { count: number; sum: number }>, key: K, sco
   group.count += 1;
   group.sum += score;
   groups.set(key, group);
+}
+
+const validTimeZone = (zone: string) => {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export const responseTimeQuerySchema = reportQuerySchema.extend({
+  /** Tickets of this team (as it closed, or as it is while open). */
+  teamId: z.string().min(1).optional(),
+  /** Tickets of this assignee (as it closed, or as it is while open). */
+  agentId: z.string().min(1).optional(),
+  groupBy: z.enum(REPORT_GROUPINGS).default('day'),
+  /** Count only each channel's working hours. */
+  businessHours: z.enum(['true', 'false']).default('false'),
+  /** The days of groupBy=day, as an IANA time zone. */
+  timeZone: z.string().refine(validTimeZone, 'must be an IANA time zone such as America/Sao_Paulo').default('UTC'),
+  format: z.enum(['json', 'csv']).default('json'),
+});
+
+/** The episodes opened in the report's range (and their answers), as the response-time report reads them. */
+async function responseTimeRecords(principal: Principal, raw: Record<string, string>) {
+  const { from, to, channelIds } = reportScope(principal, raw);
+  const query = parseWith(responseTimeQuerySchema, raw);
+  const found = await TicketEpisode.find({
+    channelId: { $in: channelIds },
+    openedAt: { $gte: from, $lt: to },
+    ...(query.teamId ? { teamId: query.teamId } : {}),
+    ...(query.agentId ? { assigneeId: query.agentId } : {}),
+  })
+    .sort({ openedAt: 1 })
+    .limit(MAX_REPORT_RECORDS + 1)
+    .lean();
+  const truncated = found.length > MAX_REPORT_RECORDS;
+  const episodes: EpisodeRecord[] = found.slice(0, MAX_REPORT_RECORDS).map((episode) => ({
+    id: episode._id,
+    channelId: episode.channelId,
+    kind: episode.kind,
+    teamId: episode.teamId ?? null,
+    assigneeId: episode.assigneeId ?? null,
+    openedAt: episode.openedAt,
+    openedBy: episode.openedBy as EpisodeRecord['openedBy'],
+    reopened: episode.reopened ?? false,
+    firstResponseAt: episode.firstResponseAt ?? null,
+    closedAt: episode.closedAt ?? null,
+    closedWaitingSince: episode.closedWaitingSince ?? null,
+    sla: episode.sla
+      ? {
+          firstResponse: episode.sla.firstResponse ?? null,
+          resolution: episode.sla.resolution ?? null,
+          nextResponsesHit: episode.sla.nextResponsesHit ?? 0,
+          nextResponsesMissed: episode.sla.nextResponsesMissed ?? 0,
+        }
+      : null,
+  }));
+  const responses: ResponseRecord[] = [];
+  // By episode, in slices (no $lookup in FerretDB 1.x).
+  for (let start = 0; start < episodes.length; start += 1_000) {
+    const ids = episodes.slice(start, start + 1_000).map((episode) => episode.id);
+    for (const response of await TicketResponse.find({ episodeId: { $in: ids } }).lean())
+      responses.push({
+        episodeId: response.episodeId,
+        first: response.first,
+        waitingSince: response.waitingSince,
+        answeredAt: response.answeredAt,
+        insideWindow: response.insideWindow ?? null,
+      });
+  }
+  const counters = new Map<string, SlaCounter | null>();
+  if (query.businessHours === 'true')
+    for (const channelId of new Set(episodes.map((episode) => episode.channelId))) {
+      const stored = await storedWorkingHoursOf(channelId);
+      counters.set(channelId, countingIn(stored ? fromStoredHours(stored) : null));
+    }
+  const report = responseTimeReport(episodes, responses, {
+    groupBy: query.groupBy,
+    timeZone: query.timeZone,
+    counterOf: (channelId) => counters.get(channelId) ?? null,
+  });
+  const frame = {
+    from: from.toISOString(),
+    to: to.toISOString(),
+    groupBy: query.groupBy,
+    businessHours: query.businessHours === 'true',
+    timeZone: query.timeZone,
+    truncated,
+  };
+  return { report, frame, format: query.format };
+}
+
+/** The service-level part of a group's figures, with each target's hit rate. */
+function slaFiguresOf(figures: ResponseTimeFigures) {
+  const target = (tally: { hit: number; missed: number }) => ({
+    ...tally,
+    rate:
+      tally.hit + tally.missed === 0 ? null : Math.round((tally.hit / (tally.hit + tally.missed)) * 10_000) / 10_000,
+  });
+  return {
+    tickets: figures.tickets,
+    withPolicy: figures.sla.tickets,
+    firstResponse: target(figures.sla.firstResponse),
+    nextResponse: target(figures.sla.nextResponse),
+    resolution: target(figures.sla.resolution),
+  };
+}
+
+function csvAnswer(c: Context, csv: string, name: string) {
+  c.header('content-type', 'text/csv; charset=utf-8');
+  c.header('content-disposition', `attachment; filename="${name}.csv"`);
+  return c.body(csv);
 }
 
 const average = (sum: number, count: number) => (count === 0 ? null : Math.round((sum / count) * 100) / 100);
@@ -168,6 +304,56 @@ export function reportRoutes() {
         .sort((a, b) => b.count - a.count),
       truncated,
     });
+  });
+
+  const responseTimes = describeRoute({
+    summary:
+      'Response times of the tickets opened in the range (first response, next response, resolution, customer waiting time: median, p90, average in seconds), tickets, reopened, answered inside the WhatsApp window, service levels hit and missed, first-response buckets; per day, agent, team or channel; JSON or CSV',
+    auth: 'agent',
+    query: responseTimeQuerySchema,
+    returns: '{ from, to, groupBy, businessHours, timeZone, summary, groups, truncated } (or CSV)',
+    response: responseTimeReportResponse,
+    csv: true,
+    errors: ['CHANNEL_ACCESS_DENIED'],
+  });
+  app.get('/response-times', responseTimes, async (c) => {
+    const { report, frame, format } = await responseTimeRecords(c.get('principal'), c.req.query());
+    if (format === 'csv') return csvAnswer(c, responseTimeCsv(report), 'response-times');
+    return c.json({ ...frame, summary: report.summary, groups: report.groups });
+  });
+
+  const slaReport = describeRoute({
+    summary:
+      'Service levels of the tickets opened in the range: per target (first response, next response, resolution) how many hit or missed it, and the hit rate; per day, agent, team or channel; JSON or CSV',
+    auth: 'agent',
+    query: responseTimeQuerySchema,
+    returns: '{ from, to, groupBy, businessHours, timeZone, summary, groups, truncated } (or CSV)',
+    response: slaReportResponse,
+    csv: true,
+    errors: ['CHANNEL_ACCESS_DENIED'],
+  });
+  app.get('/sla', slaReport, async (c) => {
+    const { report, frame, format } = await responseTimeRecords(c.get('principal'), c.req.query());
+    const summary = slaFiguresOf(report.summary);
+    const groups = report.groups.map((group) => ({ key: group.key, ...slaFiguresOf(group) }));
+    if (format === 'csv') {
+      const targets = ['firstResponse', 'nextResponse', 'resolution'] as const;
+      const row = (key: string, f: ReturnType<typeof slaFiguresOf>) => [
+        key,
+        f.tickets,
+        f.withPolicy,
+        ...targets.flatMap((target) => [f[target].hit, f[target].missed, f[target].rate]),
+      ];
+      const header = [
+        'key',
+        'tickets',
+        'withPolicy',
+        ...targets.flatMap((t) => [`${t}.hit`, `${t}.missed`, `${t}.rate`]),
+      ];
+      const rows = [header, ...groups.map((group) => row(group.key ?? '', group)), row('total', summary)];
+      return csvAnswer(c, toCsv(rows), 'sla');
+    }
+    return c.json({ ...frame, summary, groups });
   });
 
   return app;

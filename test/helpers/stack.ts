@@ -389,6 +389,8 @@ interface DocumentedOperation {
   responses: Record<number, string>;
   /** The success answer's schema, when the route documents one. */
   schema: z.ZodType | undefined;
+  /** It may answer CSV instead (text, not JSON). */
+  csv: boolean;
 }
 
 /** What /openapi.json says of each route: read from the first stack's app (every app serves the same routes). */
@@ -400,6 +402,7 @@ function learnDocumentedOperations(app: ReturnType<typeof createApp>): void {
     regex: new RegExp(`^${op.path.replace(/\{\w+\}/g, '[^/]+')}$`),
     responses: documentedResponses(op),
     schema: op.doc.response,
+    csv: op.doc.csv ?? false,
   }));
 }
 
@@ -432,6 +435,7 @@ export function assertDocumentedShape(method: string, path: string, status: numb
     return;
   }
   if (status >= 300 || !operation?.schema) return;
+  if (operation.csv && typeof body === 'string') return;
   const checked = operation.schema.safeParse(body);
   if (!checked.success) {
     throw new Error(
