@@ -221,4 +221,24 @@ describe('service levels', () => {
     await sleep(2_000);
     expect((await slaLines(id, agent.token)).filter((line) => line.startsWith('sla_breached'))).toHaveLength(1);
   });
+
+  it('in the channel’s hours, a due instant skips the closed days and a date off, in the channel’s time zone', async () => {
+    // Tokyo (UTC+9): open only on one weekday, 09:00–10:00, and that weekday two days from now is a date off. The
+    // next opening is a week later: the first response (30 min of open time) is due at its 09:30.
+    const timeZone = 'Asia/Tokyo';
+    const dayOff = new Date(Date.now() + 2 * 86_400_000);
+    const localDate = (date: Date) => new Intl.DateTimeFormat('en-CA', { timeZone }).format(date);
+    const weekday = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short' }).format(dayOff).toLowerCase();
+    const channel = await stack.createChannel('whatsapp', {
+      workingHours: { timeZone, weekly: { [weekday]: [['09:00', '10:00']] }, datesOff: [localDate(dayOff)] },
+    });
+    const agent = await stack.createAgent([channel.id]);
+    await policyFor(channel, { firstResponse: '30m', businessHours: 'channel' });
+    await stack.customerWrites(channel, '5511900000307', 'Olá, fora do horário');
+    const { id } = await stack.conversationSeenBy(channel, agent);
+
+    const sla = await waitFor(async () => (await conversation(id, agent.token)).sla, 10_000, 'the ticket’s sla');
+    const opening = localDate(new Date(dayOff.getTime() + 7 * 86_400_000));
+    expect(sla.firstResponseDueAt).toBe(new Date(`${opening}T09:30:00+09:00`).toISOString());
+  });
 });
