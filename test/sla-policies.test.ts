@@ -135,6 +135,9 @@ describe('SLA policies (admin)', () => {
     const robot = await stack.createAgent([channel.id], 'automation');
     const goneTeam = await team('Gone', [channel.id]);
     expect((await stack.call('DELETE', `/api/teams/${goneTeam}`)).status).toBe(204);
+    const otherChannel = await stack.createChannel('whatsapp');
+    const elsewhere = await team('Elsewhere', [otherChannel.id]);
+    const here = await team('Here', [channel.id]);
     const base = { name: 'P', channelIds: [channel.id], firstResponse: '15m' };
 
     for (const body of [
@@ -168,6 +171,8 @@ describe('SLA policies (admin)', () => {
       [{ ...base, teamIds: ['tm_nope'] }, 'INVALID_TEAM', { teamId: 'tm_nope' }],
       [{ ...base, teamIds: [goneTeam] }, 'INVALID_TEAM', { teamId: goneTeam }],
       [{ ...base, escalate: { toTeamId: 'tm_nope' } }, 'INVALID_TEAM', { teamId: 'tm_nope' }],
+      // A breach cannot move a ticket to a team that does not answer its channel.
+      [{ ...base, escalate: { toTeamId: elsewhere } }, 'INVALID_TEAM', { teamId: elsewhere, channelId: channel.id }],
       [{ ...base, escalate: { notifyAgentIds: [ana.id, 'ag_nobody'] } }, 'UNKNOWN_AGENT', { agentId: 'ag_nobody' }],
       [{ ...base, escalate: { notifyAgentIds: [removedAgent.id] } }, 'UNKNOWN_AGENT', { agentId: removedAgent.id }],
       [{ ...base, escalate: { notifyAgentIds: [robot.id] } }, 'UNKNOWN_AGENT', { agentId: robot.id }],
@@ -178,6 +183,15 @@ describe('SLA policies (admin)', () => {
       expect(refused.body.error).toMatchObject({ code, ...details });
     }
 
+    // A policy whose breaches move tickets to a team cannot take a channel that team does not answer.
+    const moving = await policy({ ...base, escalate: { toTeamId: here } });
+    expect(moving.status, JSON.stringify(moving.body)).toBe(201);
+    const widened = await stack.call('PATCH', `/api/sla-policies/${moving.body.id}`, {
+      channelIds: [channel.id, otherChannel.id],
+    });
+    expect(widened.status).toBe(409);
+    expect(widened.body.error).toMatchObject({ code: 'INVALID_TEAM', teamId: here, channelId: otherChannel.id });
+
     // The same checks on an edit; an unknown id is 404.
     const id = (await policy(base)).body.id as string;
     for (const [body, code] of [
@@ -186,6 +200,7 @@ describe('SLA policies (admin)', () => {
       [{ channelIds: ['ch_nope'] }, 'UNKNOWN_CHANNEL'],
       [{ teamIds: ['tm_nope'] }, 'INVALID_TEAM'],
       [{ escalate: { toTeamId: goneTeam } }, 'INVALID_TEAM'],
+      [{ escalate: { toTeamId: elsewhere } }, 'INVALID_TEAM'],
       [{ escalate: { notifyAgentIds: [robot.id] } }, 'UNKNOWN_AGENT'],
       // Clearing the only target leaves none.
       [{ firstResponse: null }, 'SLA_TARGET_REQUIRED'],
@@ -302,7 +317,7 @@ describe('slaPolicyFor', () => {
     const bare = await stack.createChannel('whatsapp');
     const ana = await stack.createAgent([channel.id]);
     const sales = await team('Vendas', [channel.id]);
-    const support = await team('Suporte', [channel.id]);
+    const support = await team('Suporte', [channel.id, other.id]);
 
     const forSales = (
       await policy({

@@ -88,6 +88,22 @@ function storedTarget(name: SlaTarget, text: string | null) {
   return { [name]: text, [`${name}Ms`]: text === null ? null : parseDuration(text)! };
 }
 
+/**
+ * The team a breach moves tickets to answers every channel of the policy (a ticket cannot move to a team that
+ * does not answer its channel): 409 INVALID_TEAM otherwise.
+ */
+async function assertEscalationTeamAnswers(toTeamId: string | null | undefined, channelIds: string[]): Promise<void> {
+  if (!toTeamId) return;
+  const team = await Team.findOne({ _id: toTeamId, deletedAt: null }).select('channelIds').lean();
+  const outside = channelIds.find((channelId) => !team?.channelIds.includes(channelId));
+  if (outside)
+    throw new ApiError(
+      'INVALID_TEAM',
+      `escalate.toTeamId: team ${toTeamId} does not answer channel ${outside}, whose tickets the policy holds.`,
+      { teamId: toTeamId, channelId: outside },
+    );
+}
+
 /** Every team named must exist (not deleted): 409 INVALID_TEAM otherwise. */
 async function assertTeamsExist(teamIds: string[], field: string): Promise<void> {
   if (teamIds.length === 0) return;
@@ -152,6 +168,7 @@ export function slaPolicyRoutes() {
     await assertChannelsExist(channelIds);
     await assertTeamsExist(teamIds, 'teamIds');
     if (input.escalate.toTeamId) await assertTeamsExist([input.escalate.toTeamId], 'escalate.toTeamId');
+    await assertEscalationTeamAnswers(input.escalate.toTeamId, channelIds);
     await assertAgentsNotifiable(notifyAgentIds);
     const last = await SlaPolicy.findOne().sort({ position: -1 }).select('position').lean();
     const created = await SlaPolicy.create({
@@ -238,6 +255,10 @@ export function slaPolicyRoutes() {
       if (escalate.toTeamId) await assertTeamsExist([escalate.toTeamId], 'escalate.toTeamId');
       set['escalate.toTeamId'] = escalate.toTeamId;
     }
+    await assertEscalationTeamAnswers(
+      escalate.toTeamId !== undefined ? escalate.toTeamId : stored.escalate?.toTeamId,
+      (set.channelIds as string[] | undefined) ?? stored.channelIds,
+    );
     if (escalate.event !== undefined) set['escalate.event'] = escalate.event;
     if (input.position !== undefined) set.position = input.position;
     await SlaPolicy.updateOne({ _id: stored._id }, { $set: set });
