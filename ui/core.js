@@ -18,6 +18,10 @@ export const state = {
   ticketFilters: { status: '', channelId: '', assigneeId: '', arrivedOutsideHours: '', sla: '' },
   /** Reports: one channel or all, over the last `days` days. */
   reportFilters: { channelId: '', days: 30 },
+  /** Reports: satisfaction and ads (`overview`) or response times (`responseTimes`). */
+  reportTab: 'overview',
+  /** Response times: the days from–to (YYYY-MM-DD, the agent's own days; null until first shown: the last 7 days). */
+  responseFilters: null,
   /** Chats: only conversations whose window closes within the hour. */
   closingSoonOnly: false,
   /** Chats: only snoozed tickets. */

@@ -24,6 +24,44 @@ export const texts = {
     conversationsCount: 'Conversations',
     answeredInTime: 'Answered within 24 h',
     noEntryPoints: 'No customer came from an ad in this range',
+    reportTab_overview: 'Satisfaction and ads',
+    reportTab_responseTimes: 'Response times',
+    responseTimesTitle: 'Response times',
+    responseTimesHint:
+      "The tickets opened in the range: each reopening counts as a ticket of its own; durations run from the customer's message to a person's answer.",
+    rangeFrom: 'From',
+    rangeTo: 'To',
+    rangeInvalid: 'Choose a start date on or before the end date.',
+    groupBy: 'Group by',
+    groupBy_day: 'Day',
+    groupBy_agent: 'Agent',
+    groupBy_team: 'Team',
+    groupBy_channel: 'Channel',
+    businessHoursOnly: 'Business hours only',
+    downloadCsv: 'Download CSV',
+    rtTickets: 'Tickets',
+    rtReopened: 'Reopened',
+    rtInsideWindow: 'Inside the window',
+    rtInsideWindowTitle: 'WhatsApp first responses given while the 24-hour window was open',
+    rtOutsideWindow: 'After the window closed',
+    firstResponse: 'First response',
+    nextResponse: 'Next response',
+    resolution: 'Resolution',
+    customerWait: 'Customer waiting time',
+    rtCounted: 'Counted',
+    median: 'Median',
+    p90: '90th percentile',
+    rtSlaTitle: 'Service levels',
+    rtSlaWithPolicy: '{count} of {tickets} tickets under a service-level policy',
+    rtSlaTarget: 'Target',
+    rtSlaHit: 'Hit',
+    rtSlaMissed: 'Missed',
+    rtSlaRate: 'Hit rate',
+    rtSlaFirst: 'First response (SLA)',
+    rtBucketsTitle: 'How long customers waited for a first response',
+    rtMedianByGroup: 'Median first response per group',
+    noTicketsInRange: 'No tickets in this range',
+    rtTruncated: 'Only the first 50,000 tickets are counted: narrow the range.',
     language: 'Language',
     noConversations: 'No conversations yet.',
     pickConversation: 'Pick a conversation on the left.',
@@ -276,6 +314,44 @@ export const texts = {
     conversationsCount: 'Conversas',
     answeredInTime: 'Respondidas em 24 h',
     noEntryPoints: 'Nenhum cliente veio de um anúncio neste período',
+    reportTab_overview: 'Satisfação e anúncios',
+    reportTab_responseTimes: 'Tempos de resposta',
+    responseTimesTitle: 'Tempos de resposta',
+    responseTimesHint:
+      'Os tickets abertos no período: cada reabertura conta como um ticket; os tempos vão da mensagem do cliente à resposta de uma pessoa.',
+    rangeFrom: 'De',
+    rangeTo: 'Até',
+    rangeInvalid: 'Escolha uma data inicial igual ou anterior à final.',
+    groupBy: 'Agrupar por',
+    groupBy_day: 'Dia',
+    groupBy_agent: 'Agente',
+    groupBy_team: 'Equipe',
+    groupBy_channel: 'Canal',
+    businessHoursOnly: 'Só horário comercial',
+    downloadCsv: 'Baixar CSV',
+    rtTickets: 'Tickets',
+    rtReopened: 'Reabertos',
+    rtInsideWindow: 'Dentro da janela',
+    rtInsideWindowTitle: 'Primeiras respostas no WhatsApp dadas com a janela de 24 horas aberta',
+    rtOutsideWindow: 'Depois que a janela fechou',
+    firstResponse: 'Primeira resposta',
+    nextResponse: 'Próxima resposta',
+    resolution: 'Resolução',
+    customerWait: 'Espera do cliente',
+    rtCounted: 'Contados',
+    median: 'Mediana',
+    p90: 'Percentil 90',
+    rtSlaTitle: 'Níveis de serviço',
+    rtSlaWithPolicy: '{count} de {tickets} tickets com política de nível de serviço',
+    rtSlaTarget: 'Meta',
+    rtSlaHit: 'Cumpridas',
+    rtSlaMissed: 'Perdidas',
+    rtSlaRate: 'Taxa de cumprimento',
+    rtSlaFirst: 'Primeira resposta (SLA)',
+    rtBucketsTitle: 'Quanto os clientes esperaram pela primeira resposta',
+    rtMedianByGroup: 'Mediana da primeira resposta por grupo',
+    noTicketsInRange: 'Sem tickets neste período',
+    rtTruncated: 'Só os primeiros 50.000 tickets foram contados: reduza o período.',
     language: 'Idioma',
     noConversations: 'Ainda não há conversas.',
     pickConversation: 'Escolha uma conversa à esquerda.',
@@ -690,6 +766,23 @@ export function formatDuration(ms, lang) {
       ? ['second', Math.round(ms / 100) / 10]
       : ['millisecond', Math.max(0, Math.round(ms))];
   return new Intl.NumberFormat(lang, { style: 'unit', unit, unitDisplay: 'long' }).format(value);
+}
+
+/**
+ * A report's duration in seconds, short and at a useful precision: "45 s", "4 min 30 s", "2 h 5 min", "1 d 6 h"
+ * (the unit symbols read the same in English and Portuguese); "—" for null (nothing counted).
+ */
+export function formatSeconds(seconds) {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '—';
+  const s = Math.max(0, Math.round(seconds));
+  const pair = (big, bigUnit, small, smallUnit) =>
+    small ? `${big} ${bigUnit} ${small} ${smallUnit}` : `${big} ${bigUnit}`;
+  if (s < 60) return `${s} s`;
+  if (s < 3_600) return pair(Math.floor(s / 60), 'min', s % 60, 's');
+  const minutes = Math.round(s / 60);
+  if (minutes < 24 * 60) return pair(Math.floor(minutes / 60), 'h', minutes % 60, 'min');
+  const hours = Math.round(minutes / 60);
+  return pair(Math.floor(hours / 24), 'd', hours % 24, 'h');
 }
 
 /** A system line ({ system: { code, params }, text }) in the agent's language; old lines without a code: their text. */
