@@ -328,6 +328,71 @@ export function watchProcesses(processes: WatchedProcess[]) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// At rest: the worker's Temporal metrics and the database commands a process sent (JANELA_DB_PROFILE)
+
+/** Prometheus text's samples summed per name, labels dropped (a histogram's `_count` is how many it observed). */
+export function metricTotals(text: string): Map<string, number> {
+  const totals = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (!match) continue;
+    const value = Number(match[2]);
+    if (Number.isFinite(value)) totals.set(match[1]!, (totals.get(match[1]!) ?? 0) + value);
+  }
+  return totals;
+}
+
+/**
+ * What a Janela worker did, from its SDK's metrics (a histogram's `_count` counts its observations; the exporter may
+ * add `_total` to a counter). The first three are work; a long poll is how a worker waits for Temporal's next task
+ * (each ends with a task or after about a minute with none), no database command in it.
+ */
+export const WORKER_COUNTERS = {
+  'workflow tasks': /^temporal_workflow_task_execution_latency\w*_count$/,
+  activities: /^temporal_activity_execution_latency\w*_count$/,
+  'local activities': /^temporal_local_activity_total(?:_total)?$/,
+  'workflow task failures': /^temporal_workflow_task_execution_failed(?:_total)?$/,
+  'workflow task replays (SDK count)': /^temporal_workflow_task_replay_latency\w*_count$/,
+  'long polls to Temporal (waiting, not work)': /^temporal_long_request(?:_total)?$/,
+  'other requests to Temporal': /^temporal_request(?:_total)?$/,
+} as const satisfies Record<string, RegExp>;
+export type WorkerCounter = keyof typeof WORKER_COUNTERS;
+
+/** WORKER_COUNTERS read from one or several workers' metrics texts (summed). */
+export function workerCounters(texts: string[]): Record<WorkerCounter, number> {
+  const totals = texts.map(metricTotals);
+  const sum = (pattern: RegExp) =>
+    totals.reduce((all, t) => all + [...t].reduce((n, [name, v]) => (pattern.test(name) ? n + v : n), 0), 0);
+  return Object.fromEntries(Object.entries(WORKER_COUNTERS).map(([name, pattern]) => [name, sum(pattern)])) as Record<
+    WorkerCounter,
+    number
+  >;
+}
+
+/** One line of a JANELA_DB_PROFILE file: what process `pid` sent in the 10 s before `at`. */
+export interface DbProfileLine {
+  at: number;
+  pid: number;
+  /** Command, collection and filter fields: `update conversations {_id}`. */
+  command: string;
+  count: number;
+  ms: number;
+}
+
+/** The lines of a JANELA_DB_PROFILE file (db/command-profile.ts) that parse. */
+export function parseDbProfile(text: string): DbProfileLine[] {
+  const lines: DbProfileLine[] = [];
+  for (const line of text.split('\n')) {
+    const match = /^(\S+) pid=(\d+) (.+) count=(\d+) ms=(\d+) mean=\S+$/.exec(line.trim());
+    if (!match) continue;
+    const at = Date.parse(match[1]!);
+    if (Number.isNaN(at)) continue;
+    lines.push({ at, pid: Number(match[2]), command: match[3]!, count: Number(match[4]), ms: Number(match[5]) });
+  }
+  return lines;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Results
 
 export const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;

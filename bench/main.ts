@@ -7,10 +7,12 @@
  *   npm run bench                                               # every scenario (about an hour)
  *   npm run bench -- --scenario new-customers --rate 30 --duration 30
  *   npm run bench -- --scenario batch --rate 50
+ *   npm run bench -- --scenario sla-idle                        # 10,000 clocks running, 2,000 snoozed, 60 s at rest
  *   npm run bench -- --smoke                                    # everything tiny: CI checks the harness works
  *
- * Flags: --scenario new-customers|hot-customers|fill|memory|batch|all (or a list: fill,batch), --rate N (a list: 10,30,50),
- * --duration S, --count N, --targets floor,ceiling,janela, --catch-up S, --out DIR, --smoke, --profile embedded|cluster
+ * Flags: --scenario new-customers|hot-customers|teams|sla|fill|memory|batch|sla-idle|all (or a list: fill,batch), --rate N
+ * (a list: 10,30,50), --duration S, --count N, --targets floor,ceiling,janela, --catch-up S, --out DIR, --smoke,
+ * --idle S (sla-idle's idle window), --profile embedded|cluster
  * (cluster: PostgreSQL, the Temporal server per service and FerretDB on PostgreSQL, as `npm run cluster`),
  * --workers N (Janela's worker processes on one task queue), --keep-logs (the processes' logs stay in the work dir),
  * --compare-with DIR (another checkout of Janela, e.g. a git worktree of an earlier commit with its node_modules, runs
@@ -44,9 +46,19 @@ import { type InboundResult, inboundTable, ratios, type WatchedProcess, writeRes
 import { readStatements, resetStatements, settleAfterPreload, statementsTable } from './pg-statements';
 import { preloadMessages } from './preload';
 import { type BatchResult, batchTable, type InboundScenario, runBatch, runInbound } from './scenarios';
+import { runSlaIdle, type SlaIdleResult, slaIdleTable } from './sla-idle';
 import { killAllChildren, type Stack, startCeiling, startFloor, startJanela, type Target } from './targets';
 
-const scenarioNames = ['new-customers', 'hot-customers', 'teams', 'sla', 'fill', 'memory', 'batch'] as const;
+const scenarioNames = [
+  'new-customers',
+  'hot-customers',
+  'teams',
+  'sla',
+  'fill',
+  'memory',
+  'batch',
+  'sla-idle',
+] as const;
 type ScenarioName = (typeof scenarioNames)[number];
 const targetNames = ['floor', 'ceiling', 'janela'] as const;
 
@@ -66,6 +78,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     'compare-with': { type: 'string' },
     preload: { type: 'string', default: '0' },
+    idle: { type: 'string' },
   },
 });
 
@@ -96,6 +109,7 @@ const flags = z
     rounds: z.coerce.number().int().min(1).max(10),
     'compare-with': z.string().min(1).optional(),
     preload: z.coerce.number().int().min(0).max(5_000_000),
+    idle: z.coerce.number().positive().max(3600).optional(),
   })
   .parse(values);
 
@@ -177,13 +191,33 @@ function plan() {
         pollMs: 1000,
         targets: janelaOnly,
       });
+  // Janela at rest (bench/sla-idle.ts): tickets with clocks that do not fire during the run (--count: 10,000) and a
+  // fifth as many besides them snoozed (2,000), then an idle window in which only a few tickets' warnings are due. On a
+  // Janela of its own, started to be observed.
+  const slaIdle =
+    wanted('sla-idle') && (flags.targets ?? ['janela']).includes('janela')
+      ? (() => {
+          const rate = flags.rate?.[0] ?? (smoke ? 10 : 50);
+          const tickets = flags.count ?? (flags.duration ? Math.round(rate * flags.duration) : smoke ? 30 : 10_000);
+          return {
+            rate,
+            tickets,
+            snoozed: smoke ? 10 : Math.round(tickets / 5),
+            warningTickets: smoke ? 5 : 100,
+            warnAfterMs: (smoke ? 20 : 40) * 1000,
+            idleMs: (flags.idle ?? (smoke ? 10 : 60)) * 1000,
+            catchUpMs: catchUp(smoke ? 60 : 600),
+            settleMs: (smoke ? 60 : 600) * 1000,
+          };
+        })()
+      : null;
   const batches = wanted('batch')
     ? (flags.rate ?? (smoke ? [10] : [10, 50])).map((rate) => {
         const recipients = flags.count ?? (smoke ? 10 : 200);
         return { rate, recipients, timeoutMs: ((recipients / rate) * 3 + 60) * 1000 };
       })
     : [];
-  return { inbound, batches };
+  return { inbound, batches, slaIdle };
 }
 
 /** Results carry their round only when there are several. */
@@ -215,7 +249,7 @@ function visits(wanted: Set<VisitedTarget>) {
 const HARD_LIMIT_MS = (smoke ? 20 : 240) * 60_000;
 
 async function main(): Promise<void> {
-  const { inbound, batches } = plan();
+  const { inbound, batches, slaIdle } = plan();
   const workDir = mkdtempSync(join(tmpdir(), 'janela-bench-'));
   const services: ManagedProcess[] = [];
   const simulator = createSimulator();
@@ -406,6 +440,21 @@ async function main(): Promise<void> {
       current = null;
     }
 
+    let slaIdleResult: SlaIdleResult | null = null;
+    if (slaIdle) {
+      say('starting janela for sla-idle (with its database profile and its worker metrics)…');
+      const janela = await startJanela(stack, {
+        workers: flags.workers,
+        observe: { dbProfile: join(workDir, 'sla-idle-db-profile.log') },
+      });
+      current = janela;
+      slaIdleResult = await runSlaIdle(janela, { ...slaIdle, logDir: workDir }, `${stack.runTag}I`, shared, say);
+      inboundResults.push(slaIdleResult.load);
+      console.log(slaIdleTable(slaIdleResult));
+      await janela.stop();
+      current = null;
+    }
+
     const run = {
       startedAt: new Date().toISOString(),
       smoke,
@@ -433,6 +482,7 @@ async function main(): Promise<void> {
         ? { before: { checkout: before.root, commit: before.commit, ratios: ratios(inboundResults, 'janela-before') } }
         : {}),
       batches: batchResults,
+      ...(slaIdleResult ? { slaIdle: { ...slaIdleResult, load: undefined } } : {}),
     };
     console.log('');
     for (const scenario of [...new Set(inboundResults.map((r) => r.scenario))]) {
@@ -443,6 +493,7 @@ async function main(): Promise<void> {
     if (run.before && run.before.ratios.length > 0)
       console.log(`Janela at ${run.before.commit} / ceiling:`, JSON.stringify(run.before.ratios));
     if (batchResults.length > 0) console.log(`### batch\n${batchTable(batchResults)}`);
+    if (slaIdleResult) console.log(`### sla-idle at rest\n${slaIdleTable(slaIdleResult)}`);
     const file = writeResults(flags.out ?? fileURLToPath(new URL('./results', import.meta.url)), run);
     say(`results written to ${file}`);
   } finally {

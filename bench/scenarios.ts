@@ -20,10 +20,10 @@ import {
   watchProcesses,
   webhookSender,
 } from './harness';
-import type { AdminCall, BenchSla, BenchTeam, PendingMessage, Target } from './targets';
+import type { AdminCall, BenchChannel, BenchSla, BenchTeam, PendingMessage, Target } from './targets';
 
 export interface InboundScenario {
-  /** new-customers, hot-customers, fill or memory. */
+  /** new-customers, hot-customers, teams, sla, fill, memory, or sla-idle's loads (bench/sla-idle.ts). */
   name: string;
   rate: number;
   count: number;
@@ -39,18 +39,22 @@ export interface InboundScenario {
   slaPolicy?: { firstResponse: string; warnAt: number } & Record<string, unknown>;
 }
 
-/** Runs one inbound load against one target and counts what it stored. */
+/** The phone of the customer who sends message `i` of a load from `customers` customers (13 digits). */
+export const benchCustomer = (i: number, customers: number) => `55119${String(i % customers).padStart(8, '0')}`;
+
+/** Runs one inbound load against one target (on a new channel, or on `channel`) and counts what it stored. */
 export async function runInbound(
   target: Target,
   scenario: InboundScenario,
   runTag: string,
   shared: WatchedProcess[] = [],
+  given?: BenchChannel,
 ): Promise<InboundResult> {
-  const channel = await target.newChannel();
+  const channel = given ?? (await target.newChannel());
   const prefix = `BENCH${runTag}${scenario.name.replaceAll('-', '').toUpperCase().slice(0, 6)}${scenario.rate}X`;
   const idOf = (i: number) => `${prefix}${String(i).padStart(6, '0')}`;
-  // Customers' phones: 13 digits, distinct per scenario run only within its own channel (channels are fresh).
-  const customerOf = (i: number) => `55119${String(i % scenario.customers).padStart(8, '0')}`;
+  // Customers' phones: distinct per scenario run only within its own channel (channels are fresh).
+  const customerOf = (i: number) => benchCustomer(i, scenario.customers);
   const bodies = Array.from({ length: scenario.count }, (_, i) =>
     inboundPayload({
       webhookUrl: channel.webhookUrl,
@@ -125,25 +129,39 @@ export async function runInbound(
   return { ...summary, ...(assignment ? { assignment } : {}), ...(slaEvents ? { sla: slaEvents } : {}) };
 }
 
+export type SlaLine = Awaited<ReturnType<BenchSla['events']>>[number];
+
+/**
+ * The instant a first-response line was due: the breach's is the line's `dueAt`, the warning's `warnAt` of the target
+ * before it.
+ */
+export function slaInstant(line: SlaLine, policy: NonNullable<InboundScenario['slaPolicy']>): number {
+  const targetMs = parseDuration(policy.firstResponse)!;
+  return line.kind === 'sla_breached' ? line.dueAt : line.dueAt - targetMs * (1 - policy.warnAt);
+}
+
 /**
  * Every ticket's first-response warning and breach (waiting up to a target after the load for the last ones), and how
- * late each line was written after its instant: the breach's is the line's `dueAt`, the warning's `warnAt` of the
- * target before it.
+ * late each line was written after its instant (slaInstant). `until: 'sla_warning'` waits for the warnings only (up to
+ * `deadline`) and counts only their lateness: the `sla-idle` scenario's breaches come after its run.
  */
-async function slaLateness(
+export async function slaLateness(
   sla: BenchSla,
   policy: NonNullable<InboundScenario['slaPolicy']>,
   tickets: number,
+  wait: { until: SlaLine['kind']; deadline: number } = {
+    until: 'sla_breached',
+    deadline: nowMs() + parseDuration(policy.firstResponse)! + 10_000,
+  },
 ): Promise<NonNullable<InboundResult['sla']>> {
-  const targetMs = parseDuration(policy.firstResponse)!;
-  const deadline = nowMs() + targetMs + 10_000;
   let events = await sla.events();
-  while (events.filter((e) => e.kind === 'sla_breached').length < tickets && nowMs() < deadline) {
+  while (events.filter((e) => e.kind === wait.until).length < tickets && nowMs() < wait.deadline) {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     events = await sla.events();
   }
   const late = events
-    .map((e) => e.writtenAt - (e.kind === 'sla_breached' ? e.dueAt : e.dueAt - targetMs * (1 - policy.warnAt)))
+    .filter((e) => wait.until === 'sla_breached' || e.kind === 'sla_warning')
+    .map((e) => e.writtenAt - slaInstant(e, policy))
     .sort((a, b) => a - b);
   return {
     tickets,

@@ -157,6 +157,8 @@ export interface Target {
 export interface BenchSla {
   /** The service-level lines written so far on the channel: their kind, the breach instant they name, when written. */
   events(): Promise<{ kind: 'sla_warning' | 'sla_breached'; dueAt: number; writtenAt: number }[]>;
+  /** The channel's tickets whose service-level clock runs (the conversation names its next instant), and the snoozed. */
+  tickets(): Promise<{ withClock: number; snoozed: number }>;
 }
 
 export interface BenchTeam {
@@ -287,8 +289,14 @@ export async function startJanela(
     root?: string;
     /** The target's name in the results: 'janela', or 'janela-before' for the other checkout. */
     name?: 'janela' | 'janela-before';
+    /**
+     * `sla-idle`: every process writes its database commands to this file (JANELA_DB_PROFILE, a line per command,
+     * collection and filter fields every 10 s) and each worker serves its Temporal metrics (JANELA_WORKER_METRICS_PORT).
+     * Off for the other scenarios: what they measure carries no instrumentation.
+     */
+    observe?: { dbProfile: string };
   } = {},
-): Promise<Target & { adminCall: AdminCall }> {
+): Promise<JanelaTarget> {
   const name = options.name ?? 'janela';
   const port = await freePort();
   const uri = dbUri(stack.mongoServerUri, `${name.replace(/\W/g, '_')}_bench_${stack.runTag}`);
@@ -300,22 +308,27 @@ export async function startJanela(
     TEMPORAL_ADDRESS: stack.temporalAddress,
     TEMPORAL_TASK_QUEUE: `${name}-bench-${stack.runTag}`,
     JANELA_ADMIN_TOKEN: adminToken,
+    ...(options.observe ? { JANELA_DB_PROFILE: options.observe.dbProfile } : {}),
   };
   // Several workers on one task queue (--workers): Temporal spreads the conversations over them.
   const workerCount = options.workers ?? 1;
   const workers: Spawned[] = [];
-  for (let i = 1; i <= workerCount; i++)
+  const workerMetricsUrls: string[] = [];
+  for (let i = 1; i <= workerCount; i++) {
+    const metricsPort = options.observe ? await freePort() : null;
+    if (metricsPort !== null) workerMetricsUrls.push(`http://127.0.0.1:${metricsPort}/metrics`);
     workers.push(
       await spawnTs({
         name: workerCount === 1 ? `${name}-worker` : `${name}-worker-${i}`,
         entry: 'worker/main.ts',
         root: options.root,
-        env,
+        env: metricsPort === null ? env : { ...env, JANELA_WORKER_METRICS_PORT: String(metricsPort) },
         logDir: stack.logDir,
         readyLine: /Janela worker on/,
         timeoutMs: 240_000,
       }),
     );
+  }
   const api = await spawnTs({
     name: `${name}-api`,
     entry: 'api/main.ts',
@@ -350,6 +363,8 @@ export async function startJanela(
       })),
     ],
     adminCall,
+    workerMetricsUrls,
+    dbProfile: options.observe?.dbProfile ?? null,
     async newChannel(options = {}) {
       const sender = `4478600${String(Math.floor(Math.random() * 1e5)).padStart(5, '0')}`;
       const channel = await adminCall<{ id: string; webhookUrl: string }>('POST', '/api/channels', {
@@ -466,6 +481,15 @@ export async function startJanela(
             writtenAt: (line.createdAt as Date).getTime(),
           }));
         },
+        async tickets() {
+          // Once, after the measured window: FerretDB scans the channel's conversations for these.
+          const conversations = db.collection('conversations');
+          const [withClock, snoozed] = await Promise.all([
+            conversations.countDocuments({ channelId: channel.id, 'sla.nextDueAt': { $ne: null } }),
+            conversations.countDocuments({ channelId: channel.id, status: 'snoozed' }),
+          ]);
+          return { withClock, snoozed };
+        },
       };
     },
     async stop() {
@@ -475,6 +499,15 @@ export async function startJanela(
     },
   };
 }
+
+/** Janela as the bench starts it: its admin calls and, started to be observed, its metrics and database profile. */
+export type JanelaTarget = Target & {
+  adminCall: AdminCall;
+  /** Each worker's Temporal metrics (Prometheus text); empty unless started with `observe`. */
+  workerMetricsUrls: string[];
+  /** The file every process writes its database commands to (JANELA_DB_PROFILE); null unless started with `observe`. */
+  dbProfile: string | null;
+};
 
 /** A call with the bootstrap admin token, or with another token (an automation token for dialogs and batches). */
 export type AdminCall = <T = unknown>(method: string, path: string, body?: unknown, token?: string) => Promise<T>;

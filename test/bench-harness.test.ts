@@ -11,12 +11,15 @@ import {
   countLogFaults,
   faultSummary,
   inboundTable,
+  metricTotals,
   nowMs,
+  parseDbProfile,
   runOpenLoop,
   type SentMessage,
   summarizeInbound,
   VisibilityTracker,
   watchProcesses,
+  workerCounters,
   writeResults,
 } from '../bench/harness';
 import { runInbound } from '../bench/scenarios';
@@ -152,6 +155,56 @@ describe('bench harness: counting', () => {
     expect(faultSummary([worker!, temporal!])).toBe('activity failed 2, activity timeout 1, SQLITE_BUSY 1');
     expect(faultSummary([{ ...worker!, logFaults: countLogFaults('all quiet\n') }])).toBe('none');
     expect(faultSummary([temporal!])).toBe('–');
+  });
+
+  it("reads a worker's counters from its metrics, and a database profile's lines (sla-idle)", () => {
+    const worker = (tasks: number, polls: number) =>
+      [
+        '# HELP temporal_workflow_task_execution_latency Histogram of workflow task execution latencies',
+        '# TYPE temporal_workflow_task_execution_latency histogram',
+        `temporal_workflow_task_execution_latency_bucket{task_queue="q",le="+Inf"} ${tasks}`,
+        `temporal_workflow_task_execution_latency_sum{task_queue="q"} 123.5`,
+        `temporal_workflow_task_execution_latency_count{task_queue="q",workflow_type="conversationWorkflow"} ${tasks - 1}`,
+        `temporal_workflow_task_execution_latency_count{task_queue="q",workflow_type="teamWorkflow"} 1`,
+        'temporal_local_activity_total{task_queue="q",activity_type="applySla"} 7',
+        `temporal_long_request{operation="PollWorkflowTaskQueue"} ${polls}`,
+        'temporal_request{operation="RespondWorkflowTaskCompleted"} 4',
+        'temporal_sticky_cache_size 12',
+      ].join('\n');
+    // Two workers' texts are summed; a counter never seen reads 0.
+    expect(workerCounters([worker(10, 3), worker(5, 2)])).toEqual({
+      'workflow tasks': 15,
+      activities: 0,
+      'local activities': 14,
+      'workflow task failures': 0,
+      'workflow task replays (SDK count)': 0,
+      'long polls to Temporal (waiting, not work)': 5,
+      'other requests to Temporal': 8,
+    });
+    expect(metricTotals(worker(10, 3)).get('temporal_workflow_task_execution_latency_sum')).toBe(123.5);
+
+    const profile = [
+      '2026-12-07T21:26:40.120Z pid=4242 update conversations {_id} count=5 ms=31 mean=6.2',
+      '2026-12-07T21:26:40.120Z pid=4242 find media.chunks {files_id} count=1 ms=2 mean=2.0',
+      'not a profile line',
+      '',
+    ].join('\n');
+    expect(parseDbProfile(profile)).toEqual([
+      {
+        at: Date.parse('2026-12-07T21:26:40.120Z'),
+        pid: 4242,
+        command: 'update conversations {_id}',
+        count: 5,
+        ms: 31,
+      },
+      {
+        at: Date.parse('2026-12-07T21:26:40.120Z'),
+        pid: 4242,
+        command: 'find media.chunks {files_id}',
+        count: 1,
+        ms: 2,
+      },
+    ]);
   });
 });
 
