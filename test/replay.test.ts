@@ -164,6 +164,34 @@ describe('workflow replay', () => {
       writeFileSync(`${fixtures}team-dispatcher-${recordDispatcherAs}.json`, historyToJSON(dispatcher));
   });
 
+  it('replays a history with a snooze, its wake, answers recorded for the reports and an auto-resolve with a farewell', async () => {
+    const channel = await stack.createChannel('whatsapp');
+    const agent = await stack.createAgent([channel.id]);
+    await stack.call('PATCH', `/api/channels/${channel.id}`, {
+      autoResolve: { after: '3s', onlyIfBusinessWroteLast: true, farewellText: 'Bye!' },
+    });
+    const phone = '5511960000002';
+    await stack.customerWrites(channel, phone, 'hi');
+    const conversation = await stack.conversationSeenBy(channel, agent);
+    const path = `/api/conversations/${conversation.id}`;
+    const status = async () => (await stack.call('GET', path, undefined, agent.token)).body.status;
+    // Snoozed until a time: it wakes; then until the customer's next message: the message wakes it.
+    const until = new Date(Date.now() + 2_000).toISOString();
+    expect((await stack.call('PATCH', path, { status: 'snoozed', snoozeUntil: until }, agent.token)).status).toBe(200);
+    await waitFor(async () => (await status()) === 'open', 10_000, 'the snooze to end');
+    await stack.call('PATCH', path, { status: 'snoozed', snoozeUntil: 'next_reply' }, agent.token);
+    await stack.customerWrites(channel, phone, 'still there?');
+    await waitFor(async () => (await status()) === 'open', 10_000, 'the message to wake it');
+    // The answer (a response for the reports), then nobody writes: auto-resolve says goodbye and closes it.
+    await stack.call('POST', `${path}/messages`, { text: 'yes, solved' }, agent.token);
+    await waitFor(async () => (await status()) === 'closed', 15_000, 'auto-resolve');
+    await new Promise((r) => setTimeout(r, 1000));
+    const history = await stack.temporal.workflow.getHandle(conversation.workflowId).fetchHistory();
+    await Worker.runReplayHistory(replayOptions(), history);
+    const recordAs = process.env.RECORD_HISTORIES;
+    if (recordAs) writeFileSync(`${fixtures}${recordAs}-snooze-auto-resolve.json`, historyToJSON(history));
+  });
+
   it('the worker registers every activity a recorded history calls, under the name it was recorded with', () => {
     const registered = Object.keys(
       createActivities({ temporal: stack.temporal, taskQueue: 'janela-replay', publicBaseUrl: 'http://janela.test' }),
