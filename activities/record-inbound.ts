@@ -21,11 +21,10 @@ import {
   insertArrival,
   insertArrivals,
   newConversationFields,
+  recordArrivalTicketLine,
   recordEntryPoint,
-  recordReopened,
   recordSurveyAnswer,
   recordTicketScore,
-  recordWokeByCustomer,
   storedInboundMessageId,
 } from '../db/inbound';
 import type { LegacyConversationIds } from '../db/legacy-conversations';
@@ -257,8 +256,10 @@ function reopensTicket(ingest: Ingest, status: ConversationStatus): boolean {
 /** Before the ticket moves (or not): the survey's answer on the survey and the timeline, or a reopened line. */
 async function recordBeforeCounting(ingest: Ingest, conversationId: string, status: ConversationStatus) {
   if (ingest.arrival.answer) await recordSurveyAnswer(ingest.arrival, conversationId);
-  else if (status === 'closed') await recordReopened(ingest.arrival, conversationId, ingest.messageId);
-  else if (status === 'snoozed') await recordWokeByCustomer(ingest.arrival, conversationId, ingest.messageId);
+  else if (status === 'closed')
+    await recordArrivalTicketLine(ingest.arrival, conversationId, ingest.messageId, 'reopened');
+  else if (status === 'snoozed')
+    await recordArrivalTicketLine(ingest.arrival, conversationId, ingest.messageId, 'woke');
 }
 
 /** The message counted on its conversation (reopening a closed one); the filter is `_id` alone. */

@@ -153,32 +153,21 @@ export async function recordTicketScore(arrival: InboundArrival, conversationId:
   );
 }
 
-/** "Reopened" in the timeline: this message (`messageId`) reopened a closed ticket. */
-export async function recordReopened(
+/**
+ * What this message (`messageId`) did to the ticket, in the timeline: reopened a closed one, or woke a snoozed
+ * one. Keyed by the message: written once.
+ */
+export async function recordArrivalTicketLine(
   arrival: InboundArrival,
   conversationId: string,
   messageId: string,
+  what: 'reopened' | 'woke',
 ): Promise<void> {
   await recordSystemLine(
     conversationId,
     arrival.channelId,
-    { code: 'reopened', params: {} },
-    `reopened:${messageId}`,
-    arrival.receivedAt,
-  );
-}
-
-/** "Woke" in the timeline: this message (`messageId`) woke a snoozed ticket. */
-export async function recordWokeByCustomer(
-  arrival: InboundArrival,
-  conversationId: string,
-  messageId: string,
-): Promise<void> {
-  await recordSystemLine(
-    conversationId,
-    arrival.channelId,
-    { code: 'woke', params: { reason: 'customer' } },
-    `woke:${messageId}`,
+    what === 'reopened' ? { code: 'reopened', params: {} } : { code: 'woke', params: { reason: 'customer' } },
+    `${what}:${messageId}`,
     arrival.receivedAt,
   );
 }
