@@ -10,7 +10,7 @@
  *   npm run bench -- --scenario sla-idle                        # 10,000 clocks running, 2,000 snoozed, 60 s at rest
  *   npm run bench -- --smoke                                    # everything tiny: CI checks the harness works
  *
- * Flags: --scenario new-customers|hot-customers|teams|sla|fill|memory|batch|sla-idle|all (or a list: fill,batch), --rate N
+ * Flags: --scenario new-customers|hot-customers|teams|sla|sla-quiet|fill|memory|batch|sla-idle|all (or a list: fill,batch), --rate N
  * (a list: 10,30,50), --duration S, --count N, --targets floor,ceiling,janela, --catch-up S, --out DIR, --smoke,
  * --idle S (sla-idle's idle window), --profile embedded|cluster
  * (cluster: PostgreSQL, the Temporal server per service and FerretDB on PostgreSQL, as `npm run cluster`),
@@ -54,6 +54,7 @@ const scenarioNames = [
   'hot-customers',
   'teams',
   'sla',
+  'sla-quiet',
   'fill',
   'memory',
   'batch',
@@ -168,6 +169,16 @@ function plan() {
         catchUpMs: catchUp(smoke ? 60 : 120),
         targets: allTargets,
       });
+  // The same under a policy whose clocks do not fire during the run (8 h): what keeping them costs a new ticket.
+  if (wanted('sla-quiet'))
+    for (const rate of flags.rate ?? (smoke ? [5] : [20]))
+      inbound.push({
+        ...load('sla-quiet', rate, rate * (smoke ? 2 : 30), null),
+        slaPolicy: { firstResponse: '8h', warnAt: 0.8, resolution: '1d', businessHours: 'always' },
+        slaQuiet: true,
+        catchUpMs: catchUp(smoke ? 60 : 120),
+        targets: allTargets,
+      });
   if (wanted('hot-customers'))
     for (const rate of flags.rate ?? (smoke ? [10] : [100]))
       inbound.push({
@@ -225,7 +236,11 @@ const roundOf = (round: number) => (flags.rounds > 1 ? { round } : {});
 
 /** The loads every round repeats; the others (fill, memory, batches) run once, on the target's last visit. */
 const repeats = (scenario: string) =>
-  scenario === 'new-customers' || scenario === 'hot-customers' || scenario === 'teams' || scenario === 'sla';
+  scenario === 'new-customers' ||
+  scenario === 'hot-customers' ||
+  scenario === 'teams' ||
+  scenario === 'sla' ||
+  scenario === 'sla-quiet';
 
 type VisitedTarget = (typeof targetNames)[number] | 'janela-before';
 

@@ -37,6 +37,8 @@ export interface InboundScenario {
   teamAgents?: number;
   /** `sla`: on Janela, the channel's tickets open under this SLA policy (`POST /api/sla-policies` fields). */
   slaPolicy?: { firstResponse: string; warnAt: number } & Record<string, unknown>;
+  /** The policy's clocks do not fire during the run (a realistic target): no warnings to wait for. */
+  slaQuiet?: boolean;
 }
 
 /** The phone of the customer who sends message `i` of a load from `customers` customers (13 digits). */
@@ -111,7 +113,9 @@ export async function runInbound(
   const assignment = team ? await assignmentTimes(team, sent, customerOf, scenario.customers) : undefined;
   team?.stop();
   const slaEvents =
-    sla && scenario.slaPolicy ? await slaLateness(sla, scenario.slaPolicy, scenario.customers) : undefined;
+    sla && scenario.slaPolicy && !scenario.slaQuiet
+      ? await slaLateness(sla, scenario.slaPolicy, scenario.customers)
+      : undefined;
   const audit = await target.audit(channel);
   await sender.close();
   const summary = summarizeInbound({
