@@ -69,6 +69,7 @@ describe('admin API', () => {
     expect(created.status).toBe(201);
     expect(Object.keys(created.body).sort()).toEqual([
       'apiBaseUrl',
+      'autoResolve',
       'createdAt',
       'defaultTeamId',
       'id',

@@ -59,6 +59,7 @@ describe('operations', () => {
       replyPolicy: 'anyone',
       satisfactionSurvey: { enabled: false, question: null, templateName: null, language: null },
       workingHours: null,
+      autoResolve: null,
       createdAt: null,
       updatedAt: null,
     };
