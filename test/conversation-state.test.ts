@@ -91,6 +91,25 @@ describe('ConversationState', () => {
     expect(state.ticketAfter({ teamId: null })).toBeNull();
   });
 
+  it('a snooze says until when; snoozing again until the next reply drops the time', () => {
+    const state = ConversationState.start(whatsapp, null, null, T0);
+    state.adopt(stored);
+    const untilTime = state.ticketAfter({ status: 'snoozed', snoozedUntil: T0 + 3_600_000 });
+    expect(untilTime).toEqual({ status: 'snoozed', assigneeId: null, teamId: null, snoozedUntil: T0 + 3_600_000 });
+    state.applyTicket(untilTime!);
+    expect(state.ticketAfter({ status: 'snoozed', snoozedUntil: T0 + 3_600_000 })).toBeNull();
+    expect(state.ticketAfter({ status: 'snoozed', snoozedUntil: null })).toEqual({
+      status: 'snoozed',
+      assigneeId: null,
+      teamId: null,
+      snoozedUntil: null,
+    });
+    // Another change keeps the snooze's time; opening drops it.
+    expect(state.ticketAfter({ assigneeId: 'ag_2' })?.snoozedUntil).toBe(T0 + 3_600_000);
+    state.applyTicket(state.ticketAfter({ status: 'open' })!);
+    expect(state.snoozedUntil).toBeNull();
+  });
+
   it("the run is its ticket's single writer: a store's stale reading is seen as such, a reopen is taken", () => {
     const state = ConversationState.start(whatsapp, null, null, T0);
     // Before the run knows its conversation, the store's reading is the ticket.

@@ -346,7 +346,10 @@ export class ConversationState implements Required<CarriedState> {
       status,
       assigneeId: change.assigneeId !== undefined ? change.assigneeId : transferred ? null : this.assigneeId,
       teamId,
-      ...(status === 'snoozed' ? { snoozedUntil: change.snoozedUntil ?? this.snoozedUntil } : {}),
+      // null is a snooze until the customer's next message, not "unchanged".
+      ...(status === 'snoozed'
+        ? { snoozedUntil: change.snoozedUntil !== undefined ? change.snoozedUntil : this.snoozedUntil }
+        : {}),
     };
     const same =
       next.status === this.status &&
