@@ -47,11 +47,16 @@ export function workingHoursOf(channelId: string): Promise<WorkingHours | null> 
   return hours;
 }
 
-/** The channel's auto-resolve rule as runs keep it (null: off), read at most once per WORKING_HOURS_TTL_MS. */
-export const autoResolvePlanOf = readBriefly(WORKING_HOURS_TTL_MS, async (channelId) => {
+/** The channel's auto-resolve rule in force (null: off, or the channel is gone), read now. */
+async function autoResolveInForce(channelId: string): Promise<AutoResolveSettings | null> {
   const stored = await autoResolveOf(channelId);
-  return planOf(stored?.deleted ? null : (stored?.settings ?? null));
-});
+  return stored && !stored.deleted ? stored.settings : null;
+}
+
+/** The channel's auto-resolve rule as runs keep it (null: off), read at most once per WORKING_HOURS_TTL_MS. */
+export const autoResolvePlanOf = readBriefly(WORKING_HOURS_TTL_MS, async (channelId) =>
+  planOf(await autoResolveInForce(channelId)),
+);
 
 function planOf(settings: AutoResolveSettings | null): AutoResolvePlan | null {
   const afterMs = settings ? parseDuration(settings.after) : undefined;
@@ -239,7 +244,9 @@ export function createAutomationActivities() {
     },
     /**
      * Auto-resolve's decision on a ticket idle since `lastActivityAt`, by the channel's rule read now (an edit
-     * applies at once): the run's timer fired at the moment its last reading of the rule gave.
+     * applies at once): the run's timer fired at the moment its last reading of the rule gave. `now` is the
+     * workflow's clock, the one its timer keeps: a worker whose clock runs behind does not answer "wait" to a timer
+     * that already fired.
      */
     async autoResolveDecision(input: {
       channelId: string;
@@ -247,12 +254,13 @@ export function createAutomationActivities() {
       lastActivityAt: number;
       businessWroteLast: boolean;
       windowOpen: boolean;
+      /** Absent in inputs recorded before it: the worker's clock. */
+      now?: number;
     }): Promise<AutoResolveDecision> {
-      const stored = await autoResolveOf(input.channelId);
-      const settings = stored && !stored.deleted ? stored.settings : null;
+      const settings = await autoResolveInForce(input.channelId);
       const plan = planOf(settings);
       const dueAt = autoResolveDueAt(plan, input.status, input.lastActivityAt);
-      if (!plan || !settings || dueAt === null || dueAt > Date.now())
+      if (!plan || !settings || dueAt === null || dueAt > (input.now ?? Date.now()))
         return { plan, outcome: 'wait', farewell: 'none' };
       if (plan.onlyIfBusinessWroteLast && !input.businessWroteLast)
         return { plan, outcome: 'declined', farewell: 'none' };
@@ -268,8 +276,7 @@ export function createAutomationActivities() {
       channelId: string;
       activityAt: number;
     }): Promise<MessageView | null> {
-      const stored = await autoResolveOf(input.channelId);
-      const text = stored && !stored.deleted ? stored.settings?.farewellText : null;
+      const text = (await autoResolveInForce(input.channelId))?.farewellText;
       if (!text) return null;
       return storeAutomaticOnce({
         messageId: farewellMessageId(input.conversationId, input.activityAt),

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import {
   AUTO_REPLY_LIMIT,
   type AutoResolveSettings,
+  autoResolveSettingsOf,
   DEFAULT_REMINDER_BEFORE,
   type SatisfactionSurveySettings,
   SURVEY_QUESTION_LIMIT,
@@ -228,16 +229,7 @@ function hoursSettings(input: AutomationInput) {
 }
 
 function autoResolveSettings(input: AutomationInput): { autoResolve?: AutoResolveSettings | null } {
-  if (input.autoResolve === undefined) return {};
-  const rule = input.autoResolve;
-  return {
-    autoResolve: rule && {
-      after: rule.after,
-      pendingAfter: rule.pendingAfter ?? null,
-      onlyIfBusinessWroteLast: rule.onlyIfBusinessWroteLast,
-      farewellText: rule.farewellText ?? null,
-    },
-  };
+  return input.autoResolve === undefined ? {} : { autoResolve: autoResolveSettingsOf(input.autoResolve) };
 }
 
 function reminderSettings(kind: string, input: AutomationInput, replyWindowMs: number) {
@@ -288,14 +280,7 @@ export function automationView(channel: StoredAutomation) {
       language: channel.satisfactionSurvey?.language ?? null,
     },
     workingHours: channel.workingHours ? fromStoredHours(channel.workingHours) : null,
-    autoResolve: channel.autoResolve
-      ? {
-          after: channel.autoResolve.after,
-          pendingAfter: channel.autoResolve.pendingAfter ?? null,
-          onlyIfBusinessWroteLast: channel.autoResolve.onlyIfBusinessWroteLast ?? false,
-          farewellText: channel.autoResolve.farewellText ?? null,
-        }
-      : null,
+    autoResolve: autoResolveSettingsOf(channel.autoResolve),
   };
 }
 

@@ -20,6 +20,19 @@ export interface AutoResolveSettings {
   farewellText: string | null;
 }
 
+/** A rule as stored or as the API took it (optional fields unset), with its defaults filled in. */
+export function autoResolveSettingsOf(
+  rule: (Pick<AutoResolveSettings, 'after'> & Partial<AutoResolveSettings>) | null | undefined,
+): AutoResolveSettings | null {
+  if (!rule) return null;
+  return {
+    after: rule.after,
+    pendingAfter: rule.pendingAfter ?? null,
+    onlyIfBusinessWroteLast: rule.onlyIfBusinessWroteLast ?? false,
+    farewellText: rule.farewellText ?? null,
+  };
+}
+
 /** Auto-resolve as a conversation run keeps it (no texts): the idle times in ms. */
 export interface AutoResolvePlan {
   afterMs: number;

@@ -1,8 +1,9 @@
 /** What the automatic messages read and record: a channel's automation settings, surveys sent, free entry points. */
-import type {
-  AutoResolveSettings,
-  SatisfactionSurveySettings,
-  WindowReminderSettings,
+import {
+  type AutoResolveSettings,
+  autoResolveSettingsOf,
+  type SatisfactionSurveySettings,
+  type WindowReminderSettings,
 } from '../common/automation-settings';
 import type { ChannelKind } from '../common/domain';
 import type { StoredWorkingHours } from '../common/working-hours';
@@ -21,18 +22,10 @@ export interface ChannelSetting<T> {
 export async function autoResolveOf(channelId: string): Promise<ChannelSetting<AutoResolveSettings> | null> {
   const channel = await Channel.findById(channelId).select('kind autoResolve deletedAt').lean();
   if (!channel) return null;
-  const stored = channel.autoResolve;
   return {
     kind: channel.kind as ChannelKind,
     deleted: !!channel.deletedAt,
-    settings: stored
-      ? {
-          after: stored.after,
-          pendingAfter: stored.pendingAfter ?? null,
-          onlyIfBusinessWroteLast: stored.onlyIfBusinessWroteLast ?? false,
-          farewellText: stored.farewellText ?? null,
-        }
-      : null,
+    settings: autoResolveSettingsOf(channel.autoResolve),
   };
 }
 

@@ -175,6 +175,7 @@ export class ConversationRun extends ConversationRequests {
         lastActivityAt: activityAt,
         businessWroteLast: state.awaitingSince !== null,
         windowOpen: state.replyAllowed(Date.now()),
+        now: Date.now(),
       });
       state.autoResolve = decision.plan;
       const unchanged = () => state.lastActivityAt === activityAt && state.status === from;
