@@ -8,7 +8,7 @@ import { capabilitiesOf } from '../common/channels';
 import type { Referral, ReplyPolicy } from '../common/domain';
 import { replyWindowState } from '../common/reply-window';
 import type { SlaSummary } from '../common/sla-clocks';
-import type { SlaBusinessHours } from '../common/sla-policy';
+import { escalationOf, type SlaBusinessHours } from '../common/sla-policy';
 import { assignmentOf, type PresenceStatus, VIEWER_TTL_MS, type ViewerState } from '../common/teams';
 import { channelWebhookUrl } from '../common/urls';
 import type { StoredMedia } from '../db/media';
@@ -154,11 +154,7 @@ export function slaPolicyView(policy: SlaPolicyRecord) {
     resolution: policy.resolution ?? null,
     businessHours: (policy.businessHours ?? 'channel') as SlaBusinessHours,
     warnAt: policy.warnAt,
-    escalate: {
-      notifyAgentIds: policy.escalate?.notifyAgentIds ?? [],
-      toTeamId: policy.escalate?.toTeamId ?? null,
-      event: policy.escalate?.event ?? false,
-    },
+    escalate: escalationOf(policy.escalate),
     position: policy.position,
     createdAt: policy.createdAt?.toISOString() ?? null,
     updatedAt: policy.updatedAt?.toISOString() ?? null,

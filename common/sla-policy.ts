@@ -61,6 +61,17 @@ export interface SlaEscalation {
   event: boolean;
 }
 
+/** A policy's escalation as stored (fields unset in older records), with its defaults filled in. */
+export function escalationOf(
+  stored: { notifyAgentIds?: string[] | null; toTeamId?: string | null; event?: boolean | null } | null | undefined,
+): SlaEscalation {
+  return {
+    notifyAgentIds: [...(stored?.notifyAgentIds ?? [])],
+    toTeamId: stored?.toTeamId ?? null,
+    event: stored?.event ?? false,
+  };
+}
+
 /** A policy as a ticket takes it when it opens: plain, serializable, every target in ms (null: no target). */
 export interface SlaPolicySnapshot {
   policyId: string;

@@ -1,5 +1,5 @@
 /** SLA policies as a new ticket needs them: the one that applies, as a snapshot the ticket keeps. */
-import type { SlaBusinessHours, SlaPolicySnapshot } from '../common/sla-policy';
+import { escalationOf, type SlaBusinessHours, type SlaPolicySnapshot } from '../common/sla-policy';
 import { SlaPolicy, type SlaPolicyDoc } from './models';
 
 /** The order policies are matched (and listed) in: position, then creation (ids are time-ordered: the last tie). */
@@ -15,11 +15,7 @@ export function slaPolicySnapshot(policy: SlaPolicyDoc & { _id: string }): SlaPo
     resolutionMs: policy.resolutionMs ?? null,
     businessHours: (policy.businessHours ?? 'channel') as SlaBusinessHours,
     warnAt: policy.warnAt,
-    escalate: {
-      notifyAgentIds: [...(policy.escalate?.notifyAgentIds ?? [])],
-      toTeamId: policy.escalate?.toTeamId ?? null,
-      event: policy.escalate?.event ?? false,
-    },
+    escalate: escalationOf(policy.escalate),
   };
 }
 
