@@ -122,8 +122,8 @@ export class ConversationRun extends ConversationRequests {
     const { state } = this;
     void (async () => {
       for (;;) {
-        await condition(() => state.status === 'snoozed' && state.snoozedUntil !== null);
-        const until = state.snoozedUntil!;
+        await condition(() => state.snoozeAlarmAt() !== null);
+        const until = state.snoozeAlarmAt()!;
         const changed = () => state.status !== 'snoozed' || state.snoozedUntil !== until;
         if (await condition(changed, Math.max(1, until - Date.now()))) continue;
         await this.decideTicket({ status: 'open' }, `snooze:${until}`, 'snooze', {
@@ -499,12 +499,11 @@ export class ConversationRun extends ConversationRequests {
     this.publish();
     // A customer's message woke the snoozed ticket (recordInbound stored it open again): its clocks run again.
     if (statusBefore === 'snoozed' && state.status === 'open') this.slaAfterTicketChange('snoozed', 'open');
-    this.slaAfterInbound(message, result);
+    const receivedAt = receivedAtOf(message);
+    this.slaAfterInbound(result, Math.min(receivedAt, Date.now()));
     // The reports' episode: one this message opened (also on a retried store), or the wait it starts.
-    if (result.episode || (!this.surveyAnswer && !result.duplicate)) {
-      const received = Date.parse(message.receivedAt);
-      this.state.episodeAfterInbound(result.episode, Number.isNaN(received) ? Date.now() : received);
-    }
+    if (result.episode || (!this.surveyAnswer && !result.duplicate))
+      this.state.episodeAfterInbound(result.episode, receivedAt);
     // An automatic reply is the business answering: an entry point it answers in time opens the free window.
     return autoReplied && this.freeEntryPoints;
   }
@@ -513,10 +512,8 @@ export class ConversationRun extends ConversationRequests {
    * A customer message and the service level: one that opened (or reopened) the ticket starts an episode under the
    * policy recordInbound found (asked for the patch only then); any other may start a next-response clock.
    */
-  private slaAfterInbound(message: InboundMessage, result: StoredInbound): void {
+  private slaAfterInbound(result: StoredInbound, at: number): void {
     if (this.surveyAnswer) return;
-    const received = Date.parse(message.receivedAt);
-    const at = Number.isNaN(received) ? Date.now() : Math.min(received, Date.now());
     if (result.slaPolicy !== undefined) {
       const opens = result.slaPolicy !== null ? this.patches.slaClocks : this.state.sla !== null;
       if (opens) this.queueSla({ kind: 'open', at, policy: result.slaPolicy });
@@ -611,9 +608,14 @@ export class ConversationRun extends ConversationRequests {
     if (this.slaRecording || this.state.slaPending.length > 0 || (this.state.sla && this.state.sla.closedAt === null))
       return false;
     // So do a snooze's alarm and auto-resolve's timer.
-    if (this.autoResolving || this.state.autoResolveAt() !== null) return false;
-    if (this.state.status === 'snoozed' && this.state.snoozedUntil !== null) return false;
+    if (this.autoResolving || this.state.autoResolveAt() !== null || this.state.snoozeAlarmAt() !== null) return false;
     log.info('conversation idle; ending until the next message', { conversationId: this.state.conversationId });
     return true;
   }
+}
+
+/** When the customer's message was received (epoch ms), by Infobip's word; the workflow's clock if unreadable. */
+function receivedAtOf(message: InboundMessage): number {
+  const received = Date.parse(message.receivedAt);
+  return Number.isNaN(received) ? Date.now() : received;
 }

@@ -555,6 +555,11 @@ export class ConversationState implements Required<CarriedState> {
       };
   }
 
+  /** When a ticket snoozed until a time wakes (epoch ms); null: not snoozed, or until the customer's next message. */
+  snoozeAlarmAt(): number | null {
+    return this.status === 'snoozed' ? this.snoozedUntil : null;
+  }
+
   /**
    * When the channel's auto-resolve closes this ticket (epoch ms), or null: none applies (no rule, closed, snoozed),
    * or it looked at this activity already and left the ticket open.
