@@ -2,8 +2,13 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { CLOSING_SOON_MS } from '../../common/automation-settings';
 import { CHANNEL_CAPABILITIES, type ChannelCapabilities, capabilitiesOf } from '../../common/channels';
-import type { ChannelKind, MessageView, ReplyGuard, ReplyPolicy } from '../../common/domain';
-import { CONVERSATION_STATUSES } from '../../common/domain';
+import {
+  type ChannelKind,
+  CONVERSATION_STATUSES,
+  type MessageView,
+  type ReplyGuard,
+  type ReplyPolicy,
+} from '../../common/domain';
 import { newId } from '../../common/ids';
 import { VIEWER_STATES, VIEWER_TTL_MS } from '../../common/teams';
 import { findMedia } from '../../db/media';
@@ -507,7 +512,7 @@ export function conversationRoutes(deps: ApiDeps, { liveFeed }: Pick<ApiServices
     }
     if (change.teamId)
       await assertTeamAnswers(change.teamId, conversation.channelId, 'Transfer to a team that answers this channel.');
-    const { snoozeUntil, ...ticketChange } = 'snoozeUntil' in change ? change : { ...change, snoozeUntil: undefined };
+    const { snoozeUntil, ...ticketChange }: { snoozeUntil?: string } & typeof change = change;
     if (snoozeUntil !== undefined && snoozeUntil !== 'next_reply' && Date.parse(snoozeUntil) <= Date.now())
       throw new ApiError('SNOOZE_TIME_PASSED', `snoozeUntil (${snoozeUntil}) has passed: snooze until a time to come.`);
     await changeTicket(deps, keyOf(conversation), {

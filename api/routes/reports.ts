@@ -46,8 +46,7 @@ const MAX_REPORT_RECORDS = 50_000;
  * The report's range and the channels it covers: the caller's own (admins too: channel access is explicit for
  * everyone), or the one asked for, which must be one of them (`403 CHANNEL_ACCESS_DENIED`).
  */
-function reportScope(principal: Principal, query: Record<string, string>) {
-  const parsed = parseWith(reportQuerySchema, query);
+function reportScope(principal: Principal, parsed: z.infer<typeof reportQuerySchema>) {
   const to = parsed.to ? new Date(parsed.to) : new Date();
   const from = parsed.from ? new Date(parsed.from) : new Date(to.getTime() - 30 * DAY_MS);
   return { from, to, channelIds: channelsAsked(principal, parsed.channelId) };
@@ -84,8 +83,8 @@ export const responseTimeQuerySchema = reportQuerySchema.extend({
 
 /** The episodes opened in the report's range (and their answers), as the response-time report reads them. */
 async function responseTimeRecords(principal: Principal, raw: Record<string, string>) {
-  const { from, to, channelIds } = reportScope(principal, raw);
   const query = parseWith(responseTimeQuerySchema, raw);
+  const { from, to, channelIds } = reportScope(principal, query);
   const found = await TicketEpisode.find({
     channelId: { $in: channelIds },
     openedAt: { $gte: from, $lt: to },
@@ -189,7 +188,7 @@ export function reportRoutes() {
     errors: ['CHANNEL_ACCESS_DENIED'],
   });
   app.get('/entry-points', entryPoints, async (c) => {
-    const { from, to, channelIds } = reportScope(c.get('principal'), c.req.query());
+    const { from, to, channelIds } = reportScope(c.get('principal'), parseWith(reportQuerySchema, c.req.query()));
     // Grouped here: a bounded read of one indexed range, no aggregation pipeline (FerretDB 1.x has few stages).
     const found = await EntryPoint.find({ channelId: { $in: channelIds }, receivedAt: { $gte: from, $lt: to } })
       .sort({ receivedAt: 1 })
@@ -255,7 +254,7 @@ export function reportRoutes() {
     errors: ['CHANNEL_ACCESS_DENIED'],
   });
   app.get('/csat', csat, async (c) => {
-    const { from, to, channelIds } = reportScope(c.get('principal'), c.req.query());
+    const { from, to, channelIds } = reportScope(c.get('principal'), parseWith(reportQuerySchema, c.req.query()));
     // Surveys sent in the range, by the (channelId, sentAt) index; their answers may come after `to`.
     const found = await Survey.find({ channelId: { $in: channelIds }, sentAt: { $gte: from, $lt: to } })
       .sort({ sentAt: 1 })
