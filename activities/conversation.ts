@@ -156,6 +156,7 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
         await storeTicket(input.conversationId, input.to);
         return;
       }
+      const authorName = input.authorId === 'admin' ? null : await agentNameOf(input.authorId);
       // A snooze has its own line (until when); whatever else changed with it is said by the usual one.
       const snoozes = input.to.status === 'snoozed';
       if (snoozes)
@@ -167,7 +168,7 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
             params: {
               until: input.to.snoozedUntil ? new Date(input.to.snoozedUntil).toISOString() : null,
               authorId: input.authorId,
-              authorName: input.authorId === 'admin' ? null : await agentNameOf(input.authorId),
+              authorName,
             },
           },
           `ticket:${input.changeId}:snoozed`,
@@ -176,7 +177,6 @@ export function createConversationActivities(deps: ConversationActivityDeps) {
       const statusChanged = input.from.status !== input.to.status && !snoozes;
       const assigneeChanged = input.from.assigneeId !== input.to.assigneeId;
       const assigneeName = assigneeChanged && input.to.assigneeId ? await agentNameOf(input.to.assigneeId) : null;
-      const authorName = input.authorId === 'admin' ? null : await agentNameOf(input.authorId);
       const teamChanged = (input.from.teamId ?? null) !== (input.to.teamId ?? null);
       if (snoozes && !assigneeChanged && !teamChanged) {
         await storeTicket(input.conversationId, input.to);
