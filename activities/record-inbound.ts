@@ -8,6 +8,7 @@ import type { AutoResolvePlan } from '../common/automation-settings';
 import type { ChannelKind, ConversationStatus, InboundMessage } from '../common/domain';
 import { storableInbound } from '../common/free-form';
 import { newId } from '../common/ids';
+import type { SlaEpisode } from '../common/sla-clocks';
 import type { SlaPolicySnapshot } from '../common/sla-policy';
 import type { WorkingHours } from '../common/working-hours';
 import { findOrCreateClient } from '../db/clients';
@@ -32,7 +33,7 @@ import { recordSystemLine } from '../db/timeline';
 import { conversationWorkflowId } from '../workflows/definitions';
 import { type AutoReplies, autoRepliesTo, autoResolvePlanOf, isOutsideHours, workingHoursOf } from './automation';
 import { alertIfStoreRetrying, countStoreTrouble } from './inbound-alerts';
-import { slaPolicyOf } from './service-levels';
+import { slaOpening, slaOutcomeOf, slaPolicyOf, storeSlaSummary } from './service-levels';
 
 export interface RecordInboundInput {
   channelId: string;
@@ -57,6 +58,11 @@ export interface RecordInboundInput {
   autoReplies?: { windowOpen: boolean; awayNotifiedPeriod: number | null } | null;
   /** Asked by runs that keep service levels: the policy a ticket this message opens (or reopens) is held to. */
   sla?: boolean;
+  /**
+   * Asked by runs whose service-level keeper has nothing waiting: a ticket this message opens under a policy gets its
+   * episode here (`RecordInboundResult.slaOpened`), with no step of the keeper's.
+   */
+  slaInStore?: boolean;
   /** Asked by runs that auto-resolve: the channel's rule (`RecordInboundResult.autoResolve`). */
   autoResolve?: boolean;
   /** Asked by runs that keep the reports' episodes: a message that opens (or reopens) the ticket records one. */
@@ -77,6 +83,8 @@ export interface RecordInboundResult extends ConversationRef {
    * (null: none applies). Absent otherwise.
    */
   slaPolicy?: SlaPolicySnapshot | null;
+  /** When asked (`slaInStore`) and the message opened the ticket under a policy: its episode, opened and written. */
+  slaOpened?: SlaEpisode;
   /** When asked: the channel's auto-resolve rule (null: off). */
   autoResolve?: AutoResolvePlan | null;
   /** When asked (`episodes`) and this message opened or reopened the ticket: the episode it opened. */
@@ -288,7 +296,12 @@ async function completeRepeatedDelivery(
 }
 
 /** The episode this message opened (a new ticket, or a reopen), recorded once. */
-async function openedEpisode(ingest: Ingest, ref: ReturnType<typeof refOf>, firstConversation: boolean) {
+async function openedEpisode(
+  ingest: Ingest,
+  ref: ReturnType<typeof refOf>,
+  firstConversation: boolean,
+  sla: SlaEpisode | undefined,
+) {
   const { arrival, input } = ingest;
   const id = episodeIdFor(ref.conversationId, `message:${input.message.providerMessageId}`);
   await openEpisode({
@@ -301,6 +314,7 @@ async function openedEpisode(ingest: Ingest, ref: ReturnType<typeof refOf>, firs
     openedAt: arrival.receivedAt,
     openedBy: 'customer',
     reopened: !firstConversation,
+    sla: sla ? slaOutcomeOf(sla) : null,
   });
   return { id, openedAt: arrival.receivedAt.getTime() };
 }
@@ -315,13 +329,26 @@ async function resultOf(
 ): Promise<RecordInboundResult> {
   const ask = ingest.input.autoReplies;
   const ref = refOf(conversation);
-  const episode = ingest.input.episodes && opensTicket ? await openedEpisode(ingest, ref, firstConversation) : null;
+  const { input, arrival } = ingest;
+  const slaPolicy = input.sla && opensTicket ? await slaPolicyOf(input.channelId, ref.teamId) : undefined;
+  const slaOpened =
+    slaPolicy && input.slaInStore
+      ? await slaOpening(input.channelId, slaPolicy, Math.min(arrival.receivedAt.getTime(), Date.now()))
+      : undefined;
+  const episode = input.episodes && opensTicket ? await openedEpisode(ingest, ref, firstConversation, slaOpened) : null;
+  if (slaOpened)
+    await storeSlaSummary(
+      ref.conversationId,
+      slaOpened,
+      input.windowExpiresAt ? Date.parse(input.windowExpiresAt) : null,
+    );
   const base = {
     ...(episode ? { episode } : {}),
     ...ref,
     duplicate,
     messageId: ingest.messageId,
-    ...(ingest.input.sla && opensTicket ? { slaPolicy: await slaPolicyOf(ingest.input.channelId, ref.teamId) } : {}),
+    ...(slaPolicy !== undefined ? { slaPolicy } : {}),
+    ...(slaOpened ? { slaOpened } : {}),
     ...(ingest.input.autoResolve ? { autoResolve: await autoResolvePlanOf(ingest.input.channelId) } : {}),
   };
   if (!ask) return base;

@@ -36,6 +36,25 @@ export async function slaPolicyOf(channelId: string, teamId: string | null): Pro
   return firstMatchingPolicy(await policiesOf(channelId), teamId);
 }
 
+/**
+ * The open step, taken by the store of the customer's message that opened the ticket (recordInbound, for runs that
+ * ask: `slaInStore`): the episode under `policy`, counted in the policy's hours. No line, no escalation (an opening
+ * fires nothing); the store writes it (`storeSlaSummary`) and the reports' episode takes its outcome at once.
+ */
+export async function slaOpening(channelId: string, policy: SlaPolicySnapshot, at: number): Promise<SlaEpisode> {
+  const hours = policy.businessHours === 'channel' ? await workingHoursOf(channelId) : null;
+  return applySlaStep(null, { kind: 'open', at, policy }, countingIn(hours)).episode!;
+}
+
+/** The conversation's `sla`, as the API and the consoles read it. */
+export async function storeSlaSummary(
+  conversationId: string,
+  episode: SlaEpisode,
+  windowExpiresAt: number | null,
+): Promise<void> {
+  await Conversation.updateOne({ _id: conversationId }, { $set: { sla: slaSummary(episode, windowExpiresAt) } });
+}
+
 export interface ApplySlaInput {
   conversationId: string;
   channelId: string;
@@ -83,11 +102,7 @@ export function createServiceLevelActivities() {
       );
       let moveToTeamId: string | null = null;
       for (const event of events) moveToTeamId = (await recordEvent(input, episode!, event)) ?? moveToTeamId;
-      if (episode)
-        await Conversation.updateOne(
-          { _id: input.conversationId },
-          { $set: { sla: slaSummary(episode, input.windowExpiresAt) } },
-        );
+      if (episode) await storeSlaSummary(input.conversationId, episode, input.windowExpiresAt);
       // The reports' record, when an outcome changed (an answer, a breach, the close).
       const outcome = episode && slaOutcomeOf(episode);
       const before = input.episode && input.episode.openedAt === episode?.openedAt ? slaOutcomeOf(input.episode) : null;

@@ -23,6 +23,8 @@ export interface EpisodeOpening {
   openedAt: Date;
   openedBy: 'customer' | 'agent';
   reopened: boolean;
+  /** The service level's outcome when the ticket opened under a policy (else recorded by applySla, or none). */
+  sla?: EpisodeSlaOutcome | null;
 }
 
 export async function openEpisode(opening: EpisodeOpening): Promise<void> {

@@ -4,7 +4,8 @@
 // tickets alone.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Stack, startStack, waitFor } from './helpers/stack';
+import { TicketEpisode } from '../db/models';
+import { activityTypeOf, type Stack, startStack, waitFor } from './helpers/stack';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -201,6 +202,41 @@ describe('service levels', () => {
     }, 10_000);
     expect(Date.parse(reopened.firstResponseDueAt)).toBeGreaterThan(Date.parse(answered.resolutionDueAt) - 3_600_000);
     expect(reopened.resolutionDueAt).not.toBe(answered.resolutionDueAt);
+  });
+
+  it('a ticket opens under its policy in the store of the message that opened it, with no step of its own', async () => {
+    const channel = await stack.createChannel('whatsapp');
+    const agent = await stack.createAgent([channel.id]);
+    const policy = await policyFor(channel, { firstResponse: '1h', resolution: '8h' });
+    await stack.customerWrites(channel, '5511900000308', 'Oi');
+    const { id, workflowId } = await stack.conversationSeenBy(channel, agent);
+    const opened = await waitFor(async () => (await conversation(id, agent.token)).sla, 10_000, 'the ticket’s sla');
+    expect(opened).toMatchObject({ policyId: policy.id, status: 'active' });
+    const slaSteps = async () =>
+      (await stack.temporal.workflow.getHandle(workflowId).fetchHistory())
+        .events!.map(activityTypeOf)
+        .filter((type) => type === 'applySla').length;
+    expect(await slaSteps()).toBe(0);
+    // The reports' episode names the policy from the start (its outcome is not settled yet).
+    const episodes = async () => TicketEpisode.find({ conversationId: id }).sort({ openedAt: 1 }).lean();
+    expect((await episodes())[0]?.sla).toMatchObject({ policyId: policy.id, firstResponse: null, resolution: null });
+
+    // The answer and the close are the keeper's steps; the customer's reopening message opens the next one in its store.
+    await reply(id, agent.token, 'Olá!');
+    await waitFor(async () => (await conversation(id, agent.token)).sla.firstResponseDueAt === null, 10_000);
+    expect((await stack.call('PATCH', `/api/conversations/${id}`, { status: 'closed' }, agent.token)).status).toBe(200);
+    await waitFor(async () => (await conversation(id, agent.token)).sla.status === 'hit', 10_000);
+    expect(await slaSteps()).toBe(2);
+    expect((await episodes())[0]?.sla).toMatchObject({ firstResponse: 'hit', resolution: 'hit' });
+    await stack.customerWrites(channel, '5511900000308', 'Voltei');
+    await waitFor(
+      async () => (await conversation(id, agent.token)).sla.status === 'active',
+      10_000,
+      'the reopened sla',
+    );
+    const [, reopened] = await waitFor(async () => ((await episodes()).length === 2 ? episodes() : undefined), 10_000);
+    expect(reopened?.sla).toMatchObject({ policyId: policy.id, firstResponse: null });
+    expect(await slaSteps()).toBe(2);
   });
 
   it('a breach due while no worker runs fires once when one is back', async () => {

@@ -139,6 +139,12 @@ export const CONVERSATION_PATCHES = {
     story:
       "A ticket opened under a service-level policy keeps its clocks (first and next response, resolution) with their warnings and breaches on a timer (there were none); asked when a policy first applies, and at an agent's reopen.",
   },
+  slaOpenInStore: {
+    id: 'sla-open-in-store',
+    baseline: 12,
+    story:
+      "A ticket's service level opens in the store of the customer's message that opened it (recordInbound computes the episode and writes it), with no local activity of its own (the run's keeper recorded it with applySla); asked at each store while no step waits.",
+  },
   teamReportsOutsideTask: {
     id: 'team-reports-outside-task',
     baseline: 10,
@@ -213,6 +219,9 @@ export function conversationPatches(input: ConversationInput) {
     },
     get slaClocks() {
       return changed('slaClocks');
+    },
+    get slaOpenInStore() {
+      return changed('slaOpenInStore');
     },
     /** Retired (baseline 1): every run takes these; each is called where its decision was read. */
     retired: {

@@ -59,6 +59,8 @@ export class ConversationRun extends ConversationRequests {
   private teamReporting = false;
   /** A service-level step is being recorded. */
   private slaRecording = false;
+  /** A store in flight may open the ticket's service level itself (`slaInStore`): the keeper waits for it. */
+  private slaOpeningInStore = false;
   /** Auto-resolve is deciding (or closing) the ticket. */
   private autoResolving = false;
   /** The survey the message being stored answers (set by `recordFirstInbound`). */
@@ -217,6 +219,8 @@ export class ConversationRun extends ConversationRequests {
         if (instant === null) await condition(woken);
         else if (!(await condition(woken, Math.max(1, instant - Date.now()))))
           state.slaPending.push({ kind: 'due', at: Date.now() });
+        // A store that may open the episode itself goes first: the steps queued meanwhile follow that opening.
+        if (this.slaOpeningInStore) await condition(() => !this.slaOpeningInStore);
         while (state.slaPending.length > 0) {
           const step = state.slaPending[0]!;
           if (stepChanges(state.sla, step)) await this.recordSlaStep(step);
@@ -443,6 +447,10 @@ export class ConversationRun extends ConversationRequests {
     const windowExpiresAt = this.windowForStore();
     const surveyAnswer = this.surveys ? state.surveyAnswerOf(message) : null;
     this.surveyAnswer = surveyAnswer;
+    // The opening of a service level rides with the store while the keeper has nothing before it (asked then).
+    const keeperIdle = state.slaPending.length === 0 && !this.slaRecording;
+    const slaInStore = keeperIdle && !surveyAnswer && this.patches.slaOpenInStore ? { slaInStore: true } : {};
+    this.slaOpeningInStore = 'slaInStore' in slaInStore;
     const recordInbound = () =>
       this.inboundStore.recordInbound({
         channelId: input.channelId,
@@ -455,6 +463,7 @@ export class ConversationRun extends ConversationRequests {
         // A survey's answer gets no automatic reply (it is the last word of a closed ticket).
         ...(this.autoReplies && !surveyAnswer ? { autoReplies: this.autoRepliesAsk() } : {}),
         sla: true,
+        ...slaInStore,
         autoResolve: true,
         episodes: true,
       });
@@ -469,6 +478,8 @@ export class ConversationRun extends ConversationRequests {
   adoptInbound(result: StoredInbound | null): boolean {
     const { state } = this;
     const message = state.inbox.shift()!;
+    // The store is back (or was given up): the keeper goes on, after the opening it may have brought.
+    this.slaOpeningInStore = false;
     if (result === null) return false;
     const statusBefore = state.status;
     if (this.surveyAnswer) state.surveyAnswered();
@@ -514,6 +525,11 @@ export class ConversationRun extends ConversationRequests {
    */
   private slaAfterInbound(result: StoredInbound, at: number): void {
     if (this.surveyAnswer) return;
+    // Opened by the store itself (asked: `slaInStore`): the episode as it wrote it.
+    if (result.slaOpened) {
+      this.state.sla = result.slaOpened;
+      return;
+    }
     if (result.slaPolicy !== undefined) {
       const opens = result.slaPolicy !== null ? this.patches.slaClocks : this.state.sla !== null;
       if (opens) this.queueSla({ kind: 'open', at, policy: result.slaPolicy });

@@ -62,10 +62,10 @@ export interface ConversationInput {
  * Baseline 1: publish-only-changes, reply-request-ids, send-beside-main-loop, record-inbound-local, one-wake-timer,
  * wake-on-history-limit. Baseline 2: continue-before-storing, store-in-workflow-task. Baseline 3: window-reminder,
  * free-entry-point. Baseline 4: satisfaction-survey, automatic-replies. Baseline 5: inbound-store-bounded. Baseline 6:
- * store-inbox-together. Baseline 7: ticket-single-writer, team-reports. Baseline 8: local-activities-take-turns. Baseline 9: publish-after-team-answer. Baseline 10: team-reports-outside-task. Baseline 11: sla-clocks. A later change raises the baseline and names the baseline it joins: runs
+ * store-inbox-together. Baseline 7: ticket-single-writer, team-reports. Baseline 8: local-activities-take-turns. Baseline 9: publish-after-team-answer. Baseline 10: team-reports-outside-task. Baseline 11: sla-clocks. Baseline 12: sla-open-in-store. A later change raises the baseline and names the baseline it joins: runs
  * started at a lower one ask `patched()` for it.
  */
-export const CONVERSATION_PATCH_BASELINE = 11;
+export const CONVERSATION_PATCH_BASELINE = 12;
 
 /**
  * The oldest baseline whose runs this release runs without condition: the changes of baselines up to it are retired
