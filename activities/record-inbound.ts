@@ -131,7 +131,7 @@ export async function recordInbound(
   const { conversation, created } = await findOrCreateInboundConversation(ingest, legacyConversationIds);
   if (!(await storeMessage(ingest, conversation._id))) return completeRepeatedDelivery(ingest, conversation);
   await recordEntryPoint(ingest.arrival, conversation._id);
-  if (created) return resultOf(ingest, conversation, false, true, true);
+  if (created) return resultOf(ingest, conversation, { firstConversation: true, opensTicket: true });
 
   const status = conversation.status as ConversationStatus;
   await recordBeforeCounting(ingest, conversation._id, status);
@@ -140,9 +140,9 @@ export async function recordInbound(
   // workflow, so the read above is still current.)
   const reopens = reopensTicket(ingest, status);
   if (conversation.lastInboundMessageId === input.message.providerMessageId)
-    return resultOf(ingest, conversation, false, false, reopens);
+    return resultOf(ingest, conversation, { opensTicket: reopens });
   const updated = (await countMessage(ingest, conversation._id, status)) ?? conversation;
-  return resultOf(ingest, updated, false, false, reopens);
+  return resultOf(ingest, updated, { opensTicket: reopens });
 }
 
 /**
@@ -185,16 +185,7 @@ export async function recordInboundTogether(
   if (latest && !counted) throw new Error(`conversation ${conversationId} is not stored`);
   for (const [index, ingest] of ingests.entries()) {
     if (outcomes[index] === 'duplicate' || !counted) keep(await oneByOne(messages[index]!));
-    else
-      keep(
-        await resultOf(
-          { ...ingest, input: { ...ingest.input, autoReplies: askOfNext() } },
-          counted,
-          false,
-          false,
-          false,
-        ),
-      );
+    else keep(await resultOf({ ...ingest, input: { ...ingest.input, autoReplies: askOfNext() } }, counted, {}));
   }
   return results;
 }
@@ -235,7 +226,7 @@ async function recordOnKnownConversation(
   await recordEntryPoint(ingest.arrival, conversationId);
   const updated = await countMessage(ingest, conversationId, status);
   if (!updated) throw new Error(`conversation ${conversationId} is not stored`);
-  return resultOf(ingest, updated, false, false, reopensTicket(ingest, status));
+  return resultOf(ingest, updated, { opensTicket: reopensTicket(ingest, status) });
 }
 
 /** A known conversation costs one read; a new customer's, an insert each for client, conversation and message. */
@@ -292,7 +283,11 @@ async function completeRepeatedDelivery(
   await recordSurveyAnswer(arrival, conversation._id);
   await recordTicketScore(arrival, conversation._id);
   const first = conversation.openedByMessageId === arrival.message.providerMessageId;
-  return resultOf({ ...ingest, messageId }, conversation, true, first, first);
+  return resultOf({ ...ingest, messageId }, conversation, {
+    duplicate: true,
+    firstConversation: first,
+    opensTicket: first,
+  });
 }
 
 /** The episode this message opened (a new ticket, or a reopen), recorded once. */
@@ -323,10 +318,16 @@ async function openedEpisode(
 async function resultOf(
   ingest: Ingest,
   conversation: Parameters<typeof refOf>[0],
-  duplicate: boolean,
-  firstConversation: boolean,
-  opensTicket: boolean,
+  how: {
+    /** Infobip delivered the message again: nothing new was stored. */
+    duplicate?: boolean;
+    /** The message is the customer's first of this conversation. */
+    firstConversation?: boolean;
+    /** The message opened (or reopened) the ticket. */
+    opensTicket?: boolean;
+  },
 ): Promise<RecordInboundResult> {
+  const { duplicate = false, firstConversation = false, opensTicket = false } = how;
   const ask = ingest.input.autoReplies;
   const ref = refOf(conversation);
   const { input, arrival } = ingest;

@@ -559,6 +559,7 @@ export const responseTimeReportResponse = z.strictObject({
   groups: z.array(
     z.strictObject({
       key: z.string().nullable().describe('the day, agent, team or channel; null: unassigned, or no team'),
+      name: z.string().nullable().describe("the agent's, team's or channel's name (null: a day, or none)"),
       ...responseTimeFigures,
     }),
   ),
@@ -575,5 +576,5 @@ const slaFigures = {
 export const slaReportResponse = z.strictObject({
   ...reportFrame,
   summary: z.strictObject(slaFigures),
-  groups: z.array(z.strictObject({ key: z.string().nullable(), ...slaFigures })),
+  groups: z.array(z.strictObject({ key: z.string().nullable(), name: z.string().nullable(), ...slaFigures })),
 });

@@ -260,11 +260,15 @@ export function statsOf(durationsMs: number[]): DurationStats {
   return { count, median: seconds(median), p90: seconds(p90), average: seconds(average) };
 }
 
-/** The report as CSV: a header, one row per group, then the total (`key` = `total`); durations in seconds. */
-export function responseTimeCsv(report: { summary: ResponseTimeFigures; groups: ResponseTimeGroup[] }): string {
+/** The report as CSV: a header, one row per group (its key and name), then the total (`key` = `total`); durations in seconds. */
+export function responseTimeCsv(report: {
+  summary: ResponseTimeFigures;
+  groups: (ResponseTimeGroup & { name: string | null })[];
+}): string {
   const stats = ['firstResponse', 'nextResponse', 'resolution', 'customerWait'] as const;
   const columns = [
     'key',
+    'name',
     'tickets',
     'reopened',
     ...stats.flatMap((name) => ['count', 'median', 'p90', 'average'].map((part) => `${name}.${part}`)),
@@ -276,8 +280,9 @@ export function responseTimeCsv(report: { summary: ResponseTimeFigures; groups: 
     ]),
     ...FIRST_RESPONSE_BUCKETS.map((bucket) => `firstResponseBuckets.${bucket}`),
   ];
-  const row = (key: string, figures: ResponseTimeFigures) => [
+  const row = (key: string, name: string | null, figures: ResponseTimeFigures) => [
     key,
+    name,
     figures.tickets,
     figures.reopened,
     ...stats.flatMap((name) => {
@@ -292,7 +297,11 @@ export function responseTimeCsv(report: { summary: ResponseTimeFigures; groups: 
     ]),
     ...FIRST_RESPONSE_BUCKETS.map((bucket) => figures.firstResponseBuckets[bucket]),
   ];
-  return toCsv([columns, ...report.groups.map((group) => row(group.key ?? '', group)), row('total', report.summary)]);
+  return toCsv([
+    columns,
+    ...report.groups.map((group) => row(group.key ?? '', group.name, group)),
+    row('total', null, report.summary),
+  ]);
 }
 
 /** Rows as CSV (RFC 4180: CRLF, quoted where needed; null is an empty cell). */

@@ -179,8 +179,9 @@ function responseTimesView() {
   </section>`;
 }
 
-/** The name of a group's key as the console knows it (an id it cannot name stays the id). */
-function groupName(groupBy, key) {
+/** The name of a group: the report's, else as the console knows its key (an id it cannot name stays the id). */
+function groupName(groupBy, key, reported = null) {
+  if (reported) return reported;
   if (groupBy === 'day')
     return new Intl.DateTimeFormat(state.lang, { dateStyle: 'medium', timeZone: 'UTC' }).format(
       new Date(`${key}T00:00:00Z`),
@@ -259,7 +260,7 @@ function chartsCard(report) {
     'rt-medians',
     report.groups.map((group) => ({
       key: group.key ?? '',
-      label: name(groupName(report.groupBy, group.key)),
+      label: name(groupName(report.groupBy, group.key, group.name)),
       value: group.firstResponse.median,
       text: formatSeconds(group.firstResponse.median),
     })),
@@ -278,7 +279,7 @@ function groupsCard(report, sla) {
   const rows = report.groups
     .map((group) => {
       const rate = slaOf.get(group.key)?.firstResponse.rate ?? null;
-      return `<tr data-key="${esc(group.key ?? '')}"><td class="name">${name(groupName(report.groupBy, group.key))}</td><td class="tickets">${group.tickets}</td><td>${group.reopened}</td>
+      return `<tr data-key="${esc(group.key ?? '')}"><td class="name">${name(groupName(report.groupBy, group.key, group.name))}</td><td class="tickets">${group.tickets}</td><td>${group.reopened}</td>
         <td class="first-median">${esc(formatSeconds(group.firstResponse.median))}</td><td>${esc(formatSeconds(group.firstResponse.p90))}</td>
         <td>${esc(formatSeconds(group.nextResponse.median))}</td><td>${esc(formatSeconds(group.resolution.median))}</td>
         <td>${esc(formatSeconds(group.customerWait.median))}</td><td>${group.answeredInsideWindow}</td><td>${esc(percent(rate))}</td></tr>`;

@@ -5,6 +5,7 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { z } from 'zod';
+import type { ReportGrouping } from '../../common/response-times';
 import {
   type EpisodeRecord,
   REPORT_GROUPINGS,
@@ -18,7 +19,7 @@ import type { SlaCounter } from '../../common/sla-clocks';
 import { countingIn } from '../../common/sla-time';
 import { fromStoredHours } from '../../common/working-hours';
 import { storedWorkingHoursOf } from '../../db/automation';
-import { Agent, EntryPoint, Survey, TicketEpisode, TicketResponse } from '../../db/models';
+import { Agent, Channel, EntryPoint, Survey, Team, TicketEpisode, TicketResponse } from '../../db/models';
 import { type AuthEnv, channelsAsked, type Principal } from '../auth';
 import { describeRoute } from '../describe-route';
 import { parseWith } from '../errors';
@@ -149,6 +150,30 @@ async function responseTimeRecords(principal: Principal, raw: Record<string, str
     truncated,
   };
   return { report, frame, format: query.format };
+}
+
+/**
+ * Each group's name: the agent's, team's or channel's (null for a day, an unassigned or teamless group, or one since
+ * deleted). Every reader of the report sees the names, not only admins who can list agents.
+ */
+async function withNames<G extends { key: string | null }>(
+  groupBy: ReportGrouping,
+  groups: G[],
+): Promise<(G & { name: string | null })[]> {
+  const ids = groups.map((group) => group.key).filter((key): key is string => key !== null);
+  const named = (docs: { _id: string; name?: string | null }[]) =>
+    docs.map((doc) => [doc._id, doc.name ?? null] as const);
+  const query = { _id: { $in: ids } };
+  const found =
+    ids.length === 0 || groupBy === 'day'
+      ? []
+      : groupBy === 'agent'
+        ? named(await Agent.find(query, { name: 1 }).lean())
+        : groupBy === 'team'
+          ? named(await Team.find(query, { name: 1 }).lean())
+          : named(await Channel.find(query, { name: 1 }).lean());
+  const names = new Map(found);
+  return groups.map((group) => ({ ...group, name: group.key === null ? null : (names.get(group.key) ?? null) }));
 }
 
 /** The service-level part of a group's figures, with each target's hit rate. */
@@ -317,8 +342,9 @@ export function reportRoutes() {
   });
   app.get('/response-times', responseTimes, async (c) => {
     const { report, frame, format } = await responseTimeRecords(c.get('principal'), c.req.query());
-    if (format === 'csv') return csvAnswer(c, responseTimeCsv(report), 'response-times');
-    return c.json({ ...frame, summary: report.summary, groups: report.groups });
+    const groups = await withNames(frame.groupBy, report.groups);
+    if (format === 'csv') return csvAnswer(c, responseTimeCsv({ summary: report.summary, groups }), 'response-times');
+    return c.json({ ...frame, summary: report.summary, groups });
   });
 
   const slaReport = describeRoute({
@@ -334,22 +360,31 @@ export function reportRoutes() {
   app.get('/sla', slaReport, async (c) => {
     const { report, frame, format } = await responseTimeRecords(c.get('principal'), c.req.query());
     const summary = slaFiguresOf(report.summary);
-    const groups = report.groups.map((group) => ({ key: group.key, ...slaFiguresOf(group) }));
+    const groups = await withNames(
+      frame.groupBy,
+      report.groups.map((group) => ({ key: group.key, ...slaFiguresOf(group) })),
+    );
     if (format === 'csv') {
       const targets = ['firstResponse', 'nextResponse', 'resolution'] as const;
-      const row = (key: string, f: ReturnType<typeof slaFiguresOf>) => [
+      const row = (key: string, name: string | null, f: ReturnType<typeof slaFiguresOf>) => [
         key,
+        name,
         f.tickets,
         f.withPolicy,
         ...targets.flatMap((target) => [f[target].hit, f[target].missed, f[target].rate]),
       ];
       const header = [
         'key',
+        'name',
         'tickets',
         'withPolicy',
         ...targets.flatMap((t) => [`${t}.hit`, `${t}.missed`, `${t}.rate`]),
       ];
-      const rows = [header, ...groups.map((group) => row(group.key ?? '', group)), row('total', summary)];
+      const rows = [
+        header,
+        ...groups.map((group) => row(group.key ?? '', group.name, group)),
+        row('total', null, summary),
+      ];
       return csvAnswer(c, toCsv(rows), 'sla');
     }
     return c.json({ ...frame, summary, groups });
