@@ -8,7 +8,7 @@ import type { AutoResolvePlan } from '../common/automation-settings';
 import type { ChannelKind, ConversationStatus, InboundMessage } from '../common/domain';
 import { storableInbound } from '../common/free-form';
 import { newId } from '../common/ids';
-import type { SlaEpisode } from '../common/sla-clocks';
+import { type SlaEpisode, slaSummary } from '../common/sla-clocks';
 import type { SlaPolicySnapshot } from '../common/sla-policy';
 import type { WorkingHours } from '../common/working-hours';
 import { findOrCreateClient } from '../db/clients';
@@ -128,10 +128,20 @@ export async function recordInbound(
     // A repeated delivery: the general path below recognises it.
   }
 
-  const { conversation, created } = await findOrCreateInboundConversation(ingest, legacyConversationIds);
+  // A new conversation opened under a policy (for runs that ask) starts with its service level in the same insert.
+  let slaOpenedWith: SlaOpening | undefined;
+  const { conversation, created } = await findOrCreateInboundConversation(
+    ingest,
+    legacyConversationIds,
+    async (teamId) => {
+      slaOpenedWith = await slaOpeningOf(ingest, teamId);
+      return slaOpenedWith?.episode ? { sla: slaSummary(slaOpenedWith.episode, windowOf(input)) } : {};
+    },
+  );
   if (!(await storeMessage(ingest, conversation._id))) return completeRepeatedDelivery(ingest, conversation);
   await recordEntryPoint(ingest.arrival, conversation._id);
-  if (created) return resultOf(ingest, conversation, { firstConversation: true, opensTicket: true });
+  if (created)
+    return resultOf(ingest, conversation, { firstConversation: true, opensTicket: true, sla: slaOpenedWith });
 
   const status = conversation.status as ConversationStatus;
   await recordBeforeCounting(ingest, conversation._id, status);
@@ -230,14 +240,38 @@ async function recordOnKnownConversation(
 }
 
 /** A known conversation costs one read; a new customer's, an insert each for client, conversation and message. */
-function findOrCreateInboundConversation(ingest: Ingest, legacyConversationIds: LegacyConversationIds) {
+function findOrCreateInboundConversation(
+  ingest: Ingest,
+  legacyConversationIds: LegacyConversationIds,
+  initialInTeam: (teamId: string | null) => Promise<Record<string, unknown>>,
+) {
   const { input } = ingest;
   return findOrCreateConversation(
     { ...input, workflowId: conversationWorkflowId(input.channelId, input.customer) },
     () => findOrCreateClient(input.kind, input.customer, input.message.contactName, true),
     legacyConversationIds,
-    { initial: newConversationFields(ingest.arrival, ingest.outsideHours), clientFirst: !input.known },
+    { initial: newConversationFields(ingest.arrival, ingest.outsideHours), initialInTeam, clientFirst: !input.known },
   );
+}
+
+/** The service level a ticket this message opens takes: its policy (asked: `sla`), opened here if asked (`slaInStore`). */
+interface SlaOpening {
+  policy: SlaPolicySnapshot | null;
+  episode?: SlaEpisode;
+}
+
+async function slaOpeningOf(ingest: Ingest, teamId: string | null): Promise<SlaOpening | undefined> {
+  const { input, arrival } = ingest;
+  if (!input.sla) return undefined;
+  const policy = await slaPolicyOf(input.channelId, teamId);
+  if (!policy || !input.slaInStore) return { policy };
+  const at = Math.min(arrival.receivedAt.getTime(), Date.now());
+  return { policy, episode: await slaOpening(input.channelId, policy, at) };
+}
+
+/** The reply window the workflow computed for the message (epoch ms; null: none). */
+function windowOf(input: RecordInboundInput): number | null {
+  return input.windowExpiresAt ? Date.parse(input.windowExpiresAt) : null;
 }
 
 /** Stores the message (false: Infobip's id is stored already); see db/inbound-message.ts for a refusal. */
@@ -325,24 +359,19 @@ async function resultOf(
     firstConversation?: boolean;
     /** The message opened (or reopened) the ticket. */
     opensTicket?: boolean;
+    /** The service level it opened, written already with the conversation it created. */
+    sla?: SlaOpening;
   },
 ): Promise<RecordInboundResult> {
   const { duplicate = false, firstConversation = false, opensTicket = false } = how;
   const ask = ingest.input.autoReplies;
   const ref = refOf(conversation);
-  const { input, arrival } = ingest;
-  const slaPolicy = input.sla && opensTicket ? await slaPolicyOf(input.channelId, ref.teamId) : undefined;
-  const slaOpened =
-    slaPolicy && input.slaInStore
-      ? await slaOpening(input.channelId, slaPolicy, Math.min(arrival.receivedAt.getTime(), Date.now()))
-      : undefined;
+  const { input } = ingest;
+  const opening = opensTicket ? (how.sla ?? (await slaOpeningOf(ingest, ref.teamId))) : undefined;
+  const slaPolicy = opening?.policy;
+  const slaOpened = opening?.episode;
   const episode = input.episodes && opensTicket ? await openedEpisode(ingest, ref, firstConversation, slaOpened) : null;
-  if (slaOpened)
-    await storeSlaSummary(
-      ref.conversationId,
-      slaOpened,
-      input.windowExpiresAt ? Date.parse(input.windowExpiresAt) : null,
-    );
+  if (slaOpened && !how.sla) await storeSlaSummary(ref.conversationId, slaOpened, windowOf(input));
   const base = {
     ...(episode ? { episode } : {}),
     ...ref,

@@ -57,6 +57,8 @@ export async function findOrCreateConversation(
   options: {
     /** Fields a new conversation starts with (its reply window, so it never shows closed for an instant). */
     initial?: Record<string, unknown>;
+    /** More fields it starts with, that depend on the team it opens in (its service level). */
+    initialInTeam?: (teamId: string | null) => Promise<Record<string, unknown>>;
     /**
      * Create the client before looking for the conversation: for a customer who is likely new (a run's first
      * message), a created client proves there is no conversation, and the lookup is saved.
@@ -90,6 +92,7 @@ export async function findOrCreateConversation(
     }
     if (existing) return { conversation: existing, created: false };
     try {
+      const teamId = await defaultTeamOf(key.channelId);
       const created = await Conversation.create({
         _id: id,
         channelId: key.channelId,
@@ -99,8 +102,9 @@ export async function findOrCreateConversation(
         workflowId: key.workflowId,
         ticketNumber: await ticketNumbers.take(),
         status: 'open',
-        teamId: await defaultTeamOf(key.channelId),
+        teamId,
         ...options.initial,
+        ...(options.initialInTeam ? await options.initialInTeam(teamId) : {}),
       });
       return { conversation: created.toObject(), created: true };
     } catch (err) {

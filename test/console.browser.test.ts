@@ -223,7 +223,10 @@ describe('agent console in a browser', () => {
     await page.click('nav button[data-view=tickets]');
     const row = page.locator('#ticket-rows tr', { hasText: 'Tereza Ticket' });
     await row.waitFor();
+    // No ticket chosen yet: no empty ticket pane under the table.
+    expect(await page.isVisible('#ticket-view')).toBe(false);
     await row.click();
+    expect(await page.isVisible('#ticket-view')).toBe(true);
     await page.waitForSelector('#ticket-status');
     await page.selectOption('#ticket-status', 'pending');
     await page.selectOption('#ticket-assignee', admin.id);
