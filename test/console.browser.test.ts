@@ -226,7 +226,7 @@ describe('agent console in a browser', () => {
     // No ticket chosen yet: no empty ticket pane under the table.
     expect(await page.isVisible('#ticket-view')).toBe(false);
     await row.click();
-    expect(await page.isVisible('#ticket-view')).toBe(true);
+    await page.locator('#ticket-view').waitFor({ state: 'visible' });
     await page.waitForSelector('#ticket-status');
     await page.selectOption('#ticket-status', 'pending');
     await page.selectOption('#ticket-assignee', admin.id);

@@ -64,7 +64,15 @@ describe('service levels', () => {
     const breachedAt = Date.now();
     expect(breachedAt - firstDue).toBeLessThan(5_000);
     expect(await slaLines(id, agent.token)).toEqual(['sla_warning:firstResponse', 'sla_breached:firstResponse']);
-    const breached = await conversation(id, agent.token);
+    // The lines are written before the summary (one step, two writes): the summary follows within moments.
+    const breached = await waitFor(
+      async () => {
+        const now = await conversation(id, agent.token);
+        return now.sla.breached ? now : undefined;
+      },
+      5_000,
+      'the breach in the summary',
+    );
     expect(breached.sla).toMatchObject({ status: 'active_with_misses', breached: true });
     const listed = await stack.call(
       'GET',
