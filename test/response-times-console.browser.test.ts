@@ -1,9 +1,9 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TicketEpisode, TicketResponse } from '../db/models';
-import { launchChromium, signInToConsole } from './helpers/browser';
-import { type Stack, startStack } from './helpers/stack';
+import { signInToConsole, startConsoleTests } from './helpers/browser';
+import type { Stack } from './helpers/stack';
 
 // The Response times tab of the console's Reports: seeded ticket episodes (as the workflow records them) show as the
 // summary, the service levels, the table per day, agent, team and channel with the names the console knows, and a
@@ -18,15 +18,7 @@ const i18n: { formatSeconds: (seconds: number | null) => string } = await import
 
 let stack: Stack;
 let browser: Browser;
-beforeAll(async () => {
-  mkdirSync(artifacts, { recursive: true });
-  stack = await startStack();
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-});
+startConsoleTests({ artifacts }, (started) => ({ stack, browser } = started));
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

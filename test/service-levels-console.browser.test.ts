@@ -1,8 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, signInToConsole } from './helpers/browser';
-import { type Stack, startStack } from './helpers/stack';
+import { describe, expect, it } from 'vitest';
+import { signInToConsole, startConsoleTests } from './helpers/browser';
+import type { Stack } from './helpers/stack';
 
 // Service levels in the console: a ticket's badge goes from "due in" to "breached" live while the agent looks at the
 // chats, an answered one shows none, and the Tickets filter lists the breached ones. And the Reports view of an empty
@@ -11,15 +10,7 @@ const artifacts = new URL('./artifacts/', import.meta.url).pathname;
 
 let stack: Stack;
 let browser: Browser;
-beforeAll(async () => {
-  mkdirSync(artifacts, { recursive: true });
-  stack = await startStack();
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-});
+startConsoleTests({ artifacts }, (started) => ({ stack, browser } = started));
 
 describe('service levels in the console', () => {
   it('the badge turns breached live; an answered ticket has none; Tickets filters the breached', async () => {

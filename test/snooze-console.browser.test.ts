@@ -1,8 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, signInToConsole } from './helpers/browser';
-import { type Stack, startStack } from './helpers/stack';
+import { describe, expect, it } from 'vitest';
+import { signInToConsole, startConsoleTests } from './helpers/browser';
+import type { Stack } from './helpers/stack';
 
 // Snooze and auto-resolve in the console: an agent snoozes a ticket from its header (an hour, a time of his own,
 // until the customer replies), finds it in Chats and Tickets with its wake time, and sees it open again when the
@@ -11,15 +10,7 @@ const artifacts = new URL('./artifacts/', import.meta.url).pathname;
 
 let stack: Stack;
 let browser: Browser;
-beforeAll(async () => {
-  mkdirSync(artifacts, { recursive: true });
-  stack = await startStack();
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-});
+startConsoleTests({ artifacts }, (started) => ({ stack, browser } = started));
 
 const conversationOf = async (id: string, token: string) =>
   (await stack.call('GET', `/api/conversations/${id}`, undefined, token)).body;

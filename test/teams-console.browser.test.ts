@@ -1,9 +1,8 @@
-import { mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Conversation } from '../db/models';
-import { launchChromium, signInToConsole } from './helpers/browser';
-import { type Stack, startStack, waitFor } from './helpers/stack';
+import { signInToConsole, startConsoleTests } from './helpers/browser';
+import { type Stack, waitFor } from './helpers/stack';
 
 // A team in the console: signing in brings the agent online (presence toggle), the chats' Mine / Unassigned / Team /
 // All tabs with their counts and the queue's waiting time, a transfer, and "Ana is viewing" / "is typing" live.
@@ -11,15 +10,7 @@ const artifacts = new URL('./artifacts/', import.meta.url).pathname;
 
 let stack: Stack;
 let browser: Browser;
-beforeAll(async () => {
-  mkdirSync(artifacts, { recursive: true });
-  stack = await startStack();
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-});
+startConsoleTests({ artifacts }, (started) => ({ stack, browser } = started));
 
 const signIn = async (token: string): Promise<Page> => (await signInToConsole(browser, stack.api.url, token)).page;
 const tabCount = async (page: Page, tab: string) => Number(await page.textContent(`[data-chat-tab="${tab}"] .count`));

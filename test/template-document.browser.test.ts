@@ -1,7 +1,7 @@
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './helpers/browser';
-import { type Stack, startStack, waitFor } from './helpers/stack';
+import { describe, expect, it } from 'vitest';
+import { startConsoleTests } from './helpers/browser';
+import { type Stack, waitFor } from './helpers/stack';
 
 // The console's template modal for a DOCUMENT header (issue 25): Debian's Chromium through playwright-core against
 // a real Janela, as in console.browser.test.ts.
@@ -9,14 +9,7 @@ import { type Stack, startStack, waitFor } from './helpers/stack';
 let stack: Stack;
 let browser: Browser;
 
-beforeAll(async () => {
-  stack = await startStack();
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-});
+startConsoleTests({}, (started) => ({ stack, browser } = started));
 
 describe('the template modal', () => {
   it('asks a DOCUMENT header for its file name (optional) and sends it, or the name in the link', async () => {

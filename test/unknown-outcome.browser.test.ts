@@ -1,27 +1,14 @@
-/**
- * Issue 24, item 5, in the console: a reply whose call timed out (Infobip took it but answered too late, and its
- * report is held) is shown as "may not have been sent" with a Resend button; resending sends a new message once.
- */
-import { mkdirSync } from 'node:fs';
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from './helpers/browser';
-import { type Stack, startStack, waitFor } from './helpers/stack';
+import { describe, expect, it } from 'vitest';
+import { startConsoleTests } from './helpers/browser';
+import { type Stack, waitFor } from './helpers/stack';
 
 const artifacts = new URL('./artifacts/', import.meta.url).pathname;
 
 let stack: Stack;
 let browser: Browser;
-beforeAll(async () => {
-  mkdirSync(artifacts, { recursive: true });
-  // A call Infobip answers after 1.5 s has timed out on our side: its outcome is unknown.
-  stack = await startStack({ infobipTimeoutMs: 1_500 });
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-  await stack?.close();
-});
+// A call Infobip answers after 1.5 s has timed out on our side: its outcome is unknown.
+startConsoleTests({ artifacts, stack: { infobipTimeoutMs: 1_500 } }, (started) => ({ stack, browser } = started));
 
 const textSends = async (text: string) =>
   (await stack.infobipRequests('/whatsapp/1/message/text')).filter((r) => r.body.content?.text === text);
