@@ -18,6 +18,7 @@
  *   seconds to the millisecond; null when there is nothing to count.
  */
 import type { SlaCounter } from './sla-clocks';
+import { SLA_TARGETS } from './sla-policy';
 
 export interface EpisodeRecord {
   id: string;
@@ -260,48 +261,90 @@ export function statsOf(durationsMs: number[]): DurationStats {
   return { count, median: seconds(median), p90: seconds(p90), average: seconds(average) };
 }
 
-/** The report as CSV: a header, one row per group (its key and name), then the total (`key` = `total`); durations in seconds. */
+/** A group of a report as CSV rows name it: its key (a day, an id; null: none) and the name the route found. */
+interface NamedGroup {
+  key: string | null;
+  name: string | null;
+}
+
+/** A grouped report as CSV: a header, one row per group (its key and name), then the total (`key` = `total`). */
+function groupedCsv<F>(
+  columns: string[],
+  cellsOf: (figures: F) => (string | number | null)[],
+  report: {
+    summary: F;
+    groups: (F & NamedGroup)[];
+  },
+): string {
+  return toCsv([
+    ['key', 'name', ...columns],
+    ...report.groups.map((group) => [group.key ?? '', group.name, ...cellsOf(group)]),
+    ['total', null, ...cellsOf(report.summary)],
+  ]);
+}
+
+const STATS = ['firstResponse', 'nextResponse', 'resolution', 'customerWait'] as const;
+
+/** The response-time report as CSV (durations in seconds). */
 export function responseTimeCsv(report: {
   summary: ResponseTimeFigures;
-  groups: (ResponseTimeGroup & { name: string | null })[];
+  groups: (ResponseTimeGroup & NamedGroup)[];
 }): string {
-  const stats = ['firstResponse', 'nextResponse', 'resolution', 'customerWait'] as const;
   const columns = [
-    'key',
-    'name',
     'tickets',
     'reopened',
-    ...stats.flatMap((name) => ['count', 'median', 'p90', 'average'].map((part) => `${name}.${part}`)),
+    ...STATS.flatMap((name) => ['count', 'median', 'p90', 'average'].map((part) => `${name}.${part}`)),
     'answeredInsideWindow',
     'answeredOutsideWindow',
-    ...(['firstResponse', 'nextResponse', 'resolution'] as const).flatMap((target) => [
-      `sla.${target}.hit`,
-      `sla.${target}.missed`,
-    ]),
+    ...SLA_TARGETS.flatMap((target) => [`sla.${target}.hit`, `sla.${target}.missed`]),
     ...FIRST_RESPONSE_BUCKETS.map((bucket) => `firstResponseBuckets.${bucket}`),
   ];
-  const row = (key: string, name: string | null, figures: ResponseTimeFigures) => [
-    key,
-    name,
+  const cellsOf = (figures: ResponseTimeFigures) => [
     figures.tickets,
     figures.reopened,
-    ...stats.flatMap((name) => {
+    ...STATS.flatMap((name) => {
       const s = figures[name];
       return [s.count, s.median, s.p90, s.average];
     }),
     figures.answeredInsideWindow,
     figures.answeredOutsideWindow,
-    ...(['firstResponse', 'nextResponse', 'resolution'] as const).flatMap((target) => [
-      figures.sla[target].hit,
-      figures.sla[target].missed,
-    ]),
+    ...SLA_TARGETS.flatMap((target) => [figures.sla[target].hit, figures.sla[target].missed]),
     ...FIRST_RESPONSE_BUCKETS.map((bucket) => figures.firstResponseBuckets[bucket]),
   ];
-  return toCsv([
-    columns,
-    ...report.groups.map((group) => row(group.key ?? '', group.name, group)),
-    row('total', null, report.summary),
-  ]);
+  return groupedCsv(columns, cellsOf, report);
+}
+
+/** The service-level part of a group's figures (`/api/reports/sla`), with each target's hit rate. */
+export function slaFiguresOf(figures: ResponseTimeFigures) {
+  const target = (tally: HitMiss) => ({
+    ...tally,
+    rate:
+      tally.hit + tally.missed === 0 ? null : Math.round((tally.hit / (tally.hit + tally.missed)) * 10_000) / 10_000,
+  });
+  return {
+    tickets: figures.tickets,
+    withPolicy: figures.sla.tickets,
+    firstResponse: target(figures.sla.firstResponse),
+    nextResponse: target(figures.sla.nextResponse),
+    resolution: target(figures.sla.resolution),
+  };
+}
+
+export type SlaFigures = ReturnType<typeof slaFiguresOf>;
+
+/** The service-level report as CSV. */
+export function slaCsv(report: { summary: SlaFigures; groups: (SlaFigures & NamedGroup)[] }): string {
+  const columns = [
+    'tickets',
+    'withPolicy',
+    ...SLA_TARGETS.flatMap((target) => [`${target}.hit`, `${target}.missed`, `${target}.rate`]),
+  ];
+  const cellsOf = (figures: SlaFigures) => [
+    figures.tickets,
+    figures.withPolicy,
+    ...SLA_TARGETS.flatMap((target) => [figures[target].hit, figures[target].missed, figures[target].rate]),
+  ];
+  return groupedCsv(columns, cellsOf, report);
 }
 
 /** Rows as CSV (RFC 4180: CRLF, quoted where needed; null is an empty cell). */

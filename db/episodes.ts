@@ -6,6 +6,7 @@
  */
 import type { EpisodeResponse, EpisodeSlaOutcome } from '../common/episodes';
 import { sha256 } from '../common/ids';
+import type { EpisodeRecord } from '../common/response-times';
 import { insertOnce, TicketEpisode, TicketResponse } from './models';
 
 /** An episode's id, from what opened it (a message's Infobip id, or an agent's change). */
@@ -13,19 +14,16 @@ export function episodeIdFor(conversationId: string, openedBy: string): string {
   return `ep_${sha256(`${conversationId}\n${openedBy}`).slice(0, 28)}`;
 }
 
-export interface EpisodeOpening {
+/** An episode as it opens: the fields the reports read (common/response-times.ts), and what it belongs to. */
+export type EpisodeOpening = Pick<
+  EpisodeRecord,
+  'channelId' | 'kind' | 'teamId' | 'assigneeId' | 'openedAt' | 'openedBy' | 'reopened'
+> & {
   episodeId: string;
   conversationId: string;
-  channelId: string;
-  kind: string;
-  teamId: string | null;
-  assigneeId: string | null;
-  openedAt: Date;
-  openedBy: 'customer' | 'agent';
-  reopened: boolean;
   /** The service level's outcome when the ticket opened under a policy (else recorded by applySla, or none). */
   sla?: EpisodeSlaOutcome | null;
-}
+};
 
 export async function openEpisode(opening: EpisodeOpening): Promise<void> {
   const { episodeId, ...fields } = opening;

@@ -300,6 +300,33 @@ describe('the response-time report', () => {
       nextResponse: { hit: 0, missed: 0, rate: null },
       resolution: { hit: 0, missed: 0, rate: null },
     });
+    // Its CSV: the same header shape, every cell what its JSON says.
+    const slaCsv = await stack.call(
+      'GET',
+      `/api/reports/sla?${range}&groupBy=agent&format=csv`,
+      undefined,
+      viewer.token,
+    );
+    expect(slaCsv.status).toBe(200);
+    const [slaHeader, ...slaRows] = (slaCsv.body as string).split('\r\n').map((line) => line.split(','));
+    expect(slaHeader!.slice(0, 5)).toEqual(['key', 'name', 'tickets', 'withPolicy', 'firstResponse.hit']);
+    expect(slaRows).toHaveLength(sla.body.groups.length + 1);
+    for (const row of slaRows) {
+      const figures =
+        row[0] === 'total'
+          ? { ...sla.body.summary, name: null }
+          : sla.body.groups.find((g: { key: string | null }) => g.key === (row[0] === '' ? null : row[0]));
+      expect(figures, row[0]).toBeDefined();
+      slaHeader!.forEach((column, i) => {
+        if (column === 'key') return;
+        if (column === 'name') {
+          expect(row[i], row[0]).toBe(figures.name ?? '');
+          return;
+        }
+        const expected = valueAt(figures, column);
+        expect(row[i] === '' ? null : Number(row[i]), `${row[0]} ${column}`).toBe(expected);
+      });
+    }
   });
 
   it('refuses a bad grouping, time zone or a channel the caller cannot see', async () => {

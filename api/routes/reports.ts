@@ -5,15 +5,15 @@
 import type { Context } from 'hono';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import type { ReportGrouping } from '../../common/response-times';
 import {
   type EpisodeRecord,
   REPORT_GROUPINGS,
+  type ReportGrouping,
   type ResponseRecord,
-  type ResponseTimeFigures,
   responseTimeCsv,
   responseTimeReport,
-  toCsv,
+  slaCsv,
+  slaFiguresOf,
 } from '../../common/response-times';
 import type { SlaCounter } from '../../common/sla-clocks';
 import { countingIn } from '../../common/sla-time';
@@ -174,22 +174,6 @@ async function withNames<G extends { key: string | null }>(
           : named(await Channel.find(query, { name: 1 }).lean());
   const names = new Map(found);
   return groups.map((group) => ({ ...group, name: group.key === null ? null : (names.get(group.key) ?? null) }));
-}
-
-/** The service-level part of a group's figures, with each target's hit rate. */
-function slaFiguresOf(figures: ResponseTimeFigures) {
-  const target = (tally: { hit: number; missed: number }) => ({
-    ...tally,
-    rate:
-      tally.hit + tally.missed === 0 ? null : Math.round((tally.hit / (tally.hit + tally.missed)) * 10_000) / 10_000,
-  });
-  return {
-    tickets: figures.tickets,
-    withPolicy: figures.sla.tickets,
-    firstResponse: target(figures.sla.firstResponse),
-    nextResponse: target(figures.sla.nextResponse),
-    resolution: target(figures.sla.resolution),
-  };
 }
 
 function csvAnswer(c: Context, csv: string, name: string) {
@@ -364,29 +348,7 @@ export function reportRoutes() {
       frame.groupBy,
       report.groups.map((group) => ({ key: group.key, ...slaFiguresOf(group) })),
     );
-    if (format === 'csv') {
-      const targets = ['firstResponse', 'nextResponse', 'resolution'] as const;
-      const row = (key: string, name: string | null, f: ReturnType<typeof slaFiguresOf>) => [
-        key,
-        name,
-        f.tickets,
-        f.withPolicy,
-        ...targets.flatMap((target) => [f[target].hit, f[target].missed, f[target].rate]),
-      ];
-      const header = [
-        'key',
-        'name',
-        'tickets',
-        'withPolicy',
-        ...targets.flatMap((t) => [`${t}.hit`, `${t}.missed`, `${t}.rate`]),
-      ];
-      const rows = [
-        header,
-        ...groups.map((group) => row(group.key ?? '', group.name, group)),
-        row('total', null, summary),
-      ];
-      return csvAnswer(c, toCsv(rows), 'sla');
-    }
+    if (format === 'csv') return csvAnswer(c, slaCsv({ summary, groups }), 'sla');
     return c.json({ ...frame, summary, groups });
   });
 
