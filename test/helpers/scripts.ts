@@ -10,7 +10,7 @@ export interface StartedScript {
 }
 
 /**
- * Runs `scripts/<name>.ts` with tsx and waits until it says it is up ("Ctrl-C stops everything."). The child is added
+ * Runs `scripts/<name>.ts` with node and tsx's loader and waits until it says it is up ("Ctrl-C stops everything."). The child is added
  * to `running` first, so the test's cleanup can kill it whatever happens.
  */
 export async function startScript(
@@ -19,7 +19,8 @@ export async function startScript(
   running: ChildProcess[],
   timeoutMs: number,
 ): Promise<StartedScript> {
-  const { child, output, exited } = await startProcess('node_modules/.bin/tsx', [script], {
+  // As package.json runs it: node with tsx's loader, one process that takes the signal itself.
+  const { child, output, exited } = await startProcess(process.execPath, ['--import', 'tsx', script], {
     env,
     running,
     ready: (printed) => printed.includes('Ctrl-C stops everything.'),
